@@ -1,0 +1,63 @@
+"""The user: Django's AbstractUser plus the OIDC standard claim fields (OIDC Core 1.0 §5.1)."""
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def new_subject() -> str:
+    """Return a fresh subject identifier: random, not derived from any user attribute."""
+    return str(uuid.uuid4())
+
+
+class User(AbstractUser):
+    # OIDC Core 1.0 §2: sub is locally unique and never reassigned. It is random (never the
+    # pk, username or email, which are sequential or may change) and immutable once saved.
+    subject = models.CharField(
+        _("subject identifier"), max_length=64, unique=True, default=new_subject, editable=False
+    )
+
+    # first_name / last_name from AbstractUser serve as given_name / family_name.
+    middle_name = models.CharField(_("middle name"), max_length=150, blank=True)
+    nickname = models.CharField(_("nickname"), max_length=150, blank=True)
+    preferred_username = models.CharField(
+        _("preferred username"),
+        max_length=150,
+        blank=True,
+        help_text=_("Shown to apps as preferred_username; the login username is used when empty."),
+    )
+    profile = models.URLField(_("profile page"), blank=True)
+    picture = models.URLField(_("picture"), blank=True)
+    website = models.URLField(_("website"), blank=True)
+    email_verified = models.BooleanField(_("email verified"), default=False)
+    gender = models.CharField(_("gender"), max_length=50, blank=True)
+    birthdate = models.DateField(_("birthdate"), null=True, blank=True)
+    zoneinfo = models.CharField(_("time zone"), max_length=64, blank=True, help_text=_("e.g. Europe/Paris"))
+    locale = models.CharField(_("locale"), max_length=35, blank=True, help_text=_("BCP47 tag, e.g. en-US"))
+    phone_number = models.CharField(_("phone number"), max_length=32, blank=True, help_text=_("E.164"))
+    phone_number_verified = models.BooleanField(_("phone number verified"), default=False)
+    address_formatted = models.TextField(_("address (formatted)"), blank=True)
+    address_street_address = models.CharField(_("street address"), max_length=255, blank=True)
+    address_locality = models.CharField(_("locality"), max_length=128, blank=True)
+    address_region = models.CharField(_("region"), max_length=128, blank=True)
+    address_postal_code = models.CharField(_("postal code"), max_length=32, blank=True)
+    address_country = models.CharField(_("country"), max_length=128, blank=True)
+    updated_at = models.DateTimeField(_("profile updated"), auto_now=True)
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_subject = instance.__dict__.get("subject")
+        return instance
+
+    def save(self, *args, **kwargs) -> None:
+        loaded = getattr(self, "_loaded_subject", None)
+        if loaded is not None and loaded != self.subject:
+            raise ValidationError("The subject identifier of a user cannot change.")
+        super().save(*args, **kwargs)

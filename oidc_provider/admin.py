@@ -1,0 +1,132 @@
+"""Admin for clients, grants, tokens and signing keys. Secrets and keys are never displayed."""
+
+from django.contrib import admin, messages
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import revoke_access_token
+
+from .forms import ClientAdminForm
+from .models import AccessToken, Client, DeviceGrant, Grant, IDToken, RefreshToken, SigningKey
+from .services import client_secret_reset
+
+# DOT registers its own admin classes for whatever models are swapped in; ours replace them.
+for _model in (Client, AccessToken, RefreshToken, IDToken, Grant, DeviceGrant):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    form = ClientAdminForm
+    list_display = (
+        "name",
+        "client_id",
+        "client_type",
+        "grant_types",
+        "skip_authorization",
+        "algorithm",
+        "created",
+    )
+    list_filter = ("client_type", "skip_authorization", "algorithm")
+    search_fields = ("name", "client_id")
+    readonly_fields = ("client_id", "created", "updated")
+    actions = ["reset_secret"]
+    raw_id_fields = ("user",)
+
+    def get_fields(self, request, obj=None):
+        fields = list(ClientAdminForm.Meta.fields) + ["new_client_secret"]
+        return (["client_id"] if obj else []) + fields
+
+    def save_model(self, request, obj, form, change):
+        typed = form.cleaned_data.get("new_client_secret")
+        shown = None
+        if obj.client_type == Client.CLIENT_PUBLIC:
+            obj.client_secret = ""
+        elif typed:
+            obj.client_secret = typed
+        elif not change or not obj.client_secret:
+            shown = obj.client_secret = generate_client_secret()
+        obj.hash_client_secret = True
+        super().save_model(request, obj, form, change)
+        if shown:
+            messages.warning(
+                request,
+                f"Client secret for {obj.name or obj.client_id}: {shown} "
+                "(copy it now: it is not shown again).",
+            )
+
+    @admin.action(description="Reset the client secret (shown once)")
+    def reset_secret(self, request, queryset):
+        for client in queryset.filter(client_type=Client.CLIENT_CONFIDENTIAL):
+            secret = client_secret_reset(client=client)
+            messages.warning(
+                request, f"New secret for {client.name or client.client_id}: {secret} — copy it now."
+            )
+
+
+class TokenAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "application", "scope", "expires", "created")
+    list_select_related = ("user", "application")
+    list_filter = ("application",)
+    search_fields = ("user__username", "user__email", "application__name", "application__client_id")
+    date_hierarchy = "created"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(TokenAdmin):
+    exclude = ("token", "token_checksum")
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke selected access tokens (and their refresh tokens)")
+    def revoke(self, request, queryset):
+        count = 0
+        for token in queryset:
+            revoke_access_token(token)
+            count += 1
+        messages.success(request, f"Revoked {count} access token(s).")
+
+
+@admin.register(RefreshToken)
+class RefreshTokenAdmin(TokenAdmin):
+    list_display = ("id", "user", "application", "created", "revoked")
+    list_filter = ("application", ("revoked", admin.EmptyFieldListFilter))
+    exclude = ("token", "token_checksum")
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke selected refresh tokens (and their access tokens)")
+    def revoke(self, request, queryset):
+        count = 0
+        for token in queryset.filter(revoked__isnull=True):
+            token.revoke()
+            count += 1
+        messages.success(request, f"Revoked {count} refresh token(s).")
+
+
+@admin.register(IDToken)
+class IDTokenAdmin(TokenAdmin):
+    list_display = ("jti", "user", "application", "scope", "expires", "created")
+
+
+@admin.register(Grant)
+class GrantAdmin(TokenAdmin):
+    list_display = ("id", "user", "application", "scope", "expires", "created")
+    exclude = ("code", "code_challenge", "nonce")
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):
+    list_display = ("algorithm", "kid", "state", "created", "activated_at", "retired_at")
+    list_filter = ("algorithm", "state")
+    fields = ("algorithm", "kid", "state", "created", "activated_at", "retired_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

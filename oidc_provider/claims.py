@@ -1,0 +1,109 @@
+"""Scopes and the claims they release: the one path used by ID tokens, UserInfo and discovery.
+
+OIDC Core 1.0 §5.4 maps the standard scopes to standard claims (§5.1). ``sub`` is always
+released with ``openid``.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+# OIDC Core 1.0 §5.4.
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "openid": ("sub",),
+    "profile": (
+        "name",
+        "family_name",
+        "given_name",
+        "middle_name",
+        "nickname",
+        "preferred_username",
+        "profile",
+        "picture",
+        "website",
+        "gender",
+        "birthdate",
+        "zoneinfo",
+        "locale",
+        "updated_at",
+    ),
+    "email": ("email", "email_verified"),
+    "address": ("address",),
+    "phone": ("phone_number", "phone_number_verified"),
+}
+
+# What the consent page tells the user each scope shares, in plain words.
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    "openid": "Sign you in and know it is you (an identifier unique to you)",
+    "profile": "Your name, username, profile picture, website, gender, birthday, time zone and language",
+    "email": "Your email address and whether it is verified",
+    "address": "Your postal address",
+    "phone": "Your phone number and whether it is verified",
+    "offline_access": "Stay connected when you are not using it (keeps access until you revoke it)",
+}
+
+# Protocol claims that ID tokens carry (OIDC Core 1.0 §2), listed in claims_supported.
+ID_TOKEN_CLAIMS = ("iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "at_hash", "sid")
+
+
+def supported_claims() -> list[str]:
+    """Return every claim Porchlight can emit, for discovery's claims_supported."""
+    claims = [claim for names in SCOPE_CLAIMS.values() for claim in names]
+    return list(dict.fromkeys([*claims, *ID_TOKEN_CLAIMS]))
+
+
+def _address(user) -> dict[str, str] | None:
+    # OIDC Core 1.0 §5.1.1: the address claim is a JSON object of the parts that are set.
+    parts = {
+        "formatted": user.address_formatted,
+        "street_address": user.address_street_address,
+        "locality": user.address_locality,
+        "region": user.address_region,
+        "postal_code": user.address_postal_code,
+        "country": user.address_country,
+    }
+    parts = {key: value for key, value in parts.items() if value}
+    return parts or None
+
+
+def _all_claims(user) -> dict[str, Any]:
+    return {
+        "sub": user.subject,
+        "name": user.get_full_name() or None,
+        "given_name": user.first_name or None,
+        "family_name": user.last_name or None,
+        "middle_name": user.middle_name or None,
+        "nickname": user.nickname or None,
+        "preferred_username": user.preferred_username or user.get_username(),
+        "profile": user.profile or None,
+        "picture": user.picture or None,
+        "website": user.website or None,
+        "gender": user.gender or None,
+        "birthdate": user.birthdate.isoformat() if user.birthdate else None,
+        "zoneinfo": user.zoneinfo or None,
+        "locale": user.locale or None,
+        # OIDC Core 1.0 §5.1: updated_at is seconds since the epoch.
+        "updated_at": int(user.updated_at.timestamp()) if user.updated_at else None,
+        "email": user.email or None,
+        "email_verified": bool(user.email_verified) if user.email else None,
+        "address": _address(user),
+        "phone_number": user.phone_number or None,
+        "phone_number_verified": bool(user.phone_number_verified) if user.phone_number else None,
+    }
+
+
+def claims_for(user, scopes: Iterable[str]) -> dict[str, Any]:
+    """Return the user's claims released by ``scopes``; claims with no value are omitted (§5.3.2)."""
+    granted = set(scopes)
+    wanted = [claim for scope, names in SCOPE_CLAIMS.items() if scope in granted for claim in names]
+    if not wanted:
+        return {}
+    values = _all_claims(user)
+    return {claim: values[claim] for claim in wanted if values[claim] is not None}
+
+
+def claim_scope(claim: str) -> str | None:
+    """Return the scope that releases ``claim``."""
+    for scope, names in SCOPE_CLAIMS.items():
+        if claim in names:
+            return scope
+    return None

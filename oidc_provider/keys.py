@@ -1,0 +1,221 @@
+"""Signing keys: creation, encryption at rest, the published key set, and signing.
+
+Keys are rows of ``SigningKey``. Each worker keeps the decoded key set for at most
+``PORCHLIGHT["METADATA_CACHE_SECONDS"]``, so a rotation made anywhere reaches every worker and
+node within that bound without a restart, and the hot paths (token, JWKS) query nothing.
+"""
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from jwcrypto import jwk, jws, jwt
+
+from .models import Algorithm, SigningKey
+
+# RFC 7518 §3 / RFC 8037 §3.1: the key type each algorithm needs.
+KEY_PARAMS: dict[str, dict] = {
+    Algorithm.RS256: {"kty": "RSA", "size": 2048},
+    Algorithm.PS256: {"kty": "RSA", "size": 2048},
+    Algorithm.ES256: {"kty": "EC", "crv": "P-256"},
+    Algorithm.EDDSA: {"kty": "OKP", "crv": "Ed25519"},
+}
+
+# Hash for at_hash / c_hash (OIDC Core 1.0 §3.1.3.6): the one in the alg. For EdDSA with
+# Ed25519 the conformance suite and node-oidc-provider use SHA-512.
+HASH_FOR_ALG = {
+    Algorithm.RS256: hashlib.sha256,
+    Algorithm.PS256: hashlib.sha256,
+    Algorithm.ES256: hashlib.sha256,
+    Algorithm.EDDSA: hashlib.sha512,
+}
+
+
+class SigningKeyUnavailable(Exception):
+    """No usable signing key (run ``manage.py rotatekeys``)."""
+
+
+def _fernet() -> Fernet:
+    secret = settings.PORCHLIGHT["KEY_ENCRYPTION_KEY"].encode()
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret).digest()))
+
+
+def encrypt_private_jwk(key: jwk.JWK) -> str:
+    return _fernet().encrypt(key.export_private().encode()).decode()
+
+
+def decrypt_private_jwk(token: str) -> jwk.JWK:
+    try:
+        return jwk.JWK.from_json(_fernet().decrypt(token.encode()).decode())
+    except InvalidToken as exc:
+        raise SigningKeyUnavailable(
+            "A signing key cannot be decrypted: PORCHLIGHT_KEY_ENCRYPTION_KEY differs from the one "
+            "the key was stored with"
+        ) from exc
+
+
+def public_jwk_for(key: jwk.JWK, algorithm: str) -> dict:
+    data = json.loads(key.export_public())
+    data.update({"kid": key.thumbprint(), "alg": algorithm, "use": "sig"})
+    return data
+
+
+def signing_key_create(*, algorithm: str, state: str = SigningKey.State.NEXT) -> SigningKey:
+    """Generate and store a new key for ``algorithm``."""
+    key = jwk.JWK.generate(**KEY_PARAMS[algorithm])
+    return signing_key_store(key=key, algorithm=algorithm, state=state)
+
+
+def signing_key_store(*, key: jwk.JWK, algorithm: str, state: str) -> SigningKey:
+    """Store an existing private key for ``algorithm`` (encrypted) and return its row."""
+    if not key.has_private:
+        raise ValueError("a signing key needs its private part")
+    now = timezone.now()
+    row = SigningKey.objects.create(
+        algorithm=algorithm,
+        kid=key.thumbprint(),
+        state=state,
+        public_jwk=public_jwk_for(key, algorithm),
+        private_jwk_encrypted=encrypt_private_jwk(key),
+        activated_at=now if state == SigningKey.State.ACTIVE else None,
+    )
+    clear_cache()
+    return row
+
+
+@transaction.atomic
+def signing_keys_bootstrap(*, algorithms: list[str] | None = None) -> list[SigningKey]:
+    """Create and activate a key for each algorithm that has no active key; return the new ones."""
+    created = []
+    for algorithm in algorithms or Algorithm.values:
+        # Lock the algorithm's keys so two nodes starting at once create one key, not two.
+        if (
+            not SigningKey.objects.select_for_update()
+            .filter(algorithm=algorithm, state=SigningKey.State.ACTIVE)
+            .exists()
+        ):
+            created.append(signing_key_create(algorithm=algorithm, state=SigningKey.State.ACTIVE))
+    return created
+
+
+@dataclass(frozen=True)
+class KeySet:
+    active: dict[str, tuple[str, jwk.JWK]]  # algorithm -> (kid, private key)
+    by_kid: dict[str, tuple[str, jwk.JWK]]  # kid -> (algorithm, public key)
+    jwks: dict
+    jwks_body: bytes
+    etag: str
+    loaded_at: float
+
+
+_lock = threading.Lock()
+_cached: KeySet | None = None
+
+
+def clear_cache() -> None:
+    """Forget this worker's cached key set (other workers refresh within the cache bound)."""
+    global _cached
+    _cached = None
+
+
+def _load() -> KeySet:
+    rows = list(SigningKey.objects.order_by("algorithm", "-created"))
+    active = {}
+    by_kid = {}
+    published = []
+    for row in rows:
+        public = jwk.JWK(**row.public_jwk)
+        by_kid[row.kid] = (row.algorithm, public)
+        published.append(row.public_jwk)
+        if row.state == SigningKey.State.ACTIVE:
+            active[row.algorithm] = (row.kid, decrypt_private_jwk(row.private_jwk_encrypted))
+    document = {"keys": published}
+    body = json.dumps(document, sort_keys=True).encode()
+    return KeySet(
+        active=active,
+        by_kid=by_kid,
+        jwks=document,
+        jwks_body=body,
+        etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        loaded_at=time.monotonic(),
+    )
+
+
+def key_set() -> KeySet:
+    """Return the current key set, reloading it when older than the cache bound."""
+    global _cached
+    current = _cached
+    ttl = settings.PORCHLIGHT["METADATA_CACHE_SECONDS"]
+    if current is None or time.monotonic() - current.loaded_at > ttl:
+        with _lock:
+            current = _cached
+            if current is None or time.monotonic() - current.loaded_at > ttl:
+                current = _cached = _load()
+    return current
+
+
+def usable_algorithms() -> list[str]:
+    """Return the algorithms that have an active key, in a stable order."""
+    active = key_set().active
+    return [alg for alg in Algorithm.values if alg in active]
+
+
+def sign(claims: dict, *, algorithm: str, typ: str = "JWT") -> str:
+    """Sign ``claims`` as a compact JWS with the active key for ``algorithm``."""
+    try:
+        kid, key = key_set().active[algorithm]
+    except KeyError as exc:
+        raise SigningKeyUnavailable(f"No active {algorithm} signing key; run `manage.py rotatekeys`") from exc
+    token = jwt.JWT(header={"alg": algorithm, "typ": typ, "kid": kid}, claims=claims)
+    token.make_signed_token(key)
+    return token.serialize()
+
+
+def token_hash(value: str, algorithm: str) -> str:
+    """Return at_hash / c_hash for ``value``: left half of the alg's hash (OIDC Core §3.1.3.6)."""
+    digest = HASH_FOR_ALG.get(algorithm, hashlib.sha256)(value.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
+
+
+def verify(token: str, *, check_expiry: bool = True) -> dict | None:
+    """Return the claims of a JWS signed by one of our published keys, or None."""
+    try:
+        parsed = jws.JWS()
+        parsed.deserialize(token)
+        header = parsed.jose_header
+    except Exception:  # noqa: BLE001 - any malformed input is simply "not ours"
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    entry = key_set().by_kid.get(kid) if isinstance(kid, str) else None
+    if entry is None or header.get("alg") != entry[0]:
+        return None
+    try:
+        checked = jwt.JWT(
+            key=entry[1],
+            jwt=token,
+            algs=[entry[0]],
+            check_claims=None if check_expiry else {},
+        )
+        claims = json.loads(checked.claims)
+    except Exception:  # noqa: BLE001
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def verification_key(token: str) -> jwk.JWK | None:
+    """Return the published key named by ``token``'s kid header, or None."""
+    try:
+        parsed = jws.JWS()
+        parsed.deserialize(token)
+        kid = parsed.jose_header.get("kid")
+    except Exception:  # noqa: BLE001 - malformed input is simply "not ours"
+        return None
+    entry = key_set().by_kid.get(kid) if isinstance(kid, str) else None
+    return entry[1] if entry else None

@@ -1,0 +1,62 @@
+"""manage.py createclient NAME --redirect-uri URI ... : register a client without the admin."""
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from oidc_provider.models import Algorithm, GrantType
+from oidc_provider.services import client_create
+
+
+class Command(BaseCommand):
+    help = "Create an OpenID Connect client and print its id and secret (the secret is shown once)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris")
+        parser.add_argument(
+            "--post-logout-redirect-uri", action="append", default=[], dest="post_logout_redirect_uris"
+        )
+        parser.add_argument("--allowed-origin", action="append", default=[], dest="allowed_origins")
+        parser.add_argument("--public", action="store_true", help="a client that cannot keep a secret")
+        parser.add_argument(
+            "--grant-type",
+            action="append",
+            choices=GrantType.values,
+            dest="grant_types",
+            help="repeat for several (default: authorization_code and refresh_token)",
+        )
+        parser.add_argument("--skip-consent", action="store_true", help="first-party app: no consent page")
+        parser.add_argument("--id-token-alg", choices=Algorithm.values, default=Algorithm.RS256)
+        parser.add_argument(
+            "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
+        )
+
+    def handle(self, *args, **options):
+        try:
+            client, secret = client_create(
+                name=options["name"],
+                redirect_uris=options["redirect_uris"],
+                post_logout_redirect_uris=options["post_logout_redirect_uris"],
+                allowed_origins=options["allowed_origins"],
+                public=options["public"],
+                grant_types=options["grant_types"],
+                skip_consent=options["skip_consent"],
+                algorithm=options["id_token_alg"],
+            )
+        except ValidationError as error:
+            raise CommandError("; ".join(_messages(error))) from error
+        if options["json"]:
+            self.stdout.write(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+            return
+        self.stdout.write(f"client_id:     {client.client_id}")
+        if secret:
+            self.stdout.write(f"client_secret: {secret}")
+            self.stdout.write("Store the secret now: it is not shown again.")
+
+
+def _messages(error: ValidationError) -> list[str]:
+    if hasattr(error, "message_dict"):
+        return [f"{field}: {msg}" for field, msgs in error.message_dict.items() for msg in msgs]
+    return list(error.messages)

@@ -1,0 +1,66 @@
+"""The provider's discovery document (OIDC Discovery 1.0 §3, RFC 8414 §2)."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.urls import reverse
+from oauth2_provider.settings import oauth2_settings
+
+from . import keys
+from .claims import supported_claims
+from .scopes import PUBLIC_SCOPES
+
+
+@dataclass(frozen=True)
+class Document:
+    body: bytes
+    etag: str
+
+
+_cached: tuple[tuple[str, str], Document] | None = None
+
+
+def _url(name: str) -> str:
+    return oauth2_settings.OIDC_ISS_ENDPOINT + reverse(name)
+
+
+def build() -> dict:
+    """Return the discovery document as a dict, listing only what Porchlight really does."""
+    return {
+        "issuer": oauth2_settings.OIDC_ISS_ENDPOINT,
+        "authorization_endpoint": _url("oidc_provider:authorize"),
+        "token_endpoint": _url("oidc_provider:token"),
+        "userinfo_endpoint": _url("oidc_provider:userinfo"),
+        "jwks_uri": _url("oidc_provider:jwks"),
+        "end_session_endpoint": _url("oidc_provider:end-session"),
+        "introspection_endpoint": _url("oidc_provider:introspect"),
+        "revocation_endpoint": _url("oidc_provider:revoke"),
+        "scopes_supported": PUBLIC_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": keys.usable_algorithms(),
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": supported_claims(),
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "acr_values_supported": ["pwd", "mfa"],
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+def document() -> Document:
+    """Return the serialized document, rebuilt only when the key set (or process) changes."""
+    global _cached
+    version = (keys.key_set().etag, oauth2_settings.OIDC_ISS_ENDPOINT)
+    if _cached is None or _cached[0] != version:
+        body = json.dumps(build(), indent=None, separators=(",", ":")).encode()
+        _cached = (version, Document(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"'))
+    return _cached[1]

@@ -1,0 +1,185 @@
+"""Porchlight's swapped DOT models and its signing keys.
+
+Every DOT model is swapped from the first migration (swapping later is costly): the client
+carries several grant types and its ID token algorithm; grants and tokens carry the
+authentication context (auth_time, amr, acr) and the login session they came from, so the
+context survives the code exchange and every refresh (DESIGN.md, "Authentication context").
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from oauth2_provider.models import (
+    AbstractAccessToken,
+    AbstractApplication,
+    AbstractDeviceGrant,
+    AbstractGrant,
+    AbstractIDToken,
+    AbstractRefreshToken,
+    ApplicationManager,
+)
+
+from .hashers import client_secret_problem
+
+
+class Algorithm(models.TextChoices):
+    RS256 = "RS256", "RS256 (RSA PKCS#1 v1.5, SHA-256)"
+    PS256 = "PS256", "PS256 (RSA-PSS, SHA-256)"
+    ES256 = "ES256", "ES256 (ECDSA P-256, SHA-256)"
+    EDDSA = "EdDSA", "EdDSA (Ed25519)"
+
+
+class GrantType(models.TextChoices):
+    AUTHORIZATION_CODE = "authorization_code", "Authorization code"
+    REFRESH_TOKEN = "refresh_token", "Refresh token"
+    CLIENT_CREDENTIALS = "client_credentials", "Client credentials"
+
+
+DOT_GRANT_NAMES = {
+    AbstractApplication.GRANT_AUTHORIZATION_CODE: GrantType.AUTHORIZATION_CODE,
+    AbstractApplication.GRANT_OPENID_HYBRID: GrantType.AUTHORIZATION_CODE,
+    AbstractApplication.GRANT_CLIENT_CREDENTIALS: GrantType.CLIENT_CREDENTIALS,
+}
+
+
+def default_grant_types() -> list[str]:
+    return [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN]
+
+
+class Client(AbstractApplication):
+    # DOT's ``algorithm`` is the ID token signing algorithm (OIDC Registration
+    # id_token_signed_response_alg). Always set, so a client made anywhere can get ID tokens.
+    algorithm = models.CharField(
+        _("ID token signing algorithm"), max_length=5, choices=Algorithm.choices, default=Algorithm.RS256
+    )
+    grant_types = models.JSONField(
+        _("grant types"),
+        default=default_grant_types,
+        help_text=_("authorization_code, refresh_token and/or client_credentials"),
+    )
+    may_introspect = models.BooleanField(
+        _("may introspect other clients' tokens"),
+        default=False,
+        help_text=_("For resource servers: allow RFC 7662 introspection of tokens issued to any client."),
+    )
+
+    objects = ApplicationManager()
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+
+    def natural_key(self) -> tuple[str]:
+        return (self.client_id,)
+
+    def allows_grant_type(self, *grant_types: str) -> bool:
+        # DOT asks with its own constants ("authorization-code", "openid-hybrid", ...).
+        wanted = {DOT_GRANT_NAMES.get(grant_type, grant_type) for grant_type in grant_types}
+        return bool(wanted.intersection(self.grant_types or []))
+
+    def clean_fields(self, exclude=None) -> None:
+        self.authorization_grant_type = self.primary_grant_type()
+        super().clean_fields(exclude)
+
+    def clean(self) -> None:
+        errors: dict[str, list] = {}
+        unknown = set(self.grant_types or []) - set(GrantType.values)
+        if unknown or not self.grant_types:
+            errors["grant_types"] = [_("Choose one or more of: %s") % ", ".join(GrantType.values)]
+        problem = client_secret_problem(self.client_secret)
+        if problem and self.client_type == self.CLIENT_CONFIDENTIAL:
+            errors["client_secret"] = [problem]
+        try:
+            super().clean()
+        except ValidationError as error:
+            # DOT's algorithm check wants a settings key; ours are managed rows (keys.py).
+            for field, messages in error.error_dict.items():
+                if field != "algorithm":
+                    errors.setdefault(field, []).extend(messages)
+        if errors:
+            raise ValidationError(errors)
+
+    def primary_grant_type(self) -> str:
+        """Return the value DOT's single ``authorization_grant_type`` field should hold."""
+        if GrantType.AUTHORIZATION_CODE in (self.grant_types or []):
+            return AbstractApplication.GRANT_AUTHORIZATION_CODE
+        return AbstractApplication.GRANT_CLIENT_CREDENTIALS
+
+    def save(self, *args, **kwargs) -> None:
+        self.authorization_grant_type = self.primary_grant_type()
+        super().save(*args, **kwargs)
+
+
+class AuthContextFields(models.Model):
+    """How the user authenticated, copied from the session to the grant and each token."""
+
+    auth_time = models.DateTimeField(_("authenticated at"), null=True, blank=True)
+    amr = models.JSONField(_("authentication methods"), default=list, blank=True)
+    acr = models.CharField(_("authentication context class"), max_length=64, blank=True)
+    session_id = models.CharField(_("login session"), max_length=64, blank=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class Grant(AuthContextFields, AbstractGrant):
+    class Meta(AbstractGrant.Meta):
+        swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
+
+
+class AccessToken(AuthContextFields, AbstractAccessToken):
+    class Meta(AbstractAccessToken.Meta):
+        swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
+
+
+class RefreshToken(AuthContextFields, AbstractRefreshToken):
+    class Meta(AbstractRefreshToken.Meta):
+        swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
+
+
+class IDToken(AbstractIDToken):
+    session_id = models.CharField(_("login session"), max_length=64, blank=True, db_index=True)
+
+    class Meta(AbstractIDToken.Meta):
+        swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"
+        verbose_name = _("ID token")
+
+
+class DeviceGrant(AbstractDeviceGrant):
+    class Meta(AbstractDeviceGrant.Meta):
+        swappable = "OAUTH2_PROVIDER_DEVICE_GRANT_MODEL"
+
+
+class SigningKey(models.Model):
+    """A JOSE signing key with a lifecycle: next -> active -> retired (DESIGN.md, "Keys")."""
+
+    class State(models.TextChoices):
+        NEXT = "next", _("next (published, not yet signing)")
+        ACTIVE = "active", _("active (signing)")
+        RETIRED = "retired", _("retired (published until its tokens expire)")
+
+    algorithm = models.CharField(_("algorithm"), max_length=5, choices=Algorithm.choices)
+    # RFC 7638 JWK thumbprint (SHA-256) of the public key.
+    kid = models.CharField(_("key id"), max_length=64, unique=True)
+    state = models.CharField(_("state"), max_length=7, choices=State.choices, default=State.NEXT)
+    public_jwk = models.JSONField(_("public key (JWK)"))
+    # The private JWK, encrypted with the key-encryption key (oidc_provider/keys.py).
+    private_jwk_encrypted = models.TextField(_("private key (encrypted)"), editable=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["algorithm", "-created"]
+        verbose_name = _("signing key")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["algorithm"],
+                condition=models.Q(state="active"),
+                name="one_active_key_per_algorithm",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm} {self.kid[:12]} ({self.state})"

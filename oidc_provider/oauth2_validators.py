@@ -1,0 +1,229 @@
+"""The oauthlib request validator: DOT's, with Porchlight's rules.
+
+It stays thin: claims come from ``claims.py``, keys and signatures from ``keys.py``. Decisions
+that need the browser session (prompt, max_age, id_token_hint) are made in the authorization
+view, which has the session; this class only records their outcome on grants and tokens.
+"""
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import Request
+
+from . import keys
+from .claims import claims_for
+from .models import AccessToken, Grant, GrantType, IDToken, RefreshToken
+
+USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access"}
+
+
+def _epoch(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value else None
+
+
+class PorchlightValidator(OAuth2Validator):
+    # Copied, never mutated in place (DESIGN gap 3): DOT's dict is shared by every subclass.
+    oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope}
+
+    # --- clients and grant types -----------------------------------------------------------
+
+    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
+        # Each grant type must be registered for the client, refresh_token included: DOT lets
+        # any client refresh (RFC 6749 §5.2 unauthorized_client otherwise).
+        return grant_type in (client.grant_types or [])
+
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
+        if not super().validate_scopes(client_id, scopes, client, request, *args, **kwargs):
+            return False
+        # A client_credentials token has no user, so user scopes mean nothing there.
+        return not (request.grant_type == GrantType.CLIENT_CREDENTIALS and USER_SCOPES.intersection(scopes))
+
+    # --- authorization request: decided in the view, which has the session ----------------
+
+    def validate_silent_login(self, request) -> bool:
+        return True
+
+    def validate_silent_authorization(self, request) -> bool:
+        return True
+
+    def validate_user_match(self, id_token_hint, scopes, claims, request) -> bool:
+        return True
+
+    # --- authentication context: session -> grant -> tokens ------------------------------
+
+    @staticmethod
+    def _context_fields(request: Request) -> dict[str, Any]:
+        context = getattr(request, "auth_context", None) or {}
+        auth_time = context.get("auth_time")
+        return {
+            "auth_time": datetime.fromtimestamp(auth_time, tz=UTC) if auth_time else None,
+            "amr": list(context.get("amr") or []),
+            "acr": context.get("acr") or "",
+            "session_id": context.get("session_id") or "",
+        }
+
+    @staticmethod
+    def _context_from(row) -> dict[str, Any]:
+        return {
+            "auth_time": _epoch(row.auth_time),
+            "amr": list(row.amr or []),
+            "acr": row.acr,
+            "session_id": row.session_id,
+        }
+
+    def _create_authorization_code(self, request, code, expires=None):
+        grant = super()._create_authorization_code(request, code, expires)
+        fields = self._context_fields(request)
+        Grant.objects.filter(pk=grant.pk).update(**fields)
+        return grant
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
+        grant = Grant.objects.filter(code=code, application=client).select_related("user").first()
+        if grant is None or grant.is_expired():
+            return False
+        request.scopes = grant.scope.split()
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        request.auth_context = self._context_from(grant)
+        request._grant = grant
+        return True
+
+    def confirm_redirect_uri(
+        self, client_id, code, redirect_uri, client, request=None, *args, **kwargs
+    ) -> bool:
+        grant = getattr(request, "_grant", None) or Grant.objects.get(code=code, application=client)
+        return grant.redirect_uri_allowed(redirect_uri)
+
+    def get_code_challenge(self, code, request):
+        grant = getattr(request, "_grant", None)
+        return (grant.code_challenge if grant else super().get_code_challenge(code, request)) or None
+
+    def get_code_challenge_method(self, code, request):
+        grant = getattr(request, "_grant", None)
+        return (
+            grant.code_challenge_method if grant else super().get_code_challenge_method(code, request)
+        ) or None
+
+    def get_authorization_code_nonce(self, client_id, code, redirect_uri, request):
+        grant = getattr(request, "_grant", None)
+        return (
+            grant.nonce
+            if grant
+            else super().get_authorization_code_nonce(client_id, code, redirect_uri, request)
+        ) or None
+
+    def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
+        grant = getattr(request, "_grant", None)
+        if grant is not None:
+            return grant.scope.split()
+        return super().get_authorization_code_scopes(client_id, code, redirect_uri, request)
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        if valid:
+            # OIDC Core 1.0 §12.2: a refreshed ID token keeps the original auth_time/amr/acr.
+            request.auth_context = self._context_from(request.refresh_token_instance)
+        return valid
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        if "refresh_token" in token and not self._may_issue_refresh_token(request):
+            del token["refresh_token"]
+        return super().save_bearer_token(token, request, *args, **kwargs)
+
+    def _may_issue_refresh_token(self, request) -> bool:
+        # OIDC Core 1.0 §11: a refresh token that outlives the user's presence is issued only
+        # for a granted offline_access scope, and only to clients registered for refreshing.
+        client = request.client
+        if client is None or GrantType.REFRESH_TOKEN not in (client.grant_types or []):
+            return False
+        return "offline_access" in (request.scopes or [])
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        id_token = getattr(request, "id_token", None)
+        access_token = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            id_token=id_token if isinstance(id_token, IDToken) else None,
+            application=request.client,
+            source_refresh_token=source_refresh_token,
+            resource=getattr(request, "resource", []),
+            **self._context_fields(request),
+        )
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
+        return access_token
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        refresh_token = super()._create_refresh_token(
+            request, refresh_token_code, access_token, previous_refresh_token
+        )
+        RefreshToken.objects.filter(pk=refresh_token.pk).update(**self._context_fields(request))
+        return refresh_token
+
+    # --- ID tokens and UserInfo ------------------------------------------------------------
+
+    def finalize_id_token(self, id_token, token, token_handler, request) -> str:
+        """Build and sign the ID token (OIDC Core 1.0 §2, §3.1.3.6) with the client's algorithm."""
+        algorithm = request.client.algorithm
+        now = int(time.time())
+        expires = now + oauth2_settings.ID_TOKEN_EXPIRE_SECONDS
+        context = getattr(request, "auth_context", None) or {}
+        claims: dict[str, Any] = {
+            **claims_for(request.user, request.scopes),
+            "iss": oauth2_settings.OIDC_ISS_ENDPOINT,
+            "sub": request.user.subject,
+            "aud": request.client_id,
+            "azp": request.client_id,
+            "iat": now,
+            "exp": expires,
+        }
+        if context.get("auth_time"):
+            claims["auth_time"] = context["auth_time"]
+        if context.get("amr"):
+            claims["amr"] = context["amr"]
+        if context.get("acr"):
+            claims["acr"] = context["acr"]
+        if context.get("session_id"):
+            claims["sid"] = context["session_id"]
+        nonce = id_token.get("nonce") or getattr(request, "nonce", None)
+        if nonce:
+            claims["nonce"] = nonce
+        if "access_token" in token:
+            claims["at_hash"] = keys.token_hash(token["access_token"], algorithm)
+        if "code" in token:
+            claims["c_hash"] = keys.token_hash(token["code"], algorithm)
+        row = IDToken.objects.create(
+            user=request.user,
+            scope=" ".join(request.scopes),
+            expires=timezone.now() + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS),
+            application=request.client,
+            session_id=context.get("session_id") or "",
+        )
+        claims["jti"] = str(row.jti)
+        request.id_token = row
+        request.access_token = row
+        return keys.sign(claims, algorithm=algorithm)
+
+    def get_userinfo_claims(self, request) -> dict[str, Any]:
+        # OIDC Core 1.0 §5.3.2: sub always; other claims as the token's scopes release them.
+        return {"sub": request.user.subject, **claims_for(request.user, request.scopes)}
+
+    def get_oidc_claims(self, token, token_handler, request) -> dict[str, Any]:
+        return self.get_userinfo_claims(request)
+
+    def _load_id_token(self, token):
+        claims = keys.verify(token, check_expiry=True)
+        if not claims or "jti" not in claims:
+            return None
+        return IDToken.objects.filter(jti=claims["jti"]).select_related("user", "application").first()
+
+    def _get_key_for_token(self, token):
+        # By kid among every published key, retired ones included, so an id_token_hint
+        # signed before a rotation still verifies at logout (DESIGN gap 4).
+        return keys.verification_key(token)

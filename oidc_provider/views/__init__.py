@@ -1,0 +1,18 @@
+from .authorize import AuthorizeView
+from .discovery import DiscoveryView
+from .end_session import EndSessionView
+from .introspection import IntrospectionView
+from .jwks import JwksView
+from .token import RevokeTokenView, TokenView
+from .userinfo import UserInfoView
+
+__all__ = [
+    "AuthorizeView",
+    "DiscoveryView",
+    "EndSessionView",
+    "IntrospectionView",
+    "JwksView",
+    "RevokeTokenView",
+    "TokenView",
+    "UserInfoView",
+]

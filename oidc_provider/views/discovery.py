@@ -1,0 +1,15 @@
+"""``/.well-known/openid-configuration`` (OIDC Discovery 1.0 §4)."""
+
+from django.conf import settings
+from oauth2_provider.views import ConnectDiscoveryInfoView
+
+from .. import metadata
+from .cacheable import cacheable_json
+
+
+class DiscoveryView(ConnectDiscoveryInfoView):
+    def get(self, request, *args, **kwargs):
+        document = metadata.document()
+        return cacheable_json(
+            request, document.body, document.etag, settings.PORCHLIGHT["METADATA_CACHE_SECONDS"]
+        )

@@ -1,0 +1,92 @@
+"""Token introspection (RFC 7662).
+
+Only the client a token was issued to, or a client registered as allowed to introspect
+(``may_introspect``, for resource servers), learns anything about it; any other caller is
+told ``active: false`` (RFC 7662 §2.2, §4). DOT lets any client introspect any token (#1451).
+"""
+
+import hashlib
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.common import Request
+
+from ..models import AccessToken, Client, RefreshToken
+from ..tokens import access_token_claims, refresh_token_claims
+
+INACTIVE = {"active": False}
+
+
+def invalid_client() -> JsonResponse:
+    response = JsonResponse({"error": "invalid_client"}, status=401)
+    response["WWW-Authenticate"] = 'Basic realm="introspection"'
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectionView(OAuthLibMixin, View):
+    http_method_names = ["post", "options"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        client = self._authenticated_client(request)
+        if client is None:
+            return invalid_client()
+        token = request.POST.get("token")
+        if not token:
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "token is required."}, status=400
+            )
+        checksum = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        hint = request.POST.get("token_type_hint")
+        lookups = [self._access_token, self._refresh_token]
+        if hint == "refresh_token":
+            lookups.reverse()
+        for lookup in lookups:
+            data = lookup(checksum, client)
+            if data is not None:
+                return self._no_store(JsonResponse(data))
+        return self._no_store(JsonResponse(INACTIVE))
+
+    def _authenticated_client(self, request: HttpRequest) -> Client | None:
+        core = self.get_oauthlib_core()
+        uri, method, body, headers = core._extract_params(request)
+        oauth_request = Request(uri, method, body, headers)
+        validator = core.server.request_validator
+        # RFC 7662 §2.1: the caller must authenticate; public clients cannot.
+        if not validator.authenticate_client(oauth_request):
+            return None
+        return oauth_request.client
+
+    @staticmethod
+    def _may_see(token_client_id: int | None, client: Client) -> bool:
+        return client.may_introspect or token_client_id == client.pk
+
+    def _access_token(self, checksum: str, client: Client) -> dict | None:
+        token = (
+            AccessToken.objects.select_related("user", "application").filter(token_checksum=checksum).first()
+        )
+        if token is None:
+            return None
+        if not self._may_see(token.application_id, client) or not token.is_valid():
+            return INACTIVE
+        return access_token_claims(token)
+
+    def _refresh_token(self, checksum: str, client: Client) -> dict | None:
+        token = (
+            RefreshToken.objects.select_related("user", "application", "access_token")
+            .filter(token_checksum=checksum, revoked__isnull=True)
+            .first()
+        )
+        if token is None:
+            return None
+        if not self._may_see(token.application_id, client):
+            return INACTIVE
+        return refresh_token_claims(token) or INACTIVE
+
+    @staticmethod
+    def _no_store(response: HttpResponse) -> HttpResponse:
+        response["Cache-Control"] = "no-store"
+        return response

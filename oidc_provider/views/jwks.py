@@ -1,0 +1,13 @@
+"""The JSON Web Key Set (RFC 7517 §5): every published signing key, public parts only."""
+
+from django.conf import settings
+from oauth2_provider.views import JwksInfoView
+
+from .. import keys
+from .cacheable import cacheable_json
+
+
+class JwksView(JwksInfoView):
+    def get(self, request, *args, **kwargs):
+        key_set = keys.key_set()
+        return cacheable_json(request, key_set.jwks_body, key_set.etag, settings.PORCHLIGHT["JWKS_MAX_AGE"])

@@ -1,0 +1,309 @@
+"""Porchlight settings, read from the environment.
+
+Every project variable is prefixed ``PORCHLIGHT_``; secrets may also be given as a path in
+``<NAME>_FILE``. The embedded defaults run on a laptop (SQLite under ``var/``, a generated
+secret key); with debug off and a non-loopback issuer, a missing secret key stops start-up.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("PORCHLIGHT_VAR_DIR", BASE_DIR / "var"))
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """Return ``name`` from the environment, or the contents of the file named by ``name_FILE``."""
+    value = os.environ.get(name)
+    if value is not None and value != "":
+        return value
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc.strerror}") from exc
+    return default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env(name)
+    if value is None:
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 1, maximum: int | None = None) -> int:
+    value = env(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from exc
+    if number < minimum or (maximum is not None and number > maximum):
+        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum or 'any'}, not {number}")
+    return number
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = env(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEBUG = env_bool("PORCHLIGHT_DEBUG", False)
+
+ISSUER = (env("PORCHLIGHT_ISSUER") or "http://127.0.0.1:8000").rstrip("/")
+_issuer = urlsplit(ISSUER)
+if _issuer.scheme not in {"http", "https"} or not _issuer.hostname or _issuer.query or _issuer.fragment:
+    # OIDC Discovery 1.0 §3: the issuer is an https URL with no query or fragment.
+    raise ImproperlyConfigured(f"PORCHLIGHT_ISSUER must be an absolute http(s) URL, not {ISSUER!r}")
+ISSUER_IS_LOOPBACK = _issuer.hostname in LOOPBACK_HOSTS
+if _issuer.scheme != "https" and not (ISSUER_IS_LOOPBACK or DEBUG):
+    raise ImproperlyConfigured("PORCHLIGHT_ISSUER must use https outside loopback (OIDC Discovery 1.0 §3)")
+
+
+def _secret_key() -> str:
+    configured = env("PORCHLIGHT_SECRET_KEY")
+    if configured:
+        return configured
+    if not (DEBUG or ISSUER_IS_LOOPBACK):
+        raise ImproperlyConfigured(
+            "PORCHLIGHT_SECRET_KEY (or PORCHLIGHT_SECRET_KEY_FILE) must be set when "
+            "PORCHLIGHT_DEBUG is off and the issuer is not a loopback address"
+        )
+    # Development only: one random key kept under var/ so sessions survive restarts.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+ALLOWED_HOSTS = env_list("PORCHLIGHT_ALLOWED_HOSTS", sorted({_issuer.hostname, "127.0.0.1", "localhost"}))
+CSRF_TRUSTED_ORIGINS = [f"{_issuer.scheme}://{_issuer.netloc}"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "oauth2_provider",
+    "accounts",
+    "oidc_provider",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "oidc_provider.middleware.MalformedRequestMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "porchlight.urls"
+WSGI_APPLICATION = "porchlight.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'porchlight.sqlite3'}",
+        conn_max_age=env_int("PORCHLIGHT_DB_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writes from several gunicorn workers wait for the lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    # Client secrets only: generated secrets have 256+ bits of entropy, so a fast keyed
+    # hash is safe and keeps client authentication cheap (see oidc_provider/hashers.py).
+    "oidc_provider.hashers.ClientSecretHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+SESSION_COOKIE_NAME = "porchlight_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("PORCHLIGHT_SESSION_LIFETIME", 60 * 60 * 12)
+SESSION_COOKIE_SECURE = _issuer.scheme == "https"
+CSRF_COOKIE_SECURE = _issuer.scheme == "https"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("PORCHLIGHT_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+
+EMAIL_BACKEND = env("PORCHLIGHT_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("PORCHLIGHT_FROM_EMAIL", "porchlight@localhost")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "porchlight",
+    }
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("PORCHLIGHT_LOG_LEVEL", "WARNING")},
+    "loggers": {
+        # oauthlib logs request bodies (client secrets, codes) at DEBUG.
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
+    },
+}
+
+# --- Porchlight protocol settings -------------------------------------------------------------
+
+
+def _key_encryption_key() -> str:
+    configured = env("PORCHLIGHT_KEY_ENCRYPTION_KEY")
+    if configured:
+        return configured
+    if not (DEBUG or ISSUER_IS_LOOPBACK):
+        raise ImproperlyConfigured(
+            "PORCHLIGHT_KEY_ENCRYPTION_KEY (or PORCHLIGHT_KEY_ENCRYPTION_KEY_FILE) must be set when "
+            "PORCHLIGHT_DEBUG is off and the issuer is not a loopback address"
+        )
+    # Development only, and documented as such: keys encrypted with it are not protected.
+    return "porchlight-development-key-encryption-key-do-not-use-in-production"
+
+
+PORCHLIGHT = {
+    # How long discovery and JWKS stay cached in each worker; a key rotation reaches every
+    # worker and node within this bound (and RPs within JWKS_MAX_AGE).
+    "METADATA_CACHE_SECONDS": env_int("PORCHLIGHT_METADATA_CACHE_SECONDS", 30, maximum=3600),
+    "JWKS_MAX_AGE": env_int("PORCHLIGHT_JWKS_MAX_AGE", 600, maximum=86400),
+    "KEY_ENCRYPTION_KEY": _key_encryption_key(),
+}
+
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oidc_provider.Client"
+OAUTH2_PROVIDER_GRANT_MODEL = "oidc_provider.Grant"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oidc_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oidc_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oidc_provider.IDToken"
+OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "oidc_provider.DeviceGrant"
+
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": ISSUER,
+    "OAUTH2_VALIDATOR_CLASS": "oidc_provider.oauth2_validators.PorchlightValidator",
+    "SCOPES_BACKEND_CLASS": "oidc_provider.scopes.PorchlightScopes",
+    # Scope texts live in oidc_provider/scopes.py; these keep DOT's settings consistent.
+    "SCOPES": {
+        "openid": "openid",
+        "profile": "profile",
+        "email": "email",
+        "phone": "phone",
+        "address": "address",
+        "offline_access": "offline_access",
+    },
+    # RFC 6749 §3.3: a request without scope gets this, never every scope (DESIGN gap 6).
+    "DEFAULT_SCOPES": ["openid"],
+    "PKCE_REQUIRED": True,
+    "CLIENT_SECRET_HASHER": "client_secret_sha256",
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": env_int("PORCHLIGHT_AUTHORIZATION_CODE_LIFETIME", 60, maximum=600),
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("PORCHLIGHT_ACCESS_TOKEN_LIFETIME", 900, maximum=86400),
+    "ID_TOKEN_EXPIRE_SECONDS": env_int("PORCHLIGHT_ID_TOKEN_LIFETIME", 900, maximum=86400),
+    # Refresh tokens expire this long after their last use (idle expiry).
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int(
+        "PORCHLIGHT_REFRESH_TOKEN_IDLE_LIFETIME", 60 * 60 * 24 * 14, maximum=60 * 60 * 24 * 365
+    ),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": True,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token", "client_credentials"],
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    # RFC 9207: authorization responses carry iss, so clients can detect mix-up attacks.
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+}

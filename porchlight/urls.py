@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from oidc_provider.views import DiscoveryView
+
+urlpatterns = [
+    path(".well-known/openid-configuration", DiscoveryView.as_view(), name="openid-configuration"),
+    path("o/", include("oidc_provider.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False)),
+]

@@ -1,0 +1,194 @@
+"""Shared fixtures: users, clients, keys, and one ``validate_id_token()`` helper."""
+
+import base64
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.test import Client as BrowserClient
+from jwcrypto import jwk, jwt
+
+from oidc_provider import keys
+from oidc_provider.models import Algorithm
+from oidc_provider.services import client_create
+
+ISSUER = "http://127.0.0.1:8000"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    # Argon2 is deliberately slow; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+    # No collectstatic before tests: serve static files from the source folders.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_key_cache():
+    keys.clear_cache()
+    yield
+    keys.clear_cache()
+
+
+@pytest.fixture
+def signing_keys(db):
+    """Active keys for every algorithm."""
+    keys.signing_keys_bootstrap()
+    return keys.key_set()
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    return django_user_model.objects.create_user(
+        username="alice",
+        password=PASSWORD,
+        email="alice@example.com",
+        email_verified=True,
+        first_name="Alice",
+        last_name="Liddell",
+        phone_number="+441632960000",
+        address_locality="Oxford",
+        address_country="GB",
+    )
+
+
+@dataclass
+class RegisteredClient:
+    client_id: str
+    client_secret: str | None
+    redirect_uri: str
+    model: object
+
+
+@pytest.fixture
+def make_client(db):
+    def make(**overrides) -> RegisteredClient:
+        options = {
+            "name": "Test app",
+            "redirect_uris": ["https://rp.example.com/callback"],
+            "post_logout_redirect_uris": ["https://rp.example.com/logged-out"],
+        }
+        options.update(overrides)
+        client, secret = client_create(**options)
+        return RegisteredClient(
+            client.client_id, secret, options["redirect_uris"][0] if options["redirect_uris"] else "", client
+        )
+
+    return make
+
+
+@pytest.fixture
+def rp(make_client, signing_keys):
+    """A confidential relying party with the default grant types."""
+    return make_client()
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+@dataclass
+class AuthorizationResult:
+    code: str
+    verifier: str
+    nonce: str
+    state: str
+    response: object
+
+
+@pytest.fixture
+def browser(db) -> BrowserClient:
+    return BrowserClient()
+
+
+@pytest.fixture
+def logged_in(browser, user) -> BrowserClient:
+    assert browser.post("/accounts/login/", {"username": "alice", "password": PASSWORD}).status_code == 302
+    return browser
+
+
+def authorize(
+    browser, registered: RegisteredClient, *, scope="openid profile email offline_access", allow=True, **extra
+) -> AuthorizationResult:
+    """Run the authorization request through consent; return the code and PKCE verifier."""
+    verifier, challenge = pkce_pair()
+    nonce, state = secrets.token_urlsafe(8), secrets.token_urlsafe(8)
+    params = {
+        "response_type": "code",
+        "client_id": registered.client_id,
+        "redirect_uri": registered.redirect_uri,
+        "scope": scope,
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **extra,
+    }
+    response = browser.get("/o/authorize/", params)
+    if response.status_code == 200 and b"request_id" in response.content:
+        request_id = response.context["request_id"]
+        data = {"request_id": request_id, "allow" if allow else "deny": "1"}
+        response = browser.post("/o/authorize/", data)
+    assert response.status_code == 302, response.content[:500]
+    query = query_of(response["Location"])
+    return AuthorizationResult(query.get("code", ""), verifier, nonce, state, response)
+
+
+def exchange(http, registered: RegisteredClient, result: AuthorizationResult):
+    data = {
+        "grant_type": "authorization_code",
+        "code": result.code,
+        "redirect_uri": registered.redirect_uri,
+        "code_verifier": result.verifier,
+        "client_id": registered.client_id,
+    }
+    if registered.client_secret:
+        data["client_secret"] = registered.client_secret
+    return http.post("/o/token/", data)
+
+
+def validate_id_token(
+    token: str,
+    *,
+    jwks: dict,
+    audience: str,
+    issuer: str = ISSUER,
+    nonce: str | None = None,
+    access_token: str | None = None,
+) -> dict:
+    """Verify an ID token against a JWKS the way a strict RP does, and return its claims."""
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header["kid"], "every ID token names its key"
+    key_set = jwk.JWKSet.from_json(json.dumps(jwks))
+    key = key_set.get_key(header["kid"])
+    assert key is not None, "the kid must be published in JWKS"
+    parsed = jwt.JWT(jwt=token, key=key, algs=[header["alg"]], expected_type="JWS")
+    claims = json.loads(parsed.claims)
+    assert claims["iss"] == issuer
+    aud = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    assert audience in aud
+    assert claims["exp"] > claims["iat"]
+    assert isinstance(claims["sub"], str) and claims["sub"]
+    if nonce is not None:
+        assert claims["nonce"] == nonce
+    if access_token is not None:
+        algorithm = header["alg"]
+        digest = (hashlib.sha512 if algorithm == Algorithm.EDDSA else hashlib.sha256)(
+            access_token.encode()
+        ).digest()
+        expected = base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
+        assert claims["at_hash"] == expected
+    return claims
