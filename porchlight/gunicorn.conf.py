@@ -11,7 +11,8 @@ graceful_timeout = 10
 keepalive = 5
 # Load the app once in the master so workers fork with it ready; keys are read per request.
 preload_app = True
-accesslog = os.environ.get("PORCHLIGHT_ACCESS_LOG", "-")
+# "-" logs to stdout; an empty value turns the access log off.
+accesslog = os.environ.get("PORCHLIGHT_ACCESS_LOG", "-") or None
 # Query strings carry codes and tokens on some endpoints: log the path only.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 wsgi_app = "porchlight.wsgi:application"

@@ -1,0 +1,77 @@
+"""Settings come from PORCHLIGHT_* variables and fail closed outside development."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_settings(tmp_path, **env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
+    clean.update(
+        {"PORCHLIGHT_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "porchlight.settings", **env}
+    )
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['ENGINE'])"
+    )
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True)
+
+
+def test_settings_start_on_embedded_defaults(tmp_path):
+    result = load_settings(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "sqlite3" in result.stdout
+    # The development secret key is generated once and kept private.
+    key_file = tmp_path / "secret_key"
+    assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_settings_require_secret_key_for_public_issuer(tmp_path):
+    result = load_settings(tmp_path, PORCHLIGHT_ISSUER="https://id.example.com")
+    assert result.returncode != 0
+    assert "PORCHLIGHT_SECRET_KEY" in result.stderr
+
+
+def test_settings_require_key_encryption_key_for_public_issuer(tmp_path):
+    result = load_settings(
+        tmp_path, PORCHLIGHT_ISSUER="https://id.example.com", PORCHLIGHT_SECRET_KEY="x" * 50
+    )
+    assert result.returncode != 0
+    assert "PORCHLIGHT_KEY_ENCRYPTION_KEY" in result.stderr
+
+
+def test_settings_read_secrets_from_files(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s" * 50)
+    kek = tmp_path / "kek"
+    kek.write_text("k" * 50)
+    result = load_settings(
+        tmp_path,
+        PORCHLIGHT_ISSUER="https://id.example.com",
+        PORCHLIGHT_SECRET_KEY_FILE=str(secret),
+        PORCHLIGHT_KEY_ENCRYPTION_KEY_FILE=str(kek),
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_settings_refuse_plain_http_issuer_outside_loopback(tmp_path):
+    result = load_settings(
+        tmp_path, PORCHLIGHT_ISSUER="http://id.example.com", PORCHLIGHT_SECRET_KEY="x" * 50
+    )
+    assert result.returncode != 0
+    assert "PORCHLIGHT_ISSUER" in result.stderr
+
+
+def test_settings_use_database_url(tmp_path):
+    result = load_settings(tmp_path, DATABASE_URL="postgres://u:p@127.0.0.1:5999/db")
+    assert result.returncode == 0, result.stderr
+    assert "postgresql" in result.stdout
+
+
+def test_settings_reject_bad_lifetime(tmp_path):
+    result = load_settings(tmp_path, PORCHLIGHT_ACCESS_TOKEN_LIFETIME="soon")
+    assert result.returncode != 0
+    assert "PORCHLIGHT_ACCESS_TOKEN_LIFETIME" in result.stderr
