@@ -41,8 +41,23 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     "offline_access": "Stay connected when you are not using it (keeps access until you revoke it)",
 }
 
-# Protocol claims that ID tokens carry (OIDC Core 1.0 §2), listed in claims_supported.
-ID_TOKEN_CLAIMS = ("iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "at_hash", "sid")
+# Protocol claims that ID tokens carry (OIDC Core 1.0 §2, §3.1.3.6; jti per RFC 7519 §4.1.7,
+# sid per Front-/Back-Channel Logout), listed in claims_supported. Discovery 1.0 §3 asks for
+# every claim the OP can supply, so each claim finalize_id_token writes must appear here.
+ID_TOKEN_CLAIMS = (
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "amr",
+    "acr",
+    "azp",
+    "at_hash",
+    "sid",
+    "jti",
+)
 
 
 def supported_claims() -> list[str]:
@@ -68,7 +83,8 @@ def _address(user) -> dict[str, str] | None:
 def _all_claims(user) -> dict[str, Any]:
     return {
         "sub": user.subject,
-        "name": user.get_full_name() or None,
+        # OIDC Core 1.0 §5.1: the full name "including all name parts".
+        "name": " ".join(filter(None, (user.first_name, user.middle_name, user.last_name))) or None,
         "given_name": user.first_name or None,
         "family_name": user.last_name or None,
         "middle_name": user.middle_name or None,

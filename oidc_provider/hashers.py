@@ -20,8 +20,43 @@ MIN_SECRET_BITS = 128
 MIN_SECRET_LENGTH = 32
 
 
+def _repeat_length(secret: str, start: int) -> int:
+    """Return the length of the longest text at ``start`` that also begins earlier in ``secret``."""
+    longest = 0
+    for earlier in range(start):
+        length = 0
+        while start + length < len(secret) and secret[earlier + length] == secret[start + length]:
+            length += 1
+        longest = max(longest, length)
+    return longest
+
+
+def unpredictable_length(secret: str) -> int:
+    """Count the characters of ``secret`` a guesser could not predict from the ones before.
+
+    A repeat of earlier text (three or more characters) counts once, and each further step
+    of a run such as "aaa", "abc" or "987" counts not at all, so "0123456789" * 4 or the
+    alphabet typed out are not mistaken for long random strings.
+    """
+    count = index = 0
+    while index < len(secret):
+        repeated = _repeat_length(secret, index)
+        if repeated >= 3:
+            count += 1
+            index += repeated
+            continue
+        if index >= 2:
+            step = ord(secret[index]) - ord(secret[index - 1])
+            if abs(step) <= 1 and step == ord(secret[index - 1]) - ord(secret[index - 2]):
+                index += 1
+                continue
+        count += 1
+        index += 1
+    return count
+
+
 def estimated_bits(secret: str) -> float:
-    """Estimate the entropy of ``secret`` from its length and the character classes it uses."""
+    """Estimate the entropy of ``secret`` from its unpredictable length and the characters it uses."""
     alphabet = 0
     if any(c.islower() for c in secret):
         alphabet += 26
@@ -34,7 +69,8 @@ def estimated_bits(secret: str) -> float:
     distinct = len(set(secret))
     if alphabet == 0:
         return 0.0
-    return min(len(secret) * math.log2(alphabet), len(secret) * math.log2(max(distinct, 2)) * 1.5)
+    length = unpredictable_length(secret)
+    return min(length * math.log2(alphabet), length * math.log2(max(distinct, 2)) * 1.5)
 
 
 def client_secret_problem(secret: str) -> str | None:

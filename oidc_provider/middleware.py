@@ -1,6 +1,9 @@
 """Answer unparseable protocol requests with 400 ``invalid_request``, never a 500 (DESIGN gap 14)."""
 
+import base64
+import binascii
 import re
+from urllib.parse import unquote_plus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -35,10 +38,40 @@ class MalformedRequestMiddleware:
                 request.POST  # noqa: B018 - parse now, where a failure can be answered cleanly
             except (MultiPartParserError, ValueError, UnicodeDecodeError):
                 return "The request body cannot be parsed."
+        if _has_nul(request):
+            return "The request contains a NUL character."
         return None
 
     @staticmethod
     def _error(request: HttpRequest, description: str) -> HttpResponse:
+        # Pages a browser lands on get a page; machine endpoints get RFC 6749 §5.2 JSON.
         if request.path.startswith(PROTOCOL_PREFIX + "authorize"):
             return render(request, "oidc_provider/error.html", {"message": description}, status=400)
+        if request.path.startswith(PROTOCOL_PREFIX + "logout"):
+            context = {"error": {"description": description}}
+            return render(request, "oidc_provider/logout_confirm.html", context, status=400)
         return JsonResponse({"error": "invalid_request", "error_description": description}, status=400)
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    """Say whether a parameter, the Basic credentials or the Origin carry a NUL character.
+
+    RFC 6749 Appendix A allows no control characters in any parameter, and PostgreSQL cannot
+    compare text with NUL in it: psycopg raises DataError (not the ValueError DOT expects), a 500.
+    """
+    sources = [request.GET, request.POST] if request.method == "POST" else [request.GET]
+    for params in sources:
+        for key, values in params.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                return True
+    if "\x00" in request.headers.get("Origin", ""):
+        return True
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip()).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return False  # not Basic credentials at all: client authentication fails cleanly
+        # DOT form-decodes each half (RFC 6749 §2.3.1), so %00 becomes NUL too.
+        return "\x00" in unquote_plus(decoded)
+    return False

@@ -108,6 +108,10 @@ class Client(AbstractApplication):
 
     def save(self, *args, **kwargs) -> None:
         self.authorization_grant_type = self.primary_grant_type()
+        # A secret is only ever stored hashed (DOT hashes in pre_save, if asked to). No secret
+        # is stored as "", not as a hash of "", which would verify an empty secret if a public
+        # client were later made confidential.
+        self.hash_client_secret = bool(self.client_secret)
         super().save(*args, **kwargs)
 
 

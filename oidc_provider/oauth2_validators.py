@@ -6,6 +6,7 @@ view, which has the session; this class only records their outcome on grants and
 """
 
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request
+from oauthlib.oauth2.rfc6749 import errors
 
 from . import keys
 from .claims import claims_for
@@ -31,10 +33,27 @@ class PorchlightValidator(OAuth2Validator):
 
     # --- clients and grant types -----------------------------------------------------------
 
+    def _check_secret(self, provided_secret, stored_secret) -> bool:
+        # An empty secret proves nothing: public clients identify by client_id alone (RFC 6749
+        # §2.1, §3.2.1) and must not pass as authenticated where that is required (RFC 7662
+        # §2.1). DOT compares "" with a stored "" (or a hash of "") and says yes.
+        if not provided_secret or not stored_secret:
+            return False
+        return super()._check_secret(provided_secret, stored_secret)
+
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
         # Each grant type must be registered for the client, refresh_token included: DOT lets
         # any client refresh (RFC 6749 §5.2 unauthorized_client otherwise).
         return grant_type in (client.grant_types or [])
+
+    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs) -> bool:
+        # Only the code flow is offered (discovery: response_types_supported ["code"]). DOT
+        # would let an authorization_code client run the hybrid flow ("code id_token"), which
+        # sends tokens through the front channel; refuse it and implicit for every client with
+        # unsupported_response_type (RFC 6749 §4.1.2.1), not unauthorized_client.
+        if response_type != "code":
+            raise errors.UnsupportedResponseTypeError(request=request)
+        return super().validate_response_type(client_id, response_type, client, request, *args, **kwargs)
 
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
         if not super().validate_scopes(client_id, scopes, client, request, *args, **kwargs):
@@ -81,9 +100,19 @@ class PorchlightValidator(OAuth2Validator):
         Grant.objects.filter(pk=grant.pk).update(**fields)
         return grant
 
+    @staticmethod
+    def _load_grant(code: str, request: Request) -> Grant | None:
+        """Load the grant for ``code`` once per token request (codes are unique)."""
+        loaded = getattr(request, "_loaded_grant", None)
+        if loaded is None or loaded[0] != code:
+            loaded = (code, Grant.objects.filter(code=code).select_related("user").first())
+            request._loaded_grant = loaded
+        return loaded[1]
+
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
-        grant = Grant.objects.filter(code=code, application=client).select_related("user").first()
-        if grant is None or grant.is_expired():
+        grant = self._load_grant(code, request)
+        # RFC 6749 §4.1.3: the code must have been issued to this client.
+        if grant is None or grant.application_id != client.pk or grant.is_expired():
             return False
         request.scopes = grant.scope.split()
         request.user = grant.user
@@ -96,8 +125,16 @@ class PorchlightValidator(OAuth2Validator):
     def confirm_redirect_uri(
         self, client_id, code, redirect_uri, client, request=None, *args, **kwargs
     ) -> bool:
-        grant = getattr(request, "_grant", None) or Grant.objects.get(code=code, application=client)
-        return grant.redirect_uri_allowed(redirect_uri)
+        grant = (
+            getattr(request, "_grant", None) or Grant.objects.filter(code=code, application=client).first()
+        )
+        if grant is None or not grant.redirect_uri_allowed(redirect_uri):
+            # RFC 6749 §5.2: a redirect_uri that differs from the authorization request's is
+            # invalid_grant (oauthlib would say invalid_request).
+            raise errors.InvalidGrantError(
+                description="redirect_uri does not match the authorization request.", request=request
+            )
+        return True
 
     def get_code_challenge(self, code, request):
         grant = getattr(request, "_grant", None)
@@ -118,10 +155,10 @@ class PorchlightValidator(OAuth2Validator):
         ) or None
 
     def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
-        grant = getattr(request, "_grant", None)
-        if grant is not None:
-            return grant.scope.split()
-        return super().get_authorization_code_scopes(client_id, code, redirect_uri, request)
+        # Asked before the client is authenticated (to pick the OIDC grant); only scopes leak
+        # into that choice, and the grant loaded here is checked in validate_code.
+        grant = self._load_grant(code, request)
+        return grant.scope.split() if grant is not None else []
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
         valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
@@ -160,10 +197,18 @@ class PorchlightValidator(OAuth2Validator):
         return access_token
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
-        refresh_token = super()._create_refresh_token(
-            request, refresh_token_code, access_token, previous_refresh_token
+        # DOT's, with the authentication context written in the same INSERT.
+        refresh_token = RefreshToken(
+            user=request.user,
+            application=request.client,
+            access_token=access_token,
+            # A rotated token stays in its family, so reuse can revoke them all (RFC 9700 §4.14.2).
+            token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
+            resource=getattr(request, "resource", []),
+            **self._context_fields(request),
         )
-        RefreshToken.objects.filter(pk=refresh_token.pk).update(**self._context_fields(request))
+        self._set_token_value(refresh_token, refresh_token_code)
+        refresh_token.save()
         return refresh_token
 
     # --- ID tokens and UserInfo ------------------------------------------------------------

@@ -17,8 +17,10 @@ class PorchlightScopes(BaseScopes):
         return list(PUBLIC_SCOPES)
 
     def get_default_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
-        # RFC 6749 §3.3: without scope, grant the minimum. A machine client (no user) gets no
-        # user scope at all.
+        # RFC 6749 §3.3: without scope, grant the minimum. A token with no user (the
+        # client_credentials grant) gets no user scope at all, whatever else the client may do.
+        if getattr(request, "grant_type", None) == "client_credentials":
+            return []
         if application is not None and "authorization_code" not in (application.grant_types or []):
             return []
         return ["openid"]

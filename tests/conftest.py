@@ -5,7 +5,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from django.test import Client as BrowserClient
@@ -88,6 +88,12 @@ def make_client(db):
 def rp(make_client, signing_keys):
     """A confidential relying party with the default grant types."""
     return make_client()
+
+
+def basic_auth(client_id: str, secret: str) -> str:
+    """Return an HTTP Basic Authorization value; RFC 6749 §2.3.1 form-encodes both parts first."""
+    raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
+    return "Basic " + base64.b64encode(raw.encode()).decode()
 
 
 def pkce_pair() -> tuple[str, str]:

@@ -6,6 +6,7 @@ The command sees DATABASE_URL pointing at the cluster (127.0.0.1, a free port be
 
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -17,7 +18,9 @@ PG_BIN = Path(os.environ.get("PORCHLIGHT_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
 def free_port() -> int:
-    for port in range(25432, 32768, 7):
+    # Random, so parallel runs on a shared machine rarely pick the same one; start() retries.
+    for _ in range(50):
+        port = random.randrange(20000, 32000)  # noqa: S311 - not a secret
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))

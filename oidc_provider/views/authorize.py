@@ -7,6 +7,7 @@ consent from the session, and keeps the validated request server-side between th
 page and its answer, so nothing the browser posts can change where the code goes.
 """
 
+import re
 import secrets
 import time
 
@@ -19,6 +20,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.oauth2_validators import is_valid_resource_uri
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
@@ -27,8 +29,10 @@ from accounts.authentication import AuthContext, get_auth_context
 
 from .. import keys
 from ..claims import SCOPE_DESCRIPTIONS
-from ..models import Client
+from ..models import Client, Grant
 
+S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+MAX_NONCE_LENGTH = Grant._meta.get_field("nonce").max_length
 PENDING_KEY = "porchlight_pending_authorizations"
 MAX_PENDING = 10
 PENDING_LIFETIME = 30 * 60
@@ -55,6 +59,16 @@ class AuthorizationError(Exception):
         super().__init__(description)
         self.error = error
         self.description = description
+
+
+def max_age_seconds(value: str | None) -> int | None:
+    """Return a validated max_age as seconds, or None when there is no limit."""
+    if value is None:
+        return None
+    digits = value.lstrip("0") or "0"
+    # Beyond 12 digits (30,000+ years) there is no limit; int() of a few thousand digits
+    # would raise ValueError (Python's integer string conversion limit).
+    return int(digits) if len(digits) <= 12 else None
 
 
 def error_page(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
@@ -87,6 +101,10 @@ class AuthorizeView(OAuthLibMixin, View):
             )
 
         client: Client = credentials["request"].client
+        if "openid" in scopes and not request.GET.get("redirect_uri"):
+            # OIDC Core 1.0 §3.1.2.1: redirect_uri is required. With it missing there is no
+            # URI the RP chose to send the error to, so tell the user (RFC 6749 §4.1.2.1).
+            return error_page(request, "The app did not say where to return to.")
         carried = {key: credentials[key] for key in CARRIED if credentials.get(key) not in (None, "", [], {})}
         if "resource" in request.GET:
             carried["resource"] = request.GET.getlist("resource")
@@ -144,9 +162,18 @@ class AuthorizeView(OAuthLibMixin, View):
         # RFC 9700 §2.1.1: only S256; an omitted method means "plain" (RFC 7636 §4.3).
         if carried.get("code_challenge_method", "plain") != "S256":
             raise AuthorizationError("invalid_request", "code_challenge_method must be S256.")
-        if "openid" in scopes and "redirect_uri" not in request.GET:
-            # OIDC Core 1.0 §3.1.2.1: redirect_uri is required.
-            raise AuthorizationError("invalid_request", "redirect_uri is required.")
+        # RFC 7636 §4.2: an S256 challenge is BASE64URL(SHA-256(verifier)), 43 characters. Any
+        # other value could never be redeemed (and a long one would not fit the grant row).
+        if not S256_CHALLENGE.fullmatch(carried.get("code_challenge", "")):
+            raise AuthorizationError("invalid_request", "code_challenge is not a base64url SHA-256 hash.")
+        if len(carried.get("nonce", "")) > MAX_NONCE_LENGTH:
+            raise AuthorizationError(
+                "invalid_request", f"nonce is longer than {MAX_NONCE_LENGTH} characters."
+            )
+        # RFC 8707 §2: each resource is an absolute URI without a fragment; refuse a bad one
+        # here rather than issue a code the token endpoint will refuse.
+        if not all(is_valid_resource_uri(resource) for resource in carried.get("resource", [])):
+            raise AuthorizationError("invalid_target", "resource must be an absolute URI.")
         prompt = set(request.GET.get("prompt", "").split())
         unknown = prompt - {"none", "login", "consent", "select_account"}
         if unknown:
@@ -166,8 +193,8 @@ class AuthorizeView(OAuthLibMixin, View):
             return False
         if "login" in prompt:
             return True
-        max_age = request.GET.get("max_age")
-        if max_age is not None and time.time() - context.auth_time > int(max_age):
+        max_age = max_age_seconds(request.GET.get("max_age"))
+        if max_age is not None and time.time() - context.auth_time > max_age:
             return True
         hint = request.GET.get("id_token_hint")
         if hint:
@@ -189,13 +216,13 @@ class AuthorizeView(OAuthLibMixin, View):
         return context.auth_time >= started
 
     def _login_return_url(self, request: HttpRequest) -> str:
-        """Return this request's URL without prompt=login, marked with when login was asked for."""
+        """Return this request's URL marked with when login was asked for.
+
+        prompt=login and max_age stay in the URL: the signed marker satisfies them only after a
+        login newer than the marker, so opening the URL without logging in cannot skip the
+        re-authentication the RP asked for (OIDC Core 1.0 §3.1.2.1), and logging in cannot loop.
+        """
         query = request.GET.copy()
-        prompt = [value for value in query.get("prompt", "").split() if value != "login"]
-        if prompt:
-            query["prompt"] = " ".join(prompt)
-        else:
-            query.pop("prompt", None)
         query[REAUTH_PARAM] = signing.dumps(int(time.time()), salt=REAUTH_SALT)
         return f"{request.path}?{query.urlencode()}"
 

@@ -55,10 +55,13 @@ class IntrospectionView(OAuthLibMixin, View):
         uri, method, body, headers = core._extract_params(request)
         oauth_request = Request(uri, method, body, headers)
         validator = core.server.request_validator
-        # RFC 7662 §2.1: the caller must authenticate; public clients cannot.
+        # RFC 7662 §2.1: the caller must authenticate, which a public client cannot do.
         if not validator.authenticate_client(oauth_request):
             return None
-        return oauth_request.client
+        client = oauth_request.client
+        if client is None or client.client_type != Client.CLIENT_CONFIDENTIAL:
+            return None
+        return client
 
     @staticmethod
     def _may_see(token_client_id: int | None, client: Client) -> bool:

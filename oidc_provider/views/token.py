@@ -1,12 +1,52 @@
-"""The token endpoint (RFC 6749 §3.2) and revocation (RFC 7009): DOT's, with no-store errors."""
+"""The token endpoint (RFC 6749 §3.2) and revocation (RFC 7009): DOT's, with Porchlight's gates."""
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from oauth2_provider.views import RevokeTokenView as DotRevokeTokenView
 from oauth2_provider.views import TokenView as DotTokenView
 
+from ..models import GrantType
+
+
+def client_challenge(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Give a 401 the client authentication challenge RFC 6749 §5.2 asks for.
+
+    oauthlib answers invalid_client with a ``Bearer`` challenge, the scheme for resource
+    servers (RFC 6750). A client that authenticated with Basic must get a Basic challenge;
+    one that posted its credentials is told Basic is what the endpoint supports.
+    """
+    if response.status_code == 401:
+        response["WWW-Authenticate"] = 'Basic realm="porchlight"'
+    return response
+
 
 class TokenView(DotTokenView):
-    pass
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # RFC 6749 §3.2: parameters must not repeat (RFC 8707 §2 lets resource). DOT keeps the
+        # last value and oauthlib never sees the repetition, so it is refused here.
+        repeated = [key for key, values in request.POST.lists() if len(values) > 1 and key != "resource"]
+        if repeated:
+            return self._error("invalid_request", f"{repeated[0]} is repeated.")
+        grant_type = request.POST.get("grant_type")
+        if not grant_type:
+            return self._error("invalid_request", "grant_type is required.")
+        if grant_type not in GrantType.values:
+            # RFC 6749 §5.2: only the advertised grants reach oauthlib. This keeps out the
+            # password grant, which oauthlib checks the user's password for *before* asking
+            # whether the client may use it (a password oracle that skips login throttling),
+            # and the device grant, which DOT answers with a 500 without device_code.
+            return self._error("unsupported_grant_type", "This grant type is not supported.")
+        return client_challenge(request, super().post(request, *args, **kwargs))
+
+    @staticmethod
+    def _error(error: str, description: str) -> HttpResponse:
+        response = JsonResponse({"error": error, "error_description": description}, status=400)
+        # RFC 6749 §5.1: token endpoint responses are not cached.
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response
 
 
 class RevokeTokenView(DotRevokeTokenView):
-    pass
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # RFC 7009 §2.2.1: invalid_client is answered as in RFC 6749 §5.2.
+        return client_challenge(request, super().post(request, *args, **kwargs))

@@ -1,0 +1,444 @@
+"""Load the provider's hot endpoints on SQLite and PostgreSQL and print what it sustains.
+
+``make bench`` runs this. For each database it prepares a throwaway database (bench/seed.py),
+starts gunicorn as production does (porchlight/gunicorn.conf.py, 2 workers per core) on
+127.0.0.1, and drives discovery, JWKS, token, introspection and UserInfo with wrk at 16 and 64
+connections. Then it prints the ID token signing cost per algorithm on one core
+(bench/signing.py). It prints figures and judges none; it fails only when something breaks.
+
+Every server it starts runs in its own session and is stopped by PID, and every temporary
+directory is removed, on success, error, Ctrl-C or SIGTERM alike.
+"""
+
+import json
+import os
+import pwd
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
+from urllib.request import ProxyHandler, Request, build_opener
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import pg_cluster  # noqa: E402 - its install check and postgres user
+
+PYTHON = sys.executable
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+CORES = os.cpu_count() or 1
+WORKERS = 2 * CORES
+CONNECTIONS = (16, 64)
+WARM_UP_SECONDS = 1
+MEASURE_SECONDS = 6
+WRK_THREADS = 2
+# Long enough that a slow response counts in the latency figures instead of as an error.
+WRK_TIMEOUT = "10s"
+START_TIMEOUT = 60
+RESULT_MARKER = "BENCH_RESULT "
+
+
+class BenchError(Exception):
+    """Something the benchmark needs failed; the message says what."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    path: str
+    method: str = "GET"
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    # What a correct 200 answer looks like, checked once before the load.
+    answers: Callable[[dict], bool] = lambda body: True
+
+
+@dataclass(frozen=True)
+class Row:
+    database: str
+    endpoint: str
+    connections: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    statuses: dict[int, int]
+    socket_errors: dict[str, int]
+
+    @property
+    def non_2xx(self) -> int:
+        return sum(count for status, count in self.statuses.items() if not 200 <= status < 300)
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+def run(argv: list[str], *, what: str, timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    """Run a helper command to completion; raise BenchError with its output if it fails."""
+    try:
+        return subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+            start_new_session=True,
+            **kwargs,
+        )
+    except subprocess.CalledProcessError as exc:
+        output = (exc.stderr or exc.stdout or "").strip()
+        raise BenchError(f"{what} failed (exit {exc.returncode}):\n{tail(output)}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"{what} did not finish within {timeout:.0f} s") from exc
+
+
+def tail(text: str, lines: int = 25) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def ensure_wrk() -> None:
+    """Install Debian's wrk when it is missing (we are root on the bench machines)."""
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() != 0:
+        raise BenchError("wrk is not installed; install Debian's wrk (apt-get install wrk)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-qq"], what="apt-get update", timeout=300, env=env)
+    run(["apt-get", "install", "-y", "-qq", "wrk"], what="apt-get install wrk", timeout=300, env=env)
+
+
+def stop(process: subprocess.Popen, *, grace: float) -> None:
+    """Stop a server we started: SIGTERM to its PID, then SIGKILL to its process group."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def free_port() -> int:
+    """Return a free port below 32768, picked at random so that parallel runs rarely collide."""
+    # tests/pg_cluster.py, which other sessions may be running, scans upward from 25432.
+    for port in random.sample(range(20000, 25400), 100):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise BenchError("no free port between 20000 and 25400 on 127.0.0.1")
+
+
+@contextmanager
+def temp_dir(prefix: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as path:
+        yield Path(path)
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[str]:
+    """Run a throwaway PostgreSQL 15 cluster (as tests/pg_cluster.py does); yield its URL."""
+    pg_cluster.ensure_installed()
+    with temp_dir("porchlight-bench-pg-") as root:
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(root, owner.pw_uid, owner.pw_gid)
+        data = root / "data"
+        pg_ctl = str(pg_cluster.PG_BIN / "pg_ctl")
+        initdb = [str(pg_cluster.PG_BIN / "initdb"), "-D", str(data), "-U", "porchlight", "--auth=trust"]
+        run(pg_cluster.as_owner([*initdb, "--encoding=UTF8", "--no-sync"]), what="initdb", timeout=120)
+        port = free_port()
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        try:
+            log = str(root / "server.log")
+            start = [pg_ctl, "-D", str(data), "-l", log, "-o", options, "-w", "start"]
+            run(pg_cluster.as_owner(start), what="PostgreSQL start", timeout=120)
+            yield f"postgres://porchlight@127.0.0.1:{port}/postgres"
+        finally:
+            stop_postgres(data)
+
+
+def stop_postgres(data: Path) -> None:
+    """Stop the cluster's postmaster (immediate shutdown), by the PID in its postmaster.pid."""
+    pid_file = data / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text().split()[0])
+    try:
+        os.kill(pid, signal.SIGQUIT)  # PostgreSQL's "immediate" shutdown
+        # The postmaster removes its PID file as it exits (it is not our child to wait for).
+        deadline = time.monotonic() + 10
+        while pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_file.exists():
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def provider(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    """Run the provider under gunicorn with the production configuration."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [GUNICORN, "-c", "porchlight/gunicorn.conf.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        stop(process, grace=15)
+
+
+def provider_env(var_dir: Path, port: int, database_url: str | None) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+    env.update(
+        PORCHLIGHT_VAR_DIR=str(var_dir),
+        PORCHLIGHT_BIND=f"127.0.0.1:{port}",
+        PORCHLIGHT_ISSUER=f"http://127.0.0.1:{port}",
+        PORCHLIGHT_WORKERS=str(WORKERS),
+    )
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+# --- HTTP ---------------------------------------------------------------------------------
+
+# Straight to 127.0.0.1, whatever proxy the environment names.
+http = build_opener(ProxyHandler({}))
+
+
+def fetch(base_url: str, endpoint: Endpoint) -> tuple[int, bytes]:
+    request = Request(
+        base_url + endpoint.path,
+        data=endpoint.body.encode() if endpoint.body else None,
+        headers=endpoint.headers,
+        method=endpoint.method,
+    )
+    try:
+        with http.open(request, timeout=10) as response:
+            return response.status, response.read()
+    except HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def wait_until_answering(process: subprocess.Popen, base_url: str, log_path: Path) -> None:
+    discovery = Endpoint("discovery", "/.well-known/openid-configuration")
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log = tail(log_path.read_text(errors="replace"))
+            raise BenchError(f"gunicorn exited with {process.returncode} before answering:\n{log}")
+        try:
+            status, body = fetch(base_url, discovery)
+        except (URLError, OSError):
+            time.sleep(0.2)
+            continue
+        if status == 200:
+            return
+        raise BenchError(f"the provider started but discovery answered {status}: {body[:300]!r}")
+    raise BenchError(f"gunicorn did not answer within {START_TIMEOUT} s:\n{tail(log_path.read_text())}")
+
+
+def check_answers(base_url: str, endpoints: list[Endpoint]) -> None:
+    """Make one request of each kind and fail clearly unless it gets a correct 200."""
+    for endpoint in endpoints:
+        status, body = fetch(base_url, endpoint)
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+        if status != 200 or not isinstance(document, dict) or not endpoint.answers(document):
+            raise BenchError(
+                f"{endpoint.name}: {endpoint.method} {endpoint.path} answered {status}: {body[:300]!r}"
+            )
+
+
+# --- load ---------------------------------------------------------------------------------
+
+
+def endpoints_for(credentials: dict[str, str]) -> list[Endpoint]:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    return [
+        Endpoint("discovery", "/.well-known/openid-configuration", answers=lambda body: "issuer" in body),
+        Endpoint("jwks", "/o/jwks/", answers=lambda body: bool(body.get("keys"))),
+        Endpoint(
+            "token",
+            "/o/token/",
+            method="POST",
+            body=urlencode({"grant_type": "client_credentials"}),
+            headers={"Authorization": credentials["machine_auth"], **form},
+            answers=lambda body: "access_token" in body,
+        ),
+        Endpoint(
+            "introspection",
+            "/o/introspect/",
+            method="POST",
+            body=urlencode({"token": credentials["access_token"]}),
+            # RFC 7662 §2.1: the token's own client asks.
+            headers={"Authorization": credentials["relying_party_auth"], **form},
+            answers=lambda body: body.get("active") is True,
+        ),
+        Endpoint(
+            "userinfo",
+            "/o/userinfo/",
+            headers={"Authorization": f"Bearer {credentials['access_token']}"},
+            answers=lambda body: "sub" in body and "email" in body,
+        ),
+    ]
+
+
+def wrk(base_url: str, endpoint: Endpoint, connections: int, seconds: int) -> dict:
+    """Drive ``endpoint`` with wrk and return report.lua's result."""
+    argv = ["wrk", "-t", str(min(WRK_THREADS, connections)), "-c", str(connections), "-d", f"{seconds}s"]
+    argv += ["--timeout", WRK_TIMEOUT, "-s", str(BENCH_DIR / "report.lua")]
+    for name, value in endpoint.headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    argv += [base_url + endpoint.path, "--", endpoint.method, endpoint.body]
+    done = run(argv, what=f"wrk on {endpoint.name}", timeout=seconds + 60)
+    for line in done.stdout.splitlines():
+        if line.startswith(RESULT_MARKER):
+            return json.loads(line.removeprefix(RESULT_MARKER))
+    raise BenchError(f"wrk on {endpoint.name} printed no result:\n{tail(done.stdout + done.stderr)}")
+
+
+def measure(database: str, base_url: str, endpoint: Endpoint, connections: int) -> Row:
+    wrk(base_url, endpoint, connections, WARM_UP_SECONDS)
+    result = wrk(base_url, endpoint, connections, MEASURE_SECONDS)
+    return Row(
+        database=database,
+        endpoint=endpoint.name,
+        connections=connections,
+        requests_per_second=result["requests"] / (result["duration_us"] / 1e6),
+        p50_ms=result["p50_us"] / 1000,
+        p99_ms=result["p99_us"] / 1000,
+        statuses={int(status): count for status, count in result["statuses"].items()},
+        socket_errors={kind: count for kind, count in result["socket_errors"].items() if count},
+    )
+
+
+def bench_database(database: str) -> Iterator[Row]:
+    """Prepare ``database``, start the provider on it and yield one row per endpoint and load."""
+    with ExitStack() as stack:
+        root = stack.enter_context(temp_dir("porchlight-bench-"))
+        database_url = stack.enter_context(postgres_cluster()) if database == "PostgreSQL" else None
+        port = free_port()
+        env = provider_env(root / "var", port, database_url)
+        seeded = run([PYTHON, str(BENCH_DIR / "seed.py")], what=f"preparing {database}", timeout=300, env=env)
+        endpoints = endpoints_for(json.loads(seeded.stdout))
+        log_path = root / "gunicorn.log"
+        process = stack.enter_context(provider(env, log_path))
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until_answering(process, base_url, log_path)
+        check_answers(base_url, endpoints)
+        for endpoint in endpoints:
+            for connections in CONNECTIONS:
+                yield measure(database, base_url, endpoint, connections)
+        if process.poll() is not None:
+            raise BenchError(f"gunicorn exited during the run:\n{tail(log_path.read_text())}")
+
+
+def signing_rates() -> dict[str, float]:
+    with temp_dir("porchlight-bench-signing-") as root:
+        env = provider_env(root / "var", 8000, None)  # Django only: nothing listens
+        done = run([PYTHON, str(BENCH_DIR / "signing.py")], what="signing benchmark", timeout=300, env=env)
+        return json.loads(done.stdout)
+
+
+# --- report -------------------------------------------------------------------------------
+
+ROW_FORMAT = "{:<11} {:<14} {:>5} {:>11} {:>9} {:>9} {:>8}"
+
+
+def print_row(row: Row) -> None:
+    print(
+        ROW_FORMAT.format(
+            row.database,
+            row.endpoint,
+            row.connections,
+            f"{row.requests_per_second:.1f}",
+            f"{row.p50_ms:.1f}",
+            f"{row.p99_ms:.1f}",
+            row.non_2xx,
+        )
+    )
+
+
+def problems(rows: list[Row]) -> list[str]:
+    found = []
+    for row in rows:
+        where = f"{row.database} {row.endpoint} at {row.connections} connections"
+        if row.non_2xx:
+            statuses = ", ".join(f"{count} x {status}" for status, count in sorted(row.statuses.items()))
+            found.append(f"{where}: {row.non_2xx} non-2xx responses ({statuses})")
+        if row.socket_errors:
+            errors = ", ".join(f"{count} {kind}" for kind, count in row.socket_errors.items())
+            found.append(f"{where}: socket errors ({errors})")
+    return found
+
+
+def interrupted(signum, frame) -> None:
+    # Ignore a second Ctrl-C or SIGTERM so the cleanup the first one started can finish.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+    # Rows appear as they are measured, in order with the messages on stderr, even through a pipe.
+    sys.stdout.reconfigure(line_buffering=True)
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"Porchlight benchmark: {CORES} cores (load average {load} at start), gunicorn with "
+        f"{WORKERS} sync workers, wrk with {WRK_THREADS} threads on the same machine, 127.0.0.1 only.\n"
+        f"Each row: {WARM_UP_SECONDS} s warm-up, then {MEASURE_SECONDS} s measured. "
+        "Latency is per request as wrk sees it.\n"
+    )
+    rows: list[Row] = []
+    try:
+        ensure_wrk()
+        print(ROW_FORMAT.format("database", "endpoint", "conns", "requests/s", "p50 ms", "p99 ms", "non-2xx"))
+        for database in ("SQLite", "PostgreSQL"):
+            for row in bench_database(database):
+                rows.append(row)
+                print_row(row)
+        rates = signing_rates()
+    except BenchError as error:
+        print(f"\nbench: FAILED: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nbench: interrupted; servers stopped and temporary files removed", file=sys.stderr)
+        return 130
+    print("\nID token signing on one core (oidc_provider.keys.sign):")
+    for algorithm, rate in rates.items():
+        print(f"  {algorithm:<6} {rate:>9.0f} signatures/s")
+    found = problems(rows)
+    if found:
+        print("\nbench: FAILED: some requests did not succeed:", file=sys.stderr)
+        for problem in found:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

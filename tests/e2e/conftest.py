@@ -1,0 +1,208 @@
+"""End-to-end fixtures: the provider on a live HTTP server, a registered RP, and a scripted browser.
+
+Every request here crosses a real socket; nothing reaches into the provider's internals. The
+RP's redirect URIs point at port 9 (discard) on loopback and are never requested: the browser
+stops at the first redirect that leaves the provider.
+"""
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+import requests
+from django.db import connection
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from oauth2_provider.settings import oauth2_settings
+
+from oidc_provider import keys
+from oidc_provider.services import client_create
+from tests.conftest import PASSWORD
+
+RP_ORIGIN = "http://127.0.0.1:9"
+REDIRECT_URI = f"{RP_ORIGIN}/callback"
+POST_LOGOUT_REDIRECT_URI = f"{RP_ORIGIN}/logged-out"
+SCOPE = "openid profile email offline_access"
+
+
+@pytest.fixture
+def issuer(live_server, transactional_db, settings, monkeypatch) -> str:
+    """Serve the provider at ``live_server.url`` and make that its issuer, with signing keys."""
+    # The live server answers each keep-alive connection (requests, Chromium) on its own thread
+    # and closes that thread's database connection only when the client hangs up. Close it after
+    # every request instead, as the SQLite settings already do, so no idle PostgreSQL session
+    # outlives the test and blocks dropping the test database.
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    url = live_server.url
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": url}
+    # DOT reloads its settings on setting_changed; fail loudly if that ever stops.
+    assert url == oauth2_settings.OIDC_ISS_ENDPOINT
+    keys.signing_keys_bootstrap()
+    keys.clear_cache()
+    return url
+
+
+@pytest.fixture
+def metadata(issuer) -> dict:
+    """The discovery document, fetched the way an RP does (OIDC Discovery 1.0 §4)."""
+    response = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10)
+    assert response.status_code == 200
+    return response.json()
+
+
+@dataclass
+class E2EClient:
+    client_id: str
+    client_secret: str | None
+    redirect_uri: str
+    post_logout_redirect_uri: str
+
+
+@pytest.fixture
+def register(issuer):
+    """Register a client whose redirect URIs are on the (never contacted) RP origin."""
+
+    def make(name: str = "Example RP", *, public: bool = False) -> E2EClient:
+        client, secret = client_create(
+            name=name,
+            redirect_uris=[REDIRECT_URI],
+            post_logout_redirect_uris=[POST_LOGOUT_REDIRECT_URI],
+            public=public,
+        )
+        return E2EClient(client.client_id, secret, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI)
+
+    return make
+
+
+@pytest.fixture
+def rp_client(register) -> E2EClient:
+    return register()
+
+
+# --- the user's browser, scripted over requests ---------------------------------------------
+
+
+@dataclass
+class Form:
+    action: str
+    fields: dict[str, str]
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if tag == "form":
+            self.forms.append(Form(attributes.get("action", ""), {}))
+        elif tag == "input" and self.forms and attributes.get("name"):
+            self.forms[-1].fields[attributes["name"]] = attributes.get("value", "")
+
+
+def form_on(page: requests.Response, action_path: str) -> Form:
+    """Return the form on ``page`` that posts to ``action_path``, with its pre-filled inputs."""
+    parser = _FormParser()
+    parser.feed(page.text)
+    for form in parser.forms:
+        if urlsplit(urljoin(page.url, form.action)).path == action_path:
+            return form
+    raise AssertionError(f"no form posting to {action_path} on {page.url}: {page.text[:500]}")
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+class Browser:
+    """A user agent: keeps cookies, follows redirects within the provider, stops at any other site."""
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+        self.session = requests.Session()
+
+    def _follow(self, response: requests.Response) -> requests.Response:
+        while response.is_redirect:
+            target = urljoin(response.url, response.headers["Location"])
+            if not target.startswith(self.issuer + "/"):
+                return response
+            response = self.session.get(target, allow_redirects=False, timeout=10)
+        return response
+
+    def get(self, url: str) -> requests.Response:
+        return self._follow(self.session.get(url, allow_redirects=False, timeout=10))
+
+    def submit(self, page: requests.Response, action_path: str, data: dict[str, str]) -> requests.Response:
+        """Submit the form on ``page`` (hidden inputs included) with ``data`` filled in."""
+        form = form_on(page, action_path)
+        response = self.session.post(
+            urljoin(page.url, form.action or page.url),
+            data={**form.fields, **data},
+            headers={"Referer": page.url},
+            allow_redirects=False,
+            timeout=10,
+        )
+        return self._follow(response)
+
+    def log_in(
+        self, page: requests.Response, *, username: str = "alice", password: str = PASSWORD
+    ) -> requests.Response:
+        assert urlsplit(page.url).path == "/accounts/login/", page.url
+        return self.submit(page, "/accounts/login/", {"username": username, "password": password})
+
+    def answer_consent(self, page: requests.Response, *, allow: bool = True) -> requests.Response:
+        assert page.status_code == 200 and 'name="request_id"' in page.text, page.text[:500]
+        return self.submit(page, "/o/authorize/", {"allow" if allow else "deny": "1"})
+
+    def sign_in(self, authorize_url: str, *, allow: bool = True) -> str:
+        """Log in through the login form, answer consent, and return the redirect to the RP."""
+        page = self.get(authorize_url)
+        if urlsplit(page.url).path == "/accounts/login/" and not page.is_redirect:
+            page = self.log_in(page)
+        response = self.answer_consent(page, allow=allow) if not page.is_redirect else page
+        assert response.status_code == 302, response.text[:500]
+        return response.headers["Location"]
+
+
+@pytest.fixture
+def browser(issuer) -> Iterator[Browser]:
+    browser = Browser(issuer)
+    yield browser
+    browser.session.close()
+
+
+# --- what a strict RP checks in an ID token --------------------------------------------------
+
+
+def half_hash(value: str, algorithm: str) -> str:
+    # OIDC Core 1.0 §3.1.3.6: left half of the hash the alg uses (SHA-512 for Ed25519).
+    digest = (hashlib.sha512 if algorithm == "EdDSA" else hashlib.sha256)(value.encode()).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
+
+
+def verify_id_token(
+    id_token: str, *, metadata: dict, client_id: str, nonce: str | None, access_token: str | None = None
+) -> dict:
+    """Verify ``id_token`` with joserfc against the provider's published JWKS; return its claims."""
+    jwks = requests.get(metadata["jwks_uri"], timeout=10).json()
+    token = jwt.decode(
+        id_token, KeySet.import_key_set(jwks), algorithms=metadata["id_token_signing_alg_values_supported"]
+    )
+    options = {
+        "iss": {"essential": True, "value": metadata["issuer"]},
+        "aud": {"essential": True, "value": client_id},
+        "exp": {"essential": True},
+        "iat": {"essential": True},
+        "sub": {"essential": True},
+    }
+    if nonce is not None:
+        options["nonce"] = {"essential": True, "value": nonce}
+    jwt.JWTClaimsRegistry(**options).validate(token.claims)
+    if access_token is not None:
+        assert token.claims["at_hash"] == half_hash(access_token, token.header["alg"])
+    return token.claims

@@ -1,0 +1,91 @@
+"""The hot endpoints do a small, fixed number of queries, however many clients and tokens exist."""
+
+import pytest
+
+from tests.conftest import authorize, basic_auth, exchange
+
+
+@pytest.fixture
+def busy(make_client, signing_keys, logged_in, client):
+    """Other clients with live tokens, so a query that scales with the tables would show."""
+    for number in range(3):
+        other = make_client(name=f"Other {number}")
+        assert exchange(client, other, authorize(logged_in, other)).status_code == 200
+
+
+@pytest.fixture
+def machine(make_client, signing_keys):
+    return make_client(name="Job", redirect_uris=[], grant_types=["client_credentials"])
+
+
+@pytest.fixture
+def tokens(busy, rp, logged_in, client) -> dict:
+    return exchange(client, rp, authorize(logged_in, rp)).json()
+
+
+def test_query_counts_discovery_is_zero_when_warm(client, signing_keys, django_assert_num_queries):
+    client.get("/.well-known/openid-configuration")
+    with django_assert_num_queries(0):
+        response = client.get("/.well-known/openid-configuration")
+    assert response.status_code == 200
+
+
+def test_query_counts_jwks_is_zero_when_warm(client, signing_keys, django_assert_num_queries):
+    client.get("/o/jwks/")
+    with django_assert_num_queries(0):
+        response = client.get("/o/jwks/")
+    assert response.status_code == 200
+
+
+def test_query_counts_token_client_credentials(busy, machine, client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):
+        response = client.post(
+            "/o/token/",
+            {"grant_type": "client_credentials"},
+            HTTP_AUTHORIZATION=basic_auth(machine.client_id, machine.client_secret),
+        )
+    assert response.status_code == 200
+
+
+def test_query_counts_token_authorization_code(busy, rp, logged_in, client, django_assert_max_num_queries):
+    result = authorize(logged_in, rp)
+    with django_assert_max_num_queries(10):
+        response = exchange(client, rp, result)
+    assert response.status_code == 200
+    assert "id_token" in response.json() and "refresh_token" in response.json()
+
+
+def test_query_counts_token_refresh(rp, client, tokens, django_assert_max_num_queries):
+    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    with django_assert_max_num_queries(19):
+        response = client.post(
+            "/o/token/", data, HTTP_AUTHORIZATION=basic_auth(rp.client_id, rp.client_secret)
+        )
+    assert response.status_code == 200
+
+
+def test_query_counts_userinfo(client, tokens, django_assert_max_num_queries):
+    with django_assert_max_num_queries(1):
+        response = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("kind", "most"), [("access_token", 2), ("refresh_token", 3)])
+def test_query_counts_introspection(kind, most, rp, client, tokens, django_assert_max_num_queries):
+    with django_assert_max_num_queries(most):
+        response = client.post(
+            "/o/introspect/",
+            {"token": tokens[kind]},
+            HTTP_AUTHORIZATION=basic_auth(rp.client_id, rp.client_secret),
+        )
+    assert response.json()["active"] is True
+
+
+def test_query_counts_introspection_of_unknown_token(rp, client, tokens, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):
+        response = client.post(
+            "/o/introspect/",
+            {"token": "unknown"},
+            HTTP_AUTHORIZATION=basic_auth(rp.client_id, rp.client_secret),
+        )
+    assert response.json() == {"active": False}
