@@ -5,16 +5,23 @@ from django.http import HttpRequest, HttpResponse
 from .models import Client
 
 
-def _origin_registered_anywhere(origin: str) -> bool:
+def _origin_registered_anywhere(origin: str | None) -> bool:
+    if not origin:
+        return False
     candidates = Client.objects.filter(allowed_origins__contains=origin).only("allowed_origins")
     return any(client.origin_allowed(origin) for client in candidates)
 
 
 def allow_origin(request: HttpRequest, response: HttpResponse, client: Client | None) -> HttpResponse:
-    """Let the request's origin read ``response`` when ``client`` registered that origin."""
+    """Let the request's origin read ``response`` when ``client`` registered that origin.
+
+    With no client (the token was not valid), any client's registration of the origin lets a
+    browser app read the error, so it can tell an expired token from a network failure.
+    """
     origin = request.headers.get("Origin")
     response["Vary"] = "Origin"
-    if origin and client is not None and client.origin_allowed(origin):
+    allowed = client.origin_allowed(origin) if client is not None else _origin_registered_anywhere(origin)
+    if origin and allowed:
         response["Access-Control-Allow-Origin"] = origin
         response["Access-Control-Expose-Headers"] = "WWW-Authenticate"
     return response

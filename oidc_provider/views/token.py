@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from oauth2_provider.views import RevokeTokenView as DotRevokeTokenView
 from oauth2_provider.views import TokenView as DotTokenView
 
+from ..cors import preflight_response
 from ..models import GrantType
 
 
@@ -20,6 +21,11 @@ def client_challenge(request: HttpRequest, response: HttpResponse) -> HttpRespon
 
 
 class TokenView(DotTokenView):
+    def options(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # Browser apps (public clients with registered origins) redeem codes cross-origin;
+        # oauthlib adds Access-Control-Allow-Origin to the POST itself.
+        return preflight_response(request, methods="POST")
+
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         # RFC 6749 §3.2: parameters must not repeat (RFC 8707 §2 lets resource). DOT keeps the
         # last value and oauthlib never sees the repetition, so it is refused here.

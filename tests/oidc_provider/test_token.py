@@ -464,3 +464,15 @@ def test_token_client_credentials_without_scope_for_client_with_both_grants(
     assert response.status_code == 200, response.content
     assert response.json()["scope"] == ""
     assert "id_token" not in response.json()
+
+
+def test_token_preflight_allows_registered_origin_only(make_client, client, signing_keys):
+    make_client(allowed_origins=["https://spa.example.com"], public=True)
+    ok = client.options(
+        "/o/token/", HTTP_ORIGIN="https://spa.example.com", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
+    assert ok.status_code == 204
+    assert ok["Access-Control-Allow-Origin"] == "https://spa.example.com"
+    assert "POST" in ok["Access-Control-Allow-Methods"]
+    other = client.options("/o/token/", HTTP_ORIGIN="https://evil.example.com")
+    assert "Access-Control-Allow-Origin" not in other

@@ -215,3 +215,16 @@ def test_userinfo_cors_preflight_does_not_match_origin_prefix(spa, client):
         USERINFO, HTTP_ORIGIN="https://app.example.co", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET"
     )
     assert "Access-Control-Allow-Origin" not in response
+
+
+def test_userinfo_error_readable_by_registered_origin(make_client, client, signing_keys):
+    make_client(allowed_origins=["https://spa.example.com"])
+    response = client.get(
+        "/o/userinfo/", HTTP_AUTHORIZATION="Bearer nope", HTTP_ORIGIN="https://spa.example.com"
+    )
+    assert response.status_code == 401
+    assert response["Access-Control-Allow-Origin"] == "https://spa.example.com"
+    other = client.get(
+        "/o/userinfo/", HTTP_AUTHORIZATION="Bearer nope", HTTP_ORIGIN="https://evil.example.com"
+    )
+    assert "Access-Control-Allow-Origin" not in other
