@@ -29,8 +29,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client as BrowserClient
 
-from oidc_provider.keys import signing_keys_bootstrap
 from oidc_provider.models import GrantType
+from oidc_provider.rotation import keys_rotate
 from oidc_provider.services import client_create
 
 USERNAME = "demo"
@@ -86,7 +86,7 @@ def user_access_token(*, client_id: str, secret: str, host: str) -> str:
 
 def main() -> None:
     call_command("migrate", interactive=False, verbosity=0)
-    signing_keys_bootstrap()
+    keys_rotate()
     get_user_model().objects.create_user(
         username=USERNAME,
         password=PASSWORD,

@@ -23,7 +23,7 @@ django.setup()
 
 from django.core.management import call_command
 
-from oidc_provider import keys
+from oidc_provider import keys, rotation
 from oidc_provider.models import Algorithm
 
 SECONDS_PER_ALGORITHM = 1.5
@@ -71,7 +71,7 @@ def signatures_per_second(algorithm: str, claims: dict) -> float:
 
 def main() -> None:
     call_command("migrate", interactive=False, verbosity=0)
-    keys.signing_keys_bootstrap()
+    rotation.keys_rotate()
     # One core, so the figure is per core whatever else the machine is doing.
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     claims = id_token_claims()

@@ -6,6 +6,7 @@ from oauth2_provider.models import revoke_access_token
 
 from .forms import ClientAdminForm
 from .models import AccessToken, Client, DeviceGrant, Grant, IDToken, RefreshToken, SigningKey
+from .rotation import key_retire, keys_rotate
 from .services import client_secret_reset
 
 # DOT registers its own admin classes for whatever models are swapped in; ours replace them.
@@ -124,9 +125,23 @@ class SigningKeyAdmin(admin.ModelAdmin):
     list_filter = ("algorithm", "state")
     fields = ("algorithm", "kid", "state", "created", "activated_at", "retired_at")
     readonly_fields = fields
+    actions = ["rotate_now", "retire"]
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.action(description="Rotate now: a new key signs for these keys' algorithms")
+    def rotate_now(self, request, queryset):
+        algorithms = sorted(set(queryset.values_list("algorithm", flat=True)))
+        steps = keys_rotate(force=True, algorithms=algorithms, actor=request.user)
+        messages.success(request, "; ".join(str(step) for step in steps) or "Nothing to do.")
+
+    @admin.action(
+        description="Retire: stop signing with these keys (still published until their tokens expire)"
+    )
+    def retire(self, request, queryset):
+        steps = [step for key in queryset for step in key_retire(key=key, actor=request.user)]
+        messages.success(request, "; ".join(str(step) for step in steps) or "Nothing to do.")

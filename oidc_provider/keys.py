@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from jwcrypto import jwk, jws, jwt
 
@@ -88,21 +87,6 @@ def signing_key_store(*, key: jwk.JWK, algorithm: str, state: str) -> SigningKey
     )
     clear_cache()
     return row
-
-
-@transaction.atomic
-def signing_keys_bootstrap(*, algorithms: list[str] | None = None) -> list[SigningKey]:
-    """Create and activate a key for each algorithm that has no active key; return the new ones."""
-    created = []
-    for algorithm in algorithms or Algorithm.values:
-        # Lock the algorithm's keys so two nodes starting at once create one key, not two.
-        if (
-            not SigningKey.objects.select_for_update()
-            .filter(algorithm=algorithm, state=SigningKey.State.ACTIVE)
-            .exists()
-        ):
-            created.append(signing_key_create(algorithm=algorithm, state=SigningKey.State.ACTIVE))
-    return created
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ context survives the code exchange and every refresh (DESIGN.md, "Authentication
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import (
     AbstractAccessToken,
@@ -56,6 +57,17 @@ class Client(AbstractApplication):
         _("grant types"),
         default=default_grant_types,
         help_text=_("authorization_code, refresh_token and/or client_credentials"),
+    )
+
+    class AccessTokenFormat(models.TextChoices):
+        JWT = "jwt", _("JWT (RFC 9068): resource servers can validate it locally against JWKS")
+        OPAQUE = "opaque", _("Opaque: resource servers must introspect it")
+
+    access_token_format = models.CharField(
+        _("access token format"),
+        max_length=6,
+        choices=AccessTokenFormat.choices,
+        default=AccessTokenFormat.JWT,
     )
     may_introspect = models.BooleanField(
         _("may introspect other clients' tokens"),
@@ -170,7 +182,7 @@ class SigningKey(models.Model):
     public_jwk = models.JSONField(_("public key (JWK)"))
     # The private JWK, encrypted with the key-encryption key (oidc_provider/keys.py).
     private_jwk_encrypted = models.TextField(_("private key (encrypted)"), editable=False)
-    created = models.DateTimeField(_("created"), auto_now_add=True)
+    created = models.DateTimeField(_("created"), default=timezone.now)
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 

@@ -268,6 +268,12 @@ class PorchlightValidator(OAuth2Validator):
             return None
         return IDToken.objects.filter(jti=claims["jti"]).select_related("user", "application").first()
 
+    def validate_jwt_bearer_token(self, token, scopes, request) -> bool:
+        # oauthlib routes any "ey…" bearer token here, and DOT would accept an ID token as an
+        # access token. Only access tokens are bearer credentials (OIDC Core §5.3.1, RFC 9068
+        # §4): a JWT access token is checked like any other, by its stored checksum.
+        return self.validate_bearer_token(token, scopes, request)
+
     def _get_key_for_token(self, token):
         # By kid among every published key, retired ones included, so an id_token_hint
         # signed before a rotation still verifies at logout (DESIGN gap 4).

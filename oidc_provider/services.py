@@ -18,6 +18,7 @@ def client_create(
     skip_consent: bool = False,
     algorithm: str = Algorithm.RS256,
     allowed_origins: list[str] | None = None,
+    access_token_format: str = Client.AccessTokenFormat.JWT,
 ) -> tuple[Client, str | None]:
     """Create a client and return it with its cleartext secret (None for a public client).
 
@@ -38,6 +39,7 @@ def client_create(
         allowed_origins=" ".join(allowed_origins or []),
         skip_authorization=skip_consent,
         algorithm=algorithm,
+        access_token_format=access_token_format,
         client_secret=secret or "",
         hash_client_secret=True,
     )

@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "oauth2_provider",
+    "audit",
     "accounts",
     "oidc_provider",
 ]
@@ -249,6 +250,8 @@ PORCHLIGHT = {
     # worker and node within this bound (and RPs within JWKS_MAX_AGE).
     "METADATA_CACHE_SECONDS": env_int("PORCHLIGHT_METADATA_CACHE_SECONDS", 30, maximum=3600),
     "JWKS_MAX_AGE": env_int("PORCHLIGHT_JWKS_MAX_AGE", 600, maximum=86400),
+    # How long a key signs before `rotatekeys` replaces it.
+    "KEY_ROTATION_DAYS": env_int("PORCHLIGHT_KEY_ROTATION_DAYS", 90, maximum=3650),
     "KEY_ENCRYPTION_KEY": _key_encryption_key(),
 }
 
@@ -277,6 +280,10 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": ["openid"],
     "PKCE_REQUIRED": True,
     "CLIENT_SECRET_HASHER": "client_secret_sha256",
+    # RFC 9068 JWT access tokens for clients that want them (oidc_provider/access_tokens.py);
+    # refresh tokens stay opaque random strings.
+    "ACCESS_TOKEN_GENERATOR": "oidc_provider.access_tokens.generate_access_token",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": env_int("PORCHLIGHT_AUTHORIZATION_CODE_LIFETIME", 60, maximum=600),
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("PORCHLIGHT_ACCESS_TOKEN_LIFETIME", 900, maximum=86400),
     "ID_TOKEN_EXPIRE_SECONDS": env_int("PORCHLIGHT_ID_TOKEN_LIFETIME", 900, maximum=86400),

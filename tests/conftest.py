@@ -11,7 +11,7 @@ import pytest
 from django.test import Client as BrowserClient
 from jwcrypto import jwk, jwt
 
-from oidc_provider import keys
+from oidc_provider import keys, rotation
 from oidc_provider.models import Algorithm
 from oidc_provider.services import client_create
 
@@ -40,7 +40,7 @@ def _fresh_key_cache():
 @pytest.fixture
 def signing_keys(db):
     """Active keys for every algorithm."""
-    keys.signing_keys_bootstrap()
+    rotation.keys_rotate()
     return keys.key_set()
 
 

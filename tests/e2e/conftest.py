@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from oauth2_provider.settings import oauth2_settings
 
-from oidc_provider import keys
+from oidc_provider import keys, rotation
 from oidc_provider.services import client_create
 from tests.conftest import PASSWORD
 
@@ -41,7 +41,7 @@ def issuer(live_server, transactional_db, settings, monkeypatch) -> str:
     settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": url}
     # DOT reloads its settings on setting_changed; fail loudly if that ever stops.
     assert url == oauth2_settings.OIDC_ISS_ENDPOINT
-    keys.signing_keys_bootstrap()
+    rotation.keys_rotate()
     keys.clear_cache()
     return url
 

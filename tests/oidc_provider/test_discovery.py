@@ -2,7 +2,7 @@
 
 import pytest
 
-from oidc_provider import keys
+from oidc_provider import keys, rotation
 from oidc_provider.models import Algorithm, SigningKey
 from tests.conftest import ISSUER, authorize, exchange, validate_id_token
 
@@ -82,13 +82,13 @@ def test_discovery_claims_supported_covers_every_emitted_claim(document, logged_
 
 
 def test_discovery_signing_algs_are_those_with_an_active_key(client, db):
-    keys.signing_keys_bootstrap(algorithms=[Algorithm.RS256])
+    rotation.keys_rotate(algorithms=[Algorithm.RS256])
     # A "next" key is published in JWKS but signs nothing yet.
     keys.signing_key_create(algorithm=Algorithm.ES256, state=SigningKey.State.NEXT)
     document = client.get(DISCOVERY).json()
     assert document["id_token_signing_alg_values_supported"] == ["RS256"]
 
-    keys.signing_keys_bootstrap(algorithms=[Algorithm.EDDSA])
+    rotation.keys_rotate(algorithms=[Algorithm.EDDSA])
     document = client.get(DISCOVERY).json()
     assert set(document["id_token_signing_alg_values_supported"]) == {"RS256", "EdDSA"}
 
@@ -117,9 +117,9 @@ def test_discovery_stale_etag_gets_full_document(client, signing_keys):
 
 
 def test_discovery_etag_changes_when_algorithms_change(client, db):
-    keys.signing_keys_bootstrap(algorithms=[Algorithm.RS256])
+    rotation.keys_rotate(algorithms=[Algorithm.RS256])
     first = client.get(DISCOVERY)["ETag"]
-    keys.signing_keys_bootstrap(algorithms=[Algorithm.ES256])
+    rotation.keys_rotate(algorithms=[Algorithm.ES256])
     response = client.get(DISCOVERY, HTTP_IF_NONE_MATCH=first)
     assert response.status_code == 200
     assert response["ETag"] != first

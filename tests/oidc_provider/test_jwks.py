@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from oidc_provider import keys
+from oidc_provider import keys, rotation
 from oidc_provider.models import Algorithm, SigningKey
 from tests.conftest import authorize, exchange, validate_id_token
 
@@ -41,7 +41,7 @@ def test_jwks_publishes_no_private_key_material(client, signing_keys):
 
 
 def test_jwks_publishes_next_and_retired_keys(client, db):
-    keys.signing_keys_bootstrap(algorithms=[Algorithm.RS256])
+    rotation.keys_rotate(algorithms=[Algorithm.RS256])
     upcoming = keys.signing_key_create(algorithm=Algorithm.RS256, state=SigningKey.State.NEXT)
     retired = keys.signing_key_create(algorithm=Algorithm.ES256, state=SigningKey.State.RETIRED)
     kids = {key["kid"] for key in client.get(JWKS).json()["keys"]}

@@ -5,7 +5,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from oidc_provider.models import Algorithm, GrantType
+from oidc_provider.models import Algorithm, Client, GrantType
 from oidc_provider.services import client_create
 
 
@@ -30,6 +30,12 @@ class Command(BaseCommand):
         parser.add_argument("--skip-consent", action="store_true", help="first-party app: no consent page")
         parser.add_argument("--id-token-alg", choices=Algorithm.values, default=Algorithm.RS256)
         parser.add_argument(
+            "--access-token-format",
+            choices=Client.AccessTokenFormat.values,
+            default=Client.AccessTokenFormat.JWT,
+            help="jwt (RFC 9068, the default) or opaque",
+        )
+        parser.add_argument(
             "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
         )
 
@@ -44,6 +50,7 @@ class Command(BaseCommand):
                 grant_types=options["grant_types"],
                 skip_consent=options["skip_consent"],
                 algorithm=options["id_token_alg"],
+                access_token_format=options["access_token_format"],
             )
         except ValidationError as error:
             raise CommandError("; ".join(_messages(error))) from error

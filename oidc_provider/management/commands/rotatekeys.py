@@ -1,16 +1,41 @@
-"""manage.py rotatekeys: make sure every algorithm has an active signing key."""
+"""manage.py rotatekeys: move the signing key lifecycle one step when due (safe from cron)."""
 
 from django.core.management.base import BaseCommand
 
-from oidc_provider.keys import signing_keys_bootstrap
+from oidc_provider.models import Algorithm
+from oidc_provider.rotation import keys_rotate, publish_lead, retention, rotation_period
 
 
 class Command(BaseCommand):
-    help = "Create and activate a signing key for each algorithm that has none."
+    help = (
+        "Create, promote and remove signing keys as they fall due: a new key is published before it "
+        "signs, and a retired key stays published until its tokens have expired. Safe to run from "
+        "cron on every node at once."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--now",
+            action="store_true",
+            help="emergency (e.g. key compromise): replace the active keys at once instead of when due",
+        )
+        parser.add_argument("--algorithm", action="append", choices=Algorithm.values, dest="algorithms")
 
     def handle(self, *args, **options):
-        created = signing_keys_bootstrap()
-        for key in created:
-            self.stdout.write(f"Created active {key.algorithm} key {key.kid}")
-        if not created:
-            self.stdout.write("Every algorithm has an active signing key.")
+        steps = keys_rotate(
+            force=options["now"], algorithms=options["algorithms"], actor_label="rotatekeys command"
+        )
+        for step in steps:
+            self.stdout.write(str(step))
+        if not steps:
+            self.stdout.write("Nothing was due.")
+        if options["verbosity"] > 1:
+            self.stdout.write(
+                f"Rotation period {rotation_period()}, publish lead {publish_lead()}, "
+                f"retired keys kept {retention()}."
+            )
+        if options["now"]:
+            self.stdout.write(
+                "Forced rotation: new keys sign from now on. Retired keys stay published until their tokens "
+                "expire; to stop trusting a compromised key at once, delete it in the admin."
+            )

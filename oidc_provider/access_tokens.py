@@ -1,0 +1,56 @@
+"""Access tokens as signed JWTs (RFC 9068), or opaque random strings, per client.
+
+The token generator runs inside oauthlib's BearerToken, before the token is stored, so a JWT
+access token is stored (by checksum) like an opaque one and stays revocable and
+introspectable. Resource servers that validate locally use JWKS; they cannot see a revocation
+before ``exp``, which is why access tokens are short-lived.
+"""
+
+import time
+import uuid
+
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import Request
+from oauthlib.oauth2.rfc6749.tokens import random_token_generator
+
+from . import keys
+from .models import Algorithm, Client
+
+# RFC 9068 §2.1: resource servers must support RS256; keep access tokens on it.
+ACCESS_TOKEN_ALGORITHM = Algorithm.RS256
+
+
+def generate_access_token(request: Request, refresh_token: bool = False) -> str:
+    """Return a new access token for ``request``: a JWT unless the client chose opaque tokens."""
+    client: Client | None = getattr(request, "client", None)
+    if client is None or client.access_token_format != Client.AccessTokenFormat.JWT:
+        return random_token_generator(request)
+    return keys.sign(jwt_access_token_claims(request), algorithm=ACCESS_TOKEN_ALGORITHM, typ="at+jwt")
+
+
+def jwt_access_token_claims(request: Request) -> dict:
+    """Return the RFC 9068 §2.2 claims for the token being issued."""
+    now = int(time.time())
+    client: Client = request.client
+    user = getattr(request, "user", None)
+    resources = getattr(request, "resource", None) or []
+    claims = {
+        "iss": oauth2_settings.OIDC_ISS_ENDPOINT,
+        "exp": now + int(getattr(request, "expires_in", None) or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS),
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        # RFC 8707: the audience is the requested resource; otherwise the client itself.
+        "aud": resources[0] if len(resources) == 1 else (resources or client.client_id),
+        # RFC 9068 §2.2: with no end user the subject is the client.
+        "sub": user.subject if user is not None and getattr(user, "pk", None) else client.client_id,
+        "client_id": client.client_id,
+        "scope": " ".join(request.scopes or []),
+    }
+    context = getattr(request, "auth_context", None) or {}
+    if context.get("auth_time"):
+        claims["auth_time"] = context["auth_time"]
+    if context.get("acr"):
+        claims["acr"] = context["acr"]
+    if context.get("amr"):
+        claims["amr"] = context["amr"]
+    return claims

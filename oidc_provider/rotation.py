@@ -1,0 +1,158 @@
+"""The signing key lifecycle: next -> active -> retired -> removed, without downtime.
+
+- A ``next`` key is published in JWKS before it signs anything, for at least the time relying
+  parties and workers may cache the key set (``publish_lead``), so no RP meets an unknown kid.
+- It becomes ``active`` when the active key has served its ``rotation_period``.
+- A ``retired`` key stays published until every token it signed has expired (``retention``),
+  so those tokens still verify and an old ``id_token_hint`` is still accepted at logout.
+
+``keys_rotate`` takes one step per due transition. It holds a database lock (PostgreSQL
+advisory lock; SQLite's immediate transactions are already serialized), so any number of nodes
+may run it from cron at once and only one rotation happens.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from oauth2_provider.settings import oauth2_settings
+
+from audit.services import audit_record
+
+from . import keys
+from .models import Algorithm, SigningKey
+
+LOCK_ID = 0x504C4B59  # "PLKY"
+
+
+@dataclass(frozen=True)
+class Step:
+    algorithm: str
+    action: str  # "created active", "created next", "promoted", "retired", "removed"
+    kid: str
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}: {self.action} {self.kid}"
+
+
+def rotation_period() -> timedelta:
+    return timedelta(days=settings.PORCHLIGHT["KEY_ROTATION_DAYS"])
+
+
+def publish_lead() -> timedelta:
+    """How long a key is published before it signs: the JWKS HTTP cache plus the worker cache."""
+    return timedelta(
+        seconds=settings.PORCHLIGHT["JWKS_MAX_AGE"] + settings.PORCHLIGHT["METADATA_CACHE_SECONDS"]
+    )
+
+
+def retention() -> timedelta:
+    """How long a retired key stays published: until every token it signed has expired."""
+    longest = max(oauth2_settings.ID_TOKEN_EXPIRE_SECONDS, oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
+    return timedelta(seconds=longest) + publish_lead()
+
+
+def _lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ID])
+
+
+def _create(algorithm: str, state: str, now: datetime) -> SigningKey:
+    row = keys.signing_key_create(algorithm=algorithm, state=state)
+    SigningKey.objects.filter(pk=row.pk).update(
+        created=now, activated_at=now if state == SigningKey.State.ACTIVE else None
+    )
+    return row
+
+
+def _promote(active: SigningKey | None, upcoming: SigningKey, now: datetime) -> None:
+    if active is not None:
+        SigningKey.objects.filter(pk=active.pk).update(state=SigningKey.State.RETIRED, retired_at=now)
+    SigningKey.objects.filter(pk=upcoming.pk).update(state=SigningKey.State.ACTIVE, activated_at=now)
+
+
+def _rotate_algorithm(algorithm: str, now: datetime, force: bool) -> list[Step]:
+    steps: list[Step] = []
+    rows = list(SigningKey.objects.filter(algorithm=algorithm).order_by("created"))
+    active = next((row for row in rows if row.state == SigningKey.State.ACTIVE), None)
+    upcoming = next((row for row in rows if row.state == SigningKey.State.NEXT), None)
+
+    if active is None and upcoming is None:
+        row = _create(algorithm, SigningKey.State.ACTIVE, now)
+        return [Step(algorithm, "created active", row.kid)]
+
+    if active is not None:
+        due_at = (active.activated_at or active.created) + rotation_period()
+        if upcoming is None and (force or now >= due_at - publish_lead()):
+            upcoming = _create(algorithm, SigningKey.State.NEXT, now)
+            steps.append(Step(algorithm, "created next", upcoming.kid))
+        published_long_enough = upcoming is not None and upcoming.created <= now - publish_lead()
+        if upcoming is not None and (force or (now >= due_at and published_long_enough)):
+            _promote(active, upcoming, now)
+            steps.append(Step(algorithm, "retired", active.kid))
+            steps.append(Step(algorithm, "promoted", upcoming.kid))
+    elif upcoming is not None:
+        # No active key (e.g. one was deleted by hand): sign with the published next key at once.
+        _promote(None, upcoming, now)
+        steps.append(Step(algorithm, "promoted", upcoming.kid))
+
+    expired = [
+        row
+        for row in rows
+        if row.state == SigningKey.State.RETIRED and row.retired_at and row.retired_at <= now - retention()
+    ]
+    for row in expired:
+        row.delete()
+        steps.append(Step(algorithm, "removed", row.kid))
+    return steps
+
+
+def keys_rotate(
+    *,
+    now: datetime | None = None,
+    force: bool = False,
+    algorithms: list[str] | None = None,
+    actor=None,
+    actor_label: str = "",
+) -> list[Step]:
+    """Take every due lifecycle step (all of them at once with ``force``); return what was done."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock()
+        steps = [
+            step
+            for algorithm in (algorithms or Algorithm.values)
+            for step in _rotate_algorithm(algorithm, now, force)
+        ]
+        for step in steps:
+            audit_record(
+                action=f"signing_key.{step.action.replace(' ', '_')}",
+                target=f"{step.algorithm} {step.kid}",
+                actor=actor,
+                actor_label=actor_label,
+                detail={"forced": force},
+            )
+    if steps:
+        transaction.on_commit(keys.clear_cache)
+        keys.clear_cache()
+    return steps
+
+
+def key_retire(*, key: SigningKey, actor=None, actor_label: str = "") -> list[Step]:
+    """Stop signing with ``key`` now; an active key is replaced by a new one at once."""
+    if key.state == SigningKey.State.ACTIVE:
+        return keys_rotate(force=True, algorithms=[key.algorithm], actor=actor, actor_label=actor_label)
+    if key.state == SigningKey.State.NEXT:
+        SigningKey.objects.filter(pk=key.pk).update(state=SigningKey.State.RETIRED, retired_at=timezone.now())
+        audit_record(
+            action="signing_key.retired",
+            target=f"{key.algorithm} {key.kid}",
+            actor=actor,
+            actor_label=actor_label,
+        )
+        keys.clear_cache()
+        return [Step(key.algorithm, "retired", key.kid)]
+    return []
