@@ -33,6 +33,7 @@ class ClientAdminForm(forms.ModelForm):
             "allowed_origins",
             "skip_authorization",
             "algorithm",
+            "access_token_format",
             "may_introspect",
             "user",
         ]

@@ -27,6 +27,7 @@ def add_client_in_admin(staff, **fields):
         "post_logout_redirect_uris": "",
         "allowed_origins": "",
         "algorithm": "RS256",
+        "access_token_format": "jwt",
         "new_client_secret": "",
         "user": "",
         **fields,
@@ -115,3 +116,8 @@ def test_admin_signing_key_page_hides_private_key(staff, signing_keys):
     page = staff.get(f"/admin/oidc_provider/signingkey/{key.pk}/change/").content.decode()
     assert key.kid in page
     assert key.private_jwk_encrypted not in page
+
+
+def test_admin_client_access_token_format_opaque(staff):
+    add_client_in_admin(staff, access_token_format="opaque")
+    assert Client.objects.get(name="Admin-made app").access_token_format == "opaque"
