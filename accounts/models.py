@@ -2,7 +2,7 @@
 
 import uuid
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -61,3 +61,21 @@ class User(AbstractUser):
         if loaded is not None and loaded != self.subject:
             raise ValidationError("The subject identifier of a user cannot change.")
         super().save(*args, **kwargs)
+
+
+class GroupSettings(models.Model):
+    """Account policy for the members of a group."""
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="settings")
+    require_mfa = models.BooleanField(
+        _("require multi-factor authentication"),
+        default=False,
+        help_text=_("Members must sign in with a second factor, and enroll one if they have none."),
+    )
+
+    class Meta:
+        verbose_name = _("group settings")
+        verbose_name_plural = _("group settings")
+
+    def __str__(self) -> str:
+        return f"Settings for {self.group}"

@@ -6,6 +6,7 @@ authentication context (auth_time, amr, acr) and the login session they came fro
 context survives the code exchange and every refresh (DESIGN.md, "Authentication context").
 """
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -68,6 +69,13 @@ class Client(AbstractApplication):
         max_length=6,
         choices=AccessTokenFormat.choices,
         default=AccessTokenFormat.JWT,
+    )
+    require_mfa = models.BooleanField(
+        _("require multi-factor authentication"),
+        default=False,
+        help_text=_(
+            "Users must complete a second factor (and enroll one if they have none) to sign in here."
+        ),
     )
     may_introspect = models.BooleanField(
         _("may introspect other clients' tokens"),
@@ -199,3 +207,20 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.algorithm} {self.kid[:12]} ({self.state})"
+
+
+class Consent(models.Model):
+    """What a user has allowed a client to access; the consent page is skipped while it covers a request."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
+    scopes = models.JSONField(_("granted scopes"), default=list)
+    created = models.DateTimeField(_("first granted"), auto_now_add=True)
+    updated = models.DateTimeField(_("last granted"), auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "client"], name="one_consent_per_user_client")]
+        verbose_name = _("consent")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.client}"
