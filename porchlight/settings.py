@@ -206,8 +206,21 @@ if env_bool("PORCHLIGHT_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 
-EMAIL_BACKEND = env("PORCHLIGHT_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Mail (password reset): printed to the console unless an SMTP host is configured.
+EMAIL_HOST = env("PORCHLIGHT_EMAIL_HOST") or ""
+EMAIL_BACKEND = env(
+    "PORCHLIGHT_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("PORCHLIGHT_EMAIL_PORT", 587, maximum=65535)
+EMAIL_HOST_USER = env("PORCHLIGHT_EMAIL_USER") or ""
+EMAIL_HOST_PASSWORD = env("PORCHLIGHT_EMAIL_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("PORCHLIGHT_EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env("PORCHLIGHT_FROM_EMAIL", "porchlight@localhost")
+PASSWORD_RESET_TIMEOUT = env_int("PORCHLIGHT_PASSWORD_RESET_LIFETIME", 60 * 60, maximum=60 * 60 * 24 * 3)
 
 CACHES = {
     "default": {
