@@ -6,6 +6,7 @@ from zoneinfo import available_timezones
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from . import throttling
 from .models import User
 
 
@@ -21,6 +22,25 @@ class LoginForm(AuthenticationForm):
         max_length=254,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        if username is None or not self.cleaned_data.get("password"):
+            return super().clean()
+        # Checked before authenticating, so a locked account or IP is refused even with the
+        # right password, and the refusal reads the same whether or not the account exists.
+        decision = throttling.throttle_check(request=self.request, username=username)
+        if not decision.allowed:
+            raise forms.ValidationError(decision.message, code="throttled")
+        try:
+            cleaned_data = super().clean()
+        except forms.ValidationError:
+            decision = throttling.throttle_failure(request=self.request, username=username)
+            if not decision.allowed:
+                raise forms.ValidationError(decision.message, code="throttled") from None
+            raise
+        throttling.throttle_success(request=self.request, username=username, kind="password")
+        return cleaned_data
 
 
 class ProfileForm(forms.ModelForm):

@@ -79,3 +79,35 @@ class GroupSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Settings for {self.group}"
+
+
+class LoginFailure(models.Model):
+    """Recent failed logins for one account or client IP, and its lockout if any."""
+
+    class Scope(models.TextChoices):
+        PASSWORD = "password", _("account: password")
+        SECOND_FACTOR = "second_factor", _("account: second factor")
+        CLIENT_IP = "ip", _("client IP")
+
+    scope = models.CharField(_("counted per"), max_length=16, choices=Scope.choices)
+    # The normalized username (existing or not), or the client IP (an IPv6 client's /64).
+    key = models.CharField(_("account or IP"), max_length=255)
+    failures = models.PositiveIntegerField(_("failures in window"), default=0)
+    window_started = models.DateTimeField(_("window started"))
+    last_failure = models.DateTimeField(_("last failure"))
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    # Lockouts in a row: each one lasts twice as long as the one before.
+    lockouts = models.PositiveIntegerField(_("lockouts"), default=0)
+    # After this the record says nothing any more; `clearlockouts` deletes it.
+    expires = models.DateTimeField(_("forgotten after"), db_index=True)
+
+    class Meta:
+        ordering = ["-last_failure"]
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="accounts_loginfailure_scope_key")
+        ]
+        verbose_name = _("failed login record")
+        verbose_name_plural = _("failed logins and lockouts")
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} {self.key}"

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import TemplateView
 
 from . import views
@@ -27,5 +27,6 @@ urlpatterns = [
         TemplateView.as_view(template_name="accounts/password_reset_done.html"),
         name="password-reset-done",
     ),
+    path("mfa/", include("accounts.mfa.urls")),
     path("", views.home, name="home"),
 ]

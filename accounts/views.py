@@ -4,17 +4,28 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.messages.views import SuccessMessageMixin
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.generic import UpdateView
 
 from .forms import LoginForm, ProfileForm
+from .mfa import flows as mfa_flows
+from .mfa import policy as mfa_policy
+from .mfa import views as mfa_views
 
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = False
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if mfa_policy.has_second_factor(user):
+            # The password is right; the user is signed in only after the second factor.
+            mfa_flows.login_pending_start(self.request, user=user, first_factors=["pwd"])
+            return redirect(mfa_views.authenticate_url(self.get_success_url()))
+        return super().form_valid(form)
 
 
 class LogoutView(auth_views.LogoutView):

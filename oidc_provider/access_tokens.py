@@ -33,7 +33,7 @@ def jwt_access_token_claims(request: Request) -> dict:
     now = int(time.time())
     client: Client = request.client
     user = getattr(request, "user", None)
-    resources = getattr(request, "resource", None) or []
+    resources = requested_resources(request)
     claims = {
         "iss": oauth2_settings.OIDC_ISS_ENDPOINT,
         "exp": now + int(getattr(request, "expires_in", None) or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS),
@@ -54,3 +54,22 @@ def jwt_access_token_claims(request: Request) -> dict:
     if context.get("amr"):
         claims["amr"] = context["amr"]
     return claims
+
+
+def requested_resources(request: Request) -> list[str]:
+    """Return the RFC 8707 resources the token is for, as DOT will store them on it."""
+    resource = getattr(request, "resource", None)
+    if isinstance(resource, str):
+        # RFC 8707 §2: resource may repeat; oauthlib keeps only the last value.
+        body = getattr(request, "decoded_body", None) or []
+        resource = [value for key, value in body if key == "resource"] or [resource]
+    if resource:
+        return list(resource)
+    # RFC 8707 §2.2: a token request without resource gets the authorization request's (or the
+    # refreshed token's). DOT copies them to the stored token only after this generator has run
+    # (_check_and_set_request_resource in save_bearer_token), so read them from the same rows.
+    if request.grant_type == "authorization_code":
+        source = getattr(request, "_grant", None)
+    else:
+        source = getattr(request, "refresh_token_instance", None)
+    return list(getattr(source, "resource", None) or [])

@@ -1,11 +1,12 @@
-"""Admin for clients, grants, tokens and signing keys. Secrets and keys are never displayed."""
+"""Admin for clients, grants, tokens, consents and signing keys. Secrets and keys are never displayed."""
 
 from django.contrib import admin, messages
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import revoke_access_token
 
+from .consent import consent_revoke
 from .forms import ClientAdminForm
-from .models import AccessToken, Client, DeviceGrant, Grant, IDToken, RefreshToken, SigningKey
+from .models import AccessToken, Client, Consent, DeviceGrant, Grant, IDToken, RefreshToken, SigningKey
 from .rotation import key_retire, keys_rotate
 from .services import client_secret_reset
 
@@ -145,3 +146,43 @@ class SigningKeyAdmin(admin.ModelAdmin):
     def retire(self, request, queryset):
         steps = [step for key in queryset for step in key_retire(key=key, actor=request.user)]
         messages.success(request, "; ".join(str(step) for step in steps) or "Nothing to do.")
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    list_display = ("user", "client", "scope_list", "created", "updated")
+    list_select_related = ("user", "client")
+    list_filter = ("client",)
+    search_fields = ("user__username", "user__email", "client__name", "client__client_id")
+    fields = ("user", "client", "scopes", "created", "updated")
+    readonly_fields = fields
+    date_hierarchy = "updated"
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        # Only the user can give consent, on the consent page.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        # Deleting rows would leave the client's tokens alive; "revoke" removes both.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request, obj):
+        consent_revoke(user=obj.user, client=obj.client)
+
+    @admin.display(description="granted scopes")
+    def scope_list(self, obj):
+        return " ".join(obj.scopes)
+
+    @admin.action(description="Revoke selected consents (and the clients' tokens)", permissions=["delete"])
+    def revoke(self, request, queryset):
+        count = 0
+        for consent in queryset.select_related("user", "client"):
+            consent_revoke(user=consent.user, client=consent.client)
+            count += 1
+        messages.success(request, f"Revoked {count} consent(s).")

@@ -35,6 +35,7 @@ class ClientAdminForm(forms.ModelForm):
             "algorithm",
             "access_token_format",
             "may_introspect",
+            "require_mfa",
             "user",
         ]
 

@@ -91,7 +91,9 @@ def signing_key_store(*, key: jwk.JWK, algorithm: str, state: str) -> SigningKey
 
 @dataclass(frozen=True)
 class KeySet:
-    active: dict[str, tuple[str, jwk.JWK]]  # algorithm -> (kid, private key)
+    # algorithm -> (kid, encrypted private key). Decrypted on first use, so JWKS and discovery
+    # keep working (public parts only) even when the key-encryption key is wrong.
+    active: dict[str, tuple[str, str]]
     by_kid: dict[str, tuple[str, jwk.JWK]]  # kid -> (algorithm, public key)
     jwks: dict
     jwks_body: bytes
@@ -101,12 +103,15 @@ class KeySet:
 
 _lock = threading.Lock()
 _cached: KeySet | None = None
+# kid -> decrypted private key; a kid names one key forever (RFC 7638 thumbprint).
+_decrypted: dict[str, jwk.JWK] = {}
 
 
 def clear_cache() -> None:
     """Forget this worker's cached key set (other workers refresh within the cache bound)."""
     global _cached
     _cached = None
+    _decrypted.clear()
 
 
 def _load() -> KeySet:
@@ -119,7 +124,7 @@ def _load() -> KeySet:
         by_kid[row.kid] = (row.algorithm, public)
         published.append(row.public_jwk)
         if row.state == SigningKey.State.ACTIVE:
-            active[row.algorithm] = (row.kid, decrypt_private_jwk(row.private_jwk_encrypted))
+            active[row.algorithm] = (row.kid, row.private_jwk_encrypted)
     document = {"keys": published}
     body = json.dumps(document, sort_keys=True).encode()
     return KeySet(
@@ -154,9 +159,12 @@ def usable_algorithms() -> list[str]:
 def sign(claims: dict, *, algorithm: str, typ: str = "JWT") -> str:
     """Sign ``claims`` as a compact JWS with the active key for ``algorithm``."""
     try:
-        kid, key = key_set().active[algorithm]
+        kid, encrypted = key_set().active[algorithm]
     except KeyError as exc:
         raise SigningKeyUnavailable(f"No active {algorithm} signing key; run `manage.py rotatekeys`") from exc
+    key = _decrypted.get(kid)
+    if key is None:
+        key = _decrypted[kid] = decrypt_private_jwk(encrypted)
     token = jwt.JWT(header={"alg": algorithm, "typ": typ, "kid": kid}, claims=claims)
     token.make_signed_token(key)
     return token.serialize()

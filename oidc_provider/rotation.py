@@ -8,9 +8,13 @@
 
 ``keys_rotate`` takes one step per due transition. It holds a database lock (PostgreSQL
 advisory lock; SQLite's immediate transactions are already serialized), so any number of nodes
-may run it from cron at once and only one rotation happens.
+may run it from cron at once and only one rotation happens. On SQLite, threads of one process
+also take a process lock: on a shared-cache database (Django's in-memory test database) a
+second ``BEGIN IMMEDIATE`` fails at once with "database table is locked" instead of waiting.
 """
 
+import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +29,7 @@ from . import keys
 from .models import Algorithm, SigningKey
 
 LOCK_ID = 0x504C4B59  # "PLKY"
+_sqlite_writers = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,10 @@ def retention() -> timedelta:
     return timedelta(seconds=longest) + publish_lead()
 
 
+def _process_lock():
+    return _sqlite_writers if connection.vendor == "sqlite" else nullcontext()
+
+
 def _lock() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -62,9 +71,9 @@ def _lock() -> None:
 
 def _create(algorithm: str, state: str, now: datetime) -> SigningKey:
     row = keys.signing_key_create(algorithm=algorithm, state=state)
-    SigningKey.objects.filter(pk=row.pk).update(
-        created=now, activated_at=now if state == SigningKey.State.ACTIVE else None
-    )
+    row.created, row.activated_at = now, now if state == SigningKey.State.ACTIVE else None
+    # The caller's "now", not the wall clock: a next key made here must wait out the publish lead.
+    SigningKey.objects.filter(pk=row.pk).update(created=row.created, activated_at=row.activated_at)
     return row
 
 
@@ -110,6 +119,17 @@ def _rotate_algorithm(algorithm: str, now: datetime, force: bool) -> list[Step]:
     return steps
 
 
+def _audit(steps: list[Step], *, actor, actor_label: str, forced: bool) -> None:
+    for step in steps:
+        audit_record(
+            action=f"signing_key.{step.action.replace(' ', '_')}",
+            target=f"{step.algorithm} {step.kid}",
+            actor=actor,
+            actor_label=actor_label,
+            detail={"forced": forced},
+        )
+
+
 def keys_rotate(
     *,
     now: datetime | None = None,
@@ -120,21 +140,14 @@ def keys_rotate(
 ) -> list[Step]:
     """Take every due lifecycle step (all of them at once with ``force``); return what was done."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with _process_lock(), transaction.atomic():
         _lock()
         steps = [
             step
             for algorithm in (algorithms or Algorithm.values)
             for step in _rotate_algorithm(algorithm, now, force)
         ]
-        for step in steps:
-            audit_record(
-                action=f"signing_key.{step.action.replace(' ', '_')}",
-                target=f"{step.algorithm} {step.kid}",
-                actor=actor,
-                actor_label=actor_label,
-                detail={"forced": force},
-            )
+        _audit(steps, actor=actor, actor_label=actor_label, forced=force)
     if steps:
         transaction.on_commit(keys.clear_cache)
         keys.clear_cache()
@@ -143,10 +156,17 @@ def keys_rotate(
 
 def key_retire(*, key: SigningKey, actor=None, actor_label: str = "") -> list[Step]:
     """Stop signing with ``key`` now; an active key is replaced by a new one at once."""
+    # Its state now, not when it was loaded: retiring the active key may have just promoted it.
+    key.refresh_from_db(fields=["state"])
     if key.state == SigningKey.State.ACTIVE:
         return keys_rotate(force=True, algorithms=[key.algorithm], actor=actor, actor_label=actor_label)
     if key.state == SigningKey.State.NEXT:
-        SigningKey.objects.filter(pk=key.pk).update(state=SigningKey.State.RETIRED, retired_at=timezone.now())
+        # Only if it is still next: a concurrent rotation may have just promoted it.
+        retired = SigningKey.objects.filter(pk=key.pk, state=SigningKey.State.NEXT).update(
+            state=SigningKey.State.RETIRED, retired_at=timezone.now()
+        )
+        if not retired:
+            return key_retire(key=key, actor=actor, actor_label=actor_label)
         audit_record(
             action="signing_key.retired",
             target=f"{key.algorithm} {key.kid}",
@@ -156,3 +176,20 @@ def key_retire(*, key: SigningKey, actor=None, actor_label: str = "") -> list[St
         keys.clear_cache()
         return [Step(key.algorithm, "retired", key.kid)]
     return []
+
+
+def key_activate(*, key: SigningKey, actor=None, actor_label: str = "") -> list[Step]:
+    """Sign with ``key`` (e.g. one just imported) at once; its algorithm's active key retires."""
+    now = timezone.now()
+    with _process_lock(), transaction.atomic():
+        _lock()
+        key.refresh_from_db()
+        if key.state == SigningKey.State.ACTIVE:
+            return []
+        active = SigningKey.objects.filter(algorithm=key.algorithm, state=SigningKey.State.ACTIVE).first()
+        _promote(active, key, now)
+        steps = [Step(key.algorithm, "retired", active.kid)] if active else []
+        steps.append(Step(key.algorithm, "promoted", key.kid))
+        _audit(steps, actor=actor, actor_label=actor_label, forced=True)
+    keys.clear_cache()
+    return steps

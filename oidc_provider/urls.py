@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 app_name = "oidc_provider"
 
-urlpatterns = [
+# The protocol endpoints, under /o/ (the malformed-request middleware guards that prefix).
+protocol_patterns = [
     path("authorize/", views.AuthorizeView.as_view(), name="authorize"),
     path("token/", views.TokenView.as_view(), name="token"),
     path("userinfo/", views.UserInfoView.as_view(), name="userinfo"),
@@ -12,4 +13,10 @@ urlpatterns = [
     path("logout/", views.EndSessionView.as_view(), name="end-session"),
     path("introspect/", views.IntrospectionView.as_view(), name="introspect"),
     path("revoke/", views.RevokeTokenView.as_view(), name="revoke"),
+]
+
+urlpatterns = [
+    path("o/", include(protocol_patterns)),
+    # A page for people, beside the account pages rather than among the protocol endpoints.
+    path("account/apps/", views.ConnectedAppsView.as_view(), name="connected-apps"),
 ]

@@ -5,6 +5,7 @@ Every project variable is prefixed ``PORCHLIGHT_``; secrets may also be given as
 secret key); with debug off and a non-loopback issuer, a missing secret key stops start-up.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -109,6 +110,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "oauth2_provider",
     "audit",
     "accounts",
@@ -165,6 +169,27 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+
+# MFA (accounts/mfa/). Authenticator apps and passkey prompts show the service under this name.
+SITE_NAME = env("PORCHLIGHT_SITE_NAME", "Porchlight")
+OTP_TOTP_ISSUER = SITE_NAME
+# Passkeys (WebAuthn) are bound to a host name (the RP ID), the issuer's unless told otherwise,
+# and work only on pages of the issuer's origin. Browsers refuse an IP address as RP ID, so a
+# loopback issuer offers passkeys at http://localhost:<port> (WebAuthn Level 3 §5.1.3).
+_passkey_host = "localhost" if ISSUER_IS_LOOPBACK else _issuer.hostname
+OTP_WEBAUTHN_RP_ID = env("PORCHLIGHT_WEBAUTHN_RP_ID", _passkey_host)
+OTP_WEBAUTHN_RP_NAME = SITE_NAME
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.mfa.passkeys.PasskeyHelper"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    f"{_issuer.scheme}://{_passkey_host if ISSUER_IS_LOOPBACK else _issuer.netloc}"
+    + (f":{_issuer.port}" if ISSUER_IS_LOOPBACK and _issuer.port else "")
+]
+# Wrong codes count against the account's login throttle (accounts/throttling.py), shared by
+# every worker; django-otp's own per-device delay would only refuse right codes as "wrong".
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# Staff can see and remove users' devices in the admin, never their keys or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -258,6 +283,17 @@ def _key_encryption_key() -> str:
     return "porchlight-development-key-encryption-key-do-not-use-in-production"
 
 
+def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [
+            ipaddress.ip_network(item, strict=False) for item in env_list("PORCHLIGHT_TRUSTED_PROXIES", [])
+        ]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"PORCHLIGHT_TRUSTED_PROXIES: {exc}") from exc
+
+
+_login_lockout = env_int("PORCHLIGHT_LOGIN_LOCKOUT", 300, maximum=86400)
+
 PORCHLIGHT = {
     # How long discovery and JWKS stay cached in each worker; a key rotation reaches every
     # worker and node within this bound (and RPs within JWKS_MAX_AGE).
@@ -266,6 +302,17 @@ PORCHLIGHT = {
     # How long a key signs before `rotatekeys` replaces it.
     "KEY_ROTATION_DAYS": env_int("PORCHLIGHT_KEY_ROTATION_DAYS", 90, maximum=3650),
     "KEY_ENCRYPTION_KEY": _key_encryption_key(),
+    # Brute-force protection (accounts/throttling.py): failures counted per account and per client
+    # IP in the database, so every worker and node shares them.
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": env_int("PORCHLIGHT_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, maximum=1000),
+    "LOGIN_MAX_FAILURES_PER_IP": env_int("PORCHLIGHT_LOGIN_MAX_FAILURES_PER_IP", 20, maximum=100_000),
+    "LOGIN_FAILURE_WINDOW": env_int("PORCHLIGHT_LOGIN_FAILURE_WINDOW", 900, maximum=86400),
+    "LOGIN_LOCKOUT": _login_lockout,
+    "LOGIN_LOCKOUT_MAX": env_int(
+        "PORCHLIGHT_LOGIN_LOCKOUT_MAX", max(3600, _login_lockout), minimum=_login_lockout, maximum=7 * 86400
+    ),
+    "BEHIND_PROXY": env_bool("PORCHLIGHT_BEHIND_PROXY", False),
+    "TRUSTED_PROXIES": _trusted_proxies(),
 }
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oidc_provider.Client"

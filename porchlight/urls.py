@@ -6,7 +6,8 @@ from oidc_provider.views import DiscoveryView
 
 urlpatterns = [
     path(".well-known/openid-configuration", DiscoveryView.as_view(), name="openid-configuration"),
-    path("o/", include("oidc_provider.urls")),
+    # The protocol endpoints under /o/ and the Connected apps page at /account/apps/.
+    path("", include("oidc_provider.urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False)),

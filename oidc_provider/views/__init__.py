@@ -1,4 +1,5 @@
 from .authorize import AuthorizeView
+from .connected_apps import ConnectedAppsView
 from .discovery import DiscoveryView
 from .end_session import EndSessionView
 from .introspection import IntrospectionView
@@ -8,6 +9,7 @@ from .userinfo import UserInfoView
 
 __all__ = [
     "AuthorizeView",
+    "ConnectedAppsView",
     "DiscoveryView",
     "EndSessionView",
     "IntrospectionView",

@@ -27,8 +27,9 @@ from oauthlib.common import add_params_to_uri
 
 from accounts.authentication import AuthContext, get_auth_context
 
-from .. import keys
+from .. import keys, mfa_policy
 from ..claims import SCOPE_DESCRIPTIONS
+from ..consent import consent_covers, consent_grant, consent_scopes
 from ..models import Client, Grant
 
 S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -115,9 +116,19 @@ class AuthorizeView(OAuthLibMixin, View):
                 if "none" in prompt:
                     raise AuthorizationError("login_required", "The user must sign in.")
                 return redirect_to_login(self._login_return_url(request), "accounts:login")
+            if mfa_policy.second_factor_missing(request, client, context):
+                if "none" in prompt:
+                    # OIDC Core 1.0 §3.1.2.6: the user must interact (give or enroll a second factor).
+                    raise AuthorizationError("interaction_required", "The user must use a second factor.")
+                return mfa_policy.second_factor_redirect(request)
             if client.skip_authorization and "consent" not in prompt:
                 return self._issue_code(request, client, scopes, carried, context)
+            # OIDC Core 1.0 §3.1.2.4: consent the user already gave for every requested scope
+            # is not asked again, unless the RP asks for it with prompt=consent (§3.1.2.1).
+            if "consent" not in prompt and consent_covers(user=request.user, client=client, scopes=scopes):
+                return self._issue_code(request, client, scopes, carried, context)
             if "none" in prompt:
+                # OIDC Core 1.0 §3.1.2.6: consent is missing and prompt=none forbids asking.
                 raise AuthorizationError("consent_required", "The user has not consented to this client.")
         except AuthorizationError as error:
             return self._redirect_error(
@@ -147,6 +158,7 @@ class AuthorizeView(OAuthLibMixin, View):
                 "The user declined.",
                 credentials.get("state"),
             )
+        consent_grant(user=request.user, client=client, scopes=pending["scopes"])
         return self._issue_code(request, client, pending["scopes"], credentials, context)
 
     # --- request checks -------------------------------------------------------------------
@@ -236,7 +248,13 @@ class AuthorizeView(OAuthLibMixin, View):
         return render(
             request,
             "oidc_provider/consent.html",
-            {"client": client, "scopes": descriptions, "request_id": request_id},
+            {
+                "client": client,
+                "scopes": descriptions,
+                "request_id": request_id,
+                # Scopes allowed before, so the page can point out what is new.
+                "granted": consent_scopes(user=request.user, client=client),
+            },
         )
 
     def _store_pending(self, request: HttpRequest, scopes: list[str], carried: dict) -> str:

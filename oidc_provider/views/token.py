@@ -41,7 +41,14 @@ class TokenView(DotTokenView):
             # whether the client may use it (a password oracle that skips login throttling),
             # and the device grant, which DOT answers with a 500 without device_code.
             return self._error("unsupported_grant_type", "This grant type is not supported.")
-        return client_challenge(request, super().post(request, *args, **kwargs))
+        response = super().post(request, *args, **kwargs)
+        if response.status_code >= 400:
+            # RFC 6749 §5.1, §5.2: errors are JSON and never stored. DOT answers an error raised
+            # while the token is saved (RFC 8707 invalid_target) with neither header.
+            response["Content-Type"] = "application/json"
+            response["Cache-Control"] = "no-store"
+            response["Pragma"] = "no-cache"
+        return client_challenge(request, response)
 
     @staticmethod
     def _error(error: str, description: str) -> HttpResponse:

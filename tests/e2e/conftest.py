@@ -7,10 +7,11 @@ stops at the first redirect that leaves the provider.
 
 import base64
 import hashlib
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
 import requests
@@ -174,6 +175,44 @@ def browser(issuer) -> Iterator[Browser]:
     browser = Browser(issuer)
     yield browser
     browser.session.close()
+
+
+def sign_in_for_tokens(
+    browser: Browser, metadata: dict, client: E2EClient, *, scope: str = SCOPE, **params: str | list[str]
+) -> dict:
+    """Run the code flow with PKCE S256 through the real pages; return the token response."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    state = secrets.token_urlsafe(12)
+    query = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": client.redirect_uri,
+        "scope": scope,
+        "state": state,
+        "nonce": secrets.token_urlsafe(12),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **params,
+    }
+    callback = query_of(
+        browser.sign_in(f"{metadata['authorization_endpoint']}?{urlencode(query, doseq=True)}")
+    )
+    assert callback["state"] == state
+    response = requests.post(
+        metadata["token_endpoint"],
+        data={
+            "grant_type": "authorization_code",
+            "code": callback["code"],
+            "redirect_uri": client.redirect_uri,
+            "code_verifier": verifier,
+            "client_id": client.client_id,
+        },
+        auth=(client.client_id, client.client_secret) if client.client_secret else None,
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 # --- what a strict RP checks in an ID token --------------------------------------------------

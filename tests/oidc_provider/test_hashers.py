@@ -121,6 +121,7 @@ def admin_form(**overrides) -> ClientAdminForm:
         "post_logout_redirect_uris": "",
         "allowed_origins": "",
         "algorithm": "RS256",
+        "access_token_format": "jwt",
         **overrides,
     }
     return ClientAdminForm(data=data)

@@ -8,7 +8,7 @@ from jwcrypto import jwk
 from audit.services import audit_record
 from oidc_provider.keys import KEY_PARAMS, signing_key_store
 from oidc_provider.models import Algorithm, SigningKey
-from oidc_provider.rotation import keys_rotate
+from oidc_provider.rotation import key_activate
 
 DEFAULT_ALGORITHM = {
     ("RSA", None): Algorithm.RS256,
@@ -60,5 +60,6 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Imported {algorithm} key {row.kid} as next.")
         if options["active"]:
-            for step in keys_rotate(force=True, algorithms=[algorithm], actor_label="importkey command"):
+            # This key, not whichever next key was published first (keys_rotate would pick that).
+            for step in key_activate(key=row, actor_label="importkey command"):
                 self.stdout.write(str(step))

@@ -1,0 +1,213 @@
+"""The MFA steps views call: the pending login, the second-factor check, enrollment, removal.
+
+The second factor is checked before Django's ``login()``: a password alone leaves the user in a
+short-lived pending state in the session, not signed in, so no page (and no authorization
+request) ever sees a half-authenticated user.
+"""
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+import django_otp
+from django.contrib.auth import get_user_model, login
+from django.db import transaction
+from django.http import HttpRequest
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
+
+from ..authentication import AuthContext, get_auth_context, record_authentication
+from ..throttling import ALLOWED, ThrottleDecision, throttle_check, throttle_failure, throttle_success
+from . import policy, recovery_codes, totp
+
+PENDING_KEY = "porchlight_mfa_pending"
+# Long enough to find the phone and read a code; short enough that an unattended screen
+# with a typed password soon needs the password again.
+PENDING_LIFETIME = 5 * 60
+NEW_CODES_KEY = "porchlight_mfa_new_codes"
+
+
+class Method(StrEnum):
+    TOTP = "totp"
+    PASSKEY = "passkey"
+    RECOVERY = "recovery"
+
+
+# RFC 8176 §2: "otp" is a one-time password; a recovery code is one too (a single-use shared
+# secret, used up on use), so both report "otp". record_authentication adds "mfa".
+AMR = {Method.TOTP: "otp", Method.RECOVERY: "otp"}
+
+
+def passkey_amr(device: WebAuthnCredential) -> str:
+    """Return the RFC 8176 value for proof of possession of this passkey's key.
+
+    A backup-eligible (synced) passkey's private key is copied between devices by software, so
+    it is "swk" (software-secured key); a device-bound one (a security key, a platform
+    authenticator's secure element) is "hwk" (hardware-secured key).
+    """
+    return "swk" if device.backup_eligible else "hwk"
+
+
+def method_amr(method: Method, device: Device) -> str:
+    if method == Method.PASSKEY:
+        return passkey_amr(device)
+    return AMR[method]
+
+
+# --- the pending login -------------------------------------------------------------------
+
+
+def login_pending_start(request: HttpRequest, *, user, first_factors: list[str]) -> None:
+    """Hold ``user`` (who passed ``first_factors``) in the session until the second factor."""
+    request.session[PENDING_KEY] = {
+        "user": user.pk,
+        "backend": getattr(user, "backend", None),
+        "amr": first_factors,
+        "expires": int(time.time()) + PENDING_LIFETIME,
+    }
+
+
+def login_pending_user(request: HttpRequest):
+    """Return the user waiting for a second factor, or None if there is none or it expired."""
+    pending = request.session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    if pending.get("expires", 0) < time.time():
+        request.session.pop(PENDING_KEY, None)
+        return None
+    return get_user_model().objects.filter(pk=pending.get("user"), is_active=True).first()
+
+
+def second_factor_user(request: HttpRequest):
+    """Return whom the second-factor step is for: a pending login, else the signed-in user."""
+    pending = login_pending_user(request)
+    if pending is not None:
+        return pending
+    return request.user if request.user.is_authenticated else None
+
+
+def available_methods(user) -> list[Method]:
+    """Return the second-factor methods ``user`` can use, preferred first."""
+    methods = []
+    if TOTPDevice.objects.devices_for_user(user, confirmed=True).exists():
+        methods.append(Method.TOTP)
+    if policy.passkeys(user):
+        methods.append(Method.PASSKEY)
+    if recovery_codes.recovery_codes_remaining(user):
+        methods.append(Method.RECOVERY)
+    return methods
+
+
+# --- the second-factor step ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecondFactorResult:
+    device: Device | None
+    # Why the attempt was refused, when the login throttle refused it (or locks after it).
+    throttle: ThrottleDecision = ALLOWED
+
+
+def second_factor_verify(request: HttpRequest, *, user, method: Method, code: str) -> SecondFactorResult:
+    """Check ``code`` with ``method``, counting failures against the account's login throttle."""
+    username = user.get_username()
+    decision = throttle_check(request=request, username=username)
+    if not decision.allowed:
+        # Not even tried: a locked account must not use up a recovery code.
+        return SecondFactorResult(None, decision)
+    if method == Method.TOTP:
+        device = totp.totp_verify(user, code)
+    else:
+        device = recovery_codes.recovery_code_verify(user, code)
+    if device is None:
+        return SecondFactorResult(
+            None, throttle_failure(request=request, username=username, kind="second_factor")
+        )
+    # The whole login succeeded: both the password and the second-factor counts are cleared.
+    throttle_success(request=request, username=username)
+    return SecondFactorResult(device)
+
+
+def second_factor_complete(request: HttpRequest, *, user, device: Device, method: Method) -> AuthContext:
+    """Sign ``user`` in (or step the session up) after ``device`` accepted a second factor."""
+    pending = request.session.pop(PENDING_KEY, None)
+    if isinstance(pending, dict) and pending.get("user") == user.pk:
+        first_factors = list(pending.get("amr") or ["pwd"])
+        login(request, user, backend=pending.get("backend"))
+    else:
+        # Step-up: the session's user adds a factor to those they signed in with.
+        context = get_auth_context(request)
+        first_factors = [m for m in (context.amr if context else []) if m != "mfa"]
+    django_otp.login(request, device)
+    return record_authentication(request, [*first_factors, method_amr(method, device)])
+
+
+def passkey_login(request: HttpRequest, *, device: WebAuthnCredential, user_verified: bool) -> AuthContext:
+    """Sign in the owner of ``device`` with that passkey alone (no password).
+
+    RFC 8176 §2: "hwk"/"swk" for the key; "user" when the authenticator verified the user (by PIN
+    or biometric, which it does not say), making the passkey two factors in one, so "mfa" too.
+    """
+    request.session.pop(PENDING_KEY, None)
+    # The passkey was verified here; Django's backend only reloads the user on later requests.
+    login(request, device.user, backend="django.contrib.auth.backends.ModelBackend")
+    django_otp.login(request, device)
+    methods = [passkey_amr(device), "user"] if user_verified else [passkey_amr(device)]
+    return record_authentication(request, methods)
+
+
+# --- enrollment ------------------------------------------------------------------------------
+
+
+def totp_activate(request: HttpRequest, *, device: TOTPDevice, code: str) -> bool:
+    """Confirm the TOTP device with its first code; give the user recovery codes if they have none.
+
+    The code just proved the session's user holds the authenticator, so the session counts it
+    as a second factor from now on (as the login step would).
+    """
+    if not totp.totp_device_confirm(device, code):
+        return False
+    if not recovery_codes.recovery_codes_remaining(request.user):
+        recovery_codes_issue(request)
+    context = get_auth_context(request)
+    if context is not None:
+        first_factors = [m for m in context.amr if m not in ("mfa", "otp")]
+        device.refresh_from_db()
+        django_otp.login(request, device)
+        record_authentication(request, [*first_factors, AMR[Method.TOTP]])
+    return True
+
+
+def recovery_codes_issue(request: HttpRequest) -> None:
+    """Generate new recovery codes and keep them in the session until shown, once."""
+    request.session[NEW_CODES_KEY] = recovery_codes.recovery_codes_generate(request.user)
+
+
+def recovery_codes_take(request: HttpRequest) -> list[str]:
+    """Return the recovery codes waiting to be shown, removing them from the session."""
+    return list(request.session.pop(NEW_CODES_KEY, None) or [])
+
+
+# --- self-service ----------------------------------------------------------------------------
+
+
+def device_is_last_factor(user, device: Device) -> bool:
+    """Return whether removing ``device`` would leave the user without a second factor."""
+    return [d.persistent_id for d in policy.primary_devices(user)] == [device.persistent_id]
+
+
+@transaction.atomic
+def device_remove(*, user, device: Device) -> None:
+    """Remove ``device``; with the last authenticator go the recovery codes, useless on their own."""
+    last = device_is_last_factor(user, device)
+    device.delete()
+    if last:
+        StaticDevice.objects.filter(user=user).delete()
+
+
+def device_rename(*, device: Device, name: str) -> None:
+    """Give ``device`` a name the user chose."""
+    device.name = name
+    device.save(update_fields=["name"])

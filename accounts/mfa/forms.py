@@ -1,0 +1,71 @@
+"""Forms for the MFA pages. Codes are checked by the flows, which own throttling."""
+
+from django import forms
+
+from .flows import Method
+
+CODE_ATTRS = {
+    "autocomplete": "one-time-code",
+    "inputmode": "numeric",
+    "autofocus": True,
+    "spellcheck": "false",
+}
+
+
+class DescribedForm(forms.Form):
+    """A form whose inputs point at their help text (aria-describedby), as the templates render it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if field.help_text:
+                field.widget.attrs["aria-describedby"] = f"{self[name].auto_id}_help"
+
+
+class TOTPCodeForm(DescribedForm):
+    code = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=16,
+        widget=forms.TextInput(attrs=CODE_ATTRS),
+        help_text="Six digits, changing every 30 seconds.",
+    )
+
+
+class RecoveryCodeForm(DescribedForm):
+    code = forms.CharField(
+        label="Recovery code",
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True, "spellcheck": "false"}),
+        help_text="One of the codes you saved when you set up two-step sign-in. Each works once.",
+    )
+
+
+SECOND_FACTOR_FORMS = {Method.TOTP: TOTPCodeForm, Method.RECOVERY: RecoveryCodeForm}
+
+
+class RenameDeviceForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=64)
+
+
+class RemoveDeviceForm(forms.Form):
+    """Confirm removal; the password is asked for only when the last factor would go."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+    def __init__(self, *args, user, needs_password: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.needs_password = needs_password
+        if not needs_password:
+            del self.fields["password"]
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data.get("password", "")
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your current password.")
+        return password

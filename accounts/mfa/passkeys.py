@@ -1,0 +1,128 @@
+"""Passkeys and security keys (WebAuthn), on django-otp-webauthn's credential device.
+
+django-otp-webauthn runs the ceremonies (its browser script and the py_webauthn checks); these
+subclasses decide who the ceremony is for and what a success means here:
+
+- ``register``: the signed-in user adds a passkey (from the MFA page, or when a policy asks);
+- ``verify``: the second factor for a pending login (or a step-up of the signed-in user);
+- ``login``: a passkey alone, with user verification, signs its owner in (no username typed).
+"""
+
+from base64 import urlsafe_b64decode
+
+from django.http import HttpRequest
+from django.middleware import csrf
+from django.urls import reverse
+from django_otp_webauthn import exceptions, views
+from django_otp_webauthn.helpers import WebAuthnHelper
+from django_otp_webauthn.models import WebAuthnCredential
+
+from ..throttling import throttle_check, throttle_failure, throttle_success
+from . import flows, recovery_codes
+
+# WebAuthn Level 3 §6.1: authenticator data flags, byte 32 after the 32-byte RP ID hash.
+FLAG_USER_VERIFIED = 0x04
+
+
+class Throttled(exceptions.OTPWebAuthnApiError):
+    status_code = 429
+    code = "throttled"
+
+
+def user_verified(assertion: dict) -> bool:
+    """Return whether the (already verified) assertion says the authenticator verified the user."""
+    data = assertion.get("response", {}).get("authenticatorData", "")
+    raw = urlsafe_b64decode(data + "=" * (-len(data) % 4))
+    return len(raw) > 32 and bool(raw[32] & FLAG_USER_VERIFIED)
+
+
+class PasskeyHelper(WebAuthnHelper):
+    """django-otp-webauthn's helper, naming new credentials the way the MFA page lists them."""
+
+    def create_credential(self, user, response, parsed_credential, original_data):
+        device = super().create_credential(user, response, parsed_credential, original_data)
+        roaming = {"usb", "nfc", "ble"}.intersection(device.transports or [])
+        device.name = "Security key" if roaming else "Passkey"
+        return device
+
+
+class RegisterBegin(views.BeginCredentialRegistrationView):
+    pass
+
+
+class RegisterComplete(views.CompleteCredentialRegistrationView):
+    def post(self, *args, **kwargs):
+        response = super().post(*args, **kwargs)
+        # The first authenticator comes with recovery codes, shown once on the next page.
+        if not recovery_codes.recovery_codes_remaining(self.request.user):
+            flows.recovery_codes_issue(self.request)
+        return response
+
+
+class VerifyBegin(views.BeginCredentialAuthenticationView):
+    """Start the second-factor ceremony, offering only the pending user's credentials."""
+
+    def get_user(self):
+        user = flows.second_factor_user(self.request)
+        if user is None:
+            raise exceptions.NotAuthenticated()
+        return user
+
+
+class VerifyComplete(views.CompleteCredentialAuthenticationView):
+    """Finish the second-factor ceremony; failures count against the account's login throttle."""
+
+    def get_user(self):
+        user = flows.second_factor_user(self.request)
+        if user is None:
+            raise exceptions.NotAuthenticated()
+        return user
+
+    def post(self, *args, **kwargs):
+        user = self.get_user()
+        decision = throttle_check(request=self.request, username=user.get_username())
+        if not decision.allowed:
+            raise Throttled(detail=decision.message)
+        try:
+            response = super().post(*args, **kwargs)
+        except exceptions.OTPWebAuthnApiError:
+            throttle_failure(request=self.request, username=user.get_username(), kind="second_factor")
+            raise
+        throttle_success(request=self.request, username=user.get_username())
+        return response
+
+    def complete_auth(self, device: WebAuthnCredential) -> None:
+        flows.second_factor_complete(
+            self.request, user=self.get_user(), device=device, method=flows.Method.PASSKEY
+        )
+
+
+class LoginBegin(views.BeginCredentialAuthenticationView):
+    """Start a passwordless ceremony: no user is known, so user verification is required."""
+
+    def get_user(self):
+        return None
+
+
+class LoginComplete(views.CompleteCredentialAuthenticationView):
+    def get_user(self):
+        return None
+
+    def complete_auth(self, device: WebAuthnCredential) -> None:
+        flows.passkey_login(self.request, device=device, user_verified=user_verified(self.request.data))
+
+
+def ceremony_config(request: HttpRequest, *, purpose: str) -> dict:
+    """Return the settings django-otp-webauthn's browser script reads, pointed at our endpoints."""
+    config = {
+        "autocompleteLoginFieldSelector": None,
+        "nextFieldSelector": "input[name='next']",
+        "csrfToken": csrf.get_token(request),
+    }
+    if purpose == "register":
+        config["beginRegistrationUrl"] = reverse("accounts:mfa:passkey-register-begin")
+        config["completeRegistrationUrl"] = reverse("accounts:mfa:passkey-register-complete")
+    else:
+        config["beginAuthenticationUrl"] = reverse(f"accounts:mfa:passkey-{purpose}-begin")
+        config["completeAuthenticationUrl"] = reverse(f"accounts:mfa:passkey-{purpose}-complete")
+    return config

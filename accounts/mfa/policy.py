@@ -1,0 +1,37 @@
+"""Who must use a second factor, and who has one."""
+
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
+
+from ..models import GroupSettings
+
+
+def mfa_required(user) -> bool:
+    """Return whether one of the user's groups requires multi-factor authentication."""
+    if not user.is_authenticated:
+        return False
+    return GroupSettings.objects.filter(group__user=user, require_mfa=True).exists()
+
+
+def passkeys(user) -> list[WebAuthnCredential]:
+    """Return the user's passkeys and security keys."""
+    return list(WebAuthnCredential.objects.devices_for_user(user, confirmed=True).order_by("pk"))
+
+
+def primary_devices(user) -> list:
+    """Return the user's authenticators other than recovery codes: TOTP apps, then passkeys."""
+    return [*TOTPDevice.objects.devices_for_user(user, confirmed=True).order_by("pk"), *passkeys(user)]
+
+
+def has_second_factor(user) -> bool:
+    """Return whether the user can complete a second-factor step (any usable device)."""
+    if not user.is_authenticated:
+        return False
+    if TOTPDevice.objects.devices_for_user(user, confirmed=True).exists():
+        return True
+    if WebAuthnCredential.objects.devices_for_user(user, confirmed=True).exists():
+        return True
+    return (
+        StaticDevice.objects.devices_for_user(user, confirmed=True).filter(token_set__isnull=False).exists()
+    )

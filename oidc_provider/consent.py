@@ -1,0 +1,56 @@
+"""Remembered consent: what each user has allowed each client, and taking it back (DESIGN gap 10).
+
+OIDC Core 1.0 §3.1.2.4 lets the authorization server establish consent "through the
+interactive dialogue or by other means"; a stored grant is that other means. The consent page
+is asked again whenever a client requests a scope the user has not allowed it, including
+``offline_access`` (OIDC Core 1.0 §11: offline access needs the user's explicit consent).
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from .claims import SCOPE_DESCRIPTIONS
+from .models import Client, Consent, Grant
+from .tokens import user_tokens_revoke
+
+
+def consent_scopes(*, user, client: Client) -> list[str]:
+    """Return the scopes ``user`` has allowed ``client``; empty when there is no consent."""
+    return Consent.objects.filter(user=user, client=client).values_list("scopes", flat=True).first() or []
+
+
+def consent_covers(*, user, client: Client, scopes: Iterable[str]) -> bool:
+    """Return whether ``user`` has already allowed ``client`` every one of ``scopes``."""
+    wanted = set(scopes)
+    return bool(wanted) and wanted <= set(consent_scopes(user=user, client=client))
+
+
+@transaction.atomic
+def consent_grant(*, user, client: Client, scopes: Iterable[str]) -> Consent:
+    """Record that ``user`` allowed ``client`` ``scopes``, added to what was allowed before."""
+    scopes = list(dict.fromkeys(scopes))
+    # get_or_create retries the lookup when a concurrent grant wins the insert (the
+    # one-consent-per-user-and-client constraint), and select_for_update then waits for that
+    # grant's transaction, so two answers at once merge instead of one losing its scopes.
+    consent, created = Consent.objects.select_for_update().get_or_create(
+        user=user, client=client, defaults={"scopes": scopes}
+    )
+    if not created:
+        consent.scopes = list(dict.fromkeys([*consent.scopes, *scopes]))
+        consent.save(update_fields=["scopes", "updated"])
+    return consent
+
+
+@transaction.atomic
+def consent_revoke(*, user, client: Client) -> None:
+    """Forget ``user``'s consent to ``client`` and revoke everything the client holds for them."""
+    Consent.objects.filter(user=user, client=client).delete()
+    # An authorization code not yet exchanged would otherwise still buy fresh tokens.
+    Grant.objects.filter(user=user, application=client).delete()
+    user_tokens_revoke(user=user, client=client)
+
+
+def scope_descriptions(scopes: Iterable[str]) -> list[tuple[str, str]]:
+    """Return each scope with what it shares, in plain words, for the user's pages."""
+    return [(scope, SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in scopes]

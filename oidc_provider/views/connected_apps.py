@@ -1,0 +1,42 @@
+"""Connected apps: the apps a signed-in user has allowed, and revoking them (DESIGN gap 10)."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+
+from ..consent import consent_revoke, scope_descriptions
+from ..models import Consent
+
+
+@method_decorator(never_cache, name="dispatch")
+class ConnectedAppsView(LoginRequiredMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        consents = Consent.objects.filter(user=request.user).select_related("client")
+        apps = [
+            {"consent": consent, "scopes": scope_descriptions(consent.scopes)}
+            for consent in consents.order_by("client__name", "pk")
+        ]
+        return render(request, "oidc_provider/connected_apps.html", {"apps": apps})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        consent_id = request.POST.get("consent", "")
+        if not (consent_id.isascii() and consent_id.isdigit()):
+            raise Http404
+        consent = Consent.objects.select_related("client").filter(pk=consent_id).first()
+        if consent is None:
+            # Already revoked (a second click, another tab): the result the user wanted.
+            messages.info(request, "That app was already disconnected.")
+            return redirect("oidc_provider:connected-apps")
+        if consent.user_id != request.user.pk:
+            raise Http404
+        consent_revoke(user=request.user, client=consent.client)
+        messages.success(
+            request,
+            f"{consent.client.name or 'The app'} can no longer use your account. "
+            "It will ask again if you sign in to it.",
+        )
+        return redirect("oidc_provider:connected-apps")

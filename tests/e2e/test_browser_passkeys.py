@@ -1,0 +1,103 @@
+"""Passkeys in headless Chromium with a virtual authenticator (CDP WebAuthn domain): register
+one, use it as the second factor after the password, then sign in with it alone.
+
+The provider runs at http://localhost:<port>: a secure context for WebAuthn, and a host name
+Chromium accepts as RP ID (an IP address is not one).
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.e2e.conftest import RP_ORIGIN, query_of
+from tests.e2e.test_browser_login import CHROMIUM, CHROMIUM_ARGS, authorize_url, rp_page
+from tests.e2e.test_browser_mfa import enter_password, redeem, sign_out
+
+
+@pytest.fixture
+def passkey_settings(issuer, settings) -> None:
+    assert issuer.startswith("http://localhost:")
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [issuer]
+
+
+@pytest.fixture
+def second_rp(register):
+    return register("Second RP")
+
+
+@pytest.fixture
+def page(passkey_settings, issuer, user, rp_client, second_rp) -> Iterator[Page]:
+    """A Chromium page with a virtual platform authenticator that verifies the user (CTAP2)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        context.route(f"{RP_ORIGIN}/**", rp_page)
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable")
+        cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                }
+            },
+        )
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def register_passkey(page: Page, issuer: str) -> None:
+    page.goto(f"{issuer}/accounts/login/")
+    enter_password(page)
+    page.wait_for_url(f"{issuer}/accounts/")
+    page.get_by_role("link", name="Two-step sign-in").click()
+    page.get_by_role("link", name="Add a passkey or security key").click()
+    page.get_by_role("button", name="Add a passkey").click()
+    # The first authenticator comes with recovery codes.
+    expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
+    page.get_by_role("link", name="I have saved them, continue").click()
+    page.goto(f"{issuer}/accounts/mfa/")
+    expect(page.locator("ul.devices")).to_contain_text("Passkey")
+
+
+def test_browser_passkey_second_factor_and_passwordless_sign_in(page, issuer, metadata, rp_client, second_rp):
+    register_passkey(page, issuer)
+    sign_out(page)
+
+    # Password, then the passkey as the second factor.
+    url, state, verifier = authorize_url(metadata, rp_client)
+    page.goto(url)
+    enter_password(page)
+    expect(page.get_by_role("heading", name="Confirm it’s you")).to_be_visible()
+    page.get_by_role("button", name="Use your passkey").click()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{rp_client.redirect_uri}?**")
+    callback = query_of(page.url)
+    assert callback["state"] == state
+    claims = redeem(metadata, rp_client, callback["code"], verifier)
+    # RFC 8176 §2: a password and proof of possession of a device-bound key ("hwk").
+    assert claims["amr"] == ["pwd", "hwk", "mfa"]
+    assert claims["acr"] == "mfa"
+
+    # The passkey alone, from the login page: no username, no password.
+    page.goto(f"{issuer}/accounts/")
+    sign_out(page)
+    url, _state, verifier = authorize_url(metadata, second_rp)
+    page.goto(url)
+    page.get_by_role("button", name="Use a passkey").click()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{second_rp.redirect_uri}?**")
+    claims = redeem(metadata, second_rp, query_of(page.url)["code"], verifier)
+    # The authenticator verified the user (UV flag), so the key and "user" make two factors.
+    assert claims["amr"] == ["hwk", "user", "mfa"]
+    assert claims["acr"] == "mfa"

@@ -1,0 +1,203 @@
+"""Connected apps: a user sees the apps they allowed and revokes them (DESIGN gap 10)."""
+
+import re
+
+import pytest
+from django.test import Client as BrowserClient
+
+from oidc_provider.claims import SCOPE_DESCRIPTIONS
+from oidc_provider.models import Consent
+from tests.conftest import PASSWORD, authorize, basic_auth, exchange, query_of
+
+APPS = "/account/apps/"
+MALFORMED = [{}, {"consent": ""}, {"consent": "abc"}, {"consent": "-1"}, {"consent": "١"}]
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user(username="bob", password=PASSWORD)
+
+
+def sign_in(username: str) -> BrowserClient:
+    browser = BrowserClient()
+    assert browser.post("/accounts/login/", {"username": username, "password": PASSWORD}).status_code == 302
+    return browser
+
+
+def refresh(http, rp, refresh_token: str):
+    return http.post(
+        "/o/token/",
+        {"grant_type": "refresh_token", "refresh_token": refresh_token},
+        HTTP_AUTHORIZATION=basic_auth(rp.client_id, rp.client_secret),
+    )
+
+
+def userinfo(http, access_token: str):
+    return http.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
+
+
+def consent_id_on_page(page, app_name: str) -> str:
+    """Return the consent id the Revoke button for ``app_name`` posts."""
+    content = page.content.decode()
+    section = content.split(f"<h2>{app_name}</h2>")[1].split("</form>")[0]
+    return re.search(r'name="consent" value="(\d+)"', section).group(1)
+
+
+def app_names(page) -> list[str]:
+    return re.findall(r"<h2>([^<]*)</h2>", page.content.decode())
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+def test_connected_apps_requires_login(browser):
+    response = browser.get(APPS)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/account/apps/")
+
+
+def test_connected_apps_lists_each_app_with_scopes_in_plain_words(rp, make_client, logged_in):
+    authorize(logged_in, rp, scope="openid email offline_access")
+    other = make_client(name="Calendar")
+    authorize(logged_in, other, scope="openid profile")
+
+    page = logged_in.get(APPS)
+    assert page.status_code == 200
+    assert app_names(page) == ["Calendar", "Test app"]
+    content = page.content.decode()
+    test_app = content.split("<h2>Test app</h2>")[1]
+    for scope in ("openid", "email", "offline_access"):
+        assert f'data-scope="{scope}">{SCOPE_DESCRIPTIONS[scope]}<' in test_app
+    assert SCOPE_DESCRIPTIONS["profile"] not in test_app
+    # First and last granted dates, machine-readable too.
+    assert "First allowed <time datetime=" in test_app
+    assert "last allowed <time datetime=" in test_app
+
+
+def test_connected_apps_shows_empty_state(logged_in):
+    page = logged_in.get(APPS)
+    assert page.status_code == 200
+    assert b"You have not allowed any apps" in page.content
+    assert app_names(page) == []
+
+
+def test_connected_apps_lists_only_own_consents(rp, logged_in, bob):
+    bob_browser = sign_in("bob")
+    authorize(bob_browser, rp, scope="openid")
+    assert app_names(logged_in.get(APPS)) == []
+    assert app_names(bob_browser.get(APPS)) == ["Test app"]
+
+
+def test_connected_apps_page_is_accessible_without_javascript(rp, logged_in):
+    authorize(logged_in, rp, scope="openid email")
+    content = logged_in.get(APPS).content.decode()
+    assert content.count("<h1>") == 1 and "<h1>Connected apps</h1>" in content
+    assert "<script" not in content
+    # A plain form post with CSRF protection, and a button named for its app.
+    assert '<form method="post" action="/account/apps/">' in content
+    assert 'name="csrfmiddlewaretoken"' in content
+    assert '<button type="submit" aria-label="Revoke access for Test app">Revoke access</button>' in content
+
+
+def test_connected_apps_linked_from_account_home_and_header(logged_in):
+    home = logged_in.get("/accounts/").content.decode()
+    assert home.count(f'href="{APPS}"') == 2  # the header nav and the account page
+
+
+# --- revoking ----------------------------------------------------------------------------------
+
+
+def test_connected_apps_revoke_removes_app_and_its_tokens(rp, logged_in, client):
+    tokens = exchange(client, rp, authorize(logged_in, rp)).json()
+    assert userinfo(client, tokens["access_token"]).status_code == 200
+
+    page = logged_in.get(APPS)
+    response = logged_in.post(APPS, {"consent": consent_id_on_page(page, "Test app")}, follow=True)
+    assert response.redirect_chain == [(APPS, 302)]
+    assert "Test app can no longer use your account" in response.content.decode()
+    assert app_names(response) == []
+
+    # RFC 6749 §5.2: a revoked refresh token is an invalid grant.
+    refused = refresh(client, rp, tokens["refresh_token"])
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+    # RFC 6750 §3.1: a revoked access token is an invalid token.
+    rejected = userinfo(client, tokens["access_token"])
+    assert rejected.status_code == 401
+    assert 'error="invalid_token"' in rejected["WWW-Authenticate"]
+
+
+def test_connected_apps_revoke_means_consent_is_asked_again(rp, logged_in):
+    authorize(logged_in, rp, scope="openid email")
+    logged_in.post(APPS, {"consent": consent_id_on_page(logged_in.get(APPS), "Test app")})
+    result = authorize(logged_in, rp, scope="openid email", prompt="none")
+    assert query_of(result.response["Location"])["error"] == "consent_required"
+
+
+def test_connected_apps_revoke_invalidates_unused_code(rp, logged_in, client):
+    result = authorize(logged_in, rp, scope="openid email")
+    logged_in.post(APPS, {"consent": consent_id_on_page(logged_in.get(APPS), "Test app")})
+    response = exchange(client, rp, result)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_connected_apps_revoke_leaves_other_apps(rp, make_client, logged_in, client):
+    other = make_client(name="Calendar")
+    other_tokens = exchange(client, other, authorize(logged_in, other)).json()
+    authorize(logged_in, rp)
+    logged_in.post(APPS, {"consent": consent_id_on_page(logged_in.get(APPS), "Test app")})
+    assert app_names(logged_in.get(APPS)) == ["Calendar"]
+    assert userinfo(client, other_tokens["access_token"]).status_code == 200
+    assert refresh(client, other, other_tokens["refresh_token"]).status_code == 200
+
+
+def test_connected_apps_revoke_is_idempotent(rp, logged_in):
+    authorize(logged_in, rp, scope="openid")
+    consent_id = consent_id_on_page(logged_in.get(APPS), "Test app")
+    assert logged_in.post(APPS, {"consent": consent_id}).status_code == 302
+    again = logged_in.post(APPS, {"consent": consent_id}, follow=True)
+    assert again.redirect_chain == [(APPS, 302)]
+    assert b"already disconnected" in again.content
+    assert app_names(again) == []
+
+
+def test_connected_apps_cannot_revoke_another_users_consent(rp, logged_in, bob, client):
+    bob_browser = sign_in("bob")
+    bob_tokens = exchange(client, rp, authorize(bob_browser, rp)).json()
+    bob_consent = consent_id_on_page(bob_browser.get(APPS), "Test app")
+
+    assert logged_in.post(APPS, {"consent": bob_consent}).status_code == 404
+    assert app_names(bob_browser.get(APPS)) == ["Test app"]
+    assert userinfo(client, bob_tokens["access_token"]).status_code == 200
+    assert refresh(client, rp, bob_tokens["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "data", [{}, {"consent": ""}, {"consent": "abc"}, {"consent": "-1"}, {"consent": "١"}]
+)
+def test_connected_apps_revoke_with_malformed_id_is_404(data, logged_in):
+    assert logged_in.post(APPS, data).status_code == 404
+
+
+def test_connected_apps_revoke_with_out_of_range_id_is_not_an_error(logged_in):
+    response = logged_in.post(APPS, {"consent": "9" * 30})
+    assert response.status_code == 302 and response["Location"] == APPS
+
+
+def test_connected_apps_revoke_requires_csrf_token(rp, logged_in, user):
+    authorize(logged_in, rp, scope="openid")
+    strict = BrowserClient(enforce_csrf_checks=True)
+    strict.force_login(user)
+    consent = Consent.objects.get(user=user)
+    assert strict.post(APPS, {"consent": str(consent.pk)}).status_code == 403
+    assert Consent.objects.filter(pk=consent.pk).exists()
+
+
+def test_connected_apps_revoke_requires_login(rp, logged_in, user, browser):
+    authorize(logged_in, rp, scope="openid")
+    consent = Consent.objects.get(user=user)
+    anonymous = BrowserClient()
+    response = anonymous.post(APPS, {"consent": str(consent.pk)})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert Consent.objects.filter(pk=consent.pk).exists()
