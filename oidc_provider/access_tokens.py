@@ -14,6 +14,7 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749.tokens import random_token_generator
 
 from . import keys
+from .claims import auth_context_claims
 from .models import Algorithm, Client
 
 # RFC 9068 §2.1: resource servers must support RS256; keep access tokens on it.
@@ -46,13 +47,7 @@ def jwt_access_token_claims(request: Request) -> dict:
         "client_id": client.client_id,
         "scope": " ".join(request.scopes or []),
     }
-    context = getattr(request, "auth_context", None) or {}
-    if context.get("auth_time"):
-        claims["auth_time"] = context["auth_time"]
-    if context.get("acr"):
-        claims["acr"] = context["acr"]
-    if context.get("amr"):
-        claims["amr"] = context["amr"]
+    claims.update(auth_context_claims(getattr(request, "auth_context", None) or {}))
     return claims
 
 

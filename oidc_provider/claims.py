@@ -123,3 +123,8 @@ def claim_scope(claim: str) -> str | None:
         if claim in names:
             return scope
     return None
+
+
+def auth_context_claims(context: dict[str, Any]) -> dict[str, Any]:
+    """Return auth_time, amr and acr (OIDC Core 1.0 §2) for the grant's authentication context."""
+    return {claim: context[claim] for claim in ("auth_time", "amr", "acr") if context.get(claim)}

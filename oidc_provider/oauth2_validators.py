@@ -17,7 +17,7 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from . import keys
-from .claims import claims_for
+from .claims import auth_context_claims, claims_for
 from .models import AccessToken, Grant, GrantType, IDToken, RefreshToken
 
 USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access"}
@@ -228,12 +228,7 @@ class PorchlightValidator(OAuth2Validator):
             "iat": now,
             "exp": expires,
         }
-        if context.get("auth_time"):
-            claims["auth_time"] = context["auth_time"]
-        if context.get("amr"):
-            claims["amr"] = context["amr"]
-        if context.get("acr"):
-            claims["acr"] = context["acr"]
+        claims.update(auth_context_claims(context))
         if context.get("session_id"):
             claims["sid"] = context["session_id"]
         nonce = id_token.get("nonce") or getattr(request, "nonce", None)

@@ -130,3 +130,44 @@ def test_browser_consent_cancel_returns_access_denied(page, issuer, metadata, rp
     assert callback["error"] == "access_denied"
     assert callback["state"] == state
     assert "code" not in callback
+
+
+def test_browser_connected_app_revoke_rejects_refresh_token(page, issuer, metadata, rp_client):
+    url, _state, verifier = authorize_url(metadata, rp_client)
+    page.goto(url)
+    sign_in(page)
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{rp_client.redirect_uri}?**")
+    tokens = requests.post(
+        metadata["token_endpoint"],
+        data={
+            "grant_type": "authorization_code",
+            "code": query_of(page.url)["code"],
+            "redirect_uri": rp_client.redirect_uri,
+            "code_verifier": verifier,
+        },
+        auth=(rp_client.client_id, rp_client.client_secret),
+        timeout=10,
+    ).json()
+    assert tokens["refresh_token"]
+
+    page.goto(f"{issuer}/account/apps/")
+    assert page.get_by_role("heading", name="Example RP").is_visible()
+    page.get_by_role("button", name="Revoke access for Example RP").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Example RP").count() == 0
+
+    refreshed = requests.post(
+        metadata["token_endpoint"],
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(rp_client.client_id, rp_client.client_secret),
+        timeout=10,
+    )
+    assert refreshed.status_code == 400
+    assert refreshed.json()["error"] == "invalid_grant"
+    userinfo = requests.get(
+        metadata["userinfo_endpoint"],
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
+    assert userinfo.status_code == 401
