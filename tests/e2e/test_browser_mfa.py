@@ -180,9 +180,14 @@ def check_accessibility(page: Page) -> None:
     assert len(order) >= 3, "the skip link, a field and a button at least"
     page.locator('[data-a11y-order="0"]').focus()
     seen = [page.evaluate("() => document.activeElement.dataset.a11yOrder")]
-    for _ in order[1:]:
+    # A date input has one Tab stop per part (day, month, year): count each element once.
+    for _ in range(3 * len(order)):
+        if len(seen) == len(order):
+            break
         page.keyboard.press("Tab")
-        seen.append(page.evaluate("() => document.activeElement.dataset.a11yOrder"))
+        current = page.evaluate("() => document.activeElement.dataset.a11yOrder")
+        if current != seen[-1]:
+            seen.append(current)
     assert seen == [str(i) for i in order]
 
 
@@ -203,4 +208,25 @@ def test_browser_mfa_pages_pass_accessibility_smoke_check(page, issuer):
     expect(page.get_by_role("heading", name="Confirm it’s you")).to_be_visible()
     check_accessibility(page)
     page.get_by_role("link", name="Use a recovery code").click()
+    check_accessibility(page)
+
+
+def test_browser_account_and_consent_pages_pass_accessibility_smoke_check(page, issuer, metadata, rp_client):
+    page.goto(f"{issuer}/accounts/password/reset/")
+    check_accessibility(page)
+    page.goto(f"{issuer}/accounts/login/")
+    enter_password(page)
+    for path in (
+        "/accounts/",
+        "/accounts/profile/",
+        "/accounts/password/",
+        "/accounts/mfa/",
+        "/account/apps/",
+    ):
+        page.goto(f"{issuer}{path}")
+        assert page.get_by_role("heading", level=1).is_visible(), path
+        check_accessibility(page)
+    url, _state, _verifier = authorize_url(metadata, rp_client)
+    page.goto(url)
+    expect(page.get_by_role("button", name="Allow")).to_be_visible()
     check_accessibility(page)
