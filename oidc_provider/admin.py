@@ -1,12 +1,26 @@
 """Admin for clients, grants, tokens, consents and signing keys. Secrets and keys are never displayed."""
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
+from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import revoke_access_token
 
 from .consent import consent_revoke
 from .forms import ClientAdminForm
-from .models import AccessToken, Client, Consent, DeviceGrant, Grant, IDToken, RefreshToken, SigningKey
+from .models import (
+    AccessToken,
+    Client,
+    Consent,
+    DeviceGrant,
+    Grant,
+    IDToken,
+    RefreshToken,
+    RegistrationToken,
+    SigningKey,
+)
+from .registration import registration_token_create
 from .rotation import key_retire, keys_rotate
 from .services import client_secret_reset
 
@@ -186,3 +200,38 @@ class ConsentAdmin(admin.ModelAdmin):
             consent_revoke(user=consent.user, client=consent.client)
             count += 1
         messages.success(request, f"Revoked {count} consent(s).")
+
+
+@admin.register(RegistrationToken)
+class RegistrationTokenAdmin(admin.ModelAdmin):
+    """Initial access tokens for dynamic client registration (RFC 7591 §3); the value is shown once."""
+
+    list_display = ("label", "expires", "uses", "max_uses", "created_by", "created")
+    list_select_related = ("created_by",)
+    search_fields = ("label",)
+    readonly_fields = ("uses", "created_by", "created")
+
+    def get_fields(self, request, obj=None):
+        return ["label", "expires", "max_uses"] + (list(self.readonly_fields) if obj else [])
+
+    def get_changeform_initial_data(self, request):
+        return {"expires": timezone.now() + timedelta(days=7), **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            # Changing the expiry (to now, say) is how a token is withdrawn early.
+            super().save_model(request, obj, form, change)
+            return
+        token, value = registration_token_create(
+            label=obj.label, expires=obj.expires, max_uses=obj.max_uses, created_by=request.user
+        )
+        obj.pk, obj.token_hash, obj.created, obj.created_by = (
+            token.pk,
+            token.token_hash,
+            token.created,
+            request.user,
+        )
+        obj._state.adding = False
+        messages.warning(
+            request, f"Initial access token for {obj.label}: {value} (copy it now: it is not shown again)."
+        )

@@ -36,6 +36,8 @@ def build() -> dict:
         "end_session_endpoint": _url("oidc_provider:end-session"),
         "introspection_endpoint": _url("oidc_provider:introspect"),
         "revocation_endpoint": _url("oidc_provider:revoke"),
+        # OIDC Discovery 1.0 §3 / RFC 8414 §2; needs an initial access token unless open (RFC 7591 §3).
+        "registration_endpoint": _url("oidc_provider:register"),
         "scopes_supported": PUBLIC_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -224,3 +224,34 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.client}"
+
+
+class RegistrationToken(models.Model):
+    """An initial access token that lets a client register itself (RFC 7591 §3).
+
+    Only the SHA-256 of the token is stored; staff see the token once, when it is created.
+    """
+
+    label = models.CharField(_("label"), max_length=100, help_text=_("Who or what the token is for."))
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    expires = models.DateTimeField(_("expires"))
+    max_uses = models.PositiveIntegerField(
+        _("maximum uses"), null=True, blank=True, help_text=_("Leave blank for no limit until it expires.")
+    )
+    uses = models.PositiveIntegerField(_("uses"), default=0, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+    )
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = _("registration token")
+
+    def __str__(self) -> str:
+        return self.label
+
+    def is_usable(self) -> bool:
+        if self.expires <= timezone.now():
+            return False
+        return self.max_uses is None or self.uses < self.max_uses

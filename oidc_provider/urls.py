@@ -13,6 +13,7 @@ protocol_patterns = [
     path("logout/", views.EndSessionView.as_view(), name="end-session"),
     path("introspect/", views.IntrospectionView.as_view(), name="introspect"),
     path("revoke/", views.RevokeTokenView.as_view(), name="revoke"),
+    path("register/", views.RegistrationView.as_view(), name="register"),
 ]
 
 urlpatterns = [

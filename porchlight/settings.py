@@ -312,6 +312,9 @@ PORCHLIGHT = {
         "PORCHLIGHT_LOGIN_LOCKOUT_MAX", max(3600, _login_lockout), minimum=_login_lockout, maximum=7 * 86400
     ),
     "BEHIND_PROXY": env_bool("PORCHLIGHT_BEHIND_PROXY", False),
+    # Dynamic client registration without an initial access token (RFC 7591 §3). Off: only
+    # holders of a token staff created in the admin may register clients.
+    "OPEN_REGISTRATION": env_bool("PORCHLIGHT_OPEN_REGISTRATION", False),
     "TRUSTED_PROXIES": _trusted_proxies(),
 }
 

@@ -4,6 +4,7 @@ from .discovery import DiscoveryView
 from .end_session import EndSessionView
 from .introspection import IntrospectionView
 from .jwks import JwksView
+from .registration import RegistrationView
 from .token import RevokeTokenView, TokenView
 from .userinfo import UserInfoView
 
@@ -14,6 +15,7 @@ __all__ = [
     "EndSessionView",
     "IntrospectionView",
     "JwksView",
+    "RegistrationView",
     "RevokeTokenView",
     "TokenView",
     "UserInfoView",

@@ -1,0 +1,283 @@
+"""Dynamic client registration: initial access tokens and client metadata (RFC 7591, OIDC Registration 1.0).
+
+DOT's own registration view (3.4) maps a client to one DOT grant type and sets no ID token
+algorithm, so its clients cannot get ID tokens (DESIGN gap 9). Here the metadata is checked
+against what Porchlight really does and the client is made by ``services.client_create``, like
+every other client.
+"""
+
+import hashlib
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from audit.services import audit_record
+
+from . import keys
+from .models import Algorithm, Client, GrantType, RegistrationToken
+from .services import client_create
+
+MAX_URIS = 20
+MAX_URI_LENGTH = 2000
+MAX_NAME_LENGTH = 255
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+# Known metadata Porchlight cannot honour: ignoring it would leave the client expecting
+# encrypted or signed responses it will never get.
+REFUSED_METADATA = (
+    "id_token_encrypted_response_alg",
+    "userinfo_signed_response_alg",
+    "userinfo_encrypted_response_alg",
+)
+
+
+class RegistrationError(Exception):
+    """Client metadata Porchlight refuses; ``error`` is an RFC 7591 §3.2.2 code."""
+
+    def __init__(self, error: str, description: str):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@transaction.atomic
+def registration_token_create(
+    *, label: str, expires: datetime, max_uses: int | None = None, created_by=None
+) -> tuple[RegistrationToken, str]:
+    """Create an initial access token and return it with its cleartext value (shown once)."""
+    value = secrets.token_urlsafe(32)
+    token = RegistrationToken.objects.create(
+        label=label, token_hash=_hash(value), expires=expires, max_uses=max_uses, created_by=created_by
+    )
+    audit_record(
+        action="registration_token.create",
+        target=label,
+        actor=created_by,
+        detail={"expires": expires.isoformat(), "max_uses": max_uses},
+    )
+    return token, value
+
+
+def registration_token_find(value: str) -> RegistrationToken | None:
+    """Return the usable initial access token with this value, or None."""
+    token = RegistrationToken.objects.filter(token_hash=_hash(value)).first()
+    return token if token is not None and token.is_usable() else None
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Client metadata as registered (RFC 7591 §2), ready for ``client_create``."""
+
+    client_name: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    grant_types: list[str]
+    response_types: list[str]
+    token_endpoint_auth_method: str
+    id_token_signed_response_alg: str
+    application_type: str
+
+    def as_response(self) -> dict:
+        """Return the metadata the registration response echoes (RFC 7591 §3.2.1)."""
+        return {
+            "client_name": self.client_name,
+            "redirect_uris": self.redirect_uris,
+            "post_logout_redirect_uris": self.post_logout_redirect_uris,
+            "grant_types": self.grant_types,
+            "response_types": self.response_types,
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "id_token_signed_response_alg": self.id_token_signed_response_alg,
+            "application_type": self.application_type,
+            "subject_type": "public",
+        }
+
+
+def _is_text(value: object) -> bool:
+    # JSON may carry NUL or lone surrogates (\ud800), which no database column can store.
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _string(data: dict, name: str, default: str) -> str:
+    value = data.get(name, default)
+    if value is None:
+        return default
+    if not _is_text(value):
+        raise RegistrationError("invalid_client_metadata", f"{name} must be a string.")
+    return value
+
+
+def _string_list(
+    data: dict, name: str, default: list[str], *, error: str = "invalid_client_metadata"
+) -> list:
+    value = data.get(name, default)
+    if value is None:
+        return list(default)
+    if not isinstance(value, list) or not all(_is_text(item) for item in value):
+        raise RegistrationError(error, f"{name} must be an array of strings.")
+    if len(value) > MAX_URIS:
+        raise RegistrationError(error, f"{name} may hold at most {MAX_URIS} values.")
+    return list(dict.fromkeys(value))
+
+
+def _check_uri(uri: str, name: str, error: str) -> None:
+    """Refuse a redirect URI that is not absolute http(s), has a fragment, or is plain http off loopback."""
+    if len(uri) > MAX_URI_LENGTH or any(char.isspace() or ord(char) < 0x20 for char in uri):
+        raise RegistrationError(error, f"{name}: {uri[:100]!r} is not a valid URI.")
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise RegistrationError(error, f"{name}: {uri[:100]!r} is not a valid URI.") from exc
+    # RFC 6749 §3.1.2: absolute, no fragment.
+    if parts.scheme not in {"http", "https"} or not host or parts.fragment or "#" in uri:
+        raise RegistrationError(
+            error, f"{name}: {uri[:100]!r} must be an absolute http(s) URI without a fragment."
+        )
+    # RFC 9700 §2.1 / RFC 8252 §8.3: plain http only to the loopback interface.
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise RegistrationError(error, f"{name}: {uri[:100]!r} must use https (http only for loopback).")
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def metadata_parse(data: dict) -> Metadata:
+    """Check a client metadata document against what Porchlight supports.
+
+    Unknown metadata is ignored (RFC 7591 §2); known but unsupported values are refused with
+    ``invalid_client_metadata`` or ``invalid_redirect_uri`` (RFC 7591 §3.2.2).
+    """
+    for name in REFUSED_METADATA:
+        if data.get(name) is not None:
+            raise RegistrationError("invalid_client_metadata", f"{name} is not supported.")
+
+    grant_types = _string_list(data, "grant_types", [GrantType.AUTHORIZATION_CODE])
+    unsupported = [grant for grant in grant_types if grant not in GrantType.values]
+    if unsupported:
+        raise RegistrationError(
+            "invalid_client_metadata", f"Unsupported grant_types: {', '.join(unsupported)[:200]}."
+        )
+    if not set(grant_types) - {GrantType.REFRESH_TOKEN}:
+        raise RegistrationError(
+            "invalid_client_metadata", "grant_types needs authorization_code or client_credentials."
+        )
+    uses_code = GrantType.AUTHORIZATION_CODE in grant_types
+
+    # RFC 7591 §2.1: response_types and grant_types must agree; only "code" is supported.
+    response_types = _string_list(data, "response_types", ["code"] if uses_code else [])
+    if any(value != "code" for value in response_types):
+        raise RegistrationError(
+            "invalid_client_metadata", 'The only supported response_types value is "code".'
+        )
+    if uses_code != ("code" in response_types):
+        raise RegistrationError(
+            "invalid_client_metadata", 'response_types "code" goes with the authorization_code grant.'
+        )
+
+    redirect_uris = _string_list(data, "redirect_uris", [], error="invalid_redirect_uri")
+    for uri in redirect_uris:
+        _check_uri(uri, "redirect_uris", "invalid_redirect_uri")
+    if uses_code and not redirect_uris:
+        # OIDC Registration 1.0 §2: redirect_uris is required.
+        raise RegistrationError("invalid_redirect_uri", "redirect_uris is required for authorization_code.")
+    post_logout_redirect_uris = _string_list(data, "post_logout_redirect_uris", [])
+    for uri in post_logout_redirect_uris:
+        _check_uri(uri, "post_logout_redirect_uris", "invalid_client_metadata")
+
+    auth_method = _string(data, "token_endpoint_auth_method", "client_secret_basic")
+    if auth_method not in AUTH_METHODS:
+        raise RegistrationError(
+            "invalid_client_metadata", f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}."
+        )
+    if auth_method == "none" and GrantType.CLIENT_CREDENTIALS in grant_types:
+        raise RegistrationError(
+            "invalid_client_metadata", "A public client cannot use client_credentials (RFC 6749 §4.4)."
+        )
+
+    # OIDC Registration 1.0 §2: id_token_signed_response_alg defaults to RS256; it must be one
+    # we can sign with now.
+    algorithm = _string(data, "id_token_signed_response_alg", Algorithm.RS256)
+    usable = keys.usable_algorithms()
+    if algorithm not in usable:
+        raise RegistrationError(
+            "invalid_client_metadata",
+            f"id_token_signed_response_alg must be one of {', '.join(usable) or '(none configured)'}.",
+        )
+
+    application_type = _string(data, "application_type", "web")
+    if application_type not in {"web", "native"}:
+        raise RegistrationError("invalid_client_metadata", 'application_type must be "web" or "native".')
+    subject_type = _string(data, "subject_type", "public")
+    if subject_type != "public":
+        raise RegistrationError("invalid_client_metadata", 'The only supported subject_type is "public".')
+
+    client_name = _string(data, "client_name", "").strip()
+    if len(client_name) > MAX_NAME_LENGTH:
+        raise RegistrationError("invalid_client_metadata", f"client_name is longer than {MAX_NAME_LENGTH}.")
+
+    return Metadata(
+        client_name=client_name,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+        grant_types=grant_types,
+        response_types=response_types,
+        token_endpoint_auth_method=auth_method,
+        id_token_signed_response_alg=algorithm,
+        application_type=application_type,
+    )
+
+
+@transaction.atomic
+def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> tuple[Client, str | None]:
+    """Create a dynamically registered client, spending one use of ``token``; return it and its secret.
+
+    Such clients always see the consent page and never may introspect (they are not first-party).
+    Raises ``RegistrationError("invalid_token", ...)`` if the token was used up meanwhile.
+    """
+    if token is not None:
+        token = RegistrationToken.objects.select_for_update().get(pk=token.pk)
+        if not token.is_usable():
+            raise RegistrationError("invalid_token", "The initial access token is expired or used up.")
+        token.uses += 1
+        token.save(update_fields=["uses"])
+    try:
+        client, secret = client_create(
+            name=metadata.client_name,
+            redirect_uris=metadata.redirect_uris,
+            post_logout_redirect_uris=metadata.post_logout_redirect_uris,
+            public=metadata.token_endpoint_auth_method == "none",
+            grant_types=metadata.grant_types,
+            skip_consent=False,
+            algorithm=metadata.id_token_signed_response_alg,
+        )
+    except ValidationError as exc:
+        raise RegistrationError("invalid_client_metadata", "; ".join(exc.messages)[:500]) from exc
+    audit_record(
+        action="client.register",
+        target=client.client_id,
+        actor_label=f"registration token {token.label}" if token else "open registration",
+        detail={"client_name": client.name, "grant_types": client.grant_types},
+    )
+    return client, secret
