@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .hashers import client_secret_problem
-from .models import Client, GrantType
+from .models import Algorithm, Client, GrantType
 
 
 class ClientAdminForm(forms.ModelForm):
@@ -55,4 +55,22 @@ class ClientAdminForm(forms.ModelForm):
             "grant_types", []
         ):
             self.add_error("grant_types", "A public client cannot use client_credentials.")
+        if self._needs_new_secret_for_hs256(cleaned):
+            self.add_error(
+                "new_client_secret",
+                "HS256 signs with the client secret: set or reset the secret in the same change.",
+            )
         return cleaned
+
+    def _needs_new_secret_for_hs256(self, cleaned: dict) -> bool:
+        # Only a hash of an existing secret is kept, so the HMAC key (OIDC Core 1.0 §10.1)
+        # must arrive with the change. A client without a secret gets one generated on save.
+        instance = self.instance
+        return (
+            cleaned.get("algorithm") == Algorithm.HS256
+            and cleaned.get("client_type") == Client.CLIENT_CONFIDENTIAL
+            and not cleaned.get("new_client_secret")
+            and instance.pk is not None
+            and bool(instance.client_secret)
+            and not instance.client_secret_encrypted
+        )

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 from jwcrypto import jwk, jws, jwt
 
-from .models import Algorithm, SigningKey
+from .models import KEY_ALGORITHMS, Algorithm, Client, SigningKey
 
 # RFC 7518 §3 / RFC 8037 §3.1: the key type each algorithm needs.
 KEY_PARAMS: dict[str, dict] = {
@@ -34,6 +34,7 @@ HASH_FOR_ALG = {
     Algorithm.PS256: hashlib.sha256,
     Algorithm.ES256: hashlib.sha256,
     Algorithm.EDDSA: hashlib.sha512,
+    Algorithm.HS256: hashlib.sha256,
 }
 
 
@@ -58,6 +59,29 @@ def decrypt_private_jwk(token: str) -> jwk.JWK:
             "A signing key cannot be decrypted: PORCHLIGHT_KEY_ENCRYPTION_KEY differs from the one "
             "the key was stored with"
         ) from exc
+
+
+def encrypt_secret(secret: str) -> str:
+    """Encrypt an HS256 client's secret with the key-encryption key."""
+    return _fernet().encrypt(secret.encode()).decode()
+
+
+def decrypt_secret(token: str) -> str:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise SigningKeyUnavailable(
+            "A client secret cannot be decrypted: PORCHLIGHT_KEY_ENCRYPTION_KEY differs from the one "
+            "it was stored with"
+        ) from exc
+
+
+def _secret_key(client: Client) -> jwk.JWK:
+    """Return the HS256 key of ``client``: its secret (OIDC Core 1.0 §10.1)."""
+    if not client.client_secret_encrypted:
+        raise SigningKeyUnavailable(f"HS256 client {client.client_id} has no stored secret; reset it")
+    secret = decrypt_secret(client.client_secret_encrypted).encode()
+    return jwk.JWK(kty="oct", k=base64.urlsafe_b64encode(secret).decode().rstrip("="))
 
 
 def public_jwk_for(key: jwk.JWK, algorithm: str) -> dict:
@@ -153,7 +177,12 @@ def key_set() -> KeySet:
 def usable_algorithms() -> list[str]:
     """Return the algorithms that have an active key, in a stable order."""
     active = key_set().active
-    return [alg for alg in Algorithm.values if alg in active]
+    return [alg for alg in KEY_ALGORITHMS if alg in active]
+
+
+def id_token_algorithms() -> list[str]:
+    """Return the ID token algorithms on offer: those with an active key, and always HS256."""
+    return [*usable_algorithms(), Algorithm.HS256]
 
 
 def sign(claims: dict, *, algorithm: str, typ: str = "JWT") -> str:
@@ -170,23 +199,53 @@ def sign(claims: dict, *, algorithm: str, typ: str = "JWT") -> str:
     return token.serialize()
 
 
+def sign_with_secret(claims: dict, *, client: Client) -> str:
+    """Sign ``claims`` with HS256 and ``client``'s secret; no kid, as no key is published."""
+    token = jwt.JWT(header={"alg": Algorithm.HS256, "typ": "JWT"}, claims=claims)
+    token.make_signed_token(_secret_key(client))
+    return token.serialize()
+
+
 def token_hash(value: str, algorithm: str) -> str:
     """Return at_hash / c_hash for ``value``: left half of the alg's hash (OIDC Core §3.1.3.6)."""
     digest = HASH_FOR_ALG.get(algorithm, hashlib.sha256)(value.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
 
 
-def verify(token: str, *, check_expiry: bool = True) -> dict | None:
-    """Return the claims of a JWS signed by one of our published keys, or None."""
+def _key_for(token: str) -> tuple[str, jwk.JWK] | None:
+    """Return the algorithm and key that verify ``token``, or None if it is not ours.
+
+    A managed key is named by kid. An HS256 token (an id_token_hint) has none: its unverified
+    ``aud`` names the client whose secret is the key, if that client uses HS256.
+    """
     try:
         parsed = jws.JWS()
         parsed.deserialize(token)
         header = parsed.jose_header
+        if not isinstance(header, dict):
+            return None
+        if header.get("alg") == Algorithm.HS256:
+            audience = json.loads(parsed.objects["payload"]).get("aud")
+            audience = audience[0] if isinstance(audience, list) and len(audience) == 1 else audience
+            if not isinstance(audience, str):
+                return None
+            client = Client.objects.filter(client_id=audience, algorithm=Algorithm.HS256).first()
+            return (Algorithm.HS256, _secret_key(client)) if client else None
+    except SigningKeyUnavailable:
+        return None
     except Exception:  # noqa: BLE001 - any malformed input is simply "not ours"
         return None
-    kid = header.get("kid") if isinstance(header, dict) else None
+    kid = header.get("kid")
     entry = key_set().by_kid.get(kid) if isinstance(kid, str) else None
     if entry is None or header.get("alg") != entry[0]:
+        return None
+    return entry
+
+
+def verify(token: str, *, check_expiry: bool = True) -> dict | None:
+    """Return the claims of an ID token signed by a published key or an HS256 client's secret, or None."""
+    entry = _key_for(token)
+    if entry is None:
         return None
     try:
         checked = jwt.JWT(
@@ -202,12 +261,6 @@ def verify(token: str, *, check_expiry: bool = True) -> dict | None:
 
 
 def verification_key(token: str) -> jwk.JWK | None:
-    """Return the published key named by ``token``'s kid header, or None."""
-    try:
-        parsed = jws.JWS()
-        parsed.deserialize(token)
-        kid = parsed.jose_header.get("kid")
-    except Exception:  # noqa: BLE001 - malformed input is simply "not ours"
-        return None
-    entry = key_set().by_kid.get(kid) if isinstance(kid, str) else None
+    """Return the key that verifies ``token`` (published by kid, or an HS256 client's secret), or None."""
+    entry = _key_for(token)
     return entry[1] if entry else None

@@ -7,6 +7,7 @@ context survives the code exchange and every refresh (DESIGN.md, "Authentication
 """
 
 from django.conf import settings
+from django.contrib.auth.hashers import identify_hasher
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -29,6 +30,12 @@ class Algorithm(models.TextChoices):
     PS256 = "PS256", "PS256 (RSA-PSS, SHA-256)"
     ES256 = "ES256", "ES256 (ECDSA P-256, SHA-256)"
     EDDSA = "EdDSA", "EdDSA (Ed25519)"
+    # OIDC Core 1.0 §10.1: the HMAC key is the client secret, so confidential clients only.
+    HS256 = "HS256", "HS256 (HMAC with the client secret; confidential clients only)"
+
+
+# Algorithms signed with a managed asymmetric key (``SigningKey``); HS256 uses the client secret.
+KEY_ALGORITHMS = [Algorithm.RS256, Algorithm.PS256, Algorithm.ES256, Algorithm.EDDSA]
 
 
 class GrantType(models.TextChoices):
@@ -82,6 +89,9 @@ class Client(AbstractApplication):
         default=False,
         help_text=_("For resource servers: allow RFC 7662 introspection of tokens issued to any client."),
     )
+    # HS256 only: the secret, Fernet-encrypted with the key-encryption key (keys.py), because the
+    # provider must sign with it (OIDC Core 1.0 §10.1). Empty for every other algorithm.
+    client_secret_encrypted = models.TextField(editable=False, blank=True, default="")
 
     objects = ApplicationManager()
 
@@ -110,12 +120,21 @@ class Client(AbstractApplication):
         problem = client_secret_problem(self.client_secret)
         if problem and self.client_type == self.CLIENT_CONFIDENTIAL:
             errors["client_secret"] = [problem]
+        if self.algorithm == Algorithm.HS256 and self.client_type != self.CLIENT_CONFIDENTIAL:
+            # OIDC Core 1.0 §10.1: a public client has no secret to be the HMAC key.
+            errors["algorithm"] = [
+                _("HS256 signs with the client secret: only confidential clients may use it.")
+            ]
         try:
             super().clean()
         except ValidationError as error:
-            # DOT's algorithm check wants a settings key; ours are managed rows (keys.py).
+            # DOT's algorithm check wants a settings key; ours are managed rows (keys.py). For
+            # HS256 DOT wants the secret stored unhashed; we keep a hash and an encrypted copy.
+            ignored = {"algorithm"}
+            if self.algorithm == Algorithm.HS256:
+                ignored |= {"hash_client_secret", "client_secret"}
             for field, messages in error.error_dict.items():
-                if field != "algorithm":
+                if field not in ignored:
                     errors.setdefault(field, []).extend(messages)
         if errors:
             raise ValidationError(errors)
@@ -132,7 +151,26 @@ class Client(AbstractApplication):
         # is stored as "", not as a hash of "", which would verify an empty secret if a public
         # client were later made confidential.
         self.hash_client_secret = bool(self.client_secret)
+        self._keep_secret_for_hs256()
         super().save(*args, **kwargs)
+
+    def _keep_secret_for_hs256(self) -> None:
+        """Encrypt a newly set secret for an HS256 client; drop the copy for any other algorithm."""
+        from .keys import encrypt_secret  # keys.py imports this module
+
+        if self.algorithm != Algorithm.HS256 or not self.client_secret:
+            self.client_secret_encrypted = ""
+        elif not _looks_hashed(self.client_secret):
+            # Still cleartext: DOT hashes it in pre_save, after which it cannot be recovered.
+            self.client_secret_encrypted = encrypt_secret(self.client_secret)
+
+
+def _looks_hashed(secret: str) -> bool:
+    try:
+        identify_hasher(secret)
+    except ValueError:
+        return False
+    return True
 
 
 class AuthContextFields(models.Model):
@@ -183,7 +221,9 @@ class SigningKey(models.Model):
         ACTIVE = "active", _("active (signing)")
         RETIRED = "retired", _("retired (published until its tokens expire)")
 
-    algorithm = models.CharField(_("algorithm"), max_length=5, choices=Algorithm.choices)
+    algorithm = models.CharField(
+        _("algorithm"), max_length=5, choices=[(alg.value, alg.label) for alg in KEY_ALGORITHMS]
+    )
     # RFC 7638 JWK thumbprint (SHA-256) of the public key.
     kid = models.CharField(_("key id"), max_length=64, unique=True)
     state = models.CharField(_("state"), max_length=7, choices=State.choices, default=State.NEXT)

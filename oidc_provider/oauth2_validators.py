@@ -18,7 +18,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from . import keys
 from .claims import auth_context_claims, claims_for
-from .models import AccessToken, Grant, GrantType, IDToken, RefreshToken
+from .models import AccessToken, Algorithm, Grant, GrantType, IDToken, RefreshToken
 
 USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access"}
 
@@ -248,6 +248,8 @@ class PorchlightValidator(OAuth2Validator):
         claims["jti"] = str(row.jti)
         request.id_token = row
         request.access_token = row
+        if algorithm == Algorithm.HS256:
+            return keys.sign_with_secret(claims, client=request.client)
         return keys.sign(claims, algorithm=algorithm)
 
     def get_userinfo_claims(self, request) -> dict[str, Any]:
@@ -271,5 +273,6 @@ class PorchlightValidator(OAuth2Validator):
 
     def _get_key_for_token(self, token):
         # By kid among every published key, retired ones included, so an id_token_hint
-        # signed before a rotation still verifies at logout (DESIGN gap 4).
+        # signed before a rotation still verifies at logout (DESIGN gap 4); an HS256 hint by
+        # its audience's secret.
         return keys.verification_key(token)

@@ -219,11 +219,16 @@ def metadata_parse(data: dict) -> Metadata:
     # OIDC Registration 1.0 §2: id_token_signed_response_alg defaults to RS256; it must be one
     # we can sign with now.
     algorithm = _string(data, "id_token_signed_response_alg", Algorithm.RS256)
-    usable = keys.usable_algorithms()
+    usable = keys.id_token_algorithms()
     if algorithm not in usable:
         raise RegistrationError(
             "invalid_client_metadata",
-            f"id_token_signed_response_alg must be one of {', '.join(usable) or '(none configured)'}.",
+            f"id_token_signed_response_alg must be one of {', '.join(usable)}.",
+        )
+    if algorithm == Algorithm.HS256 and auth_method == "none":
+        # OIDC Core 1.0 §10.1: the HMAC key is the client secret, which a public client lacks.
+        raise RegistrationError(
+            "invalid_client_metadata", "HS256 signs with the client secret: a public client cannot use it."
         )
 
     application_type = _string(data, "application_type", "web")

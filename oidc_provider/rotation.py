@@ -26,7 +26,7 @@ from oauth2_provider.settings import oauth2_settings
 from audit.services import audit_record
 
 from . import keys
-from .models import Algorithm, SigningKey
+from .models import KEY_ALGORITHMS, SigningKey
 
 LOCK_ID = 0x504C4B59  # "PLKY"
 _sqlite_writers = threading.Lock()
@@ -144,7 +144,7 @@ def keys_rotate(
         _lock()
         steps = [
             step
-            for algorithm in (algorithms or Algorithm.values)
+            for algorithm in (algorithms or KEY_ALGORITHMS)
             for step in _rotate_algorithm(algorithm, now, force)
         ]
         _audit(steps, actor=actor, actor_label=actor_label, forced=force)

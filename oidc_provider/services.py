@@ -55,5 +55,6 @@ def client_secret_reset(*, client: Client) -> str:
         raise ValidationError("Only confidential clients have a secret.")
     secret = generate_client_secret()
     client.client_secret = secret
-    client.save(update_fields=["client_secret", "updated"])
+    # An HS256 client's encrypted copy follows its secret (Client.save).
+    client.save(update_fields=["client_secret", "client_secret_encrypted", "updated"])
     return secret

@@ -198,3 +198,26 @@ def validate_id_token(
         expected = base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
         assert claims["at_hash"] == expected
     return claims
+
+
+@pytest.fixture
+def staff(db, django_user_model, client):
+    """The test client, signed in as a superuser."""
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "root-password-123")
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def initial_token(db) -> str:
+    """An initial access token for dynamic client registration (RFC 7591 §3)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from oidc_provider.registration import registration_token_create
+
+    _, value = registration_token_create(
+        label="partner onboarding", expires=timezone.now() + timedelta(days=1)
+    )
+    return value

@@ -11,13 +11,6 @@ from tests.conftest import RegisteredClient, authorize, exchange
 REDIRECT = "https://admin-made.example.com/cb"
 
 
-@pytest.fixture
-def staff(db, django_user_model, client):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "root-password-123")
-    client.force_login(admin)
-    return client
-
-
 def add_client_in_admin(staff, **fields):
     data = {
         "name": "Admin-made app",

@@ -86,11 +86,12 @@ def test_discovery_signing_algs_are_those_with_an_active_key(client, db):
     # A "next" key is published in JWKS but signs nothing yet.
     keys.signing_key_create(algorithm=Algorithm.ES256, state=SigningKey.State.NEXT)
     document = client.get(DISCOVERY).json()
-    assert document["id_token_signing_alg_values_supported"] == ["RS256"]
+    # HS256 is always offered: it signs with the client secret, not a managed key.
+    assert document["id_token_signing_alg_values_supported"] == ["RS256", "HS256"]
 
     rotation.keys_rotate(algorithms=[Algorithm.EDDSA])
     document = client.get(DISCOVERY).json()
-    assert set(document["id_token_signing_alg_values_supported"]) == {"RS256", "EdDSA"}
+    assert set(document["id_token_signing_alg_values_supported"]) == {"RS256", "EdDSA", "HS256"}
 
 
 def test_discovery_lists_every_algorithm_once_bootstrapped(document):

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from oidc_provider import keys, rotation
-from oidc_provider.models import Algorithm, SigningKey
+from oidc_provider.models import KEY_ALGORITHMS, Algorithm, SigningKey
 from tests.conftest import authorize, exchange, validate_id_token
 
 JWKS = "/o/jwks/"
@@ -20,10 +20,10 @@ def header_of(token: str) -> dict:
 
 def test_jwks_every_key_has_kid_alg_and_use(client, signing_keys):
     published = client.get(JWKS).json()["keys"]
-    assert {key["alg"] for key in published} == set(Algorithm.values)
+    assert {key["alg"] for key in published} == set(KEY_ALGORITHMS)
     for key in published:
         assert key["kid"]
-        assert key["alg"] in Algorithm.values
+        assert key["alg"] in KEY_ALGORITHMS
         assert key["use"] == "sig"
 
 
@@ -48,7 +48,7 @@ def test_jwks_publishes_next_and_retired_keys(client, db):
     assert {upcoming.kid, retired.kid} <= kids
 
 
-@pytest.mark.parametrize("algorithm", Algorithm.values)
+@pytest.mark.parametrize("algorithm", KEY_ALGORITHMS)
 def test_jwks_id_token_kid_is_published(algorithm, make_client, signing_keys, logged_in, client):
     rp = make_client(algorithm=algorithm)
     result = authorize(logged_in, rp)

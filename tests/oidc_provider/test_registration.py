@@ -18,14 +18,6 @@ from tests.conftest import RegisteredClient, authorize, basic_auth, exchange, va
 REDIRECT = "https://dyn.example.com/cb"
 
 
-@pytest.fixture
-def initial_token(db) -> str:
-    _, value = registration_token_create(
-        label="partner onboarding", expires=timezone.now() + timedelta(days=1)
-    )
-    return value
-
-
 def register(http, metadata, *, token: str | None = None, content_type="application/json"):
     body = metadata if isinstance(metadata, (str, bytes)) else json.dumps(metadata)
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
@@ -245,7 +237,7 @@ def test_registration_bad_redirect_uri(client, signing_keys, initial_token, meta
         {"token_endpoint_auth_method": "private_key_jwt"},
         {"token_endpoint_auth_method": ["none"]},
         {"token_endpoint_auth_method": "none", "grant_types": ["client_credentials"]},
-        {"id_token_signed_response_alg": "HS256"},
+        {"id_token_signed_response_alg": "HS256", "token_endpoint_auth_method": "none"},
         {"id_token_signed_response_alg": "none"},
         {"id_token_signed_response_alg": 256},
         {"id_token_encrypted_response_alg": "RSA-OAEP"},

@@ -7,7 +7,7 @@ from jwcrypto import jwk
 
 from audit.services import audit_record
 from oidc_provider.keys import KEY_PARAMS, signing_key_store
-from oidc_provider.models import Algorithm, SigningKey
+from oidc_provider.models import KEY_ALGORITHMS, Algorithm, SigningKey
 from oidc_provider.rotation import key_activate
 
 DEFAULT_ALGORITHM = {
@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path")
         parser.add_argument(
-            "--algorithm", choices=Algorithm.values, help="default: from the key type (RSA: RS256)"
+            "--algorithm", choices=KEY_ALGORITHMS, help="default: from the key type (RSA: RS256)"
         )
         parser.add_argument(
             "--active", action="store_true", help="sign with it at once (retires the active key)"

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from oidc_provider.models import Algorithm
+from oidc_provider.models import KEY_ALGORITHMS
 from oidc_provider.rotation import keys_rotate, publish_lead, retention, rotation_period
 
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
             action="store_true",
             help="emergency (e.g. key compromise): replace the active keys at once instead of when due",
         )
-        parser.add_argument("--algorithm", action="append", choices=Algorithm.values, dest="algorithms")
+        parser.add_argument("--algorithm", action="append", choices=KEY_ALGORITHMS, dest="algorithms")
 
     def handle(self, *args, **options):
         steps = keys_rotate(
