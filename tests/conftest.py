@@ -23,7 +23,9 @@ PASSWORD = "correct horse battery staple"
 def _test_settings(settings):
     # Argon2 is deliberately slow; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
-    # No collectstatic before tests: serve static files from the source folders.
+    # No collectstatic before tests: serve static files from the source folders (and give
+    # whitenoise an existing root, so a fresh clone does not warn on every request).
+    settings.STATIC_ROOT = settings.BASE_DIR / "static"
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
