@@ -9,6 +9,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -19,6 +20,7 @@ from django.db import connection
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from oauth2_provider.settings import oauth2_settings
+from playwright.sync_api import BrowserContext, Route, sync_playwright
 
 from oidc_provider import keys, rotation
 from oidc_provider.services import client_create
@@ -245,3 +247,41 @@ def verify_id_token(
     if access_token is not None:
         assert token.claims["at_hash"] == half_hash(access_token, token.header["alg"])
     return token.claims
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium; browsers are never downloaded
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def rp_page(route: Route) -> None:
+    # Stand in for the RP so the browser never leaves the machine.
+    route.fulfill(
+        status=200, content_type="text/html", body="<!doctype html><title>RP</title><p>Back at the RP"
+    )
+
+
+@contextmanager
+def chromium_context() -> Iterator[BrowserContext]:
+    """Headless Chromium whose requests to the RP are answered locally.
+
+    Fixtures using it should depend on every database fixture first, so their ORM work is
+    done before Playwright's event loop starts and after it stops.
+    """
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        context.route(f"{RP_ORIGIN}/**", rp_page)
+        try:
+            yield context
+        finally:
+            context.close()
+            browser.close()

@@ -6,30 +6,12 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Page
 
 from tests.conftest import PASSWORD, pkce_pair
-from tests.e2e.conftest import RP_ORIGIN, SCOPE, E2EClient, query_of
+from tests.e2e.conftest import SCOPE, E2EClient, chromium_context, query_of
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = "/tmp/porchlight-consent.png"
-
-
-def rp_page(route: Route) -> None:
-    # Stand in for the RP so the browser never leaves the machine.
-    route.fulfill(
-        status=200, content_type="text/html", body="<!doctype html><title>RP</title><p>Back at the RP"
-    )
 
 
 @pytest.fixture
@@ -39,15 +21,8 @@ def page(issuer, user, rp_client) -> Iterator[Page]:
     It depends on every database fixture, so their ORM work is done before Playwright's event
     loop starts and after it stops.
     """
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.route(f"{RP_ORIGIN}/**", rp_page)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with chromium_context() as context:
+        yield context.new_page()
 
 
 def authorize_url(metadata: dict, client: E2EClient) -> tuple[str, str, str]:

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.accounts.conftest import totp_code
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import RP_ORIGIN, query_of
-from tests.e2e.test_browser_login import CHROMIUM, CHROMIUM_ARGS, authorize_url, rp_page
+from tests.e2e.conftest import chromium_context, query_of
+from tests.e2e.test_browser_login import authorize_url
 
 
 @pytest.fixture
@@ -26,15 +26,8 @@ def second_rp(register):
 @pytest.fixture
 def page(issuer, user, rp_client, second_rp) -> Iterator[Page]:
     """A fresh Chromium page; every database fixture is set up before Playwright's loop starts."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.route(f"{RP_ORIGIN}/**", rp_page)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with chromium_context() as context:
+        yield context.new_page()
 
 
 def enter_password(page: Page) -> None:

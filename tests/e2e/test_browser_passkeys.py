@@ -8,10 +8,10 @@ Chromium accepts as RP ID (an IP address is not one).
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import RP_ORIGIN, query_of
-from tests.e2e.test_browser_login import CHROMIUM, CHROMIUM_ARGS, authorize_url, rp_page
+from tests.e2e.conftest import chromium_context, query_of
+from tests.e2e.test_browser_login import authorize_url
 from tests.e2e.test_browser_mfa import enter_password, redeem, sign_out
 
 
@@ -30,10 +30,7 @@ def second_rp(register):
 @pytest.fixture
 def page(passkey_settings, issuer, user, rp_client, second_rp) -> Iterator[Page]:
     """A Chromium page with a virtual platform authenticator that verifies the user (CTAP2)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.route(f"{RP_ORIGIN}/**", rp_page)
+    with chromium_context() as context:
         page = context.new_page()
         cdp = context.new_cdp_session(page)
         cdp.send("WebAuthn.enable")
@@ -49,11 +46,7 @@ def page(passkey_settings, issuer, user, rp_client, second_rp) -> Iterator[Page]
                 }
             },
         )
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
+        yield page
 
 
 def register_passkey(page: Page, issuer: str) -> None:
