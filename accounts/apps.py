@@ -1,9 +1,15 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class AccountsConfig(AppConfig):
+    default = True
     name = "accounts"
     verbose_name = "Accounts"
 
-    def ready(self) -> None:
-        from . import signals  # noqa: F401
+
+class PorchlightAdminConfig(admin_apps.AdminConfig):
+    """Django's admin, on a site that opens only through Porchlight's sign-in (admin_site.py)."""
+
+    default = False
+    default_site = "accounts.admin_site.PorchlightAdminSite"

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.generic import UpdateView
 
+from .authentication import record_authentication
 from .forms import LoginForm, ProfileForm
 from .mfa import flows as mfa_flows
 from .mfa import policy as mfa_policy
@@ -25,7 +26,11 @@ class LoginView(auth_views.LoginView):
             # The password is right; the user is signed in only after the second factor.
             mfa_flows.login_pending_start(self.request, user=user, first_factors=["pwd"])
             return redirect(mfa_views.authenticate_url(self.get_success_url()))
-        return super().form_valid(form)
+        response = super().form_valid(form)
+        # Only this view (and the second-factor and passkey steps) record how the user signed
+        # in; a session made by any other login() has no context and counts as signed out.
+        record_authentication(self.request, ["pwd"])
+        return response
 
 
 class LogoutView(auth_views.LogoutView):

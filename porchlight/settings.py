@@ -102,7 +102,8 @@ ALLOWED_HOSTS = env_list("PORCHLIGHT_ALLOWED_HOSTS", sorted({_issuer.hostname, "
 CSRF_TRUSTED_ORIGINS = [f"{_issuer.scheme}://{_issuer.netloc}"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin on Porchlight's sign-in, second factor and lockout (accounts/admin_site.py).
+    "accounts.apps.PorchlightAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -311,6 +312,9 @@ PORCHLIGHT = {
     "LOGIN_LOCKOUT_MAX": env_int(
         "PORCHLIGHT_LOGIN_LOCKOUT_MAX", max(3600, _login_lockout), minimum=_login_lockout, maximum=7 * 86400
     ),
+    # Staff must use a second factor to open the admin; those without one are taken through
+    # enrollment first. On by default wherever the issuer is a real (non-loopback) address.
+    "STAFF_REQUIRE_MFA": env_bool("PORCHLIGHT_STAFF_REQUIRE_MFA", not ISSUER_IS_LOOPBACK),
     "BEHIND_PROXY": env_bool("PORCHLIGHT_BEHIND_PROXY", False),
     # Dynamic client registration without an initial access token (RFC 7591 §3). Off: only
     # holders of a token staff created in the admin may register clients.

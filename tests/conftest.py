@@ -202,12 +202,26 @@ def validate_id_token(
     return claims
 
 
+STAFF_PASSWORD = "root-password-123"
+
+
+def sign_in(browser: BrowserClient, username: str, password: str) -> BrowserClient:
+    """Sign ``browser`` in through the login page, the one way into Porchlight (admin included)."""
+    response = browser.post("/accounts/login/", {"username": username, "password": password})
+    assert response.status_code == 302, response.content[:500]
+    return browser
+
+
 @pytest.fixture
-def staff(db, django_user_model, client):
-    """The test client, signed in as a superuser."""
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "root-password-123")
-    client.force_login(admin)
-    return client
+def root(db, django_user_model):
+    """A superuser without a second factor."""
+    return django_user_model.objects.create_superuser("root", "root@example.com", STAFF_PASSWORD)
+
+
+@pytest.fixture
+def staff(root) -> BrowserClient:
+    """A browser signed in as the superuser ``root``."""
+    return sign_in(BrowserClient(), "root", STAFF_PASSWORD)
 
 
 @pytest.fixture

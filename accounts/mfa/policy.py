@@ -1,5 +1,6 @@
 """Who must use a second factor, and who has one."""
 
+from django.conf import settings
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
@@ -12,6 +13,11 @@ def mfa_required(user) -> bool:
     if not user.is_authenticated:
         return False
     return GroupSettings.objects.filter(group__user=user, require_mfa=True).exists()
+
+
+def staff_mfa_required(user) -> bool:
+    """Return whether ``user`` must use a second factor to open the admin (PORCHLIGHT_STAFF_REQUIRE_MFA)."""
+    return bool(user.is_authenticated and user.is_staff and settings.PORCHLIGHT["STAFF_REQUIRE_MFA"])
 
 
 def passkeys(user) -> list[WebAuthnCredential]:

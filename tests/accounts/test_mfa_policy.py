@@ -156,15 +156,15 @@ def test_discovery_lists_acr_values_supported(client, signing_keys):
     assert client.get("/.well-known/openid-configuration").json()["acr_values_supported"] == ["pwd", "mfa"]
 
 
-def test_policy_admin_sets_client_and_group_requirements(admin_client, strict_rp):
+def test_policy_admin_sets_client_and_group_requirements(staff, strict_rp):
     url = f"/admin/oidc_provider/client/{strict_rp.model.pk}/change/"
-    checkbox = admin_client.get(url).content.decode().split('name="require_mfa"')[1].split(">")[0]
+    checkbox = staff.get(url).content.decode().split('name="require_mfa"')[1].split(">")[0]
     assert "checked" in checkbox
-    group_page = admin_client.get("/admin/auth/group/add/").content.decode()
+    group_page = staff.get("/admin/auth/group/add/").content.decode()
     assert 'name="settings-0-require_mfa"' in group_page
 
 
-def test_policy_admin_never_shows_totp_keys(admin_client, totp_device):
-    page = admin_client.get(f"/admin/otp_totp/totpdevice/{totp_device.pk}/change/").content.decode()
+def test_policy_admin_never_shows_totp_keys(staff, totp_device):
+    page = staff.get(f"/admin/otp_totp/totpdevice/{totp_device.pk}/change/").content.decode()
     assert totp_device.key not in page
-    assert admin_client.get(f"/admin/otp_totp/totpdevice/{totp_device.pk}/config/").status_code == 403
+    assert staff.get(f"/admin/otp_totp/totpdevice/{totp_device.pk}/config/").status_code == 403

@@ -8,15 +8,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_settings(tmp_path, **env) -> subprocess.CompletedProcess:
+def load_settings(tmp_path, expression: str = "settings.DATABASES['default']['ENGINE']", **env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
     clean.update(
         {"PORCHLIGHT_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "porchlight.settings", **env}
     )
-    code = (
-        "import django; django.setup(); from django.conf import settings; "
-        "print(settings.DATABASES['default']['ENGINE'])"
-    )
+    code = f"import django; django.setup(); from django.conf import settings; print({expression})"
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True)
 
 
@@ -75,3 +72,13 @@ def test_settings_reject_bad_lifetime(tmp_path):
     result = load_settings(tmp_path, PORCHLIGHT_ACCESS_TOKEN_LIFETIME="soon")
     assert result.returncode != 0
     assert "PORCHLIGHT_ACCESS_TOKEN_LIFETIME" in result.stderr
+
+
+def test_settings_require_staff_mfa_by_default_only_outside_loopback(tmp_path):
+    staff_mfa = "settings.PORCHLIGHT['STAFF_REQUIRE_MFA']"
+    public = {"PORCHLIGHT_ISSUER": "https://id.example.com", "PORCHLIGHT_SECRET_KEY": "x" * 50}
+    public["PORCHLIGHT_KEY_ENCRYPTION_KEY"] = "k" * 50
+    assert load_settings(tmp_path, staff_mfa, **public).stdout.strip() == "True"
+    assert load_settings(tmp_path, staff_mfa).stdout.strip() == "False"
+    turned_off = load_settings(tmp_path, staff_mfa, PORCHLIGHT_STAFF_REQUIRE_MFA="false", **public)
+    assert turned_off.stdout.strip() == "False"

@@ -222,14 +222,6 @@ def test_throttle_password_success_keeps_second_factor_failures(db, clock):
     assert throttle_failure(request=elsewhere, username="alice", kind="second_factor").allowed
 
 
-@pytest.fixture
-def staff(db, django_user_model):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "root-password-123")
-    browser = BrowserClient()
-    browser.force_login(admin)
-    return browser
-
-
 def test_admin_lists_and_clears_lockout_so_user_can_sign_in(user, staff, clock):
     fail("alice", 3, ip=OTHER_IP)
     locked = staff.get("/admin/accounts/loginfailure/", {"locked": "yes"}).content.decode()

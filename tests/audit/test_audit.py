@@ -1,18 +1,8 @@
 """The audit log: who did what to which key, readable by staff and never editable."""
 
-import pytest
-
 from audit.models import AuditEvent
 
 AUDIT_ADMIN = "/admin/audit/auditevent/"
-
-
-@pytest.fixture
-def staff(db, django_user_model, client):
-    client.force_login(
-        django_user_model.objects.create_superuser("root", "root@example.com", "root-password-123")
-    )
-    return client
 
 
 def test_audit_unattended_rotation_is_recorded_as_system(staff, signing_keys):

@@ -7,7 +7,6 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.test import Client as BrowserClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -134,14 +133,6 @@ def test_createclient_id_token_alg_es256_gets_es256_id_tokens(signing_keys, logg
     claims = verify_with_joserfc(body["id_token"], jwks=jwks, algorithm="ES256", audience=data["client_id"])
     assert claims["nonce"] == nonce
     assert claims["at_hash"] == left_half_hash(body["access_token"], "ES256")
-
-
-@pytest.fixture
-def staff(db, django_user_model):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "root-password-123")
-    browser = BrowserClient()
-    browser.force_login(admin)
-    return browser
 
 
 @EDDSA_DEPRECATION

@@ -188,7 +188,7 @@ def test_connected_apps_revoke_with_out_of_range_id_is_not_an_error(logged_in):
 def test_connected_apps_revoke_requires_csrf_token(rp, logged_in, user):
     authorize(logged_in, rp, scope="openid")
     strict = BrowserClient(enforce_csrf_checks=True)
-    strict.force_login(user)
+    strict.cookies = logged_in.cookies
     consent = Consent.objects.get(user=user)
     assert strict.post(APPS, {"consent": str(consent.pk)}).status_code == 403
     assert Consent.objects.filter(pk=consent.pk).exists()

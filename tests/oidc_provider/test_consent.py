@@ -2,10 +2,8 @@
 
 import secrets
 
-import pytest
 from django.db import connections
 from django.db.models import QuerySet
-from django.test import Client as BrowserClient
 from django.test.utils import CaptureQueriesContext
 
 from oidc_provider.consent import consent_grant
@@ -226,14 +224,6 @@ def test_consent_covered_authorize_adds_at_most_one_query(rp, make_client, logge
 
 
 # --- admin -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def staff(db, django_user_model):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "root-password-123")
-    browser = BrowserClient()
-    browser.force_login(admin)
-    return browser
 
 
 def listed(staff, query: str) -> list[str]:

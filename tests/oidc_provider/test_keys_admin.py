@@ -15,17 +15,6 @@ AUDIT_ADMIN = "/admin/audit/auditevent/"
 JWKS = "/o/jwks/"
 
 
-@pytest.fixture
-def root(db, django_user_model):
-    return django_user_model.objects.create_superuser("root", "root@example.com", "root-password-123")
-
-
-@pytest.fixture
-def staff(root, client):
-    client.force_login(root)
-    return client
-
-
 def run_action(staff, action: str, *rows: SigningKey, query: str = ""):
     return staff.post(
         KEYS_ADMIN + query, {"action": action, "_selected_action": [row.pk for row in rows]}, follow=True

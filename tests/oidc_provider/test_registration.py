@@ -302,9 +302,8 @@ def test_discovery_lists_registration_endpoint(client, signing_keys):
     assert document["registration_endpoint"] == "http://127.0.0.1:8000/o/register/"
 
 
-def test_admin_creates_initial_access_token_shown_once(client, signing_keys, django_user_model):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "root-password-123")
-    client.force_login(admin)
+def test_admin_creates_initial_access_token_shown_once(staff, root, signing_keys):
+    client = staff
     expires = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
     date, time = expires.split(" ")
     response = client.post(
@@ -318,7 +317,7 @@ def test_admin_creates_initial_access_token_shown_once(client, signing_keys, dja
     )
     value = re.search(r"Partner X: (\S+) \(copy it now", shown).group(1)
     token = RegistrationToken.objects.get(label="Partner X")
-    assert token.max_uses == 3 and token.created_by == admin
+    assert token.max_uses == 3 and token.created_by == root
     assert AuditEvent.objects.filter(action="registration_token.create", target="Partner X").exists()
     for page in (
         client.get("/admin/oidc_provider/registrationtoken/"),
