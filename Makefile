@@ -3,9 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The Node relying parties of the e2e suite (openid-client), installed from their lock file.
+NODE_DIR := tests/e2e/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 export PORCHLIGHT_BIND ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres lint bench install clean chromium
+.PHONY: run test test-sqlite test-postgres lint bench install clean chromium screenshots node
 
 $(STAMP): requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,18 +17,27 @@ $(STAMP): requirements.lock
 
 install: $(STAMP)
 
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm (Node.js 20+) is needed for tests/e2e/node"; exit 1; }
+	npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
+
+# Browsers refuse passkeys (WebAuthn) on an IP address, so the quick start's issuer is localhost.
+run: export PORCHLIGHT_ISSUER ?= http://localhost:8000
 run: $(STAMP)
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py collectstatic --no-input -v0
 	$(PY) manage.py loaddata -v0 fixtures/demo.json
 	$(PY) manage.py rotatekeys
 	@echo ""
-	@echo "Porchlight is starting at http://$(PORCHLIGHT_BIND)"
-	@echo "  Discovery:     http://$(PORCHLIGHT_BIND)/.well-known/openid-configuration"
+	@echo "Porchlight is starting at $(PORCHLIGHT_ISSUER) (listening on $(PORCHLIGHT_BIND))"
+	@echo "  Discovery:     $(PORCHLIGHT_ISSUER)/.well-known/openid-configuration"
 	@echo "  Demo client:   client_id=porchlight-demo  client_secret=porchlight-demo-secret-not-for-production-2026"
 	@echo "                 redirect_uri=http://127.0.0.1:8080/callback"
 	@echo "  Demo user:     username=demo  password=porchlight-demo"
-	@echo "  Admin:         create one with: $(PY) manage.py createsuperuser"
+	@echo "  Admin:         $(PORCHLIGHT_ISSUER)/admin/ (create a superuser: $(PY) manage.py createsuperuser)"
 	@echo ""
 	exec $(VENV)/bin/gunicorn -c porchlight/gunicorn.conf.py
 
@@ -35,22 +47,26 @@ chromium:
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) chromium lint test-sqlite test-postgres
+test: $(STAMP) chromium node lint test-sqlite test-postgres
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) $(NODE_STAMP)
 	@echo "=== test suite on SQLite ==="
 	$(PY) -m pytest -p no:cacheprovider
 
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) $(NODE_STAMP)
 	@echo "=== test suite on PostgreSQL 15 (throwaway cluster) ==="
 	$(PY) tests/pg_cluster.py $(PY) -m pytest -p no:cacheprovider
 
 bench: $(STAMP)
 	$(PY) bench/bench.py
 
+# Sign-in, consent, account, client form and user pages at 1280 and 390 px, into docs/screenshots/.
+screenshots: $(STAMP) chromium
+	$(PY) docs/screenshots.py
+
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(NODE_DIR)/node_modules

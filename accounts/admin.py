@@ -1,14 +1,70 @@
-"""Admin for users and their OIDC claim fields, and for failed logins and lockouts."""
+"""Admin for users and their OIDC claim fields, and for failed logins and lockouts.
 
+The user page shows a person whole: besides their fields, sections for their second factors,
+their account and recent audit events, and whatever other apps add (``USER_PAGE_SECTIONS``:
+oidc_provider adds consents and tokens, since accounts never imports it). Each section's buttons
+post to the page's action URL; every action is audited.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from django_otp_webauthn.models import WebAuthnCredential
 
-from .models import GroupSettings, LoginFailure, User
+from audit.models import AuditEvent
+
+from .invitations.forms import InviteForm, InviteImportForm
+from .invitations.services import (
+    Invitee,
+    invitation_create,
+    invitation_resend,
+    invitation_withdraw,
+    invitations_import,
+)
+from .mfa import admin as mfa_admin  # noqa: F401  (authenticator apps and recovery codes)
+from .mfa import recovery_codes
+from .models import GroupSettings, Invitation, LoginFailure, User
+from .services import (
+    user_device,
+    user_device_remove,
+    user_device_rename,
+    user_devices,
+    user_mfa_reset,
+    user_password_reset_send,
+)
 from .throttling import throttle_clear
+
+
+@dataclass(frozen=True)
+class UserPageSection:
+    """A part of a user's admin page: its template, its data, and the actions its buttons post to.
+
+    An action takes the request and the user, does its work (auditing it) and returns the message
+    staff see; a ``ValidationError`` is shown as an error instead.
+    """
+
+    template: str
+    context: Callable[[User], dict]
+    actions: dict[str, Callable[[HttpRequest, User], str]] = field(default_factory=dict)
+    order: int = 50
+
+
+# Filled by each app's admin module; read on every request, so the order of imports is free.
+USER_PAGE_SECTIONS: list[UserPageSection] = []
 
 
 @admin.register(User)
@@ -44,6 +100,116 @@ class UserAdmin(DjangoUserAdmin):
         ),
         (_("Dates"), {"fields": ("last_login", "date_joined", "updated_at")}),
     )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        user = self.get_object(request, object_id)
+        if user is not None:
+            sections = sorted(USER_PAGE_SECTIONS, key=lambda section: section.order)
+            extra_context = {
+                **(extra_context or {}),
+                "user_sections": [{"template": s.template, "data": s.context(user)} for s in sections],
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        act = path(
+            "<path:object_id>/act/<slug:action>/",
+            self.admin_site.admin_view(require_POST(self.act_view)),
+            name="accounts_user_act",
+        )
+        return [act, *super().get_urls()]
+
+    def act_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """Run one of the user page's actions (revoke tokens, reset MFA, …) and go back to the page."""
+        user = self.get_object(request, object_id)
+        handler = next((s.actions[action] for s in USER_PAGE_SECTIONS if action in s.actions), None)
+        if user is None or handler is None:
+            raise Http404("No such user or action.")
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
+        if user.is_superuser and not request.user.is_superuser:
+            # Resetting a superuser's second factor or tokens is for superusers only.
+            raise PermissionDenied
+        try:
+            messages.success(request, handler(request, user))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        return redirect(reverse("admin:accounts_user_change", args=[user.pk]) + "#person")
+
+
+def _mfa_context(user: User) -> dict:
+    devices = [
+        {
+            "device": device,
+            "kind": "passkey or security key"
+            if isinstance(device, WebAuthnCredential)
+            else "authenticator app",
+        }
+        for device in user_devices(user)
+    ]
+    return {"devices": devices, "recovery_codes": recovery_codes.recovery_codes_remaining(user)}
+
+
+def _device_rename(request: HttpRequest, user: User) -> str:
+    device = user_device(user=user, persistent_id=request.POST.get("device", ""))
+    old = device.name
+    user_device_rename(user=user, device=device, name=request.POST.get("name", ""), actor=request.user)
+    return f"Renamed “{old}” to “{device.name}”."
+
+
+def _device_remove(request: HttpRequest, user: User) -> str:
+    device = user_device(user=user, persistent_id=request.POST.get("device", ""))
+    user_device_remove(user=user, device=device, actor=request.user)
+    return f"Removed {user.get_username()}’s “{device.name}”."
+
+
+def _mfa_reset(request: HttpRequest, user: User) -> str:
+    count = user_mfa_reset(user=user, actor=request.user)
+    return f"Removed {count} authenticator(s) and recovery codes of {user.get_username()}."
+
+
+def _password_reset_send(request: HttpRequest, user: User) -> str:
+    user_password_reset_send(user=user, actor=request.user)
+    return f"Sent a password reset link to {user.email}."
+
+
+def _invitation_resend(request: HttpRequest, user: User) -> str:
+    invitation = user.invitations.order_by("-created").first()
+    if invitation is None:
+        raise ValidationError("This user was not invited.")
+    invitation_resend(invitation=invitation, actor=request.user)
+    return f"Sent {user.email} a new invitation link; the old one no longer works."
+
+
+def _activity_context(user: User) -> dict:
+    events = AuditEvent.objects.filter(Q(target=user.get_username()) | Q(actor=user)).order_by("-created")
+    return {"events": list(events[:10]), "search": user.get_username()}
+
+
+USER_PAGE_SECTIONS.extend(
+    [
+        UserPageSection(
+            template="admin/accounts/user/_mfa.html",
+            context=_mfa_context,
+            actions={
+                "device_rename": _device_rename,
+                "device_remove": _device_remove,
+                "mfa_reset": _mfa_reset,
+            },
+            order=10,
+        ),
+        UserPageSection(
+            template="admin/accounts/user/_account.html",
+            context=lambda user: {
+                "has_password": user.has_usable_password(),
+                "invitation": user.invitations.order_by("-created").first(),
+            },
+            actions={"password_reset_send": _password_reset_send, "invitation_resend": _invitation_resend},
+            order=20,
+        ),
+        UserPageSection(template="admin/accounts/user/_activity.html", context=_activity_context, order=90),
+    ]
+)
 
 
 class LockedFilter(admin.SimpleListFilter):
@@ -113,3 +279,134 @@ admin.site.unregister(Group)
 @admin.register(Group)
 class GroupAdmin(DjangoGroupAdmin):
     inlines = [GroupSettingsInline]
+
+
+class InvitationStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("pending", _("Pending")), ("accepted", _("Accepted")), ("expired", _("Expired"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "pending":
+            return queryset.filter(accepted__isnull=True, expires__gt=now)
+        if self.value() == "accepted":
+            return queryset.filter(accepted__isnull=False)
+        if self.value() == "expired":
+            return queryset.filter(accepted__isnull=True, expires__lte=now)
+        return queryset
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """People invited by e-mail: invite one or import many; resend or withdraw pending ones."""
+
+    list_display = ("email", "user", "status", "created_by", "created", "sent", "expires")
+    list_select_related = ("user", "created_by")
+    list_filter = (InvitationStatusFilter,)
+    search_fields = ("user__username", "user__email", "user__first_name", "user__last_name")
+    fields = ("user", "created_by", "created", "sent", "expires", "accepted")
+    readonly_fields = fields
+    actions = ["resend", "withdraw"]
+    change_list_template = "admin/accounts/invitation/change_list.html"
+
+    @admin.display(description=_("e-mail address"), ordering="user__email")
+    def email(self, obj: Invitation) -> str:
+        return obj.user.email
+
+    @admin.display(description=_("status"))
+    def status(self, obj: Invitation) -> str:
+        if obj.accepted:
+            return "accepted"
+        return "pending" if obj.is_pending() else "expired"
+
+    def has_add_permission(self, request):
+        # Inviting someone makes their account.
+        return super().has_add_permission(request) and request.user.has_perm("accounts.add_user")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting the row would leave an account nobody can sign in to; "withdraw" removes both.
+        return False
+
+    def get_urls(self):
+        importer = path(
+            "import/", self.admin_site.admin_view(self.import_view), name="accounts_invitation_import"
+        )
+        return [importer, *super().get_urls()]
+
+    def _page(self, request, template: str, **context) -> TemplateResponse:
+        context = {**self.admin_site.each_context(request), "opts": self.opts, **context}
+        return TemplateResponse(request, template, context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Invite one person: their account is made and the link mailed at once."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = InviteForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                invitation = invitation_create(invitee=Invitee(**form.cleaned_data), created_by=request.user)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(
+                    request,
+                    f"Invited {invitation.user.email}: the link works until "
+                    f"{invitation.expires:%d %b %Y %H:%M} UTC.",
+                )
+                return redirect("admin:accounts_invitation_changelist")
+        return self._page(
+            request,
+            "admin/accounts/invitation/invite.html",
+            form=form,
+            title="Invite someone",
+            lifetime_days=settings.PORCHLIGHT["INVITATION_LIFETIME"] // 86400,
+        )
+
+    def import_view(self, request):
+        """Invite everyone in a CSV file, or no one if a line is wrong."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = InviteImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                invited = invitations_import(text=form.cleaned_data["file"], created_by=request.user)
+            except ValidationError as error:
+                form.add_error("file", error)
+            else:
+                messages.success(request, f"Invited {len(invited)} people.")
+                return redirect("admin:accounts_invitation_changelist")
+        return self._page(
+            request, "admin/accounts/invitation/import.html", form=form, title="Invite people from a CSV file"
+        )
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description=_("Resend: mail a new link (the old one stops working)"), permissions=["add"])
+    def resend(self, request, queryset):
+        self._each(request, queryset, invitation_resend, "Sent a new link to")
+
+    @admin.action(
+        description=_("Withdraw: the link stops working and the unused account is removed"),
+        permissions=["add"],
+    )
+    def withdraw(self, request, queryset):
+        self._each(request, queryset, invitation_withdraw, "Withdrew the invitation of")
+
+    def _each(self, request, queryset, step, done: str) -> None:
+        for invitation in queryset.select_related("user"):
+            email = invitation.user.email
+            try:
+                step(invitation=invitation, actor=request.user)
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+            else:
+                messages.success(request, f"{done} {email}.")

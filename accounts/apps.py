@@ -6,6 +6,11 @@ class AccountsConfig(AppConfig):
     default = True
     name = "accounts"
     verbose_name = "Accounts"
+    # Encrypted with the key-encryption key (encryption.py); `manage.py reencrypt` moves them to a new one.
+    encrypted_fields = [("TOTPAuthenticator", "key_encrypted")]
+
+    def ready(self) -> None:
+        from . import sessions  # noqa: F401  (signal receivers)
 
 
 class PorchlightAdminConfig(admin_apps.AdminConfig):

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from django.http import HttpRequest
 
+from .sessions import login_session_start
+
 SESSION_KEY = "porchlight_auth"
 
 
@@ -43,6 +45,7 @@ def record_authentication(request: HttpRequest, methods: list[str]) -> AuthConte
         "amr": context.amr,
         "sid": context.session_id,
     }
+    login_session_start(request, sid=context.session_id, amr=context.amr)
     return context
 
 

@@ -4,13 +4,30 @@ import re
 from zoneinfo import available_timezones
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import forms as auth_forms
+from django.http import HttpRequest
 
 from . import throttling
 from .models import User
 
 
-class LoginForm(AuthenticationForm):
+def current_password_clean(*, request: HttpRequest, user, password: str, message: str) -> str:
+    """Check the signed-in ``user``'s password, counted like a login; raise ``message`` if wrong."""
+    # A stolen session must not become an unthrottled password oracle (and the answer is the
+    # key to changing the password or removing the last factor).
+    attempt = throttling.throttle_attempt(request=request, username=user.get_username())
+    if not attempt.allowed:
+        raise forms.ValidationError(attempt.decision.message, code="throttled")
+    if not user.check_password(password):
+        decision = throttling.throttle_failure(attempt=attempt)
+        if not decision.allowed:
+            raise forms.ValidationError(decision.message, code="throttled")
+        raise forms.ValidationError(message, code="password_incorrect")
+    throttling.throttle_success(attempt=attempt)
+    return password
+
+
+class LoginForm(auth_forms.AuthenticationForm):
     error_messages = {
         # Never say whether the account exists.
         "invalid_login": "The username or password is not correct.",
@@ -27,20 +44,54 @@ class LoginForm(AuthenticationForm):
         username = self.cleaned_data.get("username")
         if username is None or not self.cleaned_data.get("password"):
             return super().clean()
-        # Checked before authenticating, so a locked account or IP is refused even with the
-        # right password, and the refusal reads the same whether or not the account exists.
-        decision = throttling.throttle_check(request=self.request, username=username)
-        if not decision.allowed:
-            raise forms.ValidationError(decision.message, code="throttled")
+        # Counted before authenticating, so a locked account or IP is refused even with the right
+        # password, concurrent guesses cannot outrun the count, and the refusal reads the same
+        # whether or not the account exists.
+        attempt = throttling.throttle_attempt(request=self.request, username=username)
+        if not attempt.allowed:
+            raise forms.ValidationError(attempt.decision.message, code="throttled")
         try:
             cleaned_data = super().clean()
         except forms.ValidationError:
-            decision = throttling.throttle_failure(request=self.request, username=username)
+            decision = throttling.throttle_failure(attempt=attempt)
             if not decision.allowed:
                 raise forms.ValidationError(decision.message, code="throttled") from None
             raise
-        throttling.throttle_success(request=self.request, username=username, kind="password")
+        throttling.throttle_success(attempt=attempt)
         return cleaned_data
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's form, with the old password counted like a login."""
+
+    keep_session = forms.BooleanField(
+        label="Stay signed in on this device",
+        required=False,
+        initial=True,
+        help_text="Every other sign-in, and every app's access, ends either way.",
+    )
+
+    def __init__(self, user, *args, request: HttpRequest, **kwargs) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        return current_password_clean(
+            request=self.request,
+            user=self.user,
+            password=self.cleaned_data["old_password"],
+            message=self.error_messages["password_incorrect"],
+        )
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's form, sending at most so many mails per e-mail address and per client IP."""
+
+    def save(self, *args, request: HttpRequest, **kwargs) -> None:
+        # The page answers the same either way, so it says nothing about the limit (or the
+        # account); only the mail is not sent.
+        if throttling.throttle_password_reset(request=request, email=self.cleaned_data["email"]):
+            super().save(*args, request=request, **kwargs)
 
 
 class ProfileForm(forms.ModelForm):

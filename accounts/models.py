@@ -2,10 +2,15 @@
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+# The MFA devices live with the rest of MFA; importing them here makes them accounts models.
+from .mfa.models import RecoveryCode, RecoveryCodeDevice, TOTPAuthenticator  # noqa: F401
 
 
 def new_subject() -> str:
@@ -88,9 +93,12 @@ class LoginFailure(models.Model):
         PASSWORD = "password", _("account: password")
         SECOND_FACTOR = "second_factor", _("account: second factor")
         CLIENT_IP = "ip", _("client IP")
+        # Password reset requests (every request counts, not only failures).
+        RESET_ACCOUNT = "reset_account", _("password reset: e-mail")
+        RESET_IP = "reset_ip", _("password reset: client IP")
 
     scope = models.CharField(_("counted per"), max_length=16, choices=Scope.choices)
-    # The normalized username (existing or not), or the client IP (an IPv6 client's /64).
+    # The normalized username or e-mail (existing or not), or the client IP (an IPv6 client's /64).
     key = models.CharField(_("account or IP"), max_length=255)
     failures = models.PositiveIntegerField(_("failures in window"), default=0)
     window_started = models.DateTimeField(_("window started"))
@@ -111,3 +119,69 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_scope_display()} {self.key}"
+
+
+class LoginSession(models.Model):
+    """One sign-in: the ``sid`` relying parties see in ID tokens, and how long it lives.
+
+    Session-bound refresh tokens live no longer than their session: signing out, an admin
+    ending it, a password change or its expiry ends it (OIDC Core 1.0 §11, RFC 9700 §4.14).
+    """
+
+    class EndReason(models.TextChoices):
+        LOGOUT = "logout", _("signed out")
+        PASSWORD_CHANGED = "password_changed", _("password changed")
+        ENDED_BY_USER = "ended_by_user", _("ended by the user")
+        ENDED_BY_STAFF = "ended_by_staff", _("ended by staff")
+        SUPERSEDED = "superseded", _("replaced by a new sign-in")
+
+    sid = models.CharField(_("session id"), max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_sessions"
+    )
+    created = models.DateTimeField(_("signed in"), default=timezone.now)
+    expires = models.DateTimeField(_("expires"), db_index=True)
+    ended = models.DateTimeField(_("ended"), null=True, blank=True)
+    end_reason = models.CharField(_("why it ended"), max_length=32, choices=EndReason.choices, blank=True)
+    amr = models.JSONField(_("authentication methods"), default=list, blank=True)
+    ip = models.CharField(_("IP address"), max_length=64, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = _("sign-in session")
+
+    def __str__(self) -> str:
+        return f"{self.user} since {self.created:%Y-%m-%d %H:%M}"
+
+    def is_active(self) -> bool:
+        return self.ended is None and self.expires > timezone.now()
+
+
+class Invitation(models.Model):
+    """A single-use, expiring link that lets an invited person choose their password.
+
+    Staff invite instead of typing a password for someone: the user is made without a usable
+    password, and only the SHA-256 of the link's token is stored. Using the link sets the
+    password and marks the e-mail address verified (the link went to it).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(_("invited"), default=timezone.now)
+    sent = models.DateTimeField(_("last sent"), default=timezone.now)
+    expires = models.DateTimeField(_("link expires"))
+    accepted = models.DateTimeField(_("accepted"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = _("invitation")
+
+    def __str__(self) -> str:
+        return f"Invitation for {self.user.email or self.user.get_username()}"
+
+    def is_pending(self) -> bool:
+        return self.accepted is None and self.expires > timezone.now()

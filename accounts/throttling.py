@@ -1,12 +1,26 @@
-"""Brute-force protection: failed logins are counted per account and per client IP.
+"""Brute-force protection: attempts are counted per account and per client IP before they are checked.
 
-Failures are rows in the database (``LoginFailure``), so every worker and node shares them with
-no extra service. An account counts password and second-factor failures separately (a correct
-password must not reset the count of wrong codes), and unknown usernames are counted exactly like
-real ones, so nothing a client sees says whether an account exists. After
-``LOGIN_MAX_FAILURES_PER_ACCOUNT`` (or ``_PER_IP``) failures within ``LOGIN_FAILURE_WINDOW``
-seconds the account (or IP) is locked for ``LOGIN_LOCKOUT`` seconds. Each further lockout lasts twice
-as long, up to ``LOGIN_LOCKOUT_MAX``, until a lockout has been over for ``LOGIN_LOCKOUT_MAX``.
+Counts are rows in the database (``LoginFailure``), so every worker and node shares them with no
+extra service. An account counts password and second-factor attempts separately (a correct password
+must not reset the count of wrong codes), and unknown usernames are counted exactly like real ones,
+so nothing a client sees says whether an account exists. After ``LOGIN_MAX_FAILURES_PER_ACCOUNT`` (or
+``_PER_IP``) failures within ``LOGIN_FAILURE_WINDOW`` seconds the account (or IP) is locked for
+``LOGIN_LOCKOUT`` seconds. Each further lockout lasts twice as long, up to ``LOGIN_LOCKOUT_MAX``,
+until a lockout has been over for ``LOGIN_LOCKOUT_MAX``.
+
+Count first, then check: ``throttle_attempt`` counts the attempt under a row lock *before* the
+password or code is checked, and refuses it there when the account or IP is locked or its attempts
+in the window are used up by earlier (possibly still running) ones. A wrong answer confirms the count
+and may lock (``throttle_failure``); a right one gives the attempt back (``throttle_success``). So
+however many guesses arrive at once, at most the limit are ever checked; checking first and counting
+after would let every concurrent guess past a check made before any of them was counted.
+
+The row locks are held only for these short bookkeeping transactions, never across the password
+hash: Argon2 takes 50-100 ms, and a lock held that long would queue every login from one address
+(an office behind NAT) and keep a database transaction open while hashing.
+
+Password reset requests use the same rows under their own scopes: at most
+``PASSWORD_RESET_MAX_PER_ACCOUNT`` (or ``_PER_IP``) mails per ``PASSWORD_RESET_WINDOW``.
 """
 
 import ipaddress
@@ -30,6 +44,12 @@ Kind = Literal["password", "second_factor"]
 
 Scope = LoginFailure.Scope
 ACCOUNT_SCOPES = {"password": Scope.PASSWORD, "second_factor": Scope.SECOND_FACTOR}
+# Every transaction locks rows in this order, so two of them never wait for each other (no deadlock).
+LOCK_ORDER = [Scope.PASSWORD, Scope.SECOND_FACTOR, Scope.CLIENT_IP, Scope.RESET_ACCOUNT, Scope.RESET_IP]
+# The proxies trusted when PORCHLIGHT_TRUSTED_PROXIES is empty: one on the same host.
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+
+Key = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -48,20 +68,64 @@ class ThrottleDecision:
 ALLOWED = ThrottleDecision(allowed=True)
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One password or code attempt, counted before it is checked."""
+
+    username: str
+    kind: Kind
+    # The (scope, key) pairs the attempt was counted under: the account's, then the client IP's.
+    keys: tuple[Key, ...]
+    decision: ThrottleDecision
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
+
+
+@dataclass(frozen=True)
+class Limit:
+    attempts: int
+    window: int
+    # Seconds the first lockout lasts; 0: locked until the window ends.
+    lockout: int
+    lockout_max: int
+
+
+def _limit(scope: str) -> Limit:
+    conf = settings.PORCHLIGHT
+    per = "IP" if scope in (Scope.CLIENT_IP, Scope.RESET_IP) else "ACCOUNT"
+    if scope in (Scope.RESET_ACCOUNT, Scope.RESET_IP):
+        return Limit(conf[f"PASSWORD_RESET_MAX_PER_{per}"], conf["PASSWORD_RESET_WINDOW"], 0, 0)
+    return Limit(
+        conf[f"LOGIN_MAX_FAILURES_PER_{per}"],
+        conf["LOGIN_FAILURE_WINDOW"],
+        conf["LOGIN_LOCKOUT"],
+        conf["LOGIN_LOCKOUT_MAX"],
+    )
+
+
 def account_key(username: str) -> str:
-    """Return the key failures for ``username`` are counted under, whether or not it exists."""
+    """Return the key attempts for ``username`` are counted under, whether or not it exists."""
     # Case and Unicode variants share one count, so they cannot be used to get more attempts.
     return unicodedata.normalize("NFKC", username).strip().casefold()[:255]
 
 
-def ip_key(address: str) -> str | None:
-    """Return the key failures from ``address`` are counted under: the IP, or an IPv6 /64."""
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ip = ipaddress.ip_address(address.strip())
+        ip = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
     if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+        return ip.ipv4_mapped
+    return ip
+
+
+def ip_key(address: str) -> str | None:
+    """Return the key attempts from ``address`` are counted under: the IP, or an IPv6 /64."""
+    ip = _address(address)
+    if ip is None:
+        return None
     if ip.version == 6:
         # One IPv6 subscriber usually holds a whole /64; counting single addresses would let
         # it make 2**64 times the allowed attempts.
@@ -69,32 +133,50 @@ def ip_key(address: str) -> str | None:
     return str(ip)
 
 
+def _trusted_proxy(address: str) -> bool:
+    ip = _address(address)
+    return ip is not None and any(ip in network for network in settings.PORCHLIGHT["TRUSTED_PROXIES"])
+
+
 def client_ip(request: HttpRequest) -> str | None:
-    """Return the client address: REMOTE_ADDR, or behind a proxy the right-most untrusted hop."""
+    """Return the client address: REMOTE_ADDR, or behind our proxies the right-most untrusted hop."""
     remote = request.META.get("REMOTE_ADDR", "")
-    if not settings.PORCHLIGHT["BEHIND_PROXY"]:
+    # X-Forwarded-For is only as good as whoever sent it: a client that reaches us directly
+    # (past the proxy) would otherwise name any address it likes and get fresh attempts with each.
+    if not settings.PORCHLIGHT["BEHIND_PROXY"] or not _trusted_proxy(remote):
         return ip_key(remote)
     # Each proxy appends the address it received the request from, so only the right-most
     # entries are trustworthy: walk from the right past our own proxies (TRUSTED_PROXIES); the
     # first other address is the client. Anything left of it may be forged by the client.
     client = remote
-    trusted = settings.PORCHLIGHT["TRUSTED_PROXIES"]
     for hop in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
         if ip_key(hop) is None:
             break
         client = hop.strip()
-        address = ipaddress.ip_address(client)
-        if not any(address in network for network in trusted):
+        if not _trusted_proxy(client):
             break
     return ip_key(client)
 
 
-def _keys(request: HttpRequest, username: str, scopes: list[str]) -> list[tuple[str, str]]:
-    keys = [(scope, account_key(username)) for scope in scopes]
+def _ip_keys(request: HttpRequest, scope: str) -> list[Key]:
     address = client_ip(request)
-    if address is not None:
-        keys.append((Scope.CLIENT_IP, address))
-    return keys
+    return [] if address is None else [(scope, address)]
+
+
+def _ordered(keys) -> list[Key]:
+    return sorted(keys, key=lambda pair: (LOCK_ORDER.index(pair[0]), pair[1]))
+
+
+def _locked_row(pair: Key) -> LoginFailure | None:
+    scope, key = pair
+    return LoginFailure.objects.select_for_update().filter(scope=scope, key=key).first()
+
+
+def _matching(keys: list[Key]) -> Q:
+    condition = Q(pk__in=[])
+    for scope, key in keys:
+        condition |= Q(scope=scope, key=key)
+    return condition
 
 
 def _decision(locked_until: datetime | None, now: datetime) -> ThrottleDecision:
@@ -103,86 +185,179 @@ def _decision(locked_until: datetime | None, now: datetime) -> ThrottleDecision:
     return ThrottleDecision(allowed=False, retry_after=math.ceil((locked_until - now).total_seconds()))
 
 
-def _matching(keys: list[tuple[str, str]]) -> Q:
-    condition = Q(pk__in=[])
-    for scope, key in keys:
-        condition |= Q(scope=scope, key=key)
-    return condition
+def _locked(row: LoginFailure, now: datetime) -> bool:
+    return row.locked_until is not None and row.locked_until > now
 
 
-def throttle_check(*, request: HttpRequest, username: str) -> ThrottleDecision:
-    """Return whether ``username`` may try to authenticate from this client now."""
-    now = timezone.now()
-    keys = _keys(request, username, [Scope.PASSWORD, Scope.SECOND_FACTOR])
-    latest = (
-        LoginFailure.objects.filter(_matching(keys), locked_until__gt=now)
-        .order_by("-locked_until")
-        .values_list("locked_until", flat=True)
-        .first()
-    )
-    return _decision(latest, now)
+def _lockout_seconds(row: LoginFailure, limit: Limit, now: datetime) -> float:
+    """Return how long a lockout of ``row`` reached now would last."""
+    if not limit.lockout:
+        return max(1.0, (row.window_started + timedelta(seconds=limit.window) - now).total_seconds())
+    return min(limit.lockout * 2 ** min(row.lockouts, 32), limit.lockout_max)
 
 
-def _limit(scope: str) -> int:
-    if scope == Scope.CLIENT_IP:
-        return settings.PORCHLIGHT["LOGIN_MAX_FAILURES_PER_IP"]
-    return settings.PORCHLIGHT["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
-
-
-def _count_failure(scope: str, key: str, now: datetime) -> datetime | None:
-    window = timedelta(seconds=settings.PORCHLIGHT["LOGIN_FAILURE_WINDOW"])
-    lockout_max = timedelta(seconds=settings.PORCHLIGHT["LOGIN_LOCKOUT_MAX"])
-    row, _ = LoginFailure.objects.select_for_update().get_or_create(
-        scope=scope, key=key, defaults={"window_started": now, "last_failure": now, "expires": now}
-    )
-    if row.locked_until is not None and row.locked_until > now:
-        # Locked by a concurrent request after our check: refused attempts are not counted.
-        return row.locked_until
+def _roll_window(row: LoginFailure, limit: Limit, now: datetime) -> None:
+    """Start ``row`` (not locked now) counting afresh where its old counts no longer apply."""
     if row.expires <= now:
         # Quiet for long enough: earlier lockouts no longer make the next one longer.
         row.failures, row.window_started, row.lockouts, row.locked_until = 0, now, 0, None
-    elif row.window_started + window <= now or (row.locked_until and row.window_started < row.locked_until):
+    elif row.window_started + timedelta(seconds=limit.window) <= now or (
+        row.locked_until and row.window_started < row.locked_until
+    ):
         # A new window opens when the old one ran out or a lockout ended within it.
         row.failures, row.window_started = 0, now
-    row.failures += 1
-    row.last_failure = now
-    if row.failures >= _limit(scope):
-        seconds = min(
-            settings.PORCHLIGHT["LOGIN_LOCKOUT"] * 2 ** min(row.lockouts, 32), lockout_max.total_seconds()
-        )
-        row.locked_until = now + timedelta(seconds=seconds)
-        row.lockouts += 1
-        audit_record(
-            action="login_lockout",
-            target=str(row),
-            actor_label="login throttle",
-            detail={"failures": row.failures, "seconds": int(seconds)},
-        )
-    row.expires = row.window_started + window
+
+
+def _set_expiry(row: LoginFailure, limit: Limit) -> None:
+    row.expires = row.window_started + timedelta(seconds=limit.window)
     if row.locked_until is not None:
-        row.expires = max(row.expires, row.locked_until + lockout_max)
-    row.save()
-    return row.locked_until
+        row.expires = max(row.expires, row.locked_until + timedelta(seconds=limit.lockout_max))
+
+
+class _Refused(Exception):
+    def __init__(self, until: datetime) -> None:
+        self.until = until
+
+
+def _reserve(keys: list[Key], *, watch: list[Key], now: datetime) -> datetime | None:
+    """Count one attempt under every key; return when refused (nothing counted), else None.
+
+    ``watch`` are further keys whose lockout refuses the attempt without counting it there.
+    """
+    try:
+        with transaction.atomic():
+            refused = (
+                LoginFailure.objects.filter(_matching(watch), locked_until__gt=now)
+                .order_by("-locked_until")
+                .values_list("locked_until", flat=True)
+                .first()
+            )
+            rows = []
+            for scope, key in _ordered(keys):
+                # The row lock makes count-and-check one step: a concurrent attempt waits here
+                # and then sees this one counted (PostgreSQL; SQLite serialises whole writes).
+                row, _ = LoginFailure.objects.select_for_update().get_or_create(
+                    scope=scope,
+                    key=key,
+                    defaults={"window_started": now, "last_failure": now, "expires": now},
+                )
+                limit = _limit(scope)
+                if _locked(row, now):
+                    until = row.locked_until
+                else:
+                    _roll_window(row, limit, now)
+                    if row.failures < limit.attempts:
+                        rows.append((row, limit))
+                        continue
+                    # The window's attempts are taken by ones still being checked: refuse for as
+                    # long as the lockout they are about to cause.
+                    until = now + timedelta(seconds=_lockout_seconds(row, limit, now))
+                refused = until if refused is None else max(refused, until)
+            if refused is not None:
+                # Refused attempts are not counted (nor are rows made for them).
+                raise _Refused(refused)
+            for row, limit in rows:
+                row.failures += 1
+                _set_expiry(row, limit)
+                row.save()
+    except _Refused as refusal:
+        return refusal.until
+    return None
+
+
+def _confirm(keys: list[Key], *, now: datetime, action: str, actor_label: str) -> datetime | None:
+    """Record that the attempt counted under ``keys`` failed; lock what reached its limit."""
+    latest = None
+    for scope, key in _ordered(keys):
+        row = _locked_row((scope, key))
+        if row is None:
+            # Cleared meanwhile, by staff or by the account's right answer: nothing left to lock.
+            continue
+        limit = _limit(scope)
+        row.last_failure = now
+        if not _locked(row, now) and row.failures >= limit.attempts:
+            seconds = _lockout_seconds(row, limit, now)
+            row.locked_until = now + timedelta(seconds=seconds)
+            row.lockouts += 1
+            audit_record(
+                action=action,
+                target=str(row),
+                actor_label=actor_label,
+                detail={"failures": row.failures, "seconds": int(seconds)},
+            )
+        _set_expiry(row, limit)
+        row.save()
+        if _locked(row, now):
+            latest = row.locked_until if latest is None else max(latest, row.locked_until)
+    return latest
+
+
+def throttle_attempt(*, request: HttpRequest, username: str, kind: Kind = "password") -> Attempt:
+    """Count a ``kind`` attempt for ``username`` from this client before it is checked.
+
+    A refused attempt (``not attempt.allowed``) must not be checked at all. Every allowed one
+    ends in ``throttle_failure`` or ``throttle_success``; one that ends in neither (an error)
+    stays counted as a failure. Call it outside any transaction, or the row locks it takes are
+    held until that transaction ends, across the password check.
+    """
+    now = timezone.now()
+    account = account_key(username)
+    keys = [(ACCOUNT_SCOPES[kind], account), *_ip_keys(request, Scope.CLIENT_IP)]
+    # A lockout of either factor's count refuses both: a locked second factor must not be
+    # skipped by starting over with the password.
+    watch = [(scope, account) for scope in ACCOUNT_SCOPES.values() if scope != ACCOUNT_SCOPES[kind]]
+    refused = _reserve(keys, watch=watch, now=now)
+    decision = ALLOWED if refused is None else _decision(refused, now)
+    return Attempt(username=username, kind=kind, keys=tuple(keys), decision=decision)
 
 
 @transaction.atomic
-def throttle_failure(*, request: HttpRequest, username: str, kind: Kind = "password") -> ThrottleDecision:
-    """Count a failed ``kind`` attempt for ``username`` and this client; return whether it is now locked."""
+def throttle_failure(*, attempt: Attempt) -> ThrottleDecision:
+    """Record that ``attempt`` was wrong; return whether the account or IP is now locked."""
+    if not attempt.allowed:
+        return attempt.decision
     now = timezone.now()
-    # Always account before IP: every transaction locks rows in the same order (no deadlock).
-    locks = [
-        _count_failure(scope, key, now) for scope, key in _keys(request, username, [ACCOUNT_SCOPES[kind]])
-    ]
-    return _decision(max((until for until in locks if until is not None), default=None), now)
+    locked_until = _confirm(list(attempt.keys), now=now, action="login_lockout", actor_label="login throttle")
+    return _decision(locked_until, now)
 
 
-def throttle_success(*, request: HttpRequest, username: str, kind: Kind | None = None) -> None:
-    """Forget the account's failures after a successful ``kind`` step (None: the whole login)."""
-    # A correct password clears only password failures (kind="password"), so knowing the password
-    # cannot reset the count of wrong second-factor codes; a completed login clears both. The
-    # client IP's failures stay counted: one good account must not buy an IP more guesses.
-    scopes = [Scope.PASSWORD] if kind == "password" else list(ACCOUNT_SCOPES.values())
-    LoginFailure.objects.filter(scope__in=scopes, key=account_key(username)).delete()
+@transaction.atomic
+def throttle_success(*, attempt: Attempt) -> None:
+    """Give back the right ``attempt`` and forget the account's failures."""
+    if not attempt.allowed:
+        return
+    # A correct password clears only password failures, so knowing the password cannot reset
+    # the count of wrong second-factor codes; a correct second factor completes the login and
+    # clears both. In-flight wrong attempts on the account are forgiven with them.
+    scopes = [Scope.PASSWORD] if attempt.kind == "password" else list(ACCOUNT_SCOPES.values())
+    account = [(scope, account_key(attempt.username)) for scope in scopes]
+    addresses = [pair for pair in attempt.keys if pair[0] == Scope.CLIENT_IP]
+    for pair in _ordered([*account, *addresses]):
+        row = _locked_row(pair)
+        if row is None:
+            continue
+        if pair in account:
+            row.delete()
+            continue
+        # The client IP's failures stay counted (one good account must not buy an IP more
+        # guesses); only this attempt, which was right, no longer counts against it.
+        row.failures = max(0, row.failures - 1)
+        if row.failures == 0 and row.lockouts == 0 and row.locked_until is None:
+            row.delete()
+        else:
+            row.save(update_fields=["failures"])
+
+
+@transaction.atomic
+def throttle_password_reset(*, request: HttpRequest, email: str) -> bool:
+    """Count a password reset request for ``email`` from this client; return whether to send the mail."""
+    now = timezone.now()
+    keys = [(Scope.RESET_ACCOUNT, account_key(email)), *_ip_keys(request, Scope.RESET_IP)]
+    if _reserve(keys, watch=[], now=now) is not None:
+        return False
+    # Every request counts: reaching the limit holds the account (or IP) until its window ends.
+    _confirm(keys, now=now, action="password_reset_limited", actor_label="password reset throttle")
+    return True
 
 
 def throttle_records(*, username: str | None = None, ip: str | None = None) -> QuerySet[LoginFailure]:
@@ -196,7 +371,9 @@ def throttle_records(*, username: str | None = None, ip: str | None = None) -> Q
 @transaction.atomic
 def throttle_clear(*, records: QuerySet[LoginFailure], actor=None, actor_label: str = "") -> int:
     """Delete ``records``, lifting their lockouts at once; return how many were deleted."""
-    rows = list(records.select_for_update())
+    # Locked one by one in the order every other transaction locks them (no deadlock).
+    ordered = _ordered((row.scope, row.key) for row in records)
+    rows = [row for pair in ordered if (row := _locked_row(pair)) is not None]
     for row in rows:
         audit_record(action="login_lockout_cleared", target=str(row), actor=actor, actor_label=actor_label)
     return LoginFailure.objects.filter(pk__in=[row.pk for row in rows]).delete()[0]

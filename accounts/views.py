@@ -1,5 +1,6 @@
 """Login, logout and the signed-in landing page."""
 
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -8,11 +9,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.generic import UpdateView
 
-from .authentication import record_authentication
-from .forms import LoginForm, ProfileForm
+from .authentication import get_auth_context, record_authentication
+from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm
 from .mfa import flows as mfa_flows
 from .mfa import policy as mfa_policy
 from .mfa import views as mfa_views
+from .sessions import password_change_record
 
 
 class LoginView(auth_views.LoginView):
@@ -57,12 +59,32 @@ class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):
 
 
 class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
+    form_class = PasswordChangeForm
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:home")
     success_message = "Your password was changed."
 
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_valid(self, form):
+        # RFC 9700 §4.14.2 / OIDC Core §11: a new password ends what the old one let in - every
+        # other sign-in session with its tokens, and offline access - and, if the user
+        # chooses, this session too.
+        keep = form.cleaned_data["keep_session"]
+        context = get_auth_context(self.request)
+        response = super().form_valid(form)
+        password_change_record(
+            request=self.request, user=form.user, keep_sid=context.session_id if keep and context else ""
+        )
+        if not keep:
+            logout(self.request)
+            return redirect("accounts:login")
+        return response
+
 
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetForm
     template_name = "accounts/password_reset.html"
     email_template_name = "accounts/password_reset_email.txt"
     subject_template_name = "accounts/password_reset_subject.txt"
@@ -72,3 +94,9 @@ class PasswordResetView(auth_views.PasswordResetView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password-reset-done")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # Whoever knew the old password is out: every session ends (RFC 9700 §4.14.2).
+        password_change_record(request=self.request, user=form.user)
+        return response

@@ -1,12 +1,24 @@
-"""Admin for clients, grants, tokens, consents and signing keys. Secrets and keys are never displayed."""
+"""Admin for clients, grants, tokens, consents and signing keys. Secrets and keys are never displayed.
+
+A new client's secret is shown once, on the hand-over panel the response to its creation renders
+(never stored in a message, which would put it in a cookie or the session).
+"""
 
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
-from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import revoke_access_token
 
+from accounts.admin import USER_PAGE_SECTIONS, UserPageSection
+from audit.services import audit_record
+
+from .client_settings import Kind, client_description, provider_urls
 from .consent import consent_revoke
 from .forms import ClientAdminForm
 from .models import (
@@ -15,6 +27,7 @@ from .models import (
     Consent,
     DeviceGrant,
     Grant,
+    GrantType,
     IDToken,
     RefreshToken,
     RegistrationToken,
@@ -22,7 +35,15 @@ from .models import (
 )
 from .registration import registration_token_create
 from .rotation import key_retire, keys_rotate
-from .services import client_secret_reset
+from .services import (
+    client_change_record,
+    client_create_record,
+    client_delete,
+    client_secret_reset,
+    client_secret_set,
+    user_tokens_revoke_all,
+)
+from .tokens import refresh_token_alive
 
 # DOT registers its own admin classes for whatever models are swapped in; ours replace them.
 for _model in (Client, AccessToken, RefreshToken, IDToken, Grant, DeviceGrant):
@@ -30,53 +51,304 @@ for _model in (Client, AccessToken, RefreshToken, IDToken, Grant, DeviceGrant):
         admin.site.unregister(_model)
 
 
+def handover_panel(client: Client, number: int, urls: dict[str, str]) -> dict:
+    """Return the rows of the hand-over panel for ``client``; its secret only if just made."""
+    description = client_description(client)
+    secret = getattr(client, "new_secret", None)
+    signs_people_in = bool(
+        {GrantType.AUTHORIZATION_CODE, GrantType.DEVICE_CODE} & set(description["grant_types"])
+    )
+    scopes = ["openid", "profile", "email"]
+    if client.release_groups:
+        scopes.append("groups")
+    if GrantType.REFRESH_TOKEN in description["grant_types"]:
+        scopes.append("offline_access")
+    rows = [
+        {"id": f"issuer-{number}", "label": "Issuer", "value": urls["issuer"]},
+        {"id": f"discovery-{number}", "label": "Discovery URL", "value": urls["discovery_url"]},
+        {"id": f"client-id-{number}", "label": "Client ID", "value": client.client_id},
+    ]
+    if secret:
+        rows.append({"id": f"client-secret-{number}", "label": "Client secret", "value": secret})
+    for index, uri in enumerate(description["redirect_uris"], 1):
+        rows.append({"id": f"redirect-uri-{number}-{index}", "label": "Redirect URI", "value": uri})
+    for index, uri in enumerate(description["post_logout_redirect_uris"], 1):
+        rows.append(
+            {"id": f"post-logout-{number}-{index}", "label": "Post-logout redirect URI", "value": uri}
+        )
+    if signs_people_in:
+        rows.append({"id": f"scopes-{number}", "label": "Scopes to ask for", "value": " ".join(scopes)})
+    env = [
+        f"OIDC_ISSUER={urls['issuer']}",
+        f"OIDC_DISCOVERY_URL={urls['discovery_url']}",
+        f"OIDC_CLIENT_ID={client.client_id}",
+    ]
+    if secret:
+        env.append(f"OIDC_CLIENT_SECRET={secret}")
+    if description["redirect_uris"]:
+        env.append(f"OIDC_REDIRECT_URI={description['redirect_uris'][0]}")
+    return {
+        "number": number,
+        "client": client,
+        "description": description,
+        "secret": secret,
+        "rows": rows,
+        "signs_people_in": signs_people_in,
+        "uses_code": GrantType.AUTHORIZATION_CODE in description["grant_types"],
+        "env": "\n".join(env),
+    }
+
+
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
     form = ClientAdminForm
-    list_display = (
-        "name",
-        "client_id",
-        "client_type",
-        "grant_types",
-        "skip_authorization",
-        "algorithm",
-        "created",
-    )
-    list_filter = ("client_type", "skip_authorization", "algorithm")
-    search_fields = ("name", "client_id")
+    list_display = ("name", "client_id", "kind", "grant_type_list", "skip_authorization", "created")
+    list_filter = ("client_type", "skip_authorization", "require_mfa", "release_groups", "algorithm")
+    search_fields = ("name", "client_id", "redirect_uris")
     readonly_fields = ("client_id", "created", "updated")
     actions = ["reset_secret"]
     raw_id_fields = ("user",)
+    # DOT's get_absolute_url names a page Porchlight does not serve; the developer settings
+    # panel is linked from the change page instead.
+    view_on_site = False
+    change_form_template = "admin/oidc_provider/client/change_form.html"
 
-    def get_fields(self, request, obj=None):
-        fields = list(ClientAdminForm.Meta.fields) + ["new_client_secret"]
-        return (["client_id"] if obj else []) + fields
+    @admin.display(description="kind of app")
+    def kind(self, obj: Client) -> str:
+        return Kind.LABELS[Kind.of(obj)]
+
+    @admin.display(description="grant types")
+    def grant_type_list(self, obj: Client) -> str:
+        return ", ".join(
+            GrantType(value).label for value in obj.grant_types or [] if value in GrantType.values
+        )
+
+    def _kind(self, request: HttpRequest, obj: Client | None) -> str:
+        if obj is not None:
+            return Kind.of(obj)
+        kind = request.POST.get("kind") or request.GET.get("kind")
+        return kind if kind in Kind.LABELS else Kind.WEB
+
+    def get_fieldsets(self, request, obj=None):
+        kind = self._kind(request, obj)
+        if obj is not None:
+            # Every setting, whatever the kind: staff may turn one kind into another.
+            return [
+                (None, {"fields": ["client_id", "kind", "name"]}),
+                (
+                    "Signing people in",
+                    {
+                        "fields": [
+                            "redirect_uris",
+                            "post_logout_redirect_uris",
+                            "allowed_origins",
+                            "skip_authorization",
+                            "require_mfa",
+                            "release_groups",
+                        ]
+                    },
+                ),
+                (
+                    "Advanced",
+                    {
+                        "fields": [
+                            "grant_types",
+                            "require_pkce",
+                            "algorithm",
+                            "access_token_format",
+                            "may_introspect",
+                            "new_client_secret",
+                            "user",
+                            "created",
+                            "updated",
+                        ]
+                    },
+                ),
+            ]
+        fieldsets = [(None, {"fields": ["kind", "name"]})]
+        if kind != Kind.MACHINE:
+            sign_in = ["redirect_uris", "post_logout_redirect_uris"]
+            if kind == Kind.NATIVE:
+                sign_in.append("allowed_origins")
+            fieldsets.append(
+                (
+                    "Signing people in",
+                    {"fields": [*sign_in, "skip_authorization", "require_mfa", "release_groups"]},
+                )
+            )
+        advanced = ["grant_types"]
+        if kind == Kind.WEB:
+            # Public apps always use PKCE; machine-to-machine apps have no code to protect.
+            advanced.append("require_pkce")
+        advanced += ["algorithm", "access_token_format", "may_introspect"]
+        if kind != Kind.NATIVE:
+            advanced.append("new_client_secret")
+        advanced.append("user")
+        fieldsets.append(
+            (
+                "Advanced",
+                {
+                    "fields": advanced,
+                    "classes": ["collapse"],
+                    "description": "The defaults suit this kind of app; change them when its developer asks.",
+                },
+            )
+        )
+        return fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            # The kind was chosen on the page before; it shows above the form.
+            form.base_fields["kind"].widget = form.base_fields["kind"].hidden_widget()
+        return form
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        kind = self._kind(request, None)
+        return {"kind": kind, "grant_types": Kind.DEFAULT_GRANT_TYPES[kind], **initial}
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "GET" and request.GET.get("kind") not in Kind.LABELS:
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Add an app",
+                "subtitle": "What kind of app is it?",
+                "kinds": [(kind, Kind.LABELS[kind], Kind.HELP[kind]) for kind in Kind.LABELS],
+            }
+            return TemplateResponse(request, "admin/oidc_provider/client/choose_kind.html", context)
+        extra_context = {**(extra_context or {}), "kind_label": Kind.LABELS[self._kind(request, None)]}
+        return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         typed = form.cleaned_data.get("new_client_secret")
-        shown = None
+        obj.new_secret = None
         if obj.client_type == Client.CLIENT_PUBLIC:
             obj.client_secret = ""
-        elif typed:
-            obj.client_secret = typed
-        elif not change or not obj.client_secret:
-            shown = obj.client_secret = generate_client_secret()
-        obj.hash_client_secret = True
+        elif typed or not change or not obj.client_secret:
+            # A new app (DOT's model default is a cleartext secret) or one that just became
+            # confidential gets a generated secret, shown once.
+            secret = client_secret_set(client=obj, secret=typed or None, actor=request.user)
+            # A typed secret is not echoed back: staff already know it.
+            obj.new_secret = None if typed else secret
         super().save_model(request, obj, form, change)
-        if shown:
-            messages.warning(
-                request,
-                f"Client secret for {obj.name or obj.client_id}: {shown} "
-                "(copy it now: it is not shown again).",
-            )
+        if change:
+            changed = [field for field in form.changed_data if field != "new_client_secret"]
+            if changed:
+                client_change_record(client=obj, changed=changed, actor=request.user)
+        else:
+            client_create_record(client=obj, actor=request.user)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if "_popup" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        messages.success(request, f"“{obj.name}” was added.")
+        return self._handover(request, [obj], title=f"{obj.name} is ready")
+
+    def response_change(self, request, obj):
+        if getattr(obj, "new_secret", None):
+            messages.success(request, f"“{obj.name}” was changed and has a new secret.")
+            return self._handover(request, [obj], title=f"New secret for {obj.name}")
+        return super().response_change(request, obj)
+
+    def delete_model(self, request, obj):
+        client_delete(client=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for client in queryset:
+            client_delete(client=client, actor=request.user)
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<path:object_id>/handover/",
+                self.admin_site.admin_view(self.handover_view),
+                name="oidc_provider_client_handover",
+            ),
+            path(
+                "<path:object_id>/reset-secret/",
+                self.admin_site.admin_view(self.reset_secret_view),
+                name="oidc_provider_client_reset_secret",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def _client_or_404(self, request, object_id) -> Client:
+        client = self.get_object(request, object_id)
+        if client is None:
+            raise Http404("No such client.")
+        if not self.has_view_or_change_permission(request, client):
+            raise PermissionDenied
+        return client
+
+    def handover_view(self, request, object_id):
+        """Show what to hand the app's developer (no secret: it was shown once)."""
+        client = self._client_or_404(request, object_id)
+        return self._handover(request, [client], title=f"Settings for {client.name}")
+
+    def reset_secret_view(self, request, object_id):
+        """Ask, then give the client a new secret and show it once."""
+        client = self._client_or_404(request, object_id)
+        if not self.has_change_permission(request, client):
+            raise PermissionDenied
+        if client.client_type != Client.CLIENT_CONFIDENTIAL:
+            messages.error(request, "This kind of app cannot keep a secret, so it has none to reset.")
+            return self._redirect_to(client)
+        if request.method == "POST":
+            client.new_secret = client_secret_reset(client=client, actor=request.user)
+            return self._handover(request, [client], title=f"New secret for {client.name}")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": client,
+            "title": f"Reset the secret of {client.name}?",
+        }
+        return TemplateResponse(request, "admin/oidc_provider/client/reset_secret.html", context)
+
+    def _redirect_to(self, client: Client) -> HttpResponse:
+        return redirect(reverse("admin:oidc_provider_client_change", args=[client.pk]))
+
+    def _handover(self, request, clients: list[Client], *, title: str) -> HttpResponse:
+        urls = provider_urls()
+        panels = [handover_panel(client, number, urls) for number, client in enumerate(clients, 1)]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "panels": panels,
+        }
+        return TemplateResponse(request, "admin/oidc_provider/client/handover.html", context)
 
     @admin.action(description="Reset the client secret (shown once)")
     def reset_secret(self, request, queryset):
-        for client in queryset.filter(client_type=Client.CLIENT_CONFIDENTIAL):
-            secret = client_secret_reset(client=client)
-            messages.warning(
-                request, f"New secret for {client.name or client.client_id}: {secret} — copy it now."
-            )
+        clients = list(queryset.filter(client_type=Client.CLIENT_CONFIDENTIAL))
+        if not clients:
+            messages.error(request, "None of these apps can keep a secret, so none has one to reset.")
+            return None
+        for client in clients:
+            client.new_secret = client_secret_reset(client=client, actor=request.user)
+        return self._handover(request, clients, title="New client secrets")
+
+
+def _audit_token_revoke(request, token, kind: str) -> None:
+    audit_record(
+        action="token.revoke",
+        target=token.user.get_username() if token.user else token.application.client_id,
+        actor=request.user,
+        detail={"token": kind, "id": token.pk, "client_id": token.application.client_id},
+    )
+
+
+def _audit_consent_revoke(request, consent: Consent) -> None:
+    audit_record(
+        action="consent.revoke",
+        target=consent.user.get_username(),
+        actor=request.user,
+        detail={"client_id": consent.client.client_id, "scopes": consent.scopes},
+    )
 
 
 class TokenAdmin(admin.ModelAdmin):
@@ -101,7 +373,8 @@ class AccessTokenAdmin(TokenAdmin):
     @admin.action(description="Revoke selected access tokens (and their refresh tokens)")
     def revoke(self, request, queryset):
         count = 0
-        for token in queryset:
+        for token in queryset.select_related("user", "application"):
+            _audit_token_revoke(request, token, "access token")
             revoke_access_token(token)
             count += 1
         messages.success(request, f"Revoked {count} access token(s).")
@@ -117,7 +390,8 @@ class RefreshTokenAdmin(TokenAdmin):
     @admin.action(description="Revoke selected refresh tokens (and their access tokens)")
     def revoke(self, request, queryset):
         count = 0
-        for token in queryset.filter(revoked__isnull=True):
+        for token in queryset.filter(revoked__isnull=True).select_related("user", "application"):
+            _audit_token_revoke(request, token, "refresh token")
             token.revoke()
             count += 1
         messages.success(request, f"Revoked {count} refresh token(s).")
@@ -132,6 +406,39 @@ class IDTokenAdmin(TokenAdmin):
 class GrantAdmin(TokenAdmin):
     list_display = ("id", "user", "application", "scope", "expires", "created")
     exclude = ("code", "code_challenge", "nonce")
+
+
+@admin.register(DeviceGrant)
+class DeviceGrantAdmin(admin.ModelAdmin):
+    """Device authorizations (RFC 8628): who allowed which device app, and whether it got its tokens."""
+
+    list_display = ("id", "client_id", "user", "status", "scope", "created", "expires", "redeemed_at")
+    list_select_related = ("user",)
+    list_filter = ("status", ("redeemed_at", admin.EmptyFieldListFilter))
+    search_fields = ("client_id", "user__username", "user__email")
+    date_hierarchy = "created"
+    # The device code (stored hashed) is a credential until redeemed: never shown.
+    fields = (
+        "client_id",
+        "user",
+        "status",
+        "scope",
+        "interval",
+        "created",
+        "expires",
+        "polled_at",
+        "redeemed_at",
+        "auth_time",
+        "amr",
+        "acr",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(SigningKey)
@@ -187,6 +494,7 @@ class ConsentAdmin(admin.ModelAdmin):
         return actions
 
     def delete_model(self, request, obj):
+        _audit_consent_revoke(request, obj)
         consent_revoke(user=obj.user, client=obj.client)
 
     @admin.display(description="granted scopes")
@@ -197,6 +505,7 @@ class ConsentAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = 0
         for consent in queryset.select_related("user", "client"):
+            _audit_consent_revoke(request, consent)
             consent_revoke(user=consent.user, client=consent.client)
             count += 1
         messages.success(request, f"Revoked {count} consent(s).")
@@ -232,6 +541,65 @@ class RegistrationTokenAdmin(admin.ModelAdmin):
             request.user,
         )
         obj._state.adding = False
-        messages.warning(
-            request, f"Initial access token for {obj.label}: {value} (copy it now: it is not shown again)."
-        )
+        obj.new_value = value
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Shown in this response only: a message would keep it in a cookie until displayed.
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "token": obj,
+            "value": obj.new_value,
+        }
+        context["title"] = f"Initial access token for {obj.label}"
+        return TemplateResponse(request, "admin/oidc_provider/registrationtoken/created.html", context)
+
+
+# --- the user page: the apps a person allowed and the tokens they hold ------------------------
+
+
+def _user_apps_context(user) -> dict:
+    consents = Consent.objects.filter(user=user).select_related("client").order_by("client__name")
+    refresh_tokens = [
+        token
+        for token in RefreshToken.objects.filter(user=user, revoked__isnull=True)
+        .select_related("application")
+        .order_by("-created")
+        if refresh_token_alive(token)
+    ]
+    access_tokens = AccessToken.objects.filter(user=user, expires__gt=timezone.now()).count()
+    return {
+        "consents": list(consents),
+        "refresh_tokens": refresh_tokens,
+        "access_tokens": access_tokens,
+        "search": user.get_username(),
+    }
+
+
+def _user_tokens_revoke(request, user) -> str:
+    count = user_tokens_revoke_all(user=user, actor=request.user)
+    return f"Revoked {count} token(s) of {user.get_username()}: every app must ask them to sign in again."
+
+
+def _user_consent_revoke(request, user) -> str:
+    consent_id = request.POST.get("consent", "")
+    consent = (
+        Consent.objects.filter(user=user, pk=consent_id).select_related("client").first()
+        if consent_id.isdigit()
+        else None
+    )
+    if consent is None:
+        raise ValidationError("That consent no longer exists.")
+    _audit_consent_revoke(request, consent)
+    consent_revoke(user=user, client=consent.client)
+    return f"{consent.client.name} can no longer use {user.get_username()}’s account; its tokens are revoked."
+
+
+USER_PAGE_SECTIONS.append(
+    UserPageSection(
+        template="admin/accounts/user/_apps.html",
+        context=_user_apps_context,
+        actions={"tokens_revoke": _user_tokens_revoke, "consent_revoke": _user_consent_revoke},
+        order=30,
+    )
+)

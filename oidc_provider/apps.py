@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class OidcProviderConfig(AppConfig):
     name = "oidc_provider"
     verbose_name = "OpenID Connect provider"
+    # Encrypted with the key-encryption key (keys.py); `manage.py reencrypt` moves them to a new one.
+    encrypted_fields = [
+        ("SigningKey", "private_jwk_encrypted"),
+        ("Client", "client_secret_encrypted"),
+        ("RefreshToken", "retry_response_encrypted"),
+    ]
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (signal receivers)

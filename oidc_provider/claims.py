@@ -1,7 +1,8 @@
 """Scopes and the claims they release: the one path used by ID tokens, UserInfo and discovery.
 
 OIDC Core 1.0 §5.4 maps the standard scopes to standard claims (§5.1). ``sub`` is always
-released with ``openid``.
+released with ``openid``. ``groups`` (the names of the user's groups) is Porchlight's own scope
+and claim, offered only to clients staff allowed it (``Client.release_groups``, scopes.py).
 """
 
 from collections.abc import Iterable
@@ -29,6 +30,9 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "email": ("email", "email_verified"),
     "address": ("address",),
     "phone": ("phone_number", "phone_number_verified"),
+    # Not an OIDC Core scope: group membership for the apps' own roles (OIDC Core 1.0 §5.1.2
+    # allows additional claims). The claim name is the one most RP libraries look for.
+    "groups": ("groups",),
 }
 
 # What the consent page tells the user each scope shares, in plain words.
@@ -38,6 +42,7 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     "email": "Your email address and whether it is verified",
     "address": "Your postal address",
     "phone": "Your phone number and whether it is verified",
+    "groups": "The names of the groups you belong to",
     "offline_access": "Stay connected when you are not using it (keeps access until you revoke it)",
 }
 
@@ -80,8 +85,8 @@ def _address(user) -> dict[str, str] | None:
     return parts or None
 
 
-def _all_claims(user) -> dict[str, Any]:
-    return {
+def _all_claims(user, wanted: list[str]) -> dict[str, Any]:
+    claims = {
         "sub": user.subject,
         # OIDC Core 1.0 §5.1: the full name "including all name parts".
         "name": " ".join(filter(None, (user.first_name, user.middle_name, user.last_name))) or None,
@@ -105,6 +110,10 @@ def _all_claims(user) -> dict[str, Any]:
         "phone_number": user.phone_number or None,
         "phone_number_verified": bool(user.phone_number_verified) if user.phone_number else None,
     }
+    if "groups" in wanted:
+        # Only when asked for: it costs a query. An empty list says "in no group".
+        claims["groups"] = sorted(user.groups.values_list("name", flat=True))
+    return claims
 
 
 def claims_for(user, scopes: Iterable[str]) -> dict[str, Any]:
@@ -113,7 +122,7 @@ def claims_for(user, scopes: Iterable[str]) -> dict[str, Any]:
     wanted = [claim for scope, names in SCOPE_CLAIMS.items() if scope in granted for claim in names]
     if not wanted:
         return {}
-    values = _all_claims(user)
+    values = _all_claims(user, wanted)
     return {claim: values[claim] for claim in wanted if values[claim] is not None}
 
 

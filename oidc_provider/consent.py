@@ -1,4 +1,4 @@
-"""Remembered consent: what each user has allowed each client, and taking it back (DESIGN gap 10).
+"""Remembered consent: what each user has allowed each client, and taking it back (docs/design.md, gap 10).
 
 OIDC Core 1.0 §3.1.2.4 lets the authorization server establish consent "through the
 interactive dialogue or by other means"; a stored grant is that other means. The consent page
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from .claims import SCOPE_DESCRIPTIONS
-from .models import Client, Consent, Grant
+from .models import Client, Consent, DeviceGrant, Grant
 from .tokens import user_tokens_revoke
 
 
@@ -48,6 +48,8 @@ def consent_revoke(*, user, client: Client) -> None:
     Consent.objects.filter(user=user, client=client).delete()
     # An authorization code not yet exchanged would otherwise still buy fresh tokens.
     Grant.objects.filter(user=user, application=client).delete()
+    # Likewise a device grant the user approved that the device has not redeemed yet.
+    DeviceGrant.objects.filter(user=user, client_id=client.client_id).delete()
     user_tokens_revoke(user=user, client=client)
 
 

@@ -1,24 +1,74 @@
-"""Admin forms for clients: grant types as choices, and a write-only secret."""
+"""The admin's client form, in plain words: a kind of app, its addresses, and a write-only secret.
+
+The rules a client obeys are ``Client.clean()``'s (the form runs it); the form adds only what
+belongs to the form: the kind of app, which grant types that kind may use, and the typed secret.
+"""
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 
+from .client_settings import Kind
 from .hashers import client_secret_problem
 from .models import Algorithm, Client, GrantType
 
+GRANT_TYPE_LABELS = {
+    GrantType.AUTHORIZATION_CODE: "Sign people in (authorization code flow)",
+    GrantType.REFRESH_TOKEN: "Keep people signed in (refresh tokens)",
+    GrantType.CLIENT_CREDENTIALS: "Call APIs as itself, with no person (client credentials)",
+    GrantType.DEVICE_CODE: "Sign in on a TV, console or command line (device code, RFC 8628)",
+}
+
+LABELS = {
+    "name": "Name",
+    "redirect_uris": "Redirect URIs",
+    "post_logout_redirect_uris": "After signing out, return to",
+    "allowed_origins": "Browser origins",
+    "skip_authorization": "Trusted first-party app (no consent page)",
+    "release_groups": "Tell the app which groups people are in",
+    "require_mfa": "Require two-step sign-in",
+    "algorithm": "ID token signature",
+    "user": "Owner",
+}
+HELP = {
+    "name": "People see it when they sign in and on their Connected apps page. Must be unique.",
+    "redirect_uris": "Where people return after signing in, one per line, exactly as the app sends "
+    "it (e.g. https://app.example.com/oidc/callback). https only; http only for localhost or 127.0.0.1.",
+    "post_logout_redirect_uris": "Optional. Addresses the app may send people back to after "
+    "signing out, one per line, with the same rules.",
+    "allowed_origins": "Only for apps whose JavaScript calls the token or UserInfo endpoint: their "
+    "origins, one per line (e.g. https://app.example.com).",
+    "skip_authorization": "For your organisation's own apps: people are not asked to allow access.",
+    "algorithm": "RS256 works with every library; ES256 and EdDSA are smaller and faster.",
+    "user": "Optional: the person responsible for this app.",
+}
+
+
+def _field_label(name: str) -> str:
+    try:
+        return str(LABELS.get(name) or Client._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
+
 
 class ClientAdminForm(forms.ModelForm):
+    kind = forms.ChoiceField(
+        label="Kind of app",
+        choices=list(Kind.LABELS.items()),
+        widget=forms.RadioSelect,
+        help_text="Decides whether the app has a secret and what it may do.",
+    )
     grant_types = forms.MultipleChoiceField(
-        choices=GrantType.choices,
+        label="What the app may do",
+        choices=list(GRANT_TYPE_LABELS.items()),
         widget=forms.CheckboxSelectMultiple,
-        initial=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN],
+        initial=Kind.DEFAULT_GRANT_TYPES[Kind.WEB],
     )
     new_client_secret = forms.CharField(
         label="New client secret",
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Leave blank to keep the current secret (or, for a new client, to generate a strong one "
+        help_text="Leave blank to keep the current secret (or, for a new app, to generate a strong one "
         "that is shown once after saving). A secret you type must be at least 32 random characters.",
     )
 
@@ -26,18 +76,39 @@ class ClientAdminForm(forms.ModelForm):
         model = Client
         fields = [
             "name",
-            "client_type",
             "grant_types",
             "redirect_uris",
             "post_logout_redirect_uris",
             "allowed_origins",
             "skip_authorization",
+            "require_mfa",
+            "release_groups",
+            "require_pkce",
             "algorithm",
             "access_token_format",
             "may_introspect",
-            "require_mfa",
             "user",
         ]
+        labels = LABELS
+        help_texts = HELP
+        widgets = {
+            field: forms.Textarea(attrs={"rows": 3, "cols": 60, "spellcheck": "false"})
+            for field in ("redirect_uris", "post_logout_redirect_uris", "allowed_origins")
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind = self.data.get("kind") or self.initial.get("kind") or Kind.of(self.instance)
+        if self.kind not in Kind.LABELS:
+            self.kind = Kind.WEB
+        self.initial.setdefault("kind", self.kind)
+        if "name" in self.fields:
+            self.fields["name"].required = True
+        if "grant_types" in self.fields and self.instance.pk is None:
+            # A new app is offered only what its kind can use.
+            self.fields["grant_types"].choices = [
+                (value, GRANT_TYPE_LABELS[value]) for value in Kind.GRANT_TYPES[self.kind]
+            ]
 
     def clean_new_client_secret(self) -> str:
         secret = self.cleaned_data["new_client_secret"]
@@ -49,12 +120,24 @@ class ClientAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("client_type") == Client.CLIENT_PUBLIC and cleaned.get("new_client_secret"):
-            self.add_error("new_client_secret", "A public client has no secret.")
-        if cleaned.get("client_type") == Client.CLIENT_PUBLIC and GrantType.CLIENT_CREDENTIALS in cleaned.get(
-            "grant_types", []
-        ):
-            self.add_error("grant_types", "A public client cannot use client_credentials.")
+        kind = cleaned.get("kind", self.kind)
+        # The kind decides whether the app can keep a secret; Client.clean() judges the rest.
+        self.instance.client_type = Kind.CLIENT_TYPES.get(kind, Client.CLIENT_CONFIDENTIAL)
+        if "grant_types" not in self.fields:
+            self.instance.grant_types = Kind.DEFAULT_GRANT_TYPES.get(kind, self.instance.grant_types)
+        granted = cleaned.get("grant_types") or []
+        allowed = Kind.GRANT_TYPES.get(kind, [])
+        refused = [value for value in granted if value not in allowed]
+        if refused:
+            self.add_error(
+                "grant_types",
+                f"A {Kind.LABELS[kind].lower()} can: "
+                + "; ".join(GRANT_TYPE_LABELS[value].lower() for value in allowed)
+                + ".",
+            )
+        public = self.instance.client_type == Client.CLIENT_PUBLIC
+        if public and cleaned.get("new_client_secret"):
+            self.add_error("new_client_secret", "This kind of app cannot keep a secret, so it has none.")
         if self._needs_new_secret_for_hs256(cleaned):
             self.add_error(
                 "new_client_secret",
@@ -62,13 +145,29 @@ class ClientAdminForm(forms.ModelForm):
             )
         return cleaned
 
+    def _update_errors(self, errors: ValidationError) -> None:
+        # Client.clean() may judge a field this form does not show (a machine-to-machine app's
+        # redirect URIs, say); Django would raise on those, so they are shown above the form.
+        if hasattr(errors, "error_dict"):
+            shown = {field: e for field, e in errors.error_dict.items() if field in self.fields}
+            hidden = [
+                ValidationError(f"{_field_label(field)}: {message}")
+                if field != NON_FIELD_ERRORS
+                else ValidationError(message)
+                for field, e in errors.error_dict.items()
+                if field not in self.fields
+                for message in ValidationError(e).messages
+            ]
+            errors = ValidationError({**shown, **({NON_FIELD_ERRORS: hidden} if hidden else {})})
+        super()._update_errors(errors)
+
     def _needs_new_secret_for_hs256(self, cleaned: dict) -> bool:
         # Only a hash of an existing secret is kept, so the HMAC key (OIDC Core 1.0 §10.1)
         # must arrive with the change. A client without a secret gets one generated on save.
         instance = self.instance
         return (
             cleaned.get("algorithm") == Algorithm.HS256
-            and cleaned.get("client_type") == Client.CLIENT_CONFIDENTIAL
+            and instance.client_type == Client.CLIENT_CONFIDENTIAL
             and not cleaned.get("new_client_secret")
             and instance.pk is not None
             and bool(instance.client_secret)

@@ -12,10 +12,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.utils import timezone
 from jwcrypto import jwk, jws, jwt
+
+from accounts import encryption
 
 from .models import KEY_ALGORITHMS, Algorithm, Client, SigningKey
 
@@ -42,37 +43,32 @@ class SigningKeyUnavailable(Exception):
     """No usable signing key (run ``manage.py rotatekeys``)."""
 
 
-def _fernet() -> Fernet:
-    secret = settings.PORCHLIGHT["KEY_ENCRYPTION_KEY"].encode()
-    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret).digest()))
-
-
 def encrypt_private_jwk(key: jwk.JWK) -> str:
-    return _fernet().encrypt(key.export_private().encode()).decode()
+    return encryption.encrypt(key.export_private().encode())
 
 
 def decrypt_private_jwk(token: str) -> jwk.JWK:
     try:
-        return jwk.JWK.from_json(_fernet().decrypt(token.encode()).decode())
-    except InvalidToken as exc:
+        return jwk.JWK.from_json(encryption.decrypt(token).decode())
+    except encryption.UndecryptableError as exc:
         raise SigningKeyUnavailable(
-            "A signing key cannot be decrypted: PORCHLIGHT_KEY_ENCRYPTION_KEY differs from the one "
-            "the key was stored with"
+            "A signing key cannot be decrypted: neither PORCHLIGHT_KEY_ENCRYPTION_KEY nor any of "
+            "PORCHLIGHT_KEY_ENCRYPTION_KEY_FALLBACKS is the key it was stored with"
         ) from exc
 
 
 def encrypt_secret(secret: str) -> str:
     """Encrypt an HS256 client's secret with the key-encryption key."""
-    return _fernet().encrypt(secret.encode()).decode()
+    return encryption.encrypt(secret.encode())
 
 
 def decrypt_secret(token: str) -> str:
     try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken as exc:
+        return encryption.decrypt(token).decode()
+    except encryption.UndecryptableError as exc:
         raise SigningKeyUnavailable(
-            "A client secret cannot be decrypted: PORCHLIGHT_KEY_ENCRYPTION_KEY differs from the one "
-            "it was stored with"
+            "A client secret cannot be decrypted: neither PORCHLIGHT_KEY_ENCRYPTION_KEY nor any of "
+            "PORCHLIGHT_KEY_ENCRYPTION_KEY_FALLBACKS is the key it was stored with"
         ) from exc
 
 

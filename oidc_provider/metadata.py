@@ -8,7 +8,10 @@ from django.urls import reverse
 from oauth2_provider.settings import oauth2_settings
 
 from . import keys
+from .authorization import CODE_CHALLENGE_METHODS, PROMPT_VALUES, RESPONSE_MODES
 from .claims import supported_claims
+from .mfa_policy import ACR_LEVELS
+from .models import GrantType
 from .scopes import PUBLIC_SCOPES
 
 
@@ -38,22 +41,25 @@ def build() -> dict:
         "revocation_endpoint": _url("oidc_provider:revoke"),
         # OIDC Discovery 1.0 §3 / RFC 8414 §2; needs an initial access token unless open (RFC 7591 §3).
         "registration_endpoint": _url("oidc_provider:register"),
+        # RFC 8628 §4.
+        "device_authorization_endpoint": _url("oidc_provider:device-authorization"),
         "scopes_supported": PUBLIC_SCOPES,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "response_modes_supported": list(RESPONSE_MODES),
+        # Every grant a client can be registered for, and nothing else reaches oauthlib (token.py).
+        "grant_types_supported": list(GrantType.values),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": keys.id_token_algorithms(),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "code_challenge_methods_supported": ["S256"],
+        "code_challenge_methods_supported": list(CODE_CHALLENGE_METHODS),
         "claims_supported": supported_claims(),
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "acr_values_supported": ["pwd", "mfa"],
+        "prompt_values_supported": list(PROMPT_VALUES),
+        "acr_values_supported": list(ACR_LEVELS),
         "authorization_response_iss_parameter_supported": True,
     }
 

@@ -29,18 +29,20 @@ def requested_acr(acr_values: str | None) -> str | None:
     return min(known, key=ACR_LEVELS.__getitem__) if known else None
 
 
-def second_factor_missing(request: HttpRequest, client: Client, context: AuthContext) -> bool:
-    """Return whether this request needs a second factor the session has not given."""
+def second_factor_missing(
+    request: HttpRequest, client: Client, context: AuthContext, *, acr_values: str | None = None
+) -> bool:
+    """Return whether this request (asking for ``acr_values``) needs a second factor the session lacks."""
     if ACR_LEVELS.get(context.acr, 0) >= ACR_LEVELS["mfa"]:
         return False
-    wanted = requested_acr(request.GET.get("acr_values"))
+    wanted = requested_acr(acr_values)
     return client.require_mfa or wanted == "mfa" or mfa_required(request.user)
 
 
-def second_factor_redirect(request: HttpRequest) -> HttpResponse:
-    """Send the user to the second-factor step, or to enrollment if they have no device, then back."""
+def second_factor_redirect(request: HttpRequest, *, next_url: str | None = None) -> HttpResponse:
+    """Send the user to the second-factor step (or enrollment without a device), then to ``next_url``."""
     query = QueryDict(mutable=True)
-    query["next"] = request.get_full_path()
+    query["next"] = next_url or request.get_full_path()
     if has_second_factor(request.user):
         return redirect(f"{reverse('accounts:mfa:authenticate')}?{query.urlencode()}")
     query["required"] = "1"

@@ -1,10 +1,11 @@
-"""Answer unparseable protocol requests with 400 ``invalid_request``, never a 500 (DESIGN gap 14)."""
+"""Answer unparseable protocol requests with 400 ``invalid_request``, never a 500 (docs/design.md, gap 14)."""
 
 import base64
 import binascii
 import re
 from urllib.parse import unquote_plus
 
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
@@ -36,7 +37,9 @@ class MalformedRequestMiddleware:
                 ):
                     return "The request body is not valid percent-encoding."
                 request.POST  # noqa: B018 - parse now, where a failure can be answered cleanly
-            except (MultiPartParserError, ValueError, UnicodeDecodeError):
+            except (MultiPartParserError, ValueError, UnicodeDecodeError, LookupError, BadRequest):
+                # LookupError: a charset Python does not know; BadRequest: a form body that is
+                # not UTF-8, which Django refuses to decode.
                 return "The request body cannot be parsed."
         if _has_nul(request):
             return "The request contains a NUL character."

@@ -3,7 +3,7 @@
 Every DOT model is swapped from the first migration (swapping later is costly): the client
 carries several grant types and its ID token algorithm; grants and tokens carry the
 authentication context (auth_time, amr, acr) and the login session they came from, so the
-context survives the code exchange and every refresh (DESIGN.md, "Authentication context").
+context survives the code exchange and every refresh (docs/design.md, "Authentication context").
 """
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from oauth2_provider.models import (
 )
 
 from .hashers import client_secret_problem
+from .redirect_uris import redirect_uri_problem
 
 
 class Algorithm(models.TextChoices):
@@ -42,6 +43,8 @@ class GrantType(models.TextChoices):
     AUTHORIZATION_CODE = "authorization_code", "Authorization code"
     REFRESH_TOKEN = "refresh_token", "Refresh token"
     CLIENT_CREDENTIALS = "client_credentials", "Client credentials"
+    # RFC 8628 §3.4: the device authorization grant.
+    DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code", "Device code"
 
 
 DOT_GRANT_NAMES = {
@@ -64,7 +67,7 @@ class Client(AbstractApplication):
     grant_types = models.JSONField(
         _("grant types"),
         default=default_grant_types,
-        help_text=_("authorization_code, refresh_token and/or client_credentials"),
+        help_text=_("authorization_code, refresh_token, client_credentials and/or the device code grant"),
     )
 
     class AccessTokenFormat(models.TextChoices):
@@ -84,10 +87,25 @@ class Client(AbstractApplication):
             "Users must complete a second factor (and enroll one if they have none) to sign in here."
         ),
     )
+    require_pkce = models.BooleanField(
+        _("require PKCE"),
+        default=True,
+        help_text=_(
+            "Public clients always use PKCE. Turn this off only for a confidential client that "
+            "cannot send it; it must then send a nonce with every OpenID request (RFC 9700 §2.1.1)."
+        ),
+    )
     may_introspect = models.BooleanField(
         _("may introspect other clients' tokens"),
         default=False,
         help_text=_("For resource servers: allow RFC 7662 introspection of tokens issued to any client."),
+    )
+    release_groups = models.BooleanField(
+        _("may receive group names"),
+        default=False,
+        help_text=_(
+            "Let this app ask for the groups scope: its tokens then say which groups the person is in."
+        ),
     )
     # HS256 only: the secret, Fernet-encrypted with the key-encryption key (keys.py), because the
     # provider must sign with it (OIDC Core 1.0 §10.1). Empty for every other algorithm.
@@ -117,6 +135,16 @@ class Client(AbstractApplication):
         unknown = set(self.grant_types or []) - set(GrantType.values)
         if unknown or not self.grant_types:
             errors["grant_types"] = [_("Choose one or more of: %s") % ", ".join(GrantType.values)]
+        self._clean_name(errors)
+        self._clean_uris(errors)
+        if self.client_type == self.CLIENT_PUBLIC:
+            # RFC 9700 §2.1.1: a client without a secret always proves the code is its own with PKCE.
+            self.require_pkce = True
+            if GrantType.CLIENT_CREDENTIALS in (self.grant_types or []):
+                # RFC 6749 §4.4: the grant authenticates the client, which a public client cannot.
+                errors.setdefault("grant_types", []).append(
+                    _("An app that cannot keep a secret cannot use client credentials (RFC 6749 §4.4).")
+                )
         problem = client_secret_problem(self.client_secret)
         if problem and self.client_type == self.CLIENT_CONFIDENTIAL:
             errors["client_secret"] = [problem]
@@ -133,11 +161,33 @@ class Client(AbstractApplication):
             ignored = {"algorithm"}
             if self.algorithm == Algorithm.HS256:
                 ignored |= {"hash_client_secret", "client_secret"}
+            # Our URI rule (redirect_uris.py) is stricter than DOT's; one message per problem.
+            ignored |= {field for field in ("redirect_uris", "post_logout_redirect_uris") if field in errors}
             for field, messages in error.error_dict.items():
                 if field not in ignored:
                     errors.setdefault(field, []).extend(messages)
         if errors:
             raise ValidationError(errors)
+
+    def _clean_name(self, errors: dict) -> None:
+        # People choose what to allow by this name on the consent page, so two apps never share it.
+        self.name = (self.name or "").strip()
+        if not self.name:
+            errors["name"] = [_("Give the app a name: people see it when they sign in.")]
+        elif Client.objects.filter(name__iexact=self.name).exclude(pk=self.pk).exists():
+            errors["name"] = [_("Another app is already called “%s”.") % self.name]
+
+    def _clean_uris(self, errors: dict) -> None:
+        for field in ("redirect_uris", "post_logout_redirect_uris"):
+            problems = [
+                problem for uri in getattr(self, field).split() if (problem := redirect_uri_problem(uri))
+            ]
+            if problems:
+                errors[field] = problems
+        if GrantType.AUTHORIZATION_CODE in (self.grant_types or []) and not self.redirect_uris.split():
+            errors.setdefault("redirect_uris", []).append(
+                _("An app that signs people in needs at least one redirect URI.")
+            )
 
     def primary_grant_type(self) -> str:
         """Return the value DOT's single ``authorization_grant_type`` field should hold."""
@@ -186,16 +236,33 @@ class AuthContextFields(models.Model):
 
 
 class Grant(AuthContextFields, AbstractGrant):
+    # ``code`` holds the SHA-256 of the authorization code, never the code (codes.py).
+    # A redeemed code is kept, marked used, until it expires, so a replay is recognised and
+    # revokes what the first redemption issued (RFC 6749 §4.1.2, RFC 9700 §4.2.4).
+    used_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+    token_family = models.UUIDField(_("token family"), null=True, blank=True)
+
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
 
 
 class AccessToken(AuthContextFields, AbstractAccessToken):
+    # The tokens issued from one code (or device code) and every refresh after it, so a replayed
+    # code or refresh token revokes them together.
+    token_family = models.UUIDField(_("token family"), null=True, blank=True, db_index=True)
+
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
 
 
 class RefreshToken(AuthContextFields, AbstractRefreshToken):
+    # OIDC Core 1.0 §11: an offline token (offline_access granted) outlives the sign-in session;
+    # any other refresh token is bound to ``session_id`` and dies with that session.
+    offline = models.BooleanField(_("offline access"), default=False)
+    # Once rotated: the response that carried its successor, encrypted with the key-encryption
+    # key, sent again to a client that retries within PORCHLIGHT_REFRESH_REUSE_GRACE (refresh.py).
+    retry_response_encrypted = models.TextField(editable=False, blank=True, default="")
+
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
 
@@ -208,13 +275,20 @@ class IDToken(AbstractIDToken):
         verbose_name = _("ID token")
 
 
-class DeviceGrant(AbstractDeviceGrant):
+class DeviceGrant(AuthContextFields, AbstractDeviceGrant):
+    # RFC 8628: ``device_code`` holds the SHA-256 of the device code; ``user_code`` its
+    # normalised form (upper case, no dash). The user's approval copies the session's
+    # authentication context here, and the one successful poll marks the grant redeemed.
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    polled_at = models.DateTimeField(_("last polled"), null=True, blank=True)
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+
     class Meta(AbstractDeviceGrant.Meta):
         swappable = "OAUTH2_PROVIDER_DEVICE_GRANT_MODEL"
 
 
 class SigningKey(models.Model):
-    """A JOSE signing key with a lifecycle: next -> active -> retired (DESIGN.md, "Keys")."""
+    """A JOSE signing key with a lifecycle: next -> active -> retired (docs/design.md, "Keys")."""
 
     class State(models.TextChoices):
         NEXT = "next", _("next (published, not yet signing)")

@@ -16,11 +16,15 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import keys
-from .claims import auth_context_claims, claims_for
-from .models import AccessToken, Algorithm, Grant, GrantType, IDToken, RefreshToken
+from accounts.sessions import login_session_active
 
-USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access"}
+from . import codes, device, keys
+from .claims import auth_context_claims, claims_for
+from .models import AccessToken, Algorithm, Client, Grant, GrantType, IDToken, RefreshToken
+from .refresh import refresh_token_lock, refresh_token_rotated
+from .tokens import refresh_token_remaining
+
+USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access", "groups"}
 
 
 def _epoch(value: datetime | None) -> int | None:
@@ -28,7 +32,7 @@ def _epoch(value: datetime | None) -> int | None:
 
 
 class PorchlightValidator(OAuth2Validator):
-    # Copied, never mutated in place (DESIGN gap 3): DOT's dict is shared by every subclass.
+    # Copied, never mutated in place (docs/design.md, gap 3): DOT's dict is shared by every subclass.
     oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope}
 
     # --- clients and grant types -----------------------------------------------------------
@@ -40,6 +44,17 @@ class PorchlightValidator(OAuth2Validator):
         if not provided_secret or not stored_secret:
             return False
         return super()._check_secret(provided_secret, stored_secret)
+
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        if not super().authenticate_client(request, *args, **kwargs):
+            return False
+        if request.client_id and request.client_id != request.client.client_id:
+            # HTTP Basic named one client and the body's client_id another: one request, one
+            # client (RFC 6749 §2.3). oauthlib would answer "server_error".
+            raise errors.InvalidRequestError(
+                description="client_id is not the client that authenticated.", request=request
+            )
+        return True
 
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
         # Each grant type must be registered for the client, refresh_token included: DOT lets
@@ -60,6 +75,14 @@ class PorchlightValidator(OAuth2Validator):
             return False
         # A client_credentials token has no user, so user scopes mean nothing there.
         return not (request.grant_type == GrantType.CLIENT_CREDENTIALS and USER_SCOPES.intersection(scopes))
+
+    def is_pkce_required(self, client_id, request) -> bool:
+        # RFC 9700 §2.1.1: always for public clients; for confidential ones unless staff turned
+        # it off for the client (which must then use nonce: authorization.authorization_check).
+        client = request.client or Client.objects.filter(client_id=client_id).first()
+        if client is None:
+            return True
+        return client.client_type == Client.CLIENT_PUBLIC or client.require_pkce
 
     # --- authorization request: decided in the view, which has the session ----------------
 
@@ -95,7 +118,9 @@ class PorchlightValidator(OAuth2Validator):
         }
 
     def _create_authorization_code(self, request, code, expires=None):
-        grant = super()._create_authorization_code(request, code, expires)
+        # Only the code's hash is stored (RFC 9700 §4.2); the client gets the code itself.
+        stored = {**code, "code": codes.code_hash(code["code"])}
+        grant = super()._create_authorization_code(request, stored, expires)
         fields = self._context_fields(request)
         Grant.objects.filter(pk=grant.pk).update(**fields)
         return grant
@@ -105,29 +130,37 @@ class PorchlightValidator(OAuth2Validator):
         """Load the grant for ``code`` once per token request (codes are unique)."""
         loaded = getattr(request, "_loaded_grant", None)
         if loaded is None or loaded[0] != code:
-            loaded = (code, Grant.objects.filter(code=code).select_related("user").first())
+            loaded = (code, codes.grant_for_code(code))
             request._loaded_grant = loaded
         return loaded[1]
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
-        grant = self._load_grant(code, request)
+        # RFC 6749 §4.1.2: a code is used once. The grant row is locked until the token request
+        # ends, so of concurrent redemptions exactly one wins; a replay revokes what the first
+        # redemption issued (RFC 9700 §4.2.4) and is refused.
+        grant = codes.grant_redeem(code=code, client=client)
         # RFC 6749 §4.1.3: the code must have been issued to this client.
-        if grant is None or grant.application_id != client.pk or grant.is_expired():
+        if grant is None:
             return False
+        request._loaded_grant = (code, grant)
         request.scopes = grant.scope.split()
         request.user = grant.user
         if grant.nonce:
             request.nonce = grant.nonce
         request.auth_context = self._context_from(grant)
+        request.token_family = grant.token_family
         request._grant = grant
         return True
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
+        # The grant was marked used in validate_code, in this transaction; it is kept until it
+        # expires so a replay is recognised (DOT would delete it).
+        return None
 
     def confirm_redirect_uri(
         self, client_id, code, redirect_uri, client, request=None, *args, **kwargs
     ) -> bool:
-        grant = (
-            getattr(request, "_grant", None) or Grant.objects.filter(code=code, application=client).first()
-        )
+        grant = getattr(request, "_grant", None) or codes.grant_for_code(code, client=client)
         if grant is None or not grant.redirect_uri_allowed(redirect_uri):
             # RFC 6749 §5.2: a redirect_uri that differs from the authorization request's is
             # invalid_grant (oauthlib would say invalid_request).
@@ -135,6 +168,18 @@ class PorchlightValidator(OAuth2Validator):
                 description="redirect_uri does not match the authorization request.", request=request
             )
         return True
+
+    def _check_and_set_request_resource(self, request):
+        # DOT looks the grant up by the code itself to narrow RFC 8707 resources; grants store
+        # the code's hash, so look it up by that.
+        if request.grant_type != GrantType.AUTHORIZATION_CODE:
+            return super()._check_and_set_request_resource(request)
+        code = request.code
+        request.code = codes.code_hash(code)
+        try:
+            return super()._check_and_set_request_resource(request)
+        finally:
+            request.code = code
 
     def get_code_challenge(self, code, request):
         grant = getattr(request, "_grant", None)
@@ -161,24 +206,55 @@ class PorchlightValidator(OAuth2Validator):
         return grant.scope.split() if grant is not None else []
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
-        if valid:
-            # OIDC Core 1.0 §12.2: a refreshed ID token keeps the original auth_time/amr/acr.
-            request.auth_context = self._context_from(request.refresh_token_instance)
-        return valid
+        # Replaces DOT's check: the row is locked before anything is decided (refresh.py), so
+        # one refresh token yields at most one successor however many requests race for it.
+        decision = refresh_token_lock(value=refresh_token, client=client)
+        token = decision.token
+        if token is None:
+            return False
+        request.user = token.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = token
+        # OIDC Core 1.0 §12.2: a refreshed ID token keeps the original auth_time/amr/acr.
+        request.auth_context = self._context_from(token)
+        request.token_family = token.token_family
+        request._retry_response = decision.retry
+        return True
 
     def save_bearer_token(self, token, request, *args, **kwargs):
+        retry = getattr(request, "_retry_response", None)
+        if retry is not None:
+            # A retry within the grace window: the successor already issued, nothing new.
+            token.clear()
+            token.update(retry)
+            return None
         if "refresh_token" in token and not self._may_issue_refresh_token(request):
             del token["refresh_token"]
-        return super().save_bearer_token(token, request, *args, **kwargs)
+        rotated = getattr(request, "refresh_token_instance", None)
+        saved = super().save_bearer_token(token, request, *args, **kwargs)
+        issued = getattr(request, "_issued_refresh_token", None)
+        if "refresh_token" in token and issued is not None:
+            # Not in RFC 6749 §5.1, but read by many RP libraries (Keycloak's name); harmless
+            # to others, which ignore unknown members.
+            token["refresh_expires_in"] = refresh_token_remaining(issued)
+        if request.grant_type == GrantType.REFRESH_TOKEN and isinstance(rotated, RefreshToken):
+            refresh_token_rotated(token=rotated, response=dict(token))
+        return saved
 
     def _may_issue_refresh_token(self, request) -> bool:
-        # OIDC Core 1.0 §11: a refresh token that outlives the user's presence is issued only
-        # for a granted offline_access scope, and only to clients registered for refreshing.
+        """Decide whether this token response carries a refresh token (OIDC Core 1.0 §11).
+
+        Only clients registered for the refresh_token grant get one. With offline_access granted
+        it is an offline token; otherwise it is bound to the user's sign-in session and dies
+        with it, so it never outlives the user's presence at the provider.
+        """
         client = request.client
         if client is None or GrantType.REFRESH_TOKEN not in (client.grant_types or []):
             return False
-        return "offline_access" in (request.scopes or [])
+        if "offline_access" in (request.scopes or []):
+            return True
+        context = getattr(request, "auth_context", None) or {}
+        return login_session_active(context.get("session_id") or "") is not None
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         id_token = getattr(request, "id_token", None)
@@ -190,6 +266,7 @@ class PorchlightValidator(OAuth2Validator):
             application=request.client,
             source_refresh_token=source_refresh_token,
             resource=getattr(request, "resource", []),
+            token_family=self._token_family(request),
             **self._context_fields(request),
         )
         self._set_token_value(access_token, token["access_token"])
@@ -203,18 +280,36 @@ class PorchlightValidator(OAuth2Validator):
             application=request.client,
             access_token=access_token,
             # A rotated token stays in its family, so reuse can revoke them all (RFC 9700 §4.14.2).
-            token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
+            token_family=self._token_family(request),
+            # A rotated token keeps its kind: scopes narrowed at refresh don't change it.
+            offline=(
+                previous_refresh_token.offline
+                if previous_refresh_token
+                else "offline_access" in (request.scopes or [])
+            ),
             resource=getattr(request, "resource", []),
             **self._context_fields(request),
         )
         self._set_token_value(refresh_token, refresh_token_code)
         refresh_token.save()
+        request._issued_refresh_token = refresh_token
         return refresh_token
+
+    @staticmethod
+    def _token_family(request: Request) -> uuid.UUID:
+        """Return the family of the tokens issued now: the code's or refresh token's, else a new one."""
+        if getattr(request, "token_family", None) is None:
+            request.token_family = uuid.uuid4()
+        return request.token_family
 
     # --- ID tokens and UserInfo ------------------------------------------------------------
 
     def finalize_id_token(self, id_token, token, token_handler, request) -> str:
         """Build and sign the ID token (OIDC Core 1.0 §2, §3.1.3.6) with the client's algorithm."""
+        retry = getattr(request, "_retry_response", None)
+        if retry is not None and "id_token" in retry:
+            # A retried refresh gets the response it missed, ID token included (refresh.py).
+            return retry["id_token"]
         algorithm = request.client.algorithm
         now = int(time.time())
         expires = now + oauth2_settings.ID_TOKEN_EXPIRE_SECONDS
@@ -273,6 +368,26 @@ class PorchlightValidator(OAuth2Validator):
 
     def _get_key_for_token(self, token):
         # By kid among every published key, retired ones included, so an id_token_hint
-        # signed before a rotation still verifies at logout (DESIGN gap 4); an HS256 hint by
+        # signed before a rotation still verifies at logout (docs/design.md, gap 4); an HS256 hint by
         # its audience's secret.
         return keys.verification_key(token)
+
+    # --- device authorization grant (RFC 8628): hooks for oauthlib's DeviceCodeGrant -------
+    # The grant runs in oauthlib; the rows, single use and slow_down live in device.py.
+
+    def validate_device_code(self, client_id, code, request, *args, **kwargs) -> str | None:
+        """Return the RFC 8628 §3.5 status of ``code`` for the authenticated client; redeem it if approved."""
+        poll = device.device_code_redeem(client=request.client, device_code=code)
+        if poll.grant is not None:
+            # RFC 8628 §3.4: the token carries what the user approved, whatever the poll asks.
+            request.user = poll.grant.user
+            request.scopes = poll.grant.scope.split()
+            request.auth_context = self._context_from(poll.grant)
+        return poll.status
+
+    def save_token(self, token, request, *args, **kwargs):
+        # oauthlib's device grant has no OIDC variant, so it never adds an ID token; add it here,
+        # before the tokens are saved (so the access token links to it), when openid was granted.
+        if request.grant_type == GrantType.DEVICE_CODE and "openid" in (request.scopes or []):
+            token["id_token"] = self.finalize_id_token({}, token, None, request)
+        return super().save_token(token, request, *args, **kwargs)

@@ -3,9 +3,10 @@
 from oauth2_provider.scopes import BaseScopes
 
 from .claims import SCOPE_DESCRIPTIONS
+from .models import GrantType
 
 # Scopes that only clients with the client_credentials grant may ask for would go here; the
-# public list is what discovery's scopes_supported shows (DESIGN gap 5: no internal scopes).
+# public list is what discovery's scopes_supported shows (docs/design.md, gap 5: no internal scopes).
 PUBLIC_SCOPES = list(SCOPE_DESCRIPTIONS)
 
 
@@ -14,6 +15,10 @@ class PorchlightScopes(BaseScopes):
         return dict(SCOPE_DESCRIPTIONS)
 
     def get_available_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
+        if application is not None and not getattr(application, "release_groups", False):
+            # Group names go only to clients staff allowed them; asking anyway is invalid_scope
+            # (RFC 6749 §4.1.2.1, §5.2).
+            return [scope for scope in PUBLIC_SCOPES if scope != "groups"]
         return list(PUBLIC_SCOPES)
 
     def get_default_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
@@ -21,6 +26,7 @@ class PorchlightScopes(BaseScopes):
         # client_credentials grant) gets no user scope at all, whatever else the client may do.
         if getattr(request, "grant_type", None) == "client_credentials":
             return []
-        if application is not None and "authorization_code" not in (application.grant_types or []):
+        user_grants = {GrantType.AUTHORIZATION_CODE, GrantType.DEVICE_CODE}
+        if application is not None and not user_grants.intersection(application.grant_types or []):
             return []
         return ["openid"]

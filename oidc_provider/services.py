@@ -1,10 +1,19 @@
-"""Writes that carry logic: creating clients and resetting their secrets."""
+"""Writes that carry logic: clients (create, change, secrets, delete) and revoking a user's access.
+
+Every rule a client obeys lives in ``Client.clean()``; these functions run it, save, and
+write the audit record. Secrets are minted, hashed and audited in one place,
+``client_secret_set``.
+"""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 
-from .models import Algorithm, Client, GrantType
+from audit.services import audit_record
+
+from .hashers import client_secret_problem
+from .models import AccessToken, Algorithm, Client, DeviceGrant, Grant, GrantType, RefreshToken
+from .tokens import user_tokens_revoke
 
 
 @transaction.atomic
@@ -19,42 +28,168 @@ def client_create(
     algorithm: str = Algorithm.RS256,
     allowed_origins: list[str] | None = None,
     access_token_format: str = Client.AccessTokenFormat.JWT,
+    require_pkce: bool = True,
+    require_mfa: bool = False,
+    release_groups: bool = False,
+    actor=None,
+    actor_label: str = "",
 ) -> tuple[Client, str | None]:
     """Create a client and return it with its cleartext secret (None for a public client).
 
     The secret is returned exactly once: only its hash is stored.
     """
-    grant_types = list(dict.fromkeys(grant_types or [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN]))
-    if public and GrantType.CLIENT_CREDENTIALS in grant_types:
-        raise ValidationError("A public client cannot use the client_credentials grant (RFC 6749 §4.4).")
-    if GrantType.AUTHORIZATION_CODE in grant_types and not redirect_uris:
-        raise ValidationError("The authorization_code grant needs at least one redirect URI.")
-    secret = None if public else generate_client_secret()
     client = Client(
         name=name,
         client_type=Client.CLIENT_PUBLIC if public else Client.CLIENT_CONFIDENTIAL,
-        grant_types=grant_types,
+        grant_types=list(
+            dict.fromkeys(grant_types or [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN])
+        ),
         redirect_uris=" ".join(redirect_uris),
         post_logout_redirect_uris=" ".join(post_logout_redirect_uris or []),
         allowed_origins=" ".join(allowed_origins or []),
         skip_authorization=skip_consent,
         algorithm=algorithm,
         access_token_format=access_token_format,
-        client_secret=secret or "",
-        hash_client_secret=True,
+        require_pkce=require_pkce,
+        require_mfa=require_mfa,
+        release_groups=release_groups,
+        client_secret="",
     )
+    secret = None if public else client_secret_set(client=client)
     client.full_clean()
     client.save()
+    client_create_record(client=client, actor=actor, actor_label=actor_label)
     return client, secret
 
 
+def client_create_record(*, client: Client, actor=None, actor_label: str = "") -> None:
+    """Write the audit record for a new client (the admin saves its own form, then calls this)."""
+    audit_record(
+        action="client.create",
+        target=client.client_id,
+        actor=actor,
+        actor_label=actor_label,
+        detail={"name": client.name, "client_type": client.client_type, "grant_types": client.grant_types},
+    )
+
+
 @transaction.atomic
-def client_secret_reset(*, client: Client) -> str:
-    """Give a confidential client a new generated secret and return it (shown once)."""
+def client_secret_set(*, client: Client, secret: str | None = None, actor=None, actor_label: str = "") -> str:
+    """Give a confidential client ``secret``, or a generated one, and return it (shown once).
+
+    Only its hash is stored (DOT hashes on save). A client that already exists is saved and the
+    reset audited here; a new one is saved, and its creation audited, by whoever makes it.
+    """
     if client.client_type != Client.CLIENT_CONFIDENTIAL:
-        raise ValidationError("Only confidential clients have a secret.")
-    secret = generate_client_secret()
+        raise ValidationError({"client_secret": "An app that cannot keep a secret has none."})
+    if secret:
+        problem = client_secret_problem(secret)
+        if problem:
+            raise ValidationError({"client_secret": problem})
+    secret = secret or generate_client_secret()
     client.client_secret = secret
-    # An HS256 client's encrypted copy follows its secret (Client.save).
-    client.save(update_fields=["client_secret", "client_secret_encrypted", "updated"])
+    client.hash_client_secret = True
+    if client.pk is not None:
+        # An HS256 client's encrypted copy follows its secret (Client.save).
+        client.save(
+            update_fields=["client_secret", "hash_client_secret", "client_secret_encrypted", "updated"]
+        )
+        audit_record(
+            action="client.secret_reset",
+            target=client.client_id,
+            actor=actor,
+            actor_label=actor_label,
+            detail={"name": client.name},
+        )
     return secret
+
+
+def client_secret_reset(*, client: Client, actor=None, actor_label: str = "") -> str:
+    """Give a confidential client a new generated secret and return it (shown once)."""
+    return client_secret_set(client=client, actor=actor, actor_label=actor_label)
+
+
+@transaction.atomic
+def client_update(
+    *,
+    client: Client,
+    name: str | None = None,
+    redirect_uris: list[str] | None = None,
+    post_logout_redirect_uris: list[str] | None = None,
+    allowed_origins: list[str] | None = None,
+    grant_types: list[str] | None = None,
+    actor=None,
+    actor_label: str = "",
+) -> list[str]:
+    """Change the given settings of ``client`` (None leaves one as it is); return what changed."""
+    wanted = {
+        "name": name,
+        "redirect_uris": None if redirect_uris is None else " ".join(redirect_uris),
+        "post_logout_redirect_uris": (
+            None if post_logout_redirect_uris is None else " ".join(post_logout_redirect_uris)
+        ),
+        "allowed_origins": None if allowed_origins is None else " ".join(allowed_origins),
+        "grant_types": None if grant_types is None else list(dict.fromkeys(grant_types)),
+    }
+    changed = [
+        field for field, value in wanted.items() if value is not None and value != getattr(client, field)
+    ]
+    for field in changed:
+        setattr(client, field, wanted[field])
+    if changed:
+        client.full_clean()
+        client.save()
+        client_change_record(client=client, changed=changed, actor=actor, actor_label=actor_label)
+    return changed
+
+
+def client_change_record(*, client: Client, changed: list[str], actor=None, actor_label: str = "") -> None:
+    """Write the audit record for a change to ``client``'s settings (never their values' secrets)."""
+    audit_record(
+        action="client.change",
+        target=client.client_id,
+        actor=actor,
+        actor_label=actor_label,
+        detail={
+            "name": client.name,
+            "changed": sorted(set(changed) - {"client_secret", "new_client_secret"}),
+        },
+    )
+
+
+@transaction.atomic
+def client_delete(*, client: Client, actor=None, actor_label: str = "") -> None:
+    """Delete ``client`` with every token, code and consent it holds."""
+    audit_record(
+        action="client.delete",
+        target=client.client_id,
+        actor=actor,
+        actor_label=actor_label,
+        detail={"name": client.name},
+    )
+    client.delete()
+
+
+@transaction.atomic
+def user_tokens_revoke_all(*, user, actor=None, actor_label: str = "") -> int:
+    """Revoke every token and unredeemed code any client holds for ``user``; return how many tokens."""
+    clients = Client.objects.filter(
+        pk__in={
+            *AccessToken.objects.filter(user=user).values_list("application", flat=True),
+            *RefreshToken.objects.filter(user=user, revoked__isnull=True).values_list(
+                "application", flat=True
+            ),
+        }
+    )
+    count = sum(user_tokens_revoke(user=user, client=client) for client in clients)
+    # A code or approved device grant not yet exchanged would otherwise still buy fresh tokens.
+    Grant.objects.filter(user=user).delete()
+    DeviceGrant.objects.filter(user=user).delete()
+    audit_record(
+        action="user.tokens_revoke",
+        target=user.get_username(),
+        actor=actor,
+        actor_label=actor_label,
+        detail={"tokens": count},
+    )
+    return count

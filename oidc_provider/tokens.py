@@ -1,11 +1,16 @@
 """What a stored token says about itself (RFC 7662 §2.2), and revoking a user's tokens."""
 
-from datetime import timedelta
+import math
+import uuid
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import revoke_access_token
 from oauth2_provider.settings import oauth2_settings
+
+from accounts.sessions import login_session_active
 
 from .models import AccessToken, Client, RefreshToken
 
@@ -44,10 +49,43 @@ def refresh_token_expires(token: RefreshToken):
     return token.access_token.expires + timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
 
 
+def refresh_token_deadline(token: RefreshToken) -> datetime | None:
+    """Return when ``token`` dies if not used before, or None when it is dead already.
+
+    Every refresh token dies after the idle lifetime. A session-bound one also dies with its
+    sign-in session (OIDC Core 1.0 §11: without offline_access a refresh token must not outlive
+    the user's session); an offline one dies at the offline maximum after the sign-in.
+    """
+    deadline = refresh_token_expires(token)
+    if token.revoked is not None or deadline is None:
+        return None
+    if token.offline:
+        maximum = settings.PORCHLIGHT["OFFLINE_TOKEN_MAX_LIFETIME"]
+        if maximum and token.auth_time:
+            deadline = min(deadline, token.auth_time + timedelta(seconds=maximum))
+    else:
+        session = login_session_active(token.session_id)
+        if session is None:
+            return None
+        deadline = min(deadline, session.expires)
+    return deadline if deadline > timezone.now() else None
+
+
+def refresh_token_alive(token: RefreshToken) -> bool:
+    """Return whether ``token`` may still be used."""
+    return refresh_token_deadline(token) is not None
+
+
+def refresh_token_remaining(token: RefreshToken) -> int:
+    """Return the seconds ``token`` has left if not used (``refresh_expires_in``)."""
+    deadline = refresh_token_deadline(token)
+    return max(0, math.floor((deadline - timezone.now()).total_seconds())) if deadline else 0
+
+
 def refresh_token_claims(token: RefreshToken) -> dict | None:
     """Return the introspection response for a live refresh token, or None if it is dead."""
-    expires = refresh_token_expires(token)
-    if token.revoked is not None or expires is None or expires <= timezone.now():
+    expires = refresh_token_deadline(token)
+    if expires is None:
         return None
     return {
         "active": True,
@@ -73,3 +111,41 @@ def user_tokens_revoke(*, user, client: Client) -> int:
         revoke_access_token(access)
         count += 1
     return count
+
+
+@transaction.atomic
+def family_revoke(family: uuid.UUID) -> None:
+    """Revoke every token issued from one code and its refreshes (RFC 9700 §4.14.2, §4.2.4)."""
+    RefreshToken.revoke_family(family)
+    AccessToken.objects.filter(token_family=family).delete()
+
+
+@transaction.atomic
+def session_tokens_revoke(*, sid: str) -> int:
+    """Revoke the session-bound tokens issued in the sign-in session ``sid``; return how many families.
+
+    Offline tokens (and access tokens minted from them) outlive the session (OIDC Core 1.0 §11).
+    """
+    families = set(
+        RefreshToken.objects.filter(session_id=sid, offline=False, revoked__isnull=True).values_list(
+            "token_family", flat=True
+        )
+    )
+    for family in families - {None}:
+        RefreshToken.revoke_family(family)
+    offline_families = RefreshToken.objects.filter(session_id=sid, offline=True).values("token_family")
+    AccessToken.objects.filter(session_id=sid).exclude(token_family__in=offline_families).delete()
+    return len(families)
+
+
+@transaction.atomic
+def offline_tokens_revoke(*, user) -> int:
+    """Revoke the user's offline refresh tokens and their access tokens (a password change)."""
+    families = set(
+        RefreshToken.objects.filter(user=user, offline=True, revoked__isnull=True).values_list(
+            "token_family", flat=True
+        )
+    )
+    for family in families - {None}:
+        family_revoke(family)
+    return len(families)

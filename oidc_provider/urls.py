@@ -14,10 +14,14 @@ protocol_patterns = [
     path("introspect/", views.IntrospectionView.as_view(), name="introspect"),
     path("revoke/", views.RevokeTokenView.as_view(), name="revoke"),
     path("register/", views.RegistrationView.as_view(), name="register"),
+    path("device/", views.DeviceAuthorizationView.as_view(), name="device-authorization"),
 ]
 
 urlpatterns = [
     path("o/", include(protocol_patterns)),
     # A page for people, beside the account pages rather than among the protocol endpoints.
     path("account/apps/", views.ConnectedAppsView.as_view(), name="connected-apps"),
+    # RFC 8628 §3.2 verification_uri: short, for people to type from a device's screen.
+    path("device/", views.DeviceView.as_view(), name="device"),
+    path("device/confirm/", views.DeviceConfirmView.as_view(), name="device-confirm"),
 ]

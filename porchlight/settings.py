@@ -7,6 +7,7 @@ secret key); with debug off and a non-loopback issuer, a missing secret key stop
 
 import ipaddress
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -173,6 +174,14 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 # MFA (accounts/mfa/). Authenticator apps and passkey prompts show the service under this name.
 SITE_NAME = env("PORCHLIGHT_SITE_NAME", "Porchlight")
+# Branding: a logo (an absolute URL, or a path under the site such as /static/logo.svg) shown
+# beside the name, and an accent colour (#rgb or #rrggbb) for links and primary buttons.
+LOGO_URL = env("PORCHLIGHT_LOGO_URL") or ""
+if LOGO_URL and not re.fullmatch(r"(https://|/(?!/))[^\s\"'<>]*", LOGO_URL):
+    raise ImproperlyConfigured("PORCHLIGHT_LOGO_URL must be an https:// URL or a path starting with /")
+ACCENT_COLOR = env("PORCHLIGHT_ACCENT_COLOR") or ""
+if ACCENT_COLOR and not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", ACCENT_COLOR):
+    raise ImproperlyConfigured("PORCHLIGHT_ACCENT_COLOR must be a colour such as #0b5cad")
 OTP_TOTP_ISSUER = SITE_NAME
 # Passkeys (WebAuthn) are bound to a host name (the RP ID), the issuer's unless told otherwise,
 # and work only on pages of the issuer's origin. Browsers refuse an IP address as RP ID, so a
@@ -258,13 +267,21 @@ CACHES = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Password-reset links carry their token in the path (porchlight/log_redaction.py).
+    "filters": {"secret_paths": {"()": "porchlight.log_redaction.SecretPathFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_paths"]}
+    },
     "root": {"handlers": ["console"], "level": env("PORCHLIGHT_LOG_LEVEL", "WARNING")},
     "loggers": {
         # oauthlib logs request bodies (client secrets, codes) at DEBUG.
         "oauthlib": {"level": "WARNING"},
         "oauth2_provider": {"level": "WARNING"},
+        # These log the path of 4xx responses and CSRF failures; filtered where they are logged,
+        # so every handler (Django's own included) gets the redacted message.
+        "django.request": {"filters": ["secret_paths"]},
+        "django.security.csrf": {"filters": ["secret_paths"]},
     },
 }
 
@@ -284,11 +301,18 @@ def _key_encryption_key() -> str:
     return "porchlight-development-key-encryption-key-do-not-use-in-production"
 
 
+def _key_encryption_key_fallbacks() -> list[str]:
+    # Older keys, still accepted for decryption until `manage.py reencrypt` has moved every value
+    # to the newest; comma- or newline-separated, so a _FILE can hold one per line.
+    value = env("PORCHLIGHT_KEY_ENCRYPTION_KEY_FALLBACKS") or ""
+    return [item.strip() for item in value.replace("\n", ",").split(",") if item.strip()]
+
+
 def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    # Unset or empty: a proxy on the same host (loopback) is the only one trusted.
+    networks = env_list("PORCHLIGHT_TRUSTED_PROXIES", []) or ["127.0.0.0/8", "::1/128"]
     try:
-        return [
-            ipaddress.ip_network(item, strict=False) for item in env_list("PORCHLIGHT_TRUSTED_PROXIES", [])
-        ]
+        return [ipaddress.ip_network(item, strict=False) for item in networks]
     except ValueError as exc:
         raise ImproperlyConfigured(f"PORCHLIGHT_TRUSTED_PROXIES: {exc}") from exc
 
@@ -303,6 +327,7 @@ PORCHLIGHT = {
     # How long a key signs before `rotatekeys` replaces it.
     "KEY_ROTATION_DAYS": env_int("PORCHLIGHT_KEY_ROTATION_DAYS", 90, maximum=3650),
     "KEY_ENCRYPTION_KEY": _key_encryption_key(),
+    "KEY_ENCRYPTION_KEY_FALLBACKS": _key_encryption_key_fallbacks(),
     # Brute-force protection (accounts/throttling.py): failures counted per account and per client
     # IP in the database, so every worker and node shares them.
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": env_int("PORCHLIGHT_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, maximum=1000),
@@ -312,13 +337,36 @@ PORCHLIGHT = {
     "LOGIN_LOCKOUT_MAX": env_int(
         "PORCHLIGHT_LOGIN_LOCKOUT_MAX", max(3600, _login_lockout), minimum=_login_lockout, maximum=7 * 86400
     ),
+    # Password reset mails per e-mail address and per client IP within the window (the same
+    # records); further requests get the same answer and no mail.
+    "PASSWORD_RESET_MAX_PER_ACCOUNT": env_int("PORCHLIGHT_PASSWORD_RESET_MAX_PER_ACCOUNT", 3, maximum=1000),
+    "PASSWORD_RESET_MAX_PER_IP": env_int("PORCHLIGHT_PASSWORD_RESET_MAX_PER_IP", 10, maximum=100_000),
+    "PASSWORD_RESET_WINDOW": env_int("PORCHLIGHT_PASSWORD_RESET_WINDOW", 3600, maximum=86400),
+    # How long the link in an invitation mail lets the invited person choose a password.
+    "INVITATION_LIFETIME": env_int(
+        "PORCHLIGHT_INVITATION_LIFETIME", 7 * 86400, minimum=300, maximum=30 * 86400
+    ),
     # Staff must use a second factor to open the admin; those without one are taken through
     # enrollment first. On by default wherever the issuer is a real (non-loopback) address.
     "STAFF_REQUIRE_MFA": env_bool("PORCHLIGHT_STAFF_REQUIRE_MFA", not ISSUER_IS_LOOPBACK),
+    # OIDC Core 1.0 §11: an offline refresh token dies this long after the sign-in it came from,
+    # however often it is used (0: only the idle lifetime limits it).
+    # RFC 9700 §4.14.2: a client that retries a refresh within this many seconds (a lost
+    # response, two tabs) gets the same successor back instead of a family revocation; 0: never.
+    "REFRESH_REUSE_GRACE": env_int("PORCHLIGHT_REFRESH_REUSE_GRACE", 10, minimum=0, maximum=300),
+    "OFFLINE_TOKEN_MAX_LIFETIME": env_int(
+        "PORCHLIGHT_OFFLINE_TOKEN_MAX_LIFETIME", 60 * 60 * 24 * 90, minimum=0, maximum=60 * 60 * 24 * 3650
+    ),
     "BEHIND_PROXY": env_bool("PORCHLIGHT_BEHIND_PROXY", False),
     # Dynamic client registration without an initial access token (RFC 7591 §3). Off: only
     # holders of a token staff created in the admin may register clients.
     "OPEN_REGISTRATION": env_bool("PORCHLIGHT_OPEN_REGISTRATION", False),
+    # Device authorization grant (RFC 8628 §3.2): how long a device code and its user code live,
+    # and the seconds a device waits between polls (each slow_down adds 5).
+    "DEVICE_CODE_LIFETIME": env_int("PORCHLIGHT_DEVICE_CODE_LIFETIME", 600, minimum=60, maximum=3600),
+    "DEVICE_POLL_INTERVAL": env_int("PORCHLIGHT_DEVICE_POLL_INTERVAL", 5, maximum=60),
+    # With BEHIND_PROXY, X-Forwarded-For is read only when the direct peer (REMOTE_ADDR) is one
+    # of these networks, and these hops are skipped when looking for the client in it.
     "TRUSTED_PROXIES": _trusted_proxies(),
 }
 
@@ -341,9 +389,10 @@ OAUTH2_PROVIDER = {
         "email": "email",
         "phone": "phone",
         "address": "address",
+        "groups": "groups",
         "offline_access": "offline_access",
     },
-    # RFC 6749 §3.3: a request without scope gets this, never every scope (DESIGN gap 6).
+    # RFC 6749 §3.3: a request without scope gets this, never every scope (docs/design.md, gap 6).
     "DEFAULT_SCOPES": ["openid"],
     "PKCE_REQUIRED": True,
     "CLIENT_SECRET_HASHER": "client_secret_sha256",
@@ -369,6 +418,9 @@ OAUTH2_PROVIDER = {
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token", "client_credentials"],
+    # DOT's pre-token hook for the device grant looks the device code up in clear (a 500 with
+    # hashed codes); Porchlight's validate_device_code does the lookup (oidc_provider/device.py).
+    "OAUTH_PRE_TOKEN_VALIDATION": [],
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
     "REQUEST_APPROVAL_PROMPT": "force",
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,

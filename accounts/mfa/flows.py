@@ -5,6 +5,7 @@ short-lived pending state in the session, not signed in, so no page (and no auth
 request) ever sees a half-authenticated user.
 """
 
+import json
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -14,13 +15,13 @@ from django.contrib.auth import get_user_model, login
 from django.db import transaction
 from django.http import HttpRequest
 from django_otp.models import Device
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
+from .. import encryption
 from ..authentication import AuthContext, get_auth_context, record_authentication
-from ..throttling import ALLOWED, ThrottleDecision, throttle_check, throttle_failure, throttle_success
+from ..throttling import ALLOWED, ThrottleDecision, throttle_attempt, throttle_failure, throttle_success
 from . import policy, recovery_codes, totp
+from .models import RecoveryCodeDevice, TOTPAuthenticator
 
 PENDING_KEY = "porchlight_mfa_pending"
 # Long enough to find the phone and read a code; short enough that an unattended screen
@@ -91,7 +92,7 @@ def second_factor_user(request: HttpRequest):
 def available_methods(user) -> list[Method]:
     """Return the second-factor methods ``user`` can use, preferred first."""
     methods = []
-    if TOTPDevice.objects.devices_for_user(user, confirmed=True).exists():
+    if TOTPAuthenticator.objects.devices_for_user(user, confirmed=True).exists():
         methods.append(Method.TOTP)
     if policy.passkeys(user):
         methods.append(Method.PASSKEY)
@@ -112,21 +113,18 @@ class SecondFactorResult:
 
 def second_factor_verify(request: HttpRequest, *, user, method: Method, code: str) -> SecondFactorResult:
     """Check ``code`` with ``method``, counting failures against the account's login throttle."""
-    username = user.get_username()
-    decision = throttle_check(request=request, username=username)
-    if not decision.allowed:
+    attempt = throttle_attempt(request=request, username=user.get_username(), kind="second_factor")
+    if not attempt.allowed:
         # Not even tried: a locked account must not use up a recovery code.
-        return SecondFactorResult(None, decision)
+        return SecondFactorResult(None, attempt.decision)
     if method == Method.TOTP:
         device = totp.totp_verify(user, code)
     else:
         device = recovery_codes.recovery_code_verify(user, code)
     if device is None:
-        return SecondFactorResult(
-            None, throttle_failure(request=request, username=username, kind="second_factor")
-        )
+        return SecondFactorResult(None, throttle_failure(attempt=attempt))
     # The whole login succeeded: both the password and the second-factor counts are cleared.
-    throttle_success(request=request, username=username)
+    throttle_success(attempt=attempt)
     return SecondFactorResult(device)
 
 
@@ -137,9 +135,11 @@ def second_factor_complete(request: HttpRequest, *, user, device: Device, method
         first_factors = list(pending.get("amr") or ["pwd"])
         login(request, user, backend=pending.get("backend"))
     else:
-        # Step-up: the session's user adds a factor to those they signed in with.
+        # Step-up: the session's user adds a factor to those they signed in with. login() gave
+        # a signed-in session a new key; a stepped-up one needs its own (session fixation).
         context = get_auth_context(request)
         first_factors = [m for m in (context.amr if context else []) if m != "mfa"]
+        request.session.cycle_key()
     django_otp.login(request, device)
     return record_authentication(request, [*first_factors, method_amr(method, device)])
 
@@ -161,7 +161,7 @@ def passkey_login(request: HttpRequest, *, device: WebAuthnCredential, user_veri
 # --- enrollment ------------------------------------------------------------------------------
 
 
-def totp_activate(request: HttpRequest, *, device: TOTPDevice, code: str) -> bool:
+def totp_activate(request: HttpRequest, *, device: TOTPAuthenticator, code: str) -> bool:
     """Confirm the TOTP device with its first code; give the user recovery codes if they have none.
 
     The code just proved the session's user holds the authenticator, so the session counts it
@@ -175,6 +175,9 @@ def totp_activate(request: HttpRequest, *, device: TOTPDevice, code: str) -> boo
     if context is not None:
         first_factors = [m for m in context.amr if m not in ("mfa", "otp")]
         device.refresh_from_db()
+        # The session now carries acr "mfa": give it a new key, so a key planted or read before
+        # the enrollment does not inherit it (session fixation).
+        request.session.cycle_key()
         django_otp.login(request, device)
         record_authentication(request, [*first_factors, AMR[Method.TOTP]])
     return True
@@ -182,12 +185,21 @@ def totp_activate(request: HttpRequest, *, device: TOTPDevice, code: str) -> boo
 
 def recovery_codes_issue(request: HttpRequest) -> None:
     """Generate new recovery codes and keep them in the session until shown, once."""
-    request.session[NEW_CODES_KEY] = recovery_codes.recovery_codes_generate(request.user)
+    codes = recovery_codes.recovery_codes_generate(request.user)
+    # Sessions are stored in the database too: the codes wait there encrypted, not in the clear.
+    request.session[NEW_CODES_KEY] = encryption.encrypt(json.dumps(codes).encode())
 
 
 def recovery_codes_take(request: HttpRequest) -> list[str]:
     """Return the recovery codes waiting to be shown, removing them from the session."""
-    return list(request.session.pop(NEW_CODES_KEY, None) or [])
+    waiting = request.session.pop(NEW_CODES_KEY, None)
+    if not isinstance(waiting, str):
+        return []
+    try:
+        return list(json.loads(encryption.decrypt(waiting)))
+    except encryption.UndecryptableError:
+        # The key-encryption key changed meanwhile; the user can make a new set.
+        return []
 
 
 # --- self-service ----------------------------------------------------------------------------
@@ -204,7 +216,7 @@ def device_remove(*, user, device: Device) -> None:
     last = device_is_last_factor(user, device)
     device.delete()
     if last:
-        StaticDevice.objects.filter(user=user).delete()
+        RecoveryCodeDevice.objects.filter(user=user).delete()
 
 
 def device_rename(*, device: Device, name: str) -> None:

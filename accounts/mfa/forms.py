@@ -1,7 +1,9 @@
 """Forms for the MFA pages. Codes are checked by the flows, which own throttling."""
 
 from django import forms
+from django.http import HttpRequest
 
+from ..forms import current_password_clean
 from .flows import Method
 
 CODE_ATTRS = {
@@ -57,15 +59,18 @@ class RemoveDeviceForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
     )
 
-    def __init__(self, *args, user, needs_password: bool, **kwargs) -> None:
+    def __init__(self, *args, request: HttpRequest, needs_password: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.user = user
+        self.request = request
         self.needs_password = needs_password
         if not needs_password:
             del self.fields["password"]
 
     def clean_password(self) -> str:
-        password = self.cleaned_data.get("password", "")
-        if not self.user.check_password(password):
-            raise forms.ValidationError("That is not your current password.")
-        return password
+        # Counted like a login: removing the last factor with a guessed password would undo MFA.
+        return current_password_clean(
+            request=self.request,
+            user=self.request.user,
+            password=self.cleaned_data.get("password", ""),
+            message="That is not your current password.",
+        )

@@ -17,7 +17,7 @@ from django_otp_webauthn import exceptions, views
 from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
 
-from ..throttling import throttle_check, throttle_failure, throttle_success
+from ..throttling import throttle_attempt, throttle_failure, throttle_success
 from . import flows, recovery_codes
 
 # WebAuthn Level 3 §6.1: authenticator data flags, byte 32 after the 32-byte RP ID hash.
@@ -80,15 +80,15 @@ class VerifyComplete(views.CompleteCredentialAuthenticationView):
 
     def post(self, *args, **kwargs):
         user = self.get_user()
-        decision = throttle_check(request=self.request, username=user.get_username())
-        if not decision.allowed:
-            raise Throttled(detail=decision.message)
+        attempt = throttle_attempt(request=self.request, username=user.get_username(), kind="second_factor")
+        if not attempt.allowed:
+            raise Throttled(detail=attempt.decision.message)
         try:
             response = super().post(*args, **kwargs)
         except exceptions.OTPWebAuthnApiError:
-            throttle_failure(request=self.request, username=user.get_username(), kind="second_factor")
+            throttle_failure(attempt=attempt)
             raise
-        throttle_success(request=self.request, username=user.get_username())
+        throttle_success(attempt=attempt)
         return response
 
     def complete_auth(self, device: WebAuthnCredential) -> None:

@@ -1,11 +1,10 @@
 """Who must use a second factor, and who has one."""
 
 from django.conf import settings
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from ..models import GroupSettings
+from .models import RecoveryCodeDevice, TOTPAuthenticator
 
 
 def mfa_required(user) -> bool:
@@ -27,17 +26,17 @@ def passkeys(user) -> list[WebAuthnCredential]:
 
 def primary_devices(user) -> list:
     """Return the user's authenticators other than recovery codes: TOTP apps, then passkeys."""
-    return [*TOTPDevice.objects.devices_for_user(user, confirmed=True).order_by("pk"), *passkeys(user)]
+    return [*TOTPAuthenticator.objects.devices_for_user(user, confirmed=True).order_by("pk"), *passkeys(user)]
 
 
 def has_second_factor(user) -> bool:
     """Return whether the user can complete a second-factor step (any usable device)."""
     if not user.is_authenticated:
         return False
-    if TOTPDevice.objects.devices_for_user(user, confirmed=True).exists():
+    if TOTPAuthenticator.objects.devices_for_user(user, confirmed=True).exists():
         return True
     if WebAuthnCredential.objects.devices_for_user(user, confirmed=True).exists():
         return True
     return (
-        StaticDevice.objects.devices_for_user(user, confirmed=True).filter(token_set__isnull=False).exists()
+        RecoveryCodeDevice.objects.devices_for_user(user, confirmed=True).filter(codes__isnull=False).exists()
     )

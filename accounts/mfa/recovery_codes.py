@@ -1,53 +1,58 @@
-"""Recovery codes: single-use codes on django-otp's StaticDevice, for when the app is lost.
+"""Recovery codes: single-use codes for when the app is lost, stored only as hashes.
 
-A code is deleted the moment it is used (StaticDevice.verify_token), so each works once.
+A code is deleted the moment it is used (RecoveryCodeDevice.verify_token), so each works once.
 """
 
+import secrets
+from base64 import b32encode
+
 from django.db import transaction
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+from .models import RECOVERY_CODE_BYTES, RecoveryCode, RecoveryCodeDevice, new_salt
 
 CODE_COUNT = 10
 DEVICE_NAME = "Recovery codes"
 
 
+def new_code() -> str:
+    """Return a random code as shown to the user: 16 base32 characters in groups of four."""
+    code = b32encode(secrets.token_bytes(RECOVERY_CODE_BYTES)).decode().lower()
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
 @transaction.atomic
 def recovery_codes_generate(user) -> list[str]:
     """Replace the user's recovery codes with ``CODE_COUNT`` new ones and return them."""
-    device = StaticDevice.objects.filter(user=user).order_by("pk").first()
+    device = RecoveryCodeDevice.objects.filter(user=user).order_by("pk").first()
     if device is None:
-        device = StaticDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=True)
-    StaticDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-    device.token_set.all().delete()
+        device = RecoveryCodeDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=True)
+    RecoveryCodeDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.codes.all().delete()
+    # A new set gets a new salt, so hashes of the old set say nothing about the new one.
+    device.salt = new_salt()
+    device.save(update_fields=["salt"])
     codes = set()
     while len(codes) < CODE_COUNT:
-        codes.add(StaticToken.random_token())
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+        codes.add(new_code())
+    RecoveryCode.objects.bulk_create(
+        RecoveryCode(device=device, code_hash=device.code_hash(c)) for c in codes
+    )
     return sorted(codes)
 
 
 def recovery_codes_remaining(user) -> int:
     """Return how many unused recovery codes the user has."""
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return RecoveryCode.objects.filter(device__user=user, device__confirmed=True).count()
 
 
-def normalize_code(code: str) -> str:
-    # Codes are shown in lower case; accept them typed in any case, with spaces or dashes.
-    return "".join(ch for ch in code.lower() if ch.isalnum())
-
-
-def recovery_code_verify(user, code: str) -> StaticDevice | None:
+def recovery_code_verify(user, code: str) -> RecoveryCodeDevice | None:
     """Use up the recovery code ``code``; return its device, or None if it is not valid."""
-    code = normalize_code(code)
-    if not code:
-        return None
-    for device in StaticDevice.objects.devices_for_user(user, confirmed=True):
-        with transaction.atomic():
-            locked = StaticDevice.objects.select_for_update().get(pk=device.pk)
-            if locked.verify_token(code):
-                return locked
+    for device in RecoveryCodeDevice.objects.devices_for_user(user, confirmed=True):
+        if device.verify_token(code):
+            return device
     return None
 
 
 def recovery_codes_delete(user) -> None:
     """Remove the user's recovery codes."""
-    StaticDevice.objects.filter(user=user).delete()
+    RecoveryCodeDevice.objects.filter(user=user).delete()

@@ -1,4 +1,4 @@
-"""Authenticator apps (TOTP, RFC 6238) on django-otp's TOTPDevice.
+"""Authenticator apps (TOTP, RFC 6238), on a django-otp device that keeps its key encrypted.
 
 Enrollment makes an unconfirmed device; the first code the app shows confirms it, which proves
 the app holds the key before the device is ever asked for at login.
@@ -10,27 +10,28 @@ import segno
 from django.db import transaction
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
-from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from .models import TOTPAuthenticator
 
 DEFAULT_NAME = "Authenticator app"
 
 
-def totp_device_pending(user) -> TOTPDevice:
+def totp_device_pending(user) -> TOTPAuthenticator:
     """Return the user's unconfirmed TOTP device, creating one (with a fresh key) if needed.
 
     Reusing it means reloading the enrollment page shows the key the user may already have scanned.
     """
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
-    return device or TOTPDevice.objects.create(user=user, name=DEFAULT_NAME, confirmed=False)
+    device = TOTPAuthenticator.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    return device or TOTPAuthenticator.objects.create(user=user, name=DEFAULT_NAME, confirmed=False)
 
 
-def manual_key(device: TOTPDevice) -> str:
+def manual_key(device: TOTPAuthenticator) -> str:
     """Return the key as base32 in groups of four, for typing into an app by hand."""
     key = b32encode(device.bin_key).decode().rstrip("=")
     return " ".join(key[i : i + 4] for i in range(0, len(key), 4))
 
 
-def qr_code_svg(device: TOTPDevice) -> SafeString:
+def qr_code_svg(device: TOTPAuthenticator) -> SafeString:
     """Return the otpauth:// provisioning URI as an inline SVG QR code."""
     qr = segno.make(device.config_url, error="m")
     svg = qr.svg_inline(scale=4, border=4, light="#fff", dark="#000")
@@ -47,24 +48,24 @@ def normalize_code(code: str) -> str:
 
 
 @transaction.atomic
-def totp_device_confirm(device: TOTPDevice, code: str) -> bool:
+def totp_device_confirm(device: TOTPAuthenticator, code: str) -> bool:
     """Confirm ``device`` if ``code`` is the one its app shows now."""
-    device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+    device = TOTPAuthenticator.objects.select_for_update().get(pk=device.pk)
     if device.confirmed or not device.verify_token(normalize_code(code)):
         return False
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     # One authenticator app per account: any other unconfirmed attempt is dropped.
-    TOTPDevice.objects.filter(user_id=device.user_id, confirmed=False).delete()
+    TOTPAuthenticator.objects.filter(user_id=device.user_id, confirmed=False).delete()
     return True
 
 
-def totp_verify(user, code: str) -> TOTPDevice | None:
+def totp_verify(user, code: str) -> TOTPAuthenticator | None:
     """Return the user's confirmed TOTP device that accepts ``code``, if any."""
     code = normalize_code(code)
-    for device in TOTPDevice.objects.devices_for_user(user, confirmed=True):
+    for device in TOTPAuthenticator.objects.devices_for_user(user, confirmed=True):
         with transaction.atomic():
-            locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+            locked = TOTPAuthenticator.objects.select_for_update().get(pk=device.pk)
             if locked.verify_token(code):
                 return locked
     return None

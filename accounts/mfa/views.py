@@ -11,13 +11,13 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from . import flows, policy, recovery_codes, totp
 from .forms import SECOND_FACTOR_FORMS, RemoveDeviceForm, RenameDeviceForm, TOTPCodeForm
+from .models import TOTPAuthenticator
 
-DEVICE_MODELS = {"totp": TOTPDevice, "passkey": WebAuthnCredential}
+DEVICE_MODELS = {"totp": TOTPAuthenticator, "passkey": WebAuthnCredential}
 
 
 def safe_next(request: HttpRequest) -> str:
@@ -95,7 +95,7 @@ def authenticate(request: HttpRequest) -> HttpResponse:
 def totp_enroll(request: HttpRequest) -> HttpResponse:
     """Show a new key as a QR code and as text; a first code from the app confirms it."""
     target = safe_next(request)
-    if TOTPDevice.objects.devices_for_user(request.user, confirmed=True).exists():
+    if TOTPAuthenticator.objects.devices_for_user(request.user, confirmed=True).exists():
         messages.info(request, "An authenticator app is already set up.")
         return redirect(target)
     device = totp.totp_device_pending(request.user)
@@ -205,7 +205,7 @@ def device_remove(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     device = _device_or_404(request, kind, pk)
     last = flows.device_is_last_factor(request.user, device)
     form = RemoveDeviceForm(
-        request.POST if request.method == "POST" else None, user=request.user, needs_password=last
+        request.POST if request.method == "POST" else None, request=request, needs_password=last
     )
     if request.method == "POST" and form.is_valid():
         flows.device_remove(user=request.user, device=device)

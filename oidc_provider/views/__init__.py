@@ -1,5 +1,6 @@
 from .authorize import AuthorizeView
 from .connected_apps import ConnectedAppsView
+from .device import DeviceAuthorizationView, DeviceConfirmView, DeviceView
 from .discovery import DiscoveryView
 from .end_session import EndSessionView
 from .introspection import IntrospectionView
@@ -11,6 +12,9 @@ from .userinfo import UserInfoView
 __all__ = [
     "AuthorizeView",
     "ConnectedAppsView",
+    "DeviceAuthorizationView",
+    "DeviceConfirmView",
+    "DeviceView",
     "DiscoveryView",
     "EndSessionView",
     "IntrospectionView",

@@ -1,4 +1,4 @@
-"""Connected apps: the apps a signed-in user has allowed, and revoking them (DESIGN gap 10)."""
+"""Connected apps: the apps a signed-in user has allowed, and revoking them (docs/design.md, gap 10)."""
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin

@@ -1,7 +1,6 @@
 """RP-Initiated Logout 1.0: end the user's session and send them back to the app."""
 
 from django.contrib.auth import logout
-from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 from oauth2_provider.exceptions import InvalidOIDCClientError
 from oauth2_provider.http import OAuth2ResponseRedirect
@@ -9,8 +8,10 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import RPInitiatedLogoutView
 from oauthlib.common import add_params_to_uri
 
+from accounts.authentication import get_auth_context
+
+from .. import keys
 from ..models import Client
-from ..tokens import user_tokens_revoke
 
 
 class EndSessionView(RPInitiatedLogoutView):
@@ -24,12 +25,26 @@ class EndSessionView(RPInitiatedLogoutView):
             return client
         return id_token.application if id_token else None
 
+    def must_prompt(self, token_user) -> bool:
+        """Ask before signing out unless the hint is from this very session (RP-Initiated Logout 1.0 §2).
+
+        Without a signed-in session there is nothing to end, and nothing is revoked.
+        """
+        if not self.request.user.is_authenticated:
+            return False
+        context = get_auth_context(self.request)
+        hint = self.request.GET.get("id_token_hint") or self.request.POST.get("id_token_hint")
+        claims = keys.verify(hint, check_expiry=False) if hint else None
+        if not claims or context is None:
+            return True
+        return claims.get("sub") != self.request.user.subject or claims.get("sid") != context.session_id
+
     def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
-        user = token_user or self.request.user
-        # Revoke what this client holds for the user; other apps keep their own sessions.
-        if application is not None and not isinstance(user, AnonymousUser):
-            user_tokens_revoke(user=user, client=application)
-        logout(self.request)
+        # Ending the sign-in session (the user_logged_out receiver) revokes the tokens bound to
+        # it, for every app; offline tokens live on (OIDC Core 1.0 §11). An id_token_hint alone,
+        # with no session here, revokes nothing: it may be old or leaked.
+        if self.request.user.is_authenticated:
+            logout(self.request)
         if post_logout_redirect_uri:
             # RP-Initiated Logout 1.0 §3: state is passed back unchanged.
             target = (

@@ -1,7 +1,7 @@
 """Dynamic client registration endpoint (RFC 7591 §3, OIDC Registration 1.0 §3).
 
 A small view on ``registration.py`` rather than DOT's ``ClientRegistrationView``, which maps a
-client to a single DOT grant type and gives it no ID token algorithm (DESIGN gap 9).
+client to a single DOT grant type and gives it no ID token algorithm (docs/design.md, gap 9).
 """
 
 import json

@@ -1,5 +1,6 @@
 """The token endpoint (RFC 6749 §3.2) and revocation (RFC 7009): DOT's, with Porchlight's gates."""
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from oauth2_provider.views import RevokeTokenView as DotRevokeTokenView
 from oauth2_provider.views import TokenView as DotTokenView
@@ -38,10 +39,19 @@ class TokenView(DotTokenView):
         if grant_type not in GrantType.values:
             # RFC 6749 §5.2: only the advertised grants reach oauthlib. This keeps out the
             # password grant, which oauthlib checks the user's password for *before* asking
-            # whether the client may use it (a password oracle that skips login throttling),
-            # and the device grant, which DOT answers with a 500 without device_code.
+            # whether the client may use it (a password oracle that skips login throttling).
             return self._error("unsupported_grant_type", "This grant type is not supported.")
-        response = super().post(request, *args, **kwargs)
+        # One transaction per token request: rows locked while validating (the code, the
+        # refresh token) stay locked until the new tokens are saved, so a code or refresh token
+        # yields at most one token set however many requests race for it.
+        with transaction.atomic():
+            if grant_type == GrantType.DEVICE_CODE:
+                # RFC 8628 §3.4: oauthlib's device grant with Porchlight's validator hooks
+                # (oidc_provider/device.py). DOT's own branch looks the code up in clear, for
+                # any client, and answers a missing device_code with a 500.
+                response = self.authorization_flow_token_response(request)
+            else:
+                response = super().post(request, *args, **kwargs)
         if response.status_code >= 400:
             # RFC 6749 §5.1, §5.2: errors are JSON and never stored. DOT answers an error raised
             # while the token is saved (RFC 8707 invalid_target) with neither header.

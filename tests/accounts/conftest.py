@@ -1,11 +1,14 @@
 """MFA fixtures: a user with an authenticator app and recovery codes, and TOTP codes for it."""
 
+import json
 import time
 
 import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.mfa.models import TOTPAuthenticator
 from accounts.mfa.recovery_codes import recovery_codes_generate
 from tests.conftest import PASSWORD
 
@@ -22,13 +25,33 @@ def totp_code(key: bytes, *, steps_ahead: int = 0) -> str:
 
 
 @pytest.fixture
-def totp_device(user) -> TOTPDevice:
-    return TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+def totp_device(user) -> TOTPAuthenticator:
+    return TOTPAuthenticator.objects.create(user=user, name="Phone", confirmed=True)
 
 
 @pytest.fixture
 def recovery_codes(user, totp_device) -> list[str]:
     return recovery_codes_generate(user)
+
+
+def database_text() -> str:
+    """Return every value stored in the database as lower-case text, session data decoded.
+
+    Binary columns appear both as hex and as raw bytes, so a secret cannot hide in an encoding.
+    """
+    chunks = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            for row in cursor.fetchall():
+                for value in row:
+                    if isinstance(value, bytes | memoryview):
+                        raw = bytes(value)
+                        chunks += [raw.hex(), raw.decode("latin-1")]
+                    else:
+                        chunks.append(str(value))
+    chunks += [json.dumps(session.get_decoded()) for session in Session.objects.all()]
+    return "\n".join(chunks).lower()
 
 
 def log_in_with_password(browser, *, next_url: str = "") -> object:

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client as BrowserClient
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.authentication import SESSION_KEY
+from accounts.mfa.models import TOTPAuthenticator
 from accounts.models import LoginFailure
 from tests.accounts.conftest import totp_code
 from tests.conftest import STAFF_PASSWORD, pkce_pair, sign_in
@@ -34,8 +34,8 @@ def follow_to(browser, url: str) -> str:
 
 
 @pytest.fixture
-def staff_totp(root) -> TOTPDevice:
-    return TOTPDevice.objects.create(user=root, name="Phone", confirmed=True)
+def staff_totp(root) -> TOTPAuthenticator:
+    return TOTPAuthenticator.objects.create(user=root, name="Phone", confirmed=True)
 
 
 def test_admin_login_form_does_not_accept_a_password(root):
@@ -80,7 +80,7 @@ def test_admin_steps_up_a_password_session_once_the_user_has_a_factor(staff, roo
     # Signed in with a password while the account had no factor; one is added later (by
     # another session, or staff): the admin now asks for it.
     assert admin_opens(staff)
-    device = TOTPDevice.objects.create(user=root, name="Phone", confirmed=True)
+    device = TOTPAuthenticator.objects.create(user=root, name="Phone", confirmed=True)
     assert not admin_opens(staff)
     assert urlsplit(follow_to(staff, ADMIN)).path == STEP
     staff.post(STEP, {"method": "totp", "code": totp_code(device.bin_key), "next": ADMIN})
@@ -95,7 +95,7 @@ def test_admin_sends_staff_without_a_factor_to_enrollment_when_staff_mfa_is_requ
     assert urlsplit(landed).path == ENROLL
     assert parse_qs(urlsplit(landed).query) == {"next": [ADMIN], "required": ["1"]}
     page = browser.get(landed)
-    device = TOTPDevice.objects.get(user=root, confirmed=False)
+    device = TOTPAuthenticator.objects.get(user=root, confirmed=False)
     assert page.status_code == 200
     browser.post(ENROLL, {"code": totp_code(device.bin_key), "next": ADMIN})
     assert admin_opens(browser)

@@ -1,13 +1,13 @@
 """When sign-in must use a second factor: client flag, group policy, acr_values (step-up)."""
 
 import re
-from base64 import b32decode
+from base64 import b32decode, b32encode
 from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import Group
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.mfa.models import TOTPAuthenticator
 from accounts.mfa.policy import mfa_required
 from accounts.models import GroupSettings
 from tests.accounts.conftest import totp_code
@@ -60,7 +60,7 @@ def test_policy_password_session_gets_acr_pwd(logged_in, rp, client):
 
 
 def test_policy_client_requiring_mfa_steps_up_a_password_session(logged_in, strict_rp, client, user):
-    device = TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+    device = TOTPAuthenticator.objects.create(user=user, name="Phone", confirmed=True)
     response = authorization_request(logged_in, strict_rp)
     assert response.status_code == 302
     step = response["Location"]
@@ -114,7 +114,7 @@ def test_policy_group_without_requirement_changes_nothing(logged_in, rp, user):
 
 
 def test_policy_acr_values_mfa_steps_up(logged_in, rp, user):
-    TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+    TOTPAuthenticator.objects.create(user=user, name="Phone", confirmed=True)
     response = authorization_request(logged_in, rp, acr_values="mfa")
     assert urlsplit(response["Location"]).path == STEP
 
@@ -165,6 +165,19 @@ def test_policy_admin_sets_client_and_group_requirements(staff, strict_rp):
 
 
 def test_policy_admin_never_shows_totp_keys(staff, totp_device):
-    page = staff.get(f"/admin/otp_totp/totpdevice/{totp_device.pk}/change/").content.decode()
-    assert totp_device.key not in page
-    assert staff.get(f"/admin/otp_totp/totpdevice/{totp_device.pk}/config/").status_code == 403
+    url = f"/admin/accounts/totpauthenticator/{totp_device.pk}/change/"
+    page = staff.get(url).content.decode()
+    assert "Phone" in page
+    key = totp_device.bin_key
+    for secret in (key.hex(), b32encode(key).decode().rstrip("="), totp_device.key_encrypted):
+        assert secret not in page
+    # django-otp's own device admins (cleartext keys and codes) are gone.
+    assert staff.get("/admin/otp_totp/totpdevice/").status_code == 404
+    assert staff.get("/admin/otp_static/staticdevice/").status_code == 404
+
+
+def test_policy_admin_lists_recovery_codes_left_never_the_codes(staff, user, recovery_codes):
+    page = staff.get("/admin/accounts/recoverycodedevice/").content.decode()
+    assert "alice" in page and '<td class="field-remaining">10</td>' in page
+    for code in recovery_codes:
+        assert code not in page and code.replace("-", "") not in page

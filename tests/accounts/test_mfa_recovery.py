@@ -40,7 +40,7 @@ def test_recovery_codes_regenerate_replaces_old_codes(logged_in, client, recover
     response = logged_in.post("/accounts/mfa/recovery-codes/")
     assert response.status_code == 302
     page = logged_in.get(response["Location"]).content.decode()
-    new_codes = re.findall(r"<li><code>([a-z2-7]+)</code></li>", page)
+    new_codes = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", page)
     assert len(new_codes) == 10 and not set(new_codes) & set(recovery_codes)
 
     assert use_recovery_code(client, recovery_codes[0]).status_code == 200

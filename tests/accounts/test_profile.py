@@ -75,12 +75,15 @@ def test_profile_requires_login(browser, db):
 
 
 def test_password_change_keeps_session(logged_in, user):
+    page = logged_in.get("/accounts/password/")
+    assert b'name="keep_session"' in page.content and b"checked" in page.content
     response = logged_in.post(
         "/accounts/password/",
         {
             "old_password": PASSWORD,
             "new_password1": "a new long passphrase 42",
             "new_password2": "a new long passphrase 42",
+            "keep_session": "on",
         },
     )
     assert response.status_code == 302

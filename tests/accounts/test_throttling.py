@@ -11,7 +11,7 @@ from django.test import Client as BrowserClient
 from django.test import RequestFactory
 from django.utils import timezone
 
-from accounts.throttling import client_ip, throttle_check, throttle_failure, throttle_success
+from accounts.throttling import client_ip, throttle_attempt, throttle_failure, throttle_success
 from audit.models import AuditEvent
 from tests.accounts.test_settings import load_settings
 from tests.conftest import PASSWORD
@@ -170,7 +170,11 @@ def test_login_attempts_while_locked_do_not_extend_lockout(user, clock):
 
 
 def test_login_behind_proxy_counts_rightmost_untrusted_hop(user, settings, clock):
-    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "BEHIND_PROXY": True, "TRUSTED_PROXIES": []}
+    settings.PORCHLIGHT = {
+        **settings.PORCHLIGHT,
+        "BEHIND_PROXY": True,
+        "TRUSTED_PROXIES": [ipaddress.ip_network("10.0.0.0/8")],
+    }
     # The client forges the left part of X-Forwarded-For; the proxy appends the real address.
     for forged in ("1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4"):
         sign_in(f"user-{forged}", "wrong", ip="10.0.0.2", HTTP_X_FORWARDED_FOR=f"{forged}, {ATTACKER}")
@@ -184,10 +188,14 @@ def test_login_behind_proxy_counts_rightmost_untrusted_hop(user, settings, clock
     ("behind_proxy", "trusted", "remote", "forwarded", "expected"),
     [
         (False, [], "192.0.2.1", "198.51.100.7", "192.0.2.1"),
-        (True, [], "10.0.0.2", "1.1.1.1, 198.51.100.7", "198.51.100.7"),
+        (True, ["127.0.0.0/8"], "127.0.0.1", "1.1.1.1, 198.51.100.7", "198.51.100.7"),
         (True, ["10.0.0.0/8"], "10.0.0.2", "1.1.1.1, 198.51.100.7, 10.0.0.5", "198.51.100.7"),
         (True, ["10.0.0.0/8"], "10.0.0.2", "", "10.0.0.2"),
-        (True, [], "10.0.0.2", "not-an-ip", "10.0.0.2"),
+        (True, ["10.0.0.0/8"], "10.0.0.2", "not-an-ip", "10.0.0.2"),
+        (True, ["10.0.0.0/8"], "::ffff:10.0.0.2", "198.51.100.7", "198.51.100.7"),
+        # A direct peer that is not one of our proxies cannot choose its address.
+        (True, ["10.0.0.0/8"], "192.0.2.1", "198.51.100.7", "192.0.2.1"),
+        (True, [], "10.0.0.2", "198.51.100.7", "10.0.0.2"),
         (False, [], "2001:db8:1:2:3:4:5:6", "", "2001:db8:1:2::/64"),
         (False, [], "::ffff:192.0.2.1", "", "192.0.2.1"),
     ],
@@ -204,22 +212,45 @@ def test_client_ip_takes_rightmost_untrusted_hop(
     assert client_ip(request) == expected
 
 
+def attempt(request, kind: str, *, right: bool):
+    """Make one ``kind`` attempt for alice through the throttle; return its outcome."""
+    counted = throttle_attempt(request=request, username="alice", kind=kind)
+    if not counted.allowed:
+        return counted.decision
+    if right:
+        throttle_success(attempt=counted)
+        return counted.decision
+    return throttle_failure(attempt=counted)
+
+
 def test_throttle_password_success_keeps_second_factor_failures(db, clock):
     # The MFA step's API: a right password must not reset the count of wrong codes.
     request = RequestFactory().post("/", REMOTE_ADDR=ATTACKER)
     for _ in range(2):
-        assert throttle_failure(request=request, username="alice", kind="second_factor").allowed
-        throttle_success(request=request, username="alice", kind="password")
-    decision = throttle_failure(request=request, username="alice", kind="second_factor")
+        assert attempt(request, "second_factor", right=False).allowed
+        assert attempt(request, "password", right=True).allowed
+    decision = attempt(request, "second_factor", right=False)
     assert (decision.allowed, decision.retry_after) == (False, 300)
-    assert throttle_check(request=request, username="alice") == decision
+    # Locked codes lock the password step too: starting over does not get round them.
+    assert attempt(request, "password", right=True) == decision
     clock.advance(300)
-    assert throttle_failure(request=request, username="alice", kind="second_factor").allowed
+    assert attempt(request, "second_factor", right=False).allowed
     # A completed login (second factor accepted) clears both counts.
-    throttle_success(request=request, username="alice")
-    elsewhere = RequestFactory().post("/", REMOTE_ADDR=OTHER_IP)  # ATTACKER has reached its IP limit
-    assert throttle_failure(request=elsewhere, username="alice", kind="second_factor").allowed
-    assert throttle_failure(request=elsewhere, username="alice", kind="second_factor").allowed
+    assert attempt(request, "second_factor", right=True).allowed
+    elsewhere = RequestFactory().post("/", REMOTE_ADDR=OTHER_IP)
+    assert attempt(elsewhere, "second_factor", right=False).allowed
+    assert attempt(elsewhere, "second_factor", right=False).allowed
+
+
+def test_throttle_right_answers_do_not_count_against_the_ip(db, clock):
+    request = RequestFactory().post("/", REMOTE_ADDR=ATTACKER)
+    for _ in range(10):
+        assert attempt(request, "password", right=True).allowed
+    # Four failures for other accounts: one short of the IP's limit of 5.
+    for username in ("bob", "carol", "dave", "erin"):
+        counted = throttle_attempt(request=request, username=username)
+        assert throttle_failure(attempt=counted).allowed
+    assert attempt(request, "password", right=True).allowed
 
 
 def test_admin_lists_and_clears_lockout_so_user_can_sign_in(user, staff, clock):
@@ -276,3 +307,73 @@ def test_settings_refuse_malformed_trusted_proxies(tmp_path):
     result = load_settings(tmp_path, PORCHLIGHT_TRUSTED_PROXIES="10.0.0.0/8, not-a-network")
     assert result.returncode != 0
     assert "PORCHLIGHT_TRUSTED_PROXIES" in result.stderr
+
+
+def test_throttle_attempts_still_being_checked_take_up_the_limit(db, clock):
+    # Counted before the password is checked: three attempts in progress leave no fourth.
+    request = RequestFactory().post("/", REMOTE_ADDR=ATTACKER)
+    in_progress = [throttle_attempt(request=request, username="alice") for _ in range(3)]
+    assert all(counted.allowed for counted in in_progress)
+    fourth = throttle_attempt(request=request, username="alice")
+    assert not fourth.allowed
+    assert fourth.decision.message == "Too many failed attempts. Try again in 5 minutes."
+    # One of the three was right: its attempt is given back and the account's count cleared.
+    throttle_success(attempt=in_progress[0])
+    assert throttle_attempt(request=request, username="alice").allowed
+
+
+def alerts(response) -> list[str]:
+    """Return the errors a user sees on a form page."""
+    assert response.status_code == 200, response.status_code
+    found = re.findall(r'role="alert"[^>]*>(.*?)</(?:span|div)>', response.content.decode(), re.S)
+    return [re.sub(r"<[^>]+>", "", text).strip() for text in found]
+
+
+def change_password(browser, old: str):
+    new = "a new passphrase for alice"
+    return browser.post(
+        "/accounts/password/", {"old_password": old, "new_password1": new, "new_password2": new}
+    )
+
+
+def test_password_change_counts_wrong_old_passwords_like_logins(logged_in, user, clock):
+    assert alerts(change_password(logged_in, "guess 1")) == [
+        "Your old password was entered incorrectly. Please enter it again."
+    ]
+    alerts(change_password(logged_in, "guess 2"))
+    assert alerts(change_password(logged_in, "guess 3")) == [
+        "Too many failed attempts. Try again in 5 minutes."
+    ]
+    # The right old password is refused too while the account is locked, here and at login.
+    assert alerts(change_password(logged_in, PASSWORD)) == [
+        "Too many failed attempts. Try again in 5 minutes."
+    ]
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    assert error_of(sign_in("alice", PASSWORD, ip=OTHER_IP)).startswith("Too many failed attempts.")
+    clock.advance(300)
+    assert change_password(logged_in, PASSWORD).status_code == 302
+
+
+def test_password_change_right_old_password_clears_the_count(logged_in, user, clock):
+    alerts(change_password(logged_in, "guess 1"))
+    alerts(change_password(logged_in, "guess 2"))
+    assert change_password(logged_in, PASSWORD).status_code == 302
+    assert fail("alice", 2, ip=OTHER_IP) == [NOT_CORRECT, NOT_CORRECT]
+
+
+def test_mfa_remove_last_factor_counts_wrong_passwords_like_logins(logged_in, totp_device, clock):
+    url = f"/accounts/mfa/devices/totp/{totp_device.pk}/remove/"
+    assert alerts(logged_in.post(url, {"password": "guess 1"})) == ["That is not your current password."]
+    alerts(logged_in.post(url, {"password": "guess 2"}))
+    assert alerts(logged_in.post(url, {"password": "guess 3"})) == [
+        "Too many failed attempts. Try again in 5 minutes."
+    ]
+    assert alerts(logged_in.post(url, {"password": PASSWORD})) == [
+        "Too many failed attempts. Try again in 5 minutes."
+    ]
+    assert "Set up an authenticator app" not in logged_in.get("/accounts/mfa/").content.decode()
+    assert error_of(sign_in("alice", PASSWORD, ip=OTHER_IP)).startswith("Too many failed attempts.")
+    clock.advance(300)
+    assert logged_in.post(url, {"password": PASSWORD}).status_code == 302
+    assert "Set up an authenticator app" in logged_in.get("/accounts/mfa/").content.decode()

@@ -20,7 +20,7 @@ from django.db import connection
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from oauth2_provider.settings import oauth2_settings
-from playwright.sync_api import BrowserContext, Route, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
 
 from oidc_provider import keys, rotation
 from oidc_provider.services import client_create
@@ -67,16 +67,29 @@ class E2EClient:
 
 @pytest.fixture
 def register(issuer):
-    """Register a client whose redirect URIs are on the (never contacted) RP origin."""
+    """Register a client; its redirect URIs default to the (never contacted) RP origin.
 
-    def make(name: str = "Example RP", *, public: bool = False) -> E2EClient:
+    A real RP (tests/rp.py) passes its own ``redirect_uri`` and ``post_logout_redirect_uri``.
+    """
+
+    def make(
+        name: str = "Example RP",
+        *,
+        public: bool = False,
+        redirect_uri: str = REDIRECT_URI,
+        post_logout_redirect_uri: str = POST_LOGOUT_REDIRECT_URI,
+        grant_types: list[str] | None = None,
+        require_pkce: bool = True,
+    ) -> E2EClient:
         client, secret = client_create(
             name=name,
-            redirect_uris=[REDIRECT_URI],
-            post_logout_redirect_uris=[POST_LOGOUT_REDIRECT_URI],
+            redirect_uris=[redirect_uri],
+            post_logout_redirect_uris=[post_logout_redirect_uri],
             public=public,
+            grant_types=grant_types,
+            require_pkce=require_pkce,
         )
-        return E2EClient(client.client_id, secret, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI)
+        return E2EClient(client.client_id, secret, redirect_uri, post_logout_redirect_uri)
 
     return make
 
@@ -270,18 +283,38 @@ def rp_page(route: Route) -> None:
 
 
 @contextmanager
-def chromium_context() -> Iterator[BrowserContext]:
-    """Headless Chromium whose requests to the RP are answered locally.
+def chromium_context(*, javascript: bool = True) -> Iterator[BrowserContext]:
+    """Headless Chromium (JavaScript on or off) whose requests to the RP are answered locally.
 
     Fixtures using it should depend on every database fixture first, so their ORM work is
     done before Playwright's event loop starts and after it stops.
     """
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
+        context = browser.new_context(java_script_enabled=javascript)
         context.route(f"{RP_ORIGIN}/**", rp_page)
         try:
             yield context
         finally:
             context.close()
             browser.close()
+
+
+def chromium_sign_in(page: Page, *, username: str = "alice", password: str = PASSWORD) -> None:
+    """Fill in Porchlight's sign-in form the way a person does, and wait to leave it."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: urlsplit(url).path != "/accounts/login/")
+
+
+def chromium_approve_device(page: Page, *, verification_uri: str, user_code: str) -> None:
+    """Approve a device as its user does (RFC 8628 §3.3): open the URI, sign in, type the code, confirm."""
+    page.goto(verification_uri)
+    if urlsplit(page.url).path == "/accounts/login/":
+        chromium_sign_in(page)
+    page.get_by_label("Code", exact=True).fill(user_code)
+    page.get_by_role("button", name="Continue").click()
+    # RFC 8628 §5.4: the user sees which app asks before allowing it.
+    page.get_by_role("button", name="Allow").click()
+    page.get_by_role("heading", name="Device connected").wait_for()

@@ -43,7 +43,9 @@ def sign_in_and_fetch_token(browser: Browser, session: OAuth2Session, metadata: 
     return token, nonce
 
 
-def test_authlib_rp_completes_the_full_session_lifecycle(browser, issuer, metadata, rp_client, user):
+def test_authlib_rp_completes_the_full_session_lifecycle(
+    browser, issuer, metadata, rp_client, user, settings
+):
     session = rp_session(rp_client)
 
     # Authorization request with PKCE S256, nonce and state, answered through the real pages.
@@ -104,6 +106,11 @@ def test_authlib_rp_completes_the_full_session_lifecycle(browser, issuer, metada
     )
     assert refreshed_claims["sub"] == claims["sub"]
     assert refreshed_claims["auth_time"] == claims["auth_time"]
+    # A retry moments later (a lost response) gets the same successor back (RFC 9700 §4.14.2).
+    retried = rp_session(rp_client).refresh_token(metadata["token_endpoint"], refresh_token=old_refresh_token)
+    assert retried["refresh_token"] == refreshed["refresh_token"]
+    # Past the grace window, the same replay is an attack.
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "REFRESH_REUSE_GRACE": 0}
     with pytest.raises(OAuthError) as reused:
         rp_session(rp_client).refresh_token(metadata["token_endpoint"], refresh_token=old_refresh_token)
     assert reused.value.error == "invalid_grant"
@@ -155,10 +162,8 @@ def test_authlib_rp_completes_the_full_session_lifecycle(browser, issuer, metada
     )
     assert response.status_code == 302
     assert response.headers["Location"] == f"{POST_LOGOUT_REDIRECT_URI}?state={logout_state}"
-    with pytest.raises(OAuthError) as after_logout:
-        session.refresh_token(metadata["token_endpoint"])
-    assert after_logout.value.error == "invalid_grant"
-    assert session.get(metadata["userinfo_endpoint"]).status_code == 401
+    # What happens to the refresh token depends on its kind: see
+    # test_authlib_refresh_token_after_rp_initiated_logout.
 
     # The provider session is over: a silent request must not sign the user in.
     url, state, _nonce, _verifier = authorization_url(rp_session(rp_client), metadata, prompt="none")
@@ -229,8 +234,9 @@ def test_public_client_completes_code_flow_with_pkce(browser, metadata, register
         access_token=token["access_token"],
     )
     assert claims["email"] == "alice@example.com"
-    # OIDC Core 1.0 §11: no refresh token without offline_access.
-    assert "refresh_token" not in token
+    # Without offline_access the refresh token is bound to the sign-in session (OIDC Core 1.0
+    # §11 keeps only offline tokens for offline_access); the client is registered for refreshing.
+    assert token["refresh_token"]
     assert session.get(metadata["userinfo_endpoint"]).json()["sub"] == claims["sub"]
 
 
@@ -286,3 +292,110 @@ def test_logout_refuses_unregistered_post_logout_redirect_uri(browser, metadata,
     session = rp_session(rp_client)
     session.token = token
     assert session.get(metadata["userinfo_endpoint"]).status_code == 200
+
+
+def log_out(browser: Browser, metadata: dict, client: E2EClient, id_token: str) -> None:
+    """Run RP-initiated logout with ``id_token`` as hint and check the user is sent back."""
+    response = browser.get(
+        metadata["end_session_endpoint"]
+        + "?"
+        + requests.compat.urlencode(
+            {"id_token_hint": id_token, "post_logout_redirect_uri": client.post_logout_redirect_uri}
+        )
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == client.post_logout_redirect_uri
+
+
+@pytest.mark.parametrize(
+    ("scope", "survives_logout"),
+    [("openid profile email", False), (SCOPE, True)],
+    ids=["session-bound", "offline"],
+)
+def test_authlib_refresh_token_after_rp_initiated_logout(
+    browser, metadata, rp_client, user, scope, survives_logout
+):
+    session = rp_session(rp_client, scope)
+    token, _nonce = sign_in_and_fetch_token(browser, session, metadata)
+    # Either kind is issued to a client registered for refreshing, with its lifetime.
+    assert token["refresh_token"]
+    assert token["refresh_expires_in"] > 0
+    refreshed = session.refresh_token(metadata["token_endpoint"])
+    assert refreshed["refresh_token"] != token["refresh_token"]
+
+    log_out(browser, metadata, rp_client, refreshed["id_token"])
+
+    if survives_logout:
+        # OIDC Core 1.0 §11: offline access outlives the user's sign-in session.
+        after = session.refresh_token(metadata["token_endpoint"])
+        assert after["access_token"] != refreshed["access_token"]
+        assert session.get(metadata["userinfo_endpoint"]).json()["email"] == "alice@example.com"
+    else:
+        # A session-bound refresh token dies with the session it was issued in.
+        with pytest.raises(OAuthError) as after_logout:
+            session.refresh_token(metadata["token_endpoint"])
+        assert after_logout.value.error == "invalid_grant"
+
+
+def authorization_url_without_pkce(client: E2EClient, metadata: dict, **extra) -> tuple[str, str]:
+    """Return (url, state) for an authorization request without PKCE, as a PKCE-less RP sends it."""
+    session = OAuth2Session(client_id=client.client_id, scope=SCOPE, redirect_uri=client.redirect_uri)
+    url, state = session.create_authorization_url(metadata["authorization_endpoint"], **extra)
+    assert "code_challenge" not in query_of(url)
+    return url, state
+
+
+def test_authlib_confidential_client_with_pkce_off_signs_in_with_nonce(browser, metadata, register, user):
+    client = register("Legacy RP", require_pkce=False)
+    session = OAuth2Session(
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        scope=SCOPE,
+        redirect_uri=client.redirect_uri,
+    )
+    nonce = generate_token(16)
+    url, state = session.create_authorization_url(metadata["authorization_endpoint"], nonce=nonce)
+    assert "code_challenge" not in query_of(url)
+    location = browser.sign_in(url)
+    assert query_of(location)["state"] == state
+    # RFC 9700 §2.1.1: without PKCE, the nonce is what binds the response to this sign-in.
+    token = session.fetch_token(metadata["token_endpoint"], authorization_response=location)
+    claims = verify_id_token(
+        token["id_token"],
+        metadata=metadata,
+        client_id=client.client_id,
+        nonce=nonce,
+        access_token=token["access_token"],
+    )
+    assert claims["sub"] == user.subject
+    assert session.get(metadata["userinfo_endpoint"]).json()["sub"] == user.subject
+
+
+def test_authlib_confidential_client_with_pkce_off_needs_a_nonce(browser, metadata, register, user):
+    client = register("Legacy RP", require_pkce=False)
+    url, state = authorization_url_without_pkce(client, metadata)
+    callback = query_of(browser.sign_in(url))
+    # RFC 9700 §2.1.1: with neither PKCE nor a nonce nothing binds the code to this sign-in.
+    assert callback["error"] == "invalid_request"
+    assert callback["state"] == state
+    assert "code" not in callback
+
+
+def test_authlib_confidential_client_needs_pkce_by_default(browser, metadata, rp_client, user):
+    url, state = authorization_url_without_pkce(rp_client, metadata, nonce=generate_token(16))
+    callback = query_of(browser.sign_in(url))
+    # RFC 7636 §4.4.1: a server that requires PKCE answers invalid_request.
+    assert callback["error"] == "invalid_request"
+    assert callback["state"] == state
+    assert "code" not in callback
+
+
+def test_authlib_public_client_without_pkce_is_refused(browser, metadata, register, user):
+    # Asking to turn PKCE off does not take for a public client.
+    public = register("Example SPA", public=True, require_pkce=False)
+    url, state = authorization_url_without_pkce(public, metadata, nonce=generate_token(16))
+    callback = query_of(browser.sign_in(url))
+    # A public client has no secret, so PKCE is its only proof at the token endpoint.
+    assert callback["error"] == "invalid_request"
+    assert callback["state"] == state
+    assert "code" not in callback

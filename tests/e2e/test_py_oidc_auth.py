@@ -1,22 +1,34 @@
-"""A real resource server (py-oidc-auth) validating Porchlight's JWT access tokens locally.
+"""py-oidc-auth against the live provider: its FastAPI app end to end, and its token verifier.
 
-py-oidc-auth's framework-neutral pieces are used as its docs show: ``OIDCConfig`` discovers
-the provider, ``TokenVerifier`` checks a bearer token's signature against the discovered JWKS
-and its iss/aud/exp, and ``OIDCAuth.userinfo`` resolves the user's profile.
+The FastAPI app is built as the library's docs build it (``FastApiOIDCAuth`` configured from
+the discovery URL, ``create_auth_router()`` under ``/api``, a route protected by
+``auth.required()``) and served by uvicorn on its own loopback port, so the provider's
+redirects reach its real callback. Its framework-neutral pieces are also used as a resource
+server: ``OIDCConfig`` discovers the provider, ``TokenVerifier`` checks a bearer token's
+signature against the discovered JWKS and its iss/aud/exp, and ``OIDCAuth.userinfo`` resolves
+the user's profile.
 """
 
 import asyncio
 import base64
 import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import jwt as pyjwt
 import pytest
 import requests
-from py_oidc_auth import OIDCAuth
+from fastapi import FastAPI
+from py_oidc_auth import FastApiOIDCAuth, IDToken, OIDCAuth
 from py_oidc_auth.token_validation import TokenVerifier
 from py_oidc_auth.utils import OIDCConfig
 
-from tests.e2e.conftest import E2EClient, sign_in_for_tokens
+from oidc_provider.models import GrantType
+from tests.e2e.conftest import E2EClient, chromium_approve_device, chromium_context, sign_in_for_tokens
+from tests.rp import loopback_socket, origin_of, serve_asgi
 
 API = "https://api.example.com/"
 
@@ -135,3 +147,167 @@ def test_py_oidc_auth_validates_locally_so_revocation_shows_only_at_introspectio
         metadata["userinfo_endpoint"], headers={"Authorization": f"Bearer {access_token}"}, timeout=10
     )
     assert userinfo.status_code == 401
+
+
+# --- the FastAPI app, as py-oidc-auth's docs build it ----------------------------------------
+
+
+@dataclass
+class App:
+    origin: str
+    client: E2EClient
+
+    def url(self, path: str, **query: str) -> str:
+        return self.origin + path + ("?" + urlencode(query) if query else "")
+
+
+def fastapi_app(auth: FastApiOIDCAuth) -> FastAPI:
+    """Return the docs' FastAPI app: the auth routes under /api and one protected route."""
+    app = FastAPI()
+    app.include_router(auth.create_auth_router(prefix="/api"))
+
+    @app.get("/api/me")
+    async def me(token: IDToken = auth.required()) -> dict:
+        return {"sub": token.sub}
+
+    @app.get("/logged-out")
+    async def logged_out() -> dict:
+        return {"message": "You are signed out."}
+
+    return app
+
+
+@pytest.fixture
+def start_app(issuer, register, tmp_path, user) -> Iterator[Callable[..., App]]:
+    """Serve a py-oidc-auth FastAPI app registered as a confidential client, for the test."""
+    with ExitStack() as running:
+
+        def start(*, broker_mode: bool, grant_types: list[str] | None = None) -> App:
+            sock = loopback_socket()
+            origin = origin_of(sock)
+            client = register(
+                "FastAPI app",
+                redirect_uri=f"{origin}/api/auth/v2/callback",
+                post_logout_redirect_uri=f"{origin}/logged-out",
+                grant_types=grant_types,
+            )
+            auth = FastApiOIDCAuth(
+                client_id=client.client_id,
+                client_secret=client.client_secret,
+                discovery_url=f"{issuer}/.well-known/openid-configuration",
+                scopes="profile email",
+                audience=client.client_id,
+                proxy=origin,
+                broker_mode=broker_mode,
+                # The docs' broker keeps the IDP refresh token in SQL (NOT NULL), which is where
+                # a code exchange without one failed with a 500.
+                broker_store_url=f"sqlite+aiosqlite:///{tmp_path / 'broker.sqlite'}",
+                broker_audience="example-api",
+            )
+            running.enter_context(serve_asgi(fastapi_app(auth), sock))
+            return App(origin, client)
+
+        yield start
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def app_refresh(app: App, refresh_token: str) -> requests.Response:
+    # py-oidc-auth's token route names the field "refresh-token".
+    return requests.post(app.url("/api/auth/v2/token"), data={"refresh-token": refresh_token}, timeout=30)
+
+
+@pytest.mark.parametrize("broker_mode", [True, False], ids=["broker", "passthrough"])
+def test_py_oidc_auth_fastapi_app_signs_in_refreshes_and_logs_out(start_app, browser, user, broker_mode):
+    app = start_app(broker_mode=broker_mode)
+    callback_url = app.url("/api/auth/v2/callback")
+
+    # The user opens the app's login route; it sends them to Porchlight with PKCE and a nonce.
+    location = browser.sign_in(app.url("/api/auth/v2/login", redirect_uri=callback_url))
+    assert location.startswith(callback_url + "?")
+    callback = browser.session.get(location, timeout=30)
+    assert callback.status_code == 200, callback.text
+    tokens = callback.json()
+    assert tokens["token_type"].lower() == "bearer"
+    # The library keeps the IDP refresh token, so every code exchange must carry one.
+    assert tokens["refresh_token"]
+    assert tokens["refresh_expires"] > time.time()
+
+    # The protected route accepts the bearer token and refuses a request without one.
+    me = requests.get(app.url("/api/me"), headers=bearer(tokens["access_token"]), timeout=30)
+    assert me.status_code == 200, me.text
+    # The broker mints its own token named after the username; passthrough shows Porchlight's sub.
+    assert me.json() == {"sub": "alice" if broker_mode else user.subject}
+    assert requests.get(app.url("/api/me"), timeout=30).status_code == 401
+    profile = requests.get(
+        app.url("/api/auth/v2/userinfo"), headers=bearer(tokens["access_token"]), timeout=30
+    )
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["username"] == "alice"
+    if not broker_mode:
+        # Passthrough asks Porchlight's UserInfo. The broker answers from its own token, minted
+        # from access-token claims, which carry no email (optional in RFC 9068 §2.2.3.1).
+        assert profile.json()["email"] == "alice@example.com"
+
+    refreshed = app_refresh(app, tokens["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    renewed = refreshed.json()
+    assert renewed["access_token"] != tokens["access_token"]
+    me = requests.get(app.url("/api/me"), headers=bearer(renewed["access_token"]), timeout=30)
+    assert me.status_code == 200, me.text
+
+    # Logout through the app. It sends client_id without id_token_hint, so Porchlight asks the
+    # user first (RP-Initiated Logout 1.0 §2), then sends them back to the app.
+    logged_out_url = app.url("/logged-out")
+    question = browser.get(app.url("/api/auth/v2/logout", post_logout_redirect_uri=logged_out_url))
+    assert question.status_code == 200
+    assert "Sign out of FastAPI app?" in question.text
+    response = browser.submit(question, "/o/logout/", {})
+    assert response.status_code == 302
+    assert response.headers["Location"] == logged_out_url
+    assert browser.session.get(logged_out_url, timeout=30).json() == {"message": "You are signed out."}
+
+    # The refresh token was bound to the sign-in session that just ended.
+    after = app_refresh(app, renewed["refresh_token"])
+    assert after.status_code == 400
+    assert "invalid_grant" in after.json()["detail"]
+
+
+def test_py_oidc_auth_device_flow_approved_in_chromium(start_app, issuer):
+    app = start_app(
+        broker_mode=True,
+        grant_types=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN, GrantType.DEVICE_CODE],
+    )
+    started = requests.post(app.url("/api/auth/v2/device"), timeout=30)
+    assert started.status_code == 200, started.text
+    device = started.json()
+    assert device["verification_uri"].startswith(issuer + "/")
+    assert device["user_code"]
+
+    def poll() -> requests.Response:
+        # RFC 8628 §3.5: wait the interval between polls.
+        time.sleep(device["interval"])
+        return requests.post(
+            app.url("/api/auth/v2/token"), data={"device-code": device["device_code"]}, timeout=30
+        )
+
+    pending = poll()
+    assert pending.status_code == 400
+    assert "authorization_pending" in pending.json()["detail"]
+
+    with chromium_context() as context:
+        chromium_approve_device(
+            context.new_page(), verification_uri=device["verification_uri"], user_code=device["user_code"]
+        )
+
+    granted = poll()
+    assert granted.status_code == 200, granted.text
+    tokens = granted.json()
+    me = requests.get(app.url("/api/me"), headers=bearer(tokens["access_token"]), timeout=30)
+    assert me.status_code == 200, me.text
+    assert me.json() == {"sub": "alice"}
+    # The device keeps its sign-in: the broker refreshes with the stored IDP refresh token.
+    refreshed = app_refresh(app, tokens["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text

@@ -12,8 +12,8 @@ from joserfc.jwk import KeySet
 
 from oidc_provider import keys
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, Client, SigningKey
+from tests.admin_forms import REDIRECT, add_client_in_admin
 from tests.conftest import ISSUER, RegisteredClient, authorize, exchange, validate_id_token
-from tests.oidc_provider.test_admin import REDIRECT, add_client_in_admin
 
 JWKS = "/o/jwks/"
 DISCOVERY = "/.well-known/openid-configuration"
@@ -137,7 +137,7 @@ def test_createclient_id_token_alg_es256_gets_es256_id_tokens(signing_keys, logg
 
 @EDDSA_DEPRECATION
 def test_admin_sets_the_id_token_algorithm(staff, signing_keys, logged_in, client):
-    response = add_client_in_admin(staff, client_type="public", algorithm="EdDSA")
+    response = add_client_in_admin(staff, kind="native", algorithm="EdDSA")
     assert response.status_code == 200
     model = Client.objects.get(name="Admin-made app")
     assert model.algorithm == Algorithm.EDDSA

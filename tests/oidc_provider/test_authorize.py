@@ -417,7 +417,7 @@ def test_authorize_consent_cannot_be_answered_twice(rp, logged_in):
 
 
 def test_authorize_consent_ignores_posted_redirect_uri(rp, logged_in):
-    # DESIGN gap 13: the code goes where the validated request said, whatever the form posts.
+    # docs/design.md, gap 13: the code goes where the validated request said, whatever the form posts.
     params = params_for(rp)
     page = logged_in.get(AUTHORIZE, params)
     response = logged_in.post(

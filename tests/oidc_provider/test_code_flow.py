@@ -32,4 +32,3 @@ def test_userinfo_returns_scoped_claims(logged_in, rp, client):
     data = json.loads(response.content)
     assert data["email"] == "alice@example.com"
     assert "given_name" not in data
-    assert "refresh_token" not in body

@@ -1,4 +1,4 @@
-"""Connected apps: a user sees the apps they allowed and revokes them (DESIGN gap 10)."""
+"""Connected apps: a user sees the apps they allowed and revokes them (docs/design.md, gap 10)."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""Remembered consent (OIDC Core 1.0 §3.1.2.4, §3.1.2.6, §11; DESIGN gap 10)."""
+"""Remembered consent (OIDC Core 1.0 §3.1.2.4, §3.1.2.6, §11; docs/design.md, gap 10)."""
 
 import secrets
 

@@ -43,9 +43,11 @@ def test_discovery_lists_supported_grant_types_and_response_modes(document):
         "authorization_code",
         "refresh_token",
         "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
     }
     assert document["response_types_supported"] == ["code"]
-    assert document["response_modes_supported"] == ["query"]
+    # OAuth 2.0 Form Post Response Mode: both are served (test_authorization_modes.py).
+    assert document["response_modes_supported"] == ["query", "form_post"]
     assert document["subject_types_supported"] == ["public"]
 
 
@@ -61,6 +63,7 @@ def test_discovery_scopes_supported_has_no_internal_scopes(document):
         "email",
         "address",
         "phone",
+        "groups",
         "offline_access",
     }
     assert "__all__" not in document["scopes_supported"]

@@ -1,4 +1,4 @@
-"""RP-Initiated Logout 1.0: end the session, revoke the client's tokens, return to the app."""
+"""RP-Initiated Logout 1.0: end the session, revoke the tokens bound to it, return to the app."""
 
 import time
 
@@ -14,7 +14,13 @@ LOGGED_OUT = "https://rp.example.com/logged-out"
 
 @pytest.fixture
 def tokens(logged_in, rp, client) -> dict:
-    return exchange(client, rp, authorize(logged_in, rp)).json()
+    """Tokens bound to the sign-in session (no offline_access)."""
+    return exchange(client, rp, authorize(logged_in, rp, scope="openid profile")).json()
+
+
+def refresh_status(http, registered, refresh_token: str) -> int:
+    data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": registered.client_id}
+    return http.post("/o/token/", {**data, "client_secret": registered.client_secret}).status_code
 
 
 def userinfo_status(http, access_token: str) -> int:
@@ -63,7 +69,7 @@ def test_end_session_accepts_expired_id_token_hint(logged_in, rp, tokens, monkey
 
 
 def test_end_session_accepts_hint_signed_by_retired_key(logged_in, rp, tokens):
-    # DESIGN gap 4: after a rotation, an older id_token_hint still verifies.
+    # docs/design.md, gap 4: after a rotation, an older id_token_hint still verifies.
     SigningKey.objects.filter(state=SigningKey.State.ACTIVE, algorithm=Algorithm.RS256).update(
         state=SigningKey.State.RETIRED
     )
@@ -123,36 +129,58 @@ def test_end_session_with_hint_for_another_user_asks_for_confirmation(
     assert is_logged_in(logged_in)
 
 
-def test_end_session_revokes_the_clients_tokens(logged_in, rp, make_client, client, tokens):
+def test_end_session_revokes_session_bound_tokens_of_every_app(logged_in, rp, make_client, client, tokens):
     other = make_client(name="Other app")
-    other_tokens = exchange(client, other, authorize(logged_in, other)).json()
+    other_tokens = exchange(client, other, authorize(logged_in, other, scope="openid")).json()
+    assert "refresh_token" in tokens and "refresh_token" in other_tokens
     response = logged_in.get(
         LOGOUT, {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGGED_OUT}
     )
     assert response.status_code == 302
+    # The sign-in session ended: every app's tokens bound to it die with it (OIDC Core §11).
     assert userinfo_status(client, tokens["access_token"]) == 401
-    refreshed = client.post(
-        "/o/token/",
-        {
-            "grant_type": "refresh_token",
-            "refresh_token": tokens["refresh_token"],
-            "client_id": rp.client_id,
-            "client_secret": rp.client_secret,
-        },
+    assert refresh_status(client, rp, tokens["refresh_token"]) == 400
+    assert userinfo_status(client, other_tokens["access_token"]) == 401
+    assert refresh_status(client, other, other_tokens["refresh_token"]) == 400
+
+
+def test_end_session_keeps_offline_tokens(logged_in, rp, client):
+    offline = exchange(client, rp, authorize(logged_in, rp, scope="openid offline_access")).json()
+    response = logged_in.get(
+        LOGOUT, {"id_token_hint": offline["id_token"], "post_logout_redirect_uri": LOGGED_OUT}
     )
-    assert refreshed.status_code == 400
-    # Another app's tokens are its own business.
-    assert userinfo_status(client, other_tokens["access_token"]) == 200
+    assert response.status_code == 302 and not is_logged_in(logged_in)
+    # OIDC Core 1.0 §11: offline access outlives the browser session.
+    assert userinfo_status(client, offline["access_token"]) == 200
+    assert refresh_status(client, rp, offline["refresh_token"]) == 200
 
 
-def test_end_session_anonymous_user_with_hint_returns_to_app(rp, tokens, client):
-    # The session may already be gone (expired, or ended by another app): nothing to confirm.
+def test_end_session_anonymous_user_with_hint_returns_to_app_and_revokes_nothing(rp, tokens, client):
+    # The browser has no session here (expired, ended elsewhere, or an attacker holding an old
+    # or leaked ID token): nothing to confirm, and the hint alone ends nothing.
     response = client.get(
         LOGOUT, {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGGED_OUT}
     )
     assert response.status_code == 302
     assert response["Location"] == LOGGED_OUT
-    assert userinfo_status(client, tokens["access_token"]) == 401
+    assert userinfo_status(client, tokens["access_token"]) == 200
+    assert refresh_status(client, rp, tokens["refresh_token"]) == 200
+
+
+def test_end_session_hint_from_an_earlier_session_asks_first(rp, tokens, logged_in, client):
+    # Sign out and in again: the old ID token's sid is not this session's (RP-Initiated Logout 1.0 §2).
+    logged_in.post("/accounts/logout/")
+    logged_in.post("/accounts/login/", {"username": "alice", "password": "correct horse battery staple"})
+    page = logged_in.get(
+        LOGOUT, {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGGED_OUT}
+    )
+    assert page.status_code == 200 and b"Sign out" in page.content
+    assert is_logged_in(logged_in)
+    response = logged_in.post(
+        LOGOUT, {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGGED_OUT, "allow": "true"}
+    )
+    assert response.status_code == 302 and response["Location"] == LOGGED_OUT
+    assert not is_logged_in(logged_in)
 
 
 def test_end_session_unknown_client_id_is_error_page(logged_in, rp):
@@ -197,7 +225,7 @@ def test_end_session_without_parameters_logs_out_to_own_page(logged_in, rp):
     assert not is_logged_in(logged_in)
 
 
-def test_end_session_confirmed_without_hint_revokes_the_clients_tokens(logged_in, rp, client, tokens):
+def test_end_session_confirmed_without_hint_revokes_the_session_tokens(logged_in, rp, client, tokens):
     params = {"client_id": rp.client_id, "post_logout_redirect_uri": LOGGED_OUT}
     assert logged_in.get(LOGOUT, params).status_code == 200
     # Until the user confirms, nothing is revoked.

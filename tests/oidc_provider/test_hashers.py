@@ -115,7 +115,7 @@ def test_hashers_strong_secret_is_accepted_by_full_clean(db):
 def admin_form(**overrides) -> ClientAdminForm:
     data = {
         "name": "Admin made",
-        "client_type": Client.CLIENT_CONFIDENTIAL,
+        "kind": "web",
         "grant_types": ["authorization_code", "refresh_token"],
         "redirect_uris": "https://rp.example.com/callback",
         "post_logout_redirect_uris": "",
@@ -140,7 +140,7 @@ def test_hashers_admin_form_accepts_strong_secret(db):
 
 
 def test_hashers_admin_form_refuses_secret_for_public_client(db):
-    form = admin_form(client_type=Client.CLIENT_PUBLIC, new_client_secret=STRONG)
+    form = admin_form(kind="native", new_client_secret=STRONG)
     assert not form.is_valid()
     assert "new_client_secret" in form.errors
 

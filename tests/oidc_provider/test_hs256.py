@@ -3,7 +3,6 @@
 import base64
 import hashlib
 import json
-import re
 from io import StringIO
 
 import pytest
@@ -17,8 +16,8 @@ from jwcrypto import jwk, jwt
 
 from oidc_provider.models import Algorithm, Client
 from oidc_provider.services import client_create, client_secret_reset
+from tests.admin_forms import REDIRECT, add_client_in_admin, change_client_in_admin, handover
 from tests.conftest import ISSUER, authorize, exchange, query_of
-from tests.oidc_provider.test_admin import REDIRECT, add_client_in_admin
 from tests.oidc_provider.test_registration import register
 
 STRONG_SECRET = "Zq8xW3vN7pL2kR9tY4mB6hJ1cF5dG0sA"
@@ -94,7 +93,7 @@ def test_hs256_public_client_refused_by_createclient(db):
 
 
 def test_hs256_public_client_refused_by_admin(staff):
-    response = add_client_in_admin(staff, client_type="public", algorithm="HS256")
+    response = add_client_in_admin(staff, kind="native", algorithm="HS256")
     assert "only confidential clients" in response.content.decode()
     assert not Client.objects.filter(name="Admin-made app").exists()
 
@@ -120,18 +119,14 @@ def test_hs256_registration_of_confidential_client_signs_with_its_secret(
 
 def test_hs256_admin_switch_without_new_secret_refused(staff, make_client):
     registered = make_client(redirect_uris=[REDIRECT])
-    url = f"/admin/oidc_provider/client/{registered.model.pk}/change/"
-    data = {
-        "name": "Test app", "client_type": "confidential", "grant_types": ["authorization_code"],
-        "redirect_uris": REDIRECT, "post_logout_redirect_uris": "", "allowed_origins": "",
-        "algorithm": "HS256", "access_token_format": "jwt", "new_client_secret": "", "user": "",
-    }  # fmt: skip
-    response = staff.post(url, data)
+    response = change_client_in_admin(staff, registered.model, algorithm="HS256")
     assert response.status_code == 200
     assert "set or reset the secret in the same change" in response.content.decode()
     assert Client.objects.get(pk=registered.model.pk).algorithm == Algorithm.RS256
 
-    response = staff.post(url, {**data, "new_client_secret": STRONG_SECRET})
+    response = change_client_in_admin(
+        staff, registered.model, algorithm="HS256", new_client_secret=STRONG_SECRET
+    )
     assert response.status_code == 302
     client = Client.objects.get(pk=registered.model.pk)
     assert client.algorithm == Algorithm.HS256 and client.client_secret_encrypted
@@ -139,7 +134,7 @@ def test_hs256_admin_switch_without_new_secret_refused(staff, make_client):
 
 def test_hs256_admin_generated_secret_signs(staff, signing_keys, logged_in):
     response = add_client_in_admin(staff, algorithm="HS256")
-    secret = re.search(r": (\S+) \(copy it now", response.content.decode()).group(1)
+    secret = handover(response)["Client secret"]
     assert Client.objects.get(name="Admin-made app").client_secret_encrypted
     assert secret
 

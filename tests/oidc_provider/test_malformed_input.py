@@ -1,4 +1,4 @@
-"""Malformed input is answered with a 4xx, never a 500 (DESIGN gap 14).
+"""Malformed input is answered with a 4xx, never a 500 (docs/design.md, gap 14).
 
 The test client re-raises any exception a view lets escape, so a 500 fails these tests loudly.
 """
@@ -42,7 +42,7 @@ def valid_params(rp, **extra) -> dict:
     }
 
 
-# --- the cases DESIGN gap 14 lists ------------------------------------------------------------------
+# --- the cases docs/design.md, gap 14 lists -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("query", ["client_id=%zz&scope=openid", "client_id=abc%", "scope=%E", "%"])
@@ -80,13 +80,12 @@ def test_malformed_token_multipart_without_boundary_is_json_400(content_type, cl
     assert_json_error(response)
 
 
-def test_malformed_token_device_grant_without_device_code(client, rp):
-    response = client.post(
-        "/o/token/",
-        {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "client_id": rp.client_id},
-    )
-    # The device grant is not offered, so it is refused before any device_code lookup.
-    assert_json_error(response, error="unsupported_grant_type")
+def test_malformed_token_device_grant_without_device_code(client, make_client):
+    device = "urn:ietf:params:oauth:grant-type:device_code"
+    tv = make_client(redirect_uris=[], post_logout_redirect_uris=[], public=True, grant_types=[device])
+    response = client.post("/o/token/", {"grant_type": device, "client_id": tv.client_id})
+    # RFC 8628 §3.4: device_code is required (DOT answered a 500).
+    assert_json_error(response, error="invalid_request")
 
 
 @pytest.mark.parametrize(

@@ -131,9 +131,12 @@ def assert_unexpired_tokens_verify(issued: list[Issued], clock: Clock) -> set[st
 
 def assert_logout_returns_to_app(id_token_hint: str) -> None:
     browser = sign_in()
-    response = browser.get(
-        LOGOUT, {"id_token_hint": id_token_hint, "post_logout_redirect_uri": LOGGED_OUT, "state": "s-42"}
-    )
+    params = {"id_token_hint": id_token_hint, "post_logout_redirect_uri": LOGGED_OUT, "state": "s-42"}
+    # The hint verifies (a bad one gets an error page); it is from an earlier sign-in, so the
+    # user is asked first (RP-Initiated Logout 1.0 §2).
+    page = browser.get(LOGOUT, params)
+    assert page.status_code == 200 and b"Sign out" in page.content
+    response = browser.post(LOGOUT, {**params, "allow": "true"})
     assert response.status_code == 302
     assert response["Location"].startswith(LOGGED_OUT + "?")
     assert query_of(response["Location"]) == {"state": "s-42"}

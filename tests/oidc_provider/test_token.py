@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.authentication import SESSION_KEY
+from oidc_provider.models import RefreshToken
 from tests.conftest import (
     AuthorizationResult,
     authorize,
@@ -260,7 +261,7 @@ def test_token_client_credentials_for_registered_client(machine, client):
 
 
 def test_token_client_credentials_without_scope_gets_no_scope(machine, client):
-    # RFC 6749 §3.3 / DESIGN gap 6: no scope asked, none given (never "every scope").
+    # RFC 6749 §3.3 / docs/design.md, gap 6: no scope asked, none given (never "every scope").
     response = client.post(
         TOKEN,
         {"grant_type": "client_credentials"},
@@ -310,7 +311,7 @@ def test_token_authorization_code_unauthorized_for_machine_client(machine, logge
 
 
 def test_token_request_without_scope_gets_openid_only(logged_in, rp, client):
-    # RFC 6749 §3.3 / DESIGN gap 6: no scope asked, the minimum given (never "every scope").
+    # RFC 6749 §3.3 / docs/design.md, gap 6: no scope asked, the minimum given (never "every scope").
     verifier, challenge = pkce_pair()
     params = {
         "response_type": "code",
@@ -325,16 +326,51 @@ def test_token_request_without_scope_gets_openid_only(logged_in, rp, client):
     result = AuthorizationResult(query_of(response["Location"])["code"], verifier, "", "", response)
     body = exchange(client, rp, result).json()
     assert body["scope"] == "openid"
-    assert "refresh_token" not in body
 
 
 # --- refresh tokens (RFC 6749 §6, OIDC Core 1.0 §11, §12, RFC 9700 §4.14.2) -------------------------
 
 
-def test_token_refresh_token_only_with_offline_access(logged_in, rp, client):
+def test_token_session_bound_refresh_token_without_offline_access(logged_in, rp, client, settings):
+    # OIDC Core 1.0 §11 allows it as long as it dies with the session; RP libraries built for
+    # Keycloak (py-oidc-auth) require a refresh token from every code exchange.
     body = exchange(client, rp, authorize(logged_in, rp, scope="openid profile")).json()
-    assert "access_token" in body
-    assert "refresh_token" not in body
+    assert body["refresh_token"]
+    session_left = settings.SESSION_COOKIE_AGE
+    assert session_left - 5 <= body["refresh_expires_in"] <= session_left
+    refreshed = refresh(client, rp, body["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.content
+    assert refreshed.json()["scope"] == "openid profile"
+
+
+def test_token_offline_refresh_token_expires_after_idle_lifetime(logged_in, rp, client, settings):
+    body = exchange(client, rp, authorize(logged_in, rp, scope="openid offline_access")).json()
+    idle = settings.OAUTH2_PROVIDER["REFRESH_TOKEN_EXPIRE_SECONDS"] + body["expires_in"]
+    assert idle - 5 <= body["refresh_expires_in"] <= idle
+
+
+def test_token_session_bound_refresh_token_dies_with_the_session(logged_in, rp, client):
+    body = exchange(client, rp, authorize(logged_in, rp, scope="openid profile")).json()
+    assert logged_in.post("/accounts/logout/").status_code in (200, 302)
+    response = refresh(client, rp, body["refresh_token"])
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_token_session_bound_refresh_token_dies_when_the_session_expires(logged_in, rp, client, user):
+    from accounts.models import LoginSession
+
+    body = exchange(client, rp, authorize(logged_in, rp, scope="openid profile")).json()
+    LoginSession.objects.filter(user=user).update(expires=timezone.now() - timedelta(seconds=1))
+    response = refresh(client, rp, body["refresh_token"])
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_token_offline_refresh_token_dies_at_its_maximum_lifetime(logged_in, rp, client, settings):
+    body = exchange(client, rp, authorize(logged_in, rp, scope="openid offline_access")).json()
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "OFFLINE_TOKEN_MAX_LIFETIME": 1}
+    RefreshToken.objects.update(auth_time=timezone.now() - timedelta(seconds=2))
+    response = refresh(client, rp, body["refresh_token"])
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 
 def test_token_refresh_token_only_for_clients_with_refresh_grant(
@@ -436,7 +472,7 @@ def test_token_refresh_grant_unauthorized_for_client_without_it(make_client, sig
     assert response.json()["error"] in {"unauthorized_client", "invalid_grant"}
 
 
-# --- lifetimes (DESIGN gap 6) ------------------------------------------------------------------------
+# --- lifetimes (docs/design.md, gap 6) ----------------------------------------------------------------------
 
 
 def test_token_access_and_id_token_live_at_most_an_hour(rp, client, tokens):
@@ -476,3 +512,58 @@ def test_token_preflight_allows_registered_origin_only(make_client, client, sign
     assert "POST" in ok["Access-Control-Allow-Methods"]
     other = client.options("/o/token/", HTTP_ORIGIN="https://evil.example.com")
     assert "Access-Control-Allow-Origin" not in other
+
+
+def test_token_basic_auth_for_one_client_and_body_client_id_of_another_is_invalid_request(
+    make_client, signing_keys, client
+):
+    first = make_client(name="First", grant_types=["client_credentials"], redirect_uris=[])
+    second = make_client(name="Second", grant_types=["client_credentials"], redirect_uris=[])
+    response = client.post(
+        TOKEN,
+        {"grant_type": "client_credentials", "client_id": second.client_id},
+        HTTP_AUTHORIZATION=basic_auth(first.client_id, first.client_secret),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+# --- retries within the grace window (RFC 9700 §4.14.2) ---------------------------------------------
+
+
+def test_token_refresh_retry_within_grace_gets_the_same_successor(rp, client, tokens):
+    first = refresh(client, rp, tokens["refresh_token"])
+    retry = refresh(client, rp, tokens["refresh_token"])
+    assert retry.status_code == 200, retry.content
+    assert retry.json()["refresh_token"] == first.json()["refresh_token"]
+    assert retry.json()["access_token"] == first.json()["access_token"]
+    assert retry.json()["id_token"] == first.json()["id_token"]
+    # Nothing was revoked: the successor goes on working.
+    assert refresh(client, rp, first.json()["refresh_token"]).status_code == 200
+    assert RefreshToken.objects.filter(revoked__isnull=True).count() == 1
+
+
+def test_token_refresh_retry_after_grace_revokes_the_family(rp, client, tokens, settings):
+    first = refresh(client, rp, tokens["refresh_token"]).json()
+    grace = settings.PORCHLIGHT["REFRESH_REUSE_GRACE"]
+    RefreshToken.objects.filter(revoked__isnull=False).update(
+        revoked=timezone.now() - timedelta(seconds=grace + 1)
+    )
+    replay = refresh(client, rp, tokens["refresh_token"])
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    assert refresh(client, rp, first["refresh_token"]).status_code == 400
+
+
+def test_token_refresh_reuse_with_grace_off_revokes_at_once(rp, client, tokens, settings):
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "REFRESH_REUSE_GRACE": 0}
+    first = refresh(client, rp, tokens["refresh_token"]).json()
+    assert refresh(client, rp, tokens["refresh_token"]).status_code == 400
+    assert refresh(client, rp, first["refresh_token"]).status_code == 400
+
+
+def test_token_refresh_retry_response_is_stored_encrypted(rp, client, tokens):
+    first = refresh(client, rp, tokens["refresh_token"]).json()
+    rotated = RefreshToken.objects.get(revoked__isnull=False)
+    assert rotated.retry_response_encrypted
+    stored = " ".join(str(value) for value in RefreshToken.objects.values_list())
+    assert first["refresh_token"] not in stored and first["access_token"] not in stored

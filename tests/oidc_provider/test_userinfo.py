@@ -160,7 +160,7 @@ def test_userinfo_client_credentials_token_is_refused(make_client, signing_keys,
     assert 'error="insufficient_scope"' in response["WWW-Authenticate"]
 
 
-# --- CORS (DESIGN gap 11) ----------------------------------------------------------------------------
+# --- CORS (docs/design.md, gap 11) --------------------------------------------------------------------------
 
 
 @pytest.fixture

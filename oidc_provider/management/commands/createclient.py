@@ -36,6 +36,17 @@ class Command(BaseCommand):
             help="jwt (RFC 9068, the default) or opaque",
         )
         parser.add_argument(
+            "--no-require-pkce",
+            "--no-pkce",
+            action="store_false",
+            dest="require_pkce",
+            help="let a confidential client that cannot send PKCE in (public clients always use it)",
+        )
+        parser.add_argument("--require-mfa", action="store_true", help="users need a second factor here")
+        parser.add_argument(
+            "--release-groups", action="store_true", help="the client may ask for the groups scope"
+        )
+        parser.add_argument(
             "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
         )
 
@@ -51,9 +62,13 @@ class Command(BaseCommand):
                 skip_consent=options["skip_consent"],
                 algorithm=options["id_token_alg"],
                 access_token_format=options["access_token_format"],
+                require_pkce=options["require_pkce"],
+                require_mfa=options["require_mfa"],
+                release_groups=options["release_groups"],
+                actor_label="createclient command",
             )
         except ValidationError as error:
-            raise CommandError("; ".join(_messages(error))) from error
+            raise CommandError("; ".join(error_messages(error))) from error
         if options["json"]:
             self.stdout.write(json.dumps({"client_id": client.client_id, "client_secret": secret}))
             return
@@ -63,7 +78,8 @@ class Command(BaseCommand):
             self.stdout.write("Store the secret now: it is not shown again.")
 
 
-def _messages(error: ValidationError) -> list[str]:
+def error_messages(error: ValidationError) -> list[str]:
+    """Return each problem in ``error`` as "field: message", for the client commands' errors."""
     if hasattr(error, "message_dict"):
         return [f"{field}: {msg}" for field, msgs in error.message_dict.items() for msg in msgs]
     return list(error.messages)

@@ -1,0 +1,1 @@
+"""Invitations: staff invite people by e-mail instead of typing passwords for them."""

@@ -1,0 +1,46 @@
+"""Admin for users' authenticator apps and recovery codes: see, rename, remove; never the secrets.
+
+django-otp's own TOTP and static device admins are taken away: their devices store secrets in
+the clear and are no longer used (the accounts migration 0006 moved them here).
+"""
+
+from django.contrib import admin
+from django.db.models import Count
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from .models import RecoveryCodeDevice, TOTPAuthenticator
+
+# Registered before this module: the admin loads apps' admin modules in INSTALLED_APPS order.
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
+
+
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    search_fields = ("user__username", "user__email", "name")
+    raw_id_fields = ("user",)
+    readonly_fields = ("user", "created_at", "last_used_at")
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+
+    def has_add_permission(self, request):
+        # A key or a code made here would have to be shown to staff; users make their own.
+        return False
+
+
+@admin.register(TOTPAuthenticator)
+class TOTPAuthenticatorAdmin(DeviceAdmin):
+    pass
+
+
+@admin.register(RecoveryCodeDevice)
+class RecoveryCodeDeviceAdmin(DeviceAdmin):
+    list_display = (*DeviceAdmin.list_display, "remaining")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(remaining_count=Count("codes"))
+
+    @admin.display(description="unused codes", ordering="remaining_count")
+    def remaining(self, obj: RecoveryCodeDevice) -> int:
+        return obj.remaining_count

@@ -1,0 +1,101 @@
+"""What staff do to a user's account from the admin; each step is audited, never with a secret."""
+
+from urllib.parse import urlsplit
+
+import django_otp
+from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django_otp.models import Device
+
+from audit.services import audit_record
+
+from .mfa import flows, policy
+
+
+def user_devices(user) -> list[Device]:
+    """Return the user's authenticators (apps, then passkeys); recovery codes are counted apart."""
+    return policy.primary_devices(user)
+
+
+def user_device(*, user, persistent_id: str) -> Device:
+    """Return the user's authenticator with this django-otp persistent id, or raise ValidationError."""
+    # Looked up among the user's own devices: a posted id never names another model or user.
+    device = next((device for device in user_devices(user) if device.persistent_id == persistent_id), None)
+    if device is None:
+        raise ValidationError("No such device.")
+    return device
+
+
+def user_device_rename(*, user, device: Device, name: str, actor) -> None:
+    """Rename one of ``user``'s devices."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise ValidationError("Give the device a name of at most 64 characters.")
+    old = device.name
+    flows.device_rename(device=device, name=name)
+    audit_record(
+        action="user.device_rename",
+        target=user.get_username(),
+        actor=actor,
+        detail={"device": device.persistent_id, "from": old, "to": name},
+    )
+
+
+def user_device_remove(*, user, device: Device, actor) -> None:
+    """Remove one of ``user``'s devices (with the last one go the recovery codes)."""
+    detail = {"device": device.persistent_id, "name": device.name}
+    flows.device_remove(user=user, device=device)
+    audit_record(action="user.device_remove", target=user.get_username(), actor=actor, detail=detail)
+
+
+@transaction.atomic
+def user_mfa_reset(*, user, actor) -> int:
+    """Remove every second factor of ``user`` (apps, passkeys, recovery codes); return how many.
+
+    For a user who lost every device: they sign in with the password alone again, and are taken
+    through enrollment where a policy requires a second factor.
+    """
+    devices = list(django_otp.devices_for_user(user, confirmed=None))
+    for device in devices:
+        device.delete()
+    audit_record(
+        action="user.mfa_reset",
+        target=user.get_username(),
+        actor=actor,
+        detail={"devices": [device.persistent_id for device in devices]},
+    )
+    return len(devices)
+
+
+def user_password_reset_send(*, user, actor) -> None:
+    """E-mail ``user`` a single-use link to choose a new password ("Forgot your password?"'s mail)."""
+    if not user.email:
+        raise ValidationError("This user has no e-mail address to send the link to.")
+    if not user.is_active:
+        raise ValidationError("This account is deactivated: activate it first.")
+    # The link points at the issuer, the address people know, whatever host staff use.
+    issuer = urlsplit(settings.ISSUER)
+    context = {
+        "email": user.email,
+        "domain": issuer.netloc,
+        "site_name": settings.SITE_NAME,
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "user": user,
+        "token": default_token_generator.make_token(user),
+        "protocol": issuer.scheme,
+    }
+    PasswordResetForm().send_mail(
+        "accounts/password_reset_subject.txt",
+        "accounts/password_reset_email.txt",
+        context,
+        settings.DEFAULT_FROM_EMAIL,
+        user.email,
+    )
+    audit_record(
+        action="user.password_reset_send", target=user.get_username(), actor=actor, detail={"to": user.email}
+    )

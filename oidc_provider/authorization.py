@@ -1,0 +1,257 @@
+"""The authorization request (OIDC Core 1.0 §3.1.2.1): parsed once, checked, answered.
+
+A request arrives as a GET query or a POSTed form (§3.1.2.1: both MUST be supported) and is
+parsed once into ``AuthorizationParams``. ``authorization_check`` applies the rules DOT and
+oauthlib leave out. Between the consent page and its answer the validated request waits in the
+session (``pending_store``/``pending_pop``), so nothing the browser posts can change where the
+code goes. ``authorization_response`` answers in the requested response mode: a redirect with a
+query (RFC 6749 §4.1.2) or an auto-submitting form (OAuth 2.0 Form Post Response Mode).
+
+The constants here are what the code enforces; discovery lists them (metadata.py).
+"""
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.oauth2_validators import is_valid_resource_uri
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import add_params_to_uri
+
+from .models import Client, Grant
+
+# OIDC Core 1.0 §3.1.2.1 prompt values this provider acts on.
+PROMPT_VALUES = ("none", "login", "consent", "select_account")
+# OAuth 2.0 Multiple Response Type Encoding Practices §2.1 and Form Post Response Mode §2.
+RESPONSE_MODES = ("query", "form_post")
+# RFC 9700 §2.1.1: S256 only ("plain" would leak the verifier with the challenge).
+CODE_CHALLENGE_METHODS = ("S256",)
+S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+MAX_NONCE_LENGTH = Grant._meta.get_field("nonce").max_length
+
+PENDING_KEY = "porchlight_pending_authorizations"
+MAX_PENDING = 10
+PENDING_LIFETIME = 30 * 60
+REAUTH_PARAM = "pl_reauth"
+REAUTH_SALT = "porchlight.authorize.reauth"
+# Validated request fields carried from the consent page to the code (never the raw query).
+CARRIED = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "claims",
+    "resource",
+)
+
+
+class AuthorizationError(Exception):
+    """An error for the relying party, sent to its (validated) redirect_uri (OIDC Core §3.1.2.6)."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+@dataclass(frozen=True)
+class AuthorizationParams:
+    """The parameters of one authorization request, from its query or its form body."""
+
+    params: QueryDict
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> "AuthorizationParams":
+        return cls((request.POST if request.method == "POST" else request.GET).copy())
+
+    def get(self, name: str) -> str | None:
+        return self.params.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.params
+
+    @property
+    def response_mode(self) -> str:
+        """Return the response mode to answer in; an unknown one is answered as a query."""
+        mode = self.params.get("response_mode") or "query"
+        return mode if mode in RESPONSE_MODES else "query"
+
+    @property
+    def prompt(self) -> set[str]:
+        return set((self.params.get("prompt") or "").split())
+
+    @property
+    def max_age(self) -> int | None:
+        """Return a validated max_age in seconds, or None when there is no limit."""
+        value = self.params.get("max_age")
+        if value is None or not (value.isascii() and value.isdigit()):
+            return None
+        digits = value.lstrip("0") or "0"
+        # Beyond 12 digits (30,000+ years) there is no limit; int() of a few thousand digits
+        # would raise ValueError (Python's integer string conversion limit).
+        return int(digits) if len(digits) <= 12 else None
+
+    @property
+    def resources(self) -> list[str]:
+        return self.params.getlist("resource")
+
+    def return_url(self, path: str, *, reauth_requested: bool = False) -> str:
+        """Return this request as a GET URL on ``path``, to come back to after sign-in.
+
+        With ``reauth_requested`` the URL carries a signed note of when sign-in was asked for:
+        prompt=login and max_age stay in the URL, and the note satisfies them only after a
+        sign-in newer than it, so opening the URL without signing in cannot skip the
+        re-authentication the RP asked for (OIDC Core 1.0 §3.1.2.1), and signing in cannot loop.
+        """
+        query = self.params.copy()
+        if reauth_requested:
+            query[REAUTH_PARAM] = signing.dumps(int(time.time()), salt=REAUTH_SALT)
+        return f"{path}?{query.urlencode()}"
+
+    def reauthenticated_since_requested(self, auth_time: int) -> bool:
+        """Return whether the session signed in after this request asked for it (see return_url)."""
+        marker = self.params.get(REAUTH_PARAM)
+        if not marker:
+            return False
+        try:
+            started = int(signing.loads(marker, salt=REAUTH_SALT, max_age=PENDING_LIFETIME))
+        except (signing.BadSignature, TypeError, ValueError):
+            return False
+        return auth_time >= started
+
+
+def authorization_check(
+    params: AuthorizationParams, client: Client, scopes: list[str], carried: dict
+) -> None:
+    """Apply the OIDC and PKCE rules DOT and oauthlib leave out; raise AuthorizationError."""
+    if "request" in params:
+        raise AuthorizationError("request_not_supported", "Request objects are not supported.")
+    if "request_uri" in params:
+        raise AuthorizationError("request_uri_not_supported", "request_uri is not supported.")
+    if (params.get("response_mode") or "query") not in RESPONSE_MODES:
+        raise AuthorizationError("invalid_request", "response_mode must be query or form_post.")
+    challenge = carried.get("code_challenge")
+    if challenge is None:
+        # RFC 9700 §2.1.1: PKCE always for public clients and, unless staff turned it off for
+        # one, for confidential ones; such a client must then bind the code with a nonce.
+        if client.client_type == Client.CLIENT_PUBLIC or client.require_pkce:
+            raise AuthorizationError("invalid_request", "code_challenge is required (PKCE, S256).")
+        if "openid" in scopes and not carried.get("nonce"):
+            raise AuthorizationError("invalid_request", "nonce is required when PKCE is not used.")
+    else:
+        # RFC 7636 §4.3: an omitted method means "plain".
+        if carried.get("code_challenge_method", "plain") not in CODE_CHALLENGE_METHODS:
+            raise AuthorizationError("invalid_request", "code_challenge_method must be S256.")
+        # RFC 7636 §4.2: an S256 challenge is BASE64URL(SHA-256(verifier)), 43 characters. Any
+        # other value could never be redeemed (and a long one would not fit the grant row).
+        if not S256_CHALLENGE.fullmatch(challenge):
+            raise AuthorizationError("invalid_request", "code_challenge is not a base64url SHA-256 hash.")
+    if len(carried.get("nonce", "")) > MAX_NONCE_LENGTH:
+        raise AuthorizationError("invalid_request", f"nonce is longer than {MAX_NONCE_LENGTH} characters.")
+    # RFC 8707 §2: each resource is an absolute URI without a fragment; refuse a bad one here
+    # rather than issue a code the token endpoint will refuse.
+    if not all(is_valid_resource_uri(resource) for resource in carried.get("resource", [])):
+        raise AuthorizationError("invalid_target", "resource must be an absolute URI.")
+    prompt = params.prompt
+    if prompt - set(PROMPT_VALUES):
+        raise AuthorizationError("invalid_request", "Unsupported prompt value.")
+    if "none" in prompt and len(prompt) > 1:
+        raise AuthorizationError("invalid_request", "prompt=none cannot be combined with other values.")
+    max_age = params.get("max_age")
+    if max_age is not None and not (max_age.isascii() and max_age.isdigit()):
+        raise AuthorizationError("invalid_request", "max_age must be a non-negative integer.")
+
+
+# --- the pending request, between the consent page and its answer ------------------------------
+
+
+def pending_store(request: HttpRequest, *, scopes: list[str], carried: dict) -> str:
+    """Keep a validated request in the session for its consent page; return its id."""
+    now = int(time.time())
+    pending = {
+        key: value
+        for key, value in request.session.get(PENDING_KEY, {}).items()
+        if now - value.get("created", 0) < PENDING_LIFETIME
+    }
+    while len(pending) >= MAX_PENDING:
+        pending.pop(min(pending, key=lambda key: pending[key]["created"]))
+    request_id = secrets.token_urlsafe(16)
+    pending[request_id] = {"scopes": scopes, "credentials": carried, "created": now, "user": request.user.pk}
+    request.session[PENDING_KEY] = pending
+    return request_id
+
+
+def pending_pop(request: HttpRequest, request_id: str) -> dict | None:
+    """Take the pending request ``request_id`` out of the session; None if unknown or too old."""
+    pending = request.session.get(PENDING_KEY, {})
+    entry = pending.pop(request_id, None) if isinstance(pending, dict) else None
+    if entry is None:
+        return None
+    request.session[PENDING_KEY] = pending
+    if time.time() - entry["created"] >= PENDING_LIFETIME:
+        return None
+    return entry
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+def authorization_response(
+    request: HttpRequest,
+    *,
+    redirect_uri: str,
+    client: Client | None,
+    params: list[tuple[str, str]],
+    response_mode: str = "query",
+) -> HttpResponse:
+    """Send ``params`` to the RP at ``redirect_uri`` in ``response_mode``, naming the issuer."""
+    # RFC 9207 §2: every authorization response, errors included, names the issuer.
+    params = [*params, ("iss", oauth2_settings.OIDC_ISS_ENDPOINT)]
+    if response_mode == "form_post":
+        return form_post_response(request, redirect_uri=redirect_uri, params=params)
+    schemes = client.get_allowed_schemes() if client else oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES
+    return OAuth2ResponseRedirect(add_params_to_uri(redirect_uri, params), schemes)
+
+
+AUTO_SUBMIT = 'document.getElementById("response").submit();'
+AUTO_SUBMIT_HASH = base64.b64encode(hashlib.sha256(AUTO_SUBMIT.encode()).digest()).decode()
+
+
+def form_post_response(
+    request: HttpRequest, *, redirect_uri: str, params: list[tuple[str, str]]
+) -> HttpResponse:
+    """Render the page that POSTs ``params`` to ``redirect_uri`` (Form Post Response Mode §2).
+
+    The form submits itself with one inline script and has a button for browsers without
+    JavaScript. The page's CSP allows exactly that script (by hash), the site's stylesheet, and
+    a form posting to the RP's origin, nothing else.
+    """
+    target = urlsplit(redirect_uri)
+    origin = f"{target.scheme}://{target.netloc}" if target.netloc else f"{target.scheme}:"
+    response = render(
+        request,
+        "oidc_provider/form_post.html",
+        {"action": redirect_uri, "fields": params, "script": AUTO_SUBMIT},
+    )
+    response["Content-Security-Policy"] = (
+        "default-src 'none'; "
+        f"script-src 'sha256-{AUTO_SUBMIT_HASH}'; "
+        "style-src 'self'; "
+        f"form-action {origin}; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+    # The page carries a code: never cached, never leaked by a Referer.
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

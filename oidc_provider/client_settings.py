@@ -1,0 +1,87 @@
+"""A client's registration as its developer and staff read it: the admin's hand-over panel and the
+client commands' ``--json`` output come from here, so they always agree.
+"""
+
+from typing import Any
+
+from django.urls import reverse
+from oauth2_provider.settings import oauth2_settings
+
+from .models import Client, GrantType
+
+
+class Kind:
+    """The kinds of app the admin offers, in plain words, with the settings each implies."""
+
+    WEB = "web"
+    NATIVE = "native"
+    MACHINE = "machine"
+
+    LABELS = {
+        WEB: "Web server app",
+        NATIVE: "Single-page or native app",
+        MACHINE: "Machine-to-machine",
+    }
+    HELP = {
+        WEB: "Runs on a server that can keep a secret (Django, Rails, Spring, PHP…). Signs people in.",
+        NATIVE: "Runs in the browser or on a phone, desktop or TV and cannot keep a secret. "
+        "Signs people in with PKCE.",
+        MACHINE: "A service or script that calls APIs as itself, with no person signing in.",
+    }
+    # What each kind may use: RFC 8628 device sign-in suits apps on devices (TVs, CLIs).
+    GRANT_TYPES = {
+        WEB: [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN, GrantType.CLIENT_CREDENTIALS],
+        NATIVE: [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN, GrantType.DEVICE_CODE],
+        MACHINE: [GrantType.CLIENT_CREDENTIALS],
+    }
+    DEFAULT_GRANT_TYPES = {
+        WEB: [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN],
+        NATIVE: [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN],
+        MACHINE: [GrantType.CLIENT_CREDENTIALS],
+    }
+    CLIENT_TYPES = {
+        WEB: Client.CLIENT_CONFIDENTIAL,
+        NATIVE: Client.CLIENT_PUBLIC,
+        MACHINE: Client.CLIENT_CONFIDENTIAL,
+    }
+
+    @classmethod
+    def of(cls, client: Client) -> str:
+        """Return the kind of app ``client`` is."""
+        if client.client_type == Client.CLIENT_PUBLIC:
+            return cls.NATIVE
+        if set(client.grant_types or []) == {GrantType.CLIENT_CREDENTIALS}:
+            return cls.MACHINE
+        return cls.WEB
+
+
+def provider_urls() -> dict[str, str]:
+    """Return the issuer and the discovery document's address (OIDC Discovery 1.0 §4)."""
+    issuer = oauth2_settings.OIDC_ISS_ENDPOINT
+    return {"issuer": issuer, "discovery_url": issuer + reverse("openid-configuration")}
+
+
+def client_description(client: Client) -> dict[str, Any]:
+    """Return ``client``'s registration as JSON-ready data; never its secret or the secret's hash."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "kind": Kind.of(client),
+        "client_type": client.client_type,
+        "grant_types": list(client.grant_types or []),
+        "redirect_uris": client.redirect_uris.split(),
+        "post_logout_redirect_uris": client.post_logout_redirect_uris.split(),
+        "allowed_origins": client.allowed_origins.split(),
+        "token_endpoint_auth_method": (
+            "none" if client.client_type == Client.CLIENT_PUBLIC else "client_secret_basic"
+        ),
+        "id_token_signed_response_alg": client.algorithm,
+        "access_token_format": client.access_token_format,
+        "skip_consent": client.skip_authorization,
+        "require_pkce": client.require_pkce,
+        "require_mfa": client.require_mfa,
+        "release_groups": client.release_groups,
+        "may_introspect": client.may_introspect,
+        "created": client.created.isoformat() if client.created else None,
+        "updated": client.updated.isoformat() if client.updated else None,
+    }

@@ -1,0 +1,56 @@
+"""manage.py updateclient CLIENT_ID [--redirect-uri URI …] [--grant-type TYPE …] …: change a client."""
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from oidc_provider.client_settings import client_description
+from oidc_provider.models import Client, GrantType
+from oidc_provider.services import client_update
+
+from .createclient import error_messages
+
+
+class Command(BaseCommand):
+    help = (
+        "Change a client's name, redirect URIs, post-logout redirect URIs, allowed origins or grant "
+        "types. Each list given replaces the current one; what is not given stays as it is."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("client_id")
+        parser.add_argument("--name")
+        parser.add_argument("--redirect-uri", action="append", dest="redirect_uris")
+        parser.add_argument("--post-logout-redirect-uri", action="append", dest="post_logout_redirect_uris")
+        parser.add_argument("--allowed-origin", action="append", dest="allowed_origins")
+        parser.add_argument("--grant-type", action="append", choices=GrantType.values, dest="grant_types")
+        for name in ("redirect-uris", "post-logout-redirect-uris", "allowed-origins"):
+            parser.add_argument(
+                f"--clear-{name}", action="store_true", help=f"remove every one of the {name}"
+            )
+        parser.add_argument("--json", action="store_true", help="print the client's registration as JSON")
+
+    def handle(self, *args, **options):
+        client = Client.objects.filter(client_id=options["client_id"]).first()
+        if client is None:
+            raise CommandError(f"No client has the id {options['client_id']!r}.")
+        lists = {}
+        for field in ("redirect_uris", "post_logout_redirect_uris", "allowed_origins"):
+            lists[field] = [] if options[f"clear_{field}"] else options[field]
+        try:
+            changed = client_update(
+                client=client,
+                name=options["name"],
+                grant_types=options["grant_types"],
+                actor_label="updateclient command",
+                **lists,
+            )
+        except ValidationError as error:
+            raise CommandError("; ".join(error_messages(error))) from error
+        if options["json"]:
+            self.stdout.write(json.dumps({**client_description(client), "changed": changed}, indent=2))
+        elif changed:
+            self.stdout.write(f"Changed {', '.join(changed)} of {client.client_id}.")
+        else:
+            self.stdout.write("Nothing to change.")

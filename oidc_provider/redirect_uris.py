@@ -1,0 +1,46 @@
+"""The rule every redirect and post-logout redirect URI obeys, wherever a client is made.
+
+``Client.clean()`` applies it, so the admin, ``createclient``, ``client_create`` and dynamic
+registration all refuse the same URIs with the same words.
+"""
+
+import ipaddress
+from urllib.parse import urlsplit
+
+MAX_URI_LENGTH = 2000
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether ``host`` names the loopback interface."""
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Return why ``uri`` cannot be a redirect URI, or None when it can."""
+    shown = repr(uri[:100])
+    if len(uri) > MAX_URI_LENGTH:
+        return f"{shown}… is longer than {MAX_URI_LENGTH} characters."
+    if any(char.isspace() or ord(char) < 0x20 or 0xD800 <= ord(char) <= 0xDFFF for char in uri):
+        return f"{shown} is not a valid URI."
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return f"{shown} is not a valid URI."
+    # RFC 6749 §3.1.2: absolute, no fragment. Only http(s): javascript:, data: and custom
+    # schemes would hand the code to whatever answers them.
+    if parts.scheme not in {"http", "https"} or not host:
+        return f"{shown} must be an absolute http:// or https:// address."
+    if parts.fragment or "#" in uri:
+        return f"{shown} must not contain a fragment (#…) (RFC 6749 §3.1.2)."
+    # RFC 9700 §2.1, RFC 8252 §8.3: plain http only to the loopback interface.
+    if parts.scheme == "http" and not is_loopback(host):
+        return f"{shown} must use https (http only for localhost or 127.0.0.1)."
+    return None

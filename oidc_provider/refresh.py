@@ -1,0 +1,101 @@
+"""Refresh token rotation: one refresh token, at most one successor, ever (RFC 9700 §4.14.2).
+
+The token endpoint runs each request in one transaction (views/token.py). ``refresh_token_lock``
+locks the presented token's row first and decides only after the lock, so of concurrent
+requests with one token the first rotates it and the others see it already rotated:
+
+- within ``PORCHLIGHT_REFRESH_REUSE_GRACE`` seconds of the rotation, and while the successor is
+  alive, they get the same successor back (a retried request or a second tab is no attack);
+- later, or once the successor is gone, the reuse revokes the whole family.
+
+The response that carried the successor is kept, encrypted with the key-encryption key, on the
+rotated token for that purpose.
+"""
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.encryption import UndecryptableError, decrypt, encrypt
+
+from .models import AccessToken, Client, RefreshToken
+from .tokens import family_revoke, refresh_token_alive
+
+
+@dataclass(frozen=True)
+class RefreshDecision:
+    # The live token to rotate, or None.
+    token: RefreshToken | None
+    # The response to send again instead (a retry within the grace window), or None.
+    retry: dict | None = None
+
+
+def _checksum(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def refresh_token_lock(*, value: str, client: Client) -> RefreshDecision:
+    """Lock the refresh token ``value`` presented by ``client`` and decide what it may get.
+
+    Call inside the token request's transaction. A reused token past the grace window has its
+    family revoked here.
+    """
+    token = (
+        RefreshToken.objects.select_for_update(of=("self",))
+        .filter(token_checksum=_checksum(value))
+        .select_related("access_token")
+        .order_by(F("revoked").desc(nulls_first=True))
+        .first()
+    )
+    # RFC 6749 §6: the token must have been issued to the authenticated client.
+    if token is None or token.application_id != client.pk:
+        return RefreshDecision(None)
+    if token.revoked is None:
+        return RefreshDecision(token if refresh_token_alive(token) else None)
+    retry = _retry_response(token)
+    if retry is not None:
+        return RefreshDecision(token, retry=retry)
+    if token.token_family is not None:
+        family_revoke(token.token_family)
+    return RefreshDecision(None)
+
+
+def _retry_response(token: RefreshToken) -> dict | None:
+    """Return the successor response to send again, if ``token`` was rotated moments ago."""
+    grace = settings.PORCHLIGHT["REFRESH_REUSE_GRACE"]
+    if not grace or not token.retry_response_encrypted:
+        return None
+    if timezone.now() - token.revoked > timedelta(seconds=grace):
+        return None
+    try:
+        stored = json.loads(decrypt(token.retry_response_encrypted))
+    except (UndecryptableError, ValueError):
+        return None
+    successor = RefreshToken.objects.filter(
+        token_checksum=_checksum(stored["response"]["refresh_token"]), revoked__isnull=True
+    ).first()
+    if successor is None or not refresh_token_alive(successor):
+        return None
+    if not AccessToken.objects.filter(token_checksum=_checksum(stored["response"]["access_token"])).exists():
+        return None
+    # The lifetimes count from the first response.
+    elapsed = int(time.time()) - stored["issued_at"]
+    response = dict(stored["response"])
+    for key in ("expires_in", "refresh_expires_in"):
+        if key in response:
+            response[key] = max(0, response[key] - elapsed)
+    return response
+
+
+def refresh_token_rotated(*, token: RefreshToken, response: dict) -> None:
+    """Keep the response that carried ``token``'s successor, for retries within the grace window."""
+    if not settings.PORCHLIGHT["REFRESH_REUSE_GRACE"]:
+        return
+    stored = json.dumps({"issued_at": int(time.time()), "response": response}).encode()
+    RefreshToken.objects.filter(pk=token.pk).update(retry_response_encrypted=encrypt(stored))

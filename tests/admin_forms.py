@@ -1,0 +1,61 @@
+"""Filling in the admin's client form and reading its hand-over panel, as staff do in a browser."""
+
+import html
+import re
+
+REDIRECT = "https://admin-made.example.com/cb"
+
+# What each kind of app's form posts when staff accept its defaults.
+KIND_DEFAULTS = {
+    "web": {"grant_types": ["authorization_code", "refresh_token"], "require_pkce": "on"},
+    "native": {"grant_types": ["authorization_code", "refresh_token"]},
+    "machine": {"grant_types": ["client_credentials"]},
+}
+
+
+def add_client_in_admin(staff, kind: str = "web", **fields):
+    """Post the add form for a ``kind`` of app with its defaults, overridden by ``fields``."""
+    data = {
+        "kind": kind,
+        "name": "Admin-made app",
+        "redirect_uris": "" if kind == "machine" else REDIRECT,
+        "post_logout_redirect_uris": "",
+        "allowed_origins": "",
+        "algorithm": "RS256",
+        "access_token_format": "jwt",
+        "new_client_secret": "",
+        "user": "",
+        **KIND_DEFAULTS[kind],
+        **fields,
+    }
+    return staff.post(f"/admin/oidc_provider/client/add/?kind={kind}", data, follow=True)
+
+
+def change_client_in_admin(staff, client, **fields):
+    """Post the change form of ``client`` with its current settings, overridden by ``fields``."""
+    data = {
+        "kind": "native" if client.client_type == "public" else "web",
+        "name": client.name,
+        "grant_types": client.grant_types,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "allowed_origins": client.allowed_origins,
+        "algorithm": client.algorithm,
+        "access_token_format": client.access_token_format,
+        "new_client_secret": "",
+        "user": "",
+        **({"require_pkce": "on"} if client.require_pkce else {}),
+        **fields,
+    }
+    return staff.post(f"/admin/oidc_provider/client/{client.pk}/change/", data)
+
+
+def handover(response) -> dict[str, str]:
+    """Return the hand-over panel's copyable values by label ("Client ID", "Client secret", ...)."""
+    page = response.content.decode()
+    row = r'<dt id="([\w-]+)-label">([^<]+)</dt><dd class="value"><code id="\1">([^<]*)</code>'
+    rows = re.findall(row, page)
+    values: dict[str, str] = {}
+    for _id, label, value in rows:
+        values.setdefault(html.unescape(label), html.unescape(value))
+    return values

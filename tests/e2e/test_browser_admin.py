@@ -1,0 +1,205 @@
+"""What a new administrator does in the admin, in headless Chromium: register a web app from
+nothing and hand its settings to a code flow; find a user and revoke their tokens; remove a
+user's passkey. And passkey buttons that explain themselves where the page cannot use passkeys.
+
+The ORM is never used inside the browser's event loop: every row a test needs is made by a
+fixture first, and what a test checks it reads from pages or over HTTP.
+"""
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Iterator
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+import requests
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.conftest import STAFF_PASSWORD
+from tests.e2e.conftest import (
+    REDIRECT_URI,
+    RP_ORIGIN,
+    SCOPE,
+    chromium_context,
+    chromium_sign_in,
+    query_of,
+    rp_page,
+    sign_in_for_tokens,
+    verify_id_token,
+)
+
+
+@pytest.fixture
+def passkey_origin(issuer, settings) -> None:
+    # Passkeys belong to the issuer's host name; the live server is at http://localhost:<port>.
+    assert urlsplit(issuer).hostname == "localhost"
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [issuer]
+
+
+@pytest.fixture
+def alices_passkey(user):
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    return WebAuthnCredential.objects.create(
+        user=user,
+        name="Alice's laptop",
+        confirmed=True,
+        credential_id=b"credential-1",
+        public_key=b"not-a-real-key",
+        aaguid="00000000-0000-0000-0000-000000000000",
+    )
+
+
+@pytest.fixture
+def context(issuer, root, user, rp_client, passkey_origin) -> Iterator[BrowserContext]:
+    """A Chromium context that may read what the admin's copy buttons put on the clipboard."""
+    with chromium_context() as context:
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=issuer)
+        yield context
+
+
+def staff_signs_in(page: Page, issuer: str) -> None:
+    page.goto(f"{issuer}/admin/")
+    chromium_sign_in(page, username="root", password=STAFF_PASSWORD)
+    expect(page.get_by_role("heading", name="Manage apps, people and keys")).to_be_visible()
+
+
+def copied(page: Page, label: str) -> str:
+    """Press the panel's copy button for ``label`` and return what reached the clipboard."""
+    page.get_by_role("button", name=f"Copy {label}", exact=True).click()
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def test_browser_admin_registers_a_web_app_whose_copied_settings_complete_a_code_flow(
+    context, issuer, metadata
+):
+    page = context.new_page()
+    staff_signs_in(page, issuer)
+    page.get_by_role("link", name="Clients").click()
+    page.get_by_role("link", name="Add client").click()
+    page.get_by_role("link", name="Web server app").click()
+    page.get_by_role("textbox", name="Name:").fill("Team wiki")
+    page.get_by_role("textbox", name="Redirect URIs:").fill(REDIRECT_URI)
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    expect(page.get_by_role("heading", name="Team wiki is ready")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Copy the client secret now")
+    settings = {
+        label: copied(page, label) for label in ("issuer", "client id", "client secret", "redirect uri")
+    }
+    assert settings["issuer"] == issuer
+    assert settings["redirect uri"] == REDIRECT_URI
+    everything = copied(page, "all settings")
+    assert f"OIDC_CLIENT_SECRET={settings['client secret']}" in everything.splitlines()
+
+    # The developer configures their app with what was copied: discovery from the issuer, then
+    # the code flow with PKCE, and alice signs in through her own browser.
+    discovered = requests.get(f"{settings['issuer']}/.well-known/openid-configuration", timeout=10).json()
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    nonce = secrets.token_urlsafe(12)
+    query = {
+        "response_type": "code",
+        "client_id": settings["client id"],
+        "redirect_uri": settings["redirect uri"],
+        "scope": SCOPE,
+        "state": "wiki",
+        "nonce": nonce,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    alice = context.browser.new_context()
+    alice.route(f"{RP_ORIGIN}/**", rp_page)
+    user_page = alice.new_page()
+    user_page.goto(f"{discovered['authorization_endpoint']}?{urlencode(query)}")
+    chromium_sign_in(user_page)
+    expect(user_page.get_by_role("heading", level=1)).to_contain_text("Team wiki wants to use your")
+    user_page.get_by_role("button", name="Allow").click()
+    user_page.wait_for_url(f"{REDIRECT_URI}?**")
+    code = query_of(user_page.url)["code"]
+    alice.close()
+    token = requests.post(
+        discovered["token_endpoint"],
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": settings["redirect uri"],
+            "code_verifier": verifier,
+        },
+        auth=(settings["client id"], settings["client secret"]),
+        timeout=10,
+    )
+    assert token.status_code == 200, token.text
+    claims = verify_id_token(
+        token.json()["id_token"], metadata=discovered, client_id=settings["client id"], nonce=nonce
+    )
+    assert claims["preferred_username"] == "alice"
+
+
+def test_browser_admin_finds_a_user_revokes_their_tokens_and_their_refresh_token_is_refused(
+    context, issuer, metadata, rp_client, browser
+):
+    tokens = sign_in_for_tokens(browser, metadata, rp_client)
+    page = context.new_page()
+    staff_signs_in(page, issuer)
+    page.get_by_role("link", name="Users").click()
+    page.get_by_role("textbox", name="Search").fill("alice")
+    page.keyboard.press("Enter")
+    page.get_by_role("link", name="alice", exact=True).click()
+    section = page.get_by_role("region", name="Apps and tokens")
+    expect(section).to_contain_text("Example RP")
+    expect(section).to_contain_text("1 live refresh token")
+    section.get_by_role("button", name="Revoke all tokens").click()
+    expect(page.locator("ul.messagelist")).to_contain_text("Revoked")
+    expect(page.get_by_role("region", name="Apps and tokens")).to_contain_text("0 live refresh tokens")
+
+    refreshed = requests.post(
+        metadata["token_endpoint"],
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(rp_client.client_id, rp_client.client_secret),
+        timeout=10,
+    )
+    assert refreshed.status_code == 400
+    assert refreshed.json()["error"] == "invalid_grant"
+    userinfo = requests.get(
+        metadata["userinfo_endpoint"],
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
+    assert userinfo.status_code == 401
+
+
+def test_browser_admin_removes_a_users_passkey(alices_passkey, context, issuer):
+    page = context.new_page()
+    staff_signs_in(page, issuer)
+    page.goto(f"{issuer}/admin/accounts/user/?q=alice")
+    page.get_by_role("link", name="alice", exact=True).click()
+    section = page.get_by_role("region", name="Two-step sign-in")
+    expect(section).to_contain_text("Alice's laptop")
+    expect(section).to_contain_text("passkey or security key")
+    section.get_by_role("button", name="Remove Alice's laptop").click()
+    expect(page.locator("ul.messagelist")).to_contain_text("Removed alice’s “Alice's laptop”")
+    expect(page.get_by_role("region", name="Two-step sign-in")).to_contain_text(
+        "No authenticator app or passkey"
+    )
+    events = page.get_by_role("region", name="Recent events")
+    expect(events).to_contain_text("user.device_remove")
+
+
+def test_browser_passkey_buttons_say_why_they_are_missing_on_an_ip_address(context, issuer):
+    page = context.new_page()
+    port = urlsplit(issuer).port
+    page.goto(f"http://127.0.0.1:{port}/accounts/login/")
+    reason = page.locator(".passkey-unusable")
+    expect(reason).to_have_text(
+        f"Passkeys don’t work on an IP address (127.0.0.1). Open {issuer} to use them."
+    )
+    expect(page.get_by_role("button", name="Use a passkey")).to_have_count(0)
+    expect(reason.get_by_role("link")).to_have_attribute("href", f"{issuer}/accounts/login/")
+
+    # The address it offers is one where they work.
+    reason.get_by_role("link").click()
+    expect(page.get_by_role("button", name="Use a passkey")).to_be_visible()
+    expect(page.locator(".passkey-unusable")).to_have_count(0)
