@@ -24,13 +24,15 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
 
 node: $(NODE_STAMP)
 
-# Browsers refuse passkeys (WebAuthn) on an IP address, so the quick start's issuer is localhost.
-run: export PORCHLIGHT_ISSUER ?= http://localhost:8000
+# Browsers refuse passkeys (WebAuthn) on an IP address, so the quick start is served as localhost
+# (on the bound port).
+run: export PORCHLIGHT_ISSUER ?= http://localhost:$(lastword $(subst :, ,$(PORCHLIGHT_BIND)))
 run: $(STAMP)
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py collectstatic --no-input -v0
 	$(PY) manage.py loaddata -v0 fixtures/demo.json
 	$(PY) manage.py rotatekeys
+	$(PY) manage.py housekeeping --schedule -v0
 	@echo ""
 	@echo "Porchlight is starting at $(PORCHLIGHT_ISSUER) (listening on $(PORCHLIGHT_BIND))"
 	@echo "  Discovery:     $(PORCHLIGHT_ISSUER)/.well-known/openid-configuration"
@@ -39,7 +41,10 @@ run: $(STAMP)
 	@echo "  Demo user:     username=demo  password=porchlight-demo"
 	@echo "  Admin:         $(PORCHLIGHT_ISSUER)/admin/ (create a superuser: $(PY) manage.py createsuperuser)"
 	@echo ""
-	exec $(VENV)/bin/gunicorn -c porchlight/gunicorn.conf.py
+	@# The task worker (back-channel logout deliveries) runs beside gunicorn and stops with it.
+	$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(VENV)/bin/gunicorn -c porchlight/gunicorn.conf.py
 
 # The browser tests need Debian's chromium; install it when missing (root on CI machines).
 chromium:
@@ -49,9 +54,16 @@ chromium:
 
 test: $(STAMP) chromium node lint test-sqlite test-postgres
 
+# Django's deployment checks with a production configuration (https issuer, secrets set, debug
+# off): any warning fails. The secrets are throwaway values made for this run.
+DEPLOY_CHECK_ENV := PORCHLIGHT_ISSUER=https://id.example.com PORCHLIGHT_DEBUG=false \
+	PORCHLIGHT_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	PORCHLIGHT_KEY_ENCRYPTION_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')"
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(DEPLOY_CHECK_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
 test-sqlite: $(STAMP) $(NODE_STAMP)
 	@echo "=== test suite on SQLite ==="
@@ -61,6 +73,7 @@ test-postgres: $(STAMP) $(NODE_STAMP)
 	@echo "=== test suite on PostgreSQL 15 (throwaway cluster) ==="
 	$(PY) tests/pg_cluster.py $(PY) -m pytest -p no:cacheprovider
 
+# Load figures per endpoint (bench/bench.py); `make bench PROFILE=token` profiles one endpoint.
 bench: $(STAMP)
 	$(PY) bench/bench.py
 

@@ -15,6 +15,7 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -37,7 +38,7 @@ from .invitations.services import (
 )
 from .mfa import admin as mfa_admin  # noqa: F401  (authenticator apps and recovery codes)
 from .mfa import recovery_codes
-from .models import GroupSettings, Invitation, LoginFailure, User
+from .models import GroupSettings, Invitation, LoginFailure, LoginSession, User
 from .services import (
     user_device,
     user_device_remove,
@@ -46,6 +47,7 @@ from .services import (
     user_mfa_reset,
     user_password_reset_send,
 )
+from .sessions import login_sessions_end, login_sessions_live, user_agent_summary
 from .throttling import throttle_clear
 
 
@@ -73,6 +75,8 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_staff", "is_superuser", "is_active", "email_verified", "groups")
     search_fields = ("username", "email", "first_name", "last_name", "subject")
     readonly_fields = ("subject", "updated_at", "last_login", "date_joined")
+    # Profile links typed without a scheme are https (Django 6's default; 5.2 warns otherwise).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = (
         (None, {"fields": ("username", "password", "subject")}),
         (_("Name"), {"fields": ("first_name", "middle_name", "last_name", "nickname", "preferred_username")}),
@@ -181,6 +185,25 @@ def _invitation_resend(request: HttpRequest, user: User) -> str:
     return f"Sent {user.email} a new invitation link; the old one no longer works."
 
 
+def _sessions_context(user: User) -> dict:
+    sessions = login_sessions_live(user=user)
+    for session in sessions:
+        session.device = user_agent_summary(session.user_agent)
+    return {"sessions": sessions}
+
+
+def _session_end(request: HttpRequest, user: User) -> str:
+    sid = request.POST.get("sid", "")
+    sessions = LoginSession.objects.filter(user=user)
+    if sid != "all":
+        sessions = sessions.filter(sid=sid)
+    ended = login_sessions_end(
+        sessions=sessions, reason=LoginSession.EndReason.ENDED_BY_STAFF, actor=request.user
+    )
+    plural = "s" if ended != 1 else ""
+    return f"Ended {ended} session{plural} of {user.get_username()}; their apps are being told."
+
+
 def _activity_context(user: User) -> dict:
     events = AuditEvent.objects.filter(Q(target=user.get_username()) | Q(actor=user)).order_by("-created")
     return {"events": list(events[:10]), "search": user.get_username()}
@@ -206,6 +229,12 @@ USER_PAGE_SECTIONS.extend(
             },
             actions={"password_reset_send": _password_reset_send, "invitation_resend": _invitation_resend},
             order=20,
+        ),
+        UserPageSection(
+            template="admin/accounts/user/_sessions.html",
+            context=_sessions_context,
+            actions={"session_end": _session_end},
+            order=30,
         ),
         UserPageSection(template="admin/accounts/user/_activity.html", context=_activity_context, order=90),
     ]
@@ -410,3 +439,47 @@ class InvitationAdmin(admin.ModelAdmin):
                 messages.error(request, " ".join(error.messages))
             else:
                 messages.success(request, f"{done} {email}.")
+
+
+@admin.register(LoginSession)
+class LoginSessionAdmin(admin.ModelAdmin):
+    """Every sign-in session; staff end them here (audited, and the apps are told)."""
+
+    list_display = ("user", "created", "last_seen", "expires", "ended", "end_reason", "ip")
+    list_filter = ("end_reason", ("ended", admin.EmptyFieldListFilter))
+    search_fields = ("user__username", "user__email", "sid", "ip")
+    fields = (
+        "user",
+        "sid",
+        "created",
+        "last_seen",
+        "expires",
+        "ended",
+        "end_reason",
+        "amr",
+        "ip",
+        "user_agent",
+        "apps",
+    )
+    readonly_fields = fields
+    actions = ["end_sessions"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_actions(self, request):
+        # A session is ended (its apps told), not deleted in bulk without a word to them.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.display(description=_("apps used"))
+    def apps(self, obj: LoginSession) -> str:
+        return ", ".join(link.client.name for link in obj.client_links.select_related("client")) or "—"
+
+    @admin.action(description=_("End the selected sessions (sign those browsers out, tell their apps)"))
+    def end_sessions(self, request, queryset):
+        ended = login_sessions_end(
+            sessions=queryset, reason=LoginSession.EndReason.ENDED_BY_STAFF, actor=request.user
+        )
+        messages.success(request, f"Ended {ended} session{'s' if ended != 1 else ''}.")

@@ -7,6 +7,9 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.http import HttpRequest
 
+from audit.actions import Action
+from audit.services import audit_record
+
 from . import throttling
 from .models import User
 
@@ -19,6 +22,9 @@ def current_password_clean(*, request: HttpRequest, user, password: str, message
     if not attempt.allowed:
         raise forms.ValidationError(attempt.decision.message, code="throttled")
     if not user.check_password(password):
+        audit_record(
+            action=Action.PASSWORD_CHECK_FAILURE, target=user.get_username(), actor=user, request=request
+        )
         decision = throttling.throttle_failure(attempt=attempt)
         if not decision.allowed:
             raise forms.ValidationError(decision.message, code="throttled")
@@ -49,16 +55,28 @@ class LoginForm(auth_forms.AuthenticationForm):
         # whether or not the account exists.
         attempt = throttling.throttle_attempt(request=self.request, username=username)
         if not attempt.allowed:
+            self._audit_failure(username, "locked")
             raise forms.ValidationError(attempt.decision.message, code="throttled")
         try:
             cleaned_data = super().clean()
         except forms.ValidationError:
+            self._audit_failure(username, "invalid")
             decision = throttling.throttle_failure(attempt=attempt)
             if not decision.allowed:
                 raise forms.ValidationError(decision.message, code="throttled") from None
             raise
         throttling.throttle_success(attempt=attempt)
         return cleaned_data
+
+    def _audit_failure(self, username: str, reason: str) -> None:
+        # The username as typed (it may name no account); never the password.
+        audit_record(
+            action=Action.LOGIN_FAILURE,
+            target=username,
+            actor_label="login form",
+            detail={"reason": reason},
+            request=self.request,
+        )
 
 
 class PasswordChangeForm(auth_forms.PasswordChangeForm):
@@ -90,8 +108,17 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
     def save(self, *args, request: HttpRequest, **kwargs) -> None:
         # The page answers the same either way, so it says nothing about the limit (or the
         # account); only the mail is not sent.
-        if throttling.throttle_password_reset(request=request, email=self.cleaned_data["email"]):
+        email = self.cleaned_data["email"]
+        sent = throttling.throttle_password_reset(request=request, email=email)
+        if sent:
             super().save(*args, request=request, **kwargs)
+        audit_record(
+            action=Action.PASSWORD_RESET_REQUEST,
+            target=email,
+            actor_label="password reset form",
+            detail={"limited": not sent},
+            request=request,
+        )
 
 
 class ProfileForm(forms.ModelForm):

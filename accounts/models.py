@@ -134,6 +134,8 @@ class LoginSession(models.Model):
         ENDED_BY_USER = "ended_by_user", _("ended by the user")
         ENDED_BY_STAFF = "ended_by_staff", _("ended by staff")
         SUPERSEDED = "superseded", _("replaced by a new sign-in")
+        EXPIRED = "expired", _("expired")
+        DEACTIVATED = "deactivated", _("account deactivated")
 
     sid = models.CharField(_("session id"), max_length=64, unique=True)
     user = models.ForeignKey(
@@ -146,6 +148,10 @@ class LoginSession(models.Model):
     amr = models.JSONField(_("authentication methods"), default=list, blank=True)
     ip = models.CharField(_("IP address"), max_length=64, blank=True)
     user_agent = models.CharField(_("browser"), max_length=255, blank=True)
+    last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
+    # The browser's Django session, deleted when the session is ended elsewhere (account page,
+    # admin) so that browser is really signed out. Never shown: it is a bearer credential.
+    session_key = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created"]

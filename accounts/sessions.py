@@ -1,16 +1,23 @@
 """Sign-in sessions as data: one ``LoginSession`` row per sign-in, keyed by the ``sid`` in ID tokens.
 
 A row is made when a user signs in and ended when the session ends: sign-out (every path goes
-through Django's ``logout()``, hence the ``user_logged_out`` receiver), a password change, or
-staff. ``login_session_ended`` tells the protocol side, which revokes the session-bound tokens
-(accounts never imports oidc_provider).
+through Django's ``logout()``, hence the ``user_logged_out`` receiver), a password change or
+reset, the user or staff ending it, its expiry, or the account being deactivated.
+``login_session_ended`` is sent inside the transaction that ends it, so the protocol side revokes
+the session's tokens and queues its logout notices atomically (accounts never imports
+oidc_provider). Ending a session elsewhere also deletes that browser's Django session.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
+from importlib import import_module
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
+from django.db.models import QuerySet
+from django.db.models.signals import post_save
 from django.dispatch import Signal, receiver
 from django.http import HttpRequest
 from django.utils import timezone
@@ -26,25 +33,38 @@ login_session_ended = Signal()
 password_changed = Signal()
 
 USER_AGENT_LENGTH = LoginSession._meta.get_field("user_agent").max_length
+# last_seen is written at most this often per session, so browsing costs no write per request.
+LAST_SEEN_EVERY = timedelta(minutes=1)
+LAST_SEEN_SESSION_KEY = "_porchlight_last_seen"
+# Pages to load in hidden frames on the signed-out page when a session ends, one callable per
+# provider of them: (session) -> list of URLs. oidc_provider adds front-channel logout here.
+signed_out_frame_sources: list[Callable[[LoginSession], list[str]]] = []
+SIGNED_OUT_SESSION_KEY = "_porchlight_signed_out"
 
 
 def login_session_start(request: HttpRequest, *, sid: str, amr: list[str]) -> LoginSession:
     """Record a sign-in (or a step-up of the same one) as the session ``sid``."""
     now = timezone.now()
+    if request.session.session_key is None:
+        request.session.save()
+    session_key = request.session.session_key or ""
     session, created = LoginSession.objects.get_or_create(
         sid=sid,
         defaults={
             "user": request.user,
             "created": now,
+            "last_seen": now,
             "expires": now + timedelta(seconds=settings.SESSION_COOKIE_AGE),
             "amr": amr,
             "ip": client_ip(request) or "",
             "user_agent": request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH],
+            "session_key": session_key,
         },
     )
-    if not created and session.amr != amr:
-        session.amr = amr
-        session.save(update_fields=["amr"])
+    if not created and (session.amr, session.session_key) != (amr, session_key):
+        # A step-up: login() cycled the Django session key.
+        session.amr, session.session_key, session.last_seen = amr, session_key, now
+        session.save(update_fields=["amr", "session_key", "last_seen"])
     return session
 
 
@@ -56,20 +76,146 @@ def login_session_active(sid: str) -> LoginSession | None:
 
 
 @transaction.atomic
-def login_sessions_end(*, sessions, reason: str) -> int:
-    """End every live session in the queryset ``sessions``; return how many ended."""
+def login_sessions_end(*, sessions: QuerySet, reason: str, actor=None) -> int:
+    """End every session in ``sessions`` not yet ended; return how many ended.
+
+    The receivers of ``login_session_ended`` run in this transaction: token revocation and the
+    queued logout notices commit with the session's end, or not at all.
+    """
     ended = list(sessions.filter(ended__isnull=True).select_for_update())
     now = timezone.now()
+    engine = import_module(settings.SESSION_ENGINE)
     for session in ended:
         session.ended, session.end_reason = now, reason
         session.save(update_fields=["ended", "end_reason"])
+        if session.session_key and reason != LoginSession.EndReason.LOGOUT:
+            # Ended from another browser or by staff: sign that browser out too. (A logout
+            # flushes its own session.)
+            engine.SessionStore(session_key=session.session_key).delete()
         login_session_ended.send(sender=LoginSession, session=session)
+        if actor is not None:
+            audit_record(
+                action="session.end",
+                target=session.user.get_username(),
+                actor=actor,
+                detail={"sid": session.sid, "reason": reason},
+            )
     return len(ended)
 
 
-def login_session_end(*, sid: str, reason: str) -> bool:
+def login_session_end(*, sid: str, reason: str, actor=None) -> bool:
     """End the session ``sid``; return whether it was live."""
-    return bool(sid) and login_sessions_end(sessions=LoginSession.objects.filter(sid=sid), reason=reason) > 0
+    if not sid:
+        return False
+    return login_sessions_end(sessions=LoginSession.objects.filter(sid=sid), reason=reason, actor=actor) > 0
+
+
+def login_sessions_expire() -> int:
+    """End the sessions whose lifetime is over, so their apps are told; return how many."""
+    return login_sessions_end(
+        sessions=LoginSession.objects.filter(expires__lte=timezone.now()),
+        reason=LoginSession.EndReason.EXPIRED,
+    )
+
+
+def login_session_frames(session: LoginSession) -> list[str]:
+    """Return the pages to load in hidden frames now that ``session`` has ended."""
+    return [url for source in signed_out_frame_sources for url in source(session)]
+
+
+def signed_out_page_prepare(
+    request: HttpRequest, *, session: LoginSession | None, next_url: str = ""
+) -> bool:
+    """Remember for the signed-out page what it must load and where it goes next; return if any."""
+    frames = login_session_frames(session) if session is not None else []
+    if not frames:
+        return False
+    request.session[SIGNED_OUT_SESSION_KEY] = {"frames": frames, "next": next_url}
+    return True
+
+
+def signed_out_page_take(request: HttpRequest) -> dict:
+    """Return (once) what the signed-out page must load and where it goes next."""
+    return request.session.pop(SIGNED_OUT_SESSION_KEY, None) or {"frames": [], "next": ""}
+
+
+def login_session_current(request: HttpRequest) -> LoginSession | None:
+    """Return the LoginSession of the signed-in browser making ``request``, live or not."""
+    from .authentication import SESSION_KEY
+
+    data = request.session.get(SESSION_KEY)
+    if not isinstance(data, dict) or not data.get("sid"):
+        return None
+    return LoginSession.objects.filter(sid=str(data["sid"])).first()
+
+
+# (token in the User-Agent, name shown), most specific first: Edge and Opera also say Chrome,
+# Chrome also says Safari.
+_BROWSERS = [
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+]
+_SYSTEMS = [
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+]
+
+
+def user_agent_summary(user_agent: str) -> str:
+    """Return "Browser on OS" for a User-Agent header, as people recognise their devices."""
+    browser = next((name for token, name in _BROWSERS if token in user_agent), "")
+    system = next((name for token, name in _SYSTEMS if token in user_agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"
+
+
+def login_sessions_live(*, user) -> list[LoginSession]:
+    """Return ``user``'s live sessions, newest first, with the apps used in each."""
+    return list(
+        LoginSession.objects.filter(user=user, ended__isnull=True, expires__gt=timezone.now())
+        .prefetch_related("client_links__client")
+        .order_by("-last_seen", "-created")
+    )
+
+
+class LastSeenMiddleware:
+    """Note when a signed-in browser was last seen, at most once a minute per session."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        # Protocol endpoints carry no session cookie: they are not slowed by this.
+        if settings.SESSION_COOKIE_NAME in request.COOKIES and hasattr(request, "session"):
+            self._touch(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _touch(request) -> None:
+        from .authentication import SESSION_KEY
+
+        data = request.session.get(SESSION_KEY)
+        if not isinstance(data, dict) or not data.get("sid"):
+            return
+        now = timezone.now()
+        last = request.session.get(LAST_SEEN_SESSION_KEY, 0)
+        if now.timestamp() - last < LAST_SEEN_EVERY.total_seconds():
+            return
+        live = LoginSession.objects.filter(sid=str(data["sid"]), ended__isnull=True).update(last_seen=now)
+        if not live:
+            # Ended elsewhere while this browser's session survived (e.g. its key had changed).
+            logout(request)
+            return
+        request.session[LAST_SEEN_SESSION_KEY] = int(now.timestamp())
 
 
 def password_change_record(*, request: HttpRequest, user, keep_sid: str = "") -> int:
@@ -78,6 +224,9 @@ def password_change_record(*, request: HttpRequest, user, keep_sid: str = "") ->
         sessions=LoginSession.objects.filter(user=user).exclude(sid=keep_sid),
         reason=LoginSession.EndReason.PASSWORD_CHANGED,
     )
+    if keep_sid:
+        # The password change gave this browser a new session key; keep the record pointing at it.
+        LoginSession.objects.filter(sid=keep_sid).update(session_key=request.session.session_key or "")
     password_changed.send(sender=LoginSession, user=user)
     audit_record(
         action="password_changed",
@@ -85,6 +234,7 @@ def password_change_record(*, request: HttpRequest, user, keep_sid: str = "") ->
         actor=user if request.user.is_authenticated else None,
         actor_label="" if request.user.is_authenticated else "password reset link",
         detail={"sessions_ended": ended, "kept_this_session": bool(keep_sid), "ip": client_ip(request) or ""},
+        request=request,
     )
     return ended
 
@@ -97,3 +247,12 @@ def end_session_on_logout(sender, request, user, **kwargs) -> None:
     data = request.session.get(SESSION_KEY) if request is not None else None
     if isinstance(data, dict) and data.get("sid"):
         login_session_end(sid=str(data["sid"]), reason=LoginSession.EndReason.LOGOUT)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def end_sessions_on_deactivation(sender, instance, **kwargs) -> None:
+    """A deactivated account is signed out everywhere, and its apps are told."""
+    if not instance.is_active:
+        login_sessions_end(
+            sessions=LoginSession.objects.filter(user=instance), reason=LoginSession.EndReason.DEACTIVATED
+        )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("logged-out/", views.logged_out, name="logged-out"),
+    path("sessions/end/", views.sessions_end, name="sessions-end"),
     path("profile/", views.ProfileView.as_view(), name="profile"),
     path("password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("password/reset/", views.PasswordResetView.as_view(), name="password-reset"),

@@ -1,5 +1,9 @@
 """Login, logout and the signed-in landing page."""
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -7,14 +11,29 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.messages.views import SuccessMessageMixin
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 from django.views.generic import UpdateView
+
+from audit.actions import Action
+from audit.services import audit_record
 
 from .authentication import get_auth_context, record_authentication
 from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm
 from .mfa import flows as mfa_flows
 from .mfa import policy as mfa_policy
 from .mfa import views as mfa_views
-from .sessions import password_change_record
+from .models import LoginSession
+from .sessions import (
+    login_session_current,
+    login_sessions_end,
+    login_sessions_live,
+    password_change_record,
+    signed_out_page_prepare,
+    signed_out_page_take,
+    user_agent_summary,
+)
 
 
 class LoginView(auth_views.LoginView):
@@ -31,21 +50,67 @@ class LoginView(auth_views.LoginView):
         response = super().form_valid(form)
         # Only this view (and the second-factor and passkey steps) record how the user signed
         # in; a session made by any other login() has no context and counts as signed out.
-        record_authentication(self.request, ["pwd"])
+        context = record_authentication(self.request, ["pwd"])
+        audit_record(
+            action=Action.LOGIN_SUCCESS,
+            target=user.get_username(),
+            actor=user,
+            detail={"amr": context.amr, "sid": context.session_id},
+            request=self.request,
+        )
         return response
 
 
-class LogoutView(auth_views.LogoutView):
-    template_name = "accounts/logged_out.html"
+class LogoutView(View):
+    """Ask "sign out?" (GET); sign out (POST)."""
+
+    def get(self, request):
+        if not request.user.is_authenticated:
+            return redirect("accounts:login")
+        return render(request, "accounts/logout_confirm.html")
+
+    def post(self, request):
+        session = login_session_current(request)
+        logout(request)
+        if signed_out_page_prepare(request, session=session):
+            return redirect("accounts:logged-out")
+        return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
 @login_required
 def home(request):
-    return render(request, "accounts/home.html")
+    context = get_auth_context(request)
+    sessions = login_sessions_live(user=request.user)
+    for session in sessions:
+        session.device = user_agent_summary(session.user_agent)
+        session.is_current = context is not None and session.sid == context.session_id
+    return render(request, "accounts/home.html", {"sessions": sessions})
 
 
+@login_required
+@require_POST
+def sessions_end(request):
+    """End one of the user's other sessions, or (``sid`` = "others") all of them."""
+    context = get_auth_context(request)
+    current = context.session_id if context else ""
+    sid = request.POST.get("sid", "")
+    mine = LoginSession.objects.filter(user=request.user).exclude(sid=current)
+    if sid != "others":
+        mine = mine.filter(sid=sid)
+    ended = login_sessions_end(sessions=mine, reason=LoginSession.EndReason.ENDED_BY_USER, actor=request.user)
+    messages.success(request, f"Signed out of {ended} other session{'s' if ended != 1 else ''}.")
+    return redirect("accounts:home")
+
+
+@never_cache
 def logged_out(request):
-    return render(request, "accounts/logged_out.html")
+    signed_out = signed_out_page_take(request)
+    response = render(request, "accounts/logged_out.html", signed_out)
+    if signed_out["frames"]:
+        # Front-Channel Logout 1.0 §4: the apps' logout pages are framed here, and only here.
+        origins = {"{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in signed_out["frames"]}
+        response._csp_update = {"frame-src": sorted(origins)}
+    return response
 
 
 class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):

@@ -15,6 +15,10 @@ class AuditEvent(models.Model):
     action = models.CharField(_("action"), max_length=64, db_index=True)
     target = models.CharField(_("target"), max_length=255, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
+    # Where the request came from (accounts/throttling.client_ip: an IPv4 address or an IPv6 /64),
+    # blank for commands and background work.
+    ip = models.CharField(_("IP address"), max_length=64, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created"]

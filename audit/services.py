@@ -1,17 +1,67 @@
-"""Writing audit records."""
+"""Writing audit records, and deleting those older than the retention period."""
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .actions import Action
 from .models import AuditEvent
+
+USER_AGENT_LENGTH = AuditEvent._meta.get_field("user_agent").max_length
+TARGET_LENGTH = AuditEvent._meta.get_field("target").max_length
 
 
 def audit_record(
-    *, action: str, target: str = "", actor=None, actor_label: str = "", detail: dict | None = None
+    *,
+    action: str,
+    target: str = "",
+    actor=None,
+    actor_label: str = "",
+    detail: dict | None = None,
+    request: HttpRequest | None = None,
 ) -> AuditEvent:
-    """Record that ``actor`` (a user, or ``actor_label`` for the system) did ``action`` to ``target``."""
+    """Record that ``actor`` (a user, or ``actor_label`` for the system) did ``action`` to ``target``.
+
+    With ``request``, the client's address and user agent are recorded too.
+    """
+    # Imported here: accounts imports this module, so a module-level import would be a cycle.
+    from accounts.throttling import client_ip
+
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    meta = getattr(request, "META", None) or {}
     return AuditEvent.objects.create(
         action=action,
-        target=target,
+        # A username as typed at a failed login can be anything, of any length.
+        target=str(target)[:TARGET_LENGTH],
         actor=actor if is_user else None,
         actor_label=actor_label or (actor.get_username() if is_user else "system"),
         detail=detail or {},
+        ip=(client_ip(request) or "") if request is not None else "",
+        user_agent=str(meta.get("HTTP_USER_AGENT", ""))[:USER_AGENT_LENGTH],
     )
+
+
+def audit_purge(*, days: int | None = None, batch_size: int = 1000) -> int:
+    """Delete events older than ``days`` (default: the retention setting) in batches; return how many."""
+    days = settings.PORCHLIGHT["AUDIT_RETENTION_DAYS"] if days is None else days
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    # Small batches keep each delete's locks short on a large table that logins write to.
+    while True:
+        batch = list(
+            AuditEvent.objects.filter(created__lt=cutoff)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not batch:
+            break
+        deleted += AuditEvent.objects.filter(pk__in=batch).delete()[0]
+    if deleted:
+        audit_record(
+            action=Action.AUDIT_PURGE,
+            actor_label="audit retention",
+            detail={"deleted": deleted, "days": days},
+        )
+    return deleted

@@ -1,10 +1,19 @@
 """Load the provider's hot endpoints on SQLite and PostgreSQL and print what it sustains.
 
-``make bench`` runs this. For each database it prepares a throwaway database (bench/seed.py),
-starts gunicorn as production does (porchlight/gunicorn.conf.py, 2 workers per core) on
-127.0.0.1, and drives discovery, JWKS, token, introspection and UserInfo with wrk at 16 and 64
-connections. Then it prints the ID token signing cost per algorithm on one core
-(bench/signing.py). It prints figures and judges none; it fails only when something breaks.
+``make bench`` runs this. First it measures a floor: the same gunicorn configuration serving a
+constant JSON answer from a bare WSGI callable (bench/floor.py). Then, for each database, it
+prepares a throwaway database (bench/seed.py), starts gunicorn as production does
+(porchlight/gunicorn.conf.py) on 127.0.0.1, and drives discovery, JWKS, token, introspection
+and UserInfo with wrk at 16 and 64 connections. For every row it prints requests/s, p50/p99
+and the CPU milliseconds per request spent by gunicorn (master and workers) and by PostgreSQL
+(postmaster and backends), read from /proc (bench/cpu.py). Then it prints the ID token signing
+cost per algorithm on one core (bench/signing.py). It prints figures and judges none; it fails
+only when something breaks. ``PROFILE=token`` (or another endpoint) prints where the time of
+one endpoint goes instead (bench/hotspots.py).
+
+Reduced runs: BENCH_DATABASES=SQLite,PostgreSQL, BENCH_ENDPOINTS=discovery,token,
+BENCH_CONNECTIONS=16,64, BENCH_SECONDS=8. PORCHLIGHT_WORKER_CLASS / PORCHLIGHT_WORKERS /
+PORCHLIGHT_THREADS pass through to gunicorn as in production.
 
 Every server it starts runs in its own session and is stopped by PID, and every temporary
 directory is removed, on success, error, Ctrl-C or SIGTERM alike.
@@ -14,6 +23,7 @@ import json
 import os
 import pwd
 import random
+import runpy
 import shutil
 import signal
 import socket
@@ -33,15 +43,18 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT))
 
+from cpu import tree_cpu_seconds  # noqa: E402 - bench/cpu.py, beside this script
+
 from tests import pg_cluster  # noqa: E402 - its install check and postgres user
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 CORES = os.cpu_count() or 1
-WORKERS = 2 * CORES
-CONNECTIONS = (16, 64)
-WARM_UP_SECONDS = 1
-MEASURE_SECONDS = 6
+DATABASES = tuple(os.environ.get("BENCH_DATABASES", "SQLite,PostgreSQL").split(","))
+ENDPOINTS = tuple(filter(None, os.environ.get("BENCH_ENDPOINTS", "").split(",")))
+CONNECTIONS = tuple(int(value) for value in os.environ.get("BENCH_CONNECTIONS", "16,64").split(","))
+WARM_UP_SECONDS = 2
+MEASURE_SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 WRK_THREADS = 2
 # Long enough that a slow response counts in the latency figures instead of as an error.
 WRK_TIMEOUT = "10s"
@@ -74,6 +87,9 @@ class Row:
     p99_ms: float
     statuses: dict[int, int]
     socket_errors: dict[str, int]
+    # CPU milliseconds per request: gunicorn's processes, and the database server's (PostgreSQL).
+    server_cpu_ms: float
+    database_cpu_ms: float | None
 
     @property
     def non_2xx(self) -> int:
@@ -147,9 +163,17 @@ def temp_dir(prefix: str) -> Iterator[Path]:
         yield Path(path)
 
 
+@dataclass(frozen=True)
+class Database:
+    name: str
+    url: str | None
+    # The postmaster, whose process tree is the database's CPU; SQLite runs inside the workers.
+    server_pid: int | None = None
+
+
 @contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """Run a throwaway PostgreSQL 15 cluster (as tests/pg_cluster.py does); yield its URL."""
+def postgres_cluster() -> Iterator[Database]:
+    """Run a throwaway PostgreSQL 15 cluster (as tests/pg_cluster.py does); yield it."""
     pg_cluster.ensure_installed()
     with temp_dir("porchlight-bench-pg-") as root:
         if os.geteuid() == 0:
@@ -165,7 +189,8 @@ def postgres_cluster() -> Iterator[str]:
             log = str(root / "server.log")
             start = [pg_ctl, "-D", str(data), "-l", log, "-o", options, "-w", "start"]
             run(pg_cluster.as_owner(start), what="PostgreSQL start", timeout=120)
-            yield f"postgres://porchlight@127.0.0.1:{port}/postgres"
+            postmaster = int((data / "postmaster.pid").read_text().split()[0])
+            yield Database("PostgreSQL", f"postgres://porchlight@127.0.0.1:{port}/postgres", postmaster)
         finally:
             stop_postgres(data)
 
@@ -189,11 +214,11 @@ def stop_postgres(data: Path) -> None:
 
 
 @contextmanager
-def provider(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    """Run the provider under gunicorn with the production configuration."""
+def provider(env: dict[str, str], log_path: Path, app: str | None = None) -> Iterator[subprocess.Popen]:
+    """Run the provider (or ``app``) under gunicorn with the production configuration."""
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [GUNICORN, "-c", "porchlight/gunicorn.conf.py"],
+            [GUNICORN, "-c", "porchlight/gunicorn.conf.py", *([app] if app else [])],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -212,7 +237,6 @@ def provider_env(var_dir: Path, port: int, database_url: str | None) -> dict[str
         PORCHLIGHT_VAR_DIR=str(var_dir),
         PORCHLIGHT_BIND=f"127.0.0.1:{port}",
         PORCHLIGHT_ISSUER=f"http://127.0.0.1:{port}",
-        PORCHLIGHT_WORKERS=str(WORKERS),
     )
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -239,8 +263,10 @@ def fetch(base_url: str, endpoint: Endpoint) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def wait_until_answering(process: subprocess.Popen, base_url: str, log_path: Path) -> None:
-    discovery = Endpoint("discovery", "/.well-known/openid-configuration")
+def wait_until_answering(
+    process: subprocess.Popen, base_url: str, log_path: Path, path: str = "/.well-known/openid-configuration"
+) -> None:
+    discovery = Endpoint("ready", path)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -319,11 +345,18 @@ def wrk(base_url: str, endpoint: Endpoint, connections: int, seconds: int) -> di
     raise BenchError(f"wrk on {endpoint.name} printed no result:\n{tail(done.stdout + done.stderr)}")
 
 
-def measure(database: str, base_url: str, endpoint: Endpoint, connections: int) -> Row:
+def measure(
+    database: Database, server: subprocess.Popen, base_url: str, endpoint: Endpoint, connections: int
+) -> Row:
     wrk(base_url, endpoint, connections, WARM_UP_SECONDS)
+    server_before = tree_cpu_seconds(server.pid)
+    database_before = tree_cpu_seconds(database.server_pid) if database.server_pid else None
     result = wrk(base_url, endpoint, connections, MEASURE_SECONDS)
+    server_cpu = tree_cpu_seconds(server.pid) - server_before
+    database_cpu = tree_cpu_seconds(database.server_pid) - database_before if database.server_pid else None
+    requests = max(result["requests"], 1)
     return Row(
-        database=database,
+        database=database.name,
         endpoint=endpoint.name,
         connections=connections,
         requests_per_second=result["requests"] / (result["duration_us"] / 1e6),
@@ -331,18 +364,37 @@ def measure(database: str, base_url: str, endpoint: Endpoint, connections: int) 
         p99_ms=result["p99_us"] / 1000,
         statuses={int(status): count for status, count in result["statuses"].items()},
         socket_errors={kind: count for kind, count in result["socket_errors"].items() if count},
+        server_cpu_ms=server_cpu * 1000 / requests,
+        database_cpu_ms=None if database_cpu is None else database_cpu * 1000 / requests,
     )
 
 
-def bench_database(database: str) -> Iterator[Row]:
-    """Prepare ``database``, start the provider on it and yield one row per endpoint and load."""
+def bench_floor() -> Iterator[Row]:
+    """Serve a constant JSON answer from a bare WSGI callable under the same gunicorn setup."""
+    with ExitStack() as stack:
+        root = stack.enter_context(temp_dir("porchlight-bench-floor-"))
+        port = free_port()
+        log_path = root / "gunicorn.log"
+        process = stack.enter_context(
+            provider(provider_env(root / "var", port, None), log_path, "bench.floor:application")
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until_answering(process, base_url, log_path, "/floor")
+        for connections in CONNECTIONS:
+            yield measure(Database("none", None), process, base_url, Endpoint("floor", "/floor"), connections)
+
+
+def bench_database(name: str) -> Iterator[Row]:
+    """Prepare database ``name``, start the provider on it and yield one row per endpoint and load."""
     with ExitStack() as stack:
         root = stack.enter_context(temp_dir("porchlight-bench-"))
-        database_url = stack.enter_context(postgres_cluster()) if database == "PostgreSQL" else None
+        database = stack.enter_context(postgres_cluster()) if name == "PostgreSQL" else Database(name, None)
         port = free_port()
-        env = provider_env(root / "var", port, database_url)
-        seeded = run([PYTHON, str(BENCH_DIR / "seed.py")], what=f"preparing {database}", timeout=300, env=env)
-        endpoints = endpoints_for(json.loads(seeded.stdout))
+        env = provider_env(root / "var", port, database.url)
+        seeded = run([PYTHON, str(BENCH_DIR / "seed.py")], what=f"preparing {name}", timeout=300, env=env)
+        endpoints = [
+            e for e in endpoints_for(json.loads(seeded.stdout)) if not ENDPOINTS or e.name in ENDPOINTS
+        ]
         log_path = root / "gunicorn.log"
         process = stack.enter_context(provider(env, log_path))
         base_url = f"http://127.0.0.1:{port}"
@@ -350,7 +402,7 @@ def bench_database(database: str) -> Iterator[Row]:
         check_answers(base_url, endpoints)
         for endpoint in endpoints:
             for connections in CONNECTIONS:
-                yield measure(database, base_url, endpoint, connections)
+                yield measure(database, process, base_url, endpoint, connections)
         if process.poll() is not None:
             raise BenchError(f"gunicorn exited during the run:\n{tail(log_path.read_text())}")
 
@@ -364,10 +416,11 @@ def signing_rates() -> dict[str, float]:
 
 # --- report -------------------------------------------------------------------------------
 
-ROW_FORMAT = "{:<11} {:<14} {:>5} {:>11} {:>9} {:>9} {:>8}"
+ROW_FORMAT = "{:<11} {:<14} {:>5} {:>11} {:>8} {:>8} {:>10} {:>9} {:>8} {:>7}"
 
 
-def print_row(row: Row) -> None:
+def print_row(row: Row, floor: dict[int, Row]) -> None:
+    base = floor.get(row.connections)
     print(
         ROW_FORMAT.format(
             row.database,
@@ -376,9 +429,20 @@ def print_row(row: Row) -> None:
             f"{row.requests_per_second:.1f}",
             f"{row.p50_ms:.1f}",
             f"{row.p99_ms:.1f}",
+            f"{row.server_cpu_ms:.3f}",
+            "-" if row.database_cpu_ms is None else f"{row.database_cpu_ms:.3f}",
+            f"{row.requests_per_second / base.requests_per_second:.0%}" if base else "-",
             row.non_2xx,
         )
     )
+
+
+def gunicorn_setup() -> str:
+    """Describe the worker setup porchlight/gunicorn.conf.py gives under this environment."""
+    config = runpy.run_path(str(ROOT / "porchlight" / "gunicorn.conf.py"))
+    kind = config.get("worker_class", "sync")
+    threads = f" x {config['threads']} threads" if kind == "gthread" else ""
+    return f"{config['workers']} {kind} workers{threads}"
 
 
 def problems(rows: list[Row]) -> list[str]:
@@ -401,26 +465,63 @@ def interrupted(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def profile(endpoint: str) -> int:
+    """Print where one endpoint's time goes (bench/hotspots.py), on a throwaway SQLite database."""
+    with temp_dir("porchlight-bench-profile-") as root:
+        env = provider_env(root / "var", 8000, None)  # in process: nothing listens
+        argv = [PYTHON, str(BENCH_DIR / "hotspots.py"), endpoint]
+        try:
+            done = run(argv, what=f"profile of {endpoint}", timeout=600, env=env)
+        except BenchError as error:
+            print(f"bench: FAILED: {error}", file=sys.stderr)
+            return 1
+        print(done.stdout, end="")
+    return 0
+
+
 def main() -> int:
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     # Rows appear as they are measured, in order with the messages on stderr, even through a pipe.
     sys.stdout.reconfigure(line_buffering=True)
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    if os.environ.get("PROFILE"):
+        return profile(os.environ["PROFILE"])
     print(
-        f"Porchlight benchmark: {CORES} cores (load average {load} at start), gunicorn with "
-        f"{WORKERS} sync workers, wrk with {WRK_THREADS} threads on the same machine, 127.0.0.1 only.\n"
-        f"Each row: {WARM_UP_SECONDS} s warm-up, then {MEASURE_SECONDS} s measured. "
-        "Latency is per request as wrk sees it.\n"
+        f"Porchlight benchmark: {CORES} cores shared with whatever else runs (load average {load} at "
+        f"start), gunicorn with {gunicorn_setup()}, wrk with {WRK_THREADS} threads on the same machine, "
+        f"127.0.0.1 only.\nEach row: {WARM_UP_SECONDS} s warm-up, then {MEASURE_SECONDS} s measured. "
+        "Latency is per request as wrk sees it. CPU ms/req is summed over gunicorn's processes\n"
+        "(server) and PostgreSQL's (db), from /proc; SQLite's cost is inside the server figure. "
+        "'floor' is requests/s as a share of a\nbare WSGI callable's under the same gunicorn "
+        "setup, measured in this run.\n"
     )
     rows: list[Row] = []
     try:
         ensure_wrk()
-        print(ROW_FORMAT.format("database", "endpoint", "conns", "requests/s", "p50 ms", "p99 ms", "non-2xx"))
-        for database in ("SQLite", "PostgreSQL"):
+        print(
+            ROW_FORMAT.format(
+                "database",
+                "endpoint",
+                "conns",
+                "requests/s",
+                "p50 ms",
+                "p99 ms",
+                "server ms",
+                "db ms",
+                "floor",
+                "non-2xx",
+            )
+        )
+        floor = {}
+        for row in bench_floor():
+            floor[row.connections] = row
+            rows.append(row)
+            print_row(row, {})
+        for database in DATABASES:
             for row in bench_database(database):
                 rows.append(row)
-                print_row(row)
+                print_row(row, floor)
         rates = signing_rates()
     except BenchError as error:
         print(f"\nbench: FAILED: {error}", file=sys.stderr)

@@ -84,7 +84,8 @@ def user_access_token(*, client_id: str, secret: str, host: str) -> str:
     return response.json()["access_token"]
 
 
-def main() -> None:
+def seed() -> dict[str, str]:
+    """Migrate and create keys, user and clients; return the user's token and client credentials."""
     call_command("migrate", interactive=False, verbosity=0)
     keys_rotate()
     get_user_model().objects.create_user(
@@ -108,14 +109,15 @@ def main() -> None:
     )
     host = urlsplit(os.environ["PORCHLIGHT_ISSUER"]).netloc
     token = user_access_token(client_id=relying_party.client_id, secret=rp_secret, host=host)
-    json.dump(
-        {
-            "access_token": token,
-            "relying_party_auth": basic_auth(relying_party.client_id, rp_secret),
-            "machine_auth": basic_auth(machine.client_id, machine_secret),
-        },
-        sys.stdout,
-    )
+    return {
+        "access_token": token,
+        "relying_party_auth": basic_auth(relying_party.client_id, rp_secret),
+        "machine_auth": basic_auth(machine.client_id, machine_secret),
+    }
+
+
+def main() -> None:
+    json.dump(seed(), sys.stdout)
 
 
 if __name__ == "__main__":

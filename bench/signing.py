@@ -24,7 +24,7 @@ django.setup()
 from django.core.management import call_command
 
 from oidc_provider import keys, rotation
-from oidc_provider.models import Algorithm
+from oidc_provider.models import KEY_ALGORITHMS
 
 SECONDS_PER_ALGORITHM = 1.5
 
@@ -72,10 +72,11 @@ def signatures_per_second(algorithm: str, claims: dict) -> float:
 def main() -> None:
     call_command("migrate", interactive=False, verbosity=0)
     rotation.keys_rotate()
+    # HS256 signs with a client secret, not a managed key: not measured here.
     # One core, so the figure is per core whatever else the machine is doing.
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     claims = id_token_claims()
-    rates = {algorithm: signatures_per_second(algorithm, claims) for algorithm in Algorithm.values}
+    rates = {algorithm: signatures_per_second(algorithm, claims) for algorithm in KEY_ALGORITHMS}
     json.dump(rates, sys.stdout)
 
 

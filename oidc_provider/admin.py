@@ -21,6 +21,7 @@ from audit.services import audit_record
 from .client_settings import Kind, client_description, provider_urls
 from .consent import consent_revoke
 from .forms import ClientAdminForm
+from .logout import logout_delivery_retry
 from .models import (
     AccessToken,
     Client,
@@ -29,6 +30,7 @@ from .models import (
     Grant,
     GrantType,
     IDToken,
+    LogoutDelivery,
     RefreshToken,
     RegistrationToken,
     SigningKey,
@@ -36,6 +38,7 @@ from .models import (
 from .registration import registration_token_create
 from .rotation import key_retire, keys_rotate
 from .services import (
+    LOGOUT_FIELDS,
     client_change_record,
     client_create_record,
     client_delete,
@@ -148,6 +151,7 @@ class ClientAdmin(admin.ModelAdmin):
                         ]
                     },
                 ),
+                ("Single sign-out", {"fields": LOGOUT_FIELDS}),
                 (
                     "Advanced",
                     {
@@ -176,6 +180,7 @@ class ClientAdmin(admin.ModelAdmin):
                     {"fields": [*sign_in, "skip_authorization", "require_mfa", "release_groups"]},
                 )
             )
+            fieldsets.append(("Single sign-out", {"fields": LOGOUT_FIELDS}))
         advanced = ["grant_types"]
         if kind == Kind.WEB:
             # Public apps always use PKCE; machine-to-machine apps have no code to protect.
@@ -338,16 +343,8 @@ def _audit_token_revoke(request, token, kind: str) -> None:
         action="token.revoke",
         target=token.user.get_username() if token.user else token.application.client_id,
         actor=request.user,
-        detail={"token": kind, "id": token.pk, "client_id": token.application.client_id},
-    )
-
-
-def _audit_consent_revoke(request, consent: Consent) -> None:
-    audit_record(
-        action="consent.revoke",
-        target=consent.user.get_username(),
-        actor=request.user,
-        detail={"client_id": consent.client.client_id, "scopes": consent.scopes},
+        detail={"token": kind, "id": token.pk, "client_id": token.application.client_id, "reason": "admin"},
+        request=request,
     )
 
 
@@ -494,8 +491,7 @@ class ConsentAdmin(admin.ModelAdmin):
         return actions
 
     def delete_model(self, request, obj):
-        _audit_consent_revoke(request, obj)
-        consent_revoke(user=obj.user, client=obj.client)
+        consent_revoke(user=obj.user, client=obj.client, actor=request.user, request=request)
 
     @admin.display(description="granted scopes")
     def scope_list(self, obj):
@@ -505,8 +501,7 @@ class ConsentAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = 0
         for consent in queryset.select_related("user", "client"):
-            _audit_consent_revoke(request, consent)
-            consent_revoke(user=consent.user, client=consent.client)
+            consent_revoke(user=consent.user, client=consent.client, actor=request.user, request=request)
             count += 1
         messages.success(request, f"Revoked {count} consent(s).")
 
@@ -590,8 +585,7 @@ def _user_consent_revoke(request, user) -> str:
     )
     if consent is None:
         raise ValidationError("That consent no longer exists.")
-    _audit_consent_revoke(request, consent)
-    consent_revoke(user=user, client=consent.client)
+    consent_revoke(user=user, client=consent.client, actor=request.user, request=request)
     return f"{consent.client.name} can no longer use {user.get_username()}’s account; its tokens are revoked."
 
 
@@ -603,3 +597,38 @@ USER_PAGE_SECTIONS.append(
         order=30,
     )
 )
+
+
+@admin.register(LogoutDelivery)
+class LogoutDeliveryAdmin(admin.ModelAdmin):
+    """Back-channel logout tokens owed to apps: pending, delivered or failed, with the last error."""
+
+    list_display = ("client", "state", "attempts", "created", "next_attempt", "finished", "last_error")
+    list_filter = ("state", "client")
+    search_fields = ("client__name", "client__client_id", "sid", "subject")
+    fields = (
+        "client",
+        "uri",
+        "sid",
+        "subject",
+        "reason",
+        "state",
+        "attempts",
+        "created",
+        "next_attempt",
+        "finished",
+        "last_error",
+    )
+    readonly_fields = fields
+    actions = ["retry"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Send the selected failed deliveries again", permissions=["view"])
+    def retry(self, request, queryset):
+        retried = sum(logout_delivery_retry(delivery=d, actor=request.user) for d in queryset)
+        messages.success(request, f"Queued {retried} failed deliver{'ies' if retried != 1 else 'y'} again.")

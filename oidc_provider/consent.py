@@ -9,6 +9,10 @@ is asked again whenever a client requests a scope the user has not allowed it, i
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.http import HttpRequest
+
+from audit.actions import Action
+from audit.services import audit_record
 
 from .claims import SCOPE_DESCRIPTIONS
 from .models import Client, Consent, DeviceGrant, Grant
@@ -27,7 +31,9 @@ def consent_covers(*, user, client: Client, scopes: Iterable[str]) -> bool:
 
 
 @transaction.atomic
-def consent_grant(*, user, client: Client, scopes: Iterable[str]) -> Consent:
+def consent_grant(
+    *, user, client: Client, scopes: Iterable[str], request: HttpRequest | None = None
+) -> Consent:
     """Record that ``user`` allowed ``client`` ``scopes``, added to what was allowed before."""
     scopes = list(dict.fromkeys(scopes))
     # get_or_create retries the lookup when a concurrent grant wins the insert (the
@@ -39,18 +45,36 @@ def consent_grant(*, user, client: Client, scopes: Iterable[str]) -> Consent:
     if not created:
         consent.scopes = list(dict.fromkeys([*consent.scopes, *scopes]))
         consent.save(update_fields=["scopes", "updated"])
+    audit_record(
+        action=Action.CONSENT_GRANT,
+        target=user.get_username(),
+        actor=user,
+        detail={"client_id": client.client_id, "scopes": scopes, "allowed": consent.scopes},
+        request=request,
+    )
     return consent
 
 
 @transaction.atomic
-def consent_revoke(*, user, client: Client) -> None:
-    """Forget ``user``'s consent to ``client`` and revoke everything the client holds for them."""
+def consent_revoke(*, user, client: Client, actor=None, request: HttpRequest | None = None) -> None:
+    """Forget ``user``'s consent to ``client`` and revoke everything the client holds for them.
+
+    ``actor`` is who revoked it (staff), the user when not given.
+    """
+    scopes = consent_scopes(user=user, client=client)
     Consent.objects.filter(user=user, client=client).delete()
     # An authorization code not yet exchanged would otherwise still buy fresh tokens.
     Grant.objects.filter(user=user, application=client).delete()
     # Likewise a device grant the user approved that the device has not redeemed yet.
     DeviceGrant.objects.filter(user=user, client_id=client.client_id).delete()
-    user_tokens_revoke(user=user, client=client)
+    tokens = user_tokens_revoke(user=user, client=client)
+    audit_record(
+        action=Action.CONSENT_REVOKE,
+        target=user.get_username(),
+        actor=actor or user,
+        detail={"client_id": client.client_id, "scopes": scopes, "tokens_revoked": tokens},
+        request=request,
+    )
 
 
 def scope_descriptions(scopes: Iterable[str]) -> list[tuple[str, str]]:

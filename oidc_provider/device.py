@@ -31,6 +31,7 @@ from audit.services import audit_record
 
 from .codes import code_hash
 from .consent import consent_grant
+from .logout import session_client_record
 from .models import Client, DeviceGrant
 
 # RFC 8628 §6.1: base-20 consonants, no vowels (no words), no digits or look-alikes to confuse.
@@ -146,6 +147,8 @@ def device_grant_approve(*, grant: DeviceGrant, client: Client, user, context: A
     )
     if not answered:
         return False
+    # The device's app is told when the approving sign-in session ends (Back-Channel Logout 1.0).
+    session_client_record(sid=context.session_id, client=client)
     scopes = grant.scope.split()
     # The device then appears under Connected apps, where the user can revoke it.
     consent_grant(user=user, client=client, scopes=scopes)

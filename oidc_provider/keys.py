@@ -111,14 +111,31 @@ def signing_key_store(*, key: jwk.JWK, algorithm: str, state: str) -> SigningKey
 
 @dataclass(frozen=True)
 class KeySet:
-    # algorithm -> (kid, encrypted private key). Decrypted on first use, so JWKS and discovery
-    # keep working (public parts only) even when the key-encryption key is wrong.
-    active: dict[str, tuple[str, str]]
+    # algorithm -> [(signs from, epoch seconds; kid; encrypted private key)], oldest first. A
+    # forced rotation gives the new key a start a little in the future and the old one signs
+    # until then (rotation.py), so every node publishes a key before any node signs with it.
+    # Private keys are decrypted on first use, so JWKS and discovery keep working (public parts
+    # only) even when the key-encryption key is wrong.
+    signers: dict[str, list[tuple[float, str, str]]]
     by_kid: dict[str, tuple[str, jwk.JWK]]  # kid -> (algorithm, public key)
     jwks: dict
     jwks_body: bytes
     etag: str
     loaded_at: float
+
+    def signer(self, algorithm: str) -> tuple[str, str] | None:
+        """Return the kid and encrypted private key that sign ``algorithm`` now, or None."""
+        now = time.time()
+        current = None
+        for starts, kid, encrypted in self.signers.get(algorithm, []):
+            if starts <= now:
+                current = (kid, encrypted)
+        return current
+
+    @property
+    def active(self) -> dict[str, tuple[str, str]]:
+        """Return algorithm -> (kid, encrypted private key) of the keys signing now."""
+        return {alg: signer for alg in self.signers if (signer := self.signer(alg)) is not None}
 
 
 _lock = threading.Lock()
@@ -136,19 +153,26 @@ def clear_cache() -> None:
 
 def _load() -> KeySet:
     rows = list(SigningKey.objects.order_by("algorithm", "-created"))
-    active = {}
+    now = timezone.now()
+    signers: dict[str, list[tuple[float, str, str]]] = {}
     by_kid = {}
     published = []
     for row in rows:
         public = jwk.JWK(**row.public_jwk)
         by_kid[row.kid] = (row.algorithm, public)
         published.append(row.public_jwk)
-        if row.state == SigningKey.State.ACTIVE:
-            active[row.algorithm] = (row.kid, row.private_jwk_encrypted)
+        # The active key, and a just-retired one that signs until its successor's start.
+        if row.state == SigningKey.State.ACTIVE or (
+            row.state == SigningKey.State.RETIRED and row.retired_at and row.retired_at > now
+        ):
+            starts = (row.activated_at or row.created).timestamp()
+            signers.setdefault(row.algorithm, []).append((starts, row.kid, row.private_jwk_encrypted))
+    for candidates in signers.values():
+        candidates.sort()
     document = {"keys": published}
     body = json.dumps(document, sort_keys=True).encode()
     return KeySet(
-        active=active,
+        signers=signers,
         by_kid=by_kid,
         jwks=document,
         jwks_body=body,
@@ -172,8 +196,8 @@ def key_set() -> KeySet:
 
 def usable_algorithms() -> list[str]:
     """Return the algorithms that have an active key, in a stable order."""
-    active = key_set().active
-    return [alg for alg in KEY_ALGORITHMS if alg in active]
+    current = key_set()
+    return [alg for alg in KEY_ALGORITHMS if current.signer(alg) is not None]
 
 
 def id_token_algorithms() -> list[str]:
@@ -183,10 +207,10 @@ def id_token_algorithms() -> list[str]:
 
 def sign(claims: dict, *, algorithm: str, typ: str = "JWT") -> str:
     """Sign ``claims`` as a compact JWS with the active key for ``algorithm``."""
-    try:
-        kid, encrypted = key_set().active[algorithm]
-    except KeyError as exc:
-        raise SigningKeyUnavailable(f"No active {algorithm} signing key; run `manage.py rotatekeys`") from exc
+    signer = key_set().signer(algorithm)
+    if signer is None:
+        raise SigningKeyUnavailable(f"No active {algorithm} signing key; run `manage.py rotatekeys`")
+    kid, encrypted = signer
     key = _decrypted.get(kid)
     if key is None:
         key = _decrypted[kid] = decrypt_private_jwk(encrypted)
@@ -195,9 +219,9 @@ def sign(claims: dict, *, algorithm: str, typ: str = "JWT") -> str:
     return token.serialize()
 
 
-def sign_with_secret(claims: dict, *, client: Client) -> str:
+def sign_with_secret(claims: dict, *, client: Client, typ: str = "JWT") -> str:
     """Sign ``claims`` with HS256 and ``client``'s secret; no kid, as no key is published."""
-    token = jwt.JWT(header={"alg": Algorithm.HS256, "typ": "JWT"}, claims=claims)
+    token = jwt.JWT(header={"alg": Algorithm.HS256, "typ": typ}, claims=claims)
     token.make_signed_token(_secret_key(client))
     return token.serialize()
 

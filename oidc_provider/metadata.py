@@ -10,6 +10,7 @@ from oauth2_provider.settings import oauth2_settings
 from . import keys
 from .authorization import CODE_CHALLENGE_METHODS, PROMPT_VALUES, RESPONSE_MODES
 from .claims import supported_claims
+from .logout import LOGOUT_DISCOVERY
 from .mfa_policy import ACR_LEVELS
 from .models import GrantType
 from .scopes import PUBLIC_SCOPES
@@ -61,6 +62,7 @@ def build() -> dict:
         "prompt_values_supported": list(PROMPT_VALUES),
         "acr_values_supported": list(ACR_LEVELS),
         "authorization_response_iss_parameter_supported": True,
+        **LOGOUT_DISCOVERY,
     }
 
 

@@ -107,6 +107,26 @@ class Client(AbstractApplication):
             "Let this app ask for the groups scope: its tokens then say which groups the person is in."
         ),
     )
+    # OIDC Back-Channel Logout 1.0 §2.2 and Front-Channel Logout 1.0 §2: where this app hears
+    # that a sign-in session it took part in has ended.
+    backchannel_logout_uri = models.CharField(
+        _("back-channel logout URI"),
+        max_length=2000,
+        blank=True,
+        help_text=_("Porchlight POSTs a signed logout token here when a session this app used ends."),
+    )
+    backchannel_logout_session_required = models.BooleanField(
+        _("back-channel logout needs sid"), default=False
+    )
+    frontchannel_logout_uri = models.CharField(
+        _("front-channel logout URI"),
+        max_length=2000,
+        blank=True,
+        help_text=_("Loaded in a hidden frame on the signed-out page of a session this app used."),
+    )
+    frontchannel_logout_session_required = models.BooleanField(
+        _("front-channel logout needs iss and sid"), default=False
+    )
     # HS256 only: the secret, Fernet-encrypted with the key-encryption key (keys.py), because the
     # provider must sign with it (OIDC Core 1.0 §10.1). Empty for every other algorithm.
     client_secret_encrypted = models.TextField(editable=False, blank=True, default="")
@@ -125,6 +145,19 @@ class Client(AbstractApplication):
         # DOT asks with its own constants ("authorization-code", "openid-hybrid", ...).
         wanted = {DOT_GRANT_NAMES.get(grant_type, grant_type) for grant_type in grant_types}
         return bool(wanted.intersection(self.grant_types or []))
+
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        # RFC 8252 §7.3: a native (public) client on a loopback IP may pick any port at request
+        # time; every other client's URI must match exactly (RFC 9700 §2.1, OIDC Core 1.0
+        # §3.1.2.1), or any program listening on the host could receive a confidential client's code.
+        allowed = super().redirect_uri_allowed(uri)
+        return allowed and (self.client_type == self.CLIENT_PUBLIC or uri in self.redirect_uris.split())
+
+    def post_logout_redirect_uri_allowed(self, uri: str) -> bool:
+        allowed = super().post_logout_redirect_uri_allowed(uri)
+        return allowed and (
+            self.client_type == self.CLIENT_PUBLIC or uri in self.post_logout_redirect_uris.split()
+        )
 
     def clean_fields(self, exclude=None) -> None:
         self.authorization_grant_type = self.primary_grant_type()
@@ -178,7 +211,15 @@ class Client(AbstractApplication):
             errors["name"] = [_("Another app is already called “%s”.") % self.name]
 
     def _clean_uris(self, errors: dict) -> None:
-        for field in ("redirect_uris", "post_logout_redirect_uris"):
+        # Back-Channel Logout 1.0 §2.2, Front-Channel Logout 1.0 §2: absolute, no fragment;
+        # the same rule as redirect URIs (https except loopback).
+        uri_fields = (
+            "redirect_uris",
+            "post_logout_redirect_uris",
+            "backchannel_logout_uri",
+            "frontchannel_logout_uri",
+        )
+        for field in uri_fields:
             problems = [
                 problem for uri in getattr(self, field).split() if (problem := redirect_uri_problem(uri))
             ]
@@ -285,6 +326,63 @@ class DeviceGrant(AuthContextFields, AbstractDeviceGrant):
 
     class Meta(AbstractDeviceGrant.Meta):
         swappable = "OAUTH2_PROVIDER_DEVICE_GRANT_MODEL"
+
+
+class SessionClient(models.Model):
+    """A client that received tokens in a sign-in session: it is told when the session ends."""
+
+    session = models.ForeignKey(
+        "accounts.LoginSession", on_delete=models.CASCADE, related_name="client_links"
+    )
+    client = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="session_links"
+    )
+    first_seen = models.DateTimeField(_("first tokens"), default=timezone.now)
+
+    class Meta:
+        ordering = ["first_seen"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "client"], name="oidc_provider_sessionclient_unique")
+        ]
+        verbose_name = _("app in a sign-in session")
+
+    def __str__(self) -> str:
+        return f"{self.client} in {self.session}"
+
+
+class LogoutDelivery(models.Model):
+    """One back-channel logout token owed to one client (OIDC Back-Channel Logout 1.0 §2.5).
+
+    Made in the transaction that ends the session; the task worker POSTs it, retrying with
+    backoff until it is delivered or has failed for good. A delivered row is never sent again.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DELIVERED = "delivered", _("delivered")
+        FAILED = "failed", _("failed")
+
+    client = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="logout_deliveries"
+    )
+    sid = models.CharField(_("session id"), max_length=64, blank=True)
+    subject = models.CharField(_("subject"), max_length=64, blank=True)
+    uri = models.CharField(_("back-channel logout URI"), max_length=2000)
+    reason = models.CharField(_("why the session ended"), max_length=32, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created = models.DateTimeField(_("queued"), default=timezone.now)
+    next_attempt = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    finished = models.DateTimeField(_("delivered or given up"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = _("logout delivery")
+        verbose_name_plural = _("logout deliveries")
+
+    def __str__(self) -> str:
+        return f"Logout to {self.client} ({self.get_state_display()})"
 
 
 class SigningKey(models.Model):

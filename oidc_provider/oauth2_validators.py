@@ -17,12 +17,15 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.sessions import login_session_active
+from audit.actions import Action
+from audit.services import audit_record
 
 from . import codes, device, keys
 from .claims import auth_context_claims, claims_for
+from .logout import session_client_record
 from .models import AccessToken, Algorithm, Client, Grant, GrantType, IDToken, RefreshToken
 from .refresh import refresh_token_lock, refresh_token_rotated
-from .tokens import refresh_token_remaining
+from .tokens import client_tokens_find, refresh_token_remaining
 
 USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access", "groups"}
 
@@ -123,6 +126,8 @@ class PorchlightValidator(OAuth2Validator):
         grant = super()._create_authorization_code(request, stored, expires)
         fields = self._context_fields(request)
         Grant.objects.filter(pk=grant.pk).update(**fields)
+        # The app takes part in the session from its code on: it is told when the session ends.
+        session_client_record(sid=fields["session_id"], client=request.client)
         return grant
 
     @staticmethod
@@ -384,6 +389,25 @@ class PorchlightValidator(OAuth2Validator):
             request.scopes = poll.grant.scope.split()
             request.auth_context = self._context_from(poll.grant)
         return poll.status
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
+        """Revoke as DOT does (RFC 7009 §2.1), recording which of the client's tokens went."""
+        client = request.client
+        found = client_tokens_find(value=token, client=client) if getattr(client, "pk", None) else []
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        for row in found:
+            audit_record(
+                action=Action.TOKEN_REVOKE,
+                target=row.user.get_username() if row.user_id else client.client_id,
+                actor_label=f"client {client.client_id}",
+                detail={
+                    "token": "access token" if isinstance(row, AccessToken) else "refresh token",
+                    "id": row.pk,
+                    "client_id": client.client_id,
+                    "reason": "revocation endpoint (RFC 7009)",
+                },
+                request=self.build_http_request(request),
+            )
 
     def save_token(self, token, request, *args, **kwargs):
         # oauthlib's device grant has no OIDC variant, so it never adds an ID token; add it here,

@@ -8,7 +8,7 @@ like every other client, so ``Client.clean()`` judges its URIs and name as it ju
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ from audit.services import audit_record
 
 from . import keys
 from .models import Algorithm, Client, GrantType, RegistrationToken
-from .services import client_create
+from .services import LOGOUT_FIELDS, client_create
 
 MAX_URIS = 20
 MAX_NAME_LENGTH = 255
@@ -82,6 +82,8 @@ class Metadata:
     token_endpoint_auth_method: str
     id_token_signed_response_alg: str
     application_type: str
+    # Back-Channel Logout 1.0 §2.2, Front-Channel Logout 1.0 §2 (LOGOUT_FIELDS).
+    logout: dict = field(default_factory=dict)
 
     def as_response(self) -> dict:
         """Return the metadata the registration response echoes (RFC 7591 §3.2.1)."""
@@ -95,6 +97,7 @@ class Metadata:
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
             "application_type": self.application_type,
             "subject_type": "public",
+            **self.logout,
         }
 
 
@@ -211,7 +214,22 @@ def metadata_parse(data: dict) -> Metadata:
         token_endpoint_auth_method=auth_method,
         id_token_signed_response_alg=algorithm,
         application_type=application_type,
+        logout=_logout_metadata(data),
     )
+
+
+def _logout_metadata(data: dict) -> dict:
+    """Read the logout URIs and flags; the URIs are judged by Client.clean() like redirect URIs."""
+    metadata: dict = {}
+    for name in LOGOUT_FIELDS:
+        if name not in data:
+            continue
+        value = data[name]
+        expected = bool if name.endswith("_required") else str
+        if not isinstance(value, expected):
+            raise RegistrationError("invalid_client_metadata", f"{name} must be a {expected.__name__}.")
+        metadata[name] = value
+    return metadata
 
 
 def _unnamed(redirect_uris: list[str]) -> str:
@@ -249,6 +267,7 @@ def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> t
             grant_types=metadata.grant_types,
             skip_consent=False,
             algorithm=metadata.id_token_signed_response_alg,
+            logout=metadata.logout,
         )
     except ValidationError as exc:
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"client": exc.messages}

@@ -6,6 +6,11 @@
 - A ``retired`` key stays published until every token it signed has expired (``retention``),
   so those tokens still verify and an old ``id_token_hint`` is still accepted at logout.
 
+A forced rotation (an emergency: ``rotatekeys --now``, the admin's "rotate now" or "retire")
+publishes the new key at once and lets it sign ``propagation()`` later, once every worker on
+every node has reloaded the key set; the old key signs until then. So no node ever signs with a
+key that another node's JWKS does not list.
+
 ``keys_rotate`` takes one step per due transition. It holds a database lock (PostgreSQL
 advisory lock; SQLite's immediate transactions are already serialized), so any number of nodes
 may run it from cron at once and only one rotation happens. On SQLite, threads of one process
@@ -77,10 +82,25 @@ def _create(algorithm: str, state: str, now: datetime) -> SigningKey:
     return row
 
 
-def _promote(active: SigningKey | None, upcoming: SigningKey, now: datetime) -> None:
+def propagation() -> timedelta:
+    """How long a new key is published before it signs after a forced rotation.
+
+    Every worker reloads the key set within ``METADATA_CACHE_SECONDS``; the setting adds a margin
+    for the reload's own query and clock differences between nodes.
+    """
+    return timedelta(seconds=settings.PORCHLIGHT["KEY_PROPAGATION_SECONDS"])
+
+
+def _promote(active: SigningKey | None, upcoming: SigningKey, now: datetime) -> datetime:
+    """Make ``upcoming`` the signing key; return when it starts signing."""
+    # A key another node's JWKS does not list yet must not sign: the new key starts once every
+    # worker has reloaded the key set, and the old one signs until then (keys.KeySet.signer).
+    # With nothing signing at all, waiting would only turn token requests away.
+    starts = max(now, upcoming.created + propagation()) if active is not None else now
     if active is not None:
-        SigningKey.objects.filter(pk=active.pk).update(state=SigningKey.State.RETIRED, retired_at=now)
-    SigningKey.objects.filter(pk=upcoming.pk).update(state=SigningKey.State.ACTIVE, activated_at=now)
+        SigningKey.objects.filter(pk=active.pk).update(state=SigningKey.State.RETIRED, retired_at=starts)
+    SigningKey.objects.filter(pk=upcoming.pk).update(state=SigningKey.State.ACTIVE, activated_at=starts)
+    return starts
 
 
 def _rotate_algorithm(algorithm: str, now: datetime, force: bool) -> list[Step]:

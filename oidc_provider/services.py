@@ -15,6 +15,15 @@ from .hashers import client_secret_problem
 from .models import AccessToken, Algorithm, Client, DeviceGrant, Grant, GrantType, RefreshToken
 from .tokens import user_tokens_revoke
 
+# OIDC Back-Channel Logout 1.0 §2.2 and Front-Channel Logout 1.0 §2 client metadata, named as
+# in registration.
+LOGOUT_FIELDS = (
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+    "frontchannel_logout_uri",
+    "frontchannel_logout_session_required",
+)
+
 
 @transaction.atomic
 def client_create(
@@ -31,12 +40,14 @@ def client_create(
     require_pkce: bool = True,
     require_mfa: bool = False,
     release_groups: bool = False,
+    logout: dict | None = None,
     actor=None,
     actor_label: str = "",
 ) -> tuple[Client, str | None]:
     """Create a client and return it with its cleartext secret (None for a public client).
 
-    The secret is returned exactly once: only its hash is stored.
+    The secret is returned exactly once: only its hash is stored. ``logout`` holds the client's
+    back- and front-channel logout metadata (``LOGOUT_FIELDS``).
     """
     client = Client(
         name=name,
@@ -54,6 +65,7 @@ def client_create(
         require_mfa=require_mfa,
         release_groups=release_groups,
         client_secret="",
+        **{field: value for field, value in (logout or {}).items() if field in LOGOUT_FIELDS},
     )
     secret = None if public else client_secret_set(client=client)
     client.full_clean()

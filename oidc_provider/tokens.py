@@ -1,5 +1,6 @@
 """What a stored token says about itself (RFC 7662 §2.2), and revoking a user's tokens."""
 
+import hashlib
 import math
 import uuid
 from datetime import datetime, timedelta
@@ -98,6 +99,17 @@ def refresh_token_claims(token: RefreshToken) -> dict | None:
         "exp": int(expires.timestamp()),
         "iat": int(token.created.timestamp()),
     }
+
+
+def client_tokens_find(*, value: str, client: Client) -> list[AccessToken | RefreshToken]:
+    """Return the stored access and refresh tokens ``client`` holds with the value ``value``."""
+    checksum = hashlib.sha256(value.encode()).hexdigest()
+    return [
+        *AccessToken.objects.filter(token_checksum=checksum, application=client).select_related("user"),
+        *RefreshToken.objects.filter(
+            token_checksum=checksum, application=client, revoked__isnull=True
+        ).select_related("user"),
+    ]
 
 
 @transaction.atomic

@@ -5,6 +5,8 @@ Every project variable is prefixed ``PORCHLIGHT_``; secrets may also be given as
 secret key); with debug off and a non-loopback issuer, a missing secret key stops start-up.
 """
 
+import base64
+import hashlib
 import ipaddress
 import os
 import re
@@ -116,13 +118,26 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_otp_webauthn",
     "oauth2_provider",
+    # Background work (back-channel logout deliveries): django-tasks with its database backend,
+    # run by `manage.py db_worker` as its own process.
+    "django_tasks",
+    "django_tasks_db",
     "audit",
     "accounts",
     "oidc_provider",
 ]
 
 MIDDLEWARE = [
+    # Protocol endpoints continue down PROTOCOL_MIDDLEWARE below (porchlight/lean_path.py).
+    "porchlight.lean_path.ProtocolPathMiddleware",
+    # First, and on every path (the lean protocol path too): each is a few microseconds
+    # (porchlight/request_log.py, porchlight/metrics.py).
+    "porchlight.request_log.RequestIdMiddleware",
+    "porchlight.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (settings below).
+    "csp.middleware.CSPMiddleware",
+    "porchlight.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "oidc_provider.middleware.MalformedRequestMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -130,8 +145,25 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.sessions.LastSeenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# Middleware for people's pages only: token, UserInfo, introspection, revocation, device
+# authorization, JWKS and discovery skip these. Anything else added to MIDDLEWARE (request ids,
+# metrics, security headers such as CSP) runs on the protocol endpoints too; a new middleware that
+# needs a session or request.user must be listed here as well.
+BROWSER_MIDDLEWARE = {
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.sessions.LastSeenMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+}
+PROTOCOL_MIDDLEWARE = [
+    name for name in MIDDLEWARE if name not in BROWSER_MIDDLEWARE and name != MIDDLEWARE[0]
 ]
 
 ROOT_URLCONF = "porchlight.urls"
@@ -160,11 +192,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Writes from several gunicorn workers wait for the lock instead of failing at once.
+    # Writes from several gunicorn workers wait for the lock instead of failing at once. Each
+    # worker keeps its connection (PORCHLIGHT_DB_CONN_MAX_AGE), so the PRAGMA runs once per
+    # connection rather than once per request.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -232,6 +265,15 @@ SESSION_COOKIE_NAME = "porchlight_session"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("PORCHLIGHT_SESSION_LIFETIME", 60 * 60 * 12)
+
+# Tasks are rows in the database, written in the transaction that causes them, and run by
+# `manage.py db_worker` (DESIGN: background work).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Back-channel logout (oidc_provider/logout.py): seconds per POST, how many tries in all, and the
+# first retry's delay (doubling each time: 10 s, 20 s, 40 s, ...).
+PORCHLIGHT_LOGOUT_TIMEOUT = env_int("PORCHLIGHT_LOGOUT_TIMEOUT", 5, minimum=1)
+PORCHLIGHT_LOGOUT_ATTEMPTS = env_int("PORCHLIGHT_LOGOUT_ATTEMPTS", 8, minimum=1)
+PORCHLIGHT_LOGOUT_RETRY_DELAY = env_int("PORCHLIGHT_LOGOUT_RETRY_DELAY", 10, minimum=1)
 SESSION_COOKIE_SECURE = _issuer.scheme == "https"
 CSRF_COOKIE_SECURE = _issuer.scheme == "https"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -240,6 +282,50 @@ X_FRAME_OPTIONS = "DENY"
 if env_bool("PORCHLIGHT_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+# RFC 6797: with an https issuer, browsers must never reach it over plain http. Django sends HSTS
+# on secure requests only, so behind a TLS-terminating proxy set PORCHLIGHT_BEHIND_PROXY.
+_https = _issuer.scheme == "https"
+SECURE_HSTS_SECONDS = env_int("PORCHLIGHT_HSTS_SECONDS", 60 * 60 * 24 * 365 if _https else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PORCHLIGHT_HSTS_INCLUDE_SUBDOMAINS", _https)
+SECURE_HSTS_PRELOAD = env_bool("PORCHLIGHT_HSTS_PRELOAD", _https)
+SECURE_SSL_REDIRECT = env_bool("PORCHLIGHT_SSL_REDIRECT", _https)
+# Load balancers probe over plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# CSP Level 3: pages load scripts, styles, fonts and images from this origin only; no inline
+# script runs (the form_post page sets its own policy with the hash of its one script). The
+# accent colour is the only inline style, allowed by its hash (templates/branding/head.html).
+_csp_styles = ["'self'"]
+if ACCENT_COLOR:
+    _accent_css = f":root {{ --accent: {ACCENT_COLOR}; }}"
+    _csp_styles.append(f"'sha256-{base64.b64encode(hashlib.sha256(_accent_css.encode()).digest()).decode()}'")
+_csp_images = ["'self'", "data:"]
+if LOGO_URL.startswith("https://"):
+    _csp_images.append("{0.scheme}://{0.netloc}".format(urlsplit(LOGO_URL)))
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": _csp_styles,
+        "img-src": _csp_images,
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        # No form-action: Chrome applies it to the redirect after the consent form, which goes to
+        # the client's redirect URI on another origin.
+    }
+}
+# Browser features no page needs; WebAuthn (passkeys) only from this origin.
+PERMISSIONS_POLICY = {
+    "camera": "()",
+    "microphone": "()",
+    "geolocation": "()",
+    "payment": "()",
+    "usb": "()",
+    "publickey-credentials-create": "(self)",
+    "publickey-credentials-get": "(self)",
+}
 
 # Mail (password reset): printed to the console unless an SMTP host is configured.
 EMAIL_HOST = env("PORCHLIGHT_EMAIL_HOST") or ""
@@ -257,21 +343,49 @@ EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env("PORCHLIGHT_FROM_EMAIL", "porchlight@localhost")
 PASSWORD_RESET_TIMEOUT = env_int("PORCHLIGHT_PASSWORD_RESET_LIFETIME", 60 * 60, maximum=60 * 60 * 24 * 3)
 
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "porchlight",
+# Scale-out: with PORCHLIGHT_CACHE_URL (redis://...) every node shares one cache through Django's
+# own Redis backend; without it each process keeps its own and the database holds shared state.
+CACHE_URL = env("PORCHLIGHT_CACHE_URL") or ""
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"PORCHLIGHT_CACHE_URL must be a redis:// URL, not {CACHE_URL!r}")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "porchlight",
+        }
     }
-}
+    if env_bool("PORCHLIGHT_CACHE_SESSIONS", False):
+        # Sessions read from Redis and written through to the database, so none is lost with it.
+        SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "porchlight",
+        }
+    }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Password-reset links carry their token in the path (porchlight/log_redaction.py).
-    "filters": {"secret_paths": {"()": "porchlight.log_redaction.SecretPathFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "secret_paths": {"()": "porchlight.log_redaction.SecretPathFilter"},
+        "request_id": {"()": "porchlight.request_log.RequestIdFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "porchlight.request_log.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_paths"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            # PORCHLIGHT_LOG_FORMAT=json: one JSON object per line (gunicorn's access log too).
+            "formatter": "json" if env("PORCHLIGHT_LOG_FORMAT", "plain") == "json" else "plain",
+            "filters": ["secret_paths", "request_id"],
+        }
     },
     "root": {"handlers": ["console"], "level": env("PORCHLIGHT_LOG_LEVEL", "WARNING")},
     "loggers": {
@@ -317,12 +431,22 @@ def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         raise ImproperlyConfigured(f"PORCHLIGHT_TRUSTED_PROXIES: {exc}") from exc
 
 
+def _networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in env_list(name, default)]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+
+
 _login_lockout = env_int("PORCHLIGHT_LOGIN_LOCKOUT", 300, maximum=86400)
 
 PORCHLIGHT = {
     # How long discovery and JWKS stay cached in each worker; a key rotation reaches every
     # worker and node within this bound (and RPs within JWKS_MAX_AGE).
     "METADATA_CACHE_SECONDS": env_int("PORCHLIGHT_METADATA_CACHE_SECONDS", 30, maximum=3600),
+    # After a forced rotation (`rotatekeys --now`, the admin) the new key is published at once and
+    # signs this much later, when every worker has reloaded the key set (oidc_provider/rotation.py).
+    "KEY_PROPAGATION_SECONDS": env_int("PORCHLIGHT_METADATA_CACHE_SECONDS", 30, maximum=3600) + 2,
     "JWKS_MAX_AGE": env_int("PORCHLIGHT_JWKS_MAX_AGE", 600, maximum=86400),
     # How long a key signs before `rotatekeys` replaces it.
     "KEY_ROTATION_DAYS": env_int("PORCHLIGHT_KEY_ROTATION_DAYS", 90, maximum=3650),
@@ -368,6 +492,13 @@ PORCHLIGHT = {
     # With BEHIND_PROXY, X-Forwarded-For is read only when the direct peer (REMOTE_ADDR) is one
     # of these networks, and these hops are skipped when looking for the client in it.
     "TRUSTED_PROXIES": _trusted_proxies(),
+    # Seconds between housekeeping runs (oidc_provider/housekeeping.py): pruning and key rotation.
+    "HOUSEKEEPING_INTERVAL": env_int("PORCHLIGHT_HOUSEKEEPING_INTERVAL", 900, minimum=60, maximum=86400),
+    # /metrics answers a bearer of this token, or a peer in the allow-list (loopback by default).
+    "METRICS_TOKEN": env("PORCHLIGHT_METRICS_TOKEN") or "",
+    "METRICS_ALLOWED_NETWORKS": _networks("PORCHLIGHT_METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"]),
+    # Audit events older than this many days are deleted (audit/services.audit_purge, `purgeaudit`).
+    "AUDIT_RETENTION_DAYS": env_int("PORCHLIGHT_AUDIT_RETENTION_DAYS", 365, maximum=36500),
 }
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oidc_provider.Client"
@@ -421,6 +552,8 @@ OAUTH2_PROVIDER = {
     # DOT's pre-token hook for the device grant looks the device code up in clear (a 500 with
     # hashed codes); Porchlight's validate_device_code does the lookup (oidc_provider/device.py).
     "OAUTH_PRE_TOKEN_VALIDATION": [],
+    # http stays for loopback redirect URIs only (RFC 8252 §7.3); Client.clean refuses it for any
+    # other host (oidc_provider/redirect_uris.py), which DOT's W008 cannot see.
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
     "REQUEST_APPROVAL_PROMPT": "force",
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
@@ -433,3 +566,4 @@ OAUTH2_PROVIDER = {
     # RFC 9207: authorization responses carry iss, so clients can detect mix-up attacks.
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
 }
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]

@@ -3,8 +3,16 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from oidc_provider.views import DiscoveryView
+from porchlight import health, metrics
+
+# A database outage or a missing signing key answers 503 with Retry-After, not a 500 (outage.py).
+handler500 = "porchlight.outage.server_error"
 
 urlpatterns = [
+    # Probes and metrics for operators (README "Deployment"); no session, no database for /healthz.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path(".well-known/openid-configuration", DiscoveryView.as_view(), name="openid-configuration"),
     # The protocol endpoints under /o/ and the Connected apps page at /account/apps/.
     path("", include("oidc_provider.urls")),

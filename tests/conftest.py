@@ -5,6 +5,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -28,10 +29,21 @@ concurrent_database = pytest.mark.skipif(
 PASSWORD = "correct horse battery staple"
 
 
+def pytest_configure(config) -> None:
+    # The live server serves with the real settings, before any fixture can change STATIC_ROOT;
+    # whitenoise warns on every request when that folder is missing (a fresh clone has no var/).
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     # Argon2 is deliberately slow; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+    # One process whose key cache each rotation clears: a forced rotation's new key may sign at
+    # once (tests/porchlight/test_rotation_cluster.py covers the wait that several nodes need).
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "KEY_PROPAGATION_SECONDS": 0}
     # No collectstatic before tests: serve static files from the source folders (and give
     # whitenoise an existing root, so a fresh clone does not warn on every request).
     settings.STATIC_ROOT = settings.BASE_DIR / "static"

@@ -17,6 +17,9 @@ from django.http import HttpRequest
 from django_otp.models import Device
 from django_otp_webauthn.models import WebAuthnCredential
 
+from audit.actions import Action
+from audit.services import audit_record
+
 from .. import encryption
 from ..authentication import AuthContext, get_auth_context, record_authentication
 from ..throttling import ALLOWED, ThrottleDecision, throttle_attempt, throttle_failure, throttle_success
@@ -116,22 +119,36 @@ def second_factor_verify(request: HttpRequest, *, user, method: Method, code: st
     attempt = throttle_attempt(request=request, username=user.get_username(), kind="second_factor")
     if not attempt.allowed:
         # Not even tried: a locked account must not use up a recovery code.
+        second_factor_failure_record(request, user=user, method=method, reason="locked")
         return SecondFactorResult(None, attempt.decision)
     if method == Method.TOTP:
         device = totp.totp_verify(user, code)
     else:
         device = recovery_codes.recovery_code_verify(user, code)
     if device is None:
+        second_factor_failure_record(request, user=user, method=method, reason="invalid")
         return SecondFactorResult(None, throttle_failure(attempt=attempt))
     # The whole login succeeded: both the password and the second-factor counts are cleared.
     throttle_success(attempt=attempt)
     return SecondFactorResult(device)
 
 
+def second_factor_failure_record(request: HttpRequest, *, user, method: Method, reason: str) -> None:
+    """Audit a refused or wrong second factor (never the code that was typed)."""
+    audit_record(
+        action=Action.MFA_FAILURE,
+        target=user.get_username(),
+        actor_label="second-factor step",
+        detail={"method": method, "reason": reason},
+        request=request,
+    )
+
+
 def second_factor_complete(request: HttpRequest, *, user, device: Device, method: Method) -> AuthContext:
     """Sign ``user`` in (or step the session up) after ``device`` accepted a second factor."""
     pending = request.session.pop(PENDING_KEY, None)
-    if isinstance(pending, dict) and pending.get("user") == user.pk:
+    signing_in = isinstance(pending, dict) and pending.get("user") == user.pk
+    if signing_in:
         first_factors = list(pending.get("amr") or ["pwd"])
         login(request, user, backend=pending.get("backend"))
     else:
@@ -141,7 +158,26 @@ def second_factor_complete(request: HttpRequest, *, user, device: Device, method
         first_factors = [m for m in (context.amr if context else []) if m != "mfa"]
         request.session.cycle_key()
     django_otp.login(request, device)
-    return record_authentication(request, [*first_factors, method_amr(method, device)])
+    context = record_authentication(request, [*first_factors, method_amr(method, device)])
+    detail = {"method": method, "device": device.persistent_id, "step_up": not signing_in}
+    if method == Method.RECOVERY:
+        detail["remaining"] = recovery_codes.recovery_codes_remaining(user)
+    used = Action.RECOVERY_CODE_USE if method == Method.RECOVERY else Action.MFA_VERIFY
+    audit_record(action=used, target=user.get_username(), actor=user, detail=detail, request=request)
+    if signing_in:
+        login_success_record(request, user=user, context=context)
+    return context
+
+
+def login_success_record(request: HttpRequest, *, user, context: AuthContext) -> None:
+    """Audit a completed sign-in, with how the user authenticated (RFC 8176 amr) and its sid."""
+    audit_record(
+        action=Action.LOGIN_SUCCESS,
+        target=user.get_username(),
+        actor=user,
+        detail={"amr": context.amr, "sid": context.session_id},
+        request=request,
+    )
 
 
 def passkey_login(request: HttpRequest, *, device: WebAuthnCredential, user_verified: bool) -> AuthContext:
@@ -155,7 +191,9 @@ def passkey_login(request: HttpRequest, *, device: WebAuthnCredential, user_veri
     login(request, device.user, backend="django.contrib.auth.backends.ModelBackend")
     django_otp.login(request, device)
     methods = [passkey_amr(device), "user"] if user_verified else [passkey_amr(device)]
-    return record_authentication(request, methods)
+    context = record_authentication(request, methods)
+    login_success_record(request, user=device.user, context=context)
+    return context
 
 
 # --- enrollment ------------------------------------------------------------------------------
@@ -169,6 +207,7 @@ def totp_activate(request: HttpRequest, *, device: TOTPAuthenticator, code: str)
     """
     if not totp.totp_device_confirm(device, code):
         return False
+    device_added_record(request, device=device, kind="totp")
     if not recovery_codes.recovery_codes_remaining(request.user):
         recovery_codes_issue(request)
     context = get_auth_context(request)
@@ -186,6 +225,13 @@ def totp_activate(request: HttpRequest, *, device: TOTPAuthenticator, code: str)
 def recovery_codes_issue(request: HttpRequest) -> None:
     """Generate new recovery codes and keep them in the session until shown, once."""
     codes = recovery_codes.recovery_codes_generate(request.user)
+    audit_record(
+        action=Action.RECOVERY_CODES_GENERATE,
+        target=request.user.get_username(),
+        actor=request.user,
+        detail={"count": len(codes)},
+        request=request,
+    )
     # Sessions are stored in the database too: the codes wait there encrypted, not in the clear.
     request.session[NEW_CODES_KEY] = encryption.encrypt(json.dumps(codes).encode())
 
@@ -203,6 +249,17 @@ def recovery_codes_take(request: HttpRequest) -> list[str]:
 
 
 # --- self-service ----------------------------------------------------------------------------
+
+
+def device_added_record(request: HttpRequest, *, device: Device, kind: str) -> None:
+    """Audit that the signed-in user added an authenticator."""
+    audit_record(
+        action=Action.MFA_DEVICE_ADD,
+        target=request.user.get_username(),
+        actor=request.user,
+        detail={"kind": kind, "device": device.persistent_id, "name": device.name},
+        request=request,
+    )
 
 
 def device_is_last_factor(user, device: Device) -> bool:

@@ -8,6 +8,7 @@ subclasses decide who the ceremony is for and what a success means here:
 - ``login``: a passkey alone, with user verification, signs its owner in (no username typed).
 """
 
+import json
 from base64 import urlsafe_b64decode
 
 from django.http import HttpRequest
@@ -53,6 +54,8 @@ class RegisterBegin(views.BeginCredentialRegistrationView):
 class RegisterComplete(views.CompleteCredentialRegistrationView):
     def post(self, *args, **kwargs):
         response = super().post(*args, **kwargs)
+        device = WebAuthnCredential.objects.get(user=self.request.user, pk=json.loads(response.content)["id"])
+        flows.device_added_record(self.request, device=device, kind="passkey")
         # The first authenticator comes with recovery codes, shown once on the next page.
         if not recovery_codes.recovery_codes_remaining(self.request.user):
             flows.recovery_codes_issue(self.request)
@@ -82,10 +85,16 @@ class VerifyComplete(views.CompleteCredentialAuthenticationView):
         user = self.get_user()
         attempt = throttle_attempt(request=self.request, username=user.get_username(), kind="second_factor")
         if not attempt.allowed:
+            flows.second_factor_failure_record(
+                self.request, user=user, method=flows.Method.PASSKEY, reason="locked"
+            )
             raise Throttled(detail=attempt.decision.message)
         try:
             response = super().post(*args, **kwargs)
         except exceptions.OTPWebAuthnApiError:
+            flows.second_factor_failure_record(
+                self.request, user=user, method=flows.Method.PASSKEY, reason="invalid"
+            )
             throttle_failure(attempt=attempt)
             raise
         throttle_success(attempt=attempt)

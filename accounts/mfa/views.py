@@ -13,6 +13,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp_webauthn.models import WebAuthnCredential
 
+from audit.actions import Action
+from audit.services import audit_record
+
 from . import flows, policy, recovery_codes, totp
 from .forms import SECOND_FACTOR_FORMS, RemoveDeviceForm, RenameDeviceForm, TOTPCodeForm
 from .models import TOTPAuthenticator
@@ -191,7 +194,16 @@ def device_rename(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     device = _device_or_404(request, kind, pk)
     form = RenameDeviceForm(request.POST)
     if form.is_valid():
+        old = device.name
         flows.device_rename(device=device, name=form.cleaned_data["name"])
+        # Recorded here, not in the flow: staff renaming a device is audited as user.device_rename.
+        audit_record(
+            action=Action.MFA_DEVICE_RENAME,
+            target=request.user.get_username(),
+            actor=request.user,
+            detail={"device": device.persistent_id, "from": old, "to": device.name},
+            request=request,
+        )
         messages.success(request, f"Renamed to “{device.name}”.")
     else:
         messages.error(request, "Give the device a name of at most 64 characters.")
@@ -208,7 +220,16 @@ def device_remove(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         request.POST if request.method == "POST" else None, request=request, needs_password=last
     )
     if request.method == "POST" and form.is_valid():
+        detail = {"device": device.persistent_id, "name": device.name, "last": last}
         flows.device_remove(user=request.user, device=device)
+        # Recorded here, not in the flow: staff removing a device is audited as user.device_remove.
+        audit_record(
+            action=Action.MFA_DEVICE_REMOVE,
+            target=request.user.get_username(),
+            actor=request.user,
+            detail=detail,
+            request=request,
+        )
         messages.success(request, f"Removed “{device.name}”.")
         return redirect("accounts:mfa:index")
     return render(request, "accounts/mfa/device_remove.html", {"form": form, "device": device, "last": last})

@@ -137,7 +137,7 @@ class AuthorizeView(OAuthLibMixin, View):
                 params=self._error_params("access_denied", "The user declined.", credentials.get("state")),
                 response_mode=credentials.get("response_mode", "query"),
             )
-        consent_grant(user=request.user, client=client, scopes=pending["scopes"])
+        consent_grant(user=request.user, client=client, scopes=pending["scopes"], request=request)
         return self._issue_code(request, client, pending["scopes"], credentials, context)
 
     # --- request checks -------------------------------------------------------------------

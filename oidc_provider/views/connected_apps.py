@@ -33,7 +33,7 @@ class ConnectedAppsView(LoginRequiredMixin, View):
             return redirect("oidc_provider:connected-apps")
         if consent.user_id != request.user.pk:
             raise Http404
-        consent_revoke(user=request.user, client=consent.client)
+        consent_revoke(user=request.user, client=consent.client, request=request)
         messages.success(
             request,
             f"{consent.client.name or 'The app'} can no longer use your account. "

@@ -1,14 +1,18 @@
 """RP-Initiated Logout 1.0: end the user's session and send them back to the app."""
 
 from django.contrib.auth import logout
+from django.shortcuts import redirect
 from django.urls import reverse
-from oauth2_provider.exceptions import InvalidOIDCClientError
+from oauth2_provider.exceptions import InvalidOIDCClientError, OIDCError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import RPInitiatedLogoutView
 from oauthlib.common import add_params_to_uri
 
 from accounts.authentication import get_auth_context
+from accounts.sessions import login_session_current, signed_out_page_prepare
+from audit.actions import Action
+from audit.services import audit_record
 
 from .. import keys
 from ..models import Client
@@ -39,19 +43,55 @@ class EndSessionView(RPInitiatedLogoutView):
             return True
         return claims.get("sub") != self.request.user.subject or claims.get("sid") != context.session_id
 
+    def form_valid(self, form):
+        if form.cleaned_data.get("allow") or not self.request.user.is_authenticated:
+            return super().form_valid(form)
+        # The user chose to stay signed in: back to the app, which has signed out locally.
+        try:
+            application, _user = self.validate_logout_request(
+                id_token_hint=form.cleaned_data.get("id_token_hint"),
+                client_id=form.cleaned_data.get("client_id"),
+                post_logout_redirect_uri=form.cleaned_data.get("post_logout_redirect_uri"),
+            )
+        except OIDCError as error:
+            return self.error_response(error)
+        uri = form.cleaned_data.get("post_logout_redirect_uri")
+        if not uri:
+            return redirect("accounts:home")
+        target = self._with_state(uri, form.cleaned_data.get("state"))
+        return OAuth2ResponseRedirect(target, application.get_allowed_schemes())
+
+    @staticmethod
+    def _with_state(uri: str, state: str | None) -> str:
+        # RP-Initiated Logout 1.0 §3: state is passed back unchanged.
+        return add_params_to_uri(uri, [("state", state)]) if state else uri
+
     def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
         # Ending the sign-in session (the user_logged_out receiver) revokes the tokens bound to
-        # it, for every app; offline tokens live on (OIDC Core 1.0 §11). An id_token_hint alone,
-        # with no session here, revokes nothing: it may be old or leaked.
-        if self.request.user.is_authenticated:
+        # it and tells every app that used it; offline tokens live on (OIDC Core 1.0 §11). An
+        # id_token_hint alone, with no session here, revokes nothing: it may be old or leaked.
+        signed_in = self.request.user.is_authenticated
+        audit_record(
+            action=Action.LOGOUT_RP_INITIATED,
+            target=self.request.user.get_username() if signed_in else "",
+            actor=self.request.user,
+            actor_label="" if signed_in else f"client {application.client_id if application else '(none)'}",
+            detail={
+                "client_id": application.client_id if application else "",
+                "session_ended": signed_in,
+                "post_logout_redirect_uri": post_logout_redirect_uri or "",
+            },
+            request=self.request,
+        )
+        target = self._with_state(post_logout_redirect_uri, state) if post_logout_redirect_uri else ""
+        if signed_in:
+            session = login_session_current(self.request)
             logout(self.request)
-        if post_logout_redirect_uri:
-            # RP-Initiated Logout 1.0 §3: state is passed back unchanged.
-            target = (
-                add_params_to_uri(post_logout_redirect_uri, [("state", state)])
-                if state
-                else post_logout_redirect_uri
-            )
+            # Front-Channel Logout 1.0 §4: the apps' logout pages load on our signed-out page,
+            # which then continues to the app.
+            if signed_out_page_prepare(self.request, session=session, next_url=target):
+                return redirect("accounts:logged-out")
+        if target:
             return OAuth2ResponseRedirect(target, application.get_allowed_schemes())
         return OAuth2ResponseRedirect(
             self.request.build_absolute_uri(reverse("accounts:logged-out")),

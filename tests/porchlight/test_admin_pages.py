@@ -21,7 +21,7 @@ from accounts.mfa.models import TOTPAuthenticator
 from accounts.mfa.recovery_codes import recovery_codes_generate
 from oidc_provider.models import DeviceGrant
 from oidc_provider.registration import registration_token_create
-from tests.conftest import authorize, exchange
+from tests.conftest import PASSWORD, authorize, exchange
 
 # Links that change state or end the session are forms in Porchlight's admin; these are the
 # only anchors that would, and they are covered by their own tests.
@@ -59,6 +59,14 @@ def every_model_has_a_row(staff, user, logged_in, client, rp, make_client, signi
     BrowserClient().post("/accounts/login/", {"username": "alice", "password": "wrong"})  # lockout record
     registration_token_create(label="partner", expires=timezone.now() + timedelta(days=1))
     Group.objects.create(name="finance").user_set.add(user)
+    # A second sign-in whose app hears of its end: a logout delivery and its queued task.
+    elsewhere = BrowserClient()
+    elsewhere.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    authorize(
+        elsewhere,
+        make_client(name="Back-channel", logout={"backchannel_logout_uri": "https://rp.example.com/bc"}),
+    )
+    elsewhere.post("/accounts/logout/")
     TOTPAuthenticator.objects.create(user=user, name="Phone", confirmed=True)
     recovery_codes_generate(user)
     invitation_create(invitee=Invitee("robin@example.com", "Robin"), created_by=None)

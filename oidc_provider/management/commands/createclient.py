@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from oidc_provider.models import Algorithm, Client, GrantType
-from oidc_provider.services import client_create
+from oidc_provider.services import LOGOUT_FIELDS, client_create
 
 
 class Command(BaseCommand):
@@ -46,6 +46,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--release-groups", action="store_true", help="the client may ask for the groups scope"
         )
+        parser.add_argument("--backchannel-logout-uri", default="", help="where logout tokens are POSTed")
+        parser.add_argument(
+            "--backchannel-logout-session-required", action="store_true", help="logout tokens must carry sid"
+        )
+        parser.add_argument("--frontchannel-logout-uri", default="", help="loaded in a frame at sign-out")
+        parser.add_argument(
+            "--frontchannel-logout-session-required", action="store_true", help="add iss and sid to it"
+        )
         parser.add_argument(
             "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
         )
@@ -65,6 +73,7 @@ class Command(BaseCommand):
                 require_pkce=options["require_pkce"],
                 require_mfa=options["require_mfa"],
                 release_groups=options["release_groups"],
+                logout={field: options[field] for field in LOGOUT_FIELDS},
                 actor_label="createclient command",
             )
         except ValidationError as error:

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from oidc_provider.models import KEY_ALGORITHMS
-from oidc_provider.rotation import keys_rotate, publish_lead, retention, rotation_period
+from oidc_provider.rotation import keys_rotate, propagation, publish_lead, retention, rotation_period
 
 
 class Command(BaseCommand):
@@ -36,6 +36,7 @@ class Command(BaseCommand):
             )
         if options["now"]:
             self.stdout.write(
-                "Forced rotation: new keys sign from now on. Retired keys stay published until their tokens "
-                "expire; to stop trusting a compromised key at once, delete it in the admin."
+                f"Forced rotation: new keys are published now and sign in {propagation().seconds} s, once "
+                "every node lists them. Retired keys stay published until their tokens expire; to stop "
+                "trusting a compromised key at once, delete it in the admin."
             )

@@ -1,0 +1,59 @@
+"""The audit log's action names: stable strings that staff search and filter by (listed in the README)."""
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    # Signing in and out (accounts).
+    LOGIN_SUCCESS = "login.success"
+    LOGIN_FAILURE = "login.failure"
+    LOGIN_LOCKOUT = "login_lockout"
+    LOGIN_LOCKOUT_CLEARED = "login_lockout_cleared"
+    LOGOUT = "logout"
+    LOGOUT_RP_INITIATED = "logout.rp_initiated"
+    PASSWORD_CHECK_FAILURE = "password.check_failure"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET_REQUEST = "password_reset.request"
+    PASSWORD_RESET_LIMITED = "password_reset_limited"
+    # Second factors (accounts/mfa).
+    MFA_VERIFY = "mfa.verify"
+    MFA_FAILURE = "mfa.failure"
+    MFA_DEVICE_ADD = "mfa.device_add"
+    MFA_DEVICE_RENAME = "mfa.device_rename"
+    MFA_DEVICE_REMOVE = "mfa.device_remove"
+    RECOVERY_CODES_GENERATE = "mfa.recovery_codes_generate"
+    RECOVERY_CODE_USE = "mfa.recovery_code_use"
+    # What staff do to a user (accounts/admin).
+    USER_DEVICE_RENAME = "user.device_rename"
+    USER_DEVICE_REMOVE = "user.device_remove"
+    USER_MFA_RESET = "user.mfa_reset"
+    USER_PASSWORD_RESET_SEND = "user.password_reset_send"
+    USER_TOKENS_REVOKE = "user.tokens_revoke"
+    # Consent and tokens (oidc_provider).
+    CONSENT_GRANT = "consent.grant"
+    CONSENT_REVOKE = "consent.revoke"
+    TOKEN_REVOKE = "token.revoke"
+    DEVICE_APPROVE = "device.approve"
+    DEVICE_DENY = "device.deny"
+    # Clients.
+    CLIENT_CREATE = "client.create"
+    CLIENT_CHANGE = "client.change"
+    CLIENT_DELETE = "client.delete"
+    CLIENT_SECRET_RESET = "client.secret_reset"
+    CLIENT_REGISTER = "client.register"
+    REGISTRATION_TOKEN_CREATE = "registration_token.create"
+    # Invitations (accounts/invitations).
+    INVITATION_CREATE = "invitation.create"
+    INVITATION_RESEND = "invitation.resend"
+    INVITATION_WITHDRAW = "invitation.withdraw"
+    INVITATION_ACCEPT = "invitation.accept"
+    # Keys (oidc_provider/rotation.py, importkey, reencrypt).
+    SIGNING_KEY_CREATED_ACTIVE = "signing_key.created_active"
+    SIGNING_KEY_CREATED_NEXT = "signing_key.created_next"
+    SIGNING_KEY_PROMOTED = "signing_key.promoted"
+    SIGNING_KEY_RETIRED = "signing_key.retired"
+    SIGNING_KEY_REMOVED = "signing_key.removed"
+    SIGNING_KEY_IMPORTED = "signing_key.imported"
+    KEY_ENCRYPTION_KEY_REENCRYPT = "key_encryption_key.reencrypt"
+    # The log itself.
+    AUDIT_PURGE = "audit.purge"

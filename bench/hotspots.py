@@ -1,0 +1,117 @@
+# Django must be set up before the project's models can be imported.
+# ruff: noqa: E402
+"""Print where one endpoint's time goes: ``make bench PROFILE=token`` (or discovery, jwks, ...).
+
+Run by bench.py against a throwaway SQLite database (PORCHLIGHT_VAR_DIR). Seeds it as the load
+run does (bench/seed.py), then calls the WSGI application gunicorn serves (porchlight.wsgi)
+in process, under cProfile, and prints CPU milliseconds per request and the functions that
+take them: by cumulative time (which layer) and by own time (which leaf).
+"""
+
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+from urllib.parse import urlencode, urlsplit
+
+import seed  # bench/seed.py: sets Django up
+
+from porchlight.wsgi import application
+
+WARM_UP = 50
+SECONDS = 5
+MAX_REQUESTS = 5000
+FORM = "application/x-www-form-urlencoded"
+ENDPOINTS = ("discovery", "jwks", "token", "introspection", "userinfo")
+
+
+def requests_for(credentials: dict[str, str]) -> dict[str, tuple[str, str, str, dict[str, str]]]:
+    """Return (method, path, body, headers) per endpoint, as bench.py loads them."""
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {credentials['access_token']}"}
+    return {
+        "discovery": ("GET", "/.well-known/openid-configuration", "", {}),
+        "jwks": ("GET", "/o/jwks/", "", {}),
+        "token": (
+            "POST",
+            "/o/token/",
+            urlencode({"grant_type": "client_credentials"}),
+            {"HTTP_AUTHORIZATION": credentials["machine_auth"], "CONTENT_TYPE": FORM},
+        ),
+        "introspection": (
+            "POST",
+            "/o/introspect/",
+            urlencode({"token": credentials["access_token"]}),
+            {"HTTP_AUTHORIZATION": credentials["relying_party_auth"], "CONTENT_TYPE": FORM},
+        ),
+        "userinfo": ("GET", "/o/userinfo/", "", bearer),
+    }
+
+
+def call(method: str, path: str, body: str, headers: dict[str, str]) -> str:
+    """Send one request through the WSGI application; return its status line."""
+    issuer = urlsplit(os.environ["PORCHLIGHT_ISSUER"])
+    payload = body.encode()
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": issuer.hostname,
+        "SERVER_PORT": str(issuer.port or 80),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": issuer.netloc,
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_LENGTH": str(len(payload)),
+        "wsgi.input": io.BytesIO(payload),
+        "wsgi.url_scheme": issuer.scheme,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+        **headers,
+    }
+    status = []
+    result = application(environ, lambda line, _headers, _exc=None: status.append(line))
+    for _ in result:
+        pass
+    if hasattr(result, "close"):
+        result.close()
+    return status[0]
+
+
+def main() -> None:
+    endpoint = sys.argv[1]
+    if endpoint not in ENDPOINTS:
+        raise SystemExit(f"PROFILE must be one of {', '.join(ENDPOINTS)}, not {endpoint!r}")
+    request = requests_for(seed.seed())[endpoint]
+    for _ in range(WARM_UP):
+        status = call(*request)
+        if not status.startswith("200"):
+            raise SystemExit(f"{endpoint} answered {status}")
+    profiler = cProfile.Profile()
+    count, cpu_started, deadline = 0, time.process_time(), time.monotonic() + SECONDS
+    profiler.enable()
+    while time.monotonic() < deadline and count < MAX_REQUESTS:
+        call(*request)
+        count += 1
+    profiler.disable()
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / count
+    # Without the profiler's own overhead: the same loop, unprofiled.
+    count_plain, plain_started, deadline = 0, time.process_time(), time.monotonic() + SECONDS
+    while time.monotonic() < deadline and count_plain < MAX_REQUESTS:
+        call(*request)
+        count_plain += 1
+    plain_ms = (time.process_time() - plain_started) * 1000 / count_plain
+    print(f"{endpoint}: {plain_ms:.3f} CPU ms per request in process ({count_plain} requests, no HTTP)")
+    print(f"under cProfile: {cpu_ms:.3f} ms per request; the times below are for {count} requests\n")
+    for order, limit in (("cumulative", 45), ("tottime", 25)):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(limit)
+        print(f"--- by {order} ---")
+        print(out.getvalue().split("\n", 6)[-1].rstrip() + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Housekeeping: prune what has expired, in batches, and step key rotation; one node at a time.
+
+``housekeeping_run`` is what the scheduled task (``housekeeping``, run by ``manage.py db_worker``)
+does; it re-enqueues itself ``HOUSEKEEPING_INTERVAL`` seconds later, so no cron is needed. Every
+node's worker may pick a run up: a PostgreSQL advisory lock held for the run makes a second one
+skip rather than repeat the work (SQLite has one writer at a time anyway).
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django_tasks import task
+
+from accounts.models import LoginFailure
+from accounts.sessions import login_sessions_expire
+from audit.services import audit_purge
+
+from . import rotation
+from .logout import logout_deliveries_resume
+from .models import AccessToken, DeviceGrant, Grant, IDToken, RefreshToken
+
+logger = logging.getLogger(__name__)
+
+# pg_try_advisory_lock key: "PLHK" (rotation uses its own).
+LOCK_ID = 0x504C484B
+BATCH_SIZE = 1000
+
+
+def batched_delete(queryset: QuerySet, *, batch_size: int = BATCH_SIZE) -> int:
+    """Delete ``queryset`` a batch of primary keys at a time; return how many rows went."""
+    deleted = 0
+    while True:
+        batch = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        # Short transactions: sign-ins and token requests write these tables meanwhile.
+        with transaction.atomic():
+            deleted += queryset.model.objects.filter(pk__in=batch).delete()[0]
+
+
+def expired_tokens_purge(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
+    """Delete expired or revoked refresh tokens, expired access and ID tokens and grants."""
+    now = timezone.now()
+    # Refresh tokens first: they point at the access tokens deleted next. Revoked ones are kept
+    # for the idle lifetime, so a reused one is still recognised as theft (RFC 9700 §4.14.2).
+    idle = now - timedelta(seconds=settings.OAUTH2_PROVIDER["REFRESH_TOKEN_EXPIRE_SECONDS"])
+    refresh = RefreshToken.objects.filter(Q(revoked__lt=idle) | Q(updated__lt=idle))
+    return {
+        "refresh_tokens": batched_delete(refresh, batch_size=batch_size),
+        "access_tokens": batched_delete(
+            AccessToken.objects.filter(expires__lt=now, refresh_token__isnull=True), batch_size=batch_size
+        ),
+        "id_tokens": batched_delete(
+            IDToken.objects.filter(expires__lt=now, access_token__isnull=True), batch_size=batch_size
+        ),
+        "grants": batched_delete(Grant.objects.filter(expires__lt=now), batch_size=batch_size),
+        # RFC 8628 §3.5: kept one code lifetime after expiry, so a late poll gets expired_token.
+        "device_grants": batched_delete(
+            DeviceGrant.objects.filter(
+                expires__lt=now - timedelta(seconds=settings.PORCHLIGHT["DEVICE_CODE_LIFETIME"])
+            ),
+            batch_size=batch_size,
+        ),
+    }
+
+
+def housekeeping_prune(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
+    """Prune tokens, grants, device codes, sessions, lockouts and old audit events; return counts."""
+    # First end the sign-in sessions whose time is up, so their apps are told (back-channel
+    # logout) and their tokens die, and re-queue deliveries a stopped worker left behind.
+    counts = {"sessions_expired": login_sessions_expire(), "logouts_resumed": logout_deliveries_resume()}
+    counts.update(expired_tokens_purge(batch_size=batch_size))
+    counts["sessions"] = batched_delete(
+        Session.objects.filter(expire_date__lt=timezone.now()), batch_size=batch_size
+    )
+    counts["login_failures"] = batched_delete(
+        LoginFailure.objects.filter(expires__lte=timezone.now()), batch_size=batch_size
+    )
+    counts["audit_events"] = audit_purge(batch_size=batch_size)
+    return counts
+
+
+def _try_lock() -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_ID])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_ID])
+
+
+def housekeeping_run(*, batch_size: int = BATCH_SIZE) -> dict[str, int] | None:
+    """Prune and step key rotation, unless another node is doing it now (then return None)."""
+    if not _try_lock():
+        return None
+    try:
+        counts = housekeeping_prune(batch_size=batch_size)
+        counts["key_steps"] = len(rotation.keys_rotate())
+    finally:
+        _unlock()
+    logger.info("housekeeping: %s", counts)
+    return counts
+
+
+@task()
+def housekeeping() -> dict[str, int] | None:
+    """Run housekeeping and enqueue the next run (the scheduled job the worker runs)."""
+    try:
+        return housekeeping_run()
+    finally:
+        housekeeping.using(
+            run_after=timezone.now() + timedelta(seconds=settings.PORCHLIGHT["HOUSEKEEPING_INTERVAL"])
+        ).enqueue()
+
+
+def housekeeping_schedule() -> bool:
+    """Enqueue the first housekeeping run unless one is waiting or running; say whether it did."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Two nodes starting at once must not both enqueue (each run re-enqueues itself).
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ID + 1])
+        pending = DBTaskResult.objects.filter(
+            task_path=housekeeping.module_path,
+            status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
+        )
+        if pending.exists():
+            return False
+        housekeeping.enqueue()
+        return True

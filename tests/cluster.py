@@ -1,0 +1,157 @@
+"""A PostgreSQL cluster the test owns (it can stop and restart it) and gunicorn nodes on it."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from tests.pg_cluster import PG_BIN, as_owner, ensure_installed
+from tests.pg_cluster import free_port as free_pg_port
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PostgresCluster:
+    """A throwaway cluster on 127.0.0.1 that a test can stop (a database outage) and start again."""
+
+    def __init__(self) -> None:
+        ensure_installed()
+        self.root = Path(tempfile.mkdtemp(prefix="porchlight-pg-test-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self.data = self.root / "data"
+        self.port = free_pg_port()
+        self.url = f"postgres://porchlight@127.0.0.1:{self.port}/postgres"
+        subprocess.run(
+            as_owner(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "porchlight",
+                    "--auth=trust",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        options += " -c fsync=off -c full_page_writes=off"
+        subprocess.run(
+            as_owner(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-o",
+                    options,
+                    "-t",
+                    "30",
+                    "-w",
+                    "start",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        subprocess.run(
+            as_owner(
+                [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-t", "30", "-w", "stop"]
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+def node_environment(var_dir: Path, database_url: str, **settings: str) -> dict[str, str]:
+    """Return the environment of a node on ``database_url``; ``settings`` are PORCHLIGHT_ variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
+    env.update(DATABASE_URL=database_url, PORCHLIGHT_VAR_DIR=str(var_dir), PORCHLIGHT_ACCESS_LOG="")
+    env.update({f"PORCHLIGHT_{name}": value for name, value in settings.items()})
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run a management command as an operator would; return its output."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@contextmanager
+def gunicorn_node(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[str]:
+    """Serve the provider under gunicorn on a free loopback port; yield its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **env,
+        "PORCHLIGHT_BIND": f"127.0.0.1:{port}",
+        "PORCHLIGHT_ISSUER": env.get("PORCHLIGHT_ISSUER", base),
+        "PORCHLIGHT_WORKERS": str(workers),
+        "PORCHLIGHT_METRICS_DIR": str(log.parent / f"metrics-{port}"),
+    }
+    with log.open("ab") as output:
+        server = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "porchlight/gunicorn.conf.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(base + "/.well-known/openid-configuration", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"gunicorn did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=5)

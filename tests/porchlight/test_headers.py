@@ -1,0 +1,117 @@
+"""Security headers on pages and protocol responses, and Django's deployment checks."""
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def directives(header: str) -> dict[str, list[str]]:
+    parsed = {}
+    for part in header.split(";"):
+        name, *values = part.split()
+        parsed[name] = values
+    return parsed
+
+
+def production_env(tmp_path, **extra: str) -> dict[str, str]:
+    """Return an operator's production environment: https issuer, secrets set, debug off."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "PORCHLIGHT_VAR_DIR": str(tmp_path),
+        "PORCHLIGHT_ISSUER": "https://id.example.com",
+        "PORCHLIGHT_SECRET_KEY": secrets.token_urlsafe(50),
+        "PORCHLIGHT_KEY_ENCRYPTION_KEY": secrets.token_urlsafe(32),
+        **extra,
+    }
+
+
+# Served by a production configuration with Django's test client over https, headers printed as JSON.
+FETCH = """
+import json, sys
+from django.test import Client
+from django.test.utils import override_settings, setup_test_environment
+setup_test_environment()
+# No collectstatic in a test: static URLs without the manifest.
+storages = {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+with override_settings(STORAGES=storages):
+    response = Client().get(sys.argv[1], secure=True, HTTP_HOST="id.example.com")
+print(json.dumps({"status": response.status_code, "headers": dict(response.headers),
+                  "body": response.content.decode()}))
+"""
+
+
+def fetch_in_production(tmp_path, path: str, **extra: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup()\n{FETCH}", path],
+        cwd=ROOT,
+        env={**production_env(tmp_path, **extra), "DJANGO_SETTINGS_MODULE": "porchlight.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_headers_login_page_has_strict_csp(browser):
+    response = browser.get("/accounts/login/")
+
+    policy = directives(response["Content-Security-Policy"])
+    assert policy["script-src"] == ["'self'"]
+    assert policy["default-src"] == ["'self'"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert "'unsafe-inline'" not in response["Content-Security-Policy"]
+    assert "'unsafe-eval'" not in response["Content-Security-Policy"]
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "camera=()" in response["Permissions-Policy"]
+    assert "publickey-credentials-get=(self)" in response["Permissions-Policy"]
+
+
+def test_headers_protocol_json_is_nosniff_with_permissions_policy(db, signing_keys, client):
+    response = client.get("/.well-known/openid-configuration")
+
+    assert response.status_code == 200
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "Permissions-Policy" in response
+
+
+def test_headers_https_issuer_sends_hsts(tmp_path):
+    page = fetch_in_production(tmp_path, "/accounts/login/")
+
+    hsts = page["headers"]["Strict-Transport-Security"]
+    assert int(re.search(r"max-age=(\d+)", hsts).group(1)) >= 60 * 60 * 24 * 180
+    assert "includeSubDomains" in hsts
+
+
+def test_headers_accent_colour_style_is_allowed_by_its_hash(tmp_path):
+    page = fetch_in_production(tmp_path, "/accounts/password/reset/", PORCHLIGHT_ACCENT_COLOR="#0b5cad")
+
+    assert page["status"] == 200
+    inline = re.findall(r"<style>(.*?)</style>", page["body"], re.S)
+    assert inline, "the accent colour is an inline style"
+    allowed = directives(page["headers"]["Content-Security-Policy"])["style-src"]
+    for style in inline:
+        digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in allowed
+
+
+def test_check_deploy_with_production_configuration_reports_no_warnings(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=production_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "no issues" in done.stdout

@@ -1,0 +1,132 @@
+"""Request ids and log lines under gunicorn: one JSON line per request, probes left out, no secrets."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+METRICS_TOKEN = "metrics-token-for-tests-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def json_server(tmp_path_factory):
+    """gunicorn with two workers, JSON logs and a metrics token, on a throwaway SQLite database."""
+    tmp_path = tmp_path_factory.mktemp("json-server")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.update(
+        PORCHLIGHT_VAR_DIR=str(tmp_path),
+        PORCHLIGHT_BIND=f"127.0.0.1:{port}",
+        PORCHLIGHT_ISSUER=f"http://127.0.0.1:{port}",
+        PORCHLIGHT_WORKERS="2",
+        PORCHLIGHT_LOG_FORMAT="json",
+        PORCHLIGHT_METRICS_TOKEN=METRICS_TOKEN,
+        PORCHLIGHT_METRICS_ALLOWED_NETWORKS="192.0.2.0/24",
+    )
+    for args in (["migrate", "-v0"], ["rotatekeys"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
+        )
+    output = tmp_path / "server.log"
+    with output.open("wb") as sink:
+        server = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "porchlight/gunicorn.conf.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(base + "/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(output.read_text()) from None
+                time.sleep(0.2)
+        yield base, server, output, tmp_path
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def access_lines(output: Path) -> list[dict]:
+    lines = []
+    for line in output.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("logger") == "gunicorn.access":
+            lines.append(entry)
+    return lines
+
+
+def test_request_log_is_one_json_line_per_request_with_its_id(json_server):
+    base, server, output, _ = json_server
+    offered = uuid.uuid4().hex
+    response = requests.get(
+        base + "/.well-known/openid-configuration?secret=hunter2", headers={"X-Request-ID": offered}
+    )
+    assert response.headers["X-Request-ID"] == offered
+    made_up = requests.get(base + "/o/jwks/", headers={"X-Request-ID": "bad id <script>"})
+    generated = made_up.headers["X-Request-ID"]
+    assert generated != "bad id <script>" and len(generated) == 32
+    for _ in range(3):
+        assert requests.get(base + "/readyz", timeout=5).status_code == 200
+    # The line after the probes shows they have all been through the logger.
+    marker = requests.get(base + "/o/jwks/").headers["X-Request-ID"]
+    deadline = time.monotonic() + 10
+    while marker not in output.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = access_lines(output)
+    by_id = {entry["request_id"]: entry for entry in lines}
+    assert by_id[offered]["path"] == "/.well-known/openid-configuration"
+    assert by_id[offered]["status"] == 200
+    assert by_id[generated]["path"] == "/o/jwks/"
+    # Probes are left out of the access log; query strings (codes, tokens) never enter it.
+    assert not [entry for entry in lines if entry["path"] in ("/healthz", "/readyz")]
+    assert "hunter2" not in output.read_text()
+
+
+def jwks_requests(base: str) -> float:
+    text = requests.get(
+        base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5
+    ).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("porchlight_http_requests_total{") and 'endpoint="oidc_provider:jwks"' in line
+    )
+
+
+def test_metrics_add_up_every_worker_and_need_the_token(json_server):
+    base, _, _, tmp_path = json_server
+    assert requests.get(base + "/metrics", timeout=5).status_code == 403
+    before = jwks_requests(base)
+    for _ in range(20):
+        assert requests.get(base + "/o/jwks/", timeout=5).status_code == 200
+    # Two workers answered; the scrape, whichever worker takes it, adds up both.
+    assert jwks_requests(base) == before + 20
+    # One file per process under var/, not in the home directory.
+    assert list(tmp_path.glob("prometheus-*/counter_*.db"))
+    assert not list(tmp_path.glob("gunicorn.ctl"))

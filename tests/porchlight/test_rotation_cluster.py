@@ -1,0 +1,117 @@
+"""An emergency key rotation on a cluster: no node signs with a key another node does not publish."""
+
+import base64
+import json
+import threading
+import time
+
+import pytest
+import requests
+from jwcrypto import jwk, jwt
+
+from oidc_provider import keys, rotation
+from tests.cluster import gunicorn_node, manage, node_environment, postgres_cluster
+
+CACHE_SECONDS = 3
+
+
+def access_token(base: str, client: dict) -> str:
+    response = requests.post(
+        base + "/o/token/",
+        data={"grant_type": "client_credentials"},
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def kid_of(token: str) -> str:
+    header = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+
+
+def verifies_against(token: str, base: str) -> str | None:
+    """Return the token's kid if ``base``'s JWKS (fetched now) verifies it, else None."""
+    key_set = jwk.JWKSet.from_json(requests.get(base + "/o/jwks/", timeout=10).text)
+    try:
+        checked = jwt.JWT(jwt=token, key=key_set, algs=["RS256"], check_claims={})
+    except Exception:
+        return None
+    return json.loads(checked.header)["kid"]
+
+
+@pytest.mark.e2e
+def test_rotatekeys_now_new_key_listed_by_every_node_before_any_signs(tmp_path):
+    with postgres_cluster() as cluster:
+        env = node_environment(
+            tmp_path,
+            cluster.url,
+            ISSUER="http://127.0.0.1:8000",
+            METADATA_CACHE_SECONDS=str(CACHE_SECONDS),
+        )
+        manage(env, "migrate", "-v0")
+        manage(env, "rotatekeys", "--algorithm", "RS256")
+        client = json.loads(
+            manage(env, "createclient", "Backend", "--grant-type", "client_credentials", "--json")
+        )
+        with (
+            gunicorn_node(env, tmp_path / "a.log") as node_a,
+            gunicorn_node(env, tmp_path / "b.log") as node_b,
+        ):
+            old_kid = verifies_against(access_token(node_a, client), node_b)
+            assert old_kid
+            # The nodes load the key set at different moments, as busy nodes do.
+            time.sleep(CACHE_SECONDS / 2)
+            assert verifies_against(access_token(node_b, client), node_a) == old_kid
+
+            failures: list[str] = []
+            kids: list[str] = []
+            stop = threading.Event()
+
+            def issue_and_cross_verify(issuer: str, verifier: str) -> None:
+                while not stop.is_set():
+                    token = access_token(issuer, client)
+                    kid = verifies_against(token, verifier)
+                    if kid is None:
+                        failures.append(f"{issuer} signed with {kid_of(token)}, unknown to {verifier}")
+                    else:
+                        kids.append(kid)
+
+            workers = [
+                threading.Thread(target=issue_and_cross_verify, args=(node_a, node_b)),
+                threading.Thread(target=issue_and_cross_verify, args=(node_b, node_a)),
+            ]
+            for worker in workers:
+                worker.start()
+            try:
+                time.sleep(0.5)
+                rotated = manage(env, "rotatekeys", "--now", "--algorithm", "RS256")
+                assert "promoted" in rotated
+                time.sleep(3 * CACHE_SECONDS + 3)
+            finally:
+                stop.set()
+                for worker in workers:
+                    worker.join(timeout=30)
+
+            assert not failures, f"{len(failures)} of {len(failures) + len(kids)}: {failures[:3]}"
+            # The rotation took effect on both nodes: the last tokens are signed by the new key.
+            new_kid = kids[-1]
+            assert new_kid != old_kid
+            assert verifies_against(access_token(node_a, client), node_b) == new_kid
+            assert verifies_against(access_token(node_b, client), node_a) == new_kid
+
+
+def test_keys_rotate_forced_new_key_is_published_before_it_signs(settings, db):
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "KEY_PROPAGATION_SECONDS": 1}
+    rotation.keys_rotate(algorithms=["RS256"])
+    old_kid = keys.key_set().active["RS256"][0]
+
+    steps = rotation.keys_rotate(force=True, algorithms=["RS256"])
+
+    new_kid = next(step.kid for step in steps if step.action == "promoted")
+    published = {key["kid"] for key in keys.key_set().jwks["keys"]}
+    assert {old_kid, new_kid} <= published
+    assert kid_of(keys.sign({"sub": "x"}, algorithm="RS256")) == old_kid
+    time.sleep(1.2)
+    assert kid_of(keys.sign({"sub": "x"}, algorithm="RS256")) == new_kid
