@@ -2,20 +2,35 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# Runtime and test dependencies are locked apart, with hashes (requirements/, `make lock`):
+# `make run` installs only what the provider needs; the test targets add the test tools.
+STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
 # The Node relying parties of the e2e suite (openid-client), installed from their lock file.
 NODE_DIR := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 export PORCHLIGHT_BIND ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres lint bench install clean chromium screenshots node
+.PHONY: run test test-sqlite test-postgres lint bench install clean chromium screenshots node lock
 
-$(STAMP): requirements.lock
+$(STAMP): requirements/runtime.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/runtime.txt
 	touch $(STAMP)
 
+$(TEST_STAMP): requirements/test.txt $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/test.txt
+	touch $(TEST_STAMP)
+
 install: $(STAMP)
+
+# Recompile both lock files from pyproject.toml, keeping the pinned versions unless a bound
+# changed (add --upgrade to the first line to move to the newest releases).
+lock: $(TEST_STAMP)
+	$(VENV)/bin/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras --no-emit-index-url \
+		--no-emit-find-links --extra test -o requirements/test.txt pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+		--no-emit-find-links -c requirements/test.txt -o requirements/runtime.txt pyproject.toml
 
 $(NODE_STAMP): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
 	@command -v npm >/dev/null 2>&1 || { echo "npm (Node.js 20+) is needed for tests/e2e/node"; exit 1; }
@@ -52,7 +67,7 @@ chromium:
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) chromium node lint test-sqlite test-postgres
+test: $(TEST_STAMP) chromium node lint test-sqlite test-postgres
 
 # Django's deployment checks with a production configuration (https issuer, secrets set, debug
 # off): any warning fails. The secrets are throwaway values made for this run.
@@ -60,25 +75,25 @@ DEPLOY_CHECK_ENV := PORCHLIGHT_ISSUER=https://id.example.com PORCHLIGHT_DEBUG=fa
 	PORCHLIGHT_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	PORCHLIGHT_KEY_ENCRYPTION_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')"
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(DEPLOY_CHECK_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
-test-sqlite: $(STAMP) $(NODE_STAMP)
+test-sqlite: $(TEST_STAMP) $(NODE_STAMP)
 	@echo "=== test suite on SQLite ==="
 	$(PY) -m pytest -p no:cacheprovider
 
-test-postgres: $(STAMP) $(NODE_STAMP)
+test-postgres: $(TEST_STAMP) $(NODE_STAMP)
 	@echo "=== test suite on PostgreSQL 15 (throwaway cluster) ==="
 	$(PY) tests/pg_cluster.py $(PY) -m pytest -p no:cacheprovider
 
 # Load figures per endpoint (bench/bench.py); `make bench PROFILE=token` profiles one endpoint.
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) bench/bench.py
 
 # Sign-in, consent, account, client form and user pages at 1280 and 390 px, into docs/screenshots/.
-screenshots: $(STAMP) chromium
+screenshots: $(TEST_STAMP) chromium
 	$(PY) docs/screenshots.py
 
 clean:
