@@ -11,7 +11,7 @@ NODE_DIR := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 export PORCHLIGHT_BIND ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres lint bench install clean chromium screenshots node lock
+.PHONY: run test test-sqlite test-postgres lint bench install clean chromium screenshots node lock redis
 
 $(STAMP): requirements/runtime.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,7 +67,14 @@ chromium:
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: $(TEST_STAMP) chromium node lint test-sqlite test-postgres
+# The two-node cluster tests (tests/clusters/) run a real Redis too: Debian's redis-server,
+# started by the test on a free loopback port (installed when missing, as chromium is).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
+test: $(TEST_STAMP) chromium redis node lint test-sqlite test-postgres
 
 # Django's deployment checks with a production configuration (https issuer, secrets set, debug
 # off): any warning fails. The secrets are throwaway values made for this run.

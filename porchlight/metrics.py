@@ -115,6 +115,34 @@ class SigningKeyAgeCollector:
         yield family
 
 
+class BackgroundJobCollector:
+    """Report the background queue at scrape time: tasks by status, logout deliveries by state."""
+
+    def collect(self):
+        from django.db.models import Count
+        from django_tasks_db.models import DBTaskResult
+
+        from oidc_provider.models import LogoutDelivery
+
+        tasks = GaugeMetricFamily(
+            "porchlight_background_tasks", "Background tasks by status (READY: queued).", labels=["status"]
+        )
+        deliveries = GaugeMetricFamily(
+            "porchlight_logout_deliveries", "Back-channel logout deliveries by state.", labels=["state"]
+        )
+        try:
+            task_counts = dict(DBTaskResult.objects.values_list("status").annotate(n=Count("id")))
+            delivery_counts = dict(LogoutDelivery.objects.values_list("state").annotate(n=Count("id")))
+        except DatabaseError:
+            task_counts, delivery_counts = {}, {}
+        for status in ("READY", "RUNNING", "FAILED", "SUCCESSFUL"):
+            tasks.add_metric([status], task_counts.get(status, 0))
+        for state in LogoutDelivery.State.values:
+            deliveries.add_metric([state], delivery_counts.get(state, 0))
+        yield tasks
+        yield deliveries
+
+
 def exposition() -> bytes:
     """Return every worker's counters (or this process's) and the scrape-time gauges, as text."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -124,6 +152,7 @@ def exposition() -> bytes:
         counters = REGISTRY
     gauges = CollectorRegistry()
     gauges.register(SigningKeyAgeCollector())
+    gauges.register(BackgroundJobCollector())
     return generate_latest(counters) + generate_latest(gauges)
 
 

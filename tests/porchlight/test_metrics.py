@@ -92,3 +92,14 @@ def test_metrics_report_the_age_of_each_active_key(client, signing_keys, metrics
     text = scrape(client)
     for algorithm in ("RS256", "ES256"):
         assert 0 <= value(text, "porchlight_signing_key_age_seconds", algorithm=algorithm) < 60
+
+
+def test_metrics_report_the_background_queue(db, client, metrics_token):
+    from oidc_provider.housekeeping import housekeeping_schedule
+
+    before = value(scrape(client), "porchlight_background_tasks", status="READY")
+    assert housekeeping_schedule()
+    text = scrape(client)
+    assert value(text, "porchlight_background_tasks", status="READY") == before + 1
+    assert value(text, "porchlight_logout_deliveries", state="failed") == 0
+    assert 'porchlight_logout_deliveries{state="failed"}' in text

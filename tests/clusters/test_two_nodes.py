@@ -1,0 +1,323 @@
+"""Two gunicorn nodes on one database, each with its task worker, as a scaled-out deployment runs.
+
+The nodes share the database, SECRET_KEY and issuer, and (second variant) a real `redis-server`
+as their cache. One browser's cookie jar serves both nodes: cookies are per host, not per port.
+Everything goes through HTTP and `manage.py`; nothing reaches into the provider's internals.
+"""
+
+import base64
+import hashlib
+import json
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import psycopg
+import pytest
+import redis
+import requests
+from django.db import connection
+
+from tests.cluster import ROOT, free_port, gunicorn_node, manage, node_environment
+from tests.e2e.conftest import Browser, form_on, query_of
+from tests.logout_receiver import LogoutReceiver, validate_logout_token
+
+pytestmark = pytest.mark.e2e
+
+ISSUER = "http://127.0.0.1:8000"
+PASSWORD = "a long enough test passphrase"
+REDIRECT_URI = "http://127.0.0.1:9/callback"
+MAX_FAILURES = 3
+
+
+@contextmanager
+def fresh_database(tmp_path: Path) -> Iterator[str]:
+    """Yield the URL of an empty database both nodes share; drop it afterwards."""
+    if connection.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'porchlight.sqlite3'}"
+        return
+    settings = connection.settings_dict
+    name = f"porchlight_nodes_{uuid.uuid4().hex[:12]}"
+    admin = dict(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], password=settings["PASSWORD"]
+    )
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
+        pg.execute(f'CREATE DATABASE "{name}"')
+    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
+    try:
+        yield f"postgres://{settings['USER']}{password}@{settings['HOST']}:{settings['PORT']}/{name}"
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
+            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def redis_server(log: Path) -> Iterator[str]:
+    """Run Debian's redis-server on a free loopback port, without persistence; yield its URL."""
+    port = free_port()
+    with log.open("ab") as output:
+        server = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no"],
+            stdout=output,
+            stderr=output,
+        )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"redis-server did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextmanager
+def task_worker(env: dict[str, str], log: Path) -> Iterator[None]:
+    """Run `manage.py db_worker` as `make run` does."""
+    with log.open("ab") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.2"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
+    try:
+        yield
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=5)
+
+
+@dataclass
+class TwoNodes:
+    a: str
+    b: str
+    env: dict[str, str]
+    client_id: str
+    client_secret: str
+    receiver: LogoutReceiver
+    # The shared Redis cache of the second variant; empty in the first.
+    cache_url: str
+
+    def token(self, node: str, **data: str) -> requests.Response:
+        return requests.post(
+            f"{node}/o/token/", data=data, auth=(self.client_id, self.client_secret), timeout=10
+        )
+
+
+@pytest.fixture(scope="module", params=["database", "redis"])
+def nodes(request, tmp_path_factory) -> Iterator[TwoNodes]:
+    """Two nodes and two workers on one fresh database; the second variant shares a Redis cache."""
+    if request.param == "redis" and shutil.which("redis-server") is None:
+        pytest.skip("needs Debian's redis-server (`make redis` installs it)")
+    tmp_path = tmp_path_factory.mktemp(f"nodes-{request.param}")
+    receiver = LogoutReceiver().start()
+    with ExitStack() as stack:
+        stack.callback(receiver.stop)
+        settings = {
+            "ISSUER": ISSUER,
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "KEY_ENCRYPTION_KEY": secrets.token_urlsafe(32),
+            "LOGIN_MAX_FAILURES_PER_ACCOUNT": str(MAX_FAILURES),
+            "LOGOUT_RETRY_DELAY": "1",
+        }
+        if request.param == "redis":
+            settings["CACHE_URL"] = stack.enter_context(redis_server(tmp_path / "redis.log"))
+            settings["CACHE_SESSIONS"] = "true"
+        database_url = stack.enter_context(fresh_database(tmp_path))
+        env = node_environment(tmp_path, database_url, **settings)
+        for args in (["migrate", "-v0"], ["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
+            manage(env, *args)
+        for username in ("alice", "bob", "carol", "dave"):
+            manage(
+                env,
+                "shell",
+                "-v0",
+                "-c",
+                "from accounts.models import User; "
+                f"User.objects.create_user(username={username!r}, password={PASSWORD!r})",
+            )
+        client = json.loads(
+            manage(
+                env,
+                "createclient",
+                "Cluster app",
+                "--redirect-uri",
+                REDIRECT_URI,
+                "--backchannel-logout-uri",
+                receiver.url,
+                "--backchannel-logout-session-required",
+                "--json",
+            )
+        )
+        node_a = stack.enter_context(gunicorn_node(env, tmp_path / "a.log"))
+        node_b = stack.enter_context(gunicorn_node(env, tmp_path / "b.log"))
+        stack.enter_context(task_worker(env, tmp_path / "worker-a.log"))
+        stack.enter_context(task_worker(env, tmp_path / "worker-b.log"))
+        yield TwoNodes(
+            node_a,
+            node_b,
+            env,
+            client["client_id"],
+            client["client_secret"],
+            receiver,
+            settings.get("CACHE_URL", ""),
+        )
+
+
+def on(node: str, url: str) -> str:
+    """Return ``url`` (a path, or an absolute URL on any node) as served by ``node``."""
+    parts = urlsplit(url)
+    return f"{node}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+
+
+def sign_in_for_tokens(nodes: TwoNodes, browser: Browser, username: str) -> dict:
+    """Log in on A, consent on B, redeem the code on A; return the token response."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    query = {
+        "response_type": "code",
+        "client_id": nodes.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid email",
+        "state": "s",
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    page = browser.get(f"{nodes.a}/o/authorize/?{urlencode(query)}")
+    page = browser.log_in(page, username=username, password=PASSWORD)
+    assert 'name="request_id"' in page.text, page.text[:500]
+    form = form_on(page, "/o/authorize/")
+    consented = browser.session.post(
+        f"{nodes.b}/o/authorize/",
+        data={**form.fields, "allow": "1"},
+        headers={"Referer": on(nodes.b, page.url)},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert consented.status_code == 302, consented.text[:500]
+    code = query_of(consented.headers["Location"])["code"]
+    redeemed = nodes.token(
+        nodes.a, grant_type="authorization_code", code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier
+    )
+    assert redeemed.status_code == 200, redeemed.text
+    return redeemed.json()
+
+
+def claims_of(token: str) -> dict:
+    return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+
+
+def test_two_nodes_code_flow_crosses_nodes_and_refreshes_on_the_other(nodes):
+    browser = Browser(nodes.a)
+    tokens = sign_in_for_tokens(nodes, browser, "alice")
+    assert claims_of(tokens["id_token"])["iss"] == ISSUER
+
+    refreshed = nodes.token(nodes.b, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+
+    assert refreshed.status_code == 200, refreshed.text
+    userinfo = requests.get(
+        f"{nodes.a}/o/userinfo/",
+        headers={"Authorization": f"Bearer {refreshed.json()['access_token']}"},
+        timeout=10,
+    )
+    assert userinfo.status_code == 200
+    assert userinfo.json()["sub"] == claims_of(tokens["id_token"])["sub"]
+    if nodes.cache_url:
+        # The variant is not vacuous: the nodes did keep their cache (sessions among it) in Redis.
+        assert redis.Redis.from_url(nodes.cache_url).dbsize() > 0
+
+
+def test_two_nodes_refresh_token_raced_across_nodes_has_one_successor(nodes):
+    tokens = sign_in_for_tokens(nodes, Browser(nodes.a), "bob")
+    racers = [nodes.a, nodes.b] * 3
+    barrier = threading.Barrier(len(racers))
+    responses: list[requests.Response | Exception | None] = [None] * len(racers)
+
+    def send(index: int, node: str) -> None:
+        barrier.wait()
+        try:
+            responses[index] = nodes.token(
+                node, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+            )
+        except Exception as error:  # noqa: BLE001 - reported below as the test's failure
+            responses[index] = error
+
+    threads = [threading.Thread(target=send, args=pair) for pair in enumerate(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    # Within the reuse grace window every retry gets the one successor (RFC 9700 §4.14.2).
+    assert all(isinstance(r, requests.Response) for r in responses), responses
+    assert [r.status_code for r in responses] == [200] * len(racers), [r.text[:200] for r in responses]
+    (successor,) = {r.json()["refresh_token"] for r in responses}
+    assert nodes.token(nodes.b, grant_type="refresh_token", refresh_token=successor).status_code == 200
+
+
+def test_two_nodes_lockout_on_one_node_holds_on_the_other(nodes):
+    attacker = Browser(nodes.a)
+    for _ in range(MAX_FAILURES):
+        page = attacker.get(f"{nodes.a}/accounts/login/")
+        attacker.submit(page, "/accounts/login/", {"username": "carol", "password": "wrong guess"})
+
+    owner = Browser(nodes.b)
+    page = owner.get(f"{nodes.b}/accounts/login/")
+    refused = owner.log_in(page, username="carol", password=PASSWORD)
+
+    assert urlsplit(refused.url).path == "/accounts/login/"
+    assert "Too many failed attempts" in refused.text
+    assert "porchlight_session" not in owner.session.cookies
+
+
+def test_two_nodes_logout_on_one_node_kills_tokens_and_is_delivered_once(nodes):
+    browser = Browser(nodes.a)
+    tokens = sign_in_for_tokens(nodes, browser, "dave")
+    sid = claims_of(tokens["id_token"])["sid"]
+    already = len(nodes.receiver.tokens)
+
+    # The session ends on B.
+    home = browser.get(f"{nodes.b}/accounts/")
+    form = form_on(home, "/accounts/logout/")
+    browser.session.post(
+        f"{nodes.b}/accounts/logout/", data=form.fields, headers={"Referer": home.url}, timeout=10
+    )
+
+    refreshed = nodes.token(nodes.a, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    assert refreshed.status_code == 400
+    assert refreshed.json()["error"] == "invalid_grant"
+    userinfo = requests.get(
+        f"{nodes.a}/o/userinfo/", headers={"Authorization": f"Bearer {tokens['access_token']}"}, timeout=10
+    )
+    assert userinfo.status_code == 401
+    # Both nodes' workers poll the same queue; the app hears of the logout exactly once.
+    arrived = nodes.receiver.wait_for(already + 1, timeout=20)[already:]
+    time.sleep(2)
+    assert len(nodes.receiver.tokens) == already + 1
+    jwks = requests.get(f"{nodes.b}/o/jwks/", timeout=10).json()
+    claims = validate_logout_token(arrived[0], jwks=jwks, audience=nodes.client_id, issuer=ISSUER)
+    assert claims["sid"] == sid
