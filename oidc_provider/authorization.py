@@ -145,7 +145,7 @@ def authorization_check(
     if challenge is None:
         # RFC 9700 §2.1.1: PKCE always for public clients and, unless staff turned it off for
         # one, for confidential ones; such a client must then bind the code with a nonce.
-        if client.client_type == Client.CLIENT_PUBLIC or client.require_pkce:
+        if client.pkce_required:
             raise AuthorizationError("invalid_request", "code_challenge is required (PKCE, S256).")
         if "openid" in scopes and not carried.get("nonce"):
             raise AuthorizationError("invalid_request", "nonce is required when PKCE is not used.")

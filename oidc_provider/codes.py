@@ -31,11 +31,13 @@ def grant_for_code(code: str, *, client: Client | None = None) -> Grant | None:
 
 
 @transaction.atomic(savepoint=False)
-def grant_redeem(*, code: str, client: Client) -> Grant | None:
-    """Mark ``code``'s grant used and return it, or None when the code can't be redeemed by ``client``.
+def grant_lock(*, code: str, client: Client) -> Grant | None:
+    """Lock and return ``code``'s grant if ``client`` may redeem it now, else None.
 
     Call inside the token request's transaction: the row lock then lasts until the tokens are
-    saved. A code that was already used has its tokens revoked.
+    saved, so concurrent redemptions queue here. A code that was already used has its tokens
+    revoked. The grant is marked used only once every check passed (``grant_mark_used``), so a
+    request with a wrong PKCE verifier or redirect_uri cannot use up someone else's code.
     """
     grant = (
         Grant.objects.select_for_update(of=("self",))
@@ -51,8 +53,11 @@ def grant_redeem(*, code: str, client: Client) -> Grant | None:
         return None
     if grant.is_expired():
         return None
-    grant.used_at = timezone.now()
-    # The family of everything this code issues, so a replay can find and revoke it.
-    grant.token_family = uuid.uuid4()
-    grant.save(update_fields=["used_at", "token_family"])
     return grant
+
+
+def grant_mark_used(*, grant: Grant, token_family: uuid.UUID) -> None:
+    """Keep ``grant`` as used, with the family of what it issued, so a replay can revoke it."""
+    grant.used_at = timezone.now()
+    grant.token_family = token_family
+    grant.save(update_fields=["used_at", "token_family"])

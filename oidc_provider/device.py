@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
@@ -84,7 +85,6 @@ def device_authorization_create(*, client: Client, scopes: list[str]) -> DeviceA
     """Start a device authorization for ``client`` and return its codes (shown once, stored hashed)."""
     now = timezone.now()
     lifetime = settings.PORCHLIGHT["DEVICE_CODE_LIFETIME"]
-    device_grants_purge()
     # A user code must name one live grant; with 2^34 codes a clash is rare, so just draw again.
     user_code = user_code_generate()
     while DeviceGrant.objects.filter(user_code=user_code, expires__gt=now).exists():
@@ -211,11 +211,11 @@ def device_code_redeem(*, client: Client, device_code: str) -> DevicePoll:
     return DevicePoll(SLOW_DOWN if too_fast else PENDING)
 
 
-def device_grants_purge() -> int:
-    """Delete device grants that expired at least one code lifetime ago; return how many.
+def device_grants_expired() -> QuerySet[DeviceGrant]:
+    """Return the device grants that expired at least one code lifetime ago (housekeeping prunes them).
 
     An expired grant is kept that long so a late poll is still answered expired_token rather
     than invalid_grant (RFC 8628 §3.5).
     """
     cutoff = timezone.now() - timedelta(seconds=settings.PORCHLIGHT["DEVICE_CODE_LIFETIME"])
-    return DeviceGrant.objects.filter(expires__lt=cutoff).delete()[0]
+    return DeviceGrant.objects.filter(expires__lt=cutoff)

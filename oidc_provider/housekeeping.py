@@ -21,8 +21,9 @@ from accounts.sessions import login_sessions_expire
 from audit.services import audit_purge
 
 from . import rotation
+from .device import device_grants_expired
 from .logout import logout_deliveries_resume
-from .models import AccessToken, DeviceGrant, Grant, IDToken, RefreshToken
+from .models import AccessToken, Grant, IDToken, RefreshToken
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +60,7 @@ def expired_tokens_purge(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
             IDToken.objects.filter(expires__lt=now, access_token__isnull=True), batch_size=batch_size
         ),
         "grants": batched_delete(Grant.objects.filter(expires__lt=now), batch_size=batch_size),
-        # RFC 8628 §3.5: kept one code lifetime after expiry, so a late poll gets expired_token.
-        "device_grants": batched_delete(
-            DeviceGrant.objects.filter(
-                expires__lt=now - timedelta(seconds=settings.PORCHLIGHT["DEVICE_CODE_LIFETIME"])
-            ),
-            batch_size=batch_size,
-        ),
+        "device_grants": batched_delete(device_grants_expired(), batch_size=batch_size),
     }
 
 

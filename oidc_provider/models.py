@@ -141,6 +141,11 @@ class Client(AbstractApplication):
     def natural_key(self) -> tuple[str]:
         return (self.client_id,)
 
+    @property
+    def pkce_required(self) -> bool:
+        """Return whether this client's codes need PKCE (RFC 9700 §2.1.1: always when public)."""
+        return self.client_type == self.CLIENT_PUBLIC or self.require_pkce
+
     def allows_grant_type(self, *grant_types: str) -> bool:
         # DOT asks with its own constants ("authorization-code", "openid-hybrid", ...).
         wanted = {DOT_GRANT_NAMES.get(grant_type, grant_type) for grant_type in grant_types}

@@ -85,7 +85,7 @@ class PorchlightValidator(OAuth2Validator):
         client = request.client or Client.objects.filter(client_id=client_id).first()
         if client is None:
             return True
-        return client.client_type == Client.CLIENT_PUBLIC or client.require_pkce
+        return client.pkce_required
 
     # --- authorization request: decided in the view, which has the session ----------------
 
@@ -143,7 +143,7 @@ class PorchlightValidator(OAuth2Validator):
         # RFC 6749 §4.1.2: a code is used once. The grant row is locked until the token request
         # ends, so of concurrent redemptions exactly one wins; a replay revokes what the first
         # redemption issued (RFC 9700 §4.2.4) and is refused.
-        grant = codes.grant_redeem(code=code, client=client)
+        grant = codes.grant_lock(code=code, client=client)
         # RFC 6749 §4.1.3: the code must have been issued to this client.
         if grant is None:
             return False
@@ -153,14 +153,14 @@ class PorchlightValidator(OAuth2Validator):
         if grant.nonce:
             request.nonce = grant.nonce
         request.auth_context = self._context_from(grant)
-        request.token_family = grant.token_family
+        request.token_family = uuid.uuid4()
         request._grant = grant
         return True
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
-        # The grant was marked used in validate_code, in this transaction; it is kept until it
-        # expires so a replay is recognised (DOT would delete it).
-        return None
+        # oauthlib calls this once every check passed and the tokens are saved: the grant, still
+        # locked, is kept as used until it expires so a replay is recognised (DOT deletes it).
+        codes.grant_mark_used(grant=request._grant, token_family=request.token_family)
 
     def confirm_redirect_uri(
         self, client_id, code, redirect_uri, client, request=None, *args, **kwargs
@@ -224,6 +224,8 @@ class PorchlightValidator(OAuth2Validator):
         request.auth_context = self._context_from(token)
         request.token_family = token.token_family
         request._retry_response = decision.retry
+        if not token.offline:
+            request._login_session = decision.session
         return True
 
     def save_bearer_token(self, token, request, *args, **kwargs):
@@ -241,7 +243,8 @@ class PorchlightValidator(OAuth2Validator):
         if "refresh_token" in token and issued is not None:
             # Not in RFC 6749 §5.1, but read by many RP libraries (Keycloak's name); harmless
             # to others, which ignore unknown members.
-            token["refresh_expires_in"] = refresh_token_remaining(issued)
+            session = None if issued.offline else self._login_session(request)
+            token["refresh_expires_in"] = refresh_token_remaining(issued, session=session)
         if request.grant_type == GrantType.REFRESH_TOKEN and isinstance(rotated, RefreshToken):
             refresh_token_rotated(token=rotated, response=dict(token))
         return saved
@@ -258,8 +261,15 @@ class PorchlightValidator(OAuth2Validator):
             return False
         if "offline_access" in (request.scopes or []):
             return True
-        context = getattr(request, "auth_context", None) or {}
-        return login_session_active(context.get("session_id") or "") is not None
+        return self._login_session(request) is not None
+
+    @staticmethod
+    def _login_session(request: Request):
+        """Return the live sign-in session of this request's tokens, looked up once per request."""
+        if not hasattr(request, "_login_session"):
+            context = getattr(request, "auth_context", None) or {}
+            request._login_session = login_session_active(context.get("session_id") or "")
+        return request._login_session
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         id_token = getattr(request, "id_token", None)

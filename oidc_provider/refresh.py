@@ -23,6 +23,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.encryption import UndecryptableError, decrypt, encrypt
+from accounts.models import LoginSession
+from accounts.sessions import login_session_active
 
 from .models import AccessToken, Client, RefreshToken
 from .tokens import family_revoke, refresh_token_alive
@@ -32,6 +34,8 @@ from .tokens import family_revoke, refresh_token_alive
 class RefreshDecision:
     # The live token to rotate, or None.
     token: RefreshToken | None
+    # A session-bound token's live sign-in session, looked up once for the whole request.
+    session: LoginSession | None = None
     # The response to send again instead (a retry within the grace window), or None.
     retry: dict | None = None
 
@@ -57,7 +61,10 @@ def refresh_token_lock(*, value: str, client: Client) -> RefreshDecision:
     if token is None or token.application_id != client.pk:
         return RefreshDecision(None)
     if token.revoked is None:
-        return RefreshDecision(token if refresh_token_alive(token) else None)
+        session = None if token.offline else login_session_active(token.session_id)
+        if not refresh_token_alive(token, session=session):
+            return RefreshDecision(None)
+        return RefreshDecision(token, session=session)
     retry = _retry_response(token)
     if retry is not None:
         return RefreshDecision(token, retry=retry)

@@ -50,12 +50,17 @@ def refresh_token_expires(token: RefreshToken):
     return token.access_token.expires + timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
 
 
-def refresh_token_deadline(token: RefreshToken) -> datetime | None:
+# Passed as ``session`` when the caller has not looked the token's sign-in session up yet.
+LOOK_UP = object()
+
+
+def refresh_token_deadline(token: RefreshToken, *, session=LOOK_UP) -> datetime | None:
     """Return when ``token`` dies if not used before, or None when it is dead already.
 
     Every refresh token dies after the idle lifetime. A session-bound one also dies with its
     sign-in session (OIDC Core 1.0 §11: without offline_access a refresh token must not outlive
-    the user's session); an offline one dies at the offline maximum after the sign-in.
+    the user's session); an offline one dies at the offline maximum after the sign-in. A caller
+    that already holds the live session of ``token.session_id`` (or None) passes it as ``session``.
     """
     deadline = refresh_token_expires(token)
     if token.revoked is not None or deadline is None:
@@ -65,21 +70,22 @@ def refresh_token_deadline(token: RefreshToken) -> datetime | None:
         if maximum and token.auth_time:
             deadline = min(deadline, token.auth_time + timedelta(seconds=maximum))
     else:
-        session = login_session_active(token.session_id)
+        if session is LOOK_UP:
+            session = login_session_active(token.session_id)
         if session is None:
             return None
         deadline = min(deadline, session.expires)
     return deadline if deadline > timezone.now() else None
 
 
-def refresh_token_alive(token: RefreshToken) -> bool:
+def refresh_token_alive(token: RefreshToken, *, session=LOOK_UP) -> bool:
     """Return whether ``token`` may still be used."""
-    return refresh_token_deadline(token) is not None
+    return refresh_token_deadline(token, session=session) is not None
 
 
-def refresh_token_remaining(token: RefreshToken) -> int:
+def refresh_token_remaining(token: RefreshToken, *, session=LOOK_UP) -> int:
     """Return the seconds ``token`` has left if not used (``refresh_expires_in``)."""
-    deadline = refresh_token_deadline(token)
+    deadline = refresh_token_deadline(token, session=session)
     return max(0, math.floor((deadline - timezone.now()).total_seconds())) if deadline else 0
 
 

@@ -272,3 +272,12 @@ def test_code_of_another_client_is_refused_and_not_used_up(rp, make_client, logg
     stolen = exchange(client, thief, result)
     assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
     assert exchange(client, rp, result).status_code == 200
+
+
+def test_code_with_a_wrong_verifier_is_refused_and_not_used_up(rp, logged_in, client):
+    # Someone holding an intercepted code but not the verifier (what PKCE is for) cannot burn it.
+    result = code_for(rp, logged_in)
+    stolen = AuthorizationResult(result.code, "x" * 43, result.nonce, "", result.response)
+    refused = exchange(client, rp, stolen)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    assert exchange(client, rp, result).status_code == 200
