@@ -37,13 +37,12 @@ from .invitations.services import (
     invitations_import,
 )
 from .mfa import admin as mfa_admin  # noqa: F401  (authenticator apps and recovery codes)
-from .mfa import recovery_codes
+from .mfa import policy, recovery_codes
 from .models import GroupSettings, Invitation, LoginFailure, LoginSession, User
 from .services import (
     user_device,
     user_device_remove,
     user_device_rename,
-    user_devices,
     user_mfa_reset,
     user_password_reset_send,
 )
@@ -149,7 +148,7 @@ def _mfa_context(user: User) -> dict:
             if isinstance(device, WebAuthnCredential)
             else "authenticator app",
         }
-        for device in user_devices(user)
+        for device in policy.primary_devices(user)
     ]
     return {"devices": devices, "recovery_codes": recovery_codes.recovery_codes_remaining(user)}
 

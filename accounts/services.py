@@ -17,15 +17,11 @@ from audit.services import audit_record
 from .mfa import flows, policy
 
 
-def user_devices(user) -> list[Device]:
-    """Return the user's authenticators (apps, then passkeys); recovery codes are counted apart."""
-    return policy.primary_devices(user)
-
-
 def user_device(*, user, persistent_id: str) -> Device:
     """Return the user's authenticator with this django-otp persistent id, or raise ValidationError."""
     # Looked up among the user's own devices: a posted id never names another model or user.
-    device = next((device for device in user_devices(user) if device.persistent_id == persistent_id), None)
+    devices = policy.primary_devices(user)
+    device = next((device for device in devices if device.persistent_id == persistent_id), None)
     if device is None:
         raise ValidationError("No such device.")
     return device

@@ -42,7 +42,6 @@ from .services import (
     client_change_record,
     client_create_record,
     client_delete,
-    client_secret_reset,
     client_secret_set,
     user_tokens_revoke_all,
 )
@@ -236,7 +235,8 @@ class ClientAdmin(admin.ModelAdmin):
         elif typed or not change or not obj.client_secret:
             # A new app (DOT's model default is a cleartext secret) or one that just became
             # confidential gets a generated secret, shown once.
-            secret = client_secret_set(client=obj, secret=typed or None, actor=request.user)
+            # The row is written once, by super().save_model below.
+            secret = client_secret_set(client=obj, secret=typed or None, actor=request.user, save=False)
             # A typed secret is not echoed back: staff already know it.
             obj.new_secret = None if typed else secret
         super().save_model(request, obj, form, change)
@@ -303,7 +303,7 @@ class ClientAdmin(admin.ModelAdmin):
             messages.error(request, "This kind of app cannot keep a secret, so it has none to reset.")
             return self._redirect_to(client)
         if request.method == "POST":
-            client.new_secret = client_secret_reset(client=client, actor=request.user)
+            client.new_secret = client_secret_set(client=client, actor=request.user)
             return self._handover(request, [client], title=f"New secret for {client.name}")
         context = {
             **self.admin_site.each_context(request),
@@ -334,7 +334,7 @@ class ClientAdmin(admin.ModelAdmin):
             messages.error(request, "None of these apps can keep a secret, so none has one to reset.")
             return None
         for client in clients:
-            client.new_secret = client_secret_reset(client=client, actor=request.user)
+            client.new_secret = client_secret_set(client=client, actor=request.user)
         return self._handover(request, clients, title="New client secrets")
 
 

@@ -12,7 +12,7 @@ from oauth2_provider.generators import generate_client_secret
 from audit.services import audit_record
 
 from .hashers import client_secret_problem
-from .models import AccessToken, Algorithm, Client, DeviceGrant, Grant, GrantType, RefreshToken
+from .models import Algorithm, Client, DeviceGrant, Grant, GrantType
 from .tokens import user_tokens_revoke
 
 # OIDC Back-Channel Logout 1.0 §2.2 and Front-Channel Logout 1.0 §2 client metadata, named as
@@ -86,11 +86,14 @@ def client_create_record(*, client: Client, actor=None, actor_label: str = "") -
 
 
 @transaction.atomic
-def client_secret_set(*, client: Client, secret: str | None = None, actor=None, actor_label: str = "") -> str:
+def client_secret_set(
+    *, client: Client, secret: str | None = None, actor=None, actor_label: str = "", save: bool = True
+) -> str:
     """Give a confidential client ``secret``, or a generated one, and return it (shown once).
 
-    Only its hash is stored (DOT hashes on save). A client that already exists is saved and the
-    reset audited here; a new one is saved, and its creation audited, by whoever makes it.
+    Only its hash is stored (DOT hashes on save). For a client that already exists the reset is
+    audited here, and saved here unless the caller saves the row itself (``save=False``); a new
+    one is saved, and its creation audited, by whoever makes it.
     """
     if client.client_type != Client.CLIENT_CONFIDENTIAL:
         raise ValidationError({"client_secret": "An app that cannot keep a secret has none."})
@@ -102,10 +105,11 @@ def client_secret_set(*, client: Client, secret: str | None = None, actor=None, 
     client.client_secret = secret
     client.hash_client_secret = True
     if client.pk is not None:
-        # An HS256 client's encrypted copy follows its secret (Client.save).
-        client.save(
-            update_fields=["client_secret", "hash_client_secret", "client_secret_encrypted", "updated"]
-        )
+        if save:
+            # An HS256 client's encrypted copy follows its secret (Client.save).
+            client.save(
+                update_fields=["client_secret", "hash_client_secret", "client_secret_encrypted", "updated"]
+            )
         audit_record(
             action="client.secret_reset",
             target=client.client_id,
@@ -114,11 +118,6 @@ def client_secret_set(*, client: Client, secret: str | None = None, actor=None, 
             detail={"name": client.name},
         )
     return secret
-
-
-def client_secret_reset(*, client: Client, actor=None, actor_label: str = "") -> str:
-    """Give a confidential client a new generated secret and return it (shown once)."""
-    return client_secret_set(client=client, actor=actor, actor_label=actor_label)
 
 
 @transaction.atomic
@@ -185,15 +184,7 @@ def client_delete(*, client: Client, actor=None, actor_label: str = "") -> None:
 @transaction.atomic
 def user_tokens_revoke_all(*, user, actor=None, actor_label: str = "") -> int:
     """Revoke every token and unredeemed code any client holds for ``user``; return how many tokens."""
-    clients = Client.objects.filter(
-        pk__in={
-            *AccessToken.objects.filter(user=user).values_list("application", flat=True),
-            *RefreshToken.objects.filter(user=user, revoked__isnull=True).values_list(
-                "application", flat=True
-            ),
-        }
-    )
-    count = sum(user_tokens_revoke(user=user, client=client) for client in clients)
+    count = user_tokens_revoke(user=user)
     # A code or approved device grant not yet exchanged would otherwise still buy fresh tokens.
     Grant.objects.filter(user=user).delete()
     DeviceGrant.objects.filter(user=user).delete()

@@ -119,13 +119,20 @@ def client_tokens_find(*, value: str, client: Client) -> list[AccessToken | Refr
 
 
 @transaction.atomic
-def user_tokens_revoke(*, user, client: Client) -> int:
-    """Revoke every access and refresh token ``client`` holds for ``user``; return how many."""
+def user_tokens_revoke(*, user, client: Client | None = None) -> int:
+    """Revoke every token ``client`` (None: any client) holds for ``user``; return how many."""
+    refresh_tokens = RefreshToken.objects.filter(user=user, revoked__isnull=True)
+    access_tokens = AccessToken.objects.filter(user=user)
+    if client is not None:
+        refresh_tokens, access_tokens = (
+            refresh_tokens.filter(application=client),
+            access_tokens.filter(application=client),
+        )
     count = 0
-    for refresh in RefreshToken.objects.filter(user=user, application=client, revoked__isnull=True):
+    for refresh in refresh_tokens:
         refresh.revoke()
         count += 1
-    for access in AccessToken.objects.filter(user=user, application=client):
+    for access in access_tokens:
         revoke_access_token(access)
         count += 1
     return count

@@ -8,7 +8,7 @@ from oauth2_provider.generators import generate_client_secret
 from oidc_provider.forms import ClientAdminForm
 from oidc_provider.hashers import ClientSecretHasher, client_secret_problem
 from oidc_provider.models import Client
-from oidc_provider.services import client_secret_reset
+from oidc_provider.services import client_secret_set
 from tests.conftest import basic_auth
 
 STRONG = "Zq8vN2xK7pL4mR9tW3yB6cD1fG5hJ0sA"  # 32 mixed characters, ~190 bits
@@ -56,7 +56,7 @@ def test_hashers_safe_summary_masks_hash():
 
 def test_hashers_reset_secret_replaces_old_one(make_client, client, signing_keys):
     rp = make_client(name="Job", redirect_uris=[], grant_types=["client_credentials"])
-    new = client_secret_reset(client=rp.model)
+    new = client_secret_set(client=rp.model)
     stored = Client.objects.get(pk=rp.model.pk).client_secret
     assert stored.startswith("client_secret_sha256$")
     assert check_password(new, stored) and not check_password(rp.client_secret, stored)
@@ -176,7 +176,7 @@ def test_hashers_secret_reset_is_hashed_even_for_a_hand_made_row(db):
     client = Client.objects.create(
         name="Raw", client_type=Client.CLIENT_CONFIDENTIAL, grant_types=["client_credentials"]
     )
-    secret = client_secret_reset(client=client)
+    secret = client_secret_set(client=client)
     stored = Client.objects.get(pk=client.pk).client_secret
     assert stored.startswith("client_secret_sha256$")
     assert check_password(secret, stored)

@@ -15,7 +15,7 @@ from joserfc.jwk import OctKey
 from jwcrypto import jwk, jwt
 
 from oidc_provider.models import Algorithm, Client
-from oidc_provider.services import client_create, client_secret_reset
+from oidc_provider.services import client_create, client_secret_set
 from tests.admin_forms import REDIRECT, add_client_in_admin, change_client_in_admin, handover
 from tests.conftest import ISSUER, authorize, exchange, query_of
 from tests.oidc_provider.test_registration import register
@@ -152,7 +152,7 @@ def test_hs256_logout_with_hint(logged_in, client, hs_rp):
 
 def test_hs256_logout_refuses_hint_signed_with_another_secret(logged_in, client, hs_rp):
     id_token = exchange(client, hs_rp, authorize(logged_in, hs_rp)).json()["id_token"]
-    client_secret_reset(client=Client.objects.get(pk=hs_rp.model.pk))
+    client_secret_set(client=Client.objects.get(pk=hs_rp.model.pk))
     response = logged_in.get(
         "/o/logout/",
         {"id_token_hint": id_token, "post_logout_redirect_uri": "https://rp.example.com/logged-out"},
@@ -168,7 +168,7 @@ def test_hs256_authorize_with_hint_for_logged_in_user(logged_in, client, hs_rp):
 
 
 def test_hs256_new_secret_after_reset_verifies_new_tokens(logged_in, client, hs_rp):
-    new_secret = client_secret_reset(client=Client.objects.get(pk=hs_rp.model.pk))
+    new_secret = client_secret_set(client=Client.objects.get(pk=hs_rp.model.pk))
     hs_rp.client_secret = new_secret
     id_token = exchange(client, hs_rp, authorize(logged_in, hs_rp)).json()["id_token"]
     assert verify_with_secret(id_token, new_secret)["aud"] == hs_rp.client_id

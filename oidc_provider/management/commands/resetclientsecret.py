@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from oidc_provider.models import Client
-from oidc_provider.services import client_secret_reset
+from oidc_provider.services import client_secret_set
 
 from .createclient import error_messages
 
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         if client is None:
             raise CommandError(f"No client has the id {options['client_id']!r}.")
         try:
-            secret = client_secret_reset(client=client, actor_label="resetclientsecret command")
+            secret = client_secret_set(client=client, actor_label="resetclientsecret command")
         except ValidationError as error:
             raise CommandError("; ".join(error_messages(error))) from error
         if options["json"]:
