@@ -6,7 +6,6 @@ Everything goes through HTTP and `manage.py`; nothing reaches into the provider'
 """
 
 import base64
-import hashlib
 import json
 import secrets
 import shutil
@@ -29,6 +28,7 @@ import requests
 from django.db import connection
 
 from tests.cluster import ROOT, free_port, gunicorn_node, manage, node_environment
+from tests.conftest import pkce_pair
 from tests.e2e.conftest import Browser, form_on, query_of
 from tests.logout_receiver import LogoutReceiver, validate_logout_token
 
@@ -195,8 +195,7 @@ def on(node: str, url: str) -> str:
 
 def sign_in_for_tokens(nodes: TwoNodes, browser: Browser, username: str) -> dict:
     """Log in on A, consent on B, redeem the code on A; return the token response."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    verifier, challenge = pkce_pair()
     query = {
         "response_type": "code",
         "client_id": nodes.client_id,

@@ -24,7 +24,7 @@ from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
 
 from oidc_provider import keys, rotation
 from oidc_provider.services import client_create
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, pkce_pair
 
 RP_ORIGIN = "http://127.0.0.1:9"
 REDIRECT_URI = f"{RP_ORIGIN}/callback"
@@ -196,8 +196,7 @@ def sign_in_for_tokens(
     browser: Browser, metadata: dict, client: E2EClient, *, scope: str = SCOPE, **params: str | list[str]
 ) -> dict:
     """Run the code flow with PKCE S256 through the real pages; return the token response."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(12)
     query = {
         "response_type": "code",

@@ -7,7 +7,6 @@ internals: everything goes through HTTP and `manage.py`.
 """
 
 import base64
-import hashlib
 import json
 import os
 import secrets
@@ -23,6 +22,7 @@ import pytest
 import requests
 from django.db import connection
 
+from tests.conftest import pkce_pair
 from tests.e2e.conftest import Browser, form_on, query_of
 from tests.logout_receiver import LogoutReceiver, free_port, validate_logout_token
 
@@ -172,8 +172,7 @@ def stack(tmp_path, database_url):
 
 def sign_in(stack: Stack, browser: Browser, client_id: str, secret: str) -> dict:
     """Sign in (if needed) and run the code flow with PKCE; return the token response."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    verifier, challenge = pkce_pair()
     query = {
         "response_type": "code",
         "client_id": client_id,

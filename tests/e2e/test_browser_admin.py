@@ -6,8 +6,6 @@ The ORM is never used inside the browser's event loop: every row a test needs is
 fixture first, and what a test checks it reads from pages or over HTTP.
 """
 
-import base64
-import hashlib
 import secrets
 from collections.abc import Iterator
 from urllib.parse import urlencode, urlsplit
@@ -16,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.conftest import STAFF_PASSWORD
+from tests.conftest import STAFF_PASSWORD, pkce_pair
 from tests.e2e.conftest import (
     REDIRECT_URI,
     RP_ORIGIN,
@@ -97,8 +95,7 @@ def test_browser_admin_registers_a_web_app_whose_copied_settings_complete_a_code
     # The developer configures their app with what was copied: discovery from the issuer, then
     # the code flow with PKCE, and alice signs in through her own browser.
     discovered = requests.get(f"{settings['issuer']}/.well-known/openid-configuration", timeout=10).json()
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    verifier, challenge = pkce_pair()
     nonce = secrets.token_urlsafe(12)
     query = {
         "response_type": "code",

@@ -1,7 +1,5 @@
 """response_mode=form_post in a real browser, JavaScript on and off (OAuth 2.0 Form Post Response Mode)."""
 
-import base64
-import hashlib
 import secrets
 from urllib.parse import parse_qs, urlencode
 
@@ -9,13 +7,13 @@ import pytest
 import requests
 from playwright.sync_api import Route
 
+from tests.conftest import pkce_pair
 from tests.e2e.conftest import RP_ORIGIN, chromium_context, chromium_sign_in
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])
 def test_browser_form_post_delivers_the_code_to_the_rp(javascript, issuer, metadata, rp_client, user):
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(8)
     query = {
         "response_type": "code",

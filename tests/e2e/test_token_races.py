@@ -4,16 +4,13 @@ The requests race for real: each is its own HTTP connection, served on its own s
 database connection. On PostgreSQL the row locks decide the winner.
 """
 
-import base64
-import hashlib
-import secrets
 import threading
 from urllib.parse import urlencode
 
 import requests
 
 from oidc_provider.models import AccessToken, RefreshToken
-from tests.conftest import concurrent_database
+from tests.conftest import concurrent_database, pkce_pair
 from tests.e2e.conftest import query_of, sign_in_for_tokens
 
 pytestmark = concurrent_database
@@ -43,8 +40,7 @@ def race(count: int, send) -> list[requests.Response]:
 
 
 def test_race_one_code_redeemed_concurrently_gives_exactly_one_token_set(browser, metadata, rp_client, user):
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    verifier, challenge = pkce_pair()
     query = {
         "response_type": "code",
         "client_id": rp_client.client_id,
