@@ -5,20 +5,15 @@
 """
 
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 from jwcrypto import jwk, jws, jwt
 
+from tests.cluster import free_port
+
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LogoutReceiver:

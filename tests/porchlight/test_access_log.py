@@ -6,7 +6,6 @@ the access log records paths; whoever reads the logs could otherwise reset the u
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from django.urls import reverse
 from django.utils.http import urlsafe_base64_encode
 
 from porchlight.log_redaction import redact_secret_paths
+from tests.cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -28,17 +28,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.urls import reverse
 from django.utils.http import urlsafe_base64_encode
+
 user = get_user_model().objects.create_user("alice", "alice@example.com", "correct horse battery staple")
 uid = urlsafe_base64_encode(str(user.pk).encode())
 token = default_token_generator.make_token(user)
 print(token, reverse("accounts:password-reset-confirm", kwargs={"uidb64": uid, "token": token}))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
