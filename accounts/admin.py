@@ -36,6 +36,7 @@ from .invitations.services import (
     invitation_withdraw,
     invitations_import,
 )
+from .lifecycle import ACCOUNT_STATES, account_state, users_in_state
 from .mfa import admin as mfa_admin  # noqa: F401  (authenticator apps and recovery codes)
 from .mfa import policy, recovery_codes
 from .models import GroupSettings, Invitation, LoginFailure, LoginSession, User
@@ -55,12 +56,13 @@ class UserPageSection:
     """A part of a user's admin page: its template, its data, and the actions its buttons post to.
 
     An action takes the request and the user, does its work (auditing it) and returns the message
-    staff see; a ``ValidationError`` is shown as an error instead.
+    staff see, or a response of its own (a file to download); a ``ValidationError`` is shown as an
+    error instead.
     """
 
     template: str
     context: Callable[[User], dict]
-    actions: dict[str, Callable[[HttpRequest, User], str]] = field(default_factory=dict)
+    actions: dict[str, Callable[[HttpRequest, User], str | HttpResponse]] = field(default_factory=dict)
     order: int = 50
 
 
@@ -68,12 +70,24 @@ class UserPageSection:
 USER_PAGE_SECTIONS: list[UserPageSection] = []
 
 
+class AccountStateFilter(admin.SimpleListFilter):
+    title = _("account status")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [(state, state.capitalize()) for state in ACCOUNT_STATES]
+
+    def queryset(self, request, queryset):
+        return users_in_state(queryset, self.value()) if self.value() in ACCOUNT_STATES else queryset
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ("username", "email", "first_name", "last_name", "email_verified", "is_active", "is_staff")
-    list_filter = ("is_staff", "is_superuser", "is_active", "email_verified", "groups")
+    list_display = ("username", "email", "first_name", "last_name", "email_verified", "status", "is_staff")
+    list_filter = (AccountStateFilter, "is_staff", "is_superuser", "email_verified", "groups")
     search_fields = ("username", "email", "first_name", "last_name", "subject")
-    readonly_fields = ("subject", "updated_at", "last_login", "date_joined")
+    # email_verified changes only through the e-mail section's buttons (audited; accounts/email_admin.py).
+    readonly_fields = ("subject", "email_verified", "updated_at", "last_login", "date_joined")
     # Profile links typed without a scheme are https (Django 6's default; 5.2 warns otherwise).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = (
@@ -103,6 +117,29 @@ class UserAdmin(DjangoUserAdmin):
         ),
         (_("Dates"), {"fields": ("last_login", "date_joined", "updated_at")}),
     )
+
+    def save_model(self, request, obj, form, change):
+        # An address staff type in is one nobody has shown they receive mail at.
+        if change and "email" in form.changed_data:
+            obj.email_verified = False
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("status"))
+    def status(self, obj: User) -> str:
+        # Active, deactivated, awaiting erasure or erased (accounts/lifecycle.py).
+        state = account_state(obj)
+        return f"awaiting erasure on {obj.erase_after:%Y-%m-%d}" if state == "awaiting erasure" else state
+
+    def has_change_permission(self, request, obj=None):
+        # An erased account is a tombstone: nothing to edit, and no one to restore.
+        return super().has_change_permission(request, obj) and (obj is None or obj.erased is None)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.erase_after is not None:
+            # Awaiting erasure: "Restore" in the Account status section brings it back (audited).
+            return (*readonly, "is_active")
+        return readonly
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         user = self.get_object(request, object_id)
@@ -134,9 +171,14 @@ class UserAdmin(DjangoUserAdmin):
             # Resetting a superuser's second factor or tokens is for superusers only.
             raise PermissionDenied
         try:
-            messages.success(request, handler(request, user))
+            result = handler(request, user)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
+        else:
+            # An action may answer itself (a download); otherwise its message is shown.
+            if isinstance(result, HttpResponse):
+                return result
+            messages.success(request, result)
         return redirect(reverse("admin:accounts_user_change", args=[user.pk]) + "#person")
 
 
@@ -482,3 +524,7 @@ class LoginSessionAdmin(admin.ModelAdmin):
             sessions=queryset, reason=LoginSession.EndReason.ENDED_BY_STAFF, actor=request.user
         )
         messages.success(request, f"Ended {ended} session{'s' if ended != 1 else ''}.")
+
+
+# Their sections read USER_PAGE_SECTIONS, defined above.
+from . import email_admin, export_admin, lifecycle_admin  # noqa: E402, F401

@@ -7,7 +7,7 @@ class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
     # Encrypted with the key-encryption key (encryption.py); `manage.py reencrypt` moves them to a new one.
-    encrypted_fields = [("TOTPAuthenticator", "key_encrypted")]
+    encrypted_fields = [("TOTPAuthenticator", "key_encrypted"), ("DataExport", "payload_encrypted")]
 
     def ready(self) -> None:
         from . import sessions  # noqa: F401  (signal receivers)

@@ -4,6 +4,7 @@ import re
 from zoneinfo import available_timezones
 
 from django import forms
+from django.conf.locale import LANG_INFO
 from django.contrib.auth import forms as auth_forms
 from django.http import HttpRequest
 
@@ -121,38 +122,128 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         )
 
 
-class ProfileForm(forms.ModelForm):
-    """The claim fields a user may edit about themselves (OIDC Core 1.0 §5.1)."""
+def time_zone_choices(current: str = "") -> list:
+    """Return the time zones as <select> choices, grouped by region ("Europe" → "London")."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    names = available_timezones() | ({current} if current else set())
+    for name in sorted(names):
+        region, _, place = name.partition("/")
+        label = place.replace("_", " ").replace("/", " / ") if place else name
+        groups.setdefault(region if place else "Other", []).append((name, label))
+    return [("", "Not set"), *sorted(groups.items())]
 
-    profile = forms.URLField(label="Profile page", required=False, assume_scheme="https")
-    picture = forms.URLField(label="Picture", required=False, assume_scheme="https")
-    website = forms.URLField(label="Website", required=False, assume_scheme="https")
 
-    class Meta:
-        model = User
-        fields = [
-            "first_name",
-            "middle_name",
-            "last_name",
-            "nickname",
-            "preferred_username",
-            "email",
-            "phone_number",
-            "profile",
-            "picture",
-            "website",
-            "gender",
-            "birthdate",
-            "zoneinfo",
-            "locale",
+def language_choices(current: str = "") -> list[tuple[str, str]]:
+    """Return language tags (en-GB, pt-BR, zh-Hans) with their names, as <select> choices."""
+    choices = {}
+    for code, info in LANG_INFO.items():
+        if "name" not in info:
+            continue  # a fallback entry, not a language
+        language, *rest = code.split("-")
+        # BCP 47 §2.1.1 casing: region subtags upper case, script subtags title case.
+        tag = "-".join([language, *(part.upper() if len(part) == 2 else part.title() for part in rest)])
+        local = info.get("name_local", "")
+        choices[tag] = info["name"] if not local or local == info["name"] else f"{info['name']} ({local})"
+    if current and current not in choices:
+        choices[current] = current
+    return [("", "Not set"), *sorted(choices.items(), key=lambda item: item[1].casefold())]
+
+
+# The profile page's groups, in order; each field is in exactly one.
+PROFILE_FIELDSETS = [
+    ("Name", ["first_name", "middle_name", "last_name", "nickname", "preferred_username"]),
+    ("Contact", ["email", "phone_number"]),
+    (
+        "Address",
+        [
             "address_street_address",
             "address_locality",
             "address_region",
             "address_postal_code",
             "address_country",
-        ]
-        labels = {"first_name": "Given name", "last_name": "Family name"}
-        widgets = {"birthdate": forms.DateInput(attrs={"type": "date"})}
+        ],
+    ),
+    ("Language and region", ["locale", "zoneinfo"]),
+    ("About you", ["birthdate", "gender", "picture", "profile", "website"]),
+]
+
+
+class ProfileForm(forms.ModelForm):
+    """The claim fields a user may edit about themselves (OIDC Core 1.0 §5.1), in plain words."""
+
+    profile = forms.URLField(
+        label="Page about you",
+        required=False,
+        assume_scheme="https",
+        help_text="A page where people can read more about you, e.g. https://example.com/about/alice",
+    )
+    picture = forms.URLField(
+        label="Photo",
+        required=False,
+        assume_scheme="https",
+        help_text="The address of a picture of you, e.g. https://example.com/alice.jpg",
+    )
+    website = forms.URLField(
+        label="Website", required=False, assume_scheme="https", help_text="e.g. https://alice.example.com"
+    )
+
+    class Meta:
+        model = User
+        fields = [name for _, names in PROFILE_FIELDSETS for name in names]
+        labels = {
+            "first_name": "First name",
+            "middle_name": "Middle name",
+            "last_name": "Last name",
+            "nickname": "Nickname",
+            "preferred_username": "Username shown to apps",
+            "email": "E-mail address",
+            "phone_number": "Phone number",
+            "address_street_address": "Street address",
+            "address_locality": "Town or city",
+            "address_region": "County, state or province",
+            "address_postal_code": "Postcode",
+            "address_country": "Country",
+            "locale": "Language",
+            "zoneinfo": "Time zone",
+            "birthdate": "Date of birth",
+            "gender": "Gender",
+        }
+        help_texts = {
+            "first_name": "Also called given name, e.g. Alice",
+            "last_name": "Also called family name or surname, e.g. Liddell",
+            "nickname": "What friends call you, e.g. Al",
+            "preferred_username": "e.g. alice.l — left empty, apps see the name you sign in with",
+            "email": "Changing it sends a link to the new address, to confirm it is yours.",
+            "phone_number": "Include the country code, e.g. +44 20 7946 0000",
+            "address_street_address": "House number and street, e.g. 12 High Street",
+            "address_region": "Only where addresses use one, e.g. California",
+            "address_postal_code": "Or ZIP code, e.g. OX1 2JD",
+            "address_country": "e.g. United Kingdom",
+            "locale": "The language apps should use with you",
+            "zoneinfo": "Apps use it to show you times in your local time",
+            "gender": "In your own words, e.g. female, male, non-binary",
+        }
+        widgets = {
+            "birthdate": forms.DateInput(attrs={"type": "date"}),
+            "phone_number": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+            "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+            "address_street_address": forms.TextInput(attrs={"autocomplete": "street-address"}),
+            "address_postal_code": forms.TextInput(attrs={"autocomplete": "postal-code"}),
+            "address_country": forms.TextInput(attrs={"autocomplete": "country-name"}),
+            "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
+            "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Lists to choose from; the stored values stay the standard tags (IANA names, BCP 47),
+        # and the checks below still apply to whatever is posted.
+        self.fields["zoneinfo"].widget = forms.Select(choices=time_zone_choices(self.instance.zoneinfo))
+        self.fields["locale"].widget = forms.Select(choices=language_choices(self.instance.locale))
+
+    def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """Return the page's groups with their bound fields."""
+        return [(title, [self[name] for name in names]) for title, names in PROFILE_FIELDSETS]
 
     def clean_zoneinfo(self) -> str:
         value = self.cleaned_data["zoneinfo"]
@@ -183,3 +274,12 @@ class ProfileForm(forms.ModelForm):
         if commit:
             user.save()
         return user
+
+
+class AccountDeleteForm(forms.Form):
+    """The explicit "yes" that closing one's account needs (the page says what it means)."""
+
+    confirm = forms.BooleanField(
+        label="I understand that my account will be closed now and erased after the waiting period.",
+        error_messages={"required": "Tick the box to confirm that you want your account deleted."},
+    )

@@ -51,6 +51,12 @@ class User(AbstractUser):
     address_postal_code = models.CharField(_("postal code"), max_length=32, blank=True)
     address_country = models.CharField(_("country"), max_length=128, blank=True)
     updated_at = models.DateTimeField(_("profile updated"), auto_now=True)
+    # Account lifecycle (accounts/lifecycle.py). A deletion deactivates the account at once and
+    # erases it after the grace period; erasure keeps this row, emptied of personal data, so its
+    # subject identifier stays taken for ever (OIDC Core 1.0 §2: sub is never reassigned).
+    deletion_requested = models.DateTimeField(_("deletion requested"), null=True, blank=True)
+    erase_after = models.DateTimeField(_("to be erased after"), null=True, blank=True, db_index=True)
+    erased = models.DateTimeField(_("erased"), null=True, blank=True)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -191,3 +197,37 @@ class Invitation(models.Model):
 
     def is_pending(self) -> bool:
         return self.accepted is None and self.expires > timezone.now()
+
+
+class DataExport(models.Model):
+    """A copy of everything Porchlight holds about a user, for them to download once (GDPR Art. 15, 20).
+
+    The background task fills ``payload_encrypted`` (encrypted with the key-encryption key); the download
+    link carries a token of which only the SHA-256 is stored, and works once, briefly.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("being prepared")
+        READY = "ready", _("ready to download")
+        DOWNLOADED = "downloaded", _("downloaded")
+        EXPIRED = "expired", _("expired")
+        FAILED = "failed", _("failed")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_exports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested = models.DateTimeField(_("requested"), default=timezone.now)
+    ready = models.DateTimeField(_("ready"), null=True, blank=True)
+    expires = models.DateTimeField(_("link expires"), null=True, blank=True, db_index=True)
+    downloaded = models.DateTimeField(_("downloaded"), null=True, blank=True)
+    token_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    payload_encrypted = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-requested"]
+        verbose_name = _("data export")
+
+    def __str__(self) -> str:
+        return f"Data export for {self.user} ({self.get_status_display()})"

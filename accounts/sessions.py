@@ -31,6 +31,11 @@ from .throttling import client_ip
 login_session_ended = Signal()
 # Sent with ``user`` after a password change or reset; offline grants die with the old password.
 password_changed = Signal()
+# Sent with ``user`` whenever an inactive account is saved (accounts/lifecycle.py, the admin's
+# checkbox, a script): every token of theirs is revoked, offline ones included. On every such
+# save, not only the change, so no way of turning is_active off can skip it (revoking twice is
+# harmless).
+account_deactivated = Signal()
 
 USER_AGENT_LENGTH = LoginSession._meta.get_field("user_agent").max_length
 # last_seen is written at most this often per session, so browsing costs no write per request.
@@ -251,8 +256,9 @@ def end_session_on_logout(sender, request, user, **kwargs) -> None:
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
 def end_sessions_on_deactivation(sender, instance, **kwargs) -> None:
-    """A deactivated account is signed out everywhere, and its apps are told."""
+    """A deactivated account is signed out everywhere, its tokens revoked, and its apps are told."""
     if not instance.is_active:
         login_sessions_end(
             sessions=LoginSession.objects.filter(user=instance), reason=LoginSession.EndReason.DEACTIVATED
         )
+        account_deactivated.send(sender=sender, user=instance)

@@ -21,8 +21,14 @@ hash: Argon2 takes 50-100 ms, and a lock held that long would queue every login 
 
 Password reset requests use the same rows under their own scopes: at most
 ``PASSWORD_RESET_MAX_PER_ACCOUNT`` (or ``_PER_IP``) mails per ``PASSWORD_RESET_WINDOW``.
+
+With ``PORCHLIGHT_CACHE_THROTTLE`` the counts within the window live in the shared cache (Redis)
+instead, one atomic ``INCR`` per key and attempt, so a failed login writes no row; lockouts stay
+rows, where staff see and clear them. Either store sits behind the same few methods
+(``_DatabaseCounts``, ``_CacheCounts``); when to lock and for how long is decided here once.
 """
 
+import hashlib
 import ipaddress
 import math
 import unicodedata
@@ -31,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -214,77 +221,228 @@ def _set_expiry(row: LoginFailure, limit: Limit) -> None:
         row.expires = max(row.expires, row.locked_until + timedelta(seconds=limit.lockout_max))
 
 
+def _lock_out(row: LoginFailure, limit: Limit, now: datetime, *, action: str, actor_label: str) -> None:
+    """Lock ``row``, whose failures reached the limit, for its next lockout; audit it."""
+    seconds = _lockout_seconds(row, limit, now)
+    row.locked_until = now + timedelta(seconds=seconds)
+    row.lockouts += 1
+    audit_record(
+        action=action,
+        target=str(row),
+        actor_label=actor_label,
+        detail={"failures": row.failures, "seconds": int(seconds)},
+    )
+
+
+def _latest_lockout(keys: list[Key], now: datetime) -> datetime | None:
+    """Return when the last lockout among ``keys`` ends; None when none is locked."""
+    return (
+        LoginFailure.objects.filter(_matching(keys), locked_until__gt=now)
+        .order_by("-locked_until")
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+
+
 class _Refused(Exception):
     def __init__(self, until: datetime) -> None:
         self.until = until
 
 
-def _reserve(keys: list[Key], *, watch: list[Key], now: datetime) -> datetime | None:
-    """Count one attempt under every key; return when refused (nothing counted), else None.
+class _DatabaseCounts:
+    """Counts in the ``LoginFailure`` rows themselves, next to their lockouts, under row locks."""
 
-    ``watch`` are further keys whose lockout refuses the attempt without counting it there.
+    def reserve(self, keys: list[Key], *, watch: list[Key], now: datetime) -> datetime | None:
+        """Count one attempt under every key; return when refused (nothing counted), else None.
+
+        ``watch`` are further keys whose lockout refuses the attempt without counting it there.
+        """
+        try:
+            with transaction.atomic():
+                refused = _latest_lockout(watch, now)
+                rows = []
+                for scope, key in _ordered(keys):
+                    # The row lock makes count-and-check one step: a concurrent attempt waits here
+                    # and then sees this one counted (PostgreSQL; SQLite serialises whole writes).
+                    row, _ = LoginFailure.objects.select_for_update().get_or_create(
+                        scope=scope,
+                        key=key,
+                        defaults={"window_started": now, "last_failure": now, "expires": now},
+                    )
+                    limit = _limit(scope)
+                    if _locked(row, now):
+                        until = row.locked_until
+                    else:
+                        _roll_window(row, limit, now)
+                        if row.failures < limit.attempts:
+                            rows.append((row, limit))
+                            continue
+                        # The window's attempts are taken by ones still being checked: refuse for
+                        # as long as the lockout they are about to cause.
+                        until = now + timedelta(seconds=_lockout_seconds(row, limit, now))
+                    refused = until if refused is None else max(refused, until)
+                if refused is not None:
+                    # Refused attempts are not counted (nor are rows made for them).
+                    raise _Refused(refused)
+                for row, limit in rows:
+                    row.failures += 1
+                    _set_expiry(row, limit)
+                    row.save()
+        except _Refused as refusal:
+            return refusal.until
+        return None
+
+    def failed(self, pair: Key, *, now: datetime) -> LoginFailure | None:
+        """Return ``pair``'s row, locked, counting the failure; None when it was cleared meanwhile."""
+        return _locked_row(pair)
+
+    def give_back(self, pair: Key, row: LoginFailure | None) -> None:
+        """Stop counting one attempt, which was right, under ``pair`` (its row locked)."""
+        if row is None:
+            return
+        row.failures = max(0, row.failures - 1)
+        if row.failures == 0 and row.lockouts == 0 and row.locked_until is None:
+            row.delete()
+        else:
+            row.save(update_fields=["failures"])
+
+    def forget(self, pair: Key, row: LoginFailure | None) -> None:
+        """Drop ``pair``'s count kept outside its row: here there is none."""
+
+
+class _CacheCounts:
+    """Counts in the shared cache (Redis), one ``INCR`` per key and attempt; lockouts stay rows.
+
+    ``INCR`` is atomic, so of any number of concurrent attempts exactly the first ``limit`` get
+    a count within it: count-and-check stays one step without a lock. A count lives for the
+    window from its first attempt (the key's expiry) and is kept per lockout (its name carries
+    the end of the key's last lockout), so the attempts after a lockout count afresh while the
+    old count goes on refusing until the lockout row is committed. Rows are written only to lock.
     """
-    try:
-        with transaction.atomic():
-            refused = (
-                LoginFailure.objects.filter(_matching(watch), locked_until__gt=now)
-                .order_by("-locked_until")
-                .values_list("locked_until", flat=True)
-                .first()
-            )
-            rows = []
-            for scope, key in _ordered(keys):
-                # The row lock makes count-and-check one step: a concurrent attempt waits here
-                # and then sees this one counted (PostgreSQL; SQLite serialises whole writes).
-                row, _ = LoginFailure.objects.select_for_update().get_or_create(
-                    scope=scope,
-                    key=key,
-                    defaults={"window_started": now, "last_failure": now, "expires": now},
-                )
-                limit = _limit(scope)
-                if _locked(row, now):
-                    until = row.locked_until
-                else:
-                    _roll_window(row, limit, now)
-                    if row.failures < limit.attempts:
-                        rows.append((row, limit))
-                        continue
-                    # The window's attempts are taken by ones still being checked: refuse for as
-                    # long as the lockout they are about to cause.
-                    until = now + timedelta(seconds=_lockout_seconds(row, limit, now))
+
+    def _names(self, pair: Key, row: LoginFailure | None) -> tuple[str, str]:
+        """Return the names of ``pair``'s count and of when its window started."""
+        scope, key = pair
+        # Hashed: cache keys must be short and plain, and the cache need not hold usernames.
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        epoch = 0 if row is None or row.locked_until is None else int(row.locked_until.timestamp())
+        name = f"throttle:{scope}:{digest}:{epoch}"
+        return name, f"{name}:started"
+
+    def _add(self, names: tuple[str, str], limit: Limit, now: datetime) -> int:
+        count_name, started_name = names
+        for _ in range(3):
+            cache.add(count_name, 0, timeout=limit.window)
+            try:
+                count = cache.incr(count_name)
+            except ValueError:
+                # Deleted (or expired) between add and incr: add it again.
+                continue
+            if count == 1:
+                # This attempt opens the window. Django's incr checks that the key exists and
+                # then increments it; a key that expired in between comes back without an expiry.
+                cache.touch(count_name, limit.window)
+                cache.set(started_name, int(now.timestamp()), timeout=limit.window)
+            return count
+        return cache.incr(count_name)
+
+    def _take_back(self, names: tuple[str, str]) -> None:
+        count_name, _ = names
+        try:
+            count = cache.decr(count_name)
+        except ValueError:
+            return  # expired or cleared meanwhile: nothing left to give back
+        if count < 0:
+            # The key expired between decr's check and its decrement and came back as -1 with
+            # no expiry: drop it rather than keep an extra attempt for ever.
+            cache.delete(count_name)
+
+    def _view(
+        self, pair: Key, row: LoginFailure | None, names: tuple[str, str], count: int, now: datetime
+    ) -> LoginFailure:
+        """Return ``row`` (or a new one), not locked, as it stands with ``count`` failures."""
+        scope, key = pair
+        if row is None:
+            row = LoginFailure(scope=scope, key=key, window_started=now, last_failure=now, expires=now)
+        # Forgets earlier lockouts after a quiet spell, as the database store does.
+        _roll_window(row, _limit(scope), now)
+        started = cache.get(names[1])
+        if started is not None:
+            row.window_started = min(now, datetime.fromtimestamp(started, tz=now.tzinfo))
+        row.failures = count
+        return row
+
+    def reserve(self, keys: list[Key], *, watch: list[Key], now: datetime) -> datetime | None:
+        """Count one attempt under every key; return when refused (nothing counted), else None."""
+        rows = {(row.scope, row.key): row for row in LoginFailure.objects.filter(_matching([*keys, *watch]))}
+        locked = [row.locked_until for row in rows.values() if _locked(row, now)]
+        if locked:
+            return max(locked)
+        refused = None
+        counted = []
+        for pair in _ordered(keys):
+            row, limit = rows.get(pair), _limit(pair[0])
+            names = self._names(pair, row)
+            count = self._add(names, limit, now)
+            counted.append(names)
+            if count > limit.attempts:
+                # The window's attempts are taken by ones still being checked: refuse for as
+                # long as the lockout they are about to cause.
+                view = self._view(pair, row, names, count, now)
+                until = now + timedelta(seconds=_lockout_seconds(view, limit, now))
                 refused = until if refused is None else max(refused, until)
-            if refused is not None:
-                # Refused attempts are not counted (nor are rows made for them).
-                raise _Refused(refused)
-            for row, limit in rows:
-                row.failures += 1
-                _set_expiry(row, limit)
-                row.save()
-    except _Refused as refusal:
-        return refusal.until
-    return None
+        if refused is not None:
+            # Refused attempts are not counted. Until given back they count, so a concurrent
+            # attempt may be refused with this one: never let through.
+            for names in counted:
+                self._take_back(names)
+        return refused
+
+    def failed(self, pair: Key, *, now: datetime) -> LoginFailure | None:
+        """Return ``pair``'s row, locked, when it is locked or the failure locks it; else None."""
+        row = _locked_row(pair)
+        if row is not None and _locked(row, now):
+            return row
+        names = self._names(pair, row)
+        count = cache.get(names[0])
+        if count is None or count < _limit(pair[0]).attempts:
+            # Under the limit (or cleared meanwhile): nothing for the database to hold.
+            return None
+        if row is None:
+            scope, key = pair
+            row, _ = LoginFailure.objects.select_for_update().get_or_create(
+                scope=scope, key=key, defaults={"window_started": now, "last_failure": now, "expires": now}
+            )
+            if _locked(row, now):
+                return row  # a concurrent failure locked it first
+        return self._view(pair, row, names, count, now)
+
+    def give_back(self, pair: Key, row: LoginFailure | None) -> None:
+        """Stop counting one attempt, which was right, under ``pair``."""
+        self._take_back(self._names(pair, row))
+
+    def forget(self, pair: Key, row: LoginFailure | None) -> None:
+        """Drop ``pair``'s counts: the one before any lockout and the one since ``row``'s."""
+        cache.delete_many([*self._names(pair, None), *self._names(pair, row)])
+
+
+def _counts() -> _DatabaseCounts | _CacheCounts:
+    return _CacheCounts() if settings.PORCHLIGHT["CACHE_THROTTLE"] else _DatabaseCounts()
 
 
 def _confirm(keys: list[Key], *, now: datetime, action: str, actor_label: str) -> datetime | None:
     """Record that the attempt counted under ``keys`` failed; lock what reached its limit."""
+    counts = _counts()
     latest = None
-    for scope, key in _ordered(keys):
-        row = _locked_row((scope, key))
+    for pair in _ordered(keys):
+        row = counts.failed(pair, now=now)
         if row is None:
             # Cleared meanwhile, by staff or by the account's right answer: nothing left to lock.
             continue
-        limit = _limit(scope)
+        limit = _limit(pair[0])
         row.last_failure = now
         if not _locked(row, now) and row.failures >= limit.attempts:
-            seconds = _lockout_seconds(row, limit, now)
-            row.locked_until = now + timedelta(seconds=seconds)
-            row.lockouts += 1
-            audit_record(
-                action=action,
-                target=str(row),
-                actor_label=actor_label,
-                detail={"failures": row.failures, "seconds": int(seconds)},
-            )
+            _lock_out(row, limit, now, action=action, actor_label=actor_label)
         _set_expiry(row, limit)
         row.save()
         if _locked(row, now):
@@ -306,7 +464,7 @@ def throttle_attempt(*, request: HttpRequest, username: str, kind: Kind = "passw
     # A lockout of either factor's count refuses both: a locked second factor must not be
     # skipped by starting over with the password.
     watch = [(scope, account) for scope in ACCOUNT_SCOPES.values() if scope != ACCOUNT_SCOPES[kind]]
-    refused = _reserve(keys, watch=watch, now=now)
+    refused = _counts().reserve(keys, watch=watch, now=now)
     decision = ALLOWED if refused is None else _decision(refused, now)
     return Attempt(username=username, kind=kind, keys=tuple(keys), decision=decision)
 
@@ -332,20 +490,17 @@ def throttle_success(*, attempt: Attempt) -> None:
     scopes = [Scope.PASSWORD] if attempt.kind == "password" else list(ACCOUNT_SCOPES.values())
     account = [(scope, account_key(attempt.username)) for scope in scopes]
     addresses = [pair for pair in attempt.keys if pair[0] == Scope.CLIENT_IP]
+    counts = _counts()
     for pair in _ordered([*account, *addresses]):
         row = _locked_row(pair)
-        if row is None:
-            continue
         if pair in account:
-            row.delete()
+            counts.forget(pair, row)
+            if row is not None:
+                row.delete()
             continue
         # The client IP's failures stay counted (one good account must not buy an IP more
         # guesses); only this attempt, which was right, no longer counts against it.
-        row.failures = max(0, row.failures - 1)
-        if row.failures == 0 and row.lockouts == 0 and row.locked_until is None:
-            row.delete()
-        else:
-            row.save(update_fields=["failures"])
+        counts.give_back(pair, row)
 
 
 @transaction.atomic
@@ -353,7 +508,7 @@ def throttle_password_reset(*, request: HttpRequest, email: str) -> bool:
     """Count a password reset request for ``email`` from this client; return whether to send the mail."""
     now = timezone.now()
     keys = [(Scope.RESET_ACCOUNT, account_key(email)), *_ip_keys(request, Scope.RESET_IP)]
-    if _reserve(keys, watch=[], now=now) is not None:
+    if _counts().reserve(keys, watch=[], now=now) is not None:
         return False
     # Every request counts: reaching the limit holds the account (or IP) until its window ends.
     _confirm(keys, now=now, action="password_reset_limited", actor_label="password reset throttle")
@@ -374,7 +529,9 @@ def throttle_clear(*, records: QuerySet[LoginFailure], actor=None, actor_label: 
     # Locked one by one in the order every other transaction locks them (no deadlock).
     ordered = _ordered((row.scope, row.key) for row in records)
     rows = [row for pair in ordered if (row := _locked_row(pair)) is not None]
+    counts = _counts()
     for row in rows:
+        counts.forget((row.scope, row.key), row)
         audit_record(action="login_lockout_cleared", target=str(row), actor=actor, actor_label=actor_label)
     return LoginFailure.objects.filter(pk__in=[row.pk for row in rows]).delete()[0]
 

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from . import views
+from . import export_views, lifecycle_views, views
 
 app_name = "accounts"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("logged-out/", views.logged_out, name="logged-out"),
     path("sessions/end/", views.sessions_end, name="sessions-end"),
     path("profile/", views.ProfileView.as_view(), name="profile"),
+    path("email/verify/send/", views.email_verification_resend, name="email-verify-send"),
+    path("email/verify/<uidb64>/<token>/", views.EmailVerifyView.as_view(), name="email-verify"),
     path("password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("password/reset/", views.PasswordResetView.as_view(), name="password-reset"),
     path(
@@ -28,6 +30,10 @@ urlpatterns = [
         TemplateView.as_view(template_name="accounts/password_reset_done.html"),
         name="password-reset-done",
     ),
+    path("data/", export_views.data_export_page, name="data-export"),
+    path("data/download/", export_views.data_export_download, name="data-export-download"),
+    path("delete/", lifecycle_views.account_delete, name="account-delete"),
+    path("closed/", lifecycle_views.account_closed, name="account-closed"),
     path("mfa/", include("accounts.mfa.urls")),
     path("", views.home, name="home"),
 ]

@@ -9,8 +9,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.messages.views import SuccessMessageMixin
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -20,6 +22,7 @@ from audit.actions import Action
 from audit.services import audit_record
 
 from .authentication import get_auth_context, record_authentication
+from .email_verification import email_verification_send, email_verification_user, email_verify
 from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm
 from .mfa import flows as mfa_flows
 from .mfa import policy as mfa_policy
@@ -34,6 +37,7 @@ from .sessions import (
     signed_out_page_take,
     user_agent_summary,
 )
+from .visibility import apps_seeing
 
 
 class LoginView(auth_views.LoginView):
@@ -105,10 +109,14 @@ def sessions_end(request):
 @never_cache
 def logged_out(request):
     signed_out = signed_out_page_take(request)
-    response = render(request, "accounts/logged_out.html", signed_out)
-    if signed_out["frames"]:
+    return frames_allow(render(request, "accounts/logged_out.html", signed_out), signed_out["frames"])
+
+
+def frames_allow(response, frames: list[str]):
+    """Let ``response`` frame the apps' logout pages ``frames``, and only those; return it."""
+    if frames:
         # Front-Channel Logout 1.0 §4: the apps' logout pages are framed here, and only here.
-        origins = {"{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in signed_out["frames"]}
+        origins = {"{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in frames}
         response._csp_update = {"frame-src": sorted(origins)}
     return response
 
@@ -121,6 +129,60 @@ class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):
 
     def get_object(self, queryset=None):
         return self.request.user
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        seen = apps_seeing(self.request.user)
+        groups = []
+        for title, fields in context["form"].fieldsets():
+            readers = [seen.get(field.name, []) for field in fields]
+            # Said once for the group when every field in it goes to the same apps.
+            shared = readers[0] if all(names == readers[0] for names in readers) else None
+            groups.append(
+                {"title": title, "seen_by": shared, "fields": list(zip(fields, readers, strict=True))}
+            )
+        context["groups"] = groups
+        return context
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        if "email" in form.changed_data and form.instance.email:
+            # The link is made after the save, so it covers the new address (and nothing older).
+            email_verification_request(self.request)
+        return response
+
+
+def email_verification_request(request) -> None:
+    """Send the signed-in user a verification link, saying on the next page what happened."""
+    try:
+        email_verification_send(user=request.user, actor=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.info(request, f"We sent a link to {request.user.email}: open it to confirm the address.")
+
+
+@login_required
+@require_POST
+def email_verification_resend(request):
+    """Send a new link for the signed-in user's unverified address."""
+    email_verification_request(request)
+    return redirect("accounts:profile")
+
+
+@method_decorator(never_cache, name="dispatch")
+class EmailVerifyView(View):
+    """Confirm an address from the mailed link: GET asks, POST verifies (mail scanners only GET)."""
+
+    template_name = "accounts/email_verify.html"
+
+    def get(self, request, uidb64: str, token: str):
+        user = email_verification_user(uidb64=uidb64, token=token)
+        return render(request, self.template_name, {"pending": user, "valid": user is not None})
+
+    def post(self, request, uidb64: str, token: str):
+        user = email_verify(uidb64=uidb64, token=token, request=request)
+        return render(request, self.template_name, {"verified": user, "valid": user is not None})
 
 
 class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):

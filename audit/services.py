@@ -1,8 +1,10 @@
-"""Writing audit records, and deleting those older than the retention period."""
+"""Writing audit records, deleting those older than the retention period, and anonymising them."""
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -41,6 +43,48 @@ def audit_record(
         ip=(client_ip(request) or "") if request is not None else "",
         user_agent=str(meta.get("HTTP_USER_AGENT", ""))[:USER_AGENT_LENGTH],
     )
+
+
+# What an anonymised event shows where a person's identifier or address was.
+ERASED = "[erased]"
+# Detail keys whose values say where a request came from.
+CLIENT_KEYS = {"ip", "user_agent"}
+
+
+def _scrubbed(value, names: set[str]):
+    """Return ``value`` without ``names`` or e-mail addresses in it, nor client addresses."""
+    if isinstance(value, dict):
+        return {key: _scrubbed(item, names) for key, item in value.items() if key not in CLIENT_KEYS}
+    if isinstance(value, list):
+        return [_scrubbed(item, names) for item in value]
+    if isinstance(value, str) and (value.casefold() in names or "@" in value):
+        return ERASED
+    return value
+
+
+def audit_events_anonymise(*, user, identifiers: Iterable[str], label: str) -> int:
+    """Remove who ``user`` was from the events by or about them, keeping what happened; return how many.
+
+    An event about them (its target one of ``identifiers``, their old username or e-mail, as
+    typed) gets ``label`` as target; one by them gets it as actor. Either loses the client's IP
+    and user agent, and e-mail-like or identifying values in its detail (GDPR Art. 17).
+    """
+    names = {name.casefold() for name in identifiers if name}
+    about = Q(actor=user)
+    for name in names:
+        # A lockout's target is "account: password <name>" (accounts/throttling.py).
+        about |= Q(target__iexact=name) | (Q(target__contains=":") & Q(target__iendswith=f" {name}"))
+    changed = 0
+    for event in AuditEvent.objects.filter(about).iterator():
+        if event.actor_id == user.pk:
+            event.actor_label = label
+        if event.target.casefold() in names or event.target.casefold().rsplit(" ", 1)[-1] in names:
+            event.target = label
+        event.detail = _scrubbed(event.detail, names)
+        event.ip = event.user_agent = ""
+        event.save(update_fields=["actor_label", "target", "detail", "ip", "user_agent"])
+        changed += 1
+    return changed
 
 
 def audit_purge(*, days: int | None = None, batch_size: int = 1000) -> int:

@@ -15,6 +15,11 @@ Reduced runs: BENCH_DATABASES=SQLite,PostgreSQL, BENCH_ENDPOINTS=discovery,token
 BENCH_CONNECTIONS=16,64, BENCH_SECONDS=8. PORCHLIGHT_WORKER_CLASS / PORCHLIGHT_WORKERS /
 PORCHLIGHT_THREADS pass through to gunicorn as in production.
 
+``GROWTH=1`` seeds each database with 100,000 users, 1,000,000 expired access tokens and
+200,000 revoked refresh tokens first (bulk inserts, bench/seed.py), and at the end runs
+``manage.py housekeeping`` (batched deletes) while the token endpoint is under load, printing
+a row per measurement until it has finished and how long it took.
+
 Every server it starts runs in its own session and is stopped by PID, and every temporary
 directory is removed, on success, error, Ctrl-C or SIGTERM alike.
 """
@@ -37,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
-from urllib.request import ProxyHandler, Request, build_opener
+from urllib.request import HTTPRedirectHandler, ProxyHandler, Request, build_opener
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -60,6 +65,9 @@ WRK_THREADS = 2
 WRK_TIMEOUT = "10s"
 START_TIMEOUT = 60
 RESULT_MARKER = "BENCH_RESULT "
+GROWTH = os.environ.get("GROWTH") == "1"
+SEED_TIMEOUT = 3600 if GROWTH else 300
+PRUNE_TIMEOUT = 1800
 
 
 class BenchError(Exception):
@@ -73,8 +81,14 @@ class Endpoint:
     method: str = "GET"
     body: str = ""
     headers: dict[str, str] = field(default_factory=dict)
-    # What a correct 200 answer looks like, checked once before the load.
+    # What a correct answer looks like, checked once before the load.
     answers: Callable[[dict], bool] = lambda body: True
+    status: int = 200
+    # Bodies sent once each (codes, refresh tokens: single use), consumed from the front.
+    pool: list[str] | None = None
+    # Loads other than BENCH_CONNECTIONS: a password hash takes a few hundred milliseconds, so
+    # 64 waiting sign-ins would outlast wrk's timeout.
+    connections: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,10 +104,11 @@ class Row:
     # CPU milliseconds per request: gunicorn's processes, and the database server's (PostgreSQL).
     server_cpu_ms: float
     database_cpu_ms: float | None
+    expected_status: int = 200
 
     @property
-    def non_2xx(self) -> int:
-        return sum(count for status, count in self.statuses.items() if not 200 <= status < 300)
+    def failed(self) -> int:
+        return sum(count for status, count in self.statuses.items() if status != self.expected_status)
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -237,6 +252,8 @@ def provider_env(var_dir: Path, port: int, database_url: str | None) -> dict[str
         PORCHLIGHT_VAR_DIR=str(var_dir),
         PORCHLIGHT_BIND=f"127.0.0.1:{port}",
         PORCHLIGHT_ISSUER=f"http://127.0.0.1:{port}",
+        # The pooled codes (seed.py) wait up to a few minutes for their turn.
+        PORCHLIGHT_AUTHORIZATION_CODE_LIFETIME="600",
     )
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -245,8 +262,14 @@ def provider_env(var_dir: Path, port: int, database_url: str | None) -> dict[str
 
 # --- HTTP ---------------------------------------------------------------------------------
 
+
+class NoRedirect(HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a sign-in's 302 is its answer
+
+
 # Straight to 127.0.0.1, whatever proxy the environment names.
-http = build_opener(ProxyHandler({}))
+http = build_opener(ProxyHandler({}), NoRedirect())
 
 
 def fetch(base_url: str, endpoint: Endpoint) -> tuple[int, bytes]:
@@ -284,9 +307,15 @@ def wait_until_answering(
 
 
 def check_answers(base_url: str, endpoints: list[Endpoint]) -> None:
-    """Make one request of each kind and fail clearly unless it gets a correct 200."""
+    """Make one request of each kind and fail clearly unless it gets a correct answer."""
     for endpoint in endpoints:
+        if endpoint.pool is not None:
+            endpoint = Endpoint(**{**endpoint.__dict__, "body": endpoint.pool.pop(0)})
         status, body = fetch(base_url, endpoint)
+        if endpoint.status != 200:  # a redirect (sign-in): no JSON
+            if status == endpoint.status:
+                continue
+            raise BenchError(f"{endpoint.name}: {endpoint.method} {endpoint.path} answered {status}")
         try:
             document = json.loads(body)
         except ValueError:
@@ -300,8 +329,12 @@ def check_answers(base_url: str, endpoints: list[Endpoint]) -> None:
 # --- load ---------------------------------------------------------------------------------
 
 
-def endpoints_for(credentials: dict[str, str]) -> list[Endpoint]:
+def endpoints_for(credentials: dict) -> list[Endpoint]:
     form = {"Content-Type": "application/x-www-form-urlencoded"}
+    client_credentials = urlencode({"grant_type": "client_credentials"})
+    rp = {"Authorization": credentials["relying_party_auth"], **form}
+    # A CSRF secret used as cookie and form token alike, as a browser's would be after the form.
+    csrf = "b" * 32
     return [
         Endpoint("discovery", "/.well-known/openid-configuration", answers=lambda body: "issuer" in body),
         Endpoint("jwks", "/o/jwks/", answers=lambda body: bool(body.get("keys"))),
@@ -328,30 +361,103 @@ def endpoints_for(credentials: dict[str, str]) -> list[Endpoint]:
             headers={"Authorization": f"Bearer {credentials['access_token']}"},
             answers=lambda body: "sub" in body and "email" in body,
         ),
+        Endpoint(
+            "token_opaque",
+            "/o/token/",
+            method="POST",
+            body=client_credentials,
+            headers={"Authorization": credentials["opaque_auth"], **form},
+            answers=lambda body: "access_token" in body and body["access_token"].count(".") != 2,
+        ),
+        Endpoint(
+            "token_code",
+            "/o/token/",
+            method="POST",
+            headers=rp,
+            pool=[
+                urlencode(
+                    {
+                        "grant_type": "authorization_code",
+                        "code": code,
+                        "redirect_uri": credentials["redirect_uri"],
+                        "code_verifier": credentials["code_verifier"],
+                    }
+                )
+                for code in credentials["codes"]
+            ],
+            answers=lambda body: "id_token" in body and "refresh_token" in body,
+        ),
+        Endpoint(
+            "token_refresh",
+            "/o/token/",
+            method="POST",
+            headers=rp,
+            pool=[
+                urlencode({"grant_type": "refresh_token", "refresh_token": value})
+                for value in credentials["refresh_tokens"]
+            ],
+            answers=lambda body: "id_token" in body and "refresh_token" in body,
+        ),
+        Endpoint(
+            "signin",
+            "/accounts/login/",
+            method="POST",
+            body=urlencode(
+                {
+                    "username": credentials["username"],
+                    "password": credentials["password"],
+                    "csrfmiddlewaretoken": csrf,
+                }
+            ),
+            headers={"Cookie": f"csrftoken={csrf}", **form},
+            status=302,
+            connections=(4,),
+        ),
     ]
 
 
-def wrk(base_url: str, endpoint: Endpoint, connections: int, seconds: int) -> dict:
-    """Drive ``endpoint`` with wrk and return report.lua's result."""
-    argv = ["wrk", "-t", str(min(WRK_THREADS, connections)), "-c", str(connections), "-d", f"{seconds}s"]
+def wrk(base_url: str, endpoint: Endpoint, connections: int, seconds: int, bodies: list[str] = ()) -> dict:
+    """Drive ``endpoint`` with wrk (each of ``bodies`` sent once, if given); return report.lua's result."""
+    threads = min(WRK_THREADS, connections)
+    argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
     argv += ["--timeout", WRK_TIMEOUT, "-s", str(BENCH_DIR / "report.lua")]
     for name, value in endpoint.headers.items():
         argv += ["-H", f"{name}: {value}"]
-    argv += [base_url + endpoint.path, "--", endpoint.method, endpoint.body]
-    done = run(argv, what=f"wrk on {endpoint.name}", timeout=seconds + 60)
+    with tempfile.NamedTemporaryFile("w", prefix="porchlight-bench-pool-", suffix=".txt") as pool:
+        pool.write("\n".join(bodies))
+        pool.flush()
+        argv += [base_url + endpoint.path, "--", endpoint.method, endpoint.body]
+        argv += [pool.name, str(threads)] if bodies else []
+        done = run(argv, what=f"wrk on {endpoint.name}", timeout=seconds + 60)
     for line in done.stdout.splitlines():
         if line.startswith(RESULT_MARKER):
             return json.loads(line.removeprefix(RESULT_MARKER))
     raise BenchError(f"wrk on {endpoint.name} printed no result:\n{tail(done.stdout + done.stderr)}")
 
 
+def pool_share(endpoint: Endpoint, parts: int) -> list[str]:
+    """Take the next 1/``parts`` of ``endpoint``'s pool (nothing if it has none)."""
+    if endpoint.pool is None:
+        return []
+    share = endpoint.pool[: len(endpoint.pool) // parts]
+    del endpoint.pool[: len(share)]
+    return share
+
+
 def measure(
-    database: Database, server: subprocess.Popen, base_url: str, endpoint: Endpoint, connections: int
+    database: Database,
+    server: subprocess.Popen,
+    base_url: str,
+    endpoint: Endpoint,
+    connections: int,
+    runs_left: int = 1,
 ) -> Row:
-    wrk(base_url, endpoint, connections, WARM_UP_SECONDS)
+    # Of the pool left for this and the remaining rows of the endpoint: a quarter of this row's
+    # share for the warm-up, the rest for the measurement.
+    wrk(base_url, endpoint, connections, WARM_UP_SECONDS, pool_share(endpoint, 4 * runs_left))
     server_before = tree_cpu_seconds(server.pid)
     database_before = tree_cpu_seconds(database.server_pid) if database.server_pid else None
-    result = wrk(base_url, endpoint, connections, MEASURE_SECONDS)
+    result = wrk(base_url, endpoint, connections, MEASURE_SECONDS, pool_share(endpoint, runs_left))
     server_cpu = tree_cpu_seconds(server.pid) - server_before
     database_cpu = tree_cpu_seconds(database.server_pid) - database_before if database.server_pid else None
     requests = max(result["requests"], 1)
@@ -366,6 +472,7 @@ def measure(
         socket_errors={kind: count for kind, count in result["socket_errors"].items() if count},
         server_cpu_ms=server_cpu * 1000 / requests,
         database_cpu_ms=None if database_cpu is None else database_cpu * 1000 / requests,
+        expected_status=endpoint.status,
     )
 
 
@@ -391,7 +498,10 @@ def bench_database(name: str) -> Iterator[Row]:
         database = stack.enter_context(postgres_cluster()) if name == "PostgreSQL" else Database(name, None)
         port = free_port()
         env = provider_env(root / "var", port, database.url)
-        seeded = run([PYTHON, str(BENCH_DIR / "seed.py")], what=f"preparing {name}", timeout=300, env=env)
+        seed_env = {**env, "BENCH_GROWTH": "1"} if GROWTH else env
+        seeded = run(
+            [PYTHON, str(BENCH_DIR / "seed.py")], what=f"preparing {name}", timeout=SEED_TIMEOUT, env=seed_env
+        )
         endpoints = [
             e for e in endpoints_for(json.loads(seeded.stdout)) if not ENDPOINTS or e.name in ENDPOINTS
         ]
@@ -401,10 +511,40 @@ def bench_database(name: str) -> Iterator[Row]:
         wait_until_answering(process, base_url, log_path)
         check_answers(base_url, endpoints)
         for endpoint in endpoints:
-            for connections in CONNECTIONS:
-                yield measure(database, process, base_url, endpoint, connections)
+            loads = endpoint.connections or CONNECTIONS
+            for done, connections in enumerate(loads):
+                yield measure(database, process, base_url, endpoint, connections, len(loads) - done)
+        if GROWTH:
+            token = next(e for e in endpoints_for(json.loads(seeded.stdout)) if e.name == "token")
+            yield from prune_under_load(database, process, base_url, env, token)
         if process.poll() is not None:
             raise BenchError(f"gunicorn exited during the run:\n{tail(log_path.read_text())}")
+
+
+def prune_under_load(
+    database: Database, server: subprocess.Popen, base_url: str, env: dict[str, str], endpoint: Endpoint
+) -> Iterator[Row]:
+    """Run housekeeping's batched deletes while ``endpoint`` is loaded; a row per measurement."""
+    started = time.monotonic()
+    prune = subprocess.Popen(
+        [PYTHON, "manage.py", "housekeeping"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        while prune.poll() is None:
+            if time.monotonic() - started > PRUNE_TIMEOUT:
+                raise BenchError(f"housekeeping did not finish within {PRUNE_TIMEOUT} s")
+            row = measure(database, server, base_url, endpoint, max(CONNECTIONS))
+            yield Row(**{**row.__dict__, "endpoint": "token+prune"})
+    finally:
+        stop(prune, grace=5)
+    if prune.returncode != 0:
+        raise BenchError(f"housekeeping exited with {prune.returncode}")
+    print(f"{database.name}: housekeeping pruned the growth rows in {time.monotonic() - started:.0f} s")
 
 
 def signing_rates() -> dict[str, float]:
@@ -432,7 +572,7 @@ def print_row(row: Row, floor: dict[int, Row]) -> None:
             f"{row.server_cpu_ms:.3f}",
             "-" if row.database_cpu_ms is None else f"{row.database_cpu_ms:.3f}",
             f"{row.requests_per_second / base.requests_per_second:.0%}" if base else "-",
-            row.non_2xx,
+            row.failed,
         )
     )
 
@@ -449,9 +589,9 @@ def problems(rows: list[Row]) -> list[str]:
     found = []
     for row in rows:
         where = f"{row.database} {row.endpoint} at {row.connections} connections"
-        if row.non_2xx:
+        if row.failed:
             statuses = ", ".join(f"{count} x {status}" for status, count in sorted(row.statuses.items()))
-            found.append(f"{where}: {row.non_2xx} non-2xx responses ({statuses})")
+            found.append(f"{where}: {row.failed} responses other than {row.expected_status} ({statuses})")
         if row.socket_errors:
             errors = ", ".join(f"{count} {kind}" for kind, count in row.socket_errors.items())
             found.append(f"{where}: socket errors ({errors})")
@@ -469,6 +609,7 @@ def profile(endpoint: str) -> int:
     """Print where one endpoint's time goes (bench/hotspots.py), on a throwaway SQLite database."""
     with temp_dir("porchlight-bench-profile-") as root:
         env = provider_env(root / "var", 8000, None)  # in process: nothing listens
+        env["BENCH_POOL"] = "1000"  # codes or refresh tokens for the token_code/token_refresh profiles
         argv = [PYTHON, str(BENCH_DIR / "hotspots.py"), endpoint]
         try:
             done = run(argv, what=f"profile of {endpoint}", timeout=600, env=env)
@@ -510,7 +651,7 @@ def main() -> int:
                 "server ms",
                 "db ms",
                 "floor",
-                "non-2xx",
+                "failed",
             )
         )
         floor = {}
@@ -532,6 +673,12 @@ def main() -> int:
     print("\nID token signing on one core (oidc_provider.keys.sign):")
     for algorithm, rate in rates.items():
         print(f"  {algorithm:<6} {rate:>9.0f} signatures/s")
+    signins = [row for row in rows if row.endpoint == "signin" and row.requests_per_second]
+    if signins:
+        # The password hash dominates: server CPU per sign-in is what one core spends on each.
+        print("\nPassword sign-in (the first of settings.PASSWORD_HASHERS):")
+    for row in signins:
+        print(f"  {row.database:<11} {1000 / row.server_cpu_ms:>6.1f} sign-ins/s per core")
     found = problems(rows)
     if found:
         print("\nbench: FAILED: some requests did not succeed:", file=sys.stderr)

@@ -10,10 +10,12 @@ take them: by cumulative time (which layer) and by own time (which leaf).
 
 import cProfile
 import io
+import itertools
 import os
 import pstats
 import sys
 import time
+from collections.abc import Iterator
 from urllib.parse import urlencode, urlsplit
 
 import seed  # bench/seed.py: sets Django up
@@ -24,10 +26,28 @@ WARM_UP = 50
 SECONDS = 5
 MAX_REQUESTS = 5000
 FORM = "application/x-www-form-urlencoded"
-ENDPOINTS = ("discovery", "jwks", "token", "introspection", "userinfo")
+# Codes and refresh tokens are single use: these profiles use at most the pool seed.py makes.
+POOLED = {"token_code": "codes", "token_refresh": "refresh_tokens"}
+ENDPOINTS = ("discovery", "jwks", "token", "token_opaque", "introspection", "userinfo", *POOLED)
 
 
-def requests_for(credentials: dict[str, str]) -> dict[str, tuple[str, str, str, dict[str, str]]]:
+def pooled_requests(credentials: dict, endpoint: str) -> Iterator[tuple[str, str, str, dict[str, str]]]:
+    """Yield one token request per pooled code or refresh token, as bench.py sends them."""
+    headers = {"HTTP_AUTHORIZATION": credentials["relying_party_auth"], "CONTENT_TYPE": FORM}
+    for value in credentials[POOLED[endpoint]]:
+        if endpoint == "token_code":
+            body = {
+                "grant_type": "authorization_code",
+                "code": value,
+                "redirect_uri": credentials["redirect_uri"],
+                "code_verifier": credentials["code_verifier"],
+            }
+        else:
+            body = {"grant_type": "refresh_token", "refresh_token": value}
+        yield "POST", "/o/token/", urlencode(body), headers
+
+
+def requests_for(credentials: dict) -> dict[str, tuple[str, str, str, dict[str, str]]]:
     """Return (method, path, body, headers) per endpoint, as bench.py loads them."""
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {credentials['access_token']}"}
     return {
@@ -46,6 +66,12 @@ def requests_for(credentials: dict[str, str]) -> dict[str, tuple[str, str, str, 
             {"HTTP_AUTHORIZATION": credentials["relying_party_auth"], "CONTENT_TYPE": FORM},
         ),
         "userinfo": ("GET", "/o/userinfo/", "", bearer),
+        "token_opaque": (
+            "POST",
+            "/o/token/",
+            urlencode({"grant_type": "client_credentials"}),
+            {"HTTP_AUTHORIZATION": credentials["opaque_auth"], "CONTENT_TYPE": FORM},
+        ),
     }
 
 
@@ -85,23 +111,29 @@ def main() -> None:
     endpoint = sys.argv[1]
     if endpoint not in ENDPOINTS:
         raise SystemExit(f"PROFILE must be one of {', '.join(ENDPOINTS)}, not {endpoint!r}")
-    request = requests_for(seed.seed())[endpoint]
+    credentials = seed.seed()
+    if endpoint in POOLED:
+        requests = pooled_requests(credentials, endpoint)
+        limit = (len(credentials[POOLED[endpoint]]) - WARM_UP) // 2
+    else:
+        requests = itertools.repeat(requests_for(credentials)[endpoint])
+        limit = MAX_REQUESTS
     for _ in range(WARM_UP):
-        status = call(*request)
+        status = call(*next(requests))
         if not status.startswith("200"):
             raise SystemExit(f"{endpoint} answered {status}")
     profiler = cProfile.Profile()
     count, cpu_started, deadline = 0, time.process_time(), time.monotonic() + SECONDS
     profiler.enable()
-    while time.monotonic() < deadline and count < MAX_REQUESTS:
-        call(*request)
+    while time.monotonic() < deadline and count < limit:
+        call(*next(requests))
         count += 1
     profiler.disable()
     cpu_ms = (time.process_time() - cpu_started) * 1000 / count
     # Without the profiler's own overhead: the same loop, unprofiled.
     count_plain, plain_started, deadline = 0, time.process_time(), time.monotonic() + SECONDS
-    while time.monotonic() < deadline and count_plain < MAX_REQUESTS:
-        call(*request)
+    while time.monotonic() < deadline and count_plain < limit:
+        call(*next(requests))
         count_plain += 1
     plain_ms = (time.process_time() - plain_started) * 1000 / count_plain
     print(f"{endpoint}: {plain_ms:.3f} CPU ms per request in process ({count_plain} requests, no HTTP)")

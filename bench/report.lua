@@ -1,10 +1,13 @@
 -- wrk script for bench.py: sets the method and body from the arguments after "--", counts
 -- responses by status in every thread, and prints one machine-readable line when done:
 --   BENCH_RESULT {"requests": ..., "duration_us": ..., "p50_us": ..., "p99_us": ..., ...}
+-- A third argument names a file of request bodies, one per line, each sent once (codes and
+-- refresh tokens are single use): thread i of n sends lines i, i + n, i + 2n, ...
 
 local threads = {}
 
 function setup(thread)
+   thread:set("index", #threads)
    table.insert(threads, thread)
 end
 
@@ -16,6 +19,24 @@ function init(args)
    if args[2] and args[2] ~= "" then
       wrk.body = args[2]
    end
+   if args[3] and args[3] ~= "" then
+      bodies = {}
+      for line in io.lines(args[3]) do
+         table.insert(bodies, line)
+      end
+      step = tonumber(args[4])
+      next_body = index + 1
+   end
+end
+
+function request()
+   if bodies then
+      local body = bodies[next_body]
+      -- Past the end of the pool the request is sent without a body, and fails visibly.
+      next_body = next_body + step
+      return wrk.format(nil, nil, nil, body)
+   end
+   return wrk.format()
 end
 
 function response(status, headers, body)

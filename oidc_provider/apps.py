@@ -12,4 +12,4 @@ class OidcProviderConfig(AppConfig):
     ]
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (signal receivers)
+        from . import export_sections, receivers  # noqa: F401  (data export sections, signal receivers)

@@ -35,6 +35,30 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "groups": ("groups",),
 }
 
+# The user field each claim is built from (_all_claims), for the profile page's "Seen by".
+FIELD_CLAIMS: dict[str, str] = {
+    "first_name": "given_name",
+    "middle_name": "middle_name",
+    "last_name": "family_name",
+    "nickname": "nickname",
+    "preferred_username": "preferred_username",
+    "profile": "profile",
+    "picture": "picture",
+    "website": "website",
+    "gender": "gender",
+    "birthdate": "birthdate",
+    "zoneinfo": "zoneinfo",
+    "locale": "locale",
+    "email": "email",
+    "phone_number": "phone_number",
+    "address_formatted": "address",
+    "address_street_address": "address",
+    "address_locality": "address",
+    "address_region": "address",
+    "address_postal_code": "address",
+    "address_country": "address",
+}
+
 # What the consent page tells the user each scope shares, in plain words.
 SCOPE_DESCRIPTIONS: dict[str, str] = {
     "openid": "Sign you in and know it is you (an identifier unique to you)",
@@ -124,6 +148,11 @@ def claims_for(user, scopes: Iterable[str]) -> dict[str, Any]:
         return {}
     values = _all_claims(user, wanted)
     return {claim: values[claim] for claim in wanted if values[claim] is not None}
+
+
+def userinfo_claims(user, scopes: Iterable[str]) -> dict[str, Any]:
+    """Return the UserInfo response (OIDC Core 1.0 §5.3.2): ``sub`` always, then what ``scopes`` release."""
+    return {"sub": user.subject, **claims_for(user, scopes)}
 
 
 def claim_scope(claim: str) -> str | None:

@@ -10,12 +10,15 @@ from collections.abc import Iterable
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
+from accounts.models import LoginSession
 from audit.actions import Action
 from audit.services import audit_record
 
-from .claims import SCOPE_DESCRIPTIONS
-from .models import Client, Consent, DeviceGrant, Grant
+from .claims import FIELD_CLAIMS, SCOPE_DESCRIPTIONS, claim_scope
+from .logout import logout_deliveries_queue
+from .models import AccessToken, Client, Consent, DeviceGrant, Grant
 from .tokens import user_tokens_revoke
 
 
@@ -68,6 +71,13 @@ def consent_revoke(*, user, client: Client, actor=None, request: HttpRequest | N
     # Likewise a device grant the user approved that the device has not redeemed yet.
     DeviceGrant.objects.filter(user=user, client_id=client.client_id).delete()
     tokens = user_tokens_revoke(user=user, client=client)
+    # Back-Channel Logout 1.0 §2.5: the app is told, for each live sign-in it took part in, to
+    # end its own session with the user (queued in this transaction, delivered by the worker).
+    live = LoginSession.objects.filter(
+        user=user, ended__isnull=True, expires__gt=timezone.now(), client_links__client=client
+    )
+    for session in live.distinct():
+        logout_deliveries_queue(session=session, client=client, reason="consent_revoked")
     audit_record(
         action=Action.CONSENT_REVOKE,
         target=user.get_username(),
@@ -80,3 +90,20 @@ def consent_revoke(*, user, client: Client, actor=None, request: HttpRequest | N
 def scope_descriptions(scopes: Iterable[str]) -> list[tuple[str, str]]:
     """Return each scope with what it shares, in plain words, for the user's pages."""
     return [(scope, SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in scopes]
+
+
+def consent_field_readers(user) -> dict[str, list[str]]:
+    """Return, for each profile field, the names of the apps ``user`` allowed the scope that releases it."""
+    consents = Consent.objects.filter(user=user).select_related("client").order_by("client__name", "pk")
+    allowed = [(consent.client.name or "Unnamed app", set(consent.scopes)) for consent in consents]
+    # Trusted first-party apps are never asked (no consent row): what their tokens carry is
+    # what they were given.
+    trusted: dict[str, set[str]] = {}
+    tokens = AccessToken.objects.filter(user=user, application__skip_authorization=True)
+    for name, scope in tokens.values_list("application__name", "scope"):
+        trusted.setdefault(name or "Unnamed app", set()).update(scope.split())
+    allowed = sorted([*allowed, *trusted.items()], key=lambda item: item[0].casefold())
+    return {
+        field: [name for name, scopes in allowed if claim_scope(claim) in scopes]
+        for field, claim in FIELD_CLAIMS.items()
+    }

@@ -16,14 +16,16 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_tasks import task
 
-from accounts.models import LoginFailure
+from accounts.export import data_exports_expire
+from accounts.lifecycle import accounts_erase_due
+from accounts.models import LoginFailure, LoginSession
 from accounts.sessions import login_sessions_expire
 from audit.services import audit_purge
 
 from . import rotation
 from .device import device_grants_expired
 from .logout import logout_deliveries_resume
-from .models import AccessToken, Grant, IDToken, RefreshToken
+from .models import AccessToken, Grant, IDToken, LogoutDelivery, RefreshToken
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +71,17 @@ def housekeeping_prune(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
     # First end the sign-in sessions whose time is up, so their apps are told (back-channel
     # logout) and their tokens die, and re-queue deliveries a stopped worker left behind.
     counts = {"sessions_expired": login_sessions_expire(), "logouts_resumed": logout_deliveries_resume()}
+    # Deleted accounts whose grace period is over (accounts/lifecycle.py).
+    counts["accounts_erased"] = accounts_erase_due()
     counts.update(expired_tokens_purge(batch_size=batch_size))
+    # Ended sign-in sessions and the logout notices sent for them, after the retention period.
+    ended = timezone.now() - timedelta(days=settings.PORCHLIGHT["SESSION_RETENTION_DAYS"])
+    counts["login_sessions"] = batched_delete(
+        LoginSession.objects.filter(ended__lt=ended), batch_size=batch_size
+    )
+    counts["logout_deliveries"] = batched_delete(
+        LogoutDelivery.objects.filter(finished__lt=ended), batch_size=batch_size
+    )
     counts["sessions"] = batched_delete(
         Session.objects.filter(expire_date__lt=timezone.now()), batch_size=batch_size
     )
@@ -77,6 +89,8 @@ def housekeeping_prune(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
         LoginFailure.objects.filter(expires__lte=timezone.now()), batch_size=batch_size
     )
     counts["audit_events"] = audit_purge(batch_size=batch_size)
+    # A copy of someone's data not downloaded in time is deleted, not kept (GDPR Art. 5(1)(e)).
+    counts["data_exports_expired"] = data_exports_expire()
     return counts
 
 

@@ -59,18 +59,23 @@ def session_clients(session: LoginSession):
     return Client.objects.filter(session_links__session=session)
 
 
-def logout_deliveries_queue(*, session: LoginSession) -> list[LogoutDelivery]:
-    """Queue a back-channel logout for each client of the ended ``session``, in this transaction."""
+def logout_deliveries_queue(
+    *, session: LoginSession, client: Client | None = None, reason: str = ""
+) -> list[LogoutDelivery]:
+    """Queue, in this transaction, a back-channel logout for each client (or ``client``) of ``session``."""
+    clients = session_clients(session).exclude(backchannel_logout_uri="")
+    if client is not None:
+        clients = clients.filter(pk=client.pk)
     deliveries = [
         LogoutDelivery.objects.create(
-            client=client,
+            client=receiver,
             sid=session.sid,
             subject=session.user.subject,
-            uri=client.backchannel_logout_uri,
-            reason=session.end_reason,
+            uri=receiver.backchannel_logout_uri,
+            reason=reason or session.end_reason,
             next_attempt=timezone.now(),
         )
-        for client in session_clients(session).exclude(backchannel_logout_uri="")
+        for receiver in clients
     ]
     for delivery in deliveries:
         # The database backend writes the task row now, inside the caller's transaction, so the

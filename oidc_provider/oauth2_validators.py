@@ -5,6 +5,7 @@ that need the browser session (prompt, max_age, id_token_hint) are made in the a
 view, which has the session; this class only records their outcome on grants and tokens.
 """
 
+import contextlib
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,11 +22,14 @@ from audit.actions import Action
 from audit.services import audit_record
 
 from . import codes, device, keys
-from .claims import auth_context_claims, claims_for
+from .claims import auth_context_claims, claims_for, userinfo_claims
 from .logout import session_client_record
 from .models import AccessToken, Algorithm, Client, Grant, GrantType, IDToken, RefreshToken
+from .prepared_queries import PreparedLookup
 from .refresh import refresh_token_lock, refresh_token_rotated
 from .tokens import client_tokens_find, refresh_token_remaining
+
+_CLIENT_BY_CLIENT_ID = PreparedLookup(Client, lambda client_id: Client.objects.filter(client_id=client_id))
 
 USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access", "groups"}
 
@@ -47,6 +51,16 @@ class PorchlightValidator(OAuth2Validator):
         if not provided_secret or not stored_secret:
             return False
         return super()._check_secret(provided_secret, stored_secret)
+
+    def _load_application(self, client_id, request):
+        # One compiled lookup (prepared_queries.py) instead of DOT's queryset, which compiles
+        # its SQL on every token, introspection and revocation request (issue 11). DOT's own
+        # checks (usable, same client_id) then run on the row it finds in request.client.
+        if not request.client and client_id:
+            # A value PostgreSQL refuses (a NUL byte) is "no such client", as in DOT (GH #1006).
+            with contextlib.suppress(ValueError):
+                request.client = _CLIENT_BY_CLIENT_ID.first(client_id)
+        return super()._load_application(client_id, request)
 
     def authenticate_client(self, request, *args, **kwargs) -> bool:
         if not super().authenticate_client(request, *args, **kwargs):
@@ -144,8 +158,9 @@ class PorchlightValidator(OAuth2Validator):
         # ends, so of concurrent redemptions exactly one wins; a replay revokes what the first
         # redemption issued (RFC 9700 §4.2.4) and is refused.
         grant = codes.grant_lock(code=code, client=client)
-        # RFC 6749 §4.1.3: the code must have been issued to this client.
-        if grant is None:
+        # RFC 6749 §4.1.3: the code must have been issued to this client. A deactivated
+        # account's code buys nothing (RFC 6749 §5.2 invalid_grant), even one issued just before.
+        if grant is None or not grant.user.is_active:
             return False
         request._loaded_grant = (code, grant)
         request.scopes = grant.scope.split()
@@ -215,7 +230,8 @@ class PorchlightValidator(OAuth2Validator):
         # one refresh token yields at most one successor however many requests race for it.
         decision = refresh_token_lock(value=refresh_token, client=client)
         token = decision.token
-        if token is None:
+        # A deactivated account's refresh token is refused, whatever raced its revocation.
+        if token is None or (token.user_id and not token.user.is_active):
             return False
         request.user = token.user
         request.refresh_token = refresh_token
@@ -363,8 +379,7 @@ class PorchlightValidator(OAuth2Validator):
         return keys.sign(claims, algorithm=algorithm)
 
     def get_userinfo_claims(self, request) -> dict[str, Any]:
-        # OIDC Core 1.0 §5.3.2: sub always; other claims as the token's scopes release them.
-        return {"sub": request.user.subject, **claims_for(request.user, request.scopes)}
+        return userinfo_claims(request.user, request.scopes)
 
     def get_oidc_claims(self, token, token_handler, request) -> dict[str, Any]:
         return self.get_userinfo_claims(request)

@@ -1,14 +1,30 @@
-"""What the protocol side does when the accounts side reports a session or password event."""
+"""What the protocol side does when the accounts side reports a session, password or account event."""
 
 from django.dispatch import receiver
 
-from accounts.sessions import login_session_ended, password_changed, signed_out_frame_sources
+from accounts.lifecycle import account_erased
+from accounts.sessions import (
+    account_deactivated,
+    login_session_ended,
+    password_changed,
+    signed_out_frame_sources,
+)
+from accounts.visibility import field_readers
 
+from .consent import consent_field_readers
 from .logout import frontchannel_logout_urls, logout_deliveries_queue
-from .tokens import offline_tokens_revoke, session_tokens_revoke
+from .tokens import (
+    offline_tokens_revoke,
+    session_tokens_revoke,
+    user_grants_void,
+    user_protocol_data_delete,
+    user_tokens_revoke,
+)
 
 # Front-Channel Logout 1.0 §4: the signed-out page loads these.
 signed_out_frame_sources.append(frontchannel_logout_urls)
+# The profile page says which apps see each field.
+field_readers.append(consent_field_readers)
 
 
 @receiver(login_session_ended)
@@ -26,3 +42,16 @@ def revoke_session_tokens(sender, session, **kwargs) -> None:
 def revoke_offline_tokens(sender, user, **kwargs) -> None:
     """Offline access granted under the old password ends with it (RFC 9700 §4.14.2)."""
     offline_tokens_revoke(user=user)
+
+
+@receiver(account_deactivated)
+def revoke_user_tokens(sender, user, **kwargs) -> None:
+    """A deactivated account keeps no token, offline ones included, and no code left to redeem."""
+    user_tokens_revoke(user=user)
+    user_grants_void(user=user)
+
+
+@receiver(account_erased)
+def delete_user_protocol_data(sender, user, **kwargs) -> None:
+    """An erased account leaves no token, code, device grant or consent behind."""
+    user_protocol_data_delete(user=user)

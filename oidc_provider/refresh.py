@@ -53,7 +53,7 @@ def refresh_token_lock(*, value: str, client: Client) -> RefreshDecision:
     token = (
         RefreshToken.objects.select_for_update(of=("self",))
         .filter(token_checksum=_checksum(value))
-        .select_related("access_token")
+        .select_related("access_token", "user")
         .order_by(F("revoked").desc(nulls_first=True))
         .first()
     )

@@ -13,12 +13,27 @@ from oauth2_provider.settings import oauth2_settings
 
 from accounts.sessions import login_session_active
 
-from .models import AccessToken, Client, RefreshToken
+from .models import AccessToken, Client, Consent, DeviceGrant, Grant, IDToken, RefreshToken
+from .prepared_queries import PreparedLookup
+
+_ACCESS_TOKEN_BY_CHECKSUM = PreparedLookup(
+    AccessToken,
+    lambda checksum: AccessToken.objects.select_related("user", "application").filter(
+        token_checksum=checksum
+    ),
+)
 
 
 def _subject(token) -> str:
     # RFC 9068 §2.2: with no end user (client_credentials) the subject is the client.
     return token.user.subject if token.user_id else token.application.client_id
+
+
+def access_token_find(*, value: str) -> AccessToken | None:
+    """Return the stored access token ``value``, with its user and client, in one indexed SELECT."""
+    # Stored by checksum only (RFC 9700 §4.14 storage; DOT's token_checksum, unique and indexed).
+    checksum = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return _ACCESS_TOKEN_BY_CHECKSUM.first(checksum)
 
 
 def access_token_claims(token: AccessToken) -> dict:
@@ -136,6 +151,29 @@ def user_tokens_revoke(*, user, client: Client | None = None) -> int:
         revoke_access_token(access)
         count += 1
     return count
+
+
+@transaction.atomic
+def user_grants_void(*, user) -> int:
+    """Make ``user``'s unredeemed authorization codes and approved device codes worthless; return how many."""
+    codes = Grant.objects.filter(user=user, used_at__isnull=True).delete()[0]
+    # RFC 8628 §3.5: the polling device is told access_denied.
+    devices = DeviceGrant.objects.filter(
+        user=user, status=DeviceGrant.AUTHORIZED, redeemed_at__isnull=True
+    ).update(status=DeviceGrant.DENIED)
+    return codes + devices
+
+
+@transaction.atomic
+def user_protocol_data_delete(*, user) -> None:
+    """Delete every token, code, device grant and consent of ``user`` (the account's erasure)."""
+    # Refresh tokens first: they point at the access tokens, which point at the ID tokens.
+    RefreshToken.objects.filter(user=user).delete()
+    AccessToken.objects.filter(user=user).delete()
+    IDToken.objects.filter(user=user).delete()
+    Grant.objects.filter(user=user).delete()
+    DeviceGrant.objects.filter(user=user).delete()
+    Consent.objects.filter(user=user).delete()
 
 
 @transaction.atomic

@@ -21,6 +21,11 @@ urlpatterns = [
     path("o/", include(protocol_patterns)),
     # A page for people, beside the account pages rather than among the protocol endpoints.
     path("account/apps/", views.ConnectedAppsView.as_view(), name="connected-apps"),
+    path(
+        "account/apps/<int:consent_id>/revoke/",
+        views.ConnectedAppRevokeView.as_view(),
+        name="connected-app-revoke",
+    ),
     # RFC 8628 §3.2 verification_uri: short, for people to type from a device's screen.
     path("device/", views.DeviceView.as_view(), name="device"),
     path("device/confirm/", views.DeviceConfirmView.as_view(), name="device-confirm"),

@@ -52,7 +52,11 @@ class RedactingLogger(Logger):
 bind = os.environ.get("PORCHLIGHT_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("PORCHLIGHT_WORKERS", multiprocessing.cpu_count() * 2))
 threads = int(os.environ.get("PORCHLIGHT_THREADS", "1"))
-# sync or gthread (gunicorn picks gthread by itself when PORCHLIGHT_THREADS > 1).
+# sync or gthread (gunicorn picks gthread by itself when PORCHLIGHT_THREADS > 1). Measured with
+# `make bench` (PostgreSQL, 64 connections, two rounds, README "Performance"): gthread with 4
+# threads (keep-alive) spends 5-15% less server CPU per request on the endpoints that query the
+# database and the same on discovery, but its p99 latency is 2-5 times sync's on the cheap
+# endpoints (threads of one worker queue behind each other for the GIL). sync stays the default.
 worker_class = os.environ.get("PORCHLIGHT_WORKER_CLASS", "sync")
 timeout = int(os.environ.get("PORCHLIGHT_WORKER_TIMEOUT", "30"))
 graceful_timeout = 10

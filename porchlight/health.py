@@ -1,13 +1,17 @@
 """Liveness and readiness probes for load balancers and orchestrators.
 
 ``/healthz`` says the process answers and touches nothing else; ``/readyz`` says this node can
-serve: the database answers, every migration the code knows is applied, and an active key signs.
+serve: the database answers, every migration the code knows is applied, an active key signs, and
+the shared cache answers when there is one (``PORCHLIGHT_CACHE_URL``).
 Both are cheap enough to be called every second and are left out of the access log
 (gunicorn.conf.py).
 """
 
 import logging
 
+import redis.exceptions
+from django.conf import settings
+from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
@@ -54,6 +58,14 @@ def _can_sign() -> bool:
     return True
 
 
+def _cache_answers() -> bool:
+    try:
+        cache.get("readyz")
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        return False
+    return True
+
+
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     """Say that this process is alive; touches no database."""
@@ -62,8 +74,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Say whether this node can serve: database, migrations, signing key; 503 naming what fails."""
+    """Say whether this node can serve: database, migrations, signing key, cache; 503 naming what fails."""
     checks = {"database": _database_answers()}
+    if settings.CACHE_URL:
+        checks["cache"] = _cache_answers()
     try:
         checks["migrations"] = checks["database"] and _migrations_done()
         checks["signing_key"] = checks["database"] and _can_sign()

@@ -10,13 +10,14 @@ import re
 
 # Everything after /accounts/password/reset/ that has two segments: the emailed link, and the
 # set-password step it redirects to (which names the account). "sent/" and "done/" are not touched.
-SECRET_PATH = re.compile(r"(/accounts/password/reset/)[^/\s?#\"']+/[^/\s?#\"']+/?")
+# Likewise the e-mail verification link (/accounts/email/verify/<uidb64>/<token>/); "send/" is not.
+SECRET_PATH = re.compile(r"(/accounts/(?:password/reset|email/verify)/)[^/\s?#\"']+/[^/\s?#\"']+/?")
 REDACTED = r"\1[redacted]/"
 
 
 def redact_secret_paths(text: str) -> str:
     """Return ``text`` with the secret parts of any secret-carrying path replaced."""
-    if "/password/reset/" not in text:
+    if "/password/reset/" not in text and "/email/verify/" not in text:
         return text
     return SECRET_PATH.sub(REDACTED, text)
 

@@ -1,7 +1,8 @@
 """Answer requests that fail because a dependency is down with 503, not 500.
 
 Django turns an uncaught exception into a response by calling ``handler500`` (set in urls.py).
-When the exception says the database cannot be reached, or no signing key can sign, the request
+When the exception says the database or the shared cache (Redis, with ``PORCHLIGHT_CACHE_URL``)
+cannot be reached, or no signing key can sign, the request
 is not at fault and a retry later will succeed: answer 503 with ``Retry-After`` (RFC 9110 §15.6.4),
 JSON ``temporarily_unavailable`` for clients (RFC 6749 §4.1.2.1 names that code) and a page for
 people, and log one line instead of a traceback. Django reconnects on the next request
@@ -11,6 +12,7 @@ people, and log one line instead of a traceback. Django reconnects on the next r
 import logging
 import sys
 
+import redis.exceptions
 from django import db
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.template import loader
@@ -24,7 +26,15 @@ RETRY_AFTER_SECONDS = 30
 # Machine endpoints answer JSON; the authorization and logout endpoints are pages in a browser.
 JSON_PREFIXES = ("/o/", "/.well-known/", "/readyz", "/metrics")
 PAGE_PREFIXES = ("/o/authorize", "/o/logout", "/o/device")
-TEMPORARY_FAILURES = (db.OperationalError, db.InterfaceError, SigningKeyUnavailable)
+TEMPORARY_FAILURES = (
+    db.OperationalError,
+    db.InterfaceError,
+    # Django's Redis cache backend lets the client's errors through (sessions and throttle
+    # counters may live there): Redis down is an outage like the database's.
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    SigningKeyUnavailable,
+)
 
 
 def wants_json(request: HttpRequest) -> bool:

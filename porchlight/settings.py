@@ -366,6 +366,14 @@ else:
             "LOCATION": "porchlight",
         }
     }
+# Login and password-reset failure counts in Redis as well (accounts/throttling.py): no row
+# written per failed login. Lockouts stay rows in the database, where staff see and clear them.
+CACHE_THROTTLE = env_bool("PORCHLIGHT_CACHE_THROTTLE", False)
+if CACHE_THROTTLE and not CACHE_URL:
+    # Each process's own cache would give every worker its own count: an attacker many more tries.
+    raise ImproperlyConfigured(
+        "PORCHLIGHT_CACHE_THROTTLE needs PORCHLIGHT_CACHE_URL (a redis:// URL every node shares)"
+    )
 
 LOGGING = {
     "version": 1,
@@ -453,7 +461,8 @@ PORCHLIGHT = {
     "KEY_ENCRYPTION_KEY": _key_encryption_key(),
     "KEY_ENCRYPTION_KEY_FALLBACKS": _key_encryption_key_fallbacks(),
     # Brute-force protection (accounts/throttling.py): failures counted per account and per client
-    # IP in the database, so every worker and node shares them.
+    # IP in the database (or, with CACHE_THROTTLE, in Redis), so every worker and node shares them.
+    "CACHE_THROTTLE": CACHE_THROTTLE,
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": env_int("PORCHLIGHT_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, maximum=1000),
     "LOGIN_MAX_FAILURES_PER_IP": env_int("PORCHLIGHT_LOGIN_MAX_FAILURES_PER_IP", 20, maximum=100_000),
     "LOGIN_FAILURE_WINDOW": env_int("PORCHLIGHT_LOGIN_FAILURE_WINDOW", 900, maximum=86400),
@@ -470,6 +479,10 @@ PORCHLIGHT = {
     "INVITATION_LIFETIME": env_int(
         "PORCHLIGHT_INVITATION_LIFETIME", 7 * 86400, minimum=300, maximum=30 * 86400
     ),
+    # How long the link in an "is this your address?" mail works (accounts/email_verification.py).
+    "EMAIL_VERIFICATION_LIFETIME": env_int(
+        "PORCHLIGHT_EMAIL_VERIFICATION_LIFETIME", 2 * 86400, minimum=300, maximum=30 * 86400
+    ),
     # Staff must use a second factor to open the admin; those without one are taken through
     # enrollment first. On by default wherever the issuer is a real (non-loopback) address.
     "STAFF_REQUIRE_MFA": env_bool("PORCHLIGHT_STAFF_REQUIRE_MFA", not ISSUER_IS_LOOPBACK),
@@ -482,6 +495,10 @@ PORCHLIGHT = {
         "PORCHLIGHT_OFFLINE_TOKEN_MAX_LIFETIME", 60 * 60 * 24 * 90, minimum=0, maximum=60 * 60 * 24 * 3650
     ),
     "BEHIND_PROXY": env_bool("PORCHLIGHT_BEHIND_PROXY", False),
+    # Downloading one's data or deleting the account needs a sign-in this recent (seconds).
+    "RECENT_AUTH_MAX_AGE": env_int("PORCHLIGHT_RECENT_AUTH_MAX_AGE", 300, minimum=30, maximum=86400),
+    # How long a prepared copy of a person's data waits for its one download (seconds).
+    "DATA_EXPORT_LIFETIME": env_int("PORCHLIGHT_DATA_EXPORT_LIFETIME", 3600, minimum=60, maximum=7 * 86400),
     # Dynamic client registration without an initial access token (RFC 7591 §3). Off: only
     # holders of a token staff created in the admin may register clients.
     "OPEN_REGISTRATION": env_bool("PORCHLIGHT_OPEN_REGISTRATION", False),
@@ -499,6 +516,14 @@ PORCHLIGHT = {
     "METRICS_ALLOWED_NETWORKS": _networks("PORCHLIGHT_METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"]),
     # Audit events older than this many days are deleted (audit/services.audit_purge, `purgeaudit`).
     "AUDIT_RETENTION_DAYS": env_int("PORCHLIGHT_AUDIT_RETENTION_DAYS", 365, maximum=36500),
+    # Ended sign-in sessions and the logout notices sent for them are deleted this many days
+    # after they ended (oidc_provider/housekeeping.py); until then users and staff see them.
+    "SESSION_RETENTION_DAYS": env_int("PORCHLIGHT_SESSION_RETENTION_DAYS", 90, maximum=36500),
+    # A deleted account is closed at once and erased this many days later; staff can restore it
+    # until then (accounts/lifecycle.py). 0 erases at the next housekeeping run.
+    "ACCOUNT_DELETION_GRACE_DAYS": env_int(
+        "PORCHLIGHT_ACCOUNT_DELETION_GRACE_DAYS", 14, minimum=0, maximum=365
+    ),
 }
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oidc_provider.Client"

@@ -1,4 +1,4 @@
-"""A PostgreSQL cluster the test owns (it can stop and restart it) and gunicorn nodes on it."""
+"""A PostgreSQL cluster the test owns (it can stop and restart it), gunicorn nodes on it, a Redis."""
 
 import os
 import shutil
@@ -98,6 +98,33 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.remove()
+
+
+@contextmanager
+def redis_server(log: Path) -> Iterator[str]:
+    """Run Debian's redis-server on a free loopback port, without persistence; yield its URL."""
+    port = free_port()
+    with log.open("ab") as output:
+        server = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no"],
+            stdout=output,
+            stderr=output,
+        )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"redis-server did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def node_environment(var_dir: Path, database_url: str, **settings: str) -> dict[str, str]:

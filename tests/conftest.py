@@ -4,11 +4,14 @@ import base64
 import hashlib
 import json
 import secrets
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+import redis
 from django.db import connection
 from django.test import Client as BrowserClient
 from jwcrypto import jwk, jwt
@@ -16,6 +19,7 @@ from jwcrypto import jwk, jwt
 from oidc_provider import keys, rotation
 from oidc_provider.models import Algorithm
 from oidc_provider.services import client_create
+from tests.cluster import redis_server
 
 ISSUER = "http://127.0.0.1:8000"
 
@@ -258,3 +262,52 @@ def initial_token(db) -> str:
         label="partner onboarding", expires=timezone.now() + timedelta(days=1)
     )
     return value
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A real redis-server on a free loopback port for the whole run."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs Debian's redis-server (`make redis` installs it)")
+    with redis_server(tmp_path_factory.mktemp("redis") / "redis.log") as url:
+        yield url
+
+
+@dataclass
+class ThrottleStore:
+    """Where the login throttle counts failures in a test: the database, or a real Redis."""
+
+    name: str
+    redis_url: str = ""
+
+    def age(self, seconds: int) -> None:
+        """Let ``seconds`` pass for Redis's expiring keys, as a test's stand-in clock does for the rest."""
+        if not self.redis_url:
+            return
+        client = redis.Redis.from_url(self.redis_url)
+        for key in client.scan_iter():
+            left = client.pttl(key)
+            if left < 0:
+                continue  # no expiry
+            if left <= seconds * 1000:
+                client.delete(key)
+            else:
+                client.pexpire(key, left - seconds * 1000)
+
+
+@pytest.fixture(params=["database", "cache"])
+def throttle_store(request, settings) -> ThrottleStore:
+    """Count login failures in the database, then in Redis (PORCHLIGHT_CACHE_THROTTLE)."""
+    if request.param == "database":
+        return ThrottleStore("database")
+    url = request.getfixturevalue("redis_url")
+    redis.Redis.from_url(url).flushdb()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "porchlight",
+        }
+    }
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "CACHE_THROTTLE": True}
+    return ThrottleStore("cache", url)

@@ -1,5 +1,5 @@
 from .authorize import AuthorizeView
-from .connected_apps import ConnectedAppsView
+from .connected_apps import ConnectedAppRevokeView, ConnectedAppsView
 from .device import DeviceAuthorizationView, DeviceConfirmView, DeviceView
 from .discovery import DiscoveryView
 from .end_session import EndSessionView
@@ -11,6 +11,7 @@ from .userinfo import UserInfoView
 
 __all__ = [
     "AuthorizeView",
+    "ConnectedAppRevokeView",
     "ConnectedAppsView",
     "DeviceAuthorizationView",
     "DeviceConfirmView",

@@ -23,6 +23,7 @@ class ConnectedAppsView(LoginRequiredMixin, View):
         return render(request, "oidc_provider/connected_apps.html", {"apps": apps})
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        # The confirmation page (ConnectedAppRevokeView) posts here: this is the revocation itself.
         consent_id = request.POST.get("consent", "")
         if not (consent_id.isascii() and consent_id.isdigit()):
             raise Http404
@@ -40,3 +41,22 @@ class ConnectedAppsView(LoginRequiredMixin, View):
             "It will ask again if you sign in to it.",
         )
         return redirect("oidc_provider:connected-apps")
+
+
+@method_decorator(never_cache, name="dispatch")
+class ConnectedAppRevokeView(LoginRequiredMixin, View):
+    """Ask "revoke this app?", saying what it loses; the answer posts to the Connected apps page."""
+
+    def get(self, request: HttpRequest, consent_id: int) -> HttpResponse:
+        consent = Consent.objects.select_related("client").filter(pk=consent_id, user=request.user).first()
+        if consent is None:
+            messages.info(request, "That app is not connected to your account.")
+            return redirect("oidc_provider:connected-apps")
+        context = {
+            "consent": consent,
+            "name": consent.client.name or "Unnamed app",
+            "scopes": scope_descriptions(consent.scopes),
+            "offline": "offline_access" in consent.scopes,
+            "told": bool(consent.client.backchannel_logout_uri),
+        }
+        return render(request, "oidc_provider/connected_app_revoke.html", context)

@@ -14,8 +14,8 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request
 
-from ..models import AccessToken, Client, RefreshToken
-from ..tokens import access_token_claims, refresh_token_claims
+from ..models import Client, RefreshToken
+from ..tokens import access_token_claims, access_token_find, refresh_token_claims
 
 INACTIVE = {"active": False}
 
@@ -39,13 +39,12 @@ class IntrospectionView(OAuthLibMixin, View):
             return JsonResponse(
                 {"error": "invalid_request", "error_description": "token is required."}, status=400
             )
-        checksum = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
         hint = request.POST.get("token_type_hint")
         lookups = [self._access_token, self._refresh_token]
         if hint == "refresh_token":
             lookups.reverse()
         for lookup in lookups:
-            data = lookup(checksum, client)
+            data = lookup(token, client)
             if data is not None:
                 return self._no_store(JsonResponse(data))
         return self._no_store(JsonResponse(INACTIVE))
@@ -67,17 +66,16 @@ class IntrospectionView(OAuthLibMixin, View):
     def _may_see(token_client_id: int | None, client: Client) -> bool:
         return client.may_introspect or token_client_id == client.pk
 
-    def _access_token(self, checksum: str, client: Client) -> dict | None:
-        token = (
-            AccessToken.objects.select_related("user", "application").filter(token_checksum=checksum).first()
-        )
+    def _access_token(self, value: str, client: Client) -> dict | None:
+        token = access_token_find(value=value)
         if token is None:
             return None
         if not self._may_see(token.application_id, client) or not token.is_valid():
             return INACTIVE
         return access_token_claims(token)
 
-    def _refresh_token(self, checksum: str, client: Client) -> dict | None:
+    def _refresh_token(self, value: str, client: Client) -> dict | None:
+        checksum = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
         token = (
             RefreshToken.objects.select_related("user", "application", "access_token")
             .filter(token_checksum=checksum, revoked__isnull=True)

@@ -1,7 +1,12 @@
 """The token endpoint (RFC 6749 §3.2) and revocation (RFC 7009): DOT's, with Porchlight's gates."""
 
+from contextlib import nullcontext
+
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from oauth2_provider.signals import app_authorized
 from oauth2_provider.views import RevokeTokenView as DotRevokeTokenView
 from oauth2_provider.views import TokenView as DotTokenView
 
@@ -43,8 +48,11 @@ class TokenView(DotTokenView):
             return self._error("unsupported_grant_type", "This grant type is not supported.")
         # One transaction per token request: rows locked while validating (the code, the
         # refresh token) stay locked until the new tokens are saved, so a code or refresh token
-        # yields at most one token set however many requests race for it.
-        with transaction.atomic():
+        # yields at most one token set however many requests race for it. client_credentials
+        # locks nothing and DOT saves its one token atomically, so it skips the outer
+        # transaction and the SAVEPOINT round trips DOT's would add inside it (issue 11).
+        outer = nullcontext() if grant_type == GrantType.CLIENT_CREDENTIALS else transaction.atomic()
+        with outer:
             if grant_type == GrantType.DEVICE_CODE:
                 # RFC 8628 §3.4: oauthlib's device grant with Porchlight's validator hooks
                 # (oidc_provider/device.py). DOT's own branch looks the code up in clear, for
@@ -59,6 +67,18 @@ class TokenView(DotTokenView):
             response["Cache-Control"] = "no-store"
             response["Pragma"] = "no-cache"
         return client_challenge(request, response)
+
+    @method_decorator(sensitive_post_parameters("password", "client_secret"))
+    def authorization_flow_token_response(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if app_authorized.has_listeners(self):
+            return super().authorization_flow_token_response(request, *args, **kwargs)
+        # DOT parses the response it just built and reads the new token back (one SELECT per
+        # token request) only to send app_authorized, which nothing here listens to (issue 11).
+        url, headers, body, status = self.create_token_response(request)
+        response = HttpResponse(content=body, status=status)
+        for name, value in headers.items():
+            response[name] = value
+        return response
 
     @staticmethod
     def _error(error: str, description: str) -> HttpResponse:

@@ -13,8 +13,8 @@ RESET = "/accounts/password/reset/"
 
 
 @pytest.fixture(autouse=True)
-def limits(settings):
-    """3 mails per address and 5 per IP an hour (the address's limit is the default)."""
+def limits(settings, throttle_store):
+    """3 mails per address and 5 per IP an hour, counted in the database, then in Redis."""
     settings.PORCHLIGHT = {
         **settings.PORCHLIGHT,
         "PASSWORD_RESET_MAX_PER_ACCOUNT": 3,
@@ -25,14 +25,15 @@ def limits(settings):
 
 
 @pytest.fixture
-def later(monkeypatch):
-    """Move the clock on by ``seconds`` instead of sleeping."""
+def later(monkeypatch, throttle_store):
+    """Move the clock (and Redis's) on by ``seconds`` instead of sleeping."""
     offset = timedelta()
     real_now = timezone.now
 
     def advance(seconds: int) -> None:
         nonlocal offset
         offset += timedelta(seconds=seconds)
+        throttle_store.age(seconds)
 
     monkeypatch.setattr(timezone, "now", lambda: real_now() + offset)
     return advance

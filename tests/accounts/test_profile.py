@@ -4,7 +4,7 @@ import re
 
 from django.core import mail
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, authorize, exchange
 
 
 def profile_data(**changes) -> dict:
@@ -129,3 +129,78 @@ def test_password_reset_does_not_reveal_unknown_email(browser, user):
     assert response.status_code == 302
     assert response["Location"] == "/accounts/password/reset/sent/"
     assert len(mail.outbox) == 0
+
+
+def visible_text(response) -> str:
+    """Return the page's text as a reader sees it: no tags, no attribute values."""
+    content = response.content.decode()
+    content = re.sub(r"<(script|style)\b.*?</\1>", " ", content, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", content))
+
+
+def test_profile_page_speaks_plainly_in_groups(logged_in, user):
+    page = logged_in.get("/accounts/profile/")
+    text = visible_text(page)
+    for jargon in ("E.164", "BCP47", "BCP 47", "preferred_username", "zoneinfo", "given_name", "locality"):
+        assert jargon not in text
+    for label in (
+        "Username shown to apps",
+        "Phone number",
+        "include the country code, e.g. +44 20 7946 0000",
+    ):
+        assert label.casefold() in text.casefold()
+    legends = re.findall(r"<legend>([^<]*)</legend>", page.content.decode())
+    assert legends == ["Name", "Contact", "Address", "Language and region", "About you"]
+
+
+def test_profile_time_zone_and_language_are_lists(logged_in, user):
+    content = logged_in.get("/accounts/profile/").content.decode()
+    zones = content.split('<select name="zoneinfo"')[1].split("</select>")[0]
+    assert '<optgroup label="Europe">' in zones and '<option value="Europe/London">London</option>' in zones
+    languages = content.split('<select name="locale"')[1].split("</select>")[0]
+    # Stored as language tags; shown by name.
+    assert '<option value="pt-BR">Brazilian Portuguese (Português Brasileiro)</option>' in languages
+    assert '<option value="en-GB">British English</option>' in languages
+
+
+def test_profile_language_choice_is_stored_as_tag(logged_in, user):
+    logged_in.post(
+        "/accounts/profile/", profile_data(locale="zh-Hans", zoneinfo="America/Argentina/Buenos_Aires")
+    )
+    user.refresh_from_db()
+    assert (user.locale, user.zoneinfo) == ("zh-Hans", "America/Argentina/Buenos_Aires")
+    content = logged_in.get("/accounts/profile/").content.decode()
+    assert '<option value="zh-Hans" selected>' in content
+    assert (
+        '<option value="America/Argentina/Buenos_Aires" selected>Argentina / Buenos Aires</option>' in content
+    )
+
+
+def test_profile_keeps_a_stored_language_not_in_the_list(logged_in, user):
+    user.locale = "en-US"
+    user.save()
+    content = logged_in.get("/accounts/profile/").content.decode()
+    assert '<option value="en-US" selected>' in content
+
+
+def seen_by(content: str, legend: str) -> str:
+    group = content.split(f"<legend>{legend}</legend>")[1].split("</fieldset>")[0]
+    return " | ".join(re.findall(r'class="small[^"]*seen-by">([^<]*)<', group))
+
+
+def test_profile_says_which_apps_see_each_group(logged_in, user, rp, make_client):
+    authorize(logged_in, rp, scope="openid email")
+    authorize(logged_in, make_client(name="Calendar"), scope="openid profile email")
+    content = logged_in.get("/accounts/profile/").content.decode()
+    assert seen_by(content, "Name") == "Seen by: Calendar"
+    assert seen_by(content, "Language and region") == "Seen by: Calendar"
+    assert seen_by(content, "Address") == "No app can see this"
+    # Contact mixes scopes, so each field says its own.
+    assert seen_by(content, "Contact") == "Seen by: Calendar, Test app | No app can see this"
+
+
+def test_profile_names_trusted_apps_that_received_a_field(logged_in, user, client, make_client, signing_keys):
+    trusted = make_client(name="Intranet", skip_consent=True)
+    exchange(client, trusted, authorize(logged_in, trusted, scope="openid phone"))
+    content = logged_in.get("/accounts/profile/").content.decode()
+    assert seen_by(content, "Contact") == "No app can see this | Seen by: Intranet"

@@ -39,8 +39,11 @@ class SlowPasswordHasher(MD5PasswordHasher):
 
 
 @pytest.fixture
-def server(live_server, transactional_db, settings, monkeypatch, django_user_model) -> str:
-    """The provider on a live server, with alice's password checked by the slow hasher."""
+def server(live_server, transactional_db, throttle_store, settings, monkeypatch, django_user_model) -> str:
+    """The provider on a live server, with alice's password checked by the slow hasher.
+
+    Failures are counted in the database, then in Redis (PORCHLIGHT_CACHE_THROTTLE).
+    """
     # As tests/e2e/conftest.py's issuer: no idle PostgreSQL session may outlive the test.
     monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
     settings.PASSWORD_HASHERS = [f"{__name__}.SlowPasswordHasher"]

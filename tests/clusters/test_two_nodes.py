@@ -1,7 +1,8 @@
 """Two gunicorn nodes on one database, each with its task worker, as a scaled-out deployment runs.
 
 The nodes share the database, SECRET_KEY and issuer, and (second variant) a real `redis-server`
-as their cache. One browser's cookie jar serves both nodes: cookies are per host, not per port.
+as their cache, which then holds sessions and login failure counts too. One browser's cookie jar
+serves both nodes: cookies are per host, not per port.
 Everything goes through HTTP and `manage.py`; nothing reaches into the provider's internals.
 """
 
@@ -9,7 +10,6 @@ import base64
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +27,7 @@ import redis
 import requests
 from django.db import connection
 
-from tests.cluster import ROOT, free_port, gunicorn_node, manage, node_environment
+from tests.cluster import ROOT, gunicorn_node, manage, node_environment, redis_server
 from tests.conftest import pkce_pair
 from tests.e2e.conftest import Browser, form_on, query_of
 from tests.logout_receiver import LogoutReceiver, validate_logout_token
@@ -59,33 +59,6 @@ def fresh_database(tmp_path: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
             pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def redis_server(log: Path) -> Iterator[str]:
-    """Run Debian's redis-server on a free loopback port, without persistence; yield its URL."""
-    port = free_port()
-    with log.open("ab") as output:
-        server = subprocess.Popen(
-            [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no"],
-            stdout=output,
-            stderr=output,
-        )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @contextmanager
@@ -146,6 +119,7 @@ def nodes(request, tmp_path_factory) -> Iterator[TwoNodes]:
         if request.param == "redis":
             settings["CACHE_URL"] = stack.enter_context(redis_server(tmp_path / "redis.log"))
             settings["CACHE_SESSIONS"] = "true"
+            settings["CACHE_THROTTLE"] = "true"
         database_url = stack.enter_context(fresh_database(tmp_path))
         env = node_environment(tmp_path, database_url, **settings)
         for args in (["migrate", "-v0"], ["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
@@ -291,6 +265,9 @@ def test_two_nodes_lockout_on_one_node_holds_on_the_other(nodes):
     assert urlsplit(refused.url).path == "/accounts/login/"
     assert "Too many failed attempts" in refused.text
     assert "porchlight_session" not in owner.session.cookies
+    if nodes.cache_url:
+        # The variant is not vacuous: A counted the failures in Redis (PORCHLIGHT_CACHE_THROTTLE).
+        assert redis.Redis.from_url(nodes.cache_url).keys("*throttle:password:*")
 
 
 def test_two_nodes_logout_on_one_node_kills_tokens_and_is_delivered_once(nodes):

@@ -128,8 +128,12 @@ def test_browser_connected_app_revoke_rejects_refresh_token(page, issuer, metada
 
     page.goto(f"{issuer}/account/apps/")
     assert page.get_by_role("heading", name="Example RP").is_visible()
+    page.get_by_role("link", name="Revoke access for Example RP").click()
+    # Asked first, with what the app loses.
+    page.wait_for_url(f"{issuer}/account/apps/*/revoke/")
+    assert page.get_by_text("Its access and refresh tokens stop working").is_visible()
     page.get_by_role("button", name="Revoke access for Example RP").click()
-    page.wait_for_load_state()
+    page.wait_for_url(f"{issuer}/account/apps/")
     assert page.get_by_role("heading", name="Example RP").count() == 0
 
     refreshed = requests.post(

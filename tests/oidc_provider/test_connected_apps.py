@@ -5,8 +5,9 @@ import re
 import pytest
 from django.test import Client as BrowserClient
 
+from accounts.models import LoginSession
 from oidc_provider.claims import SCOPE_DESCRIPTIONS
-from oidc_provider.models import Consent
+from oidc_provider.models import Consent, LogoutDelivery
 from tests.conftest import PASSWORD, authorize, basic_auth, exchange, query_of
 
 APPS = "/account/apps/"
@@ -36,11 +37,17 @@ def userinfo(http, access_token: str):
     return http.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
 
 
+def revoke_page_of(browser, page, app_name: str):
+    """Follow ``app_name``'s Revoke link on the Connected apps ``page`` to its confirmation page."""
+    section = page.content.decode().split(f"<h2>{app_name}</h2>")[1].split("<h2>")[0]
+    return browser.get(re.search(r'href="(/account/apps/\d+/revoke/)"', section).group(1))
+
+
 def consent_id_on_page(page, app_name: str) -> str:
-    """Return the consent id the Revoke button for ``app_name`` posts."""
-    content = page.content.decode()
-    section = content.split(f"<h2>{app_name}</h2>")[1].split("</form>")[0]
-    return re.search(r'name="consent" value="(\d+)"', section).group(1)
+    """Return the consent id the confirmation page's Revoke button for ``app_name`` posts."""
+    confirm = revoke_page_of(page.client, page, app_name)
+    assert f"<h1>Revoke access for {app_name}?</h1>" in confirm.content.decode()
+    return re.search(r'name="consent" value="(\d+)"', confirm.content.decode()).group(1)
 
 
 def app_names(page) -> list[str]:
@@ -93,10 +100,14 @@ def test_connected_apps_page_is_accessible_without_javascript(rp, logged_in):
     content = logged_in.get(APPS).content.decode()
     assert content.count("<h1>") == 1 and "<h1>Connected apps</h1>" in content
     assert "<script" not in content
-    # A plain form post with CSRF protection, and a button named for its app.
-    assert '<form method="post" action="/account/apps/">' in content
-    assert 'name="csrfmiddlewaretoken"' in content
-    assert '<button type="submit" aria-label="Revoke access for Test app">Revoke access</button>' in content
+    # A plain link to a confirmation page named for its app ...
+    link = re.search(r'<a class="button" href="([^"]+)" aria-label="Revoke access for Test app">', content)
+    confirm = logged_in.get(link.group(1)).content.decode()
+    # ... which answers with a plain form post with CSRF protection.
+    assert "<script" not in confirm
+    assert '<form method="post" action="/account/apps/">' in confirm
+    assert 'name="csrfmiddlewaretoken"' in confirm
+    assert '<button type="submit" class="primary">Revoke access for Test app</button>' in confirm
 
 
 def test_connected_apps_linked_from_account_home_and_header(logged_in):
@@ -201,3 +212,68 @@ def test_connected_apps_revoke_requires_login(rp, logged_in, user, browser):
     response = anonymous.post(APPS, {"consent": str(consent.pk)})
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert Consent.objects.filter(pk=consent.pk).exists()
+
+
+# --- the confirmation ----------------------------------------------------------------------------
+
+
+def test_connected_apps_revoke_asks_first_and_says_what_the_app_loses(rp, logged_in, client):
+    tokens = exchange(client, rp, authorize(logged_in, rp, scope="openid email offline_access")).json()
+    confirm = revoke_page_of(logged_in, logged_in.get(APPS), "Test app")
+    assert confirm.status_code == 200
+    text = re.sub(r"\s+", " ", confirm.content.decode())
+    assert "<h1>Revoke access for Test app?</h1>" in text
+    for scope in ("openid", "email", "offline_access"):
+        assert f'data-scope="{scope}">{SCOPE_DESCRIPTIONS[scope]}<' in text
+    assert "Test app is signed out of your account" in text
+    assert "Its access and refresh tokens stop working" in text
+    assert "Its offline access ends" in text
+    assert "Next time you use Test app, it will ask for your permission again." in text
+    # Asking revokes nothing.
+    assert app_names(logged_in.get(APPS)) == ["Test app"]
+    assert userinfo(client, tokens["access_token"]).status_code == 200
+    # Keeping it goes back to the list.
+    assert '<a href="/account/apps/">Keep it connected</a>' in text
+
+
+def test_connected_apps_revoke_page_mentions_offline_access_only_when_granted(rp, logged_in):
+    authorize(logged_in, rp, scope="openid profile")
+    text = revoke_page_of(logged_in, logged_in.get(APPS), "Test app").content.decode()
+    assert "offline access" not in text
+    assert SCOPE_DESCRIPTIONS["profile"] in text
+
+
+def test_connected_apps_revoke_tells_the_app_by_back_channel(
+    make_client, signing_keys, logged_in, client, user
+):
+    app = make_client(name="Calendar", logout={"backchannel_logout_uri": "https://calendar.example.com/bc"})
+    other = make_client(name="Wiki", logout={"backchannel_logout_uri": "https://wiki.example.com/bc"})
+    exchange(client, app, authorize(logged_in, app))
+    exchange(client, other, authorize(logged_in, other))
+    confirm = revoke_page_of(logged_in, logged_in.get(APPS), "Calendar")
+    assert "it is told at once to sign you out" in confirm.content.decode()
+    logged_in.post(APPS, {"consent": consent_id_on_page(logged_in.get(APPS), "Calendar")})
+
+    # Back-Channel Logout 1.0 §2.5: one logout token owed to Calendar, for this sign-in; none to Wiki.
+    [delivery] = LogoutDelivery.objects.all()
+    session = LoginSession.objects.get(user=user)
+    assert (delivery.client.name, delivery.sid, delivery.subject) == ("Calendar", session.sid, user.subject)
+    assert delivery.reason == "consent_revoked"
+    # The sign-in itself goes on: the user is still signed in here and to Wiki.
+    assert logged_in.get(APPS).status_code == 200 and session.is_active()
+
+
+def test_connected_apps_revoke_page_of_someone_elses_app_reveals_nothing(rp, logged_in, bob):
+    bob_browser = sign_in("bob")
+    authorize(bob_browser, rp, scope="openid")
+    bob_consent = Consent.objects.get(user=bob)
+    response = logged_in.get(f"/account/apps/{bob_consent.pk}/revoke/", follow=True)
+    assert response.redirect_chain == [(APPS, 302)]
+    assert "not connected to your account" in response.content.decode()
+    assert "Test app" not in response.content.decode()
+    assert Consent.objects.filter(pk=bob_consent.pk).exists()
+
+
+def test_connected_apps_revoke_page_requires_login(browser):
+    response = browser.get("/account/apps/1/revoke/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")

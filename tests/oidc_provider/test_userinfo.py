@@ -89,6 +89,31 @@ def test_userinfo_address_scope_releases_address(logged_in, rp, client, user_wit
     }
 
 
+def test_userinfo_accepts_token_in_form_body(logged_in, rp, client, user):
+    token = tokens_for(logged_in, rp, client, "openid email")["access_token"]
+    # RFC 6750 §2.2: a form-encoded POST body may carry the token instead of the header.
+    response = client.post(USERINFO, {"access_token": token})
+    assert response.status_code == 200
+    assert response.json()["sub"] == user.subject
+
+
+def test_userinfo_header_token_wins_over_form_body(logged_in, rp, client):
+    token = tokens_for(logged_in, rp, client, "openid email")["access_token"]
+    response = client.post(USERINFO, {"access_token": token}, **bearer("not-a-token"))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+
+
+def test_userinfo_refuses_a_deactivated_users_token(logged_in, rp, client, user):
+    token = tokens_for(logged_in, rp, client, "openid email")["access_token"]
+    user.is_active = False
+    user.save()
+    response = client.get(USERINFO, **bearer(token))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    assert "email" not in response.json()
+
+
 def test_userinfo_invalid_token_is_401_invalid_token(client, db):
     response = client.get(USERINFO, **bearer("not-a-token"))
     assert response.status_code == 401

@@ -132,8 +132,14 @@ def test_django_request_log_never_shows_a_password_reset_token(client, user, cap
         "/accounts/password/reset/",
         "/accounts/password/reset/sent/",
         "/accounts/password/reset/done/",
+        "/accounts/email/verify/send/",
         "/o/authorize/",
     ],
 )
 def test_redaction_leaves_paths_without_secrets_alone(path):
     assert redact_secret_paths(f'127.0.0.1 "GET {path}" 200') == f'127.0.0.1 "GET {path}" 200'
+
+
+def test_redaction_hides_the_email_verification_token():
+    line = '127.0.0.1 "GET /accounts/email/verify/MQ/d2k3-0123abcdef/" 200'
+    assert redact_secret_paths(line) == '127.0.0.1 "GET /accounts/email/verify/[redacted]/" 200'

@@ -68,3 +68,36 @@ def test_readyz_is_unavailable_while_a_migration_is_pending(client, signing_keys
         recorder.record_applied(newest.app, newest.name)
         health._migrations_applied = False
     assert client.get("/readyz").json()["checks"]["migrations"] is True
+
+
+@pytest.fixture
+def dead_redis(settings) -> None:
+    """Point the cache at a Redis that does not answer (nothing listens on the port)."""
+    from tests.cluster import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CACHE_URL = url
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+
+
+@pytest.mark.django_db
+def test_readyz_checks_the_shared_cache_when_there_is_one(client, signing_keys, settings, redis_url):
+    settings.CACHE_URL = redis_url
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    }
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["cache"] is True
+
+
+@pytest.mark.django_db
+def test_readyz_is_unavailable_while_the_shared_cache_is_down(client, signing_keys, dead_redis):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {
+        "database": True,
+        "cache": False,
+        "migrations": True,
+        "signing_key": True,
+    }

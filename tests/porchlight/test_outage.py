@@ -113,3 +113,23 @@ def basic(client_id: str, secret: str) -> str:
     from tests.conftest import basic_auth
 
     return basic_auth(client_id, secret)
+
+
+@pytest.mark.django_db
+def test_sign_in_while_redis_is_down_answers_503_not_500(settings, caplog):
+    from tests.cluster import free_port
+
+    # Throttle counters in a Redis that does not answer: the login form cannot count the attempt.
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CACHE_URL = url
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "CACHE_THROTTLE": True}
+    http = BrowserClient(raise_request_exception=False)
+
+    response = http.post("/accounts/login/", {"username": "alice", "password": "whatever-it-is"})
+
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    assert "briefly unavailable" in response.content.decode()
+    assert "whatever-it-is" not in caplog.text
+    assert "Traceback" not in caplog.text

@@ -1,0 +1,27 @@
+"""The user page's e-mail section: resend the verification link, or vouch for the address (audited)."""
+
+from django.http import HttpRequest
+
+from .admin import USER_PAGE_SECTIONS, UserPageSection
+from .email_verification import email_mark_verified, email_verification_send
+from .models import User
+
+
+def _verification_send(request: HttpRequest, user: User) -> str:
+    email_verification_send(user=user, actor=request.user, request=request)
+    return f"Sent {user.email} a link to confirm the address."
+
+
+def _mark_verified(request: HttpRequest, user: User) -> str:
+    email_mark_verified(user=user, actor=request.user)
+    return f"Marked {user.email} verified; apps see it in their next sign-in."
+
+
+USER_PAGE_SECTIONS.append(
+    UserPageSection(
+        template="admin/accounts/user/_email.html",
+        context=lambda user: {},
+        actions={"email_verification_send": _verification_send, "email_mark_verified": _mark_verified},
+        order=25,
+    )
+)

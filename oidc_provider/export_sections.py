@@ -1,0 +1,108 @@
+"""What the protocol side adds to a person's data export (accounts/export.py): apps and tokens.
+
+Summaries only: which app, which scopes, when issued and until when. Never a token's value or
+its hash, never a client secret.
+"""
+
+from django.db.models import Max, Min
+
+from accounts.export import EXPORT_SECTIONS
+
+from .consent import scope_descriptions
+from .models import AccessToken, Client, Consent, IDToken, RefreshToken, SessionClient
+
+
+def consents_section(user) -> list[dict]:
+    """Return the apps ``user`` allowed, with the scopes and when (OIDC Core 1.0 §3.1.2.4)."""
+    return [
+        {
+            "app": consent.client.name,
+            "client_id": consent.client.client_id,
+            "scopes": consent.scopes,
+            "in_plain_words": [description for _, description in scope_descriptions(consent.scopes)],
+            "first_granted": consent.created,
+            "last_granted": consent.updated,
+        }
+        for consent in Consent.objects.filter(user=user)
+        .select_related("client")
+        .order_by("client__name", "pk")
+    ]
+
+
+def connected_apps_section(user) -> list[dict]:
+    """Return every app that holds a consent, a token or a sign-in of ``user``."""
+    client_ids = (
+        set(Consent.objects.filter(user=user).values_list("client_id", flat=True))
+        | set(AccessToken.objects.filter(user=user).values_list("application_id", flat=True))
+        | set(RefreshToken.objects.filter(user=user).values_list("application_id", flat=True))
+        | set(SessionClient.objects.filter(session__user=user).values_list("client_id", flat=True))
+    )
+    apps = []
+    for client in Client.objects.filter(pk__in=client_ids - {None}).order_by("name", "pk"):
+        signed_in = SessionClient.objects.filter(session__user=user, client=client).aggregate(
+            first=Min("first_seen"), last=Max("first_seen")
+        )
+        apps.append(
+            {
+                "app": client.name,
+                "client_id": client.client_id,
+                "allowed": Consent.objects.filter(user=user, client=client).exists(),
+                # OIDC Core 1.0 §11: access that outlives the sign-in until revoked.
+                "offline_access": RefreshToken.objects.filter(
+                    user=user, application=client, offline=True, revoked__isnull=True
+                ).exists(),
+                "first_signed_in": signed_in["first"],
+                "last_signed_in": signed_in["last"],
+                "last_token_issued": AccessToken.objects.filter(user=user, application=client).aggregate(
+                    last=Max("created")
+                )["last"],
+            }
+        )
+    return apps
+
+
+def tokens_section(user) -> dict:
+    """Return a summary of ``user``'s tokens: app, scope, issued, expiry; never the token."""
+    return {
+        "access_tokens": [
+            {
+                "app": row["application__name"],
+                "client_id": row["application__client_id"],
+                "scope": row["scope"],
+                "issued": row["created"],
+                "expires": row["expires"],
+            }
+            for row in AccessToken.objects.filter(user=user)
+            .order_by("created", "pk")
+            .values("application__name", "application__client_id", "scope", "created", "expires")
+        ],
+        "refresh_tokens": [
+            {
+                "app": row["application__name"],
+                "client_id": row["application__client_id"],
+                "offline_access": row["offline"],
+                "issued": row["created"],
+                "revoked": row["revoked"],
+            }
+            for row in RefreshToken.objects.filter(user=user)
+            .order_by("created", "pk")
+            .values("application__name", "application__client_id", "offline", "created", "revoked")
+        ],
+        "id_tokens": [
+            {
+                "app": row["application__name"],
+                "client_id": row["application__client_id"],
+                "scope": row["scope"],
+                "issued": row["created"],
+                "expires": row["expires"],
+            }
+            for row in IDToken.objects.filter(user=user)
+            .order_by("created", "pk")
+            .values("application__name", "application__client_id", "scope", "created", "expires")
+        ],
+    }
+
+
+EXPORT_SECTIONS.update(
+    {"consents": consents_section, "connected_apps": connected_apps_section, "tokens": tokens_section}
+)

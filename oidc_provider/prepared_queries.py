@@ -1,0 +1,89 @@
+"""One-row lookups compiled to SQL once per database connection, then only executed.
+
+The protocol endpoints each find one row by one indexed value (an access token by its checksum,
+a client by its client_id). Django compiles a queryset's SQL anew on every evaluation; for a
+``select_related`` row of some 80 columns that compilation cost more CPU than the rest of the
+request (issue 11: ``make bench PROFILE=userinfo``). A ``PreparedLookup`` compiles its queryset
+once, keeps the SQL, the column converters and the related-object populators Django's
+``ModelIterable`` would build, and per call only swaps the value in, executes and builds the
+objects the way ``ModelIterable`` does. The statement goes through ``connection.cursor()``, so
+query logging, ``assertNumQueries`` and execute wrappers see it like any other.
+"""
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
+
+# Stands for the looked-up value while the SQL is compiled; its position in the parameters is
+# where each call's value goes.
+PLACEHOLDER = "\x00prepared-lookup-value\x00"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    connection: Any
+    compiler: Any
+    sql: str
+    params: tuple
+    position: int
+    converters: dict
+    init_list: list[str]
+    fields: slice
+    populators: list
+
+
+class PreparedLookup:
+    """Find at most one ``model`` row with a queryset that ``build(value)`` filters by ``value``."""
+
+    def __init__(self, model: type[Model], build: Callable[[str], QuerySet]):
+        self.model = model
+        self.build = build
+        # Django's connections are per thread (gthread workers), so is what is compiled for them.
+        self.local = threading.local()
+
+    def first(self, value: str) -> Model | None:
+        """Return the row the lookup finds for ``value``, or None."""
+        alias = router.db_for_read(self.model)
+        connection = connections[alias]
+        compiled = getattr(self.local, alias, None)
+        if compiled is None or compiled.connection is not connection:
+            compiled = self._compile(alias)
+            setattr(self.local, alias, compiled)
+        params = list(compiled.params)
+        params[compiled.position] = value
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        if compiled.converters:
+            row = next(compiled.compiler.apply_converters([row], compiled.converters))
+        obj = self.model.from_db(alias, compiled.init_list, row[compiled.fields])
+        for populator in compiled.populators:
+            populator.populate(row, obj)
+        return obj
+
+    def _compile(self, alias: str) -> _Compiled:
+        # As ModelIterable.__iter__ does (django/db/models/query.py), once.
+        compiler = self.build(PLACEHOLDER).order_by()[:1].query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        select, klass_info = compiler.select, compiler.klass_info
+        if params.count(PLACEHOLDER) != 1 or compiler.annotation_col_map:
+            raise ValueError(f"{self.model.__name__}: a prepared lookup takes one value and no annotations")
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        return _Compiled(
+            connection=connections[alias],
+            compiler=compiler,
+            sql=sql,
+            params=tuple(params),
+            position=list(params).index(PLACEHOLDER),
+            converters=compiler.get_converters([column[0] for column in select[: compiler.col_count]]),
+            init_list=[column[0].target.attname for column in select[start:end]],
+            fields=slice(start, end),
+            populators=get_related_populators(klass_info, select, alias),
+        )
