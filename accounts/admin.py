@@ -26,7 +26,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_otp_webauthn.models import WebAuthnCredential
 
+from audit.actions import Action
 from audit.models import AuditEvent
+from audit.services import audit_record
 
 from .invitations.forms import InviteForm, InviteImportForm
 from .invitations.services import (
@@ -123,6 +125,16 @@ class UserAdmin(DjangoUserAdmin):
         if change and "email" in form.changed_data:
             obj.email_verified = False
         super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            # The checkbox is the same act as the Account status buttons (post_save does the
+            # sign-out and revocation either way), so it is audited the same.
+            audit_record(
+                action=Action.ACCOUNT_REACTIVATE if obj.is_active else Action.ACCOUNT_DEACTIVATE,
+                target=obj.get_username(),
+                actor=request.user,
+                detail={"via": "user form"},
+                request=request,
+            )
 
     @admin.display(description=_("status"))
     def status(self, obj: User) -> str:

@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.services import audit_record
+from porchlight.prepared_queries import PreparedLookup
 
 from .models import LoginSession
 from .throttling import client_ip
@@ -73,11 +74,16 @@ def login_session_start(request: HttpRequest, *, sid: str, amr: list[str]) -> Lo
     return session
 
 
+# Looked up on every code exchange and refresh: its SQL is compiled once per connection.
+_OPEN_SESSION_BY_SID = PreparedLookup(
+    LoginSession, lambda sid: LoginSession.objects.filter(sid=sid, ended__isnull=True)
+)
+
+
 def login_session_active(sid: str) -> LoginSession | None:
     """Return the live session ``sid``, or None when it ended, expired or never existed."""
-    if not sid:
-        return None
-    return LoginSession.objects.filter(sid=sid, ended__isnull=True, expires__gt=timezone.now()).first()
+    session = _OPEN_SESSION_BY_SID.first(sid) if sid else None
+    return session if session is not None and session.expires > timezone.now() else None
 
 
 @transaction.atomic

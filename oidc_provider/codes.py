@@ -13,6 +13,8 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from porchlight.prepared_queries import PreparedLookup
+
 from .models import Client, Grant
 from .tokens import family_revoke
 
@@ -20,6 +22,18 @@ from .tokens import family_revoke
 def code_hash(code: str) -> str:
     """Return what is stored for ``code``: its SHA-256 (codes carry 160+ random bits)."""
     return hashlib.sha256(code.encode()).hexdigest()
+
+
+# The token request's one read of the grant: locked, with the user and the client the response
+# needs, compiled once per connection (issue 11).
+_GRANT_BY_CODE_LOCKED = PreparedLookup(
+    Grant,
+    lambda digest: (
+        Grant.objects.select_for_update(of=("self",))
+        .select_related("user", "application")
+        .filter(code=digest)
+    ),
+)
 
 
 def grant_for_code(code: str, *, client: Client | None = None) -> Grant | None:
@@ -31,29 +45,32 @@ def grant_for_code(code: str, *, client: Client | None = None) -> Grant | None:
 
 
 @transaction.atomic(savepoint=False)
-def grant_lock(*, code: str, client: Client) -> Grant | None:
-    """Lock and return ``code``'s grant if ``client`` may redeem it now, else None.
+def grant_lock(*, code: str) -> Grant | None:
+    """Lock and return ``code``'s grant, used or not, with its user and client; None if unknown.
 
     Call inside the token request's transaction: the row lock then lasts until the tokens are
-    saved, so concurrent redemptions queue here. A code that was already used has its tokens
-    revoked. The grant is marked used only once every check passed (``grant_mark_used``), so a
-    request with a wrong PKCE verifier or redirect_uri cannot use up someone else's code.
+    saved, so concurrent redemptions queue here and each sees what the one before it wrote.
+    Whether the grant may be redeemed is ``grant_redeemable``'s to decide, once the client has
+    authenticated.
     """
-    grant = (
-        Grant.objects.select_for_update(of=("self",))
-        .filter(code=code_hash(code), application=client)
-        .select_related("user")
-        .first()
-    )
-    if grant is None:
-        return None
+    return _GRANT_BY_CODE_LOCKED.first(code_hash(code))
+
+
+def grant_redeemable(*, grant: Grant | None, client: Client) -> bool:
+    """Return whether ``client`` may redeem the locked ``grant`` now; a replay revokes its tokens.
+
+    The grant is marked used only once every check passed (``grant_mark_used``), so a request
+    with a wrong PKCE verifier or redirect_uri cannot use up someone else's code.
+    """
+    # RFC 6749 §4.1.3: the code must have been issued to this client. Another client's code is
+    # refused without revoking anything: only the client the code was issued to can replay it.
+    if grant is None or grant.application_id != client.pk:
+        return False
     if grant.used_at is not None:
         if grant.token_family is not None:
             family_revoke(grant.token_family)
-        return None
-    if grant.is_expired():
-        return None
-    return grant
+        return False
+    return not grant.is_expired()
 
 
 def grant_mark_used(*, grant: Grant, token_family: uuid.UUID) -> None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 from jwcrypto import jwk, jws, jwt
+from jwcrypto.common import base64url_encode, json_encode
+from jwcrypto.jwa import JWA
 
 from accounts import encryption
 
@@ -214,16 +216,22 @@ def sign(claims: dict, *, algorithm: str, typ: str = "JWT") -> str:
     key = _decrypted.get(kid)
     if key is None:
         key = _decrypted[kid] = decrypt_private_jwk(encrypted)
-    token = jwt.JWT(header={"alg": algorithm, "typ": typ, "kid": kid}, claims=claims)
-    token.make_signed_token(key)
-    return token.serialize()
+    return _compact_jws({"alg": algorithm, "typ": typ, "kid": kid}, claims, key)
 
 
 def sign_with_secret(claims: dict, *, client: Client, typ: str = "JWT") -> str:
     """Sign ``claims`` with HS256 and ``client``'s secret; no kid, as no key is published."""
-    token = jwt.JWT(header={"alg": Algorithm.HS256, "typ": typ}, claims=claims)
-    token.make_signed_token(_secret_key(client))
-    return token.serialize()
+    return _compact_jws({"alg": Algorithm.HS256, "typ": typ}, claims, _secret_key(client))
+
+
+def _compact_jws(header: dict, claims: dict, key: jwk.JWK) -> str:
+    """Return ``claims`` signed with ``key`` as a compact JWS (RFC 7515 §7.1) under ``header``."""
+    # jwcrypto's JWT and JWS objects deep-copy their header registries for every token: more
+    # CPU than an ES256 signature (issue 11). The JWA primitive signs the same input, with the
+    # key's own use and key_ops checks.
+    signing_input = f"{base64url_encode(json_encode(header))}.{base64url_encode(json_encode(claims))}"
+    signature = JWA.signing_alg(header["alg"]).sign(key, signing_input.encode("ascii"))
+    return f"{signing_input}.{base64url_encode(signature)}"
 
 
 def token_hash(value: str, algorithm: str) -> str:

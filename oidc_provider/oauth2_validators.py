@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import router, transaction
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
@@ -20,12 +21,12 @@ from oauthlib.oauth2.rfc6749 import errors
 from accounts.sessions import login_session_active
 from audit.actions import Action
 from audit.services import audit_record
+from porchlight.prepared_queries import PreparedLookup
 
 from . import codes, device, keys
 from .claims import auth_context_claims, claims_for, userinfo_claims
 from .logout import session_client_record
 from .models import AccessToken, Algorithm, Client, Grant, GrantType, IDToken, RefreshToken
-from .prepared_queries import PreparedLookup
 from .refresh import refresh_token_lock, refresh_token_rotated
 from .tokens import client_tokens_find, refresh_token_remaining
 
@@ -53,13 +54,19 @@ class PorchlightValidator(OAuth2Validator):
         return super()._check_secret(provided_secret, stored_secret)
 
     def _load_application(self, client_id, request):
-        # One compiled lookup (prepared_queries.py) instead of DOT's queryset, which compiles
+        # One compiled lookup (porchlight/prepared_queries.py) instead of DOT's queryset, which compiles
         # its SQL on every token, introspection and revocation request (issue 11). DOT's own
         # checks (usable, same client_id) then run on the row it finds in request.client.
         if not request.client and client_id:
-            # A value PostgreSQL refuses (a NUL byte) is "no such client", as in DOT (GH #1006).
-            with contextlib.suppress(ValueError):
-                request.client = _CLIENT_BY_CLIENT_ID.first(client_id)
+            grant = self._loaded_grant(request)
+            if grant is not None and grant.application.client_id == client_id:
+                # A code exchange read the code's client with its grant already (codes.py);
+                # DOT's checks below still apply to it.
+                request.client = grant.application
+            else:
+                # A value PostgreSQL refuses (a NUL byte) is "no such client", as in DOT (GH #1006).
+                with contextlib.suppress(ValueError):
+                    request.client = _CLIENT_BY_CLIENT_ID.first(client_id)
         return super()._load_application(client_id, request)
 
     def authenticate_client(self, request, *args, **kwargs) -> bool:
@@ -146,23 +153,28 @@ class PorchlightValidator(OAuth2Validator):
 
     @staticmethod
     def _load_grant(code: str, request: Request) -> Grant | None:
-        """Load the grant for ``code`` once per token request (codes are unique)."""
-        loaded = getattr(request, "_loaded_grant", None)
+        """Lock and load the grant for ``code`` once per token request (codes are unique)."""
+        loaded = getattr(request, "_locked_grant", None)
         if loaded is None or loaded[0] != code:
-            loaded = (code, codes.grant_for_code(code))
-            request._loaded_grant = loaded
+            loaded = (code, codes.grant_lock(code=code))
+            request._locked_grant = loaded
         return loaded[1]
+
+    @staticmethod
+    def _loaded_grant(request: Request) -> Grant | None:
+        """Return the grant this request has locked already, if any."""
+        loaded = getattr(request, "_locked_grant", None)
+        return loaded[1] if loaded is not None else None
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         # RFC 6749 §4.1.2: a code is used once. The grant row is locked until the token request
         # ends, so of concurrent redemptions exactly one wins; a replay revokes what the first
         # redemption issued (RFC 9700 §4.2.4) and is refused.
-        grant = codes.grant_lock(code=code, client=client)
-        # RFC 6749 §4.1.3: the code must have been issued to this client. A deactivated
-        # account's code buys nothing (RFC 6749 §5.2 invalid_grant), even one issued just before.
-        if grant is None or not grant.user.is_active:
+        grant = self._load_grant(code, request)
+        # A deactivated account's code buys nothing (RFC 6749 §5.2 invalid_grant), even one
+        # issued just before.
+        if not codes.grant_redeemable(grant=grant, client=client) or not grant.user.is_active:
             return False
-        request._loaded_grant = (code, grant)
         request.scopes = grant.scope.split()
         request.user = grant.user
         if grant.nonce:
@@ -190,16 +202,30 @@ class PorchlightValidator(OAuth2Validator):
         return True
 
     def _check_and_set_request_resource(self, request):
-        # DOT looks the grant up by the code itself to narrow RFC 8707 resources; grants store
-        # the code's hash, so look it up by that.
-        if request.grant_type != GrantType.AUTHORIZATION_CODE:
+        grant = getattr(request, "_grant", None)
+        if request.grant_type != GrantType.AUTHORIZATION_CODE or grant is None:
             return super()._check_and_set_request_resource(request)
-        code = request.code
-        request.code = codes.code_hash(code)
+        # DOT would look the grant up again by its code; this request holds it locked already.
+        # Its parsing and URI checks run as for a grant without a code, then the grant's rule.
+        request.grant_type = None
         try:
-            return super()._check_and_set_request_resource(request)
+            super()._check_and_set_request_resource(request)
         finally:
-            request.code = code
+            request.grant_type = GrantType.AUTHORIZATION_CODE
+        granted = grant.resource or []
+        if request.resource and granted:
+            # RFC 8707 §2.2: the token request may narrow the authorized resources, never widen them.
+            for resource in request.resource:
+                if resource not in granted:
+                    raise errors.CustomOAuth2Error(
+                        error="invalid_target",
+                        description=f"The requested resource '{resource}' was not authorized.",
+                        request=request,
+                    )
+        elif granted:
+            self._validate_resource_uris(request, granted)
+            request.resource = granted
+        return None
 
     def get_code_challenge(self, code, request):
         grant = getattr(request, "_grant", None)
@@ -221,7 +247,8 @@ class PorchlightValidator(OAuth2Validator):
 
     def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
         # Asked before the client is authenticated (to pick the OIDC grant); only scopes leak
-        # into that choice, and the grant loaded here is checked in validate_code.
+        # into that choice. The grant is locked here, the token request's one read of it, and
+        # checked against the authenticated client in validate_code.
         grant = self._load_grant(code, request)
         return grant.scope.split() if grant is not None else []
 
@@ -253,17 +280,39 @@ class PorchlightValidator(OAuth2Validator):
             return None
         if "refresh_token" in token and not self._may_issue_refresh_token(request):
             del token["refresh_token"]
-        rotated = getattr(request, "refresh_token_instance", None)
-        saved = super().save_bearer_token(token, request, *args, **kwargs)
+        # DOT wraps the save in a transaction of its own, a SAVEPOINT and its RELEASE inside the
+        # token request's (views/token.py); one transaction is enough (issue 11).
+        with transaction.atomic(using=router.db_for_write(AccessToken), savepoint=False):
+            saved = self._save_bearer_token(token, request, *args, **kwargs)
         issued = getattr(request, "_issued_refresh_token", None)
         if "refresh_token" in token and issued is not None:
             # Not in RFC 6749 §5.1, but read by many RP libraries (Keycloak's name); harmless
             # to others, which ignore unknown members.
             session = None if issued.offline else self._login_session(request)
             token["refresh_expires_in"] = refresh_token_remaining(issued, session=session)
-        if request.grant_type == GrantType.REFRESH_TOKEN and isinstance(rotated, RefreshToken):
+        rotated = getattr(request, "_rotated_refresh_token", None)
+        if rotated is not None:
             refresh_token_rotated(token=rotated, response=dict(token))
         return saved
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        rotated = getattr(request, "refresh_token_instance", None)
+        rotating = isinstance(rotated, RefreshToken) and self.rotate_refresh_token(request)
+        if not rotating or "refresh_token" not in token:
+            return super()._save_bearer_token(token, request, *args, **kwargs)
+        # RFC 9700 §4.14.2 rotation of the token validate_refresh_token locked (refresh.py): the
+        # successor pair is saved here and the old token revoked once the response is known
+        # (refresh_token_rotated). DOT's path locks the row again, looks for a successor it
+        # cannot have and revokes field by field: ten statements more (issue 11).
+        if "scope" not in token:
+            raise errors.FatalClientError("Failed to renew access token: missing scope")
+        self._check_and_set_request_resource(request)
+        lifetime = token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
+        expires = timezone.now() + timedelta(seconds=lifetime)
+        access_token = self._create_access_token(expires, request, token, source_refresh_token=rotated)
+        self._create_refresh_token(request, token["refresh_token"], access_token, rotated)
+        request._rotated_refresh_token = rotated
+        return None
 
     def _may_issue_refresh_token(self, request) -> bool:
         """Decide whether this token response carries a refresh token (OIDC Core 1.0 §11).

@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts.encryption import UndecryptableError, decrypt, encrypt
 from accounts.models import LoginSession
 from accounts.sessions import login_session_active
+from porchlight.prepared_queries import PreparedLookup
 
 from .models import AccessToken, Client, RefreshToken
 from .tokens import family_revoke, refresh_token_alive
@@ -40,6 +41,19 @@ class RefreshDecision:
     retry: dict | None = None
 
 
+# The presented token, locked, with what deciding needs; a live row first, should a revoked one
+# share its checksum. Compiled once per connection (issue 11).
+_REFRESH_TOKEN_BY_CHECKSUM_LOCKED = PreparedLookup(
+    RefreshToken,
+    lambda checksum: (
+        RefreshToken.objects.select_for_update(of=("self",))
+        .filter(token_checksum=checksum)
+        .select_related("access_token", "user")
+        .order_by(F("revoked").desc(nulls_first=True))
+    ),
+)
+
+
 def _checksum(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -50,13 +64,7 @@ def refresh_token_lock(*, value: str, client: Client) -> RefreshDecision:
     Call inside the token request's transaction. A reused token past the grace window has its
     family revoked here.
     """
-    token = (
-        RefreshToken.objects.select_for_update(of=("self",))
-        .filter(token_checksum=_checksum(value))
-        .select_related("access_token", "user")
-        .order_by(F("revoked").desc(nulls_first=True))
-        .first()
-    )
+    token = _REFRESH_TOKEN_BY_CHECKSUM_LOCKED.first(_checksum(value))
     # RFC 6749 §6: the token must have been issued to the authenticated client.
     if token is None or token.application_id != client.pk:
         return RefreshDecision(None)
@@ -101,8 +109,20 @@ def _retry_response(token: RefreshToken) -> dict | None:
 
 
 def refresh_token_rotated(*, token: RefreshToken, response: dict) -> None:
-    """Keep the response that carried ``token``'s successor, for retries within the grace window."""
-    if not settings.PORCHLIGHT["REFRESH_REUSE_GRACE"]:
-        return
-    stored = json.dumps({"issued_at": int(time.time()), "response": response}).encode()
-    RefreshToken.objects.filter(pk=token.pk).update(retry_response_encrypted=encrypt(stored))
+    """Revoke the locked ``token`` now that ``response`` carries its successor.
+
+    As DOT's ``RefreshToken.revoke()`` does, the row is kept (revoked, so a reuse is recognised)
+    and the access token issued with it is deleted. The response is kept with it, for retries
+    within the grace window. One UPDATE and one DELETE, in the token request's transaction.
+    """
+    now = timezone.now()
+    fields = {"revoked": now, "updated": now, "access_token": None}
+    if settings.PORCHLIGHT["REFRESH_REUSE_GRACE"]:
+        stored = json.dumps({"issued_at": int(time.time()), "response": response}).encode()
+        fields["retry_response_encrypted"] = encrypt(stored)
+    RefreshToken.objects.filter(pk=token.pk).update(**fields)
+    if token.access_token_id is not None:
+        # The UPDATE above let go of the only row pointing at it, so a plain DELETE does; the
+        # ORM's collector would first SELECT it and clear that link again.
+        access_tokens = AccessToken.objects.filter(pk=token.access_token_id)
+        access_tokens._raw_delete(access_tokens.db)

@@ -136,7 +136,7 @@ MIDDLEWARE = [
     "porchlight.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy and Permissions-Policy on every response (settings below).
-    "csp.middleware.CSPMiddleware",
+    "porchlight.headers.CSPMiddleware",
     "porchlight.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "oidc_provider.middleware.MalformedRequestMiddleware",

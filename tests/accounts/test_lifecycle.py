@@ -204,10 +204,30 @@ def test_code_issued_before_deactivation_is_void(rp, logged_in, client, user):
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 
+def user_form_post(staff, user, **changes):
+    """Post the admin's change form of ``user`` as it stands, with ``changes`` (False unticks a box)."""
+    url = f"/admin/accounts/user/{user.pk}/change/"
+    form = staff.get(url).context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        value = changes.get(name, form.initial.get(name, field.initial))
+        if value is None or value is False or field.disabled:
+            continue
+        if value is True:
+            value = "on"
+        elif isinstance(value, (list, tuple)):
+            value = [getattr(item, "pk", item) for item in value]
+        data[name] = value
+    return staff.post(url, data)
+
+
 def test_unticking_active_in_the_admin_revokes_offline_tokens(rp, client, user, app_tokens, staff):
-    # What the admin's user form does with the "active" box unticked: a save with is_active off.
-    user.is_active = False
-    user.save()
+    response = user_form_post(staff, user, is_active=False)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    user.refresh_from_db()
+    assert not user.is_active
+    event = AuditEvent.objects.filter(action="account.deactivate", target=user.username).get()
+    assert event.actor is not None and event.actor.is_staff
     assert refresh(client, rp, app_tokens["refresh_token"]).json()["error"] == "invalid_grant"
     assert userinfo_status(client, app_tokens["access_token"]) == 401
     assert not RefreshToken.objects.filter(user=user, revoked__isnull=True).exists()

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.http import HttpResponse
+
+from porchlight.headers import CSPMiddleware
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -81,6 +85,30 @@ def test_headers_protocol_json_is_nosniff_with_permissions_policy(db, signing_ke
     assert response.status_code == 200
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "Permissions-Policy" in response
+
+
+def test_headers_protocol_responses_carry_the_pages_csp(signing_keys, client):
+    page = client.get("/accounts/login/")["Content-Security-Policy"]
+
+    for response in (
+        client.get("/.well-known/openid-configuration"),
+        client.get("/o/jwks/"),
+        client.post("/o/token/", {"grant_type": "client_credentials"}),
+    ):
+        assert response["Content-Security-Policy"] == page
+
+
+def test_headers_response_with_its_own_csp_keeps_it(rf):
+    def view(request):
+        response = HttpResponse()
+        response._csp_update = {"frame-src": ["https://app.example.com"]}
+        return response
+
+    first = CSPMiddleware(view)(rf.get("/accounts/logged-out/"))
+    second = CSPMiddleware(lambda request: HttpResponse())(rf.get("/accounts/logged-out/"))
+
+    assert directives(first["Content-Security-Policy"])["frame-src"] == ["https://app.example.com"]
+    assert "frame-src" not in directives(second["Content-Security-Policy"])
 
 
 def test_headers_https_issuer_sends_hsts(tmp_path):

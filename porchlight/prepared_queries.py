@@ -70,7 +70,12 @@ class PreparedLookup:
 
     def _compile(self, alias: str) -> _Compiled:
         # As ModelIterable.__iter__ does (django/db/models/query.py), once.
-        compiler = self.build(PLACEHOLDER).order_by()[:1].query.get_compiler(using=alias)
+        queryset = self.build(PLACEHOLDER)
+        # The first row in the queryset's own order if it sets one; a model's default order
+        # would only cost a sort.
+        if not queryset.query.order_by:
+            queryset = queryset.order_by()
+        compiler = queryset[:1].query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         select, klass_info = compiler.select, compiler.klass_info
         if params.count(PLACEHOLDER) != 1 or compiler.annotation_col_map:
