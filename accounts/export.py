@@ -86,14 +86,7 @@ def _profile(user) -> dict:
         "phone_number": user.phone_number,
         "phone_number_verified": user.phone_number_verified,
         # OIDC Core 1.0 §5.1.1.
-        "address": {
-            "formatted": user.address_formatted,
-            "street_address": user.address_street_address,
-            "locality": user.address_locality,
-            "region": user.address_region,
-            "postal_code": user.address_postal_code,
-            "country": user.address_country,
-        },
+        "address": user.address_parts(),
         "updated_at": user.updated_at,
     }
 

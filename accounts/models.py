@@ -61,6 +61,17 @@ class User(AbstractUser):
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
 
+    def address_parts(self) -> dict[str, str]:
+        """Return the postal address as the members of OIDC's address claim (Core 1.0 §5.1.1)."""
+        return {
+            "formatted": self.address_formatted,
+            "street_address": self.address_street_address,
+            "locality": self.address_locality,
+            "region": self.address_region,
+            "postal_code": self.address_postal_code,
+            "country": self.address_country,
+        }
+
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)

@@ -97,15 +97,7 @@ def supported_claims() -> list[str]:
 
 def _address(user) -> dict[str, str] | None:
     # OIDC Core 1.0 §5.1.1: the address claim is a JSON object of the parts that are set.
-    parts = {
-        "formatted": user.address_formatted,
-        "street_address": user.address_street_address,
-        "locality": user.address_locality,
-        "region": user.address_region,
-        "postal_code": user.address_postal_code,
-        "country": user.address_country,
-    }
-    parts = {key: value for key, value in parts.items() if value}
+    parts = {key: value for key, value in user.address_parts().items() if value}
     return parts or None
 
 

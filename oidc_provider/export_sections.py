@@ -61,45 +61,31 @@ def connected_apps_section(user) -> list[dict]:
     return apps
 
 
+def _token_rows(model, user, **columns: str) -> list[dict]:
+    """Return ``user``'s ``model`` rows, oldest first, as the app plus ``columns`` (name: column)."""
+    rows = (
+        model.objects.filter(user=user)
+        .order_by("created", "pk")
+        .values("application__name", "application__client_id", *columns.values())
+    )
+    return [
+        {
+            "app": row["application__name"],
+            "client_id": row["application__client_id"],
+            **{name: row[column] for name, column in columns.items()},
+        }
+        for row in rows
+    ]
+
+
 def tokens_section(user) -> dict:
     """Return a summary of ``user``'s tokens: app, scope, issued, expiry; never the token."""
     return {
-        "access_tokens": [
-            {
-                "app": row["application__name"],
-                "client_id": row["application__client_id"],
-                "scope": row["scope"],
-                "issued": row["created"],
-                "expires": row["expires"],
-            }
-            for row in AccessToken.objects.filter(user=user)
-            .order_by("created", "pk")
-            .values("application__name", "application__client_id", "scope", "created", "expires")
-        ],
-        "refresh_tokens": [
-            {
-                "app": row["application__name"],
-                "client_id": row["application__client_id"],
-                "offline_access": row["offline"],
-                "issued": row["created"],
-                "revoked": row["revoked"],
-            }
-            for row in RefreshToken.objects.filter(user=user)
-            .order_by("created", "pk")
-            .values("application__name", "application__client_id", "offline", "created", "revoked")
-        ],
-        "id_tokens": [
-            {
-                "app": row["application__name"],
-                "client_id": row["application__client_id"],
-                "scope": row["scope"],
-                "issued": row["created"],
-                "expires": row["expires"],
-            }
-            for row in IDToken.objects.filter(user=user)
-            .order_by("created", "pk")
-            .values("application__name", "application__client_id", "scope", "created", "expires")
-        ],
+        "access_tokens": _token_rows(AccessToken, user, scope="scope", issued="created", expires="expires"),
+        "refresh_tokens": _token_rows(
+            RefreshToken, user, offline_access="offline", issued="created", revoked="revoked"
+        ),
+        "id_tokens": _token_rows(IDToken, user, scope="scope", issued="created", expires="expires"),
     }
 
 

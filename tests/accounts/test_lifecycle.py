@@ -263,20 +263,12 @@ def test_device_approved_before_deactivation_is_denied(make_client, signing_keys
 
 
 @pytest.fixture
-def full_account(user, rp, logged_in, client, app_tokens):
+def full_account(user, rp, logged_in, client, app_tokens, passkey):
     """alice with an authenticator app, recovery codes, a passkey, a consent, tokens and history."""
     from accounts.mfa.recovery_codes import recovery_codes_generate
 
     TOTPAuthenticator.objects.create(user=user, name="Phone", confirmed=True)
     recovery_codes_generate(user)
-    WebAuthnCredential.objects.create(
-        user=user,
-        name="Passkey",
-        confirmed=True,
-        credential_id=b"credential-1",
-        public_key=b"not-a-real-key",
-        aaguid="00000000-0000-0000-0000-000000000000",
-    )
     user.groups.create(name="Readers")
     audit_record(action="user.password_reset_send", target="alice", detail={"to": "alice@example.com"})
     audit_record(action="login_lockout", target="account: password alice", detail={"failures": 5})
