@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -182,3 +183,27 @@ def gunicorn_node(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterat
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=5)
+
+
+@contextmanager
+def scratch_database(tmp_path: Path) -> Iterator[str]:
+    """Yield the URL of an empty database beside the test database (same engine); drop it afterwards."""
+    import psycopg
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'porchlight.sqlite3'}"
+        return
+    settings = connection.settings_dict
+    name = f"porchlight_scratch_{uuid.uuid4().hex[:12]}"
+    admin = dict(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], password=settings["PASSWORD"]
+    )
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
+        pg.execute(f'CREATE DATABASE "{name}"')
+    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
+    try:
+        yield f"postgres://{settings['USER']}{password}@{settings['HOST']}:{settings['PORT']}/{name}"
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
+            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -14,20 +14,17 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-import psycopg
 import pytest
 import redis
 import requests
-from django.db import connection
 
-from tests.cluster import ROOT, gunicorn_node, manage, node_environment, redis_server
+from tests.cluster import ROOT, gunicorn_node, manage, node_environment, redis_server, scratch_database
 from tests.conftest import pkce_pair
 from tests.e2e.conftest import Browser, form_on, query_of
 from tests.logout_receiver import LogoutReceiver, validate_logout_token
@@ -38,27 +35,6 @@ ISSUER = "http://127.0.0.1:8000"
 PASSWORD = "a long enough test passphrase"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 MAX_FAILURES = 3
-
-
-@contextmanager
-def fresh_database(tmp_path: Path) -> Iterator[str]:
-    """Yield the URL of an empty database both nodes share; drop it afterwards."""
-    if connection.vendor != "postgresql":
-        yield f"sqlite:///{tmp_path / 'porchlight.sqlite3'}"
-        return
-    settings = connection.settings_dict
-    name = f"porchlight_nodes_{uuid.uuid4().hex[:12]}"
-    admin = dict(
-        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], password=settings["PASSWORD"]
-    )
-    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
-        pg.execute(f'CREATE DATABASE "{name}"')
-    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
-    try:
-        yield f"postgres://{settings['USER']}{password}@{settings['HOST']}:{settings['PORT']}/{name}"
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
-            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -120,7 +96,7 @@ def nodes(request, tmp_path_factory) -> Iterator[TwoNodes]:
             settings["CACHE_URL"] = stack.enter_context(redis_server(tmp_path / "redis.log"))
             settings["CACHE_SESSIONS"] = "true"
             settings["CACHE_THROTTLE"] = "true"
-        database_url = stack.enter_context(fresh_database(tmp_path))
+        database_url = stack.enter_context(scratch_database(tmp_path))
         env = node_environment(tmp_path, database_url, **settings)
         for args in (["migrate", "-v0"], ["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
             manage(env, *args)

@@ -13,15 +13,13 @@ import secrets
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-import psycopg
 import pytest
 import requests
-from django.db import connection
 
+from tests.cluster import scratch_database
 from tests.conftest import pkce_pair
 from tests.e2e.conftest import Browser, form_on, query_of
 from tests.logout_receiver import LogoutReceiver, free_port, validate_logout_token
@@ -39,20 +37,8 @@ ATTEMPTS, RETRY_DELAY = 3, 1
 @pytest.fixture
 def database_url(tmp_path):
     """A database of its own for the served provider and its worker; dropped afterwards."""
-    if connection.vendor != "postgresql":
-        yield f"sqlite:///{tmp_path / 'porchlight.sqlite3'}"
-        return
-    settings = connection.settings_dict
-    name = f"porchlight_bcl_{uuid.uuid4().hex[:12]}"
-    admin = dict(
-        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], password=settings["PASSWORD"]
-    )
-    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
-        pg.execute(f'CREATE DATABASE "{name}"')
-    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
-    yield f"postgres://{settings['USER']}{password}@{settings['HOST']}:{settings['PORT']}/{name}"
-    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
-        pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(tmp_path) as url:
+        yield url
 
 
 class Stack:
