@@ -164,9 +164,11 @@ def account_restore(*, user: User, actor) -> None:
 @transaction.atomic
 def account_erase(*, user: User, actor, actor_label: str = "") -> User:
     """Erase ``user``'s personal data and devices, keeping the row as a tombstone; return it."""
+    # Judged on the locked row: a staff click and housekeeping (or two nodes) may both get here
+    # with the same user loaded before either erased it; only the first may erase.
+    user = User.objects.select_for_update().get(pk=user.pk)
     _check_not_erased(user)
     _check_not_last_superuser(user)
-    user = User.objects.select_for_update().get(pk=user.pk)
     identifiers = [user.get_username(), user.email]
     if user.is_active:
         # Signed out everywhere, tokens revoked and apps told first, as for any deactivation.

@@ -24,6 +24,7 @@ Every server it starts runs in its own session and is stopped by PID, and every 
 directory is removed, on success, error, Ctrl-C or SIGTERM alike.
 """
 
+import base64
 import json
 import os
 import pwd
@@ -329,6 +330,15 @@ def check_answers(base_url: str, endpoints: list[Endpoint]) -> None:
 # --- load ---------------------------------------------------------------------------------
 
 
+def jws_algorithm(token: str) -> str | None:
+    """Return the alg of a compact JWS's header, or None if ``token`` is not one."""
+    try:
+        header = token.split(".")[0]
+        return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))).get("alg")
+    except (ValueError, AttributeError):
+        return None
+
+
 def endpoints_for(credentials: dict) -> list[Endpoint]:
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     client_credentials = urlencode({"grant_type": "client_credentials"})
@@ -368,6 +378,14 @@ def endpoints_for(credentials: dict) -> list[Endpoint]:
             body=client_credentials,
             headers={"Authorization": credentials["opaque_auth"], **form},
             answers=lambda body: "access_token" in body and body["access_token"].count(".") != 2,
+        ),
+        Endpoint(
+            "token_es256",
+            "/o/token/",
+            method="POST",
+            body=client_credentials,
+            headers={"Authorization": credentials["es256_auth"], **form},
+            answers=lambda body: jws_algorithm(body.get("access_token", "")) == "ES256",
         ),
         Endpoint(
             "token_code",

@@ -28,7 +28,16 @@ MAX_REQUESTS = 5000
 FORM = "application/x-www-form-urlencoded"
 # Codes and refresh tokens are single use: these profiles use at most the pool seed.py makes.
 POOLED = {"token_code": "codes", "token_refresh": "refresh_tokens"}
-ENDPOINTS = ("discovery", "jwks", "token", "token_opaque", "introspection", "userinfo", *POOLED)
+ENDPOINTS = (
+    "discovery",
+    "jwks",
+    "token",
+    "token_opaque",
+    "token_es256",
+    "introspection",
+    "userinfo",
+    *POOLED,
+)
 
 
 def pooled_requests(credentials: dict, endpoint: str) -> Iterator[tuple[str, str, str, dict[str, str]]]:
@@ -71,6 +80,12 @@ def requests_for(credentials: dict) -> dict[str, tuple[str, str, str, dict[str, 
             "/o/token/",
             urlencode({"grant_type": "client_credentials"}),
             {"HTTP_AUTHORIZATION": credentials["opaque_auth"], "CONTENT_TYPE": FORM},
+        ),
+        "token_es256": (
+            "POST",
+            "/o/token/",
+            urlencode({"grant_type": "client_credentials"}),
+            {"HTTP_AUTHORIZATION": credentials["es256_auth"], "CONTENT_TYPE": FORM},
         ),
     }
 

@@ -43,7 +43,7 @@ from oauth2_provider.models import set_token_value
 from oauth2_provider.settings import oauth2_settings
 
 from oidc_provider.codes import code_hash
-from oidc_provider.models import AccessToken, Client, Grant, GrantType, RefreshToken
+from oidc_provider.models import AccessToken, Algorithm, Client, Grant, GrantType, RefreshToken
 from oidc_provider.rotation import keys_rotate
 from oidc_provider.services import client_create
 
@@ -215,6 +215,12 @@ def seed() -> dict[str, str]:
         grant_types=[GrantType.CLIENT_CREDENTIALS],
         access_token_format=Client.AccessTokenFormat.OPAQUE,
     )
+    es256, es256_secret = client_create(
+        name="Benchmark machine client, ES256 tokens",
+        redirect_uris=[],
+        grant_types=[GrantType.CLIENT_CREDENTIALS],
+        access_token_algorithm=Algorithm.ES256,
+    )
     if GROWTH:
         growth_seed(client=relying_party)
     host = urlsplit(os.environ["PORCHLIGHT_ISSUER"]).netloc
@@ -224,6 +230,7 @@ def seed() -> dict[str, str]:
         "relying_party_auth": basic_auth(relying_party.client_id, rp_secret),
         "machine_auth": basic_auth(machine.client_id, machine_secret),
         "opaque_auth": basic_auth(opaque.client_id, opaque_secret),
+        "es256_auth": basic_auth(es256.client_id, es256_secret),
         "username": USERNAME,
         "password": PASSWORD,
         "redirect_uri": REDIRECT_URI,

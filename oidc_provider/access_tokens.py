@@ -15,10 +15,7 @@ from oauthlib.oauth2.rfc6749.tokens import random_token_generator
 
 from . import keys
 from .claims import auth_context_claims
-from .models import Algorithm, Client
-
-# RFC 9068 §2.1: resource servers must support RS256; keep access tokens on it.
-ACCESS_TOKEN_ALGORITHM = Algorithm.RS256
+from .models import Client
 
 
 def generate_access_token(request: Request, refresh_token: bool = False) -> str:
@@ -26,7 +23,9 @@ def generate_access_token(request: Request, refresh_token: bool = False) -> str:
     client: Client | None = getattr(request, "client", None)
     if client is None or client.access_token_format != Client.AccessTokenFormat.JWT:
         return random_token_generator(request)
-    return keys.sign(jwt_access_token_claims(request), algorithm=ACCESS_TOKEN_ALGORITHM, typ="at+jwt")
+    # RFC 9068 §2.1: RS256 unless the client chose another of the published key algorithms.
+    claims = jwt_access_token_claims(request)
+    return keys.sign(claims, algorithm=client.access_token_algorithm, typ="at+jwt")
 
 
 def jwt_access_token_claims(request: Request) -> dict:

@@ -159,6 +159,7 @@ class ClientAdmin(admin.ModelAdmin):
                             "require_pkce",
                             "algorithm",
                             "access_token_format",
+                            "access_token_algorithm",
                             "may_introspect",
                             "new_client_secret",
                             "user",
@@ -184,7 +185,7 @@ class ClientAdmin(admin.ModelAdmin):
         if kind == Kind.WEB:
             # Public apps always use PKCE; machine-to-machine apps have no code to protect.
             advanced.append("require_pkce")
-        advanced += ["algorithm", "access_token_format", "may_introspect"]
+        advanced += ["algorithm", "access_token_format", "access_token_algorithm", "may_introspect"]
         if kind != Kind.NATIVE:
             advanced.append("new_client_secret")
         advanced.append("user")

@@ -77,6 +77,7 @@ def client_description(client: Client) -> dict[str, Any]:
         ),
         "id_token_signed_response_alg": client.algorithm,
         "access_token_format": client.access_token_format,
+        "access_token_signed_response_alg": client.access_token_algorithm,
         "skip_consent": client.skip_authorization,
         "require_pkce": client.require_pkce,
         "require_mfa": client.require_mfa,

@@ -31,6 +31,7 @@ LABELS = {
     "frontchannel_logout_session_required": "Front-channel logout needs iss and sid",
     "require_mfa": "Require two-step sign-in",
     "algorithm": "ID token signature",
+    "access_token_algorithm": "Access token signature",
     "user": "Owner",
 }
 HELP = {
@@ -43,6 +44,8 @@ HELP = {
     "origins, one per line (e.g. https://app.example.com).",
     "skip_authorization": "For your organisation's own apps: people are not asked to allow access.",
     "algorithm": "RS256 works with every library; ES256 and EdDSA are smaller and faster.",
+    "access_token_algorithm": "For JWT access tokens. Every resource server accepts RS256 (RFC 9068); "
+    "choose ES256 or EdDSA only if all of this app's APIs accept it.",
     "user": "Optional: the person responsible for this app.",
 }
 
@@ -94,6 +97,7 @@ class ClientAdminForm(forms.ModelForm):
             "require_pkce",
             "algorithm",
             "access_token_format",
+            "access_token_algorithm",
             "may_introspect",
             "user",
         ]

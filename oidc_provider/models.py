@@ -80,6 +80,15 @@ class Client(AbstractApplication):
         choices=AccessTokenFormat.choices,
         default=AccessTokenFormat.JWT,
     )
+    # RFC 9068 §2.1: every resource server must accept RS256, so it is the default; an app whose
+    # resource servers all accept another algorithm may choose it (ES256 and EdDSA tokens are
+    # smaller and a tenth of RS256's signing cost, README "Performance").
+    access_token_algorithm = models.CharField(
+        _("access token signing algorithm"),
+        max_length=5,
+        choices=[(alg.value, alg.label) for alg in KEY_ALGORITHMS],
+        default=Algorithm.RS256,
+    )
     require_mfa = models.BooleanField(
         _("require multi-factor authentication"),
         default=False,

@@ -334,6 +334,19 @@ def test_erased_subject_is_never_given_to_a_new_account(full_account, django_use
         django_user_model.objects.create_user(username="mallory", subject=subject)
 
 
+def test_an_account_loaded_before_its_erasure_is_not_erased_twice(full_account, django_user_model):
+    # A staff "erase now" and housekeeping can each hold the account as it was before the other
+    # erased it; the second must find the tombstone, not erase (and rename) it again.
+    from django.core.exceptions import ValidationError
+
+    stale = django_user_model.objects.get(pk=full_account.pk)
+    tombstone = account_erase(user=full_account, actor=None)
+    with pytest.raises(ValidationError, match="erased"):
+        account_erase(user=stale, actor=None)
+    assert django_user_model.objects.get(pk=full_account.pk).username == tombstone.username
+    assert AuditEvent.objects.filter(action="account.erase").count() == 1
+
+
 def test_erasure_of_the_only_active_superuser_is_refused(root):
     from django.core.exceptions import ValidationError
 

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from joserfc import jwt
-from joserfc.errors import DecodeError
+from joserfc.errors import DecodeError, UnsupportedAlgorithmError
 from joserfc.jwk import KeySet
 
 from oidc_provider.models import Client
@@ -26,9 +26,9 @@ def header_of(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
 
 
-def verify_access_token(token: str, *, jwks: dict, audience: str) -> dict:
+def verify_access_token(token: str, *, jwks: dict, audience: str, algorithm: str = "RS256") -> dict:
     """Validate ``token`` as an RFC 9068 §4 resource server does, with joserfc; return its claims."""
-    decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["RS256"])
+    decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=[algorithm])
     # RFC 9068 §4: the typ header must be at+jwt, so an ID token cannot pass for one.
     assert decoded.header["typ"] == "at+jwt"
     jwt.JWTClaimsRegistry(
@@ -103,7 +103,7 @@ def machine(make_client, signing_keys) -> RegisteredClient:
 
 
 def test_access_token_is_rs256_at_jwt_with_a_published_kid(make_client, signing_keys, logged_in, client):
-    # The ID token alg is the client's choice; access tokens stay on RS256 (RFC 9068 §2.1).
+    # The ID token alg is the client's choice; access tokens default to RS256 (RFC 9068 §2.1).
     rp = make_client(algorithm="ES256")
     body, _result = code_flow(logged_in, client, rp)
     header = header_of(body["access_token"])
@@ -155,6 +155,53 @@ def test_access_token_client_credentials_subject_is_the_client(machine, client, 
     assert claims["exp"] - claims["iat"] == body["expires_in"]
     assert claims.get("scope", "").split() == []
     assert "auth_time" not in claims and "acr" not in claims
+
+
+@pytest.mark.parametrize("algorithm", ["PS256", "ES256", "EdDSA"])
+def test_access_token_is_signed_with_the_algorithm_the_client_chose(
+    algorithm, make_client, signing_keys, client
+):
+    machine = make_client(
+        name="Billing job",
+        redirect_uris=[],
+        grant_types=["client_credentials"],
+        access_token_algorithm=algorithm,
+    )
+    response = client.post(
+        TOKEN,
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic_auth(machine.client_id, machine.client_secret),
+    )
+    assert response.status_code == 200, response.content
+    access_token = response.json()["access_token"]
+    header = header_of(access_token)
+    assert header["alg"] == algorithm
+    assert header["typ"] == "at+jwt"
+    jwks = client.get(JWKS).json()
+    assert {key["kid"]: key for key in jwks["keys"]}[header["kid"]]["alg"] == algorithm
+    claims = verify_access_token(access_token, jwks=jwks, audience=machine.client_id, algorithm=algorithm)
+    assert claims["sub"] == machine.client_id
+    # A resource server that accepts RS256 only refuses it: the choice is the client's to make.
+    with pytest.raises(UnsupportedAlgorithmError):
+        verify_access_token(access_token, jwks=jwks, audience=machine.client_id)
+    assert introspect(client, machine, access_token)["active"] is True
+
+
+def test_access_token_es256_from_the_code_flow_works_at_userinfo(
+    make_client, signing_keys, logged_in, client, user
+):
+    rp = make_client(access_token_algorithm="ES256")
+    body, _result = code_flow(logged_in, client, rp)
+    jwks = client.get(JWKS).json()
+    claims = verify_access_token(body["access_token"], jwks=jwks, audience=rp.client_id, algorithm="ES256")
+    assert claims["sub"] == user.subject
+    # The ID token keeps its own algorithm (the client's id_token_signed_response_alg).
+    assert header_of(body["id_token"])["alg"] == "RS256"
+    response = client.get(USERINFO, **bearer(body["access_token"]))
+    assert response.status_code == 200
+    assert response.json()["sub"] == user.subject
+    refreshed = refresh(client, rp, body["refresh_token"])
+    assert header_of(refreshed["access_token"])["alg"] == "ES256"
 
 
 def test_access_token_audience_is_the_resource_of_the_authorization_request(logged_in, rp, client, jwks):
@@ -289,18 +336,29 @@ def test_access_token_refresh_gives_new_jwt_with_original_auth_time(tokens, rp, 
     assert client.get(USERINFO, **bearer(refreshed["access_token"])).status_code == 200
 
 
-@pytest.mark.parametrize(("option", "is_jwt"), [([], True), (["--access-token-format", "opaque"], False)])
-def test_createclient_access_token_format(option, is_jwt, signing_keys, logged_in, client, user):
+@pytest.mark.parametrize(
+    ("option", "is_jwt", "algorithm"),
+    [
+        ([], True, "RS256"),
+        (["--access-token-alg", "ES256"], True, "ES256"),
+        (["--access-token-format", "opaque"], False, None),
+    ],
+)
+def test_createclient_access_token_format(option, is_jwt, algorithm, signing_keys, logged_in, client, user):
     out = StringIO()
     redirect_uri = "https://cli-made.example.com/cb"
     call_command("createclient", "CLI app", "--redirect-uri", redirect_uri, *option, "--json", stdout=out)
     data = json.loads(out.getvalue())
     model = Client.objects.get(client_id=data["client_id"])
+    shown = StringIO()
+    call_command("showclient", data["client_id"], "--json", stdout=shown)
+    assert json.loads(shown.getvalue())["access_token_signed_response_alg"] == model.access_token_algorithm
     registered = RegisteredClient(data["client_id"], data["client_secret"], redirect_uri, model)
 
     access_token = code_flow(logged_in, client, registered)[0]["access_token"]
     if is_jwt:
-        claims = verify_access_token(access_token, jwks=client.get(JWKS).json(), audience=data["client_id"])
+        jwks = client.get(JWKS).json()
+        claims = verify_access_token(access_token, jwks=jwks, audience=data["client_id"], algorithm=algorithm)
         assert claims["sub"] == user.subject
     else:
         assert "." not in access_token

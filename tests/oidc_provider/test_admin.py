@@ -251,3 +251,18 @@ def test_admin_signing_key_page_hides_private_key(staff, signing_keys):
 def test_admin_client_access_token_format_opaque(staff):
     add_client_in_admin(staff, access_token_format="opaque")
     assert Client.objects.get(name="Admin-made app").access_token_format == "opaque"
+
+
+def test_admin_client_access_token_algorithm(staff):
+    add_client_in_admin(staff, kind="machine", access_token_algorithm="ES256")
+    made = Client.objects.get(name="Admin-made app")
+    assert made.access_token_algorithm == "ES256"
+    page = staff.get(f"/admin/oidc_provider/client/{made.pk}/change/").content.decode()
+    assert "Access token signature" in page
+
+
+def test_admin_client_access_token_algorithm_refuses_hs256(staff):
+    # A shared secret cannot sign tokens that several resource servers verify.
+    response = add_client_in_admin(staff, kind="machine", access_token_algorithm="HS256")
+    assert "Select a valid choice" in response.content.decode()
+    assert not Client.objects.filter(name="Admin-made app").exists()

@@ -122,6 +122,7 @@ def admin_form(**overrides) -> ClientAdminForm:
         "allowed_origins": "",
         "algorithm": "RS256",
         "access_token_format": "jwt",
+        "access_token_algorithm": "RS256",
         **overrides,
     }
     return ClientAdminForm(data=data)

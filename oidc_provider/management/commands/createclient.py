@@ -5,7 +5,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from oidc_provider.models import Algorithm, Client, GrantType
+from oidc_provider.models import KEY_ALGORITHMS, Algorithm, Client, GrantType
 from oidc_provider.services import LOGOUT_FIELDS, client_create
 
 
@@ -34,6 +34,12 @@ class Command(BaseCommand):
             choices=Client.AccessTokenFormat.values,
             default=Client.AccessTokenFormat.JWT,
             help="jwt (RFC 9068, the default) or opaque",
+        )
+        parser.add_argument(
+            "--access-token-alg",
+            choices=[alg.value for alg in KEY_ALGORITHMS],
+            default=Algorithm.RS256,
+            help="how JWT access tokens are signed (default RS256, which every resource server accepts)",
         )
         parser.add_argument(
             "--no-require-pkce",
@@ -70,6 +76,7 @@ class Command(BaseCommand):
                 skip_consent=options["skip_consent"],
                 algorithm=options["id_token_alg"],
                 access_token_format=options["access_token_format"],
+                access_token_algorithm=options["access_token_alg"],
                 require_pkce=options["require_pkce"],
                 require_mfa=options["require_mfa"],
                 release_groups=options["release_groups"],
