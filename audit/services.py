@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from porchlight.batches import batched_delete
+
 from .actions import Action
 from .models import AuditEvent
 
@@ -91,17 +93,8 @@ def audit_purge(*, days: int | None = None, batch_size: int = 1000) -> int:
     """Delete events older than ``days`` (default: the retention setting) in batches; return how many."""
     days = settings.PORCHLIGHT["AUDIT_RETENTION_DAYS"] if days is None else days
     cutoff = timezone.now() - timedelta(days=days)
-    deleted = 0
     # Small batches keep each delete's locks short on a large table that logins write to.
-    while True:
-        batch = list(
-            AuditEvent.objects.filter(created__lt=cutoff)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if not batch:
-            break
-        deleted += AuditEvent.objects.filter(pk__in=batch).delete()[0]
+    deleted = batched_delete(AuditEvent.objects.filter(created__lt=cutoff), batch_size=batch_size)
     if deleted:
         audit_record(
             action=Action.AUDIT_PURGE,

@@ -341,20 +341,26 @@ def jws_algorithm(token: str) -> str | None:
 
 def endpoints_for(credentials: dict) -> list[Endpoint]:
     form = {"Content-Type": "application/x-www-form-urlencoded"}
-    client_credentials = urlencode({"grant_type": "client_credentials"})
+
+    def client_credentials(name: str, authorization: str, token_ok: Callable[[str], bool]) -> Endpoint:
+        return Endpoint(
+            name,
+            "/o/token/",
+            method="POST",
+            body=urlencode({"grant_type": "client_credentials"}),
+            headers={"Authorization": authorization, **form},
+            answers=lambda body: token_ok(body.get("access_token", "")),
+        )
+
     rp = {"Authorization": credentials["relying_party_auth"], **form}
     # A CSRF secret used as cookie and form token alike, as a browser's would be after the form.
     csrf = "b" * 32
     return [
         Endpoint("discovery", "/.well-known/openid-configuration", answers=lambda body: "issuer" in body),
         Endpoint("jwks", "/o/jwks/", answers=lambda body: bool(body.get("keys"))),
-        Endpoint(
-            "token",
-            "/o/token/",
-            method="POST",
-            body=urlencode({"grant_type": "client_credentials"}),
-            headers={"Authorization": credentials["machine_auth"], **form},
-            answers=lambda body: "access_token" in body,
+        # client_credentials, with an RS256 JWT, an opaque and an ES256 JWT access token.
+        client_credentials(
+            "token", credentials["machine_auth"], lambda token: jws_algorithm(token) == "RS256"
         ),
         Endpoint(
             "introspection",
@@ -371,21 +377,9 @@ def endpoints_for(credentials: dict) -> list[Endpoint]:
             headers={"Authorization": f"Bearer {credentials['access_token']}"},
             answers=lambda body: "sub" in body and "email" in body,
         ),
-        Endpoint(
-            "token_opaque",
-            "/o/token/",
-            method="POST",
-            body=client_credentials,
-            headers={"Authorization": credentials["opaque_auth"], **form},
-            answers=lambda body: "access_token" in body and body["access_token"].count(".") != 2,
-        ),
-        Endpoint(
-            "token_es256",
-            "/o/token/",
-            method="POST",
-            body=client_credentials,
-            headers={"Authorization": credentials["es256_auth"], **form},
-            answers=lambda body: jws_algorithm(body.get("access_token", "")) == "ES256",
+        client_credentials("token_opaque", credentials["opaque_auth"], lambda token: token.count(".") != 2),
+        client_credentials(
+            "token_es256", credentials["es256_auth"], lambda token: jws_algorithm(token) == "ES256"
         ),
         Endpoint(
             "token_code",

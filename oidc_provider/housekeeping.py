@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -21,6 +21,7 @@ from accounts.lifecycle import accounts_erase_due
 from accounts.models import LoginFailure, LoginSession
 from accounts.sessions import login_sessions_expire
 from audit.services import audit_purge
+from porchlight.batches import BATCH_SIZE, batched_delete
 
 from . import rotation
 from .device import device_grants_expired
@@ -31,19 +32,6 @@ logger = logging.getLogger(__name__)
 
 # pg_try_advisory_lock key: "PLHK" (rotation uses its own).
 LOCK_ID = 0x504C484B
-BATCH_SIZE = 1000
-
-
-def batched_delete(queryset: QuerySet, *, batch_size: int = BATCH_SIZE) -> int:
-    """Delete ``queryset`` a batch of primary keys at a time; return how many rows went."""
-    deleted = 0
-    while True:
-        batch = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not batch:
-            return deleted
-        # Short transactions: sign-ins and token requests write these tables meanwhile.
-        with transaction.atomic():
-            deleted += queryset.model.objects.filter(pk__in=batch).delete()[0]
 
 
 def expired_tokens_purge(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:

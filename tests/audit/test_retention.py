@@ -29,6 +29,16 @@ def test_audit_purge_deletes_only_events_older_than_the_retention(db, settings):
     assert purge.detail == {"deleted": 5, "days": 30} and purge.actor_label == "audit retention"
 
 
+def test_audit_purge_deletes_old_events_kept_between_recent_ones(db, settings):
+    # Batches continue after the last key they saw: a recent event before old ones stays, and
+    # every old one after it still goes.
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "AUDIT_RETENTION_DAYS": 30}
+    events = [aged(29 if index % 3 == 0 else 31) for index in range(10)]
+    assert audit_purge(batch_size=2) == 6
+    kept = set(AuditEvent.objects.exclude(action=Action.AUDIT_PURGE).values_list("pk", flat=True))
+    assert kept == {event.pk for index, event in enumerate(events) if index % 3 == 0}
+
+
 def test_audit_purge_with_nothing_old_records_nothing(db):
     aged(1)
     assert audit_purge() == 0
