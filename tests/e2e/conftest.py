@@ -8,6 +8,7 @@ stops at the first redirect that leaves the provider.
 import base64
 import hashlib
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -129,6 +130,27 @@ def form_on(page: requests.Response, action_path: str) -> Form:
         if urlsplit(urljoin(page.url, form.action)).path == action_path:
             return form
     raise AssertionError(f"no form posting to {action_path} on {page.url}: {page.text[:500]}")
+
+
+def race(count: int, send) -> list[requests.Response]:
+    """Call ``send()`` from ``count`` threads released at the same moment; return the responses."""
+    barrier = threading.Barrier(count)
+    responses: list[requests.Response | Exception] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            responses[index] = send()
+        except Exception as error:  # noqa: BLE001 - reported below as the test's failure
+            responses[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(isinstance(response, requests.Response) for response in responses), responses
+    return responses
 
 
 def query_of(url: str) -> dict[str, str]:

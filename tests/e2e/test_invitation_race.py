@@ -14,8 +14,7 @@ from accounts.invitations.services import Invitee, invitation_create
 from accounts.models import Invitation, User
 from audit.models import AuditEvent
 from tests.conftest import concurrent_database
-from tests.e2e.conftest import form_on
-from tests.e2e.test_token_races import race
+from tests.e2e.conftest import form_on, race
 
 pytestmark = concurrent_database
 

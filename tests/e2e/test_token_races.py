@@ -4,39 +4,17 @@ The requests race for real: each is its own HTTP connection, served on its own s
 database connection. On PostgreSQL the row locks decide the winner.
 """
 
-import threading
 from urllib.parse import urlencode
 
 import requests
 
 from oidc_provider.models import AccessToken, RefreshToken
 from tests.conftest import concurrent_database, pkce_pair
-from tests.e2e.conftest import query_of, sign_in_for_tokens
+from tests.e2e.conftest import query_of, race, sign_in_for_tokens
 
 pytestmark = concurrent_database
 
 RACERS = 10
-
-
-def race(count: int, send) -> list[requests.Response]:
-    """Call ``send()`` from ``count`` threads released at the same moment; return the responses."""
-    barrier = threading.Barrier(count)
-    responses: list[requests.Response | Exception] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            responses[index] = send()
-        except Exception as error:  # noqa: BLE001 - reported below as the test's failure
-            responses[index] = error
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert all(isinstance(response, requests.Response) for response in responses), responses
-    return responses
 
 
 def test_race_one_code_redeemed_concurrently_gives_exactly_one_token_set(browser, metadata, rp_client, user):
