@@ -16,7 +16,6 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -27,8 +26,7 @@ from django.views.decorators.http import require_POST
 from django_otp_webauthn.models import WebAuthnCredential
 
 from audit.actions import Action
-from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.services import audit_record, events_about
 
 from .invitations.forms import InviteForm, InviteImportForm
 from .invitations.services import (
@@ -130,7 +128,7 @@ class UserAdmin(DjangoUserAdmin):
             # sign-out and revocation either way), so it is audited the same.
             audit_record(
                 action=Action.ACCOUNT_REACTIVATE if obj.is_active else Action.ACCOUNT_DEACTIVATE,
-                target=obj.get_username(),
+                target=obj,
                 actor=request.user,
                 detail={"via": "user form"},
                 request=request,
@@ -258,7 +256,7 @@ def _session_end(request: HttpRequest, user: User) -> str:
 
 
 def _activity_context(user: User) -> dict:
-    events = AuditEvent.objects.filter(Q(target=user.get_username()) | Q(actor=user)).order_by("-created")
+    events = events_about(user).order_by("-created")
     return {"events": list(events[:10]), "search": user.get_username()}
 
 

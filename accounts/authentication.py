@@ -30,16 +30,15 @@ class AuthContext:
         return "mfa" if "mfa" in self.amr else "pwd"
 
 
-def record_authentication(request: HttpRequest, methods: list[str]) -> AuthContext:
-    """Record in the session that the user has just authenticated with ``methods``."""
+def _amr(methods: list[str]) -> list[str]:
+    # RFC 8176 §2: "mfa" whenever more than one kind of factor was used.
     amr = list(dict.fromkeys(methods))
     if len({m for m in amr if m != "mfa"}) > 1 and "mfa" not in amr:
         amr.append("mfa")
-    previous = request.session.get(SESSION_KEY)
-    session_id = previous.get("sid") if isinstance(previous, dict) else None
-    context = AuthContext(
-        auth_time=int(time.time()), amr=amr, session_id=session_id or secrets.token_urlsafe(24)
-    )
+    return amr
+
+
+def _store(request: HttpRequest, context: AuthContext) -> AuthContext:
     request.session[SESSION_KEY] = {
         "auth_time": context.auth_time,
         "amr": context.amr,
@@ -47,6 +46,34 @@ def record_authentication(request: HttpRequest, methods: list[str]) -> AuthConte
     }
     login_session_start(request, sid=context.session_id, amr=context.amr)
     return context
+
+
+def record_authentication(request: HttpRequest, methods: list[str]) -> AuthContext:
+    """Record in the session that the user has just authenticated with ``methods``."""
+    previous = request.session.get(SESSION_KEY)
+    session_id = previous.get("sid") if isinstance(previous, dict) else None
+    context = AuthContext(
+        auth_time=int(time.time()), amr=_amr(methods), session_id=session_id or secrets.token_urlsafe(24)
+    )
+    return _store(request, context)
+
+
+def record_factor_added(request: HttpRequest, method: str) -> AuthContext | None:
+    """Record that the session now holds the factor ``method`` too, keeping its ``auth_time``.
+
+    Enrolling a factor proves the session holds it, so ``amr`` says so; but it is no sign-in:
+    ``auth_time`` stays when the user last authenticated (OIDC Core 1.0 §2), so enrolling never
+    makes the session look freshly signed in to pages that ask for that (accounts/recent_auth.py).
+    """
+    context = get_auth_context(request)
+    if context is None:
+        return None
+    return _store(
+        request,
+        AuthContext(
+            auth_time=context.auth_time, amr=_amr([*context.amr, method]), session_id=context.session_id
+        ),
+    )
 
 
 def get_auth_context(request: HttpRequest) -> AuthContext | None:

@@ -88,7 +88,7 @@ def _sent_recently(user: User) -> int:
     window = timedelta(seconds=settings.PORCHLIGHT["PASSWORD_RESET_WINDOW"])
     return AuditEvent.objects.filter(
         action=Action.EMAIL_VERIFICATION_SENT,
-        target=user.get_username(),
+        target=user,
         created__gt=timezone.now() - window,
     ).count()
 
@@ -109,7 +109,7 @@ def email_verification_send(*, user: User, actor, request: HttpRequest | None = 
         limited = _sent_recently(user) >= settings.PORCHLIGHT["PASSWORD_RESET_MAX_PER_ACCOUNT"]
         audit_record(
             action=Action.EMAIL_VERIFICATION_LIMITED if limited else Action.EMAIL_VERIFICATION_SENT,
-            target=user.get_username(),
+            target=user,
             actor=actor,
             detail={"to": user.email},
             request=request,
@@ -152,7 +152,7 @@ def email_verify(*, uidb64: str, token: str, request: HttpRequest | None = None)
     user.save(update_fields=["email_verified", "updated_at"])
     audit_record(
         action=Action.EMAIL_VERIFIED,
-        target=user.get_username(),
+        target=user,
         actor=user,
         detail={"email": user.email},
         request=request,
@@ -171,7 +171,7 @@ def email_mark_verified(*, user: User, actor) -> None:
     user.save(update_fields=["email_verified", "updated_at"])
     audit_record(
         action=Action.EMAIL_MARKED_VERIFIED,
-        target=user.get_username(),
+        target=user,
         actor=actor,
         detail={"email": user.email},
     )

@@ -33,8 +33,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from django_tasks import task
 
 from audit.actions import Action
-from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.services import audit_record, events_about
 
 from . import encryption
 from .models import DataExport, LoginSession, RecoveryCodeDevice, TOTPAuthenticator
@@ -154,9 +153,7 @@ def _sessions(user) -> list[dict]:
 
 
 def _audit_events(user) -> list[dict]:
-    events = AuditEvent.objects.filter(Q(actor=user) | Q(target=user.get_username())).order_by(
-        "created", "pk"
-    )
+    events = events_about(user).order_by("created", "pk")
     return [
         {
             "when": row["created"],
@@ -205,7 +202,7 @@ def data_export_direct(*, user, actor=None, actor_label: str = "", request: Http
     content = data_export_json(user=user)
     audit_record(
         action=Action.DATA_EXPORT_STAFF if actor is not None else Action.DATA_EXPORT_COMMAND,
-        target=user.get_username(),
+        target=user,
         actor=actor,
         actor_label=actor_label,
         request=request,
@@ -259,7 +256,7 @@ def data_export_request(*, user, requested_by, request: HttpRequest | None = Non
         data_export_prepare.enqueue(export.pk)
     audit_record(
         action=Action.DATA_EXPORT_REQUEST,
-        target=user.get_username(),
+        target=user,
         actor=requested_by,
         detail={"export": export.pk, "again": merged},
         request=request,
@@ -335,7 +332,7 @@ def data_export_take(*, user, token: str, request: HttpRequest | None = None) ->
             raise DataExportUnavailable("used")
         audit_record(
             action=Action.DATA_EXPORT_DOWNLOAD,
-            target=user.get_username(),
+            target=user,
             actor=user,
             detail={"export": export.pk},
             request=request,

@@ -13,6 +13,7 @@ from audit.services import audit_record
 
 from . import throttling
 from .models import User
+from .recent_auth import recently_authenticated
 
 
 def current_password_clean(*, request: HttpRequest, user, password: str, message: str) -> str:
@@ -23,9 +24,7 @@ def current_password_clean(*, request: HttpRequest, user, password: str, message
     if not attempt.allowed:
         raise forms.ValidationError(attempt.decision.message, code="throttled")
     if not user.check_password(password):
-        audit_record(
-            action=Action.PASSWORD_CHECK_FAILURE, target=user.get_username(), actor=user, request=request
-        )
+        audit_record(action=Action.PASSWORD_CHECK_FAILURE, target=user, actor=user, request=request)
         decision = throttling.throttle_failure(attempt=attempt)
         if not decision.allowed:
             raise forms.ValidationError(decision.message, code="throttled")
@@ -70,10 +69,12 @@ class LoginForm(auth_forms.AuthenticationForm):
         return cleaned_data
 
     def _audit_failure(self, username: str, reason: str) -> None:
-        # The username as typed (it may name no account); never the password.
+        # About the account when the username names one (so its owner sees the attempt), else
+        # the username as typed; never the password.
+        account = User.objects.filter(**{User.USERNAME_FIELD: username}).first()
         audit_record(
             action=Action.LOGIN_FAILURE,
-            target=username,
+            target=account or username,
             actor_label="login form",
             detail={"reason": reason},
             request=self.request,
@@ -234,8 +235,9 @@ class ProfileForm(forms.ModelForm):
             "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
         }
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, request: HttpRequest, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.request = request
         # Lists to choose from; the stored values stay the standard tags (IANA names, BCP 47),
         # and the checks below still apply to whatever is posted.
         self.fields["zoneinfo"].widget = forms.Select(choices=time_zone_choices(self.instance.zoneinfo))
@@ -244,6 +246,18 @@ class ProfileForm(forms.ModelForm):
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
         """Return the page's groups with their bound fields."""
         return [(title, [self[name] for name in names]) for title, names in PROFILE_FIELDSETS]
+
+    def clean_email(self) -> str:
+        value = self.cleaned_data["email"]
+        # Password reset links go to this address: changing it changes how one can sign in, so
+        # it needs a fresh sign-in like every such change (accounts/recent_auth.py).
+        if value != self.initial.get("email") and not recently_authenticated(self.request):
+            raise forms.ValidationError(
+                "To change the address that password reset links go to, sign in again first "
+                "(for your security). Your other changes can be saved without it.",
+                code="reauthentication_required",
+            )
+        return value
 
     def clean_zoneinfo(self) -> str:
         value = self.cleaned_data["zoneinfo"]

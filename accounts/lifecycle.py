@@ -103,7 +103,7 @@ def account_deactivate(*, user: User, actor, reason: str = "", actor_label: str 
     user.save(update_fields=["is_active"])
     audit_record(
         action=Action.ACCOUNT_DEACTIVATE,
-        target=user.get_username(),
+        target=user,
         actor=actor,
         actor_label=actor_label,
         detail={"reason": reason} if reason else {},
@@ -117,7 +117,7 @@ def account_reactivate(*, user: User, actor) -> None:
     user.is_active = True
     user.deletion_requested = user.erase_after = None
     user.save(update_fields=["is_active", "deletion_requested", "erase_after"])
-    audit_record(action=Action.ACCOUNT_REACTIVATE, target=user.get_username(), actor=actor)
+    audit_record(action=Action.ACCOUNT_REACTIVATE, target=user, actor=actor)
 
 
 @transaction.atomic
@@ -138,7 +138,7 @@ def account_deletion_request(
     user.save(update_fields=["is_active", "deletion_requested", "erase_after"])
     audit_record(
         action=Action.ACCOUNT_DELETION_REQUEST,
-        target=user.get_username(),
+        target=user,
         actor=actor,
         actor_label=actor_label,
         detail={"erase_after": erase_after.isoformat(), "now": now},
@@ -158,7 +158,7 @@ def account_restore(*, user: User, actor) -> None:
     user.is_active = True
     user.deletion_requested = user.erase_after = None
     user.save(update_fields=["is_active", "deletion_requested", "erase_after"])
-    audit_record(action=Action.ACCOUNT_RESTORE, target=user.get_username(), actor=actor)
+    audit_record(action=Action.ACCOUNT_RESTORE, target=user, actor=actor)
 
 
 @transaction.atomic

@@ -191,6 +191,9 @@ class Invitation(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations")
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # Following the link shows only that its reader gets mail at this address, so it works only
+    # while the account still has it: after staff change the address it would vouch for the new one.
+    email = models.EmailField(_("sent to"), editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -208,6 +211,10 @@ class Invitation(models.Model):
 
     def is_pending(self) -> bool:
         return self.accepted is None and self.expires > timezone.now()
+
+    def reaches_user(self) -> bool:
+        """Return whether the link went to the address the account has now."""
+        return bool(self.email) and self.email == self.user.email
 
 
 class DataExport(models.Model):

@@ -15,6 +15,7 @@ from django_otp.models import Device
 from audit.services import audit_record
 
 from .mfa import flows, policy
+from .security_notices import Change, security_notice_send
 
 
 def user_device(*, user, persistent_id: str) -> Device:
@@ -36,7 +37,7 @@ def user_device_rename(*, user, device: Device, name: str, actor) -> None:
     flows.device_rename(device=device, name=name)
     audit_record(
         action="user.device_rename",
-        target=user.get_username(),
+        target=user,
         actor=actor,
         detail={"device": device.persistent_id, "from": old, "to": name},
     )
@@ -46,7 +47,7 @@ def user_device_remove(*, user, device: Device, actor) -> None:
     """Remove one of ``user``'s devices (with the last one go the recovery codes)."""
     detail = {"device": device.persistent_id, "name": device.name}
     flows.device_remove(user=user, device=device)
-    audit_record(action="user.device_remove", target=user.get_username(), actor=actor, detail=detail)
+    audit_record(action="user.device_remove", target=user, actor=actor, detail=detail)
 
 
 @transaction.atomic
@@ -61,10 +62,16 @@ def user_mfa_reset(*, user, actor) -> int:
         device.delete()
     audit_record(
         action="user.mfa_reset",
-        target=user.get_username(),
+        target=user,
         actor=actor,
         detail={"devices": [device.persistent_id for device in devices]},
     )
+    if devices:
+        security_notice_send(
+            user=user,
+            change=Change.MFA_RESET,
+            detail="Signing in now needs only your password until you set up a second factor again.",
+        )
     return len(devices)
 
 
@@ -92,6 +99,4 @@ def user_password_reset_send(*, user, actor) -> None:
         settings.DEFAULT_FROM_EMAIL,
         user.email,
     )
-    audit_record(
-        action="user.password_reset_send", target=user.get_username(), actor=actor, detail={"to": user.email}
-    )
+    audit_record(action="user.password_reset_send", target=user, actor=actor, detail={"to": user.email})

@@ -26,6 +26,7 @@ from audit.services import audit_record
 from porchlight.prepared_queries import PreparedLookup
 
 from .models import LoginSession
+from .security_notices import Change, security_notice_send
 from .throttling import client_ip
 
 # Sent with ``session`` (the ended LoginSession) once the row is marked ended.
@@ -107,7 +108,7 @@ def login_sessions_end(*, sessions: QuerySet, reason: str, actor=None) -> int:
         if actor is not None:
             audit_record(
                 action="session.end",
-                target=session.user.get_username(),
+                target=session.user,
                 actor=actor,
                 detail={"sid": session.sid, "reason": reason},
             )
@@ -241,11 +242,16 @@ def password_change_record(*, request: HttpRequest, user, keep_sid: str = "") ->
     password_changed.send(sender=LoginSession, user=user)
     audit_record(
         action="password_changed",
-        target=user.get_username(),
+        target=user,
         actor=user if request.user.is_authenticated else None,
         actor_label="" if request.user.is_authenticated else "password reset link",
         detail={"sessions_ended": ended, "kept_this_session": bool(keep_sid), "ip": client_ip(request) or ""},
         request=request,
+    )
+    security_notice_send(
+        user=user,
+        change=Change.PASSWORD_CHANGED,
+        detail="Every other sign-in of yours was ended, and every app has to ask you again.",
     )
     return ended
 

@@ -44,6 +44,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.services import audit_record
+from porchlight.client_address import IPAddress, client_address, parse_address
 
 from .models import LoginFailure
 
@@ -118,21 +119,13 @@ def account_key(username: str) -> str:
     return unicodedata.normalize("NFKC", username).strip().casefold()[:255]
 
 
-def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        ip = ipaddress.ip_address(value.strip())
-    except ValueError:
-        return None
-    if ip.version == 6 and ip.ipv4_mapped:
-        return ip.ipv4_mapped
-    return ip
-
-
 def ip_key(address: str) -> str | None:
     """Return the key attempts from ``address`` are counted under: the IP, or an IPv6 /64."""
-    ip = _address(address)
-    if ip is None:
-        return None
+    ip = parse_address(address)
+    return None if ip is None else _key(ip)
+
+
+def _key(ip: IPAddress) -> str:
     if ip.version == 6:
         # One IPv6 subscriber usually holds a whole /64; counting single addresses would let
         # it make 2**64 times the allowed attempts.
@@ -140,29 +133,10 @@ def ip_key(address: str) -> str | None:
     return str(ip)
 
 
-def _trusted_proxy(address: str) -> bool:
-    ip = _address(address)
-    return ip is not None and any(ip in network for network in settings.PORCHLIGHT["TRUSTED_PROXIES"])
-
-
 def client_ip(request: HttpRequest) -> str | None:
-    """Return the client address: REMOTE_ADDR, or behind our proxies the right-most untrusted hop."""
-    remote = request.META.get("REMOTE_ADDR", "")
-    # X-Forwarded-For is only as good as whoever sent it: a client that reaches us directly
-    # (past the proxy) would otherwise name any address it likes and get fresh attempts with each.
-    if not settings.PORCHLIGHT["BEHIND_PROXY"] or not _trusted_proxy(remote):
-        return ip_key(remote)
-    # Each proxy appends the address it received the request from, so only the right-most
-    # entries are trustworthy: walk from the right past our own proxies (TRUSTED_PROXIES); the
-    # first other address is the client. Anything left of it may be forged by the client.
-    client = remote
-    for hop in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
-        if ip_key(hop) is None:
-            break
-        client = hop.strip()
-        if not _trusted_proxy(client):
-            break
-    return ip_key(client)
+    """Return the key the client is counted under: its address (see ``client_address``), or its /64."""
+    address = client_address(request)
+    return None if address is None else _key(address)
 
 
 def _ip_keys(request: HttpRequest, scope: str) -> list[Key]:

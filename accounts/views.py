@@ -1,6 +1,6 @@
 """Login, logout and the signed-in landing page."""
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,7 +11,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.messages.views import SuccessMessageMixin
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -28,6 +28,8 @@ from .mfa import flows as mfa_flows
 from .mfa import policy as mfa_policy
 from .mfa import views as mfa_views
 from .models import LoginSession
+from .recent_auth import recent_authentication_required
+from .security_notices import Change, security_notice_send
 from .sessions import (
     login_session_current,
     login_sessions_end,
@@ -57,7 +59,7 @@ class LoginView(auth_views.LoginView):
         context = record_authentication(self.request, ["pwd"])
         audit_record(
             action=Action.LOGIN_SUCCESS,
-            target=user.get_username(),
+            target=user,
             actor=user,
             detail={"amr": context.amr, "sid": context.session_id},
             request=self.request,
@@ -142,13 +144,29 @@ class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):
                 {"title": title, "seen_by": shared, "fields": list(zip(fields, readers, strict=True))}
             )
         context["groups"] = groups
+        if context["form"].has_error("email", "reauthentication_required"):
+            context["reauthenticate_url"] = (
+                f"{reverse('accounts:login')}?{urlencode({'next': self.request.path})}"
+            )
         return context
 
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
     def form_valid(self, form):
+        old_email = form.initial.get("email") or ""
         response = super().form_valid(form)
-        if "email" in form.changed_data and form.instance.email:
-            # The link is made after the save, so it covers the new address (and nothing older).
-            email_verification_request(self.request)
+        if "email" in form.changed_data:
+            # Told at the old address: the new one may be an attacker's.
+            security_notice_send(
+                user=form.instance,
+                change=Change.EMAIL_CHANGED,
+                detail=f"Password reset links now go to {form.instance.email or 'no address'}.",
+                to=old_email,
+            )
+            if form.instance.email:
+                # The link is made after the save, so it covers the new address (and nothing older).
+                email_verification_request(self.request)
         return response
 
 
@@ -185,6 +203,7 @@ class EmailVerifyView(View):
         return render(request, self.template_name, {"verified": user, "valid": user is not None})
 
 
+@method_decorator(recent_authentication_required, name="dispatch")
 class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
     form_class = PasswordChangeForm
     template_name = "accounts/password_change.html"

@@ -13,7 +13,12 @@ class AuditEvent(models.Model):
     # Who acted when no user did, e.g. "rotatekeys command".
     actor_label = models.CharField(_("actor"), max_length=150, blank=True)
     action = models.CharField(_("action"), max_length=64, db_index=True)
+    # What the event is about: its kind ("user", "client", ...) and primary key when it is a row,
+    # so a person's events are found by who they are, never by a name another row could share;
+    # ``target`` is the label shown (a username, a client_id, text typed at a form).
     target = models.CharField(_("target"), max_length=255, blank=True)
+    target_type = models.CharField(_("target type"), max_length=32, blank=True)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     # Where the request came from (accounts/throttling.client_ip: an IPv4 address or an IPv6 /64),
     # blank for commands and background work.
@@ -22,6 +27,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created"]
+        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_event_target")]
         verbose_name = _("audit event")
 
     def __str__(self) -> str:

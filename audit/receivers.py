@@ -17,6 +17,4 @@ def record_logout(sender, request, user, **kwargs) -> None:
         return
     data = request.session.get(SESSION_KEY) if request is not None else None
     sid = str(data.get("sid") or "") if isinstance(data, dict) else ""
-    audit_record(
-        action=Action.LOGOUT, target=user.get_username(), actor=user, detail={"sid": sid}, request=request
-    )
+    audit_record(action=Action.LOGOUT, target=user, actor=user, detail={"sid": sid}, request=request)

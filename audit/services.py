@@ -4,7 +4,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import models
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -17,10 +18,30 @@ USER_AGENT_LENGTH = AuditEvent._meta.get_field("user_agent").max_length
 TARGET_LENGTH = AuditEvent._meta.get_field("target").max_length
 
 
+def audit_target(target: models.Model | str) -> tuple[str, str, str]:
+    """Return the (type, id, label) an event records for ``target``: a row, or a plain label.
+
+    Users are labelled by username and clients by client_id, as staff search for them.
+    """
+    if not isinstance(target, models.Model):
+        return "", "", str(target)
+    label = target._meta.label
+    if label == settings.AUTH_USER_MODEL:
+        return "user", str(target.pk), target.get_username()
+    if label == settings.OAUTH2_PROVIDER_APPLICATION_MODEL:
+        return "client", str(target.pk), target.client_id
+    return target._meta.model_name, str(target.pk), str(target)
+
+
+def events_about(user) -> QuerySet[AuditEvent]:
+    """Return the events ``user`` did or that are about their account (typed, never by name)."""
+    return AuditEvent.objects.filter(Q(actor=user) | Q(target_type="user", target_id=str(user.pk)))
+
+
 def audit_record(
     *,
     action: str,
-    target: str = "",
+    target: models.Model | str = "",
     actor=None,
     actor_label: str = "",
     detail: dict | None = None,
@@ -28,17 +49,22 @@ def audit_record(
 ) -> AuditEvent:
     """Record that ``actor`` (a user, or ``actor_label`` for the system) did ``action`` to ``target``.
 
-    With ``request``, the client's address and user agent are recorded too.
+    ``target`` is the row the event is about (a user, a client, ...) or, for what is no row (a
+    username typed at a failed login), a label. With ``request``, the client's address and user
+    agent are recorded too.
     """
     # Imported here: accounts imports this module, so a module-level import would be a cycle.
     from accounts.throttling import client_ip
 
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     meta = getattr(request, "META", None) or {}
+    target_type, target_id, label = audit_target(target)
     return AuditEvent.objects.create(
         action=action,
         # A username as typed at a failed login can be anything, of any length.
-        target=str(target)[:TARGET_LENGTH],
+        target=label[:TARGET_LENGTH],
+        target_type=target_type,
+        target_id=target_id,
         actor=actor if is_user else None,
         actor_label=actor_label or (actor.get_username() if is_user else "system"),
         detail=detail or {},
@@ -72,7 +98,7 @@ def audit_events_anonymise(*, user, identifiers: Iterable[str], label: str) -> i
     and user agent, and e-mail-like or identifying values in its detail (GDPR Art. 17).
     """
     names = {name.casefold() for name in identifiers if name}
-    about = Q(actor=user)
+    about = Q(actor=user) | Q(target_type="user", target_id=str(user.pk))
     for name in names:
         # A lockout's target is "account: password <name>" (accounts/throttling.py).
         about |= Q(target__iexact=name) | (Q(target__contains=":") & Q(target__iendswith=f" {name}"))
@@ -80,7 +106,8 @@ def audit_events_anonymise(*, user, identifiers: Iterable[str], label: str) -> i
     for event in AuditEvent.objects.filter(about).iterator():
         if event.actor_id == user.pk:
             event.actor_label = label
-        if event.target.casefold() in names or event.target.casefold().rsplit(" ", 1)[-1] in names:
+        typed = (event.target_type, event.target_id) == ("user", str(user.pk))
+        if typed or event.target.casefold() in names or event.target.casefold().rsplit(" ", 1)[-1] in names:
             event.target = label
         event.detail = _scrubbed(event.detail, names)
         event.ip = event.user_agent = ""

@@ -104,7 +104,15 @@ def handover_panel(client: Client, number: int, urls: dict[str, str]) -> dict:
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
     form = ClientAdminForm
-    list_display = ("name", "client_id", "kind", "grant_type_list", "skip_authorization", "created")
+    list_display = (
+        "name",
+        "client_id",
+        "kind",
+        "grant_type_list",
+        "skip_authorization",
+        "registration_source",
+        "created",
+    )
     list_filter = ("client_type", "skip_authorization", "require_mfa", "release_groups", "algorithm")
     search_fields = ("name", "client_id", "redirect_uris")
     readonly_fields = ("client_id", "created", "updated")
@@ -342,7 +350,7 @@ class ClientAdmin(admin.ModelAdmin):
 def _audit_token_revoke(request, token, kind: str) -> None:
     audit_record(
         action="token.revoke",
-        target=token.user.get_username() if token.user else token.application.client_id,
+        target=token.user if token.user else token.application,
         actor=request.user,
         detail={"token": kind, "id": token.pk, "client_id": token.application.client_id, "reason": "admin"},
         request=request,

@@ -50,7 +50,7 @@ def consent_grant(
         consent.save(update_fields=["scopes", "updated"])
     audit_record(
         action=Action.CONSENT_GRANT,
-        target=user.get_username(),
+        target=user,
         actor=user,
         detail={"client_id": client.client_id, "scopes": scopes, "allowed": consent.scopes},
         request=request,
@@ -80,7 +80,7 @@ def consent_revoke(*, user, client: Client, actor=None, request: HttpRequest | N
         logout_deliveries_queue(session=session, client=client, reason="consent_revoked")
     audit_record(
         action=Action.CONSENT_REVOKE,
-        target=user.get_username(),
+        target=user,
         actor=actor or user,
         detail={"client_id": client.client_id, "scopes": scopes, "tokens_revoked": tokens},
         request=request,

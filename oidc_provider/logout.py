@@ -3,10 +3,11 @@
 OIDC Back-Channel Logout 1.0: a signed logout token is POSTed to each client's
 ``backchannel_logout_uri``. The deliveries are rows (``LogoutDelivery``) written, with their task,
 in the transaction that ends the session; the task worker (``manage.py db_worker``) sends them
-with a short timeout, retries with exponential backoff and finally marks them failed. A delivered
-row is never sent again, and two workers never send one row at once (a lease taken by an atomic
-UPDATE). OIDC Front-Channel Logout 1.0: the signed-out page loads each client's
-``frontchannel_logout_uri`` in a hidden frame.
+with a short timeout, retries with exponential backoff and finally marks them failed; a URI that
+leads to an internal address fails at once (porchlight/outbound.py). A delivered row is never
+sent again, and two workers never send one row at once (a lease taken by an atomic UPDATE).
+OIDC Front-Channel Logout 1.0: the signed-out page loads each client's ``frontchannel_logout_uri``
+in a hidden frame.
 """
 
 import time
@@ -24,6 +25,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from accounts.models import LoginSession
 from audit.services import audit_record
+from porchlight import outbound
 
 from . import keys
 from .models import Algorithm, Client, LogoutDelivery, SessionClient
@@ -120,29 +122,27 @@ def _claim(delivery_id: int) -> LogoutDelivery | None:
 
 
 def _post(uri: str, token: str) -> str:
-    """POST the logout token to ``uri``; return "" on success or why it failed."""
+    """POST the logout token to ``uri``; return "" on success or why it failed.
+
+    Raises ``outbound.OutboundRefused`` when ``uri`` leads to an address outbound requests may not
+    reach (porchlight/outbound.py): no retry can change that.
+    """
     try:
         # §2.5: form-encoded logout_token. No redirects: only the registered URI is called.
-        with (
-            httpx.Client(timeout=settings.PORCHLIGHT_LOGOUT_TIMEOUT, follow_redirects=False) as http,
-            http.stream(
-                "POST",
-                uri,
-                content=urlencode({"logout_token": token}),
-                headers={"Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-store"},
-            ) as response,
-        ):
-            received = 0
-            for chunk in response.iter_bytes():
-                received += len(chunk)
-                if received > MAX_RESPONSE_BYTES:
-                    break
-            # §2.8: 200 (or 204) means the RP logged the session out.
-            if response.status_code in (200, 204):
-                return ""
-            return f"HTTP {response.status_code}"
+        response = outbound.request(
+            "POST",
+            uri,
+            timeout=settings.PORCHLIGHT_LOGOUT_TIMEOUT,
+            max_bytes=MAX_RESPONSE_BYTES,
+            content=urlencode({"logout_token": token}),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-store"},
+        )
     except httpx.HTTPError as error:
         return f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
+    # §2.8: 200 (or 204) means the RP logged the session out.
+    if response.status_code in (200, 204):
+        return ""
+    return f"HTTP {response.status_code}"
 
 
 def logout_delivery_attempt(*, delivery_id: int) -> str:
@@ -150,7 +150,11 @@ def logout_delivery_attempt(*, delivery_id: int) -> str:
     delivery = _claim(delivery_id)
     if delivery is None:
         return "skipped"
-    error = _post(delivery.uri, logout_token_build(delivery=delivery))
+    try:
+        error, refused = _post(delivery.uri, logout_token_build(delivery=delivery)), False
+    except outbound.OutboundRefused as refusal:
+        # The target is (now) an internal address: fail at once and say why, rather than retry.
+        error, refused = refusal.reason[:ERROR_LENGTH], True
     now = timezone.now()
     target = urlsplit(delivery.uri).netloc
     with transaction.atomic():
@@ -161,7 +165,7 @@ def logout_delivery_attempt(*, delivery_id: int) -> str:
                 None,
             )
             delivery.last_error = ""
-        elif delivery.attempts >= settings.PORCHLIGHT_LOGOUT_ATTEMPTS:
+        elif refused or delivery.attempts >= settings.PORCHLIGHT_LOGOUT_ATTEMPTS:
             delivery.state, delivery.finished, delivery.next_attempt = LogoutDelivery.State.FAILED, now, None
             delivery.last_error = error
         else:
@@ -173,7 +177,7 @@ def logout_delivery_attempt(*, delivery_id: int) -> str:
         if delivery.state != LogoutDelivery.State.PENDING:
             audit_record(
                 action=f"logout_delivery.{delivery.state}",
-                target=delivery.client.name,
+                target=delivery.client,
                 actor_label="logout delivery",
                 detail={"to": target, "sid": delivery.sid, "attempts": delivery.attempts, "error": error},
             )
@@ -210,7 +214,7 @@ def logout_delivery_retry(*, delivery: LogoutDelivery, actor) -> bool:
         logout_deliver.enqueue(delivery.pk)
         audit_record(
             action="logout_delivery.retry",
-            target=delivery.client.name,
+            target=delivery.client,
             actor=actor,
             detail={"sid": delivery.sid},
         )

@@ -1,18 +1,51 @@
-"""Answer unparseable protocol requests with 400 ``invalid_request``, never a 500 (docs/design.md, gap 14)."""
+"""Answer requests that cannot be parsed with a 400, never a 500 (docs/design.md, gap 14).
+
+Every request: its Content-Type header must parse, a form body must be UTF-8 and must parse.
+Protocol requests (under /o/) also: percent-encoding must be valid and no parameter may hold a
+NUL. Protocol endpoints answer RFC 6749 §5.2 ``invalid_request`` JSON; the authorization and
+logout endpoints and every other page answer a page.
+
+This runs before the session, CSRF and authentication middleware and before any view, which
+matters: Django raises ``BadRequest`` on *every* read of ``request.POST`` when a form declares
+another charset; the CSRF check reads it first and Django's 400 and 500 handlers
+(``requires_csrf_token``) read it again, so the exception escaped Django's handler and gunicorn
+answered with its own 500 page.
+"""
 
 import base64
 import binascii
 import re
 from urllib.parse import unquote_plus
 
-from django.core.exceptions import BadRequest
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import BadRequest, SuspiciousOperation
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.template import loader
 
 PROTOCOL_PREFIX = "/o/"
 # RFC 3986 §2.1: "%" must start a two-hex-digit escape; oauthlib raises ValueError otherwise.
 BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Set in the WSGI environ (porchlight/wsgi.py) when Django could not parse the Content-Type header.
+CONTENT_TYPE_ERROR = "porchlight.content_type_error"
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+# The labels of UTF-8 (WHATWG Encoding §4.2). A form body is UTF-8: WHATWG URL §5.1 decodes
+# application/x-www-form-urlencoded as UTF-8 and defines no charset parameter, nor does RFC 7578
+# §8 for multipart/form-data; a form that names another charset was encoded otherwise.
+UTF8_LABELS = frozenset(
+    {"unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8", "x-unicode20utf8"}
+)
+NOT_UTF8 = "The request body cannot be parsed: a form must be sent in UTF-8."
+UNPARSEABLE_BODY = "The request body cannot be parsed."
+# Django raises these while parsing a body (SuspiciousOperation: too many fields or files, too big).
+BODY_ERRORS = (
+    MultiPartParserError,
+    ValueError,
+    LookupError,
+    BadRequest,
+    SuspiciousOperation,
+    UnreadablePostError,
+)
 
 
 class MalformedRequestMiddleware:
@@ -20,28 +53,39 @@ class MalformedRequestMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(PROTOCOL_PREFIX):
-            problem = self._problem(request)
-            if problem:
-                return self._error(request, problem)
+        problem = self._problem(request)
+        if problem:
+            return self._error(request, problem)
         return self.get_response(request)
 
     @staticmethod
     def _problem(request: HttpRequest) -> str | None:
-        if BAD_ESCAPE.search(request.META.get("QUERY_STRING", "")):
+        if request.encoding not in (None, "utf-8"):
+            # Django decodes the query string in the body's declared charset too (UTF-7 yields
+            # lone surrogates, a codec such as base64 raises LookupError), and refuses "utf8" for
+            # a form: a URL is UTF-8 (RFC 3986 §2.5), and so is any form body let through below.
+            request.encoding = "utf-8"
+        if CONTENT_TYPE_ERROR in request.META:
+            return "The Content-Type header cannot be parsed."
+        charset = request.content_params.get("charset")
+        form = request.content_type in FORM_TYPES
+        if form and charset is not None and charset.strip().lower() not in UTF8_LABELS:
+            return NOT_UTF8
+        protocol = request.path.startswith(PROTOCOL_PREFIX)
+        if protocol and BAD_ESCAPE.search(request.META.get("QUERY_STRING", "")):
             return "The query string is not valid percent-encoding."
         if request.method == "POST":
             try:
-                if BAD_ESCAPE.search(request.body.decode("latin-1")) and request.content_type.endswith(
-                    "urlencoded"
+                if (
+                    protocol
+                    and BAD_ESCAPE.search(request.body.decode("latin-1"))
+                    and request.content_type.endswith("urlencoded")
                 ):
                     return "The request body is not valid percent-encoding."
                 request.POST  # noqa: B018 - parse now, where a failure can be answered cleanly
-            except (MultiPartParserError, ValueError, UnicodeDecodeError, LookupError, BadRequest):
-                # LookupError: a charset Python does not know; BadRequest: a form body that is
-                # not UTF-8, which Django refuses to decode.
-                return "The request body cannot be parsed."
-        if _has_nul(request):
+            except BODY_ERRORS:
+                return UNPARSEABLE_BODY
+        if protocol and _has_nul(request):
             return "The request contains a NUL character."
         return None
 
@@ -53,7 +97,10 @@ class MalformedRequestMiddleware:
         if request.path.startswith(PROTOCOL_PREFIX + "logout"):
             context = {"error": {"description": description}}
             return render(request, "oidc_provider/logout_confirm.html", context, status=400)
-        return JsonResponse({"error": "invalid_request", "error_description": description}, status=400)
+        if request.path.startswith(PROTOCOL_PREFIX):
+            return JsonResponse({"error": "invalid_request", "error_description": description}, status=400)
+        # Any other page: the project's 400 page, rendered as Django's bad_request view does.
+        return HttpResponseBadRequest(loader.get_template("400.html").render())
 
 
 def _has_nul(request: HttpRequest) -> bool:

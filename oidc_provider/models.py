@@ -22,7 +22,10 @@ from oauth2_provider.models import (
     ApplicationManager,
 )
 
+from porchlight.outbound import uri_refusal
+
 from .hashers import client_secret_problem
+from .names import name_keys, name_look_alike, name_reorders
 from .redirect_uris import redirect_uri_problem
 
 
@@ -217,12 +220,43 @@ class Client(AbstractApplication):
             raise ValidationError(errors)
 
     def _clean_name(self, errors: dict) -> None:
-        # People choose what to allow by this name on the consent page, so two apps never share it.
+        # People choose what to allow by this name on the consent page, so no app may pass for
+        # one staff registered; names are compared as people see them (names.py).
         self.name = (self.name or "").strip()
-        if not self.name:
+        if not name_keys(self.name):
             errors["name"] = [_("Give the app a name: people see it when they sign in.")]
-        elif Client.objects.filter(name__iexact=self.name).exclude(pk=self.pk).exists():
-            errors["name"] = [_("Another app is already called “%s”.") % self.name]
+            return
+        if name_reorders(self.name):
+            errors["name"] = [
+                _("Leave out direction controls (U+202A–U+202E, U+2066–U+2069): they reorder the name.")
+            ]
+            return
+        # DOT's registration_source: "manual" for apps staff made (admin, createclient,
+        # client_create, fixtures); any other registered itself, and staff have not reviewed it.
+        registered_itself = self.registration_source != self.RegistrationSource.MANUAL
+        others = Client.objects.exclude(pk=self.pk)
+        if registered_itself:
+            # RFC 7591 §2 gives client_name no uniqueness: installations of one app share its name.
+            others = others.filter(registration_source=self.RegistrationSource.MANUAL)
+        taken = name_look_alike(self.name, others.values_list("name", flat=True).iterator())
+        if taken is None:
+            return
+        if registered_itself:
+            errors["name"] = [
+                _(
+                    "“%s” looks like the name of an app your organisation's staff registered "
+                    "(ignoring case, spacing, invisible characters and look-alike letters); an app "
+                    "that registers itself must choose another name."
+                )
+                % self.name
+            ]
+        elif taken == self.name:
+            errors["name"] = [_("Another app is already called “%s”.") % taken]
+        else:
+            errors["name"] = [
+                _("Another app is already called “%(taken)s”, which people could not tell from “%(name)s”.")
+                % {"taken": taken, "name": self.name}
+            ]
 
     def _clean_uris(self, errors: dict) -> None:
         # Back-Channel Logout 1.0 §2.2, Front-Channel Logout 1.0 §2: absolute, no fragment;
@@ -239,6 +273,12 @@ class Client(AbstractApplication):
             ]
             if problems:
                 errors[field] = problems
+        # The server itself POSTs to the back-channel URI (the browser loads the front-channel
+        # one), so it must lead to a public address; refused with invalid_client_metadata at
+        # registration (RFC 7591 §3.2.2). A name that does not resolve yet is checked at each POST.
+        backchannel = self.backchannel_logout_uri.strip()
+        if backchannel and "backchannel_logout_uri" not in errors and (refusal := uri_refusal(backchannel)):
+            errors["backchannel_logout_uri"] = [f"{refusal}."]
         if GrantType.AUTHORIZATION_CODE in (self.grant_types or []) and not self.redirect_uris.split():
             errors.setdefault("redirect_uris", []).append(
                 _("An app that signs people in needs at least one redirect URI.")

@@ -472,7 +472,7 @@ class PorchlightValidator(OAuth2Validator):
         for row in found:
             audit_record(
                 action=Action.TOKEN_REVOKE,
-                target=row.user.get_username() if row.user_id else client.client_id,
+                target=row.user if row.user_id else client,
                 actor_label=f"client {client.client_id}",
                 detail={
                     "token": "access token" if isinstance(row, AccessToken) else "refresh token",

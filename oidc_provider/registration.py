@@ -3,7 +3,8 @@
 DOT's own registration view (3.4) maps a client to one DOT grant type and sets no ID token
 algorithm, so its clients cannot get ID tokens (docs/design.md, gap 9). Here the metadata's shape is
 checked against what Porchlight really does and the client is made by ``services.client_create``,
-like every other client, so ``Client.clean()`` judges its URIs and name as it judges any client's.
+like every other client, so ``Client.clean()`` judges its URIs as it judges any client's, and its
+name by the rule for apps that register themselves (DOT's ``registration_source`` "dcr").
 """
 
 import hashlib
@@ -249,7 +250,9 @@ FIELD_ERRORS = {"redirect_uris": "invalid_redirect_uri"}
 def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> tuple[Client, str | None]:
     """Create a dynamically registered client, spending one use of ``token``; return it and its secret.
 
-    Such clients always see the consent page and never may introspect (they are not first-party).
+    Such clients always see the consent page, which says staff have not reviewed them, and never
+    may introspect (they are not first-party). Their names may repeat among themselves, never pass
+    for a staff app's (``Client._clean_name``).
     Raises ``RegistrationError("invalid_token", ...)`` if the token was used up meanwhile.
     """
     if token is not None:
@@ -268,6 +271,7 @@ def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> t
             skip_consent=False,
             algorithm=metadata.id_token_signed_response_alg,
             logout=metadata.logout,
+            registration_source=Client.RegistrationSource.DCR,
         )
     except ValidationError as exc:
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"client": exc.messages}
@@ -278,7 +282,7 @@ def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> t
         raise RegistrationError(error, "; ".join(described)[:500]) from exc
     audit_record(
         action="client.register",
-        target=client.client_id,
+        target=client,
         actor_label=f"registration token {token.label}" if token else "open registration",
         detail={"client_name": client.name, "grant_types": client.grant_types},
     )

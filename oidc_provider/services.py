@@ -42,6 +42,7 @@ def client_create(
     require_mfa: bool = False,
     release_groups: bool = False,
     logout: dict | None = None,
+    registration_source: str = Client.RegistrationSource.MANUAL,
     actor=None,
     actor_label: str = "",
 ) -> tuple[Client, str | None]:
@@ -66,6 +67,7 @@ def client_create(
         require_pkce=require_pkce,
         require_mfa=require_mfa,
         release_groups=release_groups,
+        registration_source=registration_source,
         client_secret="",
         **{field: value for field, value in (logout or {}).items() if field in LOGOUT_FIELDS},
     )
@@ -80,7 +82,7 @@ def client_create_record(*, client: Client, actor=None, actor_label: str = "") -
     """Write the audit record for a new client (the admin saves its own form, then calls this)."""
     audit_record(
         action="client.create",
-        target=client.client_id,
+        target=client,
         actor=actor,
         actor_label=actor_label,
         detail={"name": client.name, "client_type": client.client_type, "grant_types": client.grant_types},
@@ -114,7 +116,7 @@ def client_secret_set(
             )
         audit_record(
             action="client.secret_reset",
-            target=client.client_id,
+            target=client,
             actor=actor,
             actor_label=actor_label,
             detail={"name": client.name},
@@ -160,7 +162,7 @@ def client_change_record(*, client: Client, changed: list[str], actor=None, acto
     """Write the audit record for a change to ``client``'s settings (never their values' secrets)."""
     audit_record(
         action="client.change",
-        target=client.client_id,
+        target=client,
         actor=actor,
         actor_label=actor_label,
         detail={
@@ -175,7 +177,7 @@ def client_delete(*, client: Client, actor=None, actor_label: str = "") -> None:
     """Delete ``client`` with every token, code and consent it holds."""
     audit_record(
         action="client.delete",
-        target=client.client_id,
+        target=client,
         actor=actor,
         actor_label=actor_label,
         detail={"name": client.name},
@@ -192,7 +194,7 @@ def user_tokens_revoke_all(*, user, actor=None, actor_label: str = "") -> int:
     DeviceGrant.objects.filter(user=user).delete()
     audit_record(
         action="user.tokens_revoke",
-        target=user.get_username(),
+        target=user,
         actor=actor,
         actor_label=actor_label,
         detail={"tokens": count},

@@ -7,7 +7,6 @@ in this process.
 """
 
 import hmac
-import ipaddress
 import os
 import sys
 import time
@@ -31,6 +30,8 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+
+from porchlight.client_address import client_address
 
 REQUESTS = Counter(
     "porchlight_http_requests_total",
@@ -155,11 +156,23 @@ def _allowed(request: HttpRequest) -> bool:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if token and header.startswith("Bearer "):
         return hmac.compare_digest(header[len("Bearer ") :].encode(), token.encode())
-    try:
-        peer = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
+    if _forwarded_unread(request):
+        # It came through a proxy whose word Porchlight does not read, so the address it would be
+        # judged on is that proxy's (loopback, on the same host), not the client's.
         return False
-    return any(peer in network for network in settings.PORCHLIGHT["METRICS_ALLOWED_NETWORKS"])
+    # Judged on the client, as throttling counts it: behind a proxy on the same host every scrape
+    # comes from loopback, which would let in anyone who reaches the proxy.
+    client = client_address(request)
+    return client is not None and any(
+        client in network for network in settings.PORCHLIGHT["METRICS_ALLOWED_NETWORKS"]
+    )
+
+
+def _forwarded_unread(request: HttpRequest) -> bool:
+    # client_address reads X-Forwarded-For only with BEHIND_PROXY, and RFC 7239's Forwarded never.
+    # A client can add either header itself, but that only ever costs it access.
+    unread_xff = not settings.PORCHLIGHT["BEHIND_PROXY"] and request.META.get("HTTP_X_FORWARDED_FOR")
+    return bool(unread_xff or request.META.get("HTTP_FORWARDED"))
 
 
 @require_GET

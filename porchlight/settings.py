@@ -113,9 +113,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # django-otp without its otp_totp and otp_static plugins: Porchlight's own devices
+    # (accounts/mfa/models.py) are the only ones its second-factor checks use.
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
     "django_otp_webauthn",
     "oauth2_provider",
     # Background work (back-channel logout deliveries): django-tasks with its database backend,
@@ -511,9 +511,13 @@ PORCHLIGHT = {
     "TRUSTED_PROXIES": _trusted_proxies(),
     # Seconds between housekeeping runs (oidc_provider/housekeeping.py): pruning and key rotation.
     "HOUSEKEEPING_INTERVAL": env_int("PORCHLIGHT_HOUSEKEEPING_INTERVAL", 900, minimum=60, maximum=86400),
-    # /metrics answers a bearer of this token, or a peer in the allow-list (loopback by default).
+    # /metrics answers a bearer of this token, or a client in the allow-list (loopback by default),
+    # judged on the same client address as throttling (porchlight/client_address.py).
     "METRICS_TOKEN": env("PORCHLIGHT_METRICS_TOKEN") or "",
     "METRICS_ALLOWED_NETWORKS": _networks("PORCHLIGHT_METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"]),
+    # Requests Porchlight sends to URIs a client registered (back-channel logout) go only to public
+    # addresses, and to these networks besides: apps on a private network (porchlight/outbound.py).
+    "OUTBOUND_ALLOWED_NETWORKS": _networks("PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS", []),
     # Audit events older than this many days are deleted (audit/services.audit_purge, `purgeaudit`).
     "AUDIT_RETENTION_DAYS": env_int("PORCHLIGHT_AUDIT_RETENTION_DAYS", 365, maximum=36500),
     # Ended sign-in sessions and the logout notices sent for them are deleted this many days

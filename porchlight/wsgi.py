@@ -2,12 +2,40 @@
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.db import connections
+
+from oidc_provider.middleware import CONTENT_TYPE_ERROR
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "porchlight.settings")
 
-application = get_wsgi_application()
+
+class Request(WSGIRequest):
+    """Django's WSGI request, built even from a Content-Type header Django cannot parse."""
+
+    def __init__(self, environ: dict) -> None:
+        try:
+            super().__init__(environ)
+        except (ValueError, LookupError):
+            # Django parses the header's parameters while it builds the request, before any
+            # middleware runs: an RFC 2231 value in an unknown charset, a NUL in charset, or a
+            # charset that is no text encoding (base64) with a query string to decode raised past
+            # Django's handler to gunicorn's own 500 page. Build the request without the
+            # parameters; the malformed-request middleware answers 400.
+            media_type = environ.get("CONTENT_TYPE", "").partition(";")[0]
+            super().__init__({**environ, "CONTENT_TYPE": media_type, CONTENT_TYPE_ERROR: True})
+
+
+class Handler(WSGIHandler):
+    """Django's WSGI handler, building each request with ``Request``."""
+
+    request_class = Request
+
+
+# As django.core.wsgi.get_wsgi_application() does, with the request class above.
+django.setup(set_prefix=False)
+application = Handler()
 # gunicorn loads this module in its master and forks the workers from it (preload_app), and
 # each worker keeps its database connection between requests: no worker may inherit one the
 # master opened (SQLite and libpq connections must not cross fork()).

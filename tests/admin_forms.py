@@ -1,4 +1,4 @@
-"""Filling in the admin's client form and reading its hand-over panel, as staff do in a browser."""
+"""Filling in the admin's client and user forms and reading the hand-over panel, as staff do in a browser."""
 
 import html
 import re
@@ -61,3 +61,17 @@ def handover(response) -> dict[str, str]:
     for _id, label, value in rows:
         values.setdefault(html.unescape(label), html.unescape(value))
     return values
+
+
+def change_user_in_admin(staff, user, **fields):
+    """Post the change form of ``user`` with what it shows now, overridden by ``fields``."""
+    page = staff.get(f"/admin/accounts/user/{user.pk}/change/")
+    form = page.context["adminform"].form
+    data = {
+        name: ("" if value is None else value)
+        for name, value in ((name, form[name].value()) for name in form.fields)
+        if name not in ("groups", "user_permissions", "password")
+    }
+    data = {name: value for name, value in data.items() if value is not False}
+    data["date_joined_0"], data["date_joined_1"] = user.date_joined.strftime("%Y-%m-%d %H:%M:%S").split()
+    return staff.post(f"/admin/accounts/user/{user.pk}/change/", {**data, **fields})

@@ -132,6 +132,8 @@ def node_environment(var_dir: Path, database_url: str, **settings: str) -> dict[
     """Return the environment of a node on ``database_url``; ``settings`` are PORCHLIGHT_ variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
     env.update(DATABASE_URL=database_url, PORCHLIGHT_VAR_DIR=str(var_dir), PORCHLIGHT_ACCESS_LOG="")
+    # The apps' back-channel endpoints in tests (tests/logout_receiver.py) listen on loopback.
+    env.update(PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8,::1/128")
     env.update({f"PORCHLIGHT_{name}": value for name, value in settings.items()})
     return env
 

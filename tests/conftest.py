@@ -20,6 +20,7 @@ from oidc_provider import keys, rotation
 from oidc_provider.models import Algorithm
 from oidc_provider.services import client_create
 from tests.cluster import redis_server
+from tests.logout_receiver import LogoutReceiver
 
 ISSUER = "http://127.0.0.1:8000"
 
@@ -45,9 +46,18 @@ def pytest_configure(config) -> None:
 def _test_settings(settings):
     # Argon2 is deliberately slow; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
-    # One process whose key cache each rotation clears: a forced rotation's new key may sign at
-    # once (tests/porchlight/test_rotation_cluster.py covers the wait that several nodes need).
-    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "KEY_PROPAGATION_SECONDS": 0}
+    from ipaddress import ip_network
+
+    settings.PORCHLIGHT = {
+        **settings.PORCHLIGHT,
+        # One process whose key cache each rotation clears: a forced rotation's new key may sign at
+        # once (tests/porchlight/test_rotation_cluster.py covers the wait that several nodes need).
+        "KEY_PROPAGATION_SECONDS": 0,
+        # The apps' endpoints in tests (tests/logout_receiver.py) listen on loopback, which outbound
+        # requests reach only when allowed, as a deployment allows its private network
+        # (porchlight/outbound.py; tests/security/test_outbound_requests.py allows nothing).
+        "OUTBOUND_ALLOWED_NETWORKS": [ip_network("127.0.0.0/8"), ip_network("::1/128")],
+    }
     # No collectstatic before tests: serve static files from the source folders (and give
     # whitenoise an existing root, so a fresh clone does not warn on every request).
     settings.STATIC_ROOT = settings.BASE_DIR / "static"
@@ -247,6 +257,14 @@ def root(db, django_user_model):
 def staff(root) -> BrowserClient:
     """A browser signed in as the superuser ``root``."""
     return sign_in(BrowserClient(), "root", STAFF_PASSWORD)
+
+
+@pytest.fixture
+def receiver():
+    """A real back-channel logout receiver on a loopback port (tests/logout_receiver.py)."""
+    running = LogoutReceiver().start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture

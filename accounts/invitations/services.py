@@ -1,7 +1,8 @@
 """Inviting people: create (one, or many from a CSV file), send, resend, withdraw, accept.
 
 An invitation makes the user at once (so staff can put them in groups), without a usable
-password, and mails a link that works once and expires. Only the link token's SHA-256 is kept.
+password, and mails a link that works once and expires. Only the link token's SHA-256 is kept,
+with the address the link went to: the link works only while the account still has that address.
 """
 
 import csv
@@ -67,6 +68,7 @@ def _issue(invitation: Invitation) -> str:
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     invitation.token_hash, invitation.sent, invitation.expires = _hash(token), now, now + _lifetime()
+    invitation.email = invitation.user.email
     return token
 
 
@@ -89,7 +91,8 @@ def invitation_send(*, invitation: Invitation, token: str) -> None:
     }
     subject = render_to_string("accounts/invitation_subject.txt", context).strip()
     body = render_to_string("accounts/invitation_email.txt", context)
-    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email]))
+    to = [invitation.email]
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to))
 
 
 @transaction.atomic
@@ -109,7 +112,7 @@ def invitation_create(*, invitee: Invitee, created_by) -> Invitation:
     invitation.save()
     audit_record(
         action="invitation.create",
-        target=user.get_username(),
+        target=user,
         actor=created_by,
         detail={"email": user.email, "expires": invitation.expires.isoformat()},
     )
@@ -163,9 +166,12 @@ def invitation_resend(*, invitation: Invitation, actor) -> None:
     """Mail a new link (the old one stops working) with a fresh expiry."""
     if invitation.accepted:
         raise ValidationError(f"{invitation.user.email} has already accepted the invitation.")
+    if not invitation.user.email:
+        raise ValidationError(f"{invitation.user.get_username()} has no e-mail address to send a link to.")
+    # To the account's address now, which may not be the one the old link went to.
     token = _issue(invitation)
-    invitation.save(update_fields=["token_hash", "sent", "expires"])
-    audit_record(action="invitation.resend", target=invitation.user.get_username(), actor=actor)
+    invitation.save(update_fields=["token_hash", "sent", "expires", "email"])
+    audit_record(action="invitation.resend", target=invitation.user, actor=actor)
     invitation_send(invitation=invitation, token=token)
 
 
@@ -175,28 +181,31 @@ def invitation_withdraw(*, invitation: Invitation, actor) -> None:
     user = invitation.user
     if invitation.accepted or user.has_usable_password() or user.last_login:
         raise ValidationError(f"{user.email} already uses the account; deactivate the user instead.")
-    audit_record(
-        action="invitation.withdraw", target=user.get_username(), actor=actor, detail={"email": user.email}
-    )
+    audit_record(action="invitation.withdraw", target=user, actor=actor, detail={"email": user.email})
     user.delete()
 
 
+def invitation_usable(invitation: Invitation) -> bool:
+    """Return whether ``invitation``'s link still lets its reader choose the password."""
+    return invitation.is_pending() and invitation.user.is_active and invitation.reaches_user()
+
+
 def invitation_find(token: str) -> Invitation | None:
-    """Return the pending invitation whose link carries ``token``, or None."""
+    """Return the usable invitation whose link carries ``token``, or None."""
     if not token or len(token) > 100:
         return None
     invitation = Invitation.objects.select_related("user").filter(token_hash=_hash(token)).first()
-    if invitation is None or not invitation.is_pending() or not invitation.user.is_active:
-        return None
-    return invitation
+    return invitation if invitation is not None and invitation_usable(invitation) else None
 
 
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, password: str):
     """Set the invited user's password, count their e-mail as verified, and spend the link."""
+    # FOR UPDATE locks the joined user row too (SQLite: the whole database), so staff cannot change
+    # the address between this check and the save.
     invitation = Invitation.objects.select_for_update().select_related("user").get(pk=invitation.pk)
-    if not invitation.is_pending():
-        # Used meanwhile (two tabs), or expired while the form was open.
+    if not invitation_usable(invitation):
+        # Used meanwhile (two tabs), expired while the form was open, or the address changed.
         raise ValidationError("This invitation link has already been used or has expired.")
     user = invitation.user
     password_validation.validate_password(password, user)
@@ -206,5 +215,5 @@ def invitation_accept(*, invitation: Invitation, password: str):
     user.save(update_fields=["password", "email_verified", "updated_at"])
     invitation.accepted = timezone.now()
     invitation.save(update_fields=["accepted"])
-    audit_record(action="invitation.accept", target=user.get_username(), actor=user)
+    audit_record(action="invitation.accept", target=user, actor=user)
     return user

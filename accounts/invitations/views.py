@@ -14,7 +14,7 @@ from ..authentication import record_authentication
 from ..mfa import policy
 from ..mfa.views import with_next
 from ..models import Invitation
-from .services import invitation_accept, invitation_find
+from .services import invitation_accept, invitation_find, invitation_usable
 
 SESSION_KEY = "porchlight_invitation"
 
@@ -28,7 +28,7 @@ def _pending(request: HttpRequest) -> Invitation | None:
         .filter(pk=held.get("id"), token_hash=held.get("token"))
         .first()
     )
-    return invitation if invitation is not None and invitation.is_pending() else None
+    return invitation if invitation is not None and invitation_usable(invitation) else None
 
 
 @never_cache

@@ -1,19 +1,13 @@
 """Admin for users' authenticator apps and recovery codes: see, rename, remove; never the secrets.
 
-django-otp's own TOTP and static device admins are taken away: their devices store secrets in
-the clear and are no longer used (the accounts migration 0006 moved them here).
+django-otp's own TOTP and static device apps, whose admins these replace, are not installed:
+their devices store secrets in the clear (the accounts migration 0006 moved them here).
 """
 
 from django.contrib import admin
 from django.db.models import Count
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import RecoveryCodeDevice, TOTPAuthenticator
-
-# Registered before this module: the admin loads apps' admin modules in INSTALLED_APPS order.
-admin.site.unregister(TOTPDevice)
-admin.site.unregister(StaticDevice)
 
 
 class DeviceAdmin(admin.ModelAdmin):

@@ -21,7 +21,8 @@ from audit.actions import Action
 from audit.services import audit_record
 
 from .. import encryption
-from ..authentication import AuthContext, get_auth_context, record_authentication
+from ..authentication import AuthContext, get_auth_context, record_authentication, record_factor_added
+from ..security_notices import Change, security_notice_send
 from ..throttling import ALLOWED, ThrottleDecision, throttle_attempt, throttle_failure, throttle_success
 from . import policy, recovery_codes, totp
 from .models import RecoveryCodeDevice, TOTPAuthenticator
@@ -137,7 +138,7 @@ def second_factor_failure_record(request: HttpRequest, *, user, method: Method, 
     """Audit a refused or wrong second factor (never the code that was typed)."""
     audit_record(
         action=Action.MFA_FAILURE,
-        target=user.get_username(),
+        target=user,
         actor_label="second-factor step",
         detail={"method": method, "reason": reason},
         request=request,
@@ -163,7 +164,7 @@ def second_factor_complete(request: HttpRequest, *, user, device: Device, method
     if method == Method.RECOVERY:
         detail["remaining"] = recovery_codes.recovery_codes_remaining(user)
     used = Action.RECOVERY_CODE_USE if method == Method.RECOVERY else Action.MFA_VERIFY
-    audit_record(action=used, target=user.get_username(), actor=user, detail=detail, request=request)
+    audit_record(action=used, target=user, actor=user, detail=detail, request=request)
     if signing_in:
         login_success_record(request, user=user, context=context)
     return context
@@ -173,7 +174,7 @@ def login_success_record(request: HttpRequest, *, user, context: AuthContext) ->
     """Audit a completed sign-in, with how the user authenticated (RFC 8176 amr) and its sid."""
     audit_record(
         action=Action.LOGIN_SUCCESS,
-        target=user.get_username(),
+        target=user,
         actor=user,
         detail={"amr": context.amr, "sid": context.session_id},
         request=request,
@@ -200,26 +201,33 @@ def passkey_login(request: HttpRequest, *, device: WebAuthnCredential, user_veri
 
 
 def totp_activate(request: HttpRequest, *, device: TOTPAuthenticator, code: str) -> bool:
-    """Confirm the TOTP device with its first code; give the user recovery codes if they have none.
-
-    The code just proved the session's user holds the authenticator, so the session counts it
-    as a second factor from now on (as the login step would).
-    """
+    """Confirm the TOTP device with its first code; give the user recovery codes if they have none."""
     if not totp.totp_device_confirm(device, code):
         return False
-    device_added_record(request, device=device, kind="totp")
+    device.refresh_from_db()
+    device_enrolled(request, device=device, method=Method.TOTP)
     if not recovery_codes.recovery_codes_remaining(request.user):
         recovery_codes_issue(request)
-    context = get_auth_context(request)
-    if context is not None:
-        first_factors = [m for m in context.amr if m not in ("mfa", "otp")]
-        device.refresh_from_db()
-        # The session now carries acr "mfa": give it a new key, so a key planted or read before
-        # the enrollment does not inherit it (session fixation).
-        request.session.cycle_key()
-        django_otp.login(request, device)
-        record_authentication(request, [*first_factors, AMR[Method.TOTP]])
     return True
+
+
+def device_enrolled(request: HttpRequest, *, device: Device, method: Method) -> None:
+    """Record that the signed-in user added ``device``: audited, mailed, and held by the session.
+
+    Adding it proved the session holds the factor, so the session's ``amr`` (and acr "mfa") says
+    so, as the login step would; ``auth_time`` stays the sign-in's (``record_factor_added``).
+    """
+    device_added_record(request, device=device, kind="passkey" if method == Method.PASSKEY else "totp")
+    # The session now carries acr "mfa": give it a new key, so a key planted or read before
+    # the enrollment does not inherit it (session fixation).
+    request.session.cycle_key()
+    django_otp.login(request, device)
+    record_factor_added(request, method_amr(method, device))
+    security_notice_send(
+        user=request.user,
+        change=Change.PASSKEY_ADDED if method == Method.PASSKEY else Change.TOTP_ADDED,
+        detail=f"Its name: {device.name}.",
+    )
 
 
 def recovery_codes_issue(request: HttpRequest) -> None:
@@ -227,13 +235,18 @@ def recovery_codes_issue(request: HttpRequest) -> None:
     codes = recovery_codes.recovery_codes_generate(request.user)
     audit_record(
         action=Action.RECOVERY_CODES_GENERATE,
-        target=request.user.get_username(),
+        target=request.user,
         actor=request.user,
         detail={"count": len(codes)},
         request=request,
     )
     # Sessions are stored in the database too: the codes wait there encrypted, not in the clear.
     request.session[NEW_CODES_KEY] = encryption.encrypt(json.dumps(codes).encode())
+    security_notice_send(
+        user=request.user,
+        change=Change.RECOVERY_CODES,
+        detail="Any recovery codes made before no longer work.",
+    )
 
 
 def recovery_codes_take(request: HttpRequest) -> list[str]:
@@ -255,7 +268,7 @@ def device_added_record(request: HttpRequest, *, device: Device, kind: str) -> N
     """Audit that the signed-in user added an authenticator."""
     audit_record(
         action=Action.MFA_DEVICE_ADD,
-        target=request.user.get_username(),
+        target=request.user,
         actor=request.user,
         detail={"kind": kind, "device": device.persistent_id, "name": device.name},
         request=request,
@@ -271,12 +284,22 @@ def device_is_last_factor(user, device: Device) -> bool:
 def device_remove(*, user, device: Device) -> None:
     """Remove ``device``; with the last authenticator go the recovery codes, useless on their own."""
     last = device_is_last_factor(user, device)
+    name = device.name
     device.delete()
     if last:
         RecoveryCodeDevice.objects.filter(user=user).delete()
+    detail = f"It was called “{name}”."
+    if last:
+        detail += (
+            " It was the last one: signing in now needs only the password, and the recovery codes are gone."
+        )
+    security_notice_send(user=user, change=Change.DEVICE_REMOVED, detail=detail)
 
 
 def device_rename(*, device: Device, name: str) -> None:
     """Give ``device`` a name the user chose."""
-    device.name = name
+    old, device.name = device.name, name
     device.save(update_fields=["name"])
+    security_notice_send(
+        user=device.user, change=Change.DEVICE_RENAMED, detail=f"“{old}” is now called “{name}”."
+    )

@@ -18,6 +18,7 @@ from django_otp_webauthn import exceptions, views
 from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
 
+from ..recent_auth import recently_authenticated
 from ..throttling import throttle_attempt, throttle_failure, throttle_success
 from . import flows, recovery_codes
 
@@ -47,15 +48,30 @@ class PasskeyHelper(WebAuthnHelper):
         return device
 
 
-class RegisterBegin(views.BeginCredentialRegistrationView):
+class ReauthenticationRequired(exceptions.OTPWebAuthnApiError):
+    status_code = 403
+    default_code = "reauthentication_required"
+    default_detail = "For your security, sign in again before adding a passkey."
+
+
+class RecentSignInMixin:
+    """Adding a passkey, like every change to how one signs in, needs a fresh sign-in (recent_auth)."""
+
+    def check_can_register(self):
+        super().check_can_register()
+        if not recently_authenticated(self.request):
+            raise ReauthenticationRequired()
+
+
+class RegisterBegin(RecentSignInMixin, views.BeginCredentialRegistrationView):
     pass
 
 
-class RegisterComplete(views.CompleteCredentialRegistrationView):
+class RegisterComplete(RecentSignInMixin, views.CompleteCredentialRegistrationView):
     def post(self, *args, **kwargs):
         response = super().post(*args, **kwargs)
         device = WebAuthnCredential.objects.get(user=self.request.user, pk=json.loads(response.content)["id"])
-        flows.device_added_record(self.request, device=device, kind="passkey")
+        flows.device_enrolled(self.request, device=device, method=flows.Method.PASSKEY)
         # The first authenticator comes with recovery codes, shown once on the next page.
         if not recovery_codes.recovery_codes_remaining(self.request.user):
             flows.recovery_codes_issue(self.request)

@@ -16,6 +16,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from audit.actions import Action
 from audit.services import audit_record
 
+from ..recent_auth import recent_authentication_required
 from . import flows, policy, recovery_codes, totp
 from .forms import SECOND_FACTOR_FORMS, RemoveDeviceForm, RenameDeviceForm, TOTPCodeForm
 from .models import TOTPAuthenticator
@@ -95,6 +96,7 @@ def authenticate(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
+@recent_authentication_required
 def totp_enroll(request: HttpRequest) -> HttpResponse:
     """Show a new key as a QR code and as text; a first code from the app confirms it."""
     target = safe_next(request)
@@ -125,6 +127,7 @@ def totp_enroll(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
+@recent_authentication_required
 def recovery_codes_page(request: HttpRequest) -> HttpResponse:
     """Show newly made recovery codes once (GET), or make a new set (POST)."""
     target = safe_next(request)
@@ -142,6 +145,7 @@ def recovery_codes_page(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
+@recent_authentication_required
 def passkey_add(request: HttpRequest) -> HttpResponse:
     """Offer to register a passkey; the browser script does it, then goes on (needs JavaScript)."""
     target = safe_next(request)
@@ -190,6 +194,7 @@ def _device_or_404(request: HttpRequest, kind: str, pk: int):
 
 @require_POST
 @login_required
+@recent_authentication_required(return_to="accounts:mfa:index")
 def device_rename(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     device = _device_or_404(request, kind, pk)
     form = RenameDeviceForm(request.POST)
@@ -199,7 +204,7 @@ def device_rename(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         # Recorded here, not in the flow: staff renaming a device is audited as user.device_rename.
         audit_record(
             action=Action.MFA_DEVICE_RENAME,
-            target=request.user.get_username(),
+            target=request.user,
             actor=request.user,
             detail={"device": device.persistent_id, "from": old, "to": device.name},
             request=request,
@@ -212,6 +217,7 @@ def device_rename(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 
 @never_cache
 @login_required
+@recent_authentication_required
 def device_remove(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     """Confirm and remove a device; removing the last one takes the current password."""
     device = _device_or_404(request, kind, pk)
@@ -225,7 +231,7 @@ def device_remove(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         # Recorded here, not in the flow: staff removing a device is audited as user.device_remove.
         audit_record(
             action=Action.MFA_DEVICE_REMOVE,
-            target=request.user.get_username(),
+            target=request.user,
             actor=request.user,
             detail=detail,
             request=request,

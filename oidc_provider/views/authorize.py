@@ -37,6 +37,7 @@ from ..authorization import (
 from ..claims import SCOPE_DESCRIPTIONS
 from ..consent import consent_covers, consent_grant, consent_scopes
 from ..models import Client
+from ..names import host_shown
 
 
 def error_page(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
@@ -180,6 +181,8 @@ class AuthorizeView(OAuthLibMixin, View):
                 "request_id": request_id,
                 # Scopes allowed before, so the page can point out what is new.
                 "granted": consent_scopes(user=request.user, client=client),
+                # Where the answer is sent: unlike the app's name, no other app can claim it.
+                "redirect_host": host_shown(carried["redirect_uri"]),
             },
         )
 

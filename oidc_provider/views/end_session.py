@@ -73,7 +73,7 @@ class EndSessionView(RPInitiatedLogoutView):
         signed_in = self.request.user.is_authenticated
         audit_record(
             action=Action.LOGOUT_RP_INITIATED,
-            target=self.request.user.get_username() if signed_in else "",
+            target=self.request.user if signed_in else "",
             actor=self.request.user,
             actor_label="" if signed_in else f"client {application.client_id if application else '(none)'}",
             detail={

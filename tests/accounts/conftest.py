@@ -1,13 +1,16 @@
 """MFA fixtures: a user with an authenticator app and recovery codes, and TOTP codes for it."""
 
 import json
+import re
 import time
+from base64 import b32decode
 
 import pytest
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django_otp.oath import TOTP
 
+from accounts.authentication import SESSION_KEY
 from accounts.mfa.models import TOTPAuthenticator
 from accounts.mfa.recovery_codes import recovery_codes_generate
 from tests.conftest import PASSWORD
@@ -52,6 +55,36 @@ def database_text() -> str:
                         chunks.append(str(value))
     chunks += [json.dumps(session.get_decoded()) for session in Session.objects.all()]
     return "\n".join(chunks).lower()
+
+
+STEP = "/accounts/mfa/authenticate/"
+
+
+def second_factor(browser, code: str, *, method: str = "totp", next_url: str = "/accounts/"):
+    """Answer the second-factor step of a pending sign-in."""
+    return browser.post(STEP, {"method": method, "code": code, "next": next_url})
+
+
+@pytest.fixture
+def mfa_logged_in(browser, totp_device):
+    """alice signed in the way her account asks: password, then her authenticator app."""
+    log_in_with_password(browser)
+    assert second_factor(browser, totp_code(totp_device.bin_key)).status_code == 302
+    return browser
+
+
+def manual_key(page: str) -> bytes:
+    """Read the key the enrolment page shows for typing by hand, as an app would store it."""
+    key = re.search(r'<code class="key" id="manual-key">([A-Z2-7 ]+)</code>', page).group(1)
+    key = key.replace(" ", "")
+    return b32decode(key + "=" * (-len(key) % 8))
+
+
+def age_sign_in(browser, seconds: int) -> None:
+    """Make the browser's sign-in ``seconds`` older, as if it had happened that long ago."""
+    session = browser.session
+    session[SESSION_KEY] = {**session[SESSION_KEY], "auth_time": session[SESSION_KEY]["auth_time"] - seconds}
+    session.save()
 
 
 def log_in_with_password(browser, *, next_url: str = "") -> object:

@@ -40,14 +40,13 @@ def download(browser):
 
 
 @pytest.fixture
-def alice_with_everything(logged_in, client, rp, user, request) -> dict:
-    """alice signed in, with an app allowed and its tokens, and every kind of second factor."""
-    tokens = exchange(client, rp, authorize(logged_in, rp)).json()
-    # Added after signing in: with them the password alone would not have signed alice in.
+def alice_with_everything(mfa_logged_in, client, rp, user, request) -> dict:
+    """alice signed in with both factors, with an app allowed and its tokens, and every kind of factor."""
+    tokens = exchange(client, rp, authorize(mfa_logged_in, rp)).json()
     totp = request.getfixturevalue("totp_device")
     passkey = request.getfixturevalue("passkey")
     codes = request.getfixturevalue("recovery_codes")
-    return {"browser": logged_in, "tokens": tokens, "totp": totp, "passkey": passkey, "codes": codes}
+    return {"browser": mfa_logged_in, "tokens": tokens, "totp": totp, "passkey": passkey, "codes": codes}
 
 
 def test_data_export_document_holds_every_category(alice_with_everything, user, rp):
@@ -80,7 +79,9 @@ def test_data_export_document_holds_every_category(alice_with_everything, user, 
     assert devices["passkey or security key"]["name"] == "Passkey"
     assert devices["recovery codes"]["codes_left"] == len(alice_with_everything["codes"])
     (session,) = document["sessions"]
-    assert session["signed_in"] and session["authentication_methods"] == ["pwd"] and session["ip"]
+    assert (
+        session["signed_in"] and session["authentication_methods"] == ["pwd", "otp", "mfa"] and session["ip"]
+    )
     (consent,) = document["consents"]
     assert consent["app"] == "Test app" and consent["client_id"] == rp.client_id
     assert consent["scopes"] == ["openid", "profile", "email", "offline_access"]

@@ -8,6 +8,7 @@ from django.test import Client as BrowserClient
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from tests.admin_forms import change_user_in_admin
 from tests.conftest import authorize, basic_auth, exchange, validate_id_token
 
 PROFILE = "/accounts/profile/"
@@ -210,17 +211,7 @@ def test_staff_mark_verified_is_audited(staff, user):
 
 
 def test_staff_changing_address_in_admin_unverifies_it(staff, user):
-    page = staff.get(f"/admin/accounts/user/{user.pk}/change/")
-    form = page.context["adminform"].form
-    data = {
-        name: ("" if value is None else value)
-        for name, value in ((name, form[name].value()) for name in form.fields)
-        if name not in ("groups", "user_permissions", "password")
-    }
-    data = {name: value for name, value in data.items() if value is not False}
-    data["email"] = "typed-by-staff@example.com"
-    data["date_joined_0"], data["date_joined_1"] = user.date_joined.strftime("%Y-%m-%d %H:%M:%S").split()
-    response = staff.post(f"/admin/accounts/user/{user.pk}/change/", data)
+    response = change_user_in_admin(staff, user, email="typed-by-staff@example.com")
     assert response.status_code == 302, response.context["adminform"].form.errors
     user.refresh_from_db()
     assert (user.email, user.email_verified) == ("typed-by-staff@example.com", False)

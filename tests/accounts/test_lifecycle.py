@@ -13,7 +13,6 @@ from django.test import Client as BrowserClient
 from django.utils import timezone
 from django_otp_webauthn.models import WebAuthnCredential
 
-from accounts.authentication import SESSION_KEY
 from accounts.lifecycle import account_deletion_request, account_erase, accounts_erase_due
 from accounts.mfa.models import RecoveryCodeDevice, TOTPAuthenticator
 from accounts.models import LoginSession
@@ -21,7 +20,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from oidc_provider.housekeeping import housekeeping_prune
 from oidc_provider.models import AccessToken, Consent, Grant, RefreshToken
-from tests.accounts.conftest import database_text
+from tests.accounts.conftest import age_sign_in, database_text
 from tests.conftest import PASSWORD, STAFF_PASSWORD, authorize, basic_auth, exchange, sign_in
 from tests.logout_receiver import LogoutReceiver
 
@@ -52,13 +51,6 @@ def userinfo_status(http, access_token: str) -> int:
 def can_sign_in(username: str, password: str = PASSWORD) -> bool:
     response = BrowserClient().post("/accounts/login/", {"username": username, "password": password})
     return response.status_code == 302
-
-
-def age_sign_in(browser: BrowserClient, seconds: int) -> None:
-    """Make the browser's sign-in ``seconds`` older, as if it had happened that long ago."""
-    session = browser.session
-    session[SESSION_KEY] = {**session[SESSION_KEY], "auth_time": session[SESSION_KEY]["auth_time"] - seconds}
-    session.save()
 
 
 @pytest.fixture

@@ -3,17 +3,9 @@
 import time
 from urllib.parse import urlsplit
 
-import pytest
-
 from accounts.authentication import SESSION_KEY
-from tests.accounts.conftest import log_in_with_password, totp_code
+from tests.accounts.conftest import STEP, log_in_with_password, second_factor, totp_code
 from tests.conftest import authorize, exchange, pkce_pair, query_of, validate_id_token
-
-STEP = "/accounts/mfa/authenticate/"
-
-
-def second_factor(browser, code: str, *, method: str = "totp", next_url: str = "/accounts/"):
-    return browser.post(STEP, {"method": method, "code": code, "next": next_url})
 
 
 def test_login_with_device_asks_for_second_factor_before_signing_in(browser, totp_device):
@@ -154,15 +146,8 @@ def test_login_through_authorization_request_gives_mfa_id_token(browser, client,
     assert claims["acr"] == "mfa"
 
 
-@pytest.fixture
-def mfa_browser(browser, totp_device):
-    log_in_with_password(browser)
-    assert second_factor(browser, totp_code(totp_device.bin_key)).status_code == 302
-    return browser
-
-
-def test_login_refreshed_id_token_keeps_auth_time_amr_and_acr(mfa_browser, client, rp):
-    body = exchange(client, rp, authorize(mfa_browser, rp)).json()
+def test_login_refreshed_id_token_keeps_auth_time_amr_and_acr(mfa_logged_in, client, rp):
+    body = exchange(client, rp, authorize(mfa_logged_in, rp)).json()
     jwks = client.get("/o/jwks/").json()
     first = validate_id_token(body["id_token"], jwks=jwks, audience=rp.client_id)
     refreshed = client.post(

@@ -21,13 +21,15 @@ def test_passkeys_listed_on_mfa_page(logged_in, passkey):
     assert f"/accounts/mfa/devices/passkey/{passkey.pk}/remove/" in page
 
 
-def test_passkeys_remove_one_of_two_factors_needs_no_password(logged_in, totp_device, passkey):
+def test_passkeys_remove_one_of_two_factors_needs_no_password(mfa_logged_in, totp_device, passkey):
     url = f"/accounts/mfa/devices/passkey/{passkey.pk}/remove/"
-    assert b"Your password" not in logged_in.get(url).content
-    assert logged_in.post(url).status_code == 302
+    assert b"Your password" not in mfa_logged_in.get(url).content
+    assert mfa_logged_in.post(url).status_code == 302
     assert not WebAuthnCredential.objects.exists()
     # The app is now the last factor: removing it takes the password.
-    assert b"Your password" in logged_in.get(f"/accounts/mfa/devices/totp/{totp_device.pk}/remove/").content
+    assert (
+        b"Your password" in mfa_logged_in.get(f"/accounts/mfa/devices/totp/{totp_device.pk}/remove/").content
+    )
 
 
 def test_passkeys_login_with_only_a_passkey_offers_it_as_second_factor(browser, passkey):

@@ -36,10 +36,10 @@ def test_recovery_codes_count_goes_down(browser, recovery_codes):
     assert '<strong id="recovery-count">9</strong>' in browser.get("/accounts/mfa/").content.decode()
 
 
-def test_recovery_codes_regenerate_replaces_old_codes(logged_in, client, recovery_codes):
-    response = logged_in.post("/accounts/mfa/recovery-codes/")
+def test_recovery_codes_regenerate_replaces_old_codes(mfa_logged_in, client, recovery_codes):
+    response = mfa_logged_in.post("/accounts/mfa/recovery-codes/")
     assert response.status_code == 302
-    page = logged_in.get(response["Location"]).content.decode()
+    page = mfa_logged_in.get(response["Location"]).content.decode()
     new_codes = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", page)
     assert len(new_codes) == 10 and not set(new_codes) & set(recovery_codes)
 
@@ -47,8 +47,8 @@ def test_recovery_codes_regenerate_replaces_old_codes(logged_in, client, recover
     assert use_recovery_code(client, new_codes[0])["Location"] == "/accounts/"
 
 
-def test_recovery_codes_page_shows_nothing_twice(logged_in, recovery_codes):
-    response = logged_in.get("/accounts/mfa/recovery-codes/")
+def test_recovery_codes_page_shows_nothing_twice(mfa_logged_in, recovery_codes):
+    response = mfa_logged_in.get("/accounts/mfa/recovery-codes/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/mfa/"
 

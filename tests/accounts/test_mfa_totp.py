@@ -1,24 +1,16 @@
 """Authenticator app enrollment, and the self-service list of devices."""
 
 import re
-from base64 import b32decode
 from urllib.parse import urlsplit
 
 import pytest
 
 from accounts.authentication import SESSION_KEY
 from accounts.mfa.models import RecoveryCodeDevice, TOTPAuthenticator
-from tests.accounts.conftest import totp_code
+from tests.accounts.conftest import manual_key, totp_code
 from tests.conftest import PASSWORD
 
 ENROLL = "/accounts/mfa/totp/"
-
-
-def manual_key(page: str) -> bytes:
-    """Read the key the page shows for typing by hand, as an app would store it."""
-    key = re.search(r'<code class="key" id="manual-key">([A-Z2-7 ]+)</code>', page).group(1)
-    key = key.replace(" ", "")
-    return b32decode(key + "=" * (-len(key) % 8))
 
 
 def test_totp_enroll_shows_qr_code_and_manual_key(logged_in):
@@ -85,10 +77,12 @@ def test_mfa_index_linked_from_account_page(logged_in):
     assert b'href="/accounts/mfa/"' in logged_in.get("/accounts/").content
 
 
-def test_mfa_device_rename(logged_in, totp_device):
-    response = logged_in.post(f"/accounts/mfa/devices/totp/{totp_device.pk}/rename/", {"name": "Work phone"})
+def test_mfa_device_rename(mfa_logged_in, totp_device):
+    response = mfa_logged_in.post(
+        f"/accounts/mfa/devices/totp/{totp_device.pk}/rename/", {"name": "Work phone"}
+    )
     assert response.status_code == 302
-    assert "Work phone" in logged_in.get("/accounts/mfa/").content.decode()
+    assert "Work phone" in mfa_logged_in.get("/accounts/mfa/").content.decode()
 
 
 def test_mfa_device_of_another_user_is_not_found(logged_in, django_user_model):
@@ -100,23 +94,25 @@ def test_mfa_device_of_another_user_is_not_found(logged_in, django_user_model):
 
 
 @pytest.mark.parametrize("password", ["", "wrong password"])
-def test_mfa_remove_last_factor_without_password_fails(logged_in, totp_device, recovery_codes, password):
+def test_mfa_remove_last_factor_without_password_fails(mfa_logged_in, totp_device, recovery_codes, password):
     url = f"/accounts/mfa/devices/totp/{totp_device.pk}/remove/"
-    assert b"Your password" in logged_in.get(url).content
-    response = logged_in.post(url, {"password": password})
+    assert b"Your password" in mfa_logged_in.get(url).content
+    response = mfa_logged_in.post(url, {"password": password})
     assert response.status_code == 200
     assert b"That is not your current password." in response.content
     assert TOTPAuthenticator.objects.filter(pk=totp_device.pk).exists()
 
 
 def test_mfa_remove_last_factor_with_password_removes_it_and_recovery_codes(
-    logged_in, totp_device, recovery_codes
+    mfa_logged_in, totp_device, recovery_codes
 ):
-    response = logged_in.post(f"/accounts/mfa/devices/totp/{totp_device.pk}/remove/", {"password": PASSWORD})
+    response = mfa_logged_in.post(
+        f"/accounts/mfa/devices/totp/{totp_device.pk}/remove/", {"password": PASSWORD}
+    )
     assert response.status_code == 302
     assert not TOTPAuthenticator.objects.exists()
     assert not RecoveryCodeDevice.objects.exists()
     # Back to a password-only login.
-    logged_in.post("/accounts/logout/")
-    response = logged_in.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    mfa_logged_in.post("/accounts/logout/")
+    response = mfa_logged_in.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
     assert response["Location"] == "/accounts/"

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection, connections
-from django.db.migrations.executor import MigrationExecutor
 
 from accounts.mfa.recovery_codes import recovery_code_verify, recovery_codes_generate
 from tests.accounts.conftest import database_text, log_in_with_password, totp_code
+from tests.otp_plugin_tables import forget_plugin_tables, migrate_to_latest, roll_back_with_plugin_tables
 
 ENROLL = "/accounts/mfa/totp/"
 STEP = "/accounts/mfa/authenticate/"
@@ -50,11 +50,11 @@ def test_totp_key_is_not_stored_in_cleartext(logged_in):
     assert not [form for form in key_forms(key) if form in stored]
 
 
-def test_recovery_codes_are_not_stored_in_cleartext(logged_in, totp_device):
-    response = logged_in.post(CODES)
+def test_recovery_codes_are_not_stored_in_cleartext(mfa_logged_in, totp_device):
+    response = mfa_logged_in.post(CODES)
     # Made and waiting in the session to be shown: still nowhere in the clear.
     before_shown = database_text()
-    codes = shown_codes(logged_in.get(response["Location"]).content.decode())
+    codes = shown_codes(mfa_logged_in.get(response["Location"]).content.decode())
     assert len(codes) == 10
     after_shown = database_text()
     for code in codes:
@@ -99,7 +99,6 @@ def test_recovery_code_used_concurrently_signs_in_once(transactional_db, user, t
 
 # --- rows stored before this change -----------------------------------------------------------
 
-MIGRATION = ("accounts", "0006_mfa_secrets_at_rest")
 LEGACY_KEY = bytes(range(1, 21))
 LEGACY_CODE = "k2ph4a7q"
 
@@ -107,11 +106,7 @@ LEGACY_CODE = "k2ph4a7q"
 @pytest.fixture
 def legacy_devices(transactional_db, user):
     """Roll the schema back to before encrypted MFA secrets and store django-otp devices as they were."""
-    executor = MigrationExecutor(connection)
-    # Just before the migration: its parents (the accounts migration before it, django-otp's).
-    before = [parent.key for parent in executor.loader.graph.node_map[MIGRATION].parents]
-    executor.migrate(before)
-    old = executor.loader.project_state(before).apps
+    old = roll_back_with_plugin_tables()
     totp = old.get_model("otp_totp", "TOTPDevice")
     static = old.get_model("otp_static", "StaticDevice")
     token = old.get_model("otp_static", "StaticToken")
@@ -122,13 +117,8 @@ def legacy_devices(transactional_db, user):
     stored = database_text()
     assert LEGACY_KEY.hex() in stored and LEGACY_CODE in stored
     yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-
-def migrate_to_latest() -> None:
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
+    forget_plugin_tables()
 
 
 def test_migration_encrypts_existing_totp_keys_and_hashes_existing_recovery_codes(legacy_devices):

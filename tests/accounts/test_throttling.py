@@ -386,18 +386,18 @@ def test_password_change_right_old_password_clears_the_count(logged_in, user, cl
     assert fail("alice", 2, ip=OTHER_IP) == [NOT_CORRECT, NOT_CORRECT]
 
 
-def test_mfa_remove_last_factor_counts_wrong_passwords_like_logins(logged_in, totp_device, clock):
+def test_mfa_remove_last_factor_counts_wrong_passwords_like_logins(mfa_logged_in, totp_device, clock):
     url = f"/accounts/mfa/devices/totp/{totp_device.pk}/remove/"
-    assert alerts(logged_in.post(url, {"password": "guess 1"})) == ["That is not your current password."]
-    alerts(logged_in.post(url, {"password": "guess 2"}))
-    assert alerts(logged_in.post(url, {"password": "guess 3"})) == [
+    assert alerts(mfa_logged_in.post(url, {"password": "guess 1"})) == ["That is not your current password."]
+    alerts(mfa_logged_in.post(url, {"password": "guess 2"}))
+    assert alerts(mfa_logged_in.post(url, {"password": "guess 3"})) == [
         "Too many failed attempts. Try again in 5 minutes."
     ]
-    assert alerts(logged_in.post(url, {"password": PASSWORD})) == [
+    assert alerts(mfa_logged_in.post(url, {"password": PASSWORD})) == [
         "Too many failed attempts. Try again in 5 minutes."
     ]
-    assert "Set up an authenticator app" not in logged_in.get("/accounts/mfa/").content.decode()
+    assert "Set up an authenticator app" not in mfa_logged_in.get("/accounts/mfa/").content.decode()
     assert error_of(sign_in("alice", PASSWORD, ip=OTHER_IP)).startswith("Too many failed attempts.")
     clock.advance(300)
-    assert logged_in.post(url, {"password": PASSWORD}).status_code == 302
-    assert "Set up an authenticator app" in logged_in.get("/accounts/mfa/").content.decode()
+    assert mfa_logged_in.post(url, {"password": PASSWORD}).status_code == 302
+    assert "Set up an authenticator app" in mfa_logged_in.get("/accounts/mfa/").content.decode()

@@ -27,9 +27,11 @@ def test_browser_email_change_then_link_verifies_it(page, issuer, user):
     assert page.get_by_text("We sent a link to alice.new@example.com").is_visible()
     assert page.get_by_text("alice.new@example.com is not verified").is_visible()
 
-    # The live server runs in this process: its mail lands in Django's test outbox.
-    [message] = mail.outbox
-    assert message.to == ["alice.new@example.com"]
+    # The live server runs in this process: its mail lands in Django's test outbox. The old
+    # address is told of the change; the new one gets the link.
+    [notice] = [message for message in mail.outbox if message.to == ["alice@example.com"]]
+    assert "alice.new@example.com" in notice.body
+    [message] = [message for message in mail.outbox if message.to == ["alice.new@example.com"]]
     page.goto(issuer + LINK.search(message.body).group(1))
     page.get_by_role("button", name="Confirm alice.new@example.com").click()
     assert page.get_by_text("Your address alice.new@example.com is verified").is_visible()

@@ -9,22 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.conftest import authorize, basic_auth, exchange, pkce_pair, query_of
-
-LONG = "a" * 100_000
-
-
-def assert_json_error(response, status: int = 400, error: str = "invalid_request") -> dict:
-    assert response.status_code == status, response.content[:300]
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert body["error"] == error
-    return body
-
-
-def assert_page(response, status: int = 400) -> None:
-    assert response.status_code == status, response.content[:300]
-    assert response["Content-Type"].startswith("text/html")
-    assert "Location" not in response
+from tests.error_responses import LONG, assert_json_error, assert_page
 
 
 def valid_params(rp, **extra) -> dict:

@@ -1,0 +1,49 @@
+"""The address a request came from: the direct peer, or behind Porchlight's own proxies the client.
+
+Throttling counts attempts by it, the audit log and sign-in sessions record it, and ``/metrics``
+judges its allow-list on it, so every one of them sees the same client for the same request.
+Like ``prepared_queries`` and ``batches``, this module reads only settings and imports no app.
+"""
+
+import ipaddress
+
+from django.conf import settings
+from django.http import HttpRequest
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_address(value: str) -> IPAddress | None:
+    """Return ``value`` as an IP address (an IPv4-mapped IPv6 one as IPv4), or None."""
+    try:
+        ip = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _trusted_proxy(ip: IPAddress) -> bool:
+    return any(ip in network for network in settings.PORCHLIGHT["TRUSTED_PROXIES"])
+
+
+def client_address(request: HttpRequest) -> IPAddress | None:
+    """Return the client's address: REMOTE_ADDR, or behind our proxies the right-most untrusted hop."""
+    remote = parse_address(request.META.get("REMOTE_ADDR", ""))
+    # X-Forwarded-For is only as good as whoever sent it: a client that reaches us directly
+    # (past the proxy) would otherwise name any address it likes.
+    if remote is None or not settings.PORCHLIGHT["BEHIND_PROXY"] or not _trusted_proxy(remote):
+        return remote
+    # Each proxy appends the address it received the request from, so only the right-most
+    # entries are trustworthy: walk from the right past our own proxies (TRUSTED_PROXIES); the
+    # first other address is the client. Anything left of it may be forged by the client.
+    client = remote
+    for hop in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        ip = parse_address(hop)
+        if ip is None:
+            break
+        client = ip
+        if not _trusted_proxy(client):
+            break
+    return client

@@ -1,0 +1,1 @@
+"""Attacks an outside review tried, one module per finding: each test reproduces the attack."""
