@@ -7,7 +7,6 @@ last profile change), so following it once, or any change of the address, ends i
 """
 
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
@@ -25,8 +24,9 @@ from django.utils.timesince import timesince
 
 from audit.actions import Action
 from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.services import about, audit_record
 
+from .links import issuer_link
 from .models import User
 
 
@@ -74,9 +74,7 @@ def email_verification_link(*, user: User) -> str:
             "token": email_verification_token.make_token(user),
         },
     )
-    # The link points at the issuer, the address people know, whatever host the request used.
-    issuer = urlsplit(settings.ISSUER)
-    return f"{issuer.scheme}://{issuer.netloc}{path}"
+    return issuer_link(path)
 
 
 def _lifetime_text() -> str:
@@ -87,9 +85,7 @@ def _lifetime_text() -> str:
 def _sent_recently(user: User) -> int:
     window = timedelta(seconds=settings.PORCHLIGHT["PASSWORD_RESET_WINDOW"])
     return AuditEvent.objects.filter(
-        action=Action.EMAIL_VERIFICATION_SENT,
-        target=user,
-        created__gt=timezone.now() - window,
+        about(user), action=Action.EMAIL_VERIFICATION_SENT, created__gt=timezone.now() - window
     ).count()
 
 

@@ -7,6 +7,7 @@ from django import forms
 from django.conf.locale import LANG_INFO
 from django.contrib.auth import forms as auth_forms
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from audit.actions import Action
 from audit.services import audit_record
@@ -253,8 +254,10 @@ class ProfileForm(forms.ModelForm):
         # it needs a fresh sign-in like every such change (accounts/recent_auth.py).
         if value != self.initial.get("email") and not recently_authenticated(self.request):
             raise forms.ValidationError(
-                "To change the address that password reset links go to, sign in again first "
-                "(for your security). Your other changes can be saved without it.",
+                _(
+                    "To change the address that password reset links go to, sign in again first "
+                    "(for your security). Your other changes can be saved without it."
+                ),
                 code="reauthentication_required",
             )
         return value

@@ -19,11 +19,10 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from .authentication import get_auth_context
 from .mfa.policy import has_second_factor
-
-REAUTHENTICATE_MESSAGE = "For your security, sign in again to continue."
 
 
 def recently_authenticated(request: HttpRequest) -> bool:
@@ -37,10 +36,10 @@ def recently_authenticated(request: HttpRequest) -> bool:
     return "mfa" in context.amr or not has_second_factor(request.user)
 
 
-def reauthenticate(request: HttpRequest, *, then: str = "", message: str = REAUTHENTICATE_MESSAGE):
+def reauthenticate(request: HttpRequest, *, then: str = ""):
     """Send the user through the login page and back to ``then`` (default: this page, as a GET)."""
     if request.user.is_authenticated:
-        messages.info(request, message)
+        messages.info(request, _("For your security, sign in again to continue."))
     return redirect_to_login(then or request.get_full_path())
 
 

@@ -9,7 +9,6 @@ address is told at the old address too: the new one may be the attacker's.
 import logging
 import smtplib
 from enum import StrEnum
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -17,7 +16,9 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from .links import issuer_link
 from .models import User
 
 logger = logging.getLogger(__name__)
@@ -36,22 +37,15 @@ class Change(StrEnum):
 
 # What happened, in the mail's subject and first line.
 WHAT = {
-    Change.TOTP_ADDED: "An authenticator app was added to your account",
-    Change.PASSKEY_ADDED: "A passkey was added to your account",
-    Change.DEVICE_RENAMED: "A sign-in method on your account was renamed",
-    Change.DEVICE_REMOVED: "A sign-in method was removed from your account",
-    Change.RECOVERY_CODES: "New recovery codes were made for your account",
-    Change.PASSWORD_CHANGED: "Your password was changed",
-    Change.EMAIL_CHANGED: "The e-mail address of your account was changed",
-    Change.MFA_RESET: "Staff removed the second factors from your account",
+    Change.TOTP_ADDED: _("An authenticator app was added to your account"),
+    Change.PASSKEY_ADDED: _("A passkey was added to your account"),
+    Change.DEVICE_RENAMED: _("A sign-in method on your account was renamed"),
+    Change.DEVICE_REMOVED: _("A sign-in method was removed from your account"),
+    Change.RECOVERY_CODES: _("New recovery codes were made for your account"),
+    Change.PASSWORD_CHANGED: _("Your password was changed"),
+    Change.EMAIL_CHANGED: _("The e-mail address of your account was changed"),
+    Change.MFA_RESET: _("Staff removed the second factors from your account"),
 }
-
-
-def sessions_link() -> str:
-    """Return the absolute address of the page that lists (and ends) the user's sessions."""
-    # The issuer is the address people know, whatever host the request used.
-    issuer = urlsplit(settings.ISSUER)
-    return f"{issuer.scheme}://{issuer.netloc}{reverse('accounts:home')}"
 
 
 def security_notice_send(*, user: User, change: Change, detail: str = "", to: str | None = None) -> None:
@@ -67,7 +61,8 @@ def security_notice_send(*, user: User, change: Change, detail: str = "", to: st
         "what": WHAT[change],
         "detail": detail,
         "when": timezone.now(),
-        "link": sessions_link(),
+        # The account page, which lists the user's sessions and ends them.
+        "link": issuer_link(reverse("accounts:home")),
     }
     subject = render_to_string("accounts/security_notice_subject.txt", context).strip()
     body = render_to_string("accounts/security_notice_email.txt", context)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 from django_otp.models import Device
 
 from audit.services import audit_record
@@ -70,7 +71,7 @@ def user_mfa_reset(*, user, actor) -> int:
         security_notice_send(
             user=user,
             change=Change.MFA_RESET,
-            detail="Signing in now needs only your password until you set up a second factor again.",
+            detail=_("Signing in now needs only your password until you set up a second factor again."),
         )
     return len(devices)
 

@@ -21,6 +21,7 @@ from django.db.models.signals import post_save
 from django.dispatch import Signal, receiver
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from porchlight.prepared_queries import PreparedLookup
@@ -251,7 +252,7 @@ def password_change_record(*, request: HttpRequest, user, keep_sid: str = "") ->
     security_notice_send(
         user=user,
         change=Change.PASSWORD_CHANGED,
-        detail="Every other sign-in of yours was ended, and every app has to ask you again.",
+        detail=_("Every other sign-in of yours was ended, and every app has to ask you again."),
     )
     return ended
 

@@ -54,8 +54,6 @@ Scope = LoginFailure.Scope
 ACCOUNT_SCOPES = {"password": Scope.PASSWORD, "second_factor": Scope.SECOND_FACTOR}
 # Every transaction locks rows in this order, so two of them never wait for each other (no deadlock).
 LOCK_ORDER = [Scope.PASSWORD, Scope.SECOND_FACTOR, Scope.CLIENT_IP, Scope.RESET_ACCOUNT, Scope.RESET_IP]
-# The proxies trusted when PORCHLIGHT_TRUSTED_PROXIES is empty: one on the same host.
-LOOPBACK = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
 
 Key = tuple[str, str]
 

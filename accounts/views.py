@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -161,7 +162,8 @@ class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):
             security_notice_send(
                 user=form.instance,
                 change=Change.EMAIL_CHANGED,
-                detail=f"Password reset links now go to {form.instance.email or 'no address'}.",
+                detail=_("Password reset links now go to %(address)s.")
+                % {"address": form.instance.email or _("no address")},
                 to=old_email,
             )
             if form.instance.email:

@@ -33,9 +33,15 @@ def audit_target(target: models.Model | str) -> tuple[str, str, str]:
     return target._meta.model_name, str(target.pk), str(target)
 
 
+def about(target: models.Model) -> Q:
+    """Return the condition for events about the row ``target`` (by its type and key, never its label)."""
+    target_type, target_id, _ = audit_target(target)
+    return Q(target_type=target_type, target_id=target_id)
+
+
 def events_about(user) -> QuerySet[AuditEvent]:
-    """Return the events ``user`` did or that are about their account (typed, never by name)."""
-    return AuditEvent.objects.filter(Q(actor=user) | Q(target_type="user", target_id=str(user.pk)))
+    """Return the events ``user`` did or that are about their account."""
+    return AuditEvent.objects.filter(Q(actor=user) | about(user))
 
 
 def audit_record(
@@ -93,21 +99,23 @@ def _scrubbed(value, names: set[str]):
 def audit_events_anonymise(*, user, identifiers: Iterable[str], label: str) -> int:
     """Remove who ``user`` was from the events by or about them, keeping what happened; return how many.
 
-    An event about them (its target one of ``identifiers``, their old username or e-mail, as
-    typed) gets ``label`` as target; one by them gets it as actor. Either loses the client's IP
-    and user agent, and e-mail-like or identifying values in its detail (GDPR Art. 17).
+    An event about them (recorded as about their account, or its target one of ``identifiers``,
+    their old username or e-mail, as typed) gets ``label`` as target; one by them gets it as
+    actor. Either loses the client's IP and user agent, and e-mail-like or identifying values in
+    its detail (GDPR Art. 17).
     """
     names = {name.casefold() for name in identifiers if name}
-    about = Q(actor=user) | Q(target_type="user", target_id=str(user.pk))
+    matching = Q(actor=user) | about(user)
     for name in names:
         # A lockout's target is "account: password <name>" (accounts/throttling.py).
-        about |= Q(target__iexact=name) | (Q(target__contains=":") & Q(target__iendswith=f" {name}"))
+        matching |= Q(target__iexact=name) | (Q(target__contains=":") & Q(target__iendswith=f" {name}"))
+    typed = audit_target(user)[:2]
     changed = 0
-    for event in AuditEvent.objects.filter(about).iterator():
+    for event in AuditEvent.objects.filter(matching).iterator():
         if event.actor_id == user.pk:
             event.actor_label = label
-        typed = (event.target_type, event.target_id) == ("user", str(user.pk))
-        if typed or event.target.casefold() in names or event.target.casefold().rsplit(" ", 1)[-1] in names:
+        named = event.target.casefold() in names or event.target.casefold().rsplit(" ", 1)[-1] in names
+        if named or (event.target_type, event.target_id) == typed:
             event.target = label
         event.detail = _scrubbed(event.detail, names)
         event.ip = event.user_agent = ""

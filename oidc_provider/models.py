@@ -158,6 +158,15 @@ class Client(AbstractApplication):
         """Return whether this client's codes need PKCE (RFC 9700 §2.1.1: always when public)."""
         return self.client_type == self.CLIENT_PUBLIC or self.require_pkce
 
+    @property
+    def registered_itself(self) -> bool:
+        """Return whether the app registered itself (RFC 7591), so staff have not reviewed it.
+
+        DOT's ``registration_source`` is "manual" for apps staff made (admin, ``createclient``,
+        ``client_create``, fixtures).
+        """
+        return self.registration_source != self.RegistrationSource.MANUAL
+
     def allows_grant_type(self, *grant_types: str) -> bool:
         # DOT asks with its own constants ("authorization-code", "openid-hybrid", ...).
         wanted = {DOT_GRANT_NAMES.get(grant_type, grant_type) for grant_type in grant_types}
@@ -231,17 +240,14 @@ class Client(AbstractApplication):
                 _("Leave out direction controls (U+202A–U+202E, U+2066–U+2069): they reorder the name.")
             ]
             return
-        # DOT's registration_source: "manual" for apps staff made (admin, createclient,
-        # client_create, fixtures); any other registered itself, and staff have not reviewed it.
-        registered_itself = self.registration_source != self.RegistrationSource.MANUAL
         others = Client.objects.exclude(pk=self.pk)
-        if registered_itself:
+        if self.registered_itself:
             # RFC 7591 §2 gives client_name no uniqueness: installations of one app share its name.
             others = others.filter(registration_source=self.RegistrationSource.MANUAL)
         taken = name_look_alike(self.name, others.values_list("name", flat=True).iterator())
         if taken is None:
             return
-        if registered_itself:
+        if self.registered_itself:
             errors["name"] = [
                 _(
                     "“%s” looks like the name of an app your organisation's staff registered "

@@ -227,10 +227,6 @@ OTP_WEBAUTHN_ALLOWED_ORIGINS = [
     f"{_issuer.scheme}://{_passkey_host if ISSUER_IS_LOOPBACK else _issuer.netloc}"
     + (f":{_issuer.port}" if ISSUER_IS_LOOPBACK and _issuer.port else "")
 ]
-# Wrong codes count against the account's login throttle (accounts/throttling.py), shared by
-# every worker; django-otp's own per-device delay would only refuse right codes as "wrong".
-OTP_TOTP_THROTTLE_FACTOR = 0
-OTP_STATIC_THROTTLE_FACTOR = 0
 # Staff can see and remove users' devices in the admin, never their keys or recovery codes.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 

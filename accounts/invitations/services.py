@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 
+from ..links import issuer_link
 from ..models import Invitation
 
 MAX_IMPORT_ROWS = 1000
@@ -75,7 +76,7 @@ def _issue(invitation: Invitation) -> str:
 def invitation_link(token: str) -> str:
     """Return the link the invited person opens (at the issuer: the address people know)."""
     # The token travels in the query string, which no access log records (gunicorn.conf.py).
-    return f"{settings.ISSUER}{reverse('invitations:accept')}?{urlencode({'token': token})}"
+    return issuer_link(f"{reverse('invitations:accept')}?{urlencode({'token': token})}")
 
 
 def invitation_send(*, invitation: Invitation, token: str) -> None:

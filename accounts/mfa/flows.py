@@ -14,6 +14,7 @@ import django_otp
 from django.contrib.auth import get_user_model, login
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from django_otp.models import Device
 from django_otp_webauthn.models import WebAuthnCredential
 
@@ -226,7 +227,7 @@ def device_enrolled(request: HttpRequest, *, device: Device, method: Method) -> 
     security_notice_send(
         user=request.user,
         change=Change.PASSKEY_ADDED if method == Method.PASSKEY else Change.TOTP_ADDED,
-        detail=f"Its name: {device.name}.",
+        detail=_("Its name: %(name)s.") % {"name": device.name},
     )
 
 
@@ -245,7 +246,7 @@ def recovery_codes_issue(request: HttpRequest) -> None:
     security_notice_send(
         user=request.user,
         change=Change.RECOVERY_CODES,
-        detail="Any recovery codes made before no longer work.",
+        detail=_("Any recovery codes made before no longer work."),
     )
 
 
@@ -288,10 +289,10 @@ def device_remove(*, user, device: Device) -> None:
     device.delete()
     if last:
         RecoveryCodeDevice.objects.filter(user=user).delete()
-    detail = f"It was called “{name}”."
+    detail = _("It was called “%(name)s”.") % {"name": name}
     if last:
-        detail += (
-            " It was the last one: signing in now needs only the password, and the recovery codes are gone."
+        detail += " " + _(
+            "It was the last one: signing in now needs only the password, and the recovery codes are gone."
         )
     security_notice_send(user=user, change=Change.DEVICE_REMOVED, detail=detail)
 
@@ -301,5 +302,7 @@ def device_rename(*, device: Device, name: str) -> None:
     old, device.name = device.name, name
     device.save(update_fields=["name"])
     security_notice_send(
-        user=device.user, change=Change.DEVICE_RENAMED, detail=f"“{old}” is now called “{name}”."
+        user=device.user,
+        change=Change.DEVICE_RENAMED,
+        detail=_("“%(old)s” is now called “%(name)s”.") % {"old": old, "name": name},
     )

@@ -14,6 +14,7 @@ from base64 import urlsafe_b64decode
 from django.http import HttpRequest
 from django.middleware import csrf
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django_otp_webauthn import exceptions, views
 from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
@@ -51,7 +52,7 @@ class PasskeyHelper(WebAuthnHelper):
 class ReauthenticationRequired(exceptions.OTPWebAuthnApiError):
     status_code = 403
     default_code = "reauthentication_required"
-    default_detail = "For your security, sign in again before adding a passkey."
+    default_detail = _("For your security, sign in again before adding a passkey.")
 
 
 class RecentSignInMixin:
