@@ -11,6 +11,8 @@ class Action(StrEnum):
     LOGIN_LOCKOUT_CLEARED = "login_lockout_cleared"
     LOGOUT = "logout"
     LOGOUT_RP_INITIATED = "logout.rp_initiated"
+    # The user (account page) or staff ended another sign-in session (accounts/sessions.py).
+    SESSION_END = "session.end"
     PASSWORD_CHECK_FAILURE = "password.check_failure"
     PASSWORD_CHANGED = "password_changed"
     PASSWORD_RESET_REQUEST = "password_reset.request"
@@ -35,6 +37,11 @@ class Action(StrEnum):
     TOKEN_REVOKE = "token.revoke"
     DEVICE_APPROVE = "device.approve"
     DEVICE_DENY = "device.deny"
+    # Back-channel logout deliveries (oidc_provider/logout.py): recorded as each one ends, and when
+    # staff send a failed one again.
+    LOGOUT_DELIVERY_DELIVERED = "logout_delivery.delivered"
+    LOGOUT_DELIVERY_FAILED = "logout_delivery.failed"
+    LOGOUT_DELIVERY_RETRY = "logout_delivery.retry"
     # Clients.
     CLIENT_CREATE = "client.create"
     CLIENT_CHANGE = "client.change"
