@@ -13,7 +13,7 @@ from enum import StrEnum
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -81,10 +81,16 @@ class PorchlightAdminSite(admin.AdminSite):
             return redirect(with_next(reverse("accounts:mfa:totp-enroll"), target) + "&required=1")
         return render(request, "accounts/admin_denied.html", status=403)
 
-    def logout(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+    # django-stubs says these two return a TemplateResponse (Django's own views do); any
+    # response will do, and these redirect or answer with the sign-out view's.
+    def logout(  # type: ignore[override]
+        self, request: HttpRequest, extra_context: dict[str, object] | None = None
+    ) -> HttpResponseBase:
         """Sign out through the one sign-out view."""
         return LogoutView.as_view()(request)
 
-    def password_change(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+    def password_change(  # type: ignore[override]
+        self, request: HttpRequest, extra_context: dict[str, object] | None = None
+    ) -> HttpResponse:
         """Change the password on the account page, where the old one is checked like a login."""
         return redirect("accounts:password-change")

@@ -10,9 +10,16 @@ from dataclasses import dataclass, field
 
 from django.http import HttpRequest
 
+from .models import User
 from .sessions import login_session_start
 
 SESSION_KEY = "porchlight_auth"
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request a view behind ``login_required`` gets: its user is signed in (for type checking)."""
+
+    user: User
 
 
 @dataclass(frozen=True)

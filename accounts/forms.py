@@ -1,6 +1,7 @@
 """Forms for the account pages."""
 
 import re
+from typing import Any
 from zoneinfo import available_timezones
 
 from django import forms
@@ -8,6 +9,7 @@ from django.conf.locale import LANG_INFO
 from django.contrib.auth import forms as auth_forms
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django_stubs_ext import StrOrPromise
 
 from audit.actions import Action
 from audit.services import audit_record
@@ -17,7 +19,7 @@ from .models import User
 from .recent_auth import recently_authenticated
 
 
-def current_password_clean(*, request: HttpRequest, user, password: str, message: str) -> str:
+def current_password_clean(*, request: HttpRequest, user: User, password: str, message: StrOrPromise) -> str:
     """Check the signed-in ``user``'s password, counted like a login; raise ``message`` if wrong."""
     # A stolen session must not become an unthrottled password oracle (and the answer is the
     # key to changing the password or removing the last factor).
@@ -35,6 +37,9 @@ def current_password_clean(*, request: HttpRequest, user, password: str, message
 
 
 class LoginForm(auth_forms.AuthenticationForm):
+    # LoginView always passes the request: attempts are counted per client address.
+    request: HttpRequest
+
     error_messages = {
         # Never say whether the account exists.
         "invalid_login": "The username or password is not correct.",
@@ -108,13 +113,15 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
 class PasswordResetForm(auth_forms.PasswordResetForm):
     """Django's form, sending at most so many mails per e-mail address and per client IP."""
 
-    def save(self, *args, request: HttpRequest, **kwargs) -> None:
+    # Narrower than Django's: the request is required (mails are counted per client address), and
+    # PasswordResetView passes every argument by keyword.
+    def save(self, *, request: HttpRequest, **kwargs: Any) -> None:  # type: ignore[override]
         # The page answers the same either way, so it says nothing about the limit (or the
         # account); only the mail is not sent.
         email = self.cleaned_data["email"]
         sent = throttling.throttle_password_reset(request=request, email=email)
         if sent:
-            super().save(*args, request=request, **kwargs)
+            super().save(request=request, **kwargs)
         audit_record(
             action=Action.PASSWORD_RESET_REQUEST,
             target=email,

@@ -1,6 +1,8 @@
 """The user: Django's AbstractUser plus the OIDC standard claim fields (OIDC Core 1.0 §5.1)."""
 
 import uuid
+from collections.abc import Collection
+from typing import Any, Self
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
@@ -58,7 +60,11 @@ class User(AbstractUser):
     erase_after = models.DateTimeField(_("to be erased after"), null=True, blank=True, db_index=True)
     erased = models.DateTimeField(_("erased"), null=True, blank=True)
 
-    class Meta(AbstractUser.Meta):
+    # The subject as loaded from the database, which save() refuses to change (from_db sets it).
+    _loaded_subject: str | None
+
+    # django-stubs declares no Meta on Django's abstract models; AbstractUser has one at runtime.
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
 
     def address_parts(self) -> dict[str, str]:
@@ -73,12 +79,12 @@ class User(AbstractUser):
         }
 
     @classmethod
-    def from_db(cls, db, field_names, values):
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Self:
         instance = super().from_db(db, field_names, values)
         instance._loaded_subject = instance.__dict__.get("subject")
         return instance
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         loaded = getattr(self, "_loaded_subject", None)
         if loaded is not None and loaded != self.subject:
             raise ValidationError("The subject identifier of a user cannot change.")
@@ -169,6 +175,11 @@ class LoginSession(models.Model):
     # The browser's Django session, deleted when the session is ended elsewhere (account page,
     # admin) so that browser is really signed out. Never shown: it is a bearer credential.
     session_key = models.CharField(max_length=64, blank=True, editable=False)
+
+    # Not stored: set where sessions are listed (the account page, the user admin) from
+    # ``user_agent`` and the viewer's own sid.
+    device: str
+    is_current: bool
 
     class Meta:
         ordering = ["-created"]

@@ -12,12 +12,14 @@ are sent through the login page, which records a new authentication time for the
 """
 
 import time
+from collections.abc import Callable
 from functools import wraps
+from typing import Any, overload
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -36,14 +38,27 @@ def recently_authenticated(request: HttpRequest) -> bool:
     return "mfa" in context.amr or not has_second_factor(request.user)
 
 
-def reauthenticate(request: HttpRequest, *, then: str = ""):
+ViewFunction = Callable[..., HttpResponseBase]
+
+
+def reauthenticate(request: HttpRequest, *, then: str = "") -> HttpResponseRedirect:
     """Send the user through the login page and back to ``then`` (default: this page, as a GET)."""
     if request.user.is_authenticated:
         messages.info(request, _("For your security, sign in again to continue."))
     return redirect_to_login(then or request.get_full_path())
 
 
-def recent_authentication_required(view=None, *, return_to: str = ""):
+@overload
+def recent_authentication_required(view: ViewFunction, *, return_to: str = "") -> ViewFunction: ...
+@overload
+def recent_authentication_required(
+    view: None = None, *, return_to: str = ""
+) -> Callable[[ViewFunction], ViewFunction]: ...
+
+
+def recent_authentication_required(
+    view: ViewFunction | None = None, *, return_to: str = ""
+) -> ViewFunction | Callable[[ViewFunction], ViewFunction]:
     """Decorate a view so only a recently authenticated user reaches it; others sign in again.
 
     A POST that arrives too late is not replayed after the sign-in: the user lands on the page
@@ -51,9 +66,9 @@ def recent_authentication_required(view=None, *, return_to: str = ""):
     takes POSTs) and confirms once more.
     """
 
-    def decorate(view):
+    def decorate(view: ViewFunction) -> ViewFunction:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs):
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if recently_authenticated(request):
                 return view(request, *args, **kwargs)
             return reauthenticate(request, then=reverse(return_to) if return_to else "")

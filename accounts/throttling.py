@@ -32,6 +32,7 @@ import hashlib
 import ipaddress
 import math
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -53,7 +54,13 @@ Kind = Literal["password", "second_factor"]
 Scope = LoginFailure.Scope
 ACCOUNT_SCOPES = {"password": Scope.PASSWORD, "second_factor": Scope.SECOND_FACTOR}
 # Every transaction locks rows in this order, so two of them never wait for each other (no deadlock).
-LOCK_ORDER = [Scope.PASSWORD, Scope.SECOND_FACTOR, Scope.CLIENT_IP, Scope.RESET_ACCOUNT, Scope.RESET_IP]
+LOCK_ORDER: list[str] = [
+    Scope.PASSWORD,
+    Scope.SECOND_FACTOR,
+    Scope.CLIENT_IP,
+    Scope.RESET_ACCOUNT,
+    Scope.RESET_IP,
+]
 
 Key = tuple[str, str]
 
@@ -100,11 +107,12 @@ class Limit:
 
 def _limit(scope: str) -> Limit:
     conf = settings.PORCHLIGHT
-    per = "IP" if scope in (Scope.CLIENT_IP, Scope.RESET_IP) else "ACCOUNT"
+    per_ip = scope in (Scope.CLIENT_IP, Scope.RESET_IP)
     if scope in (Scope.RESET_ACCOUNT, Scope.RESET_IP):
-        return Limit(conf[f"PASSWORD_RESET_MAX_PER_{per}"], conf["PASSWORD_RESET_WINDOW"], 0, 0)
+        resets = conf["PASSWORD_RESET_MAX_PER_IP"] if per_ip else conf["PASSWORD_RESET_MAX_PER_ACCOUNT"]
+        return Limit(resets, conf["PASSWORD_RESET_WINDOW"], 0, 0)
     return Limit(
-        conf[f"LOGIN_MAX_FAILURES_PER_{per}"],
+        conf["LOGIN_MAX_FAILURES_PER_IP"] if per_ip else conf["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
         conf["LOGIN_FAILURE_WINDOW"],
         conf["LOGIN_LOCKOUT"],
         conf["LOGIN_LOCKOUT_MAX"],
@@ -142,7 +150,7 @@ def _ip_keys(request: HttpRequest, scope: str) -> list[Key]:
     return [] if address is None else [(scope, address)]
 
 
-def _ordered(keys) -> list[Key]:
+def _ordered(keys: Iterable[Key]) -> list[Key]:
     return sorted(keys, key=lambda pair: (LOCK_ORDER.index(pair[0]), pair[1]))
 
 
@@ -164,8 +172,13 @@ def _decision(locked_until: datetime | None, now: datetime) -> ThrottleDecision:
     return ThrottleDecision(allowed=False, retry_after=math.ceil((locked_until - now).total_seconds()))
 
 
+def _lock_end(row: LoginFailure, now: datetime) -> datetime | None:
+    """Return when ``row``'s lockout ends, or None when it is not locked now."""
+    return row.locked_until if row.locked_until is not None and row.locked_until > now else None
+
+
 def _locked(row: LoginFailure, now: datetime) -> bool:
-    return row.locked_until is not None and row.locked_until > now
+    return _lock_end(row, now) is not None
 
 
 def _lockout_seconds(row: LoginFailure, limit: Limit, now: datetime) -> float:
@@ -242,9 +255,8 @@ class _DatabaseCounts:
                         defaults={"window_started": now, "last_failure": now, "expires": now},
                     )
                     limit = _limit(scope)
-                    if _locked(row, now):
-                        until = row.locked_until
-                    else:
+                    until = _lock_end(row, now)
+                    if until is None:
                         _roll_window(row, limit, now)
                         if row.failures < limit.attempts:
                             rows.append((row, limit))
@@ -347,10 +359,10 @@ class _CacheCounts:
     def reserve(self, keys: list[Key], *, watch: list[Key], now: datetime) -> datetime | None:
         """Count one attempt under every key; return when refused (nothing counted), else None."""
         rows = {(row.scope, row.key): row for row in LoginFailure.objects.filter(_matching([*keys, *watch]))}
-        locked = [row.locked_until for row in rows.values() if _locked(row, now)]
+        locked = [end for row in rows.values() if (end := _lock_end(row, now)) is not None]
         if locked:
             return max(locked)
-        refused = None
+        refused: datetime | None = None
         counted = []
         for pair in _ordered(keys):
             row, limit = rows.get(pair), _limit(pair[0])
@@ -405,7 +417,7 @@ def _counts() -> _DatabaseCounts | _CacheCounts:
 def _confirm(keys: list[Key], *, now: datetime, action: str, actor_label: str) -> datetime | None:
     """Record that the attempt counted under ``keys`` failed; lock what reached its limit."""
     counts = _counts()
-    latest = None
+    latest: datetime | None = None
     for pair in _ordered(keys):
         row = counts.failed(pair, now=now)
         if row is None:
@@ -417,8 +429,8 @@ def _confirm(keys: list[Key], *, now: datetime, action: str, actor_label: str) -
             _lock_out(row, limit, now, action=action, actor_label=actor_label)
         _set_expiry(row, limit)
         row.save()
-        if _locked(row, now):
-            latest = row.locked_until if latest is None else max(latest, row.locked_until)
+        if (end := _lock_end(row, now)) is not None:
+            latest = end if latest is None else max(latest, end)
     return latest
 
 
@@ -432,10 +444,12 @@ def throttle_attempt(*, request: HttpRequest, username: str, kind: Kind = "passw
     """
     now = timezone.now()
     account = account_key(username)
-    keys = [(ACCOUNT_SCOPES[kind], account), *_ip_keys(request, Scope.CLIENT_IP)]
+    keys: list[Key] = [(ACCOUNT_SCOPES[kind], account), *_ip_keys(request, Scope.CLIENT_IP)]
     # A lockout of either factor's count refuses both: a locked second factor must not be
     # skipped by starting over with the password.
-    watch = [(scope, account) for scope in ACCOUNT_SCOPES.values() if scope != ACCOUNT_SCOPES[kind]]
+    watch: list[Key] = [
+        (scope, account) for scope in ACCOUNT_SCOPES.values() if scope != ACCOUNT_SCOPES[kind]
+    ]
     refused = _counts().reserve(keys, watch=watch, now=now)
     decision = ALLOWED if refused is None else _decision(refused, now)
     return Attempt(username=username, kind=kind, keys=tuple(keys), decision=decision)
@@ -459,8 +473,8 @@ def throttle_success(*, attempt: Attempt) -> None:
     # A correct password clears only password failures, so knowing the password cannot reset
     # the count of wrong second-factor codes; a correct second factor completes the login and
     # clears both. In-flight wrong attempts on the account are forgiven with them.
-    scopes = [Scope.PASSWORD] if attempt.kind == "password" else list(ACCOUNT_SCOPES.values())
-    account = [(scope, account_key(attempt.username)) for scope in scopes]
+    scopes: list[str] = [Scope.PASSWORD] if attempt.kind == "password" else list(ACCOUNT_SCOPES.values())
+    account: list[Key] = [(scope, account_key(attempt.username)) for scope in scopes]
     addresses = [pair for pair in attempt.keys if pair[0] == Scope.CLIENT_IP]
     counts = _counts()
     for pair in _ordered([*account, *addresses]):
@@ -479,7 +493,7 @@ def throttle_success(*, attempt: Attempt) -> None:
 def throttle_password_reset(*, request: HttpRequest, email: str) -> bool:
     """Count a password reset request for ``email`` from this client; return whether to send the mail."""
     now = timezone.now()
-    keys = [(Scope.RESET_ACCOUNT, account_key(email)), *_ip_keys(request, Scope.RESET_IP)]
+    keys: list[Key] = [(Scope.RESET_ACCOUNT, account_key(email)), *_ip_keys(request, Scope.RESET_IP)]
     if _counts().reserve(keys, watch=[], now=now) is not None:
         return False
     # Every request counts: reaching the limit holds the account (or IP) until its window ends.
@@ -489,7 +503,9 @@ def throttle_password_reset(*, request: HttpRequest, email: str) -> bool:
 
 def throttle_records(*, username: str | None = None, ip: str | None = None) -> QuerySet[LoginFailure]:
     """Return the failure records of an account (both factors) and/or a client IP."""
-    keys = [(scope, account_key(username)) for scope in ACCOUNT_SCOPES.values()] if username else []
+    keys: list[Key] = (
+        [(scope, account_key(username)) for scope in ACCOUNT_SCOPES.values()] if username else []
+    )
     if ip:
         keys.append((Scope.CLIENT_IP, ip_key(ip) or ip.strip()))
     return LoginFailure.objects.filter(_matching(keys))

@@ -1,9 +1,12 @@
 """Writing audit records, deleting those older than the retention period, and anonymising them."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -26,11 +29,12 @@ def audit_target(target: models.Model | str) -> tuple[str, str, str]:
     if not isinstance(target, models.Model):
         return "", "", str(target)
     label = target._meta.label
-    if label == settings.AUTH_USER_MODEL:
+    if label == settings.AUTH_USER_MODEL and isinstance(target, AbstractBaseUser):
         return "user", str(target.pk), target.get_username()
     if label == settings.OAUTH2_PROVIDER_APPLICATION_MODEL:
-        return "client", str(target.pk), target.client_id
-    return target._meta.model_name, str(target.pk), str(target)
+        # The client model is oidc_provider's, which audit does not import: its field by name.
+        return "client", str(target.pk), target.serializable_value("client_id")
+    return target._meta.model_name or "", str(target.pk), str(target)
 
 
 def about(target: models.Model) -> Q:
@@ -39,7 +43,7 @@ def about(target: models.Model) -> Q:
     return Q(target_type=target_type, target_id=target_id)
 
 
-def events_about(user) -> QuerySet[AuditEvent]:
+def events_about(user: AbstractBaseUser) -> QuerySet[AuditEvent]:
     """Return the events ``user`` did or that are about their account."""
     return AuditEvent.objects.filter(Q(actor=user) | about(user))
 
@@ -48,9 +52,9 @@ def audit_record(
     *,
     action: str,
     target: models.Model | str = "",
-    actor=None,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
     actor_label: str = "",
-    detail: dict | None = None,
+    detail: Mapping[str, object] | None = None,
     request: HttpRequest | None = None,
 ) -> AuditEvent:
     """Record that ``actor`` (a user, or ``actor_label`` for the system) did ``action`` to ``target``.
@@ -62,7 +66,8 @@ def audit_record(
     # Imported here: accounts imports this module, so a module-level import would be a cycle.
     from accounts.throttling import client_ip
 
-    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    # The acting user's row, when a signed-in user acted (``request.user`` may be anonymous).
+    user = actor if isinstance(actor, get_user_model()) else None
     meta = getattr(request, "META", None) or {}
     target_type, target_id, label = audit_target(target)
     return AuditEvent.objects.create(
@@ -71,8 +76,8 @@ def audit_record(
         target=label[:TARGET_LENGTH],
         target_type=target_type,
         target_id=target_id,
-        actor=actor if is_user else None,
-        actor_label=actor_label or (actor.get_username() if is_user else "system"),
+        actor=user,
+        actor_label=actor_label or (user.get_username() if user is not None else "system"),
         detail=detail or {},
         ip=(client_ip(request) or "") if request is not None else "",
         user_agent=str(meta.get("HTTP_USER_AGENT", ""))[:USER_AGENT_LENGTH],
@@ -85,7 +90,7 @@ ERASED = "[erased]"
 CLIENT_KEYS = {"ip", "user_agent"}
 
 
-def _scrubbed(value, names: set[str]):
+def _scrubbed(value: object, names: set[str]) -> object:
     """Return ``value`` without ``names`` or e-mail addresses in it, nor client addresses."""
     if isinstance(value, dict):
         return {key: _scrubbed(item, names) for key, item in value.items() if key not in CLIENT_KEYS}
@@ -96,7 +101,7 @@ def _scrubbed(value, names: set[str]):
     return value
 
 
-def audit_events_anonymise(*, user, identifiers: Iterable[str], label: str) -> int:
+def audit_events_anonymise(*, user: AbstractBaseUser, identifiers: Iterable[str], label: str) -> int:
     """Remove who ``user`` was from the events by or about them, keeping what happened; return how many.
 
     An event about them (recorded as about their account, or its target one of ``identifiers``,
@@ -126,7 +131,8 @@ def audit_events_anonymise(*, user, identifiers: Iterable[str], label: str) -> i
 
 def audit_purge(*, days: int | None = None, batch_size: int = 1000) -> int:
     """Delete events older than ``days`` (default: the retention setting) in batches; return how many."""
-    days = settings.PORCHLIGHT["AUDIT_RETENTION_DAYS"] if days is None else days
+    if days is None:
+        days = settings.PORCHLIGHT["AUDIT_RETENTION_DAYS"]
     cutoff = timezone.now() - timedelta(days=days)
     # Small batches keep each delete's locks short on a large table that logins write to.
     deleted = batched_delete(AuditEvent.objects.filter(created__lt=cutoff), batch_size=batch_size)

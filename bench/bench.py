@@ -25,6 +25,7 @@ directory is removed, on success, error, Ctrl-C or SIGTERM alike.
 """
 
 import base64
+import io
 import json
 import os
 import pwd
@@ -37,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -428,7 +429,9 @@ def endpoints_for(credentials: dict) -> list[Endpoint]:
     ]
 
 
-def wrk(base_url: str, endpoint: Endpoint, connections: int, seconds: int, bodies: list[str] = ()) -> dict:
+def wrk(
+    base_url: str, endpoint: Endpoint, connections: int, seconds: int, bodies: Sequence[str] = ()
+) -> dict:
     """Drive ``endpoint`` with wrk (each of ``bodies`` sent once, if given); return report.lua's result."""
     threads = min(WRK_THREADS, connections)
     argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
@@ -471,7 +474,11 @@ def measure(
     database_before = tree_cpu_seconds(database.server_pid) if database.server_pid else None
     result = wrk(base_url, endpoint, connections, MEASURE_SECONDS, pool_share(endpoint, runs_left))
     server_cpu = tree_cpu_seconds(server.pid) - server_before
-    database_cpu = tree_cpu_seconds(database.server_pid) - database_before if database.server_pid else None
+    database_cpu = (
+        tree_cpu_seconds(database.server_pid) - database_before
+        if database.server_pid and database_before is not None
+        else None
+    )
     requests = max(result["requests"], 1)
     return Row(
         database=database.name,
@@ -636,7 +643,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     # Rows appear as they are measured, in order with the messages on stderr, even through a pipe.
-    sys.stdout.reconfigure(line_buffering=True)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     if os.environ.get("PROFILE"):
         return profile(os.environ["PROFILE"])

@@ -15,7 +15,7 @@ import os
 import pstats
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlencode, urlsplit
 
 import seed  # bench/seed.py: sets Django up
@@ -113,8 +113,16 @@ def call(method: str, path: str, body: str, headers: dict[str, str]) -> str:
         "wsgi.version": (1, 0),
         **headers,
     }
-    status = []
-    result = application(environ, lambda line, _headers, _exc=None: status.append(line))
+    status: list[str] = []
+
+    def start_response(
+        line: str, _headers: list[tuple[str, str]], _exc: object = None
+    ) -> Callable[[bytes], object]:
+        status.append(line)
+        # PEP 3333's write callable; Django never calls it.
+        return lambda _data: None
+
+    result = application(environ, start_response)
     for _ in result:
         pass
     if hasattr(result, "close"):

@@ -23,8 +23,10 @@ import os
 import secrets
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +48,8 @@ from oidc_provider.codes import code_hash
 from oidc_provider.models import AccessToken, Algorithm, Client, Grant, GrantType, RefreshToken
 from oidc_provider.rotation import keys_rotate
 from oidc_provider.services import client_create
+
+_Token = TypeVar("_Token", AccessToken, RefreshToken)
 
 USERNAME = "demo"
 PASSWORD = secrets.token_urlsafe(16)
@@ -180,13 +184,15 @@ def growth_seed(*, client: Client) -> None:
         set_token_value(row, secrets.token_urlsafe(32))
         return row
 
-    for count, make in ((GROWTH_ACCESS_TOKENS, access_token), (GROWTH_REFRESH_TOKENS, refresh_token)):
-        model = AccessToken if make is access_token else RefreshToken
+    def insert(model: type[_Token], make: Callable[[int], _Token], count: int) -> None:
         for start in range(0, count, BATCH):
             model.objects.bulk_create([make(number) for number in range(start, min(start + BATCH, count))])
 
+    insert(AccessToken, access_token, GROWTH_ACCESS_TOKENS)
+    insert(RefreshToken, refresh_token, GROWTH_REFRESH_TOKENS)
 
-def seed() -> dict[str, str]:
+
+def seed() -> dict[str, str | list[str]]:
     """Migrate and create keys, user and clients; return the user's token and client credentials."""
     call_command("migrate", interactive=False, verbosity=0)
     keys_rotate()
@@ -221,6 +227,8 @@ def seed() -> dict[str, str]:
         grant_types=[GrantType.CLIENT_CREDENTIALS],
         access_token_algorithm=Algorithm.ES256,
     )
+    # Confidential clients: client_create returns their secrets (None only for public clients).
+    assert rp_secret and machine_secret and opaque_secret and es256_secret
     if GROWTH:
         growth_seed(client=relying_party)
     host = urlsplit(os.environ["PORCHLIGHT_ISSUER"]).netloc

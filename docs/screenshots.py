@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,15 @@ def free_port() -> int:
     raise SystemExit("no free port")
 
 
-def prepare(env: dict[str, str]) -> dict[str, int]:
+class Prepared(TypedDict):
+    """The rows the pages show: the demo user's and the wiki client's."""
+
+    demo: int
+    wiki: int
+    wiki_client_id: str
+
+
+def prepare(env: dict[str, str]) -> Prepared:
     """Migrate, load the demo data and add what the pages show; return the ids the pages need."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
@@ -114,7 +123,10 @@ def demo_app_signs_in(issuer: str) -> None:
         "code_challenge_method": "S256",
     }
     page = browser.get("/o/authorize/", query)
-    request_id = re.search(r'name="request_id" value="([^"]+)"', page.content.decode()).group(1)
+    found = re.search(r'name="request_id" value="([^"]+)"', page.content.decode())
+    if found is None:
+        raise RuntimeError(f"the demo app's consent page has no request_id ({page.status_code})")
+    request_id = found.group(1)
     answer = browser.post("/o/authorize/", {"request_id": request_id, "allow": "1"})
     code = parse_qs(urlsplit(answer["Location"]).query)["code"][0]
     token = browser.post(

@@ -3,7 +3,7 @@
 import time
 
 from django.db import connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 BATCH_SIZE = 1000
 # SQLite has one writer at a time, and a request waiting for the lock polls for it every 100 ms
@@ -13,7 +13,7 @@ BATCH_SIZE = 1000
 SQLITE_PAUSE = 0.1
 
 
-def batched_delete(queryset: QuerySet, *, batch_size: int = BATCH_SIZE) -> int:
+def batched_delete(queryset: QuerySet[Model], *, batch_size: int = BATCH_SIZE) -> int:
     """Delete ``queryset`` a batch of primary keys at a time; return how many rows went.
 
     Each batch is looked for after the last key of the one before, so a row that stays (a

@@ -5,7 +5,7 @@ from csp.middleware import CheckableLazyObject
 from csp.middleware import CSPMiddleware as DjangoCSPMiddleware
 from csp.utils import build_policy
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 # What a view or decorator sets on a response to give it a policy of its own (django-csp 4).
 PER_RESPONSE_POLICY = (
@@ -27,7 +27,7 @@ class PermissionsPolicyMiddleware:
         self.get_response = get_response
         self.value = ", ".join(f"{feature}={allow}" for feature, allow in settings.PERMISSIONS_POLICY.items())
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", self.value)
         return response
@@ -52,7 +52,7 @@ class CSPMiddleware(DjangoCSPMiddleware):
         built = {HEADER: build_policy(), HEADER_REPORT_ONLY: build_policy(report_only=True)}
         self.headers = {name: value for name, value in built.items() if value}
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         if (
             not self.fixed
             or getattr(request, "_csp_nonce", None) is not None
@@ -64,5 +64,6 @@ class CSPMiddleware(DjangoCSPMiddleware):
         for name, value in self.headers.items():
             response.headers.setdefault(name, value)
         # As django-csp: a nonce asked for after the header was written could not be in it.
-        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        # (An attribute django-csp adds to the request; HttpRequest does not declare it.)
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
         return response

@@ -14,11 +14,13 @@ signed-in user goes into ``BROWSER_MIDDLEWARE`` as well. Being a middleware rath
 wrapper, the lean path is what Django's test client exercises too, so every protocol test runs it.
 """
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
@@ -39,10 +41,11 @@ class ProtocolHandler(BaseHandler):
 
     def load_middleware(self, is_async: bool = False) -> None:
         """Build the chain as Django's ``BaseHandler`` does, synchronous middleware only."""
-        self._view_middleware = []
-        self._template_response_middleware = []
-        self._exception_middleware = []
-        handler = convert_exception_to_response(self._get_response)
+        self._view_middleware: list[Callable[..., HttpResponseBase | None]] = []
+        self._template_response_middleware: list[Callable[..., HttpResponseBase]] = []
+        self._exception_middleware: list[Callable[..., HttpResponseBase | None]] = []
+        # BaseHandler._get_response: Django's own, which django-stubs leaves out as private.
+        handler = convert_exception_to_response(self._get_response)  # type: ignore[attr-defined]
         for path in reversed(settings.PROTOCOL_MIDDLEWARE):
             try:
                 middleware = import_string(path)(handler)
@@ -67,7 +70,7 @@ class ProtocolPathMiddleware:
         self.protocol = ProtocolHandler()
         self.protocol.load_middleware()
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if request.path_info in self.paths:
             return self.protocol.get_response(request)
         return self.get_response(request)

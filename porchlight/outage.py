@@ -46,6 +46,7 @@ def wants_json(request: HttpRequest) -> bool:
 
 def unavailable_response(request: HttpRequest, reason: str) -> HttpResponse:
     """Return the 503 a client or a person sees while ``reason`` lasts."""
+    response: HttpResponse
     if wants_json(request):
         response = JsonResponse(
             {"error": "temporarily_unavailable", "error_description": reason},
@@ -75,10 +76,11 @@ def server_error(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         return HttpResponseServerError(page)
     response = unavailable_response(request, _reason(error))
     # Django would log a traceback per failure (one for the view, one more when the session is
-    # saved); an outage is one line per request, with the cause and never request data.
-    response._has_been_logged = True
+    # saved); an outage is one line per request, with the cause and never request data. Both
+    # flags are attributes the classes do not declare: Django's log_response reads the first.
+    response._has_been_logged = True  # type: ignore[attr-defined]
     if not getattr(request, "_outage_logged", False):
-        request._outage_logged = True
+        request._outage_logged = True  # type: ignore[attr-defined]
         lines = str(error).strip().splitlines()
         cause = f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
         logger.error("503 %s %s: %s", request.method, request.path, cause)

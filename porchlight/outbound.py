@@ -105,7 +105,9 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4A
     return None
 
 
-def _refusal(address: IPAddress, allowed: list) -> tuple[str, str] | None:
+def _refusal(
+    address: IPAddress, allowed: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> tuple[str, str] | None:
     """Return how to show ``address`` and what kind it is, if outbound requests may not reach it."""
     if any(address in network for network in allowed):
         return None

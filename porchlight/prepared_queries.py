@@ -11,46 +11,59 @@ query logging, ``assertNumQueries`` and execute wrappers see it like any other.
 """
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models.expressions import Expression
+
+# A private helper of Django's ModelIterable, absent from django-stubs; typed by _Populator below.
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
+from django.db.models.sql.compiler import SQLCompiler
+
+_M = TypeVar("_M", bound=Model)
 
 # Stands for the looked-up value while the SQL is compiled; its position in the parameters is
 # where each call's value goes.
 PLACEHOLDER = "\x00prepared-lookup-value\x00"
 
 
+class _Populator(Protocol):
+    """Django's RelatedPopulator: sets one ``select_related`` object on the row's object."""
+
+    def populate(self, row: Sequence[Any], from_obj: Model) -> None: ...
+
+
 @dataclass(frozen=True)
 class _Compiled:
-    connection: Any
-    compiler: Any
+    connection: BaseDatabaseWrapper
+    compiler: SQLCompiler
     sql: str
-    params: tuple
+    params: tuple[str | int, ...]
     position: int
-    converters: dict
+    converters: dict[int, tuple[list[Callable[..., Any]], Expression]]
     init_list: list[str]
     fields: slice
-    populators: list
+    populators: list[_Populator]
 
 
-class PreparedLookup:
+class PreparedLookup(Generic[_M]):
     """Find at most one ``model`` row with a queryset that ``build(value)`` filters by ``value``."""
 
-    def __init__(self, model: type[Model], build: Callable[[str], QuerySet]):
+    def __init__(self, model: type[_M], build: Callable[[str], QuerySet[_M]]):
         self.model = model
         self.build = build
         # Django's connections are per thread (gthread workers), so is what is compiled for them.
         self.local = threading.local()
 
-    def first(self, value: str) -> Model | None:
+    def first(self, value: str) -> _M | None:
         """Return the row the lookup finds for ``value``, or None."""
         alias = router.db_for_read(self.model)
         connection = connections[alias]
-        compiled = getattr(self.local, alias, None)
+        compiled: _Compiled | None = getattr(self.local, alias, None)
         if compiled is None or compiled.connection is not connection:
             compiled = self._compile(alias)
             setattr(self.local, alias, compiled)

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 HEADER = "X-Request-ID"
 # A proxy's id is kept when it looks like one (a UUID, a hex or base64url string); anything else
@@ -26,13 +26,14 @@ current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("reques
 class RequestIdMiddleware:
     """Take the proxy's ``X-Request-ID`` or make one; expose it to logs and return it."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         offered = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = offered if ACCEPTABLE_ID.fullmatch(offered) else uuid.uuid4().hex
-        request.request_id = request_id
+        # For code that has the request at hand; HttpRequest does not declare the attribute.
+        request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)
         try:
             response = self.get_response(request)

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from typing import TypedDict, overload
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -21,6 +22,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORCHLIGHT_VAR_DIR", BASE_DIR / "var"))
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+@overload
+def env(name: str) -> str | None: ...
+@overload
+def env(name: str, default: str) -> str: ...
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -444,7 +451,47 @@ def _networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipa
 
 _login_lockout = env_int("PORCHLIGHT_LOGIN_LOCKOUT", 300, maximum=86400)
 
-PORCHLIGHT = {
+
+class PorchlightSettings(TypedDict):
+    """The keys of ``PORCHLIGHT`` and their types (durations in seconds unless named in days)."""
+
+    METADATA_CACHE_SECONDS: int
+    KEY_PROPAGATION_SECONDS: int
+    JWKS_MAX_AGE: int
+    KEY_ROTATION_DAYS: int
+    KEY_ENCRYPTION_KEY: str
+    KEY_ENCRYPTION_KEY_FALLBACKS: list[str]
+    CACHE_THROTTLE: bool
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: int
+    LOGIN_MAX_FAILURES_PER_IP: int
+    LOGIN_FAILURE_WINDOW: int
+    LOGIN_LOCKOUT: int
+    LOGIN_LOCKOUT_MAX: int
+    PASSWORD_RESET_MAX_PER_ACCOUNT: int
+    PASSWORD_RESET_MAX_PER_IP: int
+    PASSWORD_RESET_WINDOW: int
+    INVITATION_LIFETIME: int
+    EMAIL_VERIFICATION_LIFETIME: int
+    STAFF_REQUIRE_MFA: bool
+    REFRESH_REUSE_GRACE: int
+    OFFLINE_TOKEN_MAX_LIFETIME: int
+    BEHIND_PROXY: bool
+    RECENT_AUTH_MAX_AGE: int
+    DATA_EXPORT_LIFETIME: int
+    OPEN_REGISTRATION: bool
+    DEVICE_CODE_LIFETIME: int
+    DEVICE_POLL_INTERVAL: int
+    TRUSTED_PROXIES: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+    HOUSEKEEPING_INTERVAL: int
+    METRICS_TOKEN: str
+    METRICS_ALLOWED_NETWORKS: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+    OUTBOUND_ALLOWED_NETWORKS: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+    AUDIT_RETENTION_DAYS: int
+    SESSION_RETENTION_DAYS: int
+    ACCOUNT_DELETION_GRACE_DAYS: int
+
+
+PORCHLIGHT: PorchlightSettings = {
     # How long discovery and JWKS stay cached in each worker; a key rotation reaches every
     # worker and node within this bound (and RPs within JWKS_MAX_AGE).
     "METADATA_CACHE_SECONDS": env_int("PORCHLIGHT_METADATA_CACHE_SECONDS", 30, maximum=3600),

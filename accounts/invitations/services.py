@@ -60,7 +60,8 @@ class Invitee:
         if User.objects.filter(email__iexact=email).exists():
             raise ValidationError(f"There is already a user with the e-mail address {email}.")
         User.username_validator(username)
-        if len(username) > User._meta.get_field("username").max_length:
+        max_length = User._meta.get_field("username").max_length
+        if max_length is not None and len(username) > max_length:
             raise ValidationError(f"{username} is too long for a username.")
         return Invitee(email, self.first_name.strip()[:150], self.last_name.strip()[:150], username)
 

@@ -21,12 +21,10 @@ SESSION_KEY = "porchlight_invitation"
 
 def _pending(request: HttpRequest) -> Invitation | None:
     held = request.session.get(SESSION_KEY)
-    if not isinstance(held, dict):
+    if not isinstance(held, dict) or held.get("id") is None:
         return None
     invitation = (
-        Invitation.objects.select_related("user")
-        .filter(pk=held.get("id"), token_hash=held.get("token"))
-        .first()
+        Invitation.objects.select_related("user").filter(pk=held["id"], token_hash=held.get("token")).first()
     )
     return invitation if invitation is not None and invitation_usable(invitation) else None
 

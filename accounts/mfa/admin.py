@@ -4,14 +4,17 @@ django-otp's own TOTP and static device apps, whose admins these replace, are no
 their devices store secrets in the clear (the accounts migration 0006 moved them here).
 """
 
+from typing import TypedDict
+
 from django.contrib import admin
 from django.db.models import Count
+from django_stubs_ext import WithAnnotations
 
 from .models import RecoveryCodeDevice, TOTPAuthenticator
 
 
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_display: tuple[str, ...] = ("user", "name", "confirmed", "created_at", "last_used_at")
     list_filter = ("confirmed",)
     search_fields = ("user__username", "user__email", "name")
     raw_id_fields = ("user",)
@@ -28,6 +31,10 @@ class TOTPAuthenticatorAdmin(DeviceAdmin):
     pass
 
 
+class _Remaining(TypedDict):
+    remaining_count: int
+
+
 @admin.register(RecoveryCodeDevice)
 class RecoveryCodeDeviceAdmin(DeviceAdmin):
     list_display = (*DeviceAdmin.list_display, "remaining")
@@ -36,5 +43,6 @@ class RecoveryCodeDeviceAdmin(DeviceAdmin):
         return super().get_queryset(request).annotate(remaining_count=Count("codes"))
 
     @admin.display(description="unused codes", ordering="remaining_count")
-    def remaining(self, obj: RecoveryCodeDevice) -> int:
+    # Quoted: django-stubs-ext's WithAnnotations cannot be subscripted at run time on Python 3.11.
+    def remaining(self, obj: "WithAnnotations[RecoveryCodeDevice, _Remaining]") -> int:
         return obj.remaining_count

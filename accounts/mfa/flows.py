@@ -16,13 +16,19 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django_otp.models import Device
-from django_otp_webauthn.models import WebAuthnCredential
+from django_otp_webauthn.models import AbstractWebAuthnCredential
 
 from audit.actions import Action
 from audit.services import audit_record
 
 from .. import encryption
-from ..authentication import AuthContext, get_auth_context, record_authentication, record_factor_added
+from ..authentication import (
+    AuthContext,
+    AuthenticatedHttpRequest,
+    get_auth_context,
+    record_authentication,
+    record_factor_added,
+)
 from ..security_notices import Change, security_notice_send
 from ..throttling import ALLOWED, ThrottleDecision, throttle_attempt, throttle_failure, throttle_success
 from . import policy, recovery_codes, totp
@@ -46,7 +52,7 @@ class Method(StrEnum):
 AMR = {Method.TOTP: "otp", Method.RECOVERY: "otp"}
 
 
-def passkey_amr(device: WebAuthnCredential) -> str:
+def passkey_amr(device: AbstractWebAuthnCredential) -> str:
     """Return the RFC 8176 value for proof of possession of this passkey's key.
 
     A backup-eligible (synced) passkey's private key is copied between devices by software, so
@@ -57,7 +63,7 @@ def passkey_amr(device: WebAuthnCredential) -> str:
 
 
 def method_amr(method: Method, device: Device) -> str:
-    if method == Method.PASSKEY:
+    if method == Method.PASSKEY and isinstance(device, AbstractWebAuthnCredential):
         return passkey_amr(device)
     return AMR[method]
 
@@ -83,7 +89,10 @@ def login_pending_user(request: HttpRequest):
     if pending.get("expires", 0) < time.time():
         request.session.pop(PENDING_KEY, None)
         return None
-    return get_user_model().objects.filter(pk=pending.get("user"), is_active=True).first()
+    pk = pending.get("user")
+    if pk is None:
+        return None
+    return get_user_model().objects.filter(pk=pk, is_active=True).first()
 
 
 def second_factor_user(request: HttpRequest):
@@ -123,6 +132,7 @@ def second_factor_verify(request: HttpRequest, *, user, method: Method, code: st
         # Not even tried: a locked account must not use up a recovery code.
         second_factor_failure_record(request, user=user, method=method, reason="locked")
         return SecondFactorResult(None, attempt.decision)
+    device: Device | None
     if method == Method.TOTP:
         device = totp.totp_verify(user, code)
     else:
@@ -182,7 +192,9 @@ def login_success_record(request: HttpRequest, *, user, context: AuthContext) ->
     )
 
 
-def passkey_login(request: HttpRequest, *, device: WebAuthnCredential, user_verified: bool) -> AuthContext:
+def passkey_login(
+    request: HttpRequest, *, device: AbstractWebAuthnCredential, user_verified: bool
+) -> AuthContext:
     """Sign in the owner of ``device`` with that passkey alone (no password).
 
     RFC 8176 §2: "hwk"/"swk" for the key; "user" when the authenticator verified the user (by PIN
@@ -201,7 +213,7 @@ def passkey_login(request: HttpRequest, *, device: WebAuthnCredential, user_veri
 # --- enrollment ------------------------------------------------------------------------------
 
 
-def totp_activate(request: HttpRequest, *, device: TOTPAuthenticator, code: str) -> bool:
+def totp_activate(request: AuthenticatedHttpRequest, *, device: TOTPAuthenticator, code: str) -> bool:
     """Confirm the TOTP device with its first code; give the user recovery codes if they have none."""
     if not totp.totp_device_confirm(device, code):
         return False
@@ -212,7 +224,7 @@ def totp_activate(request: HttpRequest, *, device: TOTPAuthenticator, code: str)
     return True
 
 
-def device_enrolled(request: HttpRequest, *, device: Device, method: Method) -> None:
+def device_enrolled(request: AuthenticatedHttpRequest, *, device: Device, method: Method) -> None:
     """Record that the signed-in user added ``device``: audited, mailed, and held by the session.
 
     Adding it proved the session holds the factor, so the session's ``amr`` (and acr "mfa") says
@@ -231,7 +243,7 @@ def device_enrolled(request: HttpRequest, *, device: Device, method: Method) -> 
     )
 
 
-def recovery_codes_issue(request: HttpRequest) -> None:
+def recovery_codes_issue(request: AuthenticatedHttpRequest) -> None:
     """Generate new recovery codes and keep them in the session until shown, once."""
     codes = recovery_codes.recovery_codes_generate(request.user)
     audit_record(
@@ -265,7 +277,7 @@ def recovery_codes_take(request: HttpRequest) -> list[str]:
 # --- self-service ----------------------------------------------------------------------------
 
 
-def device_added_record(request: HttpRequest, *, device: Device, kind: str) -> None:
+def device_added_record(request: AuthenticatedHttpRequest, *, device: Device, kind: str) -> None:
     """Audit that the signed-in user added an authenticator."""
     audit_record(
         action=Action.MFA_DEVICE_ADD,

@@ -1,8 +1,10 @@
 """Forms for the MFA pages. Codes are checked by the flows, which own throttling."""
 
-from django import forms
-from django.http import HttpRequest
+from typing import Any
 
+from django import forms
+
+from ..authentication import AuthenticatedHttpRequest
 from ..forms import current_password_clean
 from .flows import Method
 
@@ -59,7 +61,9 @@ class RemoveDeviceForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
     )
 
-    def __init__(self, *args, request: HttpRequest, needs_password: bool, **kwargs) -> None:
+    def __init__(
+        self, *args: Any, request: AuthenticatedHttpRequest, needs_password: bool, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.request = request
         self.needs_password = needs_password

@@ -11,14 +11,16 @@ subclasses decide who the ceremony is for and what a success means here:
 import json
 from base64 import urlsafe_b64decode
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from django.middleware import csrf
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_otp_webauthn import exceptions, views
 from django_otp_webauthn.helpers import WebAuthnHelper
-from django_otp_webauthn.models import WebAuthnCredential
+from django_otp_webauthn.models import AbstractWebAuthnCredential, WebAuthnCredential
 
+from ..authentication import AuthenticatedHttpRequest
 from ..recent_auth import recently_authenticated
 from ..throttling import throttle_attempt, throttle_failure, throttle_success
 from . import flows, recovery_codes
@@ -55,10 +57,12 @@ class ReauthenticationRequired(exceptions.OTPWebAuthnApiError):
     default_detail = _("For your security, sign in again before adding a passkey.")
 
 
-class RecentSignInMixin:
+class RecentSignInMixin(views.RegistrationCeremonyMixin):
     """Adding a passkey, like every change to how one signs in, needs a fresh sign-in (recent_auth)."""
 
-    def check_can_register(self):
+    request: HttpRequest
+
+    def check_can_register(self) -> None:
         super().check_can_register()
         if not recently_authenticated(self.request):
             raise ReauthenticationRequired()
@@ -69,6 +73,9 @@ class RegisterBegin(RecentSignInMixin, views.BeginCredentialRegistrationView):
 
 
 class RegisterComplete(RecentSignInMixin, views.CompleteCredentialRegistrationView):
+    # Registering needs a signed-in user (and, here, a recent sign-in).
+    request: AuthenticatedHttpRequest
+
     def post(self, *args, **kwargs):
         response = super().post(*args, **kwargs)
         device = WebAuthnCredential.objects.get(user=self.request.user, pk=json.loads(response.content)["id"])
@@ -117,10 +124,10 @@ class VerifyComplete(views.CompleteCredentialAuthenticationView):
         throttle_success(attempt=attempt)
         return response
 
-    def complete_auth(self, device: WebAuthnCredential) -> None:
-        flows.second_factor_complete(
-            self.request, user=self.get_user(), device=device, method=flows.Method.PASSKEY
-        )
+    def complete_auth(self, device: AbstractWebAuthnCredential) -> AbstractBaseUser:
+        user = self.get_user()
+        flows.second_factor_complete(self.request, user=user, device=device, method=flows.Method.PASSKEY)
+        return user
 
 
 class LoginBegin(views.BeginCredentialAuthenticationView):
@@ -134,8 +141,11 @@ class LoginComplete(views.CompleteCredentialAuthenticationView):
     def get_user(self):
         return None
 
-    def complete_auth(self, device: WebAuthnCredential) -> None:
-        flows.passkey_login(self.request, device=device, user_verified=user_verified(self.request.data))
+    def complete_auth(self, device: AbstractWebAuthnCredential) -> AbstractBaseUser:
+        # django-otp-webauthn's BaseWebAuthnView.dispatch sets request.data (the parsed JSON body).
+        assertion = self.request.data  # type: ignore[attr-defined]
+        flows.passkey_login(self.request, device=device, user_verified=user_verified(assertion))
+        return device.user
 
 
 def ceremony_config(request: HttpRequest, *, purpose: str) -> dict:

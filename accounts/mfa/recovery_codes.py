@@ -31,7 +31,7 @@ def recovery_codes_generate(user) -> list[str]:
     # A new set gets a new salt, so hashes of the old set say nothing about the new one.
     device.salt = new_salt()
     device.save(update_fields=["salt"])
-    codes = set()
+    codes: set[str] = set()
     while len(codes) < CODE_COUNT:
         codes.add(new_code())
     RecoveryCode.objects.bulk_create(

@@ -16,12 +16,16 @@ from django_otp_webauthn.models import WebAuthnCredential
 from audit.actions import Action
 from audit.services import audit_record
 
+from ..authentication import AuthenticatedHttpRequest
 from ..recent_auth import recent_authentication_required
 from . import flows, policy, recovery_codes, totp
 from .forms import SECOND_FACTOR_FORMS, RemoveDeviceForm, RenameDeviceForm, TOTPCodeForm
 from .models import TOTPAuthenticator
 
-DEVICE_MODELS = {"totp": TOTPAuthenticator, "passkey": WebAuthnCredential}
+DEVICE_MODELS: dict[str, type[TOTPAuthenticator] | type[WebAuthnCredential]] = {
+    "totp": TOTPAuthenticator,
+    "passkey": WebAuthnCredential,
+}
 
 
 def safe_next(request: HttpRequest) -> str:
@@ -97,7 +101,7 @@ def authenticate(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @recent_authentication_required
-def totp_enroll(request: HttpRequest) -> HttpResponse:
+def totp_enroll(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Show a new key as a QR code and as text; a first code from the app confirms it."""
     target = safe_next(request)
     if TOTPAuthenticator.objects.devices_for_user(request.user, confirmed=True).exists():
@@ -128,7 +132,7 @@ def totp_enroll(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @recent_authentication_required
-def recovery_codes_page(request: HttpRequest) -> HttpResponse:
+def recovery_codes_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Show newly made recovery codes once (GET), or make a new set (POST)."""
     target = safe_next(request)
     if request.method == "POST":
@@ -146,7 +150,7 @@ def recovery_codes_page(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @recent_authentication_required
-def passkey_add(request: HttpRequest) -> HttpResponse:
+def passkey_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Offer to register a passkey; the browser script does it, then goes on (needs JavaScript)."""
     target = safe_next(request)
     return render(
@@ -165,7 +169,7 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     """List the user's authenticators and recovery codes, with what can be done to each."""
     devices = [
         {"kind": "passkey" if isinstance(device, WebAuthnCredential) else "totp", "device": device}
@@ -184,9 +188,11 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _device_or_404(request: HttpRequest, kind: str, pk: int):
+def _device_or_404(
+    request: AuthenticatedHttpRequest, kind: str, pk: int
+) -> TOTPAuthenticator | WebAuthnCredential:
     model = DEVICE_MODELS.get(kind)
-    device = model and model.objects.filter(user=request.user, pk=pk, confirmed=True).first()
+    device = model.objects.filter(user=request.user, pk=pk, confirmed=True).first() if model else None
     if not device:
         raise Http404("No such device.")
     return device
@@ -195,7 +201,7 @@ def _device_or_404(request: HttpRequest, kind: str, pk: int):
 @require_POST
 @login_required
 @recent_authentication_required(return_to="accounts:mfa:index")
-def device_rename(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+def device_rename(request: AuthenticatedHttpRequest, kind: str, pk: int) -> HttpResponse:
     device = _device_or_404(request, kind, pk)
     form = RenameDeviceForm(request.POST)
     if form.is_valid():
@@ -218,7 +224,7 @@ def device_rename(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 @never_cache
 @login_required
 @recent_authentication_required
-def device_remove(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+def device_remove(request: AuthenticatedHttpRequest, kind: str, pk: int) -> HttpResponse:
     """Confirm and remove a device; removing the last one takes the current password."""
     device = _device_or_404(request, kind, pk)
     last = flows.device_is_last_factor(request.user, device)
