@@ -24,11 +24,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
-from porchlight.prepared_queries import PreparedLookup
+from ground.client_address import client_ip
+from ground.prepared_queries import PreparedLookup
 
 from .models import LoginSession
 from .security_notices import Change, security_notice_send
-from .throttling import client_ip
 
 # Sent with ``session`` (the ended LoginSession) once the row is marked ended.
 login_session_ended = Signal()

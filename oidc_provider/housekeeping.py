@@ -21,7 +21,7 @@ from accounts.lifecycle import accounts_erase_due
 from accounts.models import LoginFailure, LoginSession
 from accounts.sessions import login_sessions_expire
 from audit.services import audit_purge
-from porchlight.batches import BATCH_SIZE, batched_delete
+from ground.batches import BATCH_SIZE, batched_delete
 
 from . import rotation
 from .device import device_grants_expired

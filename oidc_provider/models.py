@@ -22,7 +22,7 @@ from oauth2_provider.models import (
     ApplicationManager,
 )
 
-from porchlight.outbound import uri_refusal
+from ground.outbound import uri_refusal
 
 from .hashers import client_secret_problem
 from .names import name_keys, name_look_alike, name_reorders

@@ -20,6 +20,7 @@ from django.views.decorators.csrf import requires_csrf_token
 
 from oidc_provider.keys import SigningKeyUnavailable
 
+# The logger operators filter outage lines by (README "Deployment"), whatever module logs them.
 logger = logging.getLogger("porchlight.outage")
 
 RETRY_AFTER_SECONDS = 30
