@@ -1,13 +1,11 @@
 """Admin for users and their OIDC claim fields, and for failed logins and lockouts.
 
 The user page shows a person whole: besides their fields, sections for their second factors,
-their account and recent audit events, and whatever other apps add (``USER_PAGE_SECTIONS``:
-oidc_provider adds consents and tokens, since accounts never imports it). Each section's buttons
-post to the page's action URL; every action is audited.
+their account and recent audit events, and whatever the concerns and other apps add
+(``user_page.USER_PAGE_SECTIONS``: e-mail, account status and data here, consents and tokens
+from oidc_provider, since accounts never imports it). Each section's buttons post to the page's
+action URL; every action is audited.
 """
-
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -28,6 +26,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from audit.actions import Action
 from audit.services import audit_record, events_about
 
+from . import email_admin, export_admin, lifecycle_admin  # noqa: F401  (their user page sections)
 from .invitations.forms import InviteForm, InviteImportForm
 from .invitations.services import (
     Invitee,
@@ -49,25 +48,7 @@ from .services import (
 )
 from .sessions import login_sessions_end, login_sessions_live, user_agent_summary
 from .throttling import throttle_clear
-
-
-@dataclass(frozen=True)
-class UserPageSection:
-    """A part of a user's admin page: its template, its data, and the actions its buttons post to.
-
-    An action takes the request and the user, does its work (auditing it) and returns the message
-    staff see, or a response of its own (a file to download); a ``ValidationError`` is shown as an
-    error instead.
-    """
-
-    template: str
-    context: Callable[[User], dict]
-    actions: dict[str, Callable[[HttpRequest, User], str | HttpResponse]] = field(default_factory=dict)
-    order: int = 50
-
-
-# Filled by each app's admin module; read on every request, so the order of imports is free.
-USER_PAGE_SECTIONS: list[UserPageSection] = []
+from .user_page import USER_PAGE_SECTIONS, UserPageSection
 
 
 class AccountStateFilter(admin.SimpleListFilter):
@@ -534,7 +515,3 @@ class LoginSessionAdmin(admin.ModelAdmin):
             sessions=queryset, reason=LoginSession.EndReason.ENDED_BY_STAFF, actor=request.user
         )
         messages.success(request, f"Ended {ended} session{'s' if ended != 1 else ''}.")
-
-
-# Their sections read USER_PAGE_SECTIONS, defined above.
-from . import email_admin, export_admin, lifecycle_admin  # noqa: E402, F401

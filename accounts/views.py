@@ -22,7 +22,7 @@ from django.views.generic import UpdateView
 from audit.actions import Action
 from audit.services import audit_record
 
-from .authentication import get_auth_context, record_authentication
+from .authentication import get_auth_context
 from .email_verification import email_verification_send, email_verification_user, email_verify
 from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm
 from .mfa import flows as mfa_flows
@@ -36,6 +36,7 @@ from .sessions import (
     login_sessions_end,
     login_sessions_live,
     password_change_record,
+    record_authentication,
     signed_out_page_prepare,
     signed_out_page_take,
     user_agent_summary,
