@@ -26,7 +26,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from audit.actions import Action
 from audit.services import audit_record, events_about
 
-from . import email_admin, export_admin, lifecycle_admin  # noqa: F401  (their user page sections)
+from .export import admin as export_admin  # noqa: F401  (the user page's "Data" section)
 from .invitations.forms import InviteForm, InviteImportForm
 from .invitations.services import (
     Invitee,
@@ -35,7 +35,8 @@ from .invitations.services import (
     invitation_withdraw,
     invitations_import,
 )
-from .lifecycle import ACCOUNT_STATES, account_state, users_in_state
+from .lifecycle import admin as lifecycle_admin  # noqa: F401  (the "Account status" section)
+from .lifecycle.services import ACCOUNT_STATES, account_state, users_in_state
 from .mfa import admin as mfa_admin  # noqa: F401  (authenticator apps and recovery codes)
 from .mfa import policy, recovery_codes
 from .models import GroupSettings, Invitation, LoginFailure, LoginSession, User
@@ -49,6 +50,7 @@ from .services import (
 from .sessions import login_sessions_end, login_sessions_live, user_agent_summary
 from .throttling import throttle_clear
 from .user_page import USER_PAGE_SECTIONS, UserPageSection
+from .verification import admin as verification_admin  # noqa: F401  (the e-mail section)
 
 
 class AccountStateFilter(admin.SimpleListFilter):
@@ -67,7 +69,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "email_verified", "status", "is_staff")
     list_filter = (AccountStateFilter, "is_staff", "is_superuser", "email_verified", "groups")
     search_fields = ("username", "email", "first_name", "last_name", "subject")
-    # email_verified changes only through the e-mail section's buttons (audited; accounts/email_admin.py).
+    # email_verified changes only through the e-mail section's buttons (audited; verification/admin.py).
     readonly_fields = ("subject", "email_verified", "updated_at", "last_login", "date_joined")
     # Profile links typed without a scheme are https (Django 6's default; 5.2 warns otherwise).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -117,7 +119,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description=_("status"))
     def status(self, obj: User) -> str:
-        # Active, deactivated, awaiting erasure or erased (accounts/lifecycle.py).
+        # Active, deactivated, awaiting erasure or erased (accounts/lifecycle/services.py).
         state = account_state(obj)
         return f"awaiting erasure on {obj.erase_after:%Y-%m-%d}" if state == "awaiting erasure" else state
 

@@ -40,7 +40,7 @@ from .security_notices import Change, security_notice_send
 login_session_ended = Signal()
 # Sent with ``user`` after a password change or reset; offline grants die with the old password.
 password_changed = Signal()
-# Sent with ``user`` whenever an inactive account is saved (accounts/lifecycle.py, the admin's
+# Sent with ``user`` whenever an inactive account is saved (accounts/lifecycle/services.py, the admin's
 # checkbox, a script): every token of theirs is revoked, offline ones included. On every such
 # save, not only the change, so no way of turning is_active off can skip it (revoking twice is
 # harmless).

@@ -477,7 +477,7 @@ PORCHLIGHT = {
     "INVITATION_LIFETIME": env_int(
         "PORCHLIGHT_INVITATION_LIFETIME", 7 * 86400, minimum=300, maximum=30 * 86400
     ),
-    # How long the link in an "is this your address?" mail works (accounts/email_verification.py).
+    # How long the link in an "is this your address?" mail works (accounts/verification/services.py).
     "EMAIL_VERIFICATION_LIFETIME": env_int(
         "PORCHLIGHT_EMAIL_VERIFICATION_LIFETIME", 2 * 86400, minimum=300, maximum=30 * 86400
     ),
@@ -522,7 +522,7 @@ PORCHLIGHT = {
     # after they ended (oidc_provider/housekeeping.py); until then users and staff see them.
     "SESSION_RETENTION_DAYS": env_int("PORCHLIGHT_SESSION_RETENTION_DAYS", 90, maximum=36500),
     # A deleted account is closed at once and erased this many days later; staff can restore it
-    # until then (accounts/lifecycle.py). 0 erases at the next housekeeping run.
+    # until then (accounts/lifecycle/services.py). 0 erases at the next housekeeping run.
     "ACCOUNT_DELETION_GRACE_DAYS": env_int(
         "PORCHLIGHT_ACCOUNT_DELETION_GRACE_DAYS", 14, minimum=0, maximum=365
     ),
