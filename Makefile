@@ -85,6 +85,8 @@ DEPLOY_CHECK_ENV := PORCHLIGHT_ISSUER=https://id.example.com PORCHLIGHT_DEBUG=fa
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@# The layers, and no import cycles in any package ([tool.importlinter] in pyproject.toml).
+	$(VENV)/bin/lint-imports
 	$(DEPLOY_CHECK_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
 test-sqlite: $(TEST_STAMP) $(NODE_STAMP)
