@@ -86,6 +86,8 @@ lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	@# The layers, and no import cycles in any package ([tool.importlinter] in pyproject.toml).
+	$(VENV)/bin/lint-imports
 	$(DEPLOY_CHECK_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
 # The documentation site (mkdocs.yml, docs/) into var/site/. --strict fails on any warning: a

@@ -1,13 +1,11 @@
 """Admin for users and their OIDC claim fields, and for failed logins and lockouts.
 
 The user page shows a person whole: besides their fields, sections for their second factors,
-their account and recent audit events, and whatever other apps add (``USER_PAGE_SECTIONS``:
-oidc_provider adds consents and tokens, since accounts never imports it). Each section's buttons
-post to the page's action URL; every action is audited.
+their account and recent audit events, and whatever the concerns and other apps add
+(``user_page.USER_PAGE_SECTIONS``: e-mail, account status and data here, consents and tokens
+from oidc_provider, since accounts never imports it). Each section's buttons post to the page's
+action URL; every action is audited.
 """
-
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -28,6 +26,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from audit.actions import Action
 from audit.services import audit_record, events_about
 
+from .export import admin as export_admin  # noqa: F401  (the user page's "Data" section)
 from .invitations.forms import InviteForm, InviteImportForm
 from .invitations.services import (
     Invitee,
@@ -36,7 +35,8 @@ from .invitations.services import (
     invitation_withdraw,
     invitations_import,
 )
-from .lifecycle import ACCOUNT_STATES, account_state, users_in_state
+from .lifecycle import admin as lifecycle_admin  # noqa: F401  (the "Account status" section)
+from .lifecycle.services import ACCOUNT_STATES, account_state, users_in_state
 from .mfa import admin as mfa_admin  # noqa: F401  (authenticator apps and recovery codes)
 from .mfa import policy, recovery_codes
 from .models import GroupSettings, Invitation, LoginFailure, LoginSession, User
@@ -49,25 +49,8 @@ from .services import (
 )
 from .sessions import login_sessions_end, login_sessions_live, user_agent_summary
 from .throttling import throttle_clear
-
-
-@dataclass(frozen=True)
-class UserPageSection:
-    """A part of a user's admin page: its template, its data, and the actions its buttons post to.
-
-    An action takes the request and the user, does its work (auditing it) and returns the message
-    staff see, or a response of its own (a file to download); a ``ValidationError`` is shown as an
-    error instead.
-    """
-
-    template: str
-    context: Callable[[User], dict]
-    actions: dict[str, Callable[[HttpRequest, User], str | HttpResponse]] = field(default_factory=dict)
-    order: int = 50
-
-
-# Filled by each app's admin module; read on every request, so the order of imports is free.
-USER_PAGE_SECTIONS: list[UserPageSection] = []
+from .user_page import USER_PAGE_SECTIONS, UserPageSection
+from .verification import admin as verification_admin  # noqa: F401  (the e-mail section)
 
 
 class AccountStateFilter(admin.SimpleListFilter):
@@ -86,7 +69,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "email_verified", "status", "is_staff")
     list_filter = (AccountStateFilter, "is_staff", "is_superuser", "email_verified", "groups")
     search_fields = ("username", "email", "first_name", "last_name", "subject")
-    # email_verified changes only through the e-mail section's buttons (audited; accounts/email_admin.py).
+    # email_verified changes only through the e-mail section's buttons (audited; verification/admin.py).
     readonly_fields = ("subject", "email_verified", "updated_at", "last_login", "date_joined")
     # Profile links typed without a scheme are https (Django 6's default; 5.2 warns otherwise).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -136,7 +119,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description=_("status"))
     def status(self, obj: User) -> str:
-        # Active, deactivated, awaiting erasure or erased (accounts/lifecycle.py).
+        # Active, deactivated, awaiting erasure or erased (accounts/lifecycle/services.py).
         state = account_state(obj)
         return f"awaiting erasure on {obj.erase_after:%Y-%m-%d}" if state == "awaiting erasure" else state
 
@@ -534,7 +517,3 @@ class LoginSessionAdmin(admin.ModelAdmin):
             sessions=queryset, reason=LoginSession.EndReason.ENDED_BY_STAFF, actor=request.user
         )
         messages.success(request, f"Ended {ended} session{'s' if ended != 1 else ''}.")
-
-
-# Their sections read USER_PAGE_SECTIONS, defined above.
-from . import email_admin, export_admin, lifecycle_admin  # noqa: E402, F401

@@ -1,17 +1,16 @@
 """How and when the user in this session authenticated (for auth_time, amr and acr).
 
-The record lives in the session and is written only at login, so it is the real
-authentication time, unlike ``user.last_login`` (OIDC Core 1.0 §2, auth_time).
+The record lives in the session under ``SESSION_KEY`` and is written only at sign-in
+(``sessions.record_authentication``), so it is the real authentication time, unlike
+``user.last_login`` (OIDC Core 1.0 §2, auth_time). Its ``sid`` names the sign-in's
+``LoginSession`` row.
 """
 
-import secrets
-import time
 from dataclasses import dataclass, field
 
 from django.http import HttpRequest
 
 from .models import User
-from .sessions import login_session_start
 
 SESSION_KEY = "porchlight_auth"
 
@@ -37,52 +36,6 @@ class AuthContext:
         return "mfa" if "mfa" in self.amr else "pwd"
 
 
-def _amr(methods: list[str]) -> list[str]:
-    # RFC 8176 §2: "mfa" whenever more than one kind of factor was used.
-    amr = list(dict.fromkeys(methods))
-    if len({m for m in amr if m != "mfa"}) > 1 and "mfa" not in amr:
-        amr.append("mfa")
-    return amr
-
-
-def _store(request: HttpRequest, context: AuthContext) -> AuthContext:
-    request.session[SESSION_KEY] = {
-        "auth_time": context.auth_time,
-        "amr": context.amr,
-        "sid": context.session_id,
-    }
-    login_session_start(request, sid=context.session_id, amr=context.amr)
-    return context
-
-
-def record_authentication(request: HttpRequest, methods: list[str]) -> AuthContext:
-    """Record in the session that the user has just authenticated with ``methods``."""
-    previous = request.session.get(SESSION_KEY)
-    session_id = previous.get("sid") if isinstance(previous, dict) else None
-    context = AuthContext(
-        auth_time=int(time.time()), amr=_amr(methods), session_id=session_id or secrets.token_urlsafe(24)
-    )
-    return _store(request, context)
-
-
-def record_factor_added(request: HttpRequest, method: str) -> AuthContext | None:
-    """Record that the session now holds the factor ``method`` too, keeping its ``auth_time``.
-
-    Enrolling a factor proves the session holds it, so ``amr`` says so; but it is no sign-in:
-    ``auth_time`` stays when the user last authenticated (OIDC Core 1.0 §2), so enrolling never
-    makes the session look freshly signed in to pages that ask for that (accounts/recent_auth.py).
-    """
-    context = get_auth_context(request)
-    if context is None:
-        return None
-    return _store(
-        request,
-        AuthContext(
-            auth_time=context.auth_time, amr=_amr([*context.amr, method]), session_id=context.session_id
-        ),
-    )
-
-
 def get_auth_context(request: HttpRequest) -> AuthContext | None:
     """Return the session's authentication context, or None if the user has not logged in."""
     if not request.user.is_authenticated:
@@ -93,3 +46,9 @@ def get_auth_context(request: HttpRequest) -> AuthContext | None:
     return AuthContext(
         auth_time=data["auth_time"], amr=list(data.get("amr") or []), session_id=str(data.get("sid") or "")
     )
+
+
+def session_sid(request: HttpRequest) -> str:
+    """Return the ``sid`` of the sign-in this browser's session holds, or "" when it holds none."""
+    data = request.session.get(SESSION_KEY)
+    return str(data.get("sid") or "") if isinstance(data, dict) else ""

@@ -53,7 +53,7 @@ class User(AbstractUser):
     address_postal_code = models.CharField(_("postal code"), max_length=32, blank=True)
     address_country = models.CharField(_("country"), max_length=128, blank=True)
     updated_at = models.DateTimeField(_("profile updated"), auto_now=True)
-    # Account lifecycle (accounts/lifecycle.py). A deletion deactivates the account at once and
+    # Account lifecycle (accounts/lifecycle/services.py). A deletion deactivates the account at once and
     # erases it after the grace period; erasure keeps this row, emptied of personal data, so its
     # subject identifier stays taken for ever (OIDC Core 1.0 §2: sub is never reassigned).
     deletion_requested = models.DateTimeField(_("deletion requested"), null=True, blank=True)

@@ -1,13 +1,17 @@
 """Sign-in sessions as data: one ``LoginSession`` row per sign-in, keyed by the ``sid`` in ID tokens.
 
-A row is made when a user signs in and ended when the session ends: sign-out (every path goes
-through Django's ``logout()``, hence the ``user_logged_out`` receiver), a password change or
-reset, the user or staff ending it, its expiry, or the account being deactivated.
+A row is made when a user signs in (``record_authentication``, which also writes the session's
+authentication context, authentication.py) and ended when the session ends: sign-out (every
+path goes through Django's ``logout()``, hence the ``user_logged_out`` receiver, which audits
+it), a password change or reset, the user or staff ending it, its expiry, or the account being
+deactivated.
 ``login_session_ended`` is sent inside the transaction that ends it, so the protocol side revokes
 the session's tokens and queues its logout notices atomically (accounts never imports
 oidc_provider). Ending a session elsewhere also deletes that browser's Django session.
 """
 
+import secrets
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from importlib import import_module
@@ -23,18 +27,20 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.actions import Action
 from audit.services import audit_record
-from porchlight.prepared_queries import PreparedLookup
+from ground.client_address import client_ip
+from ground.prepared_queries import PreparedLookup
 
+from .authentication import SESSION_KEY, AuthContext, get_auth_context, session_sid
 from .models import LoginSession
 from .security_notices import Change, security_notice_send
-from .throttling import client_ip
 
 # Sent with ``session`` (the ended LoginSession) once the row is marked ended.
 login_session_ended = Signal()
 # Sent with ``user`` after a password change or reset; offline grants die with the old password.
 password_changed = Signal()
-# Sent with ``user`` whenever an inactive account is saved (accounts/lifecycle.py, the admin's
+# Sent with ``user`` whenever an inactive account is saved (accounts/lifecycle/services.py, the admin's
 # checkbox, a script): every token of theirs is revoked, offline ones included. On every such
 # save, not only the change, so no way of turning is_active off can skip it (revoking twice is
 # harmless).
@@ -74,6 +80,52 @@ def login_session_start(request: HttpRequest, *, sid: str, amr: list[str]) -> Lo
         session.amr, session.session_key, session.last_seen = amr, session_key, now
         session.save(update_fields=["amr", "session_key", "last_seen"])
     return session
+
+
+def _amr(methods: list[str]) -> list[str]:
+    # RFC 8176 §2: "mfa" whenever more than one kind of factor was used.
+    amr = list(dict.fromkeys(methods))
+    if len({m for m in amr if m != "mfa"}) > 1 and "mfa" not in amr:
+        amr.append("mfa")
+    return amr
+
+
+def _context_store(request: HttpRequest, context: AuthContext) -> AuthContext:
+    request.session[SESSION_KEY] = {
+        "auth_time": context.auth_time,
+        "amr": context.amr,
+        "sid": context.session_id,
+    }
+    login_session_start(request, sid=context.session_id, amr=context.amr)
+    return context
+
+
+def record_authentication(request: HttpRequest, methods: list[str]) -> AuthContext:
+    """Record in the session that the user has just authenticated with ``methods``."""
+    previous = request.session.get(SESSION_KEY)
+    session_id = previous.get("sid") if isinstance(previous, dict) else None
+    context = AuthContext(
+        auth_time=int(time.time()), amr=_amr(methods), session_id=session_id or secrets.token_urlsafe(24)
+    )
+    return _context_store(request, context)
+
+
+def record_factor_added(request: HttpRequest, method: str) -> AuthContext | None:
+    """Record that the session now holds the factor ``method`` too, keeping its ``auth_time``.
+
+    Enrolling a factor proves the session holds it, so ``amr`` says so; but it is no sign-in:
+    ``auth_time`` stays when the user last authenticated (OIDC Core 1.0 §2), so enrolling never
+    makes the session look freshly signed in to pages that ask for that (accounts/recent_auth.py).
+    """
+    context = get_auth_context(request)
+    if context is None:
+        return None
+    return _context_store(
+        request,
+        AuthContext(
+            auth_time=context.auth_time, amr=_amr([*context.amr, method]), session_id=context.session_id
+        ),
+    )
 
 
 # Looked up on every code exchange and refresh: its SQL is compiled once per connection.
@@ -154,12 +206,10 @@ def signed_out_page_take(request: HttpRequest) -> dict:
 
 def login_session_current(request: HttpRequest) -> LoginSession | None:
     """Return the LoginSession of the signed-in browser making ``request``, live or not."""
-    from .authentication import SESSION_KEY
-
-    data = request.session.get(SESSION_KEY)
-    if not isinstance(data, dict) or not data.get("sid"):
+    sid = session_sid(request)
+    if not sid:
         return None
-    return LoginSession.objects.filter(sid=str(data["sid"])).first()
+    return LoginSession.objects.filter(sid=sid).first()
 
 
 # (token in the User-Agent, name shown), most specific first: Edge and Opera also say Chrome,
@@ -214,16 +264,14 @@ class LastSeenMiddleware:
 
     @staticmethod
     def _touch(request) -> None:
-        from .authentication import SESSION_KEY
-
-        data = request.session.get(SESSION_KEY)
-        if not isinstance(data, dict) or not data.get("sid"):
+        sid = session_sid(request)
+        if not sid:
             return
         now = timezone.now()
         last = request.session.get(LAST_SEEN_SESSION_KEY, 0)
         if now.timestamp() - last < LAST_SEEN_EVERY.total_seconds():
             return
-        live = LoginSession.objects.filter(sid=str(data["sid"]), ended__isnull=True).update(last_seen=now)
+        live = LoginSession.objects.filter(sid=sid, ended__isnull=True).update(last_seen=now)
         if not live:
             # Ended elsewhere while this browser's session survived (e.g. its key had changed).
             logout(request)
@@ -259,12 +307,15 @@ def password_change_record(*, request: HttpRequest, user, keep_sid: str = "") ->
 
 @receiver(user_logged_out)
 def end_session_on_logout(sender, request, user, **kwargs) -> None:
-    """End the signing-out session's record (every sign-out path calls logout())."""
-    from .authentication import SESSION_KEY
+    """Audit the sign-out with the session (``sid``) it ends, then end that session's record.
 
-    data = request.session.get(SESSION_KEY) if request is not None else None
-    if isinstance(data, dict) and data.get("sid"):
-        login_session_end(sid=str(data["sid"]), reason=LoginSession.EndReason.LOGOUT)
+    Every way of signing out goes through Django's ``logout()``, which sends the signal.
+    """
+    sid = session_sid(request) if request is not None else ""
+    if user is not None:
+        audit_record(action=Action.LOGOUT, target=user, actor=user, detail={"sid": sid}, request=request)
+    if sid:
+        login_session_end(sid=sid, reason=LoginSession.EndReason.LOGOUT)
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)

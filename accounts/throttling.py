@@ -29,7 +29,6 @@ rows, where staff see and clear them. Either store sits behind the same few meth
 """
 
 import hashlib
-import ipaddress
 import math
 import unicodedata
 from collections.abc import Iterable
@@ -45,7 +44,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.services import audit_record
-from porchlight.client_address import IPAddress, client_address, parse_address
+from ground.client_address import client_ip, ip_key
 
 from .models import LoginFailure
 
@@ -123,26 +122,6 @@ def account_key(username: str) -> str:
     """Return the key attempts for ``username`` are counted under, whether or not it exists."""
     # Case and Unicode variants share one count, so they cannot be used to get more attempts.
     return unicodedata.normalize("NFKC", username).strip().casefold()[:255]
-
-
-def ip_key(address: str) -> str | None:
-    """Return the key attempts from ``address`` are counted under: the IP, or an IPv6 /64."""
-    ip = parse_address(address)
-    return None if ip is None else _key(ip)
-
-
-def _key(ip: IPAddress) -> str:
-    if ip.version == 6:
-        # One IPv6 subscriber usually holds a whole /64; counting single addresses would let
-        # it make 2**64 times the allowed attempts.
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """Return the key the client is counted under: its address (see ``client_address``), or its /64."""
-    address = client_address(request)
-    return None if address is None else _key(address)
 
 
 def _ip_keys(request: HttpRequest, scope: str) -> list[Key]:

@@ -1,7 +1,10 @@
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from . import export_views, lifecycle_views, views
+from . import views
+from .export import views as export_views
+from .lifecycle import views as lifecycle_views
+from .verification import views as verification_views
 
 app_name = "accounts"
 
@@ -11,8 +14,8 @@ urlpatterns = [
     path("logged-out/", views.logged_out, name="logged-out"),
     path("sessions/end/", views.sessions_end, name="sessions-end"),
     path("profile/", views.ProfileView.as_view(), name="profile"),
-    path("email/verify/send/", views.email_verification_resend, name="email-verify-send"),
-    path("email/verify/<uidb64>/<token>/", views.EmailVerifyView.as_view(), name="email-verify"),
+    path("email/verify/send/", verification_views.email_verification_resend, name="email-verify-send"),
+    path("email/verify/<uidb64>/<token>/", verification_views.EmailVerifyView.as_view(), name="email-verify"),
     path("password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("password/reset/", views.PasswordResetView.as_view(), name="password-reset"),
     path(

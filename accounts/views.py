@@ -9,7 +9,6 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.messages.views import SuccessMessageMixin
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
@@ -22,8 +21,7 @@ from django.views.generic import UpdateView
 from audit.actions import Action
 from audit.services import audit_record
 
-from .authentication import get_auth_context, record_authentication
-from .email_verification import email_verification_send, email_verification_user, email_verify
+from .authentication import get_auth_context
 from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm
 from .mfa import flows as mfa_flows
 from .mfa import policy as mfa_policy
@@ -36,10 +34,12 @@ from .sessions import (
     login_sessions_end,
     login_sessions_live,
     password_change_record,
+    record_authentication,
     signed_out_page_prepare,
     signed_out_page_take,
     user_agent_summary,
 )
+from .verification.views import email_verification_request
 from .visibility import apps_seeing
 
 
@@ -170,39 +170,6 @@ class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):
                 # The link is made after the save, so it covers the new address (and nothing older).
                 email_verification_request(self.request)
         return response
-
-
-def email_verification_request(request) -> None:
-    """Send the signed-in user a verification link, saying on the next page what happened."""
-    try:
-        email_verification_send(user=request.user, actor=request.user, request=request)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.info(request, f"We sent a link to {request.user.email}: open it to confirm the address.")
-
-
-@login_required
-@require_POST
-def email_verification_resend(request):
-    """Send a new link for the signed-in user's unverified address."""
-    email_verification_request(request)
-    return redirect("accounts:profile")
-
-
-@method_decorator(never_cache, name="dispatch")
-class EmailVerifyView(View):
-    """Confirm an address from the mailed link: GET asks, POST verifies (mail scanners only GET)."""
-
-    template_name = "accounts/email_verify.html"
-
-    def get(self, request, uidb64: str, token: str):
-        user = email_verification_user(uidb64=uidb64, token=token)
-        return render(request, self.template_name, {"pending": user, "valid": user is not None})
-
-    def post(self, request, uidb64: str, token: str):
-        user = email_verify(uidb64=uidb64, token=token, request=request)
-        return render(request, self.template_name, {"verified": user, "valid": user is not None})
 
 
 @method_decorator(recent_authentication_required, name="dispatch")

@@ -54,18 +54,18 @@ class Action(StrEnum):
     INVITATION_RESEND = "invitation.resend"
     INVITATION_WITHDRAW = "invitation.withdraw"
     INVITATION_ACCEPT = "invitation.accept"
-    # An account's lifecycle (accounts/lifecycle.py).
+    # An account's lifecycle (accounts/lifecycle/services.py).
     ACCOUNT_DEACTIVATE = "account.deactivate"
     ACCOUNT_REACTIVATE = "account.reactivate"
     ACCOUNT_DELETION_REQUEST = "account.deletion_request"
     ACCOUNT_RESTORE = "account.restore"
     ACCOUNT_ERASE = "account.erase"
-    # A person's copy of their data (accounts/export.py).
+    # A person's copy of their data (accounts/export/services.py).
     DATA_EXPORT_REQUEST = "data_export.request"
     DATA_EXPORT_DOWNLOAD = "data_export.download"
     DATA_EXPORT_STAFF = "data_export.staff"
     DATA_EXPORT_COMMAND = "data_export.command"
-    # E-mail address verification (accounts/email_verification.py).
+    # E-mail address verification (accounts/verification/services.py).
     EMAIL_VERIFICATION_SENT = "email.verification_sent"
     EMAIL_VERIFICATION_LIMITED = "email.verification_limited"
     EMAIL_VERIFIED = "email.verified"

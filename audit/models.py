@@ -20,7 +20,7 @@ class AuditEvent(models.Model):
     target_type = models.CharField(_("target type"), max_length=32, blank=True)
     target_id = models.CharField(_("target id"), max_length=64, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
-    # Where the request came from (accounts/throttling.client_ip: an IPv4 address or an IPv6 /64),
+    # Where the request came from (ground/client_address.client_ip: an IPv4 address or an IPv6 /64),
     # blank for commands and background work.
     ip = models.CharField(_("IP address"), max_length=64, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=255, blank=True)

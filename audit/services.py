@@ -12,7 +12,8 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from porchlight.batches import batched_delete
+from ground.batches import batched_delete
+from ground.client_address import client_ip
 
 from .actions import Action
 from .models import AuditEvent
@@ -63,9 +64,6 @@ def audit_record(
     username typed at a failed login), a label. With ``request``, the client's address and user
     agent are recorded too.
     """
-    # Imported here: accounts imports this module, so a module-level import would be a cycle.
-    from accounts.throttling import client_ip
-
     # The acting user's row, when a signed-in user acted (``request.user`` may be anonymous).
     user = actor if isinstance(actor, get_user_model()) else None
     meta = getattr(request, "META", None) or {}

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from oauth2_provider.models import revoke_access_token
 
-from accounts.admin import USER_PAGE_SECTIONS, UserPageSection
+from accounts.user_page import USER_PAGE_SECTIONS, UserPageSection
 from audit.services import audit_record
 
 from .client_settings import Kind, client_description, provider_urls

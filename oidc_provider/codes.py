@@ -13,7 +13,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from porchlight.prepared_queries import PreparedLookup
+from ground.prepared_queries import PreparedLookup
 
 from .models import Client, Grant
 from .tokens import family_revoke

@@ -195,7 +195,7 @@ def device_code_redeem(*, client: Client, device_code: str) -> DevicePoll:
         return DevicePoll(None)
     if grant.expires <= now:
         return DevicePoll(EXPIRED)
-    # An approval by an account deactivated since then is void (accounts/lifecycle.py).
+    # An approval by an account deactivated since then is void (accounts/lifecycle/services.py).
     if grant.status == DeviceGrant.DENIED or (grant.user is not None and not grant.user.is_active):
         return DevicePoll(DENIED)
     if grant.status == DeviceGrant.AUTHORIZED and grant.user is not None:

@@ -1,4 +1,4 @@
-"""What the protocol side adds to a person's data export (accounts/export.py): apps and tokens.
+"""What the protocol side adds to a person's data export (accounts/export/services.py): apps and tokens.
 
 Summaries only: which app, which scopes, when issued and until when. Never a token's value or
 its hash, never a client secret.
@@ -6,7 +6,7 @@ its hash, never a client secret.
 
 from django.db.models import Max, Min
 
-from accounts.export import EXPORT_SECTIONS
+from accounts.export.services import EXPORT_SECTIONS
 
 from .consent import scope_descriptions
 from .models import AccessToken, Client, Consent, IDToken, RefreshToken, SessionClient

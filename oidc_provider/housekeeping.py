@@ -16,12 +16,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
-from accounts.export import data_exports_expire
-from accounts.lifecycle import accounts_erase_due
+from accounts.export.services import data_exports_expire
+from accounts.lifecycle.services import accounts_erase_due
 from accounts.models import LoginFailure, LoginSession
 from accounts.sessions import login_sessions_expire
 from audit.services import audit_purge
-from porchlight.batches import BATCH_SIZE, batched_delete
+from ground.batches import BATCH_SIZE, batched_delete
 
 from . import rotation
 from .device import device_grants_expired
@@ -59,7 +59,7 @@ def housekeeping_prune(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
     # First end the sign-in sessions whose time is up, so their apps are told (back-channel
     # logout) and their tokens die, and re-queue deliveries a stopped worker left behind.
     counts = {"sessions_expired": login_sessions_expire(), "logouts_resumed": logout_deliveries_resume()}
-    # Deleted accounts whose grace period is over (accounts/lifecycle.py).
+    # Deleted accounts whose grace period is over (accounts/lifecycle/services.py).
     counts["accounts_erased"] = accounts_erase_due()
     counts.update(expired_tokens_purge(batch_size=batch_size))
     # Ended sign-in sessions and the logout notices sent for them, after the retention period.

@@ -1,4 +1,4 @@
-"""Signing keys: creation, encryption at rest, the published key set, and signing.
+"""Signing keys: creation (stored encrypted, keys_at_rest.py), the published key set, and signing.
 
 Keys are rows of ``SigningKey``. Each worker keeps the decoded key set for at most
 ``PORCHLIGHT["METADATA_CACHE_SECONDS"]``, so a rotation made anywhere reaches every worker and
@@ -18,8 +18,7 @@ from jwcrypto import jwk, jws, jwt
 from jwcrypto.common import base64url_encode, json_encode
 from jwcrypto.jwa import JWA
 
-from accounts import encryption
-
+from .keys_at_rest import SigningKeyUnavailable, decrypt_private_jwk, decrypt_secret, encrypt_private_jwk
 from .models import KEY_ALGORITHMS, Algorithm, Client, SigningKey
 
 # RFC 7518 §3 / RFC 8037 §3.1: the key type each algorithm needs.
@@ -39,39 +38,6 @@ HASH_FOR_ALG = {
     Algorithm.EDDSA: hashlib.sha512,
     Algorithm.HS256: hashlib.sha256,
 }
-
-
-class SigningKeyUnavailable(Exception):
-    """No usable signing key (run ``manage.py rotatekeys``)."""
-
-
-def encrypt_private_jwk(key: jwk.JWK) -> str:
-    return encryption.encrypt(key.export_private().encode())
-
-
-def decrypt_private_jwk(token: str) -> jwk.JWK:
-    try:
-        return jwk.JWK.from_json(encryption.decrypt(token).decode())
-    except encryption.UndecryptableError as exc:
-        raise SigningKeyUnavailable(
-            "A signing key cannot be decrypted: neither PORCHLIGHT_KEY_ENCRYPTION_KEY nor any of "
-            "PORCHLIGHT_KEY_ENCRYPTION_KEY_FALLBACKS is the key it was stored with"
-        ) from exc
-
-
-def encrypt_secret(secret: str) -> str:
-    """Encrypt an HS256 client's secret with the key-encryption key."""
-    return encryption.encrypt(secret.encode())
-
-
-def decrypt_secret(token: str) -> str:
-    try:
-        return encryption.decrypt(token).decode()
-    except encryption.UndecryptableError as exc:
-        raise SigningKeyUnavailable(
-            "A client secret cannot be decrypted: neither PORCHLIGHT_KEY_ENCRYPTION_KEY nor any of "
-            "PORCHLIGHT_KEY_ENCRYPTION_KEY_FALLBACKS is the key it was stored with"
-        ) from exc
 
 
 def _secret_key(client: Client) -> jwk.JWK:

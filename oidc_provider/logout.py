@@ -4,7 +4,7 @@ OIDC Back-Channel Logout 1.0: a signed logout token is POSTed to each client's
 ``backchannel_logout_uri``. The deliveries are rows (``LogoutDelivery``) written, with their task,
 in the transaction that ends the session; the task worker (``manage.py db_worker``) sends them
 with a short timeout, retries with exponential backoff and finally marks them failed; a URI that
-leads to an internal address fails at once (porchlight/outbound.py). A delivered row is never
+leads to an internal address fails at once (ground/outbound.py). A delivered row is never
 sent again, and two workers never send one row at once (a lease taken by an atomic UPDATE).
 OIDC Front-Channel Logout 1.0: the signed-out page loads each client's ``frontchannel_logout_uri``
 in a hidden frame.
@@ -25,7 +25,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from accounts.models import LoginSession
 from audit.services import audit_record
-from porchlight import outbound
+from ground import outbound
 
 from . import keys
 from .models import Algorithm, Client, LogoutDelivery, SessionClient
@@ -125,7 +125,7 @@ def _post(uri: str, token: str) -> str:
     """POST the logout token to ``uri``; return "" on success or why it failed.
 
     Raises ``outbound.OutboundRefused`` when ``uri`` leads to an address outbound requests may not
-    reach (porchlight/outbound.py): no retry can change that.
+    reach (ground/outbound.py): no retry can change that.
     """
     try:
         # §2.5: form-encoded logout_token. No redirects: only the registered URI is called.

@@ -22,9 +22,10 @@ from oauth2_provider.models import (
     ApplicationManager,
 )
 
-from porchlight.outbound import uri_refusal
+from ground.outbound import uri_refusal
 
 from .hashers import client_secret_problem
+from .keys_at_rest import encrypt_secret
 from .names import name_keys, name_look_alike, name_reorders
 from .redirect_uris import redirect_uri_problem
 
@@ -139,7 +140,7 @@ class Client(AbstractApplication):
     frontchannel_logout_session_required = models.BooleanField(
         _("front-channel logout needs iss and sid"), default=False
     )
-    # HS256 only: the secret, Fernet-encrypted with the key-encryption key (keys.py), because the
+    # HS256 only: the secret, Fernet-encrypted with the key-encryption key (keys_at_rest.py), because the
     # provider must sign with it (OIDC Core 1.0 §10.1). Empty for every other algorithm.
     client_secret_encrypted = models.TextField(editable=False, blank=True, default="")
 
@@ -307,8 +308,6 @@ class Client(AbstractApplication):
 
     def _keep_secret_for_hs256(self) -> None:
         """Encrypt a newly set secret for an HS256 client; drop the copy for any other algorithm."""
-        from .keys import encrypt_secret  # keys.py imports this module
-
         if self.algorithm != Algorithm.HS256 or not self.client_secret:
             self.client_secret_encrypted = ""
         elif not _looks_hashed(self.client_secret):
@@ -460,7 +459,7 @@ class SigningKey(models.Model):
     kid = models.CharField(_("key id"), max_length=64, unique=True)
     state = models.CharField(_("state"), max_length=7, choices=State.choices, default=State.NEXT)
     public_jwk = models.JSONField(_("public key (JWK)"))
-    # The private JWK, encrypted with the key-encryption key (oidc_provider/keys.py).
+    # The private JWK, encrypted with the key-encryption key (oidc_provider/keys_at_rest.py).
     private_jwk_encrypted = models.TextField(_("private key (encrypted)"), editable=False)
     created = models.DateTimeField(_("created"), default=timezone.now)
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)

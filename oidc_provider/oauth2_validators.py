@@ -21,7 +21,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from accounts.sessions import login_session_active
 from audit.actions import Action
 from audit.services import audit_record
-from porchlight.prepared_queries import PreparedLookup
+from ground.prepared_queries import PreparedLookup
 
 from . import codes, device, keys
 from .claims import auth_context_claims, claims_for, userinfo_claims
@@ -54,7 +54,7 @@ class PorchlightValidator(OAuth2Validator):
         return super()._check_secret(provided_secret, stored_secret)
 
     def _load_application(self, client_id, request):
-        # One compiled lookup (porchlight/prepared_queries.py) instead of DOT's queryset, which compiles
+        # One compiled lookup (ground/prepared_queries.py) instead of DOT's queryset, which compiles
         # its SQL on every token, introspection and revocation request (issue 11). DOT's own
         # checks (usable, same client_id) then run on the row it finds in request.client.
         if not request.client and client_id:

@@ -2,7 +2,7 @@
 
 from django.dispatch import receiver
 
-from accounts.lifecycle import account_erased
+from accounts.lifecycle.services import account_erased
 from accounts.sessions import (
     account_deactivated,
     login_session_ended,

@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.encryption import UndecryptableError, decrypt, encrypt
 from accounts.models import LoginSession
 from accounts.sessions import login_session_active
-from porchlight.prepared_queries import PreparedLookup
+from ground.prepared_queries import PreparedLookup
 
 from .models import AccessToken, Client, RefreshToken
 from .tokens import family_revoke, refresh_token_alive

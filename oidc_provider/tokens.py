@@ -12,7 +12,7 @@ from oauth2_provider.models import revoke_access_token
 from oauth2_provider.settings import oauth2_settings
 
 from accounts.sessions import login_session_active
-from porchlight.prepared_queries import PreparedLookup
+from ground.prepared_queries import PreparedLookup
 
 from .models import AccessToken, Client, Consent, DeviceGrant, Grant, IDToken, RefreshToken
 

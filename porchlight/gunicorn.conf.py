@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gunicorn.glogging import Logger
 
-from porchlight.log_redaction import SecretPathFilter, redact_secret_paths
+from ops.log_redaction import SecretPathFilter, redact_secret_paths
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORCHLIGHT_VAR_DIR", BASE_DIR / "var"))
@@ -76,7 +76,7 @@ wsgi_app = "porchlight.wsgi:application"
 control_socket = os.environ.get("PORCHLIGHT_CONTROL_SOCKET", "") or str(VAR_DIR / "gunicorn.ctl")
 control_socket_disable = not os.environ.get("PORCHLIGHT_CONTROL_SOCKET")
 
-# prometheus-client's multiprocess mode (porchlight/metrics.py): one directory per instance (two
+# prometheus-client's multiprocess mode (ops/metrics.py): one directory per instance (two
 # instances on one host must not add up or wipe each other's files), emptied at start. This file
 # is read before the app is preloaded, and prometheus-client needs the directory when the
 # metrics are created.

@@ -132,21 +132,23 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "oidc_provider",
+    # Probes, metrics, request logs and the middleware of ops/; it imports the apps above.
+    "ops",
 ]
 
 MIDDLEWARE = [
-    # Protocol endpoints continue down PROTOCOL_MIDDLEWARE below (porchlight/lean_path.py).
-    "porchlight.lean_path.ProtocolPathMiddleware",
+    # Protocol endpoints continue down PROTOCOL_MIDDLEWARE below (ops/lean_path.py).
+    "ops.lean_path.ProtocolPathMiddleware",
     # First, and on every path (the lean protocol path too): each is a few microseconds
-    # (porchlight/request_log.py, porchlight/metrics.py).
-    "porchlight.request_log.RequestIdMiddleware",
-    "porchlight.metrics.RequestMetricsMiddleware",
+    # (ops/request_log.py, ops/metrics.py).
+    "ops.request_log.RequestIdMiddleware",
+    "ops.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy and Permissions-Policy on every response (settings below).
-    "porchlight.headers.CSPMiddleware",
-    "porchlight.headers.PermissionsPolicyMiddleware",
+    "ops.headers.CSPMiddleware",
+    "ops.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "oidc_provider.middleware.MalformedRequestMiddleware",
+    "ops.malformed_requests.MalformedRequestMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -381,14 +383,14 @@ if CACHE_THROTTLE and not CACHE_URL:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # Password-reset links carry their token in the path (porchlight/log_redaction.py).
+    # Password-reset links carry their token in the path (ops/log_redaction.py).
     "filters": {
-        "secret_paths": {"()": "porchlight.log_redaction.SecretPathFilter"},
-        "request_id": {"()": "porchlight.request_log.RequestIdFilter"},
+        "secret_paths": {"()": "ops.log_redaction.SecretPathFilter"},
+        "request_id": {"()": "ops.request_log.RequestIdFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "porchlight.request_log.JsonFormatter"},
+        "json": {"()": "ops.request_log.JsonFormatter"},
     },
     "handlers": {
         "console": {
@@ -522,7 +524,7 @@ PORCHLIGHT: PorchlightSettings = {
     "INVITATION_LIFETIME": env_int(
         "PORCHLIGHT_INVITATION_LIFETIME", 7 * 86400, minimum=300, maximum=30 * 86400
     ),
-    # How long the link in an "is this your address?" mail works (accounts/email_verification.py).
+    # How long the link in an "is this your address?" mail works (accounts/verification/services.py).
     "EMAIL_VERIFICATION_LIFETIME": env_int(
         "PORCHLIGHT_EMAIL_VERIFICATION_LIFETIME", 2 * 86400, minimum=300, maximum=30 * 86400
     ),
@@ -555,11 +557,11 @@ PORCHLIGHT: PorchlightSettings = {
     # Seconds between housekeeping runs (oidc_provider/housekeeping.py): pruning and key rotation.
     "HOUSEKEEPING_INTERVAL": env_int("PORCHLIGHT_HOUSEKEEPING_INTERVAL", 900, minimum=60, maximum=86400),
     # /metrics answers a bearer of this token, or a client in the allow-list (loopback by default),
-    # judged on the same client address as throttling (porchlight/client_address.py).
+    # judged on the same client address as throttling (ground/client_address.py).
     "METRICS_TOKEN": env("PORCHLIGHT_METRICS_TOKEN") or "",
     "METRICS_ALLOWED_NETWORKS": _networks("PORCHLIGHT_METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"]),
     # Requests Porchlight sends to URIs a client registered (back-channel logout) go only to public
-    # addresses, and to these networks besides: apps on a private network (porchlight/outbound.py).
+    # addresses, and to these networks besides: apps on a private network (ground/outbound.py).
     "OUTBOUND_ALLOWED_NETWORKS": _networks("PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS", []),
     # Audit events older than this many days are deleted (audit/services.audit_purge, `purgeaudit`).
     "AUDIT_RETENTION_DAYS": env_int("PORCHLIGHT_AUDIT_RETENTION_DAYS", 365, maximum=36500),
@@ -567,7 +569,7 @@ PORCHLIGHT: PorchlightSettings = {
     # after they ended (oidc_provider/housekeeping.py); until then users and staff see them.
     "SESSION_RETENTION_DAYS": env_int("PORCHLIGHT_SESSION_RETENTION_DAYS", 90, maximum=36500),
     # A deleted account is closed at once and erased this many days later; staff can restore it
-    # until then (accounts/lifecycle.py). 0 erases at the next housekeeping run.
+    # until then (accounts/lifecycle/services.py). 0 erases at the next housekeeping run.
     "ACCOUNT_DELETION_GRACE_DAYS": env_int(
         "PORCHLIGHT_ACCOUNT_DELETION_GRACE_DAYS", 14, minimum=0, maximum=365
     ),

@@ -3,10 +3,10 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from oidc_provider.views import DiscoveryView
-from porchlight import health, metrics
+from ops import health, metrics
 
 # A database outage or a missing signing key answers 503 with Retry-After, not a 500 (outage.py).
-handler500 = "porchlight.outage.server_error"
+handler500 = "ops.outage.server_error"
 
 urlpatterns = [
     # Probes and metrics for operators (README "Deployment"); no session, no database for /healthz.

@@ -6,7 +6,7 @@ import django
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.db import connections
 
-from oidc_provider.middleware import CONTENT_TYPE_ERROR
+from ops.malformed_requests import CONTENT_TYPE_ERROR
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "porchlight.settings")
 

@@ -55,7 +55,7 @@ def _test_settings(settings):
         "KEY_PROPAGATION_SECONDS": 0,
         # The apps' endpoints in tests (tests/logout_receiver.py) listen on loopback, which outbound
         # requests reach only when allowed, as a deployment allows its private network
-        # (porchlight/outbound.py; tests/security/test_outbound_requests.py allows nothing).
+        # (ground/outbound.py; tests/security/test_outbound_requests.py allows nothing).
         "OUTBOUND_ALLOWED_NETWORKS": [ip_network("127.0.0.0/8"), ip_network("::1/128")],
     }
     # No collectstatic before tests: serve static files from the source folders (and give

@@ -10,10 +10,10 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from ..authentication import record_authentication
 from ..mfa import policy
 from ..mfa.views import with_next
 from ..models import Invitation
+from ..sessions import record_authentication
 from .services import invitation_accept, invitation_find, invitation_usable
 
 SESSION_KEY = "porchlight_invitation"

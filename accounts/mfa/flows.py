@@ -22,14 +22,9 @@ from audit.actions import Action
 from audit.services import audit_record
 
 from .. import encryption
-from ..authentication import (
-    AuthContext,
-    AuthenticatedHttpRequest,
-    get_auth_context,
-    record_authentication,
-    record_factor_added,
-)
+from ..authentication import AuthContext, AuthenticatedHttpRequest, get_auth_context
 from ..security_notices import Change, security_notice_send
+from ..sessions import record_authentication, record_factor_added
 from ..throttling import ALLOWED, ThrottleDecision, throttle_attempt, throttle_failure, throttle_success
 from . import policy, recovery_codes, totp
 from .models import RecoveryCodeDevice, TOTPAuthenticator

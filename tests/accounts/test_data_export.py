@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from accounts.export import data_export_prepare
+from accounts.export.services import data_export_prepare
 from accounts.mfa.models import normalize_code
 from accounts.models import DataExport
 from audit.models import AuditEvent

@@ -13,7 +13,7 @@ from django.test import Client as BrowserClient
 from django.utils import timezone
 from django_otp_webauthn.models import WebAuthnCredential
 
-from accounts.lifecycle import account_deletion_request, account_erase, accounts_erase_due
+from accounts.lifecycle.services import account_deletion_request, account_erase, accounts_erase_due
 from accounts.mfa.models import RecoveryCodeDevice, TOTPAuthenticator
 from accounts.models import LoginSession
 from audit.models import AuditEvent

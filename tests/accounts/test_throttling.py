@@ -11,8 +11,9 @@ from django.test import Client as BrowserClient
 from django.test import RequestFactory
 from django.utils import timezone
 
-from accounts.throttling import client_ip, throttle_attempt, throttle_failure, throttle_success
+from accounts.throttling import throttle_attempt, throttle_failure, throttle_success
 from audit.models import AuditEvent
+from ground.client_address import client_ip
 from tests.accounts.test_settings import load_settings
 from tests.conftest import PASSWORD, ThrottleStore
 

@@ -1,6 +1,7 @@
 """docs/management-commands.md lists exactly the project's commands, with the options they take."""
 
 import re
+import sys
 from pathlib import Path
 
 from django.apps import apps
@@ -14,10 +15,14 @@ OPTION = re.compile(r"--[a-z][a-z-]*")
 
 
 def project_apps() -> set[str]:
-    """Return the names of the installed apps whose code is in this repository."""
+    """Return the names of the installed apps whose code is in this repository (not in its venv)."""
     base = Path(settings.BASE_DIR).resolve()
+    venv = Path(sys.prefix).resolve()
     return {
-        config.name for config in apps.get_app_configs() if Path(config.path).resolve().is_relative_to(base)
+        config.name
+        for config in apps.get_app_configs()
+        if Path(config.path).resolve().is_relative_to(base)
+        and not Path(config.path).resolve().is_relative_to(venv)
     }
 
 

@@ -58,7 +58,7 @@ class Stack:
             PORCHLIGHT_LOGOUT_ATTEMPTS=str(ATTEMPTS),
             PORCHLIGHT_LOGOUT_RETRY_DELAY=str(RETRY_DELAY),
             PORCHLIGHT_LOGOUT_TIMEOUT="2",
-            # The receiver plays the apps' endpoint on loopback (porchlight/outbound.py).
+            # The receiver plays the apps' endpoint on loopback (ground/outbound.py).
             PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8,::1/128",
         )
         self.processes: list[subprocess.Popen] = []

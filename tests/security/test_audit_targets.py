@@ -15,7 +15,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.test import Client as BrowserClient
 
-from accounts.export import data_export_document
+from accounts.export.services import data_export_document
 from audit.models import AuditEvent
 from audit.services import audit_record
 from tests.conftest import PASSWORD, authorize, exchange, sign_in

@@ -485,7 +485,7 @@ def served(tmp_path_factory):
 def assert_own_400(response: requests.Response) -> None:
     """Assert a 400 that Porchlight answered, not gunicorn's error page."""
     assert response.status_code == 400, response.text[:300]
-    # Every response Django answers carries the request id (porchlight/request_log.py).
+    # Every response Django answers carries the request id (ops/request_log.py).
     assert response.headers.get("X-Request-ID")
 
 

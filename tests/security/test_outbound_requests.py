@@ -448,7 +448,7 @@ def test_backchannel_delivery_reaches_loopback_receiver_in_allowed_network(
 
 
 def test_outbound_request_connects_to_the_address_it_checked(settings, dns, tls_endpoint):
-    from porchlight import outbound
+    from ground import outbound
 
     # The name first answers an allowed address where nothing listens, then 127.0.0.1, where the
     # endpoint does. A client that checked one answer and connected by name would reach it.
@@ -461,7 +461,7 @@ def test_outbound_request_connects_to_the_address_it_checked(settings, dns, tls_
 
 
 def test_outbound_request_sends_host_and_server_name_and_verifies_certificate(settings, dns, tls_endpoint):
-    from porchlight import outbound
+    from ground import outbound
 
     allow(settings, "127.0.0.0/8")
     dns.answers["sni.test"] = [["127.0.0.1"]]
@@ -478,7 +478,7 @@ def test_outbound_request_sends_host_and_server_name_and_verifies_certificate(se
 
 
 def test_outbound_request_reads_at_most_max_bytes(settings, http_endpoint):
-    from porchlight import outbound
+    from ground import outbound
 
     allow(settings, "127.0.0.0/8")
     http_endpoint.endless = True
@@ -490,7 +490,7 @@ def test_outbound_request_reads_at_most_max_bytes(settings, http_endpoint):
 
 
 def test_outbound_request_follows_no_redirect(settings, http_endpoint):
-    from porchlight import outbound
+    from ground import outbound
 
     allow(settings, "127.0.0.0/8")
     inner = Endpoint().start()
@@ -504,7 +504,7 @@ def test_outbound_request_follows_no_redirect(settings, http_endpoint):
 
 
 def test_outbound_request_refuses_internal_address_with_reason(dns):
-    from porchlight import outbound
+    from ground import outbound
 
     dns.answers["metadata.test"] = [["169.254.169.254"]]
     with pytest.raises(outbound.OutboundRefused) as refused:

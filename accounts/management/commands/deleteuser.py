@@ -5,7 +5,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.lifecycle import account_deletion_request
+from accounts.lifecycle.services import account_deletion_request
 from accounts.models import User
 
 

@@ -5,7 +5,7 @@ import os
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.export import data_export_direct
+from accounts.export.services import data_export_direct
 
 
 class Command(BaseCommand):

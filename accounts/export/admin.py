@@ -2,9 +2,9 @@
 
 from django.http import HttpRequest, HttpResponse
 
-from .admin import USER_PAGE_SECTIONS, UserPageSection
-from .export import data_export_current, data_export_direct, data_export_filename
-from .models import User
+from ..models import User
+from ..user_page import USER_PAGE_SECTIONS, UserPageSection
+from .services import data_export_current, data_export_direct, data_export_filename
 
 
 def _data_context(user: User) -> dict:

@@ -1,8 +1,9 @@
 """The address a request came from: the direct peer, or behind Porchlight's own proxies the client.
 
-Throttling counts attempts by it, the audit log and sign-in sessions record it, and ``/metrics``
-judges its allow-list on it, so every one of them sees the same client for the same request.
-Like ``prepared_queries`` and ``batches``, this module reads only settings and imports no app.
+Throttling counts attempts by it, the audit log and sign-in sessions record it (``client_ip``: the
+address, or an IPv6 client's /64), and ``/metrics`` judges its allow-list on it, so every one of
+them sees the same client for the same request. Like the rest of ``ground``, this module reads
+only settings and imports no app.
 """
 
 import ipaddress
@@ -47,3 +48,23 @@ def client_address(request: HttpRequest) -> IPAddress | None:
         if not _trusted_proxy(client):
             break
     return client
+
+
+def ip_key(address: str) -> str | None:
+    """Return the key attempts from ``address`` are counted under: the IP, or an IPv6 /64."""
+    ip = parse_address(address)
+    return None if ip is None else _key(ip)
+
+
+def _key(ip: IPAddress) -> str:
+    if ip.version == 6:
+        # One IPv6 subscriber usually holds a whole /64; counting single addresses would let
+        # it make 2**64 times the allowed attempts.
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """Return the key the client is counted under: its address (see ``client_address``), or its /64."""
+    address = client_address(request)
+    return None if address is None else _key(address)

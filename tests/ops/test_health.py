@@ -54,7 +54,7 @@ def test_readyz_is_unavailable_when_the_key_cannot_be_decrypted(client, signing_
 def test_readyz_is_unavailable_while_a_migration_is_pending(client, signing_keys):
     from django.db.migrations.recorder import MigrationRecorder
 
-    from porchlight import health
+    from ops import health
 
     health._migrations_applied = False
     recorder = MigrationRecorder(connection)

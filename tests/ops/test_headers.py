@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.http import HttpResponse
 
-from porchlight.headers import CSPMiddleware
+from ops.headers import CSPMiddleware
 
 ROOT = Path(__file__).resolve().parents[2]
 

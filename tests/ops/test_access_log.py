@@ -18,7 +18,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.urls import reverse
 from django.utils.http import urlsafe_base64_encode
 
-from porchlight.log_redaction import redact_secret_paths
+from ops.log_redaction import redact_secret_paths
 from tests.cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

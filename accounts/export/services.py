@@ -35,8 +35,8 @@ from django_tasks import task
 from audit.actions import Action
 from audit.services import audit_record, events_about
 
-from . import encryption
-from .models import DataExport, LoginSession, RecoveryCodeDevice, TOTPAuthenticator
+from .. import encryption
+from ..models import DataExport, LoginSession, RecoveryCodeDevice, TOTPAuthenticator
 
 logger = logging.getLogger(__name__)
 

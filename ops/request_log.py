@@ -3,7 +3,7 @@
 The one line per request is gunicorn's access log (gunicorn.conf.py), which prints the response's
 ``X-Request-ID``; whatever Django logs while answering carries the same id. With
 ``PORCHLIGHT_LOG_FORMAT=json`` both are JSON lines. Secrets never reach a line: query strings are
-not logged and secret-carrying paths are redacted (porchlight/log_redaction.py).
+not logged and secret-carrying paths are redacted (ops/log_redaction.py).
 """
 
 import contextvars

@@ -18,8 +18,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseServerError, Json
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 
-from oidc_provider.keys import SigningKeyUnavailable
+from oidc_provider.keys_at_rest import SigningKeyUnavailable
 
+# The logger operators filter outage lines by (README "Deployment"), whatever module logs them.
 logger = logging.getLogger("porchlight.outage")
 
 RETRY_AFTER_SECONDS = 30

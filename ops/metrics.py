@@ -31,7 +31,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-from porchlight.client_address import client_address
+from ground.client_address import client_address
 
 REQUESTS = Counter(
     "porchlight_http_requests_total",
@@ -223,11 +223,9 @@ def _request_failed(sender, request=None, **kwargs) -> None:
 
 # Senders named as "app_label.Model" are resolved once the apps are ready; this module is
 # imported with the middleware, so the receivers are connected in every process that serves.
-user_logged_in.connect(_signed_in, dispatch_uid="porchlight.metrics.signed_in")
-user_login_failed.connect(_sign_in_failed, dispatch_uid="porchlight.metrics.sign_in_failed")
-post_save.connect(_audit_event_saved, sender="audit.AuditEvent", dispatch_uid="porchlight.metrics.audit")
-post_save.connect(
-    _login_session_saved, sender="accounts.LoginSession", dispatch_uid="porchlight.metrics.session"
-)
-post_save.connect(_consent_saved, sender="oidc_provider.Consent", dispatch_uid="porchlight.metrics.consent")
-got_request_exception.connect(_request_failed, dispatch_uid="porchlight.metrics.request_failed")
+user_logged_in.connect(_signed_in, dispatch_uid="ops.metrics.signed_in")
+user_login_failed.connect(_sign_in_failed, dispatch_uid="ops.metrics.sign_in_failed")
+post_save.connect(_audit_event_saved, sender="audit.AuditEvent", dispatch_uid="ops.metrics.audit")
+post_save.connect(_login_session_saved, sender="accounts.LoginSession", dispatch_uid="ops.metrics.session")
+post_save.connect(_consent_saved, sender="oidc_provider.Consent", dispatch_uid="ops.metrics.consent")
+got_request_exception.connect(_request_failed, dispatch_uid="ops.metrics.request_failed")

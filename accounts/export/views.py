@@ -10,7 +10,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from .export import (
+from ..models import DataExport
+from ..recent_auth import recent_authentication_required
+from .services import (
     DataExportUnavailable,
     data_export_current,
     data_export_filename,
@@ -18,8 +20,6 @@ from .export import (
     data_export_take,
     data_export_token_matches,
 )
-from .models import DataExport
-from .recent_auth import recent_authentication_required
 
 SESSION_KEY = "data_export_token"
 # Seconds between reloads of the page while the copy is being prepared.

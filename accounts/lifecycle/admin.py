@@ -4,9 +4,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from .admin import USER_PAGE_SECTIONS, UserPageSection
-from .lifecycle import account_deactivate, account_erase, account_reactivate, account_restore, account_state
-from .models import User
+from ..models import User
+from ..user_page import USER_PAGE_SECTIONS, UserPageSection
+from .services import account_deactivate, account_erase, account_reactivate, account_restore, account_state
 
 
 def _confirmed(request: HttpRequest, what: str) -> None:

@@ -26,8 +26,8 @@ from audit.actions import Action
 from audit.models import AuditEvent
 from audit.services import about, audit_record
 
-from .links import issuer_link
-from .models import User
+from ..links import issuer_link
+from ..models import User
 
 
 class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):

@@ -30,8 +30,8 @@ from django_otp_webauthn.models import WebAuthnUserHandle
 from audit.actions import Action
 from audit.services import audit_events_anonymise, audit_record
 
-from .models import DataExport, Invitation, LoginFailure, LoginSession, User
-from .throttling import account_key
+from ..models import DataExport, Invitation, LoginFailure, LoginSession, User
+from ..throttling import account_key
 
 # Sent with ``user`` inside the erasure's transaction, before the row becomes a tombstone: the
 # protocol side deletes the user's tokens, codes, device grants and consents.

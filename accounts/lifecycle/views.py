@@ -9,11 +9,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from ..recent_auth import recent_authentication_required
+from ..sessions import login_session_current, signed_out_page_prepare, signed_out_page_take
+from ..views import frames_allow
 from .forms import AccountDeleteForm
-from .lifecycle import account_deletion_request
-from .recent_auth import recent_authentication_required
-from .sessions import login_session_current, signed_out_page_prepare, signed_out_page_take
-from .views import frames_allow
+from .services import account_deletion_request
 
 # Carries the erase date from the confirmation to the closed page, across the sign-out.
 CLOSED_SESSION_KEY = "_porchlight_account_closed"

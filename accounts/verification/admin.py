@@ -2,9 +2,9 @@
 
 from django.http import HttpRequest
 
-from .admin import USER_PAGE_SECTIONS, UserPageSection
-from .email_verification import email_mark_verified, email_verification_send
-from .models import User
+from ..models import User
+from ..user_page import USER_PAGE_SECTIONS, UserPageSection
+from .services import email_mark_verified, email_verification_send
 
 
 def _verification_send(request: HttpRequest, user: User) -> str:
