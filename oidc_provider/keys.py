@@ -286,9 +286,3 @@ def verify(token: str, *, check_expiry: bool = True) -> dict | None:
     except Exception:  # noqa: BLE001
         return None
     return claims if isinstance(claims, dict) else None
-
-
-def verification_key(token: str) -> jwk.JWK | None:
-    """Return the key that verifies ``token`` (published by kid, or an HS256 client's secret), or None."""
-    entry = _key_for(token)
-    return entry[1] if entry else None

@@ -1,0 +1,1 @@
+"""Shared infrastructure that imports no app."""
