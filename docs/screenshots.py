@@ -115,7 +115,7 @@ def demo_app_signs_in(issuer: str) -> None:
     }
     page = browser.get("/o/authorize/", query)
     request_id = re.search(r'name="request_id" value="([^"]+)"', page.content.decode()).group(1)
-    answer = browser.post("/o/authorize/", {"request_id": request_id, "allow": "1"})
+    answer = browser.post("/o/authorize/consent/", {"request_id": request_id, "allow": "1"})
     code = parse_qs(urlsplit(answer["Location"]).query)["code"][0]
     token = browser.post(
         "/o/token/",

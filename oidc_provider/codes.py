@@ -19,7 +19,7 @@ from .models import Client, Grant
 from .tokens import family_revoke
 
 # The token request's one read of the grant: locked, with the user and the client the response
-# needs, compiled once per connection (issue 11).
+# needs, compiled once per connection.
 _GRANT_BY_CODE_LOCKED = PreparedLookup(
     Grant,
     lambda digest: (

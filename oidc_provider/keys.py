@@ -227,7 +227,7 @@ def sign_with_secret(claims: dict, *, client: Client, typ: str = "JWT") -> str:
 def _compact_jws(header: dict, claims: dict, key: jwk.JWK) -> str:
     """Return ``claims`` signed with ``key`` as a compact JWS (RFC 7515 §7.1) under ``header``."""
     # jwcrypto's JWT and JWS objects deep-copy their header registries for every token: more
-    # CPU than an ES256 signature (issue 11). The JWA primitive signs the same input, with the
+    # CPU than an ES256 signature. The JWA primitive signs the same input, with the
     # key's own use and key_ops checks.
     signing_input = f"{base64url_encode(json_encode(header))}.{base64url_encode(json_encode(claims))}"
     signature = JWA.signing_alg(header["alg"]).sign(key, signing_input.encode("ascii"))

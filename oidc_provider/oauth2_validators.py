@@ -11,8 +11,7 @@ docs/private-apis.md.
 
 import contextlib
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.db import router, transaction
@@ -37,37 +36,12 @@ from .logout import session_client_record
 from .models import AccessToken, Client, Grant, GrantType, RefreshToken
 from .models import IDToken as IDTokenRecord
 from .refresh import refresh_token_lock, refresh_token_rotated
-from .request_state import state_of
+from .request_state import auth_context_fields, auth_context_of, state_of
 from .tokens import client_tokens_find, refresh_token_remaining, token_usable
 
 _CLIENT_BY_CLIENT_ID = PreparedLookup(Client, lambda client_id: Client.objects.filter(client_id=client_id))
 
 USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access", "groups"}
-
-
-def _epoch(value: datetime | None) -> int | None:
-    return int(value.timestamp()) if value else None
-
-
-def _context_fields(context: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the row fields that store the authentication ``context`` (grants and tokens)."""
-    auth_time = context.get("auth_time")
-    return {
-        "auth_time": datetime.fromtimestamp(auth_time, tz=UTC) if auth_time else None,
-        "amr": list(context.get("amr") or []),
-        "acr": context.get("acr") or "",
-        "session_id": context.get("session_id") or "",
-    }
-
-
-def _context_from(row) -> dict[str, Any]:
-    """Return the authentication context a grant or token row stores."""
-    return {
-        "auth_time": _epoch(row.auth_time),
-        "amr": list(row.amr or []),
-        "acr": row.acr,
-        "session_id": row.session_id,
-    }
 
 
 class PorchlightValidator(OAuth2Validator):
@@ -85,9 +59,9 @@ class PorchlightValidator(OAuth2Validator):
         return super()._check_secret(provided_secret, stored_secret)
 
     def _load_application(self, client_id, request):
-        # One compiled lookup (porchlight/prepared_queries.py) instead of DOT's queryset, which compiles
-        # its SQL on every token, introspection and revocation request (issue 11). DOT's own
-        # checks (usable, same client_id) then run on the row it finds in request.client.
+        # One compiled lookup (PreparedLookup) instead of DOT's queryset, which compiles its SQL on
+        # every token, introspection and revocation request. DOT's own checks (usable, same
+        # client_id) then run on the row it finds in request.client.
         if not request.client and client_id:
             grant = state_of(request).locked_grant
             if grant is not None and grant.application.client_id == client_id:
@@ -95,7 +69,7 @@ class PorchlightValidator(OAuth2Validator):
                 # DOT's checks below still apply to it.
                 request.client = grant.application
             else:
-                # A value PostgreSQL refuses (a NUL byte) is "no such client", as in DOT (GH #1006).
+                # A value PostgreSQL refuses (a NUL byte) is "no such client", as in DOT.
                 with contextlib.suppress(ValueError):
                     request.client = _CLIENT_BY_CLIENT_ID.first(client_id)
         return super()._load_application(client_id, request)
@@ -158,7 +132,7 @@ class PorchlightValidator(OAuth2Validator):
         super().save_authorization_code(client_id, {**code, "code": digest}, request, *args, **kwargs)
         # The sign-in behind the code: the authorization view hands it to oauthlib as a
         # credential, which oauthlib sets on the request.
-        fields = _context_fields(request.auth_context)
+        fields = auth_context_fields(request.auth_context)
         Grant.objects.filter(code=digest).update(**fields)
         # The app takes part in the session from its code on: it is told when the session ends.
         session_client_record(sid=fields["session_id"], client=request.client)
@@ -185,7 +159,7 @@ class PorchlightValidator(OAuth2Validator):
         if grant.nonce:
             request.nonce = grant.nonce
         state = state_of(request)
-        state.auth_context = _context_from(grant)
+        state.auth_context = auth_context_of(grant)
         state.token_family = uuid.uuid4()
         state.grant = grant
         return True
@@ -231,12 +205,15 @@ class PorchlightValidator(OAuth2Validator):
                         request=request,
                     )
         elif granted:
-            # RFC 8707 §2: what was granted must still be valid resource indicators.
+            # RFC 8707 §2: what was granted must still be valid resource indicators (as DOT says).
             for resource in granted:
                 if not is_valid_resource_uri(resource):
                     raise errors.CustomOAuth2Error(
                         error="invalid_target",
-                        description=f"The resource '{resource}' is not a valid resource indicator.",
+                        description=(
+                            f"The resource '{resource}' is not a valid resource indicator: "
+                            "it must be an absolute URI with a scheme and host."
+                        ),
                         request=request,
                     )
             request.resource = granted
@@ -279,7 +256,7 @@ class PorchlightValidator(OAuth2Validator):
         request.refresh_token_instance = token
         state = state_of(request)
         # OIDC Core 1.0 §12.2: a refreshed ID token keeps the original auth_time/amr/acr.
-        state.auth_context = _context_from(token)
+        state.auth_context = auth_context_of(token)
         state.token_family = token.token_family
         state.retry_response = decision.retry
         if not token.offline:
@@ -296,7 +273,7 @@ class PorchlightValidator(OAuth2Validator):
         if "refresh_token" in token and not self._may_issue_refresh_token(request):
             del token["refresh_token"]
         # DOT wraps the save in a transaction of its own, a SAVEPOINT and its RELEASE inside the
-        # token request's (views/token.py); one transaction is enough (issue 11).
+        # token request's (views/token.py); one transaction is enough.
         with transaction.atomic(using=router.db_for_write(AccessToken), savepoint=False):
             saved = self._save_bearer_token(token, request, *args, **kwargs)
         issued = state.issued_refresh_token
@@ -317,7 +294,7 @@ class PorchlightValidator(OAuth2Validator):
         # RFC 9700 §4.14.2 rotation of the token validate_refresh_token locked (refresh.py): the
         # successor pair is saved here and the old token revoked once the response is known
         # (refresh_token_rotated). DOT's path locks the row again, looks for a successor it
-        # cannot have and revokes field by field: ten statements more (issue 11).
+        # cannot have and revokes field by field: ten statements more.
         if "scope" not in token:
             raise errors.FatalClientError("Failed to renew access token: missing scope")
         self._check_and_set_request_resource(request)
@@ -363,7 +340,7 @@ class PorchlightValidator(OAuth2Validator):
             source_refresh_token=source_refresh_token,
             resource=getattr(request, "resource", []),
             token_family=self._token_family(request),
-            **_context_fields(state_of(request).auth_context),
+            **auth_context_fields(state_of(request).auth_context),
         )
         set_token_value(access_token, token["access_token"])
         access_token.save()
@@ -384,7 +361,7 @@ class PorchlightValidator(OAuth2Validator):
                 else "offline_access" in (request.scopes or [])
             ),
             resource=getattr(request, "resource", []),
-            **_context_fields(state_of(request).auth_context),
+            **auth_context_fields(state_of(request).auth_context),
         )
         set_token_value(refresh_token, refresh_token_code)
         refresh_token.save()
@@ -448,7 +425,7 @@ class PorchlightValidator(OAuth2Validator):
             # RFC 8628 §3.4: the token carries what the user approved, whatever the poll asks.
             request.user = poll.grant.user
             request.scopes = poll.grant.scope.split()
-            state_of(request).auth_context = _context_from(poll.grant)
+            state_of(request).auth_context = auth_context_of(poll.grant)
         return poll.status
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:

@@ -42,7 +42,7 @@ class RefreshDecision:
 
 
 # The presented token, locked, with what deciding needs; a live row first, should a revoked one
-# share its checksum. Compiled once per connection (issue 11).
+# share its checksum. Compiled once per connection.
 _REFRESH_TOKEN_BY_CHECKSUM_LOCKED = PreparedLookup(
     RefreshToken,
     lambda checksum: (

@@ -14,14 +14,16 @@ otherwise pass for state (and did, as a 500).
 """
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from oauthlib.common import Request
 
 from accounts.models import LoginSession
 
-from .models import Grant, RefreshToken
+from .models import AuthContextFields, Grant, RefreshToken
 
 _ATTRIBUTE = "porchlight_state"
 
@@ -57,3 +59,24 @@ def state_of(request: Request) -> TokenRequestState:
         state = TokenRequestState()
         setattr(request, _ATTRIBUTE, state)
     return state
+
+
+def auth_context_of(row: AuthContextFields) -> dict[str, Any]:
+    """Return the authentication context a grant or token row stores, as the state holds it."""
+    return {
+        "auth_time": int(row.auth_time.timestamp()) if row.auth_time else None,
+        "amr": list(row.amr or []),
+        "acr": row.acr,
+        "session_id": row.session_id,
+    }
+
+
+def auth_context_fields(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the row fields that store the authentication ``context`` (grants and tokens)."""
+    auth_time = context.get("auth_time")
+    return {
+        "auth_time": datetime.fromtimestamp(auth_time, tz=UTC) if auth_time else None,
+        "amr": list(context.get("amr") or []),
+        "acr": context.get("acr") or "",
+        "session_id": context.get("session_id") or "",
+    }

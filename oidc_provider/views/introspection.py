@@ -2,7 +2,7 @@
 
 Only the client a token was issued to, or a client registered as allowed to introspect
 (``may_introspect``, for resource servers), learns anything about it; any other caller is
-told ``active: false`` (RFC 7662 §2.2, §4). DOT lets any client introspect any token (#1451).
+told ``active: false`` (RFC 7662 §2.2, §4). DOT lets any client introspect any token.
 """
 
 from django.http import HttpRequest, HttpResponse, JsonResponse

@@ -1,6 +1,6 @@
 """The UserInfo endpoint (OIDC Core 1.0 §5.3), with CORS for the clients' registered origins.
 
-A direct path (issue 11): one indexed lookup of the access token by its checksum, then the
+A direct path: one indexed lookup of the access token by its checksum, then the
 rules DOT's ``validate_bearer_token`` applies, in its order and with its error descriptions,
 without building an oauthlib request for a decision that is one row.
 """
