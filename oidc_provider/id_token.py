@@ -16,6 +16,8 @@ from typing import Any
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
+from accounts.models import User
+
 from . import keys, models
 from .claims import auth_context_claims, claims_for
 
@@ -24,7 +26,7 @@ from .claims import auth_context_claims, claims_for
 class IDToken:
     """One ID token: who signed in, to which client, when and how, and what came with it."""
 
-    user: Any
+    user: User
     client: models.Client
     # The client_id the token request named: aud, and azp (OIDC Core 1.0 §2).
     audience: str
@@ -44,7 +46,7 @@ class IDToken:
     def issue(
         cls,
         *,
-        user: Any,
+        user: User,
         client: models.Client,
         audience: str,
         scopes: list[str],

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from oauth2_provider.settings import oauth2_settings
 
 from accounts.authentication import AuthContext
+from accounts.models import User
 
 from . import keys, mfa_policy
 from .authorization import AuthorizationError, AuthorizationParams
@@ -80,7 +81,7 @@ def hint_names_another_user(request: HttpRequest, params: AuthorizationParams) -
     return claims.get("sub") != request.user.subject
 
 
-def consent_needed(user, client: Client, scopes: list[str], prompt: set[str]) -> bool:
+def consent_needed(user: User, client: Client, scopes: list[str], prompt: set[str]) -> bool:
     """Return whether the user must be asked to allow ``scopes`` for ``client``.
 
     OIDC Core 1.0 §3.1.2.4: consent the user already gave for every requested scope (or the
