@@ -10,7 +10,7 @@ they are; Porchlight's live in one ``TokenRequestState``, reached only through `
 
 ``state_of`` reads the request's own attributes, never through ``Request.__getattr__``: that
 answers any name the client sent as a parameter, so a body with ``_retry_response=x`` would
-otherwise pass for state (and did, as a 500).
+otherwise pass for state (and end the request in a 500).
 """
 
 import uuid
