@@ -2,6 +2,7 @@
 
 from urllib.parse import urlencode, urlsplit
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -120,7 +121,8 @@ def frames_allow(response, frames: list[str]):
     if frames:
         # Front-Channel Logout 1.0 §4: the apps' logout pages are framed here, and only here.
         origins = {"{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in frames}
-        response._csp_update = {"frame-src": sorted(origins)}
+        # django-csp's public way to change one response's policy is its view decorator.
+        return csp_update({"frame-src": sorted(origins)})(lambda: response)()
     return response
 
 

@@ -44,7 +44,7 @@ from django.utils import timezone
 from oauth2_provider.models import set_token_value
 from oauth2_provider.settings import oauth2_settings
 
-from oidc_provider.codes import code_hash
+from ground.checksums import token_checksum
 from oidc_provider.models import AccessToken, Algorithm, Client, Grant, GrantType, RefreshToken
 from oidc_provider.rotation import keys_rotate
 from oidc_provider.services import client_create
@@ -128,7 +128,7 @@ def code_pool(*, client: Client, count: int) -> list[str]:
         code = secrets.token_urlsafe(32)
         row = copy_row(model)
         row.pk, row.used_at, row.token_family = None, None, None
-        row.code, row.expires = code_hash(code), expires
+        row.code, row.expires = token_checksum(code), expires
         row.code_challenge, row.code_challenge_method = pkce_challenge(VERIFIER), "S256"
         codes.append(code)
         rows.append(row)
@@ -138,9 +138,7 @@ def code_pool(*, client: Client, count: int) -> list[str]:
 
 def refresh_pool(*, client: Client, value: str, count: int) -> list[str]:
     """Return ``count`` live refresh tokens: copies of ``value`` and its access token."""
-    model = RefreshToken.objects.select_related("access_token").get(
-        token_checksum=hashlib.sha256(value.encode()).hexdigest()
-    )
+    model = RefreshToken.objects.select_related("access_token").get(token_checksum=token_checksum(value))
     values, access_tokens, refresh_tokens = [], [], []
     for _ in range(count):
         family = uuid.uuid4()

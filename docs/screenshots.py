@@ -127,7 +127,7 @@ def demo_app_signs_in(issuer: str) -> None:
     if found is None:
         raise RuntimeError(f"the demo app's consent page has no request_id ({page.status_code})")
     request_id = found.group(1)
-    answer = browser.post("/o/authorize/", {"request_id": request_id, "allow": "1"})
+    answer = browser.post("/o/authorize/consent/", {"request_id": request_id, "allow": "1"})
     code = parse_qs(urlsplit(answer["Location"]).query)["code"][0]
     token = browser.post(
         "/o/token/",

@@ -16,6 +16,7 @@ from oauthlib.oauth2.rfc6749.tokens import random_token_generator
 from . import keys
 from .claims import auth_context_claims
 from .models import Client
+from .request_state import state_of
 
 
 def generate_access_token(request: Request, refresh_token: bool = False) -> str:
@@ -46,7 +47,7 @@ def jwt_access_token_claims(request: Request) -> dict:
         "client_id": client.client_id,
         "scope": " ".join(request.scopes or []),
     }
-    claims.update(auth_context_claims(getattr(request, "auth_context", None) or {}))
+    claims.update(auth_context_claims(state_of(request).auth_context))
     return claims
 
 
@@ -63,7 +64,7 @@ def requested_resources(request: Request) -> list[str]:
     # refreshed token's). DOT copies them to the stored token only after this generator has run
     # (_check_and_set_request_resource in save_bearer_token), so read them from the same rows.
     if request.grant_type == "authorization_code":
-        source = getattr(request, "_grant", None)
+        source = state_of(request).grant
     else:
         source = getattr(request, "refresh_token_instance", None)
     return list(getattr(source, "resource", None) or [])

@@ -82,10 +82,19 @@ class AuthorizationParams:
         return name in self.params
 
     @property
-    def response_mode(self) -> str:
-        """Return the response mode to answer in; an unknown one is answered as a query."""
+    def requested_response_mode(self) -> str | None:
+        """Return the response mode asked for (query when none is), or None if it is not supported."""
         mode = self.params.get("response_mode") or "query"
-        return mode if mode in RESPONSE_MODES else "query"
+        return mode if mode in RESPONSE_MODES else None
+
+    @property
+    def response_mode(self) -> str:
+        """Return the response mode to answer in: the one asked for, or query if it is not supported.
+
+        An unsupported mode is refused (``authorization_check``), and that error, like any other
+        found before the mode is known to be good, is answered as a query.
+        """
+        return self.requested_response_mode or "query"
 
     @property
     def prompt(self) -> set[str]:
@@ -93,10 +102,16 @@ class AuthorizationParams:
 
     @property
     def max_age(self) -> int | None:
-        """Return a validated max_age in seconds, or None when there is no limit."""
+        """Return max_age in seconds, or None when there is no limit; refuse a malformed one.
+
+        OIDC Core 1.0 §3.1.2.1: the allowable elapsed time in seconds since the user last
+        authenticated, so a non-negative integer.
+        """
         value = self.params.get("max_age")
-        if value is None or not (value.isascii() and value.isdigit()):
+        if value is None:
             return None
+        if not (value.isascii() and value.isdigit()):
+            raise AuthorizationError("invalid_request", "max_age must be a non-negative integer.")
         digits = value.lstrip("0") or "0"
         # Beyond 12 digits (30,000+ years) there is no limit; int() of a few thousand digits
         # would raise ValueError (Python's integer string conversion limit).
@@ -134,12 +149,15 @@ class AuthorizationParams:
 def authorization_check(
     params: AuthorizationParams, client: Client, scopes: list[str], carried: dict
 ) -> None:
-    """Apply the OIDC and PKCE rules DOT and oauthlib leave out; raise AuthorizationError."""
+    """Apply the OIDC and PKCE rules DOT and oauthlib leave out; raise AuthorizationError.
+
+    max_age, which only the prompt decision reads, is refused there when malformed (prompt.py).
+    """
     if "request" in params:
         raise AuthorizationError("request_not_supported", "Request objects are not supported.")
     if "request_uri" in params:
         raise AuthorizationError("request_uri_not_supported", "request_uri is not supported.")
-    if (params.get("response_mode") or "query") not in RESPONSE_MODES:
+    if params.requested_response_mode is None:
         raise AuthorizationError("invalid_request", "response_mode must be query or form_post.")
     challenge = carried.get("code_challenge")
     if challenge is None:
@@ -168,9 +186,6 @@ def authorization_check(
         raise AuthorizationError("invalid_request", "Unsupported prompt value.")
     if "none" in prompt and len(prompt) > 1:
         raise AuthorizationError("invalid_request", "prompt=none cannot be combined with other values.")
-    max_age = params.get("max_age")
-    if max_age is not None and not (max_age.isascii() and max_age.isdigit()):
-        raise AuthorizationError("invalid_request", "max_age must be a non-negative integer.")
 
 
 # --- the pending request, between the consent page and its answer ------------------------------

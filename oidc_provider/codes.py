@@ -7,25 +7,19 @@ number of concurrent redemptions exactly one wins, and the row is kept (marked u
 expires so a later replay is recognised.
 """
 
-import hashlib
 import uuid
 
 from django.db import transaction
 from django.utils import timezone
 
+from ground.checksums import token_checksum
 from ground.prepared_queries import PreparedLookup
 
 from .models import Client, Grant
 from .tokens import family_revoke
 
-
-def code_hash(code: str) -> str:
-    """Return what is stored for ``code``: its SHA-256 (codes carry 160+ random bits)."""
-    return hashlib.sha256(code.encode()).hexdigest()
-
-
 # The token request's one read of the grant: locked, with the user and the client the response
-# needs, compiled once per connection (issue 11).
+# needs, compiled once per connection.
 _GRANT_BY_CODE_LOCKED = PreparedLookup(
     Grant,
     lambda digest: (
@@ -38,7 +32,7 @@ _GRANT_BY_CODE_LOCKED = PreparedLookup(
 
 def grant_for_code(code: str, *, client: Client | None = None) -> Grant | None:
     """Return the grant for ``code`` (issued to ``client`` when given), used or not."""
-    grants = Grant.objects.filter(code=code_hash(code)).select_related("user")
+    grants = Grant.objects.filter(code=token_checksum(code)).select_related("user")
     if client is not None:
         grants = grants.filter(application=client)
     return grants.first()
@@ -53,7 +47,7 @@ def grant_lock(*, code: str) -> Grant | None:
     Whether the grant may be redeemed is ``grant_redeemable``'s to decide, once the client has
     authenticated.
     """
-    return _GRANT_BY_CODE_LOCKED.first(code_hash(code))
+    return _GRANT_BY_CODE_LOCKED.first(token_checksum(code))
 
 
 def grant_redeemable(*, grant: Grant | None, client: Client) -> bool:

@@ -29,8 +29,8 @@ from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from accounts.authentication import AuthContext
 from audit.services import audit_record
+from ground.checksums import token_checksum
 
-from .codes import code_hash
 from .consent import consent_grant
 from .logout import session_client_record
 from .models import Client, DeviceGrant
@@ -92,7 +92,7 @@ def device_authorization_create(*, client: Client, scopes: list[str]) -> DeviceA
     device_code = secrets.token_urlsafe(32)
     grant = DeviceGrant.objects.create(
         client_id=client.client_id,
-        device_code=code_hash(device_code),
+        device_code=token_checksum(device_code),
         user_code=user_code,
         scope=" ".join(scopes),
         interval=settings.PORCHLIGHT["DEVICE_POLL_INTERVAL"],
@@ -188,7 +188,7 @@ def device_code_redeem(*, client: Client, device_code: str) -> DevicePoll:
         DeviceGrant.objects.select_for_update(of=("self",))
         .select_related("user")
         # The code must have been issued to the client polling with it (RFC 8628 §3.4).
-        .filter(device_code=code_hash(device_code), client_id=client.client_id)
+        .filter(device_code=token_checksum(device_code), client_id=client.client_id)
         .first()
     )
     if grant is None or grant.redeemed_at is not None:

@@ -193,7 +193,7 @@ def sign_with_secret(claims: dict, *, client: Client, typ: str = "JWT") -> str:
 def _compact_jws(header: dict, claims: dict, key: jwk.JWK) -> str:
     """Return ``claims`` signed with ``key`` as a compact JWS (RFC 7515 §7.1) under ``header``."""
     # jwcrypto's JWT and JWS objects deep-copy their header registries for every token: more
-    # CPU than an ES256 signature (issue 11). The JWA primitive signs the same input, with the
+    # CPU than an ES256 signature. The JWA primitive signs the same input, with the
     # key's own use and key_ops checks.
     signing_input = f"{base64url_encode(json_encode(header))}.{base64url_encode(json_encode(claims))}"
     signature = JWA.signing_alg(header["alg"]).sign(key, signing_input.encode("ascii"))
@@ -252,9 +252,3 @@ def verify(token: str, *, check_expiry: bool = True) -> dict | None:
     except Exception:  # noqa: BLE001
         return None
     return claims if isinstance(claims, dict) else None
-
-
-def verification_key(token: str) -> jwk.JWK | None:
-    """Return the key that verifies ``token`` (published by kid, or an HS256 client's secret), or None."""
-    entry = _key_for(token)
-    return entry[1] if entry else None

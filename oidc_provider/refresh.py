@@ -12,7 +12,6 @@ The response that carried the successor is kept, encrypted with the key-encrypti
 rotated token for that purpose.
 """
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from django.utils import timezone
 from accounts.encryption import UndecryptableError, decrypt, encrypt
 from accounts.models import LoginSession
 from accounts.sessions import login_session_active
+from ground.checksums import token_checksum
 from ground.prepared_queries import PreparedLookup
 
 from .models import AccessToken, Client, RefreshToken
@@ -42,7 +42,7 @@ class RefreshDecision:
 
 
 # The presented token, locked, with what deciding needs; a live row first, should a revoked one
-# share its checksum. Compiled once per connection (issue 11).
+# share its checksum. Compiled once per connection.
 _REFRESH_TOKEN_BY_CHECKSUM_LOCKED = PreparedLookup(
     RefreshToken,
     lambda checksum: (
@@ -54,17 +54,13 @@ _REFRESH_TOKEN_BY_CHECKSUM_LOCKED = PreparedLookup(
 )
 
 
-def _checksum(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
 def refresh_token_lock(*, value: str, client: Client) -> RefreshDecision:
     """Lock the refresh token ``value`` presented by ``client`` and decide what it may get.
 
     Call inside the token request's transaction. A reused token past the grace window has its
     family revoked here.
     """
-    token = _REFRESH_TOKEN_BY_CHECKSUM_LOCKED.first(_checksum(value))
+    token = _REFRESH_TOKEN_BY_CHECKSUM_LOCKED.first(token_checksum(value))
     # RFC 6749 §6: the token must have been issued to the authenticated client.
     if token is None or token.application_id != client.pk:
         return RefreshDecision(None)
@@ -93,11 +89,13 @@ def _retry_response(token: RefreshToken) -> dict | None:
     except (UndecryptableError, ValueError):
         return None
     successor = RefreshToken.objects.filter(
-        token_checksum=_checksum(stored["response"]["refresh_token"]), revoked__isnull=True
+        token_checksum=token_checksum(stored["response"]["refresh_token"]), revoked__isnull=True
     ).first()
     if successor is None or not refresh_token_alive(successor):
         return None
-    if not AccessToken.objects.filter(token_checksum=_checksum(stored["response"]["access_token"])).exists():
+    if not AccessToken.objects.filter(
+        token_checksum=token_checksum(stored["response"]["access_token"])
+    ).exists():
         return None
     # The lifetimes count from the first response.
     elapsed = int(time.time()) - stored["issued_at"]

@@ -7,7 +7,6 @@ like every other client, so ``Client.clean()`` judges its URIs as it judges any 
 name by the rule for apps that register themselves (DOT's ``registration_source`` "dcr").
 """
 
-import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import audit_record
+from ground.checksums import token_checksum
 
 from . import keys
 from .models import Algorithm, Client, GrantType, RegistrationToken
@@ -43,10 +43,6 @@ class RegistrationError(Exception):
         self.description = description
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 @transaction.atomic
 def registration_token_create(
     *, label: str, expires: datetime, max_uses: int | None = None, created_by=None
@@ -54,7 +50,11 @@ def registration_token_create(
     """Create an initial access token and return it with its cleartext value (shown once)."""
     value = secrets.token_urlsafe(32)
     token = RegistrationToken.objects.create(
-        label=label, token_hash=_hash(value), expires=expires, max_uses=max_uses, created_by=created_by
+        label=label,
+        token_hash=token_checksum(value),
+        expires=expires,
+        max_uses=max_uses,
+        created_by=created_by,
     )
     audit_record(
         action="registration_token.create",
@@ -67,7 +67,7 @@ def registration_token_create(
 
 def registration_token_find(value: str) -> RegistrationToken | None:
     """Return the usable initial access token with this value, or None."""
-    token = RegistrationToken.objects.filter(token_hash=_hash(value)).first()
+    token = RegistrationToken.objects.filter(token_hash=token_checksum(value)).first()
     return token if token is not None and token.is_usable() else None
 
 

@@ -1,6 +1,5 @@
 """What a stored token says about itself (RFC 7662 §2.2), and revoking a user's tokens."""
 
-import hashlib
 import math
 import uuid
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from oauth2_provider.models import revoke_access_token
 from oauth2_provider.settings import oauth2_settings
 
 from accounts.sessions import login_session_active
+from ground.checksums import token_checksum
 from ground.prepared_queries import PreparedLookup
 
 from .models import AccessToken, Client, Consent, DeviceGrant, Grant, IDToken, RefreshToken
@@ -29,11 +29,20 @@ def _subject(token) -> str:
     return token.user.subject if token.user_id else token.application.client_id
 
 
+def token_usable(token: AccessToken | RefreshToken | Grant) -> bool:
+    """Return whether the account behind ``token`` (or code) still lets anyone use it.
+
+    A deactivated account's tokens and codes are dead. Deactivation revokes them, but a request
+    that raced it may still hold one; UserInfo, introspection and the token endpoint ask this
+    before they honour any. A client_credentials token has no account.
+    """
+    return token.user_id is None or token.user.is_active
+
+
 def access_token_find(*, value: str) -> AccessToken | None:
     """Return the stored access token ``value``, with its user and client, in one indexed SELECT."""
     # Stored by checksum only (RFC 9700 §4.14 storage; DOT's token_checksum, unique and indexed).
-    checksum = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-    return _ACCESS_TOKEN_BY_CHECKSUM.first(checksum)
+    return _ACCESS_TOKEN_BY_CHECKSUM.first(token_checksum(value))
 
 
 def access_token_claims(token: AccessToken) -> dict:
@@ -124,7 +133,7 @@ def refresh_token_claims(token: RefreshToken) -> dict | None:
 
 def client_tokens_find(*, value: str, client: Client) -> list[AccessToken | RefreshToken]:
     """Return the stored access and refresh tokens ``client`` holds with the value ``value``."""
-    checksum = hashlib.sha256(value.encode()).hexdigest()
+    checksum = token_checksum(value)
     return [
         *AccessToken.objects.filter(token_checksum=checksum, application=client).select_related("user"),
         *RefreshToken.objects.filter(

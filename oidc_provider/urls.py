@@ -7,6 +7,8 @@ app_name = "oidc_provider"
 # The protocol endpoints, under /o/ (the malformed-request middleware guards that prefix).
 protocol_patterns = [
     path("authorize/", views.AuthorizeView.as_view(), name="authorize"),
+    # The consent page's answer: a form of ours, unlike authorization requests, so CSRF-checked.
+    path("authorize/consent/", views.ConsentAnswerView.as_view(), name="consent"),
     path("token/", views.TokenView.as_view(), name="token"),
     path("userinfo/", views.UserInfoView.as_view(), name="userinfo"),
     path("jwks/", views.JwksView.as_view(), name="jwks"),

@@ -184,7 +184,7 @@ def authorize(
     if response.status_code == 200 and b"request_id" in response.content:
         request_id = response.context["request_id"]
         data = {"request_id": request_id, "allow" if allow else "deny": "1"}
-        response = browser.post("/o/authorize/", data)
+        response = browser.post("/o/authorize/consent/", data)
     assert response.status_code == 302, response.content[:500]
     query = query_of(response["Location"])
     return AuthorizationResult(query.get("code", ""), verifier, nonce, state, response)

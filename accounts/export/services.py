@@ -12,7 +12,6 @@ task worker (``manage.py db_worker``) builds the document and stores it encrypte
 carries a one-time token of which only the SHA-256 is stored; taking it clears the copy.
 """
 
-import hashlib
 import json
 import logging
 import secrets
@@ -34,6 +33,7 @@ from django_tasks import task
 
 from audit.actions import Action
 from audit.services import audit_record, events_about
+from ground.checksums import token_checksum
 
 from .. import encryption
 from ..models import DataExport, LoginSession, RecoveryCodeDevice, TOTPAuthenticator
@@ -55,10 +55,6 @@ class DataExportUnavailable(Exception):
         super().__init__(reason)
         # "unknown", "used" or "expired".
         self.reason = reason
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # --- the document ------------------------------------------------------------------------
@@ -225,7 +221,10 @@ def data_export_current(*, user) -> DataExport | None:
 def data_export_token_matches(*, export: DataExport | None, token: str) -> bool:
     """Say whether ``token`` is the download token of ``export``."""
     return bool(
-        export and token and export.token_hash and secrets.compare_digest(export.token_hash, _hash(token))
+        export
+        and token
+        and export.token_hash
+        and secrets.compare_digest(export.token_hash, token_checksum(token))
     )
 
 
@@ -247,10 +246,12 @@ def data_export_request(*, user, requested_by, request: HttpRequest | None = Non
     )
     merged = export is not None
     if merged:
-        export.token_hash = _hash(token)
+        export.token_hash = token_checksum(token)
         export.save(update_fields=["token_hash"])
     else:
-        export = DataExport.objects.create(user=user, requested_by=requested_by, token_hash=_hash(token))
+        export = DataExport.objects.create(
+            user=user, requested_by=requested_by, token_hash=token_checksum(token)
+        )
         # The database backend writes the task row in this transaction: the task exists if and
         # only if the request commits (as oidc_provider/logout.py queues its deliveries).
         data_export_prepare.enqueue(export.pk)
@@ -312,7 +313,7 @@ def data_export_take(*, user, token: str, request: HttpRequest | None = None) ->
     """
     if not token or len(token) > 100:
         raise DataExportUnavailable("unknown")
-    export = DataExport.objects.filter(user=user, token_hash=_hash(token)).first()
+    export = DataExport.objects.filter(user=user, token_hash=token_checksum(token)).first()
     if export is None:
         raise DataExportUnavailable("unknown")
     now = timezone.now()

@@ -6,7 +6,6 @@ with the address the link went to: the link works only while the account still h
 """
 
 import csv
-import hashlib
 import io
 import secrets
 from dataclasses import dataclass
@@ -24,16 +23,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
+from ground.checksums import token_checksum
 
 from ..links import issuer_link
 from ..models import Invitation
 
 MAX_IMPORT_ROWS = 1000
 CSV_COLUMNS = ("email", "first_name", "last_name", "username")
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _lifetime() -> timedelta:
@@ -69,7 +65,7 @@ class Invitee:
 def _issue(invitation: Invitation) -> str:
     token = secrets.token_urlsafe(32)
     now = timezone.now()
-    invitation.token_hash, invitation.sent, invitation.expires = _hash(token), now, now + _lifetime()
+    invitation.token_hash, invitation.sent, invitation.expires = token_checksum(token), now, now + _lifetime()
     invitation.email = invitation.user.email
     return token
 
@@ -196,7 +192,7 @@ def invitation_find(token: str) -> Invitation | None:
     """Return the usable invitation whose link carries ``token``, or None."""
     if not token or len(token) > 100:
         return None
-    invitation = Invitation.objects.select_related("user").filter(token_hash=_hash(token)).first()
+    invitation = Invitation.objects.select_related("user").filter(token_hash=token_checksum(token)).first()
     return invitation if invitation is not None and invitation_usable(invitation) else None
 
 

@@ -1,5 +1,6 @@
 from .authorize import AuthorizeView
 from .connected_apps import ConnectedAppRevokeView, ConnectedAppsView
+from .consent import ConsentAnswerView
 from .device import DeviceAuthorizationView, DeviceConfirmView, DeviceView
 from .discovery import DiscoveryView
 from .end_session import EndSessionView
@@ -12,6 +13,7 @@ from .userinfo import UserInfoView
 __all__ = [
     "AuthorizeView",
     "ConnectedAppRevokeView",
+    "ConsentAnswerView",
     "ConnectedAppsView",
     "DeviceAuthorizationView",
     "DeviceConfirmView",

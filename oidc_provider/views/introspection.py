@@ -2,20 +2,20 @@
 
 Only the client a token was issued to, or a client registered as allowed to introspect
 (``may_introspect``, for resource servers), learns anything about it; any other caller is
-told ``active: false`` (RFC 7662 §2.2, §4). DOT lets any client introspect any token (#1451).
+told ``active: false`` (RFC 7662 §2.2, §4). DOT lets any client introspect any token.
 """
-
-import hashlib
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views.mixins import OAuthLibMixin
-from oauthlib.common import Request
+from oauthlib.common import Request, urlencode
+
+from ground.checksums import token_checksum
 
 from ..models import Client, RefreshToken
-from ..tokens import access_token_claims, access_token_find, refresh_token_claims
+from ..tokens import access_token_claims, access_token_find, refresh_token_claims, token_usable
 
 INACTIVE = {"active": False}
 
@@ -51,8 +51,12 @@ class IntrospectionView(OAuthLibMixin, View):
 
     def _authenticated_client(self, request: HttpRequest) -> Client | None:
         core = self.get_oauthlib_core()
-        uri, method, body, headers = core._extract_params(request)
-        oauth_request = Request(uri, method, body, headers)
+        # The oauthlib request DOT would build, from its public parts: the headers and body as
+        # DOT extracts them, and the query re-encoded so oauthlib can always parse it.
+        query = urlencode(list(request.GET.items()))
+        uri = f"{request.path}?{query}" if query else request.path
+        body = urlencode(core.extract_body(request))
+        oauth_request = Request(uri, request.method, body, core.extract_headers(request))
         validator = core.server.request_validator
         # RFC 7662 §2.1: the caller must authenticate, which a public client cannot do.
         if not validator.authenticate_client(oauth_request):
@@ -70,12 +74,12 @@ class IntrospectionView(OAuthLibMixin, View):
         token = access_token_find(value=value)
         if token is None:
             return None
-        if not self._may_see(token.application_id, client) or not token.is_valid():
+        if not self._may_see(token.application_id, client) or not token.is_valid() or not token_usable(token):
             return INACTIVE
         return access_token_claims(token)
 
     def _refresh_token(self, value: str, client: Client) -> dict | None:
-        checksum = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        checksum = token_checksum(value)
         token = (
             RefreshToken.objects.select_related("user", "application", "access_token")
             .filter(token_checksum=checksum, revoked__isnull=True)
@@ -83,7 +87,7 @@ class IntrospectionView(OAuthLibMixin, View):
         )
         if token is None:
             return None
-        if not self._may_see(token.application_id, client):
+        if not self._may_see(token.application_id, client) or not token_usable(token):
             return INACTIVE
         return refresh_token_claims(token) or INACTIVE
 

@@ -50,7 +50,7 @@ class TokenView(DotTokenView):
         # refresh token) stay locked until the new tokens are saved, so a code or refresh token
         # yields at most one token set however many requests race for it. client_credentials
         # locks nothing and DOT saves its one token atomically, so it skips the outer
-        # transaction and the SAVEPOINT round trips DOT's would add inside it (issue 11).
+        # transaction and the SAVEPOINT round trips DOT's would add inside it.
         outer = nullcontext() if grant_type == GrantType.CLIENT_CREDENTIALS else transaction.atomic()
         with outer:
             if grant_type == GrantType.DEVICE_CODE:
@@ -73,7 +73,7 @@ class TokenView(DotTokenView):
         if app_authorized.has_listeners(self):
             return super().authorization_flow_token_response(request, *args, **kwargs)
         # DOT parses the response it just built and reads the new token back (one SELECT per
-        # token request) only to send app_authorized, which nothing here listens to (issue 11).
+        # token request) only to send app_authorized, which nothing here listens to.
         url, headers, body, status = self.create_token_response(request)
         response = HttpResponse(content=body, status=status)
         for name, value in headers.items():

@@ -1,6 +1,6 @@
 """The UserInfo endpoint (OIDC Core 1.0 §5.3), with CORS for the clients' registered origins.
 
-A direct path (issue 11): one indexed lookup of the access token by its checksum, then the
+A direct path: one indexed lookup of the access token by its checksum, then the
 rules DOT's ``validate_bearer_token`` applies, in its order and with its error descriptions,
 without building an oauthlib request for a decision that is one row.
 """
@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ..claims import userinfo_claims
 from ..cors import allow_origin, preflight_response
 from ..models import AccessToken
-from ..tokens import access_token_find
+from ..tokens import access_token_find, token_usable
 
 SCOPES = ["openid"]
 
@@ -50,8 +50,7 @@ def token_error(request: HttpRequest, token: AccessToken | None) -> dict[str, st
         }
     if token.application is not None and not token.application.is_usable(request):
         return {"error": "invalid_token", "error_description": _("The access token is invalid.")}
-    # A deactivated account's token says nothing about it, whatever raced its revocation.
-    if token.user_id is not None and not token.user.is_active:
+    if not token_usable(token):
         return {"error": "invalid_token", "error_description": _("The access token is invalid.")}
     return None
 

@@ -128,7 +128,9 @@ def test_login_through_authorization_request_gives_mfa_id_token(browser, client,
     response = browser.post(response["Location"], {"method": "totp", "code": totp_code(totp_device.bin_key)})
     assert urlsplit(response["Location"]).path == "/o/authorize/"
     consent = browser.get(response["Location"])
-    response = browser.post("/o/authorize/", {"request_id": consent.context["request_id"], "allow": "1"})
+    response = browser.post(
+        "/o/authorize/consent/", {"request_id": consent.context["request_id"], "allow": "1"}
+    )
     code = query_of(response["Location"])["code"]
     token = client.post(
         "/o/token/",

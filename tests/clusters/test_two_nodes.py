@@ -159,9 +159,9 @@ def sign_in_for_tokens(nodes: TwoNodes, browser: Browser, username: str) -> dict
     page = browser.get(f"{nodes.a}/o/authorize/?{urlencode(query)}")
     page = browser.log_in(page, username=username, password=PASSWORD)
     assert 'name="request_id"' in page.text, page.text[:500]
-    form = form_on(page, "/o/authorize/")
+    form = form_on(page, "/o/authorize/consent/")
     consented = browser.session.post(
-        f"{nodes.b}/o/authorize/",
+        f"{nodes.b}/o/authorize/consent/",
         data={**form.fields, "allow": "1"},
         headers={"Referer": on(nodes.b, page.url)},
         allow_redirects=False,

@@ -195,7 +195,7 @@ class Browser:
 
     def answer_consent(self, page: requests.Response, *, allow: bool = True) -> requests.Response:
         assert page.status_code == 200 and 'name="request_id"' in page.text, page.text[:500]
-        return self.submit(page, "/o/authorize/", {"allow" if allow else "deny": "1"})
+        return self.submit(page, "/o/authorize/consent/", {"allow" if allow else "deny": "1"})
 
     def sign_in(self, authorize_url: str, *, allow: bool = True) -> str:
         """Log in through the login form, answer consent, and return the redirect to the RP."""

@@ -16,6 +16,7 @@ from oidc_provider.models import AccessToken, Grant, RefreshToken
 from tests.conftest import ISSUER, PASSWORD, AuthorizationResult, exchange, pkce_pair, query_of
 
 AUTHORIZE = "/o/authorize/"
+CONSENT = "/o/authorize/consent/"
 
 
 def request_for(rp, **overrides) -> tuple[dict, str]:
@@ -44,7 +45,7 @@ def posted_fields(page) -> tuple[str, dict[str, str]]:
 
 
 def allow(browser, page):
-    return browser.post(AUTHORIZE, {"request_id": page.context["request_id"], "allow": "1"})
+    return browser.post(CONSENT, {"request_id": page.context["request_id"], "allow": "1"})
 
 
 # --- POST authorization requests ---------------------------------------------------------------
@@ -64,7 +65,7 @@ def test_authorize_post_consent_answer_still_needs_csrf_token(rp, logged_in):
     page = logged_in.get(AUTHORIZE, params)
     strict = BrowserClient(enforce_csrf_checks=True)
     strict.cookies = logged_in.cookies
-    response = strict.post(AUTHORIZE, {"request_id": page.context["request_id"], "allow": "1"})
+    response = strict.post(CONSENT, {"request_id": page.context["request_id"], "allow": "1"})
     assert response.status_code == 403
     assert not Grant.objects.exists()
 
@@ -143,7 +144,7 @@ def test_form_post_error_is_posted_too(rp, browser, user):
 def test_form_post_denied_consent_posts_access_denied(rp, logged_in):
     params, _ = request_for(rp, response_mode="form_post")
     page = logged_in.get(AUTHORIZE, params)
-    answer = logged_in.post(AUTHORIZE, {"request_id": page.context["request_id"], "deny": "1"})
+    answer = logged_in.post(CONSENT, {"request_id": page.context["request_id"], "deny": "1"})
     _, fields = posted_fields(answer)
     assert fields["error"] == "access_denied"
 

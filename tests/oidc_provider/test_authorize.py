@@ -24,6 +24,7 @@ from tests.conftest import (
 )
 
 AUTHORIZE = "/o/authorize/"
+CONSENT = "/o/authorize/consent/"
 
 
 def params_for(rp, **overrides) -> dict:
@@ -85,7 +86,7 @@ def assert_sent_to_login(response) -> str:
 def finish_consent(browser, response):
     """Allow on the consent page and return the redirect to the RP."""
     assert response.status_code == 200
-    return browser.post(AUTHORIZE, {"request_id": response.context["request_id"], "allow": "1"})
+    return browser.post(CONSENT, {"request_id": response.context["request_id"], "allow": "1"})
 
 
 # --- PKCE (RFC 7636, RFC 9700 §2.1.1) -----------------------------------------------------------
@@ -399,21 +400,21 @@ def test_authorize_consent_page_describes_each_scope(rp, logged_in):
 def test_authorize_consent_denied_is_access_denied(rp, logged_in):
     params = params_for(rp)
     page = logged_in.get(AUTHORIZE, params)
-    response = logged_in.post(AUTHORIZE, {"request_id": page.context["request_id"], "deny": "1"})
+    response = logged_in.post(CONSENT, {"request_id": page.context["request_id"], "deny": "1"})
     assert_error_redirect(response, rp, "access_denied", params["state"])
 
 
 @pytest.mark.parametrize("data", [{"request_id": "unknown", "allow": "1"}, {"allow": "1"}, {}])
 def test_authorize_consent_with_unknown_request_is_error_page(data, rp, logged_in):
     logged_in.get(AUTHORIZE, params_for(rp))
-    assert_error_page(logged_in.post(AUTHORIZE, data))
+    assert_error_page(logged_in.post(CONSENT, data))
 
 
 def test_authorize_consent_cannot_be_answered_twice(rp, logged_in):
     page = logged_in.get(AUTHORIZE, params_for(rp))
-    first = logged_in.post(AUTHORIZE, {"request_id": page.context["request_id"], "allow": "1"})
+    first = logged_in.post(CONSENT, {"request_id": page.context["request_id"], "allow": "1"})
     assert first.status_code == 302
-    assert_error_page(logged_in.post(AUTHORIZE, {"request_id": page.context["request_id"], "allow": "1"}))
+    assert_error_page(logged_in.post(CONSENT, {"request_id": page.context["request_id"], "allow": "1"}))
 
 
 def test_authorize_consent_ignores_posted_redirect_uri(rp, logged_in):
@@ -421,7 +422,7 @@ def test_authorize_consent_ignores_posted_redirect_uri(rp, logged_in):
     params = params_for(rp)
     page = logged_in.get(AUTHORIZE, params)
     response = logged_in.post(
-        AUTHORIZE,
+        CONSENT,
         {
             "request_id": page.context["request_id"],
             "allow": "1",
@@ -439,18 +440,18 @@ def test_authorize_consent_posted_by_another_user_is_error_page(rp, logged_in, d
     django_user_model.objects.create_user(username="bob", password=PASSWORD)
     # Logging in as someone else flushes the session, and with it the pending request.
     logged_in.post("/accounts/login/", {"username": "bob", "password": PASSWORD})
-    assert_error_page(logged_in.post(AUTHORIZE, {"request_id": page.context["request_id"], "allow": "1"}))
+    assert_error_page(logged_in.post(CONSENT, {"request_id": page.context["request_id"], "allow": "1"}))
 
 
 def test_authorize_consent_by_anonymous_user_is_error_page(rp, browser):
-    assert_error_page(browser.post(AUTHORIZE, {"request_id": "x", "allow": "1"}))
+    assert_error_page(browser.post(CONSENT, {"request_id": "x", "allow": "1"}))
 
 
 def test_authorize_consent_expired_request_is_error_page(rp, logged_in, monkeypatch):
     page = logged_in.get(AUTHORIZE, params_for(rp))
     later = time.time() + 31 * 60
     monkeypatch.setattr(time, "time", lambda: later)
-    assert_error_page(logged_in.post(AUTHORIZE, {"request_id": page.context["request_id"], "allow": "1"}))
+    assert_error_page(logged_in.post(CONSENT, {"request_id": page.context["request_id"], "allow": "1"}))
 
 
 def test_authorize_consent_grants_only_requested_scopes(rp, logged_in, client):

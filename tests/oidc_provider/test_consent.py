@@ -11,6 +11,7 @@ from oidc_provider.models import Consent
 from tests.conftest import ISSUER, authorize, basic_auth, exchange, pkce_pair, query_of
 
 AUTHORIZE = "/o/authorize/"
+CONSENT = "/o/authorize/consent/"
 
 
 def request_authorization(browser, rp, scope: str, **extra):
@@ -101,7 +102,7 @@ def test_consent_shown_again_for_new_scope_and_records_union(rp, logged_in, user
     openid_item = content.split('data-scope="openid">')[1].split("</li>")[0]
     assert "(new)" in profile_item and "(new)" not in openid_item
 
-    response = logged_in.post(AUTHORIZE, {"request_id": page.context["request_id"], "allow": "1"})
+    response = logged_in.post(CONSENT, {"request_id": page.context["request_id"], "allow": "1"})
     assert_code(response, rp)
     assert granted_scopes(user, rp) == {"openid", "email", "profile"}
     # Everything allowed so far is now covered, in any combination.
@@ -132,7 +133,7 @@ def test_consent_prompt_consent_always_shows_page(rp, logged_in, user):
     page = request_authorization(logged_in, rp, "openid email", prompt="consent")
     assert_consent_page(page)
     assert b"(new)" not in page.content
-    response = logged_in.post(AUTHORIZE, {"request_id": page.context["request_id"], "allow": "1"})
+    response = logged_in.post(CONSENT, {"request_id": page.context["request_id"], "allow": "1"})
     assert_code(response, rp)
     # Asking again narrows nothing: the consent still holds what was allowed before.
     assert granted_scopes(user, rp) == {"openid", "profile", "email"}

@@ -76,8 +76,9 @@ def test_malformed_token_device_grant_without_device_code(client, make_client):
 @pytest.mark.parametrize(
     "data", [{}, {"allow": "1"}, {"request_id": ""}, {"request_id": LONG, "allow": "1"}, {"client_id": "x"}]
 )
-def test_malformed_consent_post_without_fields_is_error_page(data, logged_in, rp):
-    assert_page(logged_in.post("/o/authorize/", data))
+@pytest.mark.parametrize("path", ["/o/authorize/", "/o/authorize/consent/"])
+def test_malformed_consent_post_without_fields_is_error_page(path, data, logged_in, rp):
+    assert_page(logged_in.post(path, data))
 
 
 @pytest.mark.parametrize("hint", ["id_token", "access_token", "refresh_token", "bogus", ""])

@@ -322,7 +322,9 @@ def test_token_request_without_scope_gets_openid_only(logged_in, rp, client):
     }
     page = logged_in.get("/o/authorize/", params)
     assert [scope for scope, _text in page.context["scopes"]] == ["openid"]
-    response = logged_in.post("/o/authorize/", {"request_id": page.context["request_id"], "allow": "1"})
+    response = logged_in.post(
+        "/o/authorize/consent/", {"request_id": page.context["request_id"], "allow": "1"}
+    )
     result = AuthorizationResult(query_of(response["Location"])["code"], verifier, "", "", response)
     body = exchange(client, rp, result).json()
     assert body["scope"] == "openid"

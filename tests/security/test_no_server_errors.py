@@ -451,7 +451,7 @@ def test_logout_with_any_id_token_hint(value, logged_in, signing_keys):
 
 @pytest.mark.parametrize("value", TOKEN_VALUES)
 def test_consent_answer_with_any_request_id(value, logged_in):
-    response = form_post(logged_in, "/o/authorize/", f"request_id={TOKEN_VALUES[value]}&allow=1")
+    response = form_post(logged_in, "/o/authorize/consent/", f"request_id={TOKEN_VALUES[value]}&allow=1")
     assert_page(response)
 
 

@@ -1,0 +1,93 @@
+"""What the user must do before a code is issued: sign in, give a second factor, or consent.
+
+The authorization endpoint asks ``interaction_needed`` once, after the request passed its own
+checks (authorization.py). The checks below run in order, each one rule; the first that applies
+is the answer, None means the code may be issued now. With ``prompt=none`` the view answers the
+RP with the interaction's error instead of asking (OIDC Core 1.0 §3.1.2.6).
+"""
+
+import time
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from oauth2_provider.settings import oauth2_settings
+
+from accounts.authentication import AuthContext
+from accounts.models import User
+
+from . import keys, mfa_policy
+from .authorization import AuthorizationError, AuthorizationParams
+from .consent import consent_covers
+from .models import Client
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """Something the user must do, and the error that answers ``prompt=none`` instead (§3.1.2.6)."""
+
+    name: str
+    error: str
+    description: str
+
+
+LOGIN = Interaction("login", "login_required", "The user must sign in.")
+SECOND_FACTOR = Interaction("second_factor", "interaction_required", "The user must use a second factor.")
+CONSENT = Interaction("consent", "consent_required", "The user has not consented to this client.")
+
+
+def interaction_needed(
+    request: HttpRequest,
+    params: AuthorizationParams,
+    client: Client,
+    scopes: list[str],
+    context: AuthContext | None,
+) -> Interaction | None:
+    """Return what the user must do first for this request, or None if nothing is left to ask."""
+    # Read first: a malformed max_age is refused (invalid_request) whether or not anyone signed in.
+    max_age = params.max_age
+    if login_needed(request, params, context, max_age):
+        return LOGIN
+    if mfa_policy.second_factor_missing(request, client, context, acr_values=params.get("acr_values")):
+        return SECOND_FACTOR
+    if consent_needed(request.user, client, scopes, params.prompt):
+        return CONSENT
+    return None
+
+
+def login_needed(
+    request: HttpRequest, params: AuthorizationParams, context: AuthContext | None, max_age: int | None
+) -> bool:
+    """Return whether the user must sign in, or sign in again (OIDC Core 1.0 §3.1.2.1)."""
+    if context is None:
+        return True
+    if params.reauthenticated_since_requested(context.auth_time):
+        # The sign-in this very request sent the user to meets prompt=login and max_age.
+        return False
+    return (
+        "login" in params.prompt
+        or (max_age is not None and time.time() - context.auth_time > max_age)
+        or hint_names_another_user(request, params)
+    )
+
+
+def hint_names_another_user(request: HttpRequest, params: AuthorizationParams) -> bool:
+    """Return whether id_token_hint names someone other than the signed-in user (§3.1.2.1)."""
+    hint = params.get("id_token_hint")
+    if not hint:
+        return False
+    claims = keys.verify(hint, check_expiry=False)
+    if not claims or claims.get("iss") != oauth2_settings.OIDC_ISS_ENDPOINT:
+        raise AuthorizationError("invalid_request", "id_token_hint is not an ID token issued here.")
+    return claims.get("sub") != request.user.subject
+
+
+def consent_needed(user: User, client: Client, scopes: list[str], prompt: set[str]) -> bool:
+    """Return whether the user must be asked to allow ``scopes`` for ``client``.
+
+    OIDC Core 1.0 §3.1.2.4: consent the user already gave for every requested scope (or the
+    client's standing as a trusted app) is not asked for again, unless the RP asks for it with
+    prompt=consent (§3.1.2.1).
+    """
+    if "consent" in prompt:
+        return True
+    return not (client.skip_authorization or consent_covers(user=user, client=client, scopes=scopes))

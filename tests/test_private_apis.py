@@ -1,0 +1,268 @@
+"""Guards on the private library names Porchlight still relies on (docs/private-apis.md).
+
+A library may change a private name in any release. Each test here checks that a name is still
+there with the signature Porchlight calls or overrides, that the library still reaches it from
+its public path, and, where cheap, that it still behaves as Porchlight relies on. A failure
+names the library and version: read the entry in docs/private-apis.md before upgrading.
+"""
+
+import inspect
+import logging
+
+import csp
+import django
+import oauth2_provider
+import pytest
+from csp import decorators as csp_decorators
+from csp.middleware import CSPMiddleware
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core.handlers.base import BaseHandler
+from django.db.models.query import ModelIterable, QuerySet, get_related_populators
+from django.db.models.sql.compiler import SQLCompiler
+from django.forms.models import BaseModelForm
+from django.http import HttpResponse
+from django.test import RequestFactory
+from django.utils.log import log_response
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.common import Request
+
+from oidc_provider.models import AccessToken
+
+DOT = f"django-oauth-toolkit {oauth2_provider.__version__}"
+DJANGO = f"Django {django.get_version()}"
+CSP = f"django-csp {csp.__version__}" if hasattr(csp, "__version__") else "django-csp"
+
+
+def parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def source(function) -> str:
+    return inspect.getsource(function)
+
+
+def changed(library: str, name: str, what: str) -> str:
+    return f"{library} changed {name}: {what}. Porchlight relies on it; see docs/private-apis.md."
+
+
+# --- django-oauth-toolkit: the validator methods PorchlightValidator overrides ----------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("_check_secret", ["self", "provided_secret", "stored_secret"]),
+        ("_load_application", ["self", "client_id", "request"]),
+        ("_check_and_set_request_resource", ["self", "request"]),
+        ("_save_bearer_token", ["self", "token", "request", "args", "kwargs"]),
+        ("_create_access_token", ["self", "expires", "request", "token", "source_refresh_token"]),
+        (
+            "_create_refresh_token",
+            ["self", "request", "refresh_token_code", "access_token", "previous_refresh_token"],
+        ),
+    ],
+)
+def test_private_apis_dot_validator_methods_keep_their_signatures(name, expected):
+    method = getattr(OAuth2Validator, name, None)
+    assert method is not None, changed(DOT, f"OAuth2Validator.{name}", "it is gone")
+    assert parameters(method) == expected, changed(DOT, f"OAuth2Validator.{name}", "its signature")
+
+
+@pytest.mark.parametrize(
+    ("caller", "callee"),
+    [
+        ("_authenticate_basic_auth", "self._check_secret("),
+        ("_authenticate_request_body", "self._check_secret("),
+        ("_authenticate_basic_auth", "self._load_application("),
+        ("_authenticate_request_body", "self._load_application("),
+        ("authenticate_client_id", "self._load_application("),
+        ("_save_bearer_token", "self._check_and_set_request_resource("),
+        ("_save_bearer_token", "self._create_access_token("),
+        ("_save_bearer_token", "self._create_refresh_token("),
+        ("save_bearer_token", "self._save_bearer_token("),
+    ],
+)
+def test_private_apis_dot_still_calls_the_overridden_methods(caller, callee):
+    # An override DOT no longer calls would silently stop applying Porchlight's rule.
+    assert callee in source(getattr(OAuth2Validator, caller)), changed(
+        DOT, f"OAuth2Validator.{caller}", f"it no longer calls {callee[5:-1]}"
+    )
+
+
+def test_private_apis_dot_check_secret_compares_a_hashed_secret():
+    stored = make_password("s3cret")
+    validator = OAuth2Validator()
+    assert validator._check_secret("s3cret", stored), changed(DOT, "_check_secret", "a right secret fails")
+    assert not validator._check_secret("wrong", stored), changed(DOT, "_check_secret", "a wrong one passes")
+
+
+def test_private_apis_dot_load_application_reuses_the_client_already_on_the_request(
+    rp, django_assert_num_queries
+):
+    # PorchlightValidator._load_application sets request.client from one prepared lookup and
+    # relies on DOT's method keeping that row after its checks, without a query of its own.
+    request = Request("https://op.example.com/o/token/")
+    request.client = rp.model
+    with django_assert_num_queries(0):
+        loaded = OAuth2Validator()._load_application(rp.client_id, request)
+    assert loaded is rp.model, changed(DOT, "_load_application", "it no longer reuses request.client")
+
+
+def test_private_apis_dot_resource_check_without_grant_type_only_parses_and_validates():
+    # PorchlightValidator._check_and_set_request_resource runs DOT's with grant_type None to
+    # parse the repeated resource parameter (RFC 8707 §2), then applies the grant's rule itself.
+    body = "resource=https%3A%2F%2Fa.example.com&resource=https%3A%2F%2Fb.example.com"
+    request = Request("https://op.example.com/o/token/", "POST", body)
+    request.grant_type = None
+    OAuth2Validator()._check_and_set_request_resource(request)
+    assert request.resource == ["https://a.example.com", "https://b.example.com"], changed(
+        DOT, "_check_and_set_request_resource", "how it parses resource"
+    )
+
+
+# --- Django --------------------------------------------------------------------------------------
+
+
+def test_private_apis_django_model_form_update_errors():
+    # oidc_provider.forms.ClientAdminForm moves the model's errors on fields it does not show.
+    assert parameters(BaseModelForm._update_errors) == ["self", "errors"], changed(
+        DJANGO, "BaseModelForm._update_errors", "its signature"
+    )
+    assert "self._update_errors(" in source(BaseModelForm._post_clean), changed(
+        DJANGO, "BaseModelForm._post_clean", "it no longer reports model errors through _update_errors"
+    )
+
+
+def test_private_apis_django_raw_delete_is_one_delete(db, django_assert_num_queries):
+    # oidc_provider.refresh deletes a rotated token's access token with one DELETE.
+    assert parameters(QuerySet._raw_delete) == ["self", "using"], changed(
+        DJANGO, "QuerySet._raw_delete", "its signature"
+    )
+    with django_assert_num_queries(1) as captured:
+        AccessToken.objects.filter(pk=-1)._raw_delete("default")
+    assert captured.captured_queries[0]["sql"].lstrip().upper().startswith("DELETE"), changed(
+        DJANGO, "QuerySet._raw_delete", "it no longer issues a bare DELETE"
+    )
+
+
+def test_private_apis_django_response_has_been_logged(caplog):
+    # The outage handler logs one line per request and marks the response logged.
+    assert "_has_been_logged" in source(log_response), changed(DJANGO, "log_response", "its flag")
+    response = HttpResponse(status=503)
+    response._has_been_logged = True
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        log_response("Service Unavailable", response=response, request=RequestFactory().get("/"))
+    assert not caplog.records, changed(DJANGO, "HttpResponse._has_been_logged", "it is ignored")
+
+
+def test_private_apis_django_handler_middleware_chain():
+    # The lean path builds a second handler's chain as BaseHandler.load_middleware does.
+    for name in ("_view_middleware", "_template_response_middleware", "_exception_middleware"):
+        assert name in vars(BaseHandler), changed(DJANGO, f"BaseHandler.{name}", "it is gone")
+    loader = source(BaseHandler.load_middleware)
+    for name in (
+        "self._view_middleware",
+        "self._template_response_middleware",
+        "self._exception_middleware",
+        "self._middleware_chain",
+        "self._get_response",
+        "convert_exception_to_response(",
+    ):
+        assert name in loader, changed(DJANGO, "BaseHandler.load_middleware", f"it no longer uses {name}")
+    assert "self._middleware_chain(" in source(BaseHandler.get_response), changed(
+        DJANGO, "BaseHandler.get_response", "it no longer calls _middleware_chain"
+    )
+    assert parameters(BaseHandler._get_response) == ["self", "request"], changed(
+        DJANGO, "BaseHandler._get_response", "its signature"
+    )
+
+
+def test_private_apis_django_model_iterable_internals():
+    # Prepared lookups build rows the way ModelIterable.__iter__ does, from its compiler's parts,
+    # converting values as SQLCompiler.results_iter does.
+    assert parameters(get_related_populators) == ["klass_info", "select", "db"], changed(
+        DJANGO, "get_related_populators", "its signature"
+    )
+    iterator = source(ModelIterable.__iter__)
+    for name in (
+        "get_related_populators(",
+        "compiler.select",
+        "compiler.klass_info",
+        "compiler.annotation_col_map",
+        "from_db(",
+        ".populate(row, obj)",
+    ):
+        assert name in iterator, changed(DJANGO, "ModelIterable.__iter__", f"it no longer uses {name}")
+    rows = source(SQLCompiler.results_iter)
+    for name in ("self.col_count", "self.get_converters(", "self.apply_converters("):
+        assert name in rows, changed(DJANGO, "SQLCompiler.results_iter", f"it no longer uses {name}")
+    assert parameters(SQLCompiler.get_converters) == ["self", "expressions"], changed(
+        DJANGO, "SQLCompiler.get_converters", "its signature"
+    )
+    assert parameters(SQLCompiler.apply_converters) == ["self", "rows", "converters"], changed(
+        DJANGO, "SQLCompiler.apply_converters", "its signature"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("_make_hash_value", ["self", "user", "timestamp"]),
+        ("_make_token_with_timestamp", ["self", "user", "timestamp", "secret"]),
+        ("_num_seconds", ["self", "dt"]),
+        ("_now", ["self"]),
+    ],
+)
+def test_private_apis_django_token_generator_methods(name, expected):
+    # accounts' e-mail verification links: PasswordResetTokenGenerator with their own lifetime.
+    method = getattr(PasswordResetTokenGenerator, name, None)
+    assert method is not None, changed(DJANGO, f"PasswordResetTokenGenerator.{name}", "it is gone")
+    assert parameters(method) == expected, changed(
+        DJANGO, f"PasswordResetTokenGenerator.{name}", "its signature"
+    )
+
+
+def test_private_apis_django_token_generator_hashes_through_make_hash_value():
+    assert "self._make_hash_value(" in source(PasswordResetTokenGenerator._make_token_with_timestamp), (
+        changed(
+            DJANGO,
+            "PasswordResetTokenGenerator._make_token_with_timestamp",
+            "it no longer calls _make_hash_value",
+        )
+    )
+    assert "self._now()" in source(PasswordResetTokenGenerator.make_token), changed(
+        DJANGO, "PasswordResetTokenGenerator.make_token", "it no longer reads the time through _now"
+    )
+
+
+# --- django-csp ----------------------------------------------------------------------------------
+
+# What django-csp's decorators set on a response, and its middleware reads (the security headers
+# middleware looks for them to know a response has a policy of its own).
+PER_RESPONSE_POLICY = {
+    "_csp_config": lambda: csp_decorators.csp({"default-src": ["'self'"]}),
+    "_csp_update": lambda: csp_decorators.csp_update({"frame-src": ["https://a.example.com"]}),
+    "_csp_replace": lambda: csp_decorators.csp_replace({"frame-src": ["https://a.example.com"]}),
+    "_csp_exempt": lambda: csp_decorators.csp_exempt(),
+    "_csp_config_ro": lambda: csp_decorators.csp({"default-src": ["'self'"]}, REPORT_ONLY=True),
+    "_csp_update_ro": lambda: csp_decorators.csp_update({"frame-src": ["x"]}, REPORT_ONLY=True),
+    "_csp_replace_ro": lambda: csp_decorators.csp_replace({"frame-src": ["x"]}, REPORT_ONLY=True),
+    "_csp_exempt_ro": lambda: csp_decorators.csp_exempt(REPORT_ONLY=True),
+}
+
+
+@pytest.mark.parametrize("name", PER_RESPONSE_POLICY)
+def test_private_apis_csp_decorators_mark_the_response(name):
+    response = PER_RESPONSE_POLICY[name]()(HttpResponse)()
+    assert hasattr(response, name), changed(CSP, name, "the decorator no longer sets it")
+    assert name in source(CSPMiddleware), changed(CSP, name, "the middleware no longer reads it")
+
+
+def test_private_apis_csp_nonce_internals():
+    middleware = source(CSPMiddleware)
+    assert 'request, "_csp_nonce"' in middleware, changed(CSP, "request._csp_nonce", "it is gone")
+    assert callable(getattr(CSPMiddleware, "_csp_nonce_post_response", None)), changed(
+        CSP, "CSPMiddleware._csp_nonce_post_response", "it is gone"
+    )
+    assert "CheckableLazyObject" in middleware, changed(CSP, "CheckableLazyObject", "it is gone")
