@@ -20,6 +20,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models, transaction
 
+from audit.actions import Action
 from audit.services import audit_record
 
 
@@ -121,7 +122,7 @@ def encrypted_values_reencrypt(*, actor_label: str) -> ReencryptResult:
             unchanged = model._base_manager.filter(pk=pk, **{field_name: token})
             result.reencrypted[name] += unchanged.update(**{field_name: new})
     audit_record(
-        action="key_encryption_key.reencrypt",
+        action=Action.KEY_ENCRYPTION_KEY_REENCRYPT,
         target=f"{result.total_reencrypted} value(s)",
         actor_label=actor_label,
         detail={"reencrypted": result.reencrypted, "already_current": result.current},

@@ -13,6 +13,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django_otp.models import Device
 
+from audit.actions import Action
 from audit.services import audit_record
 
 from .mfa import flows, policy
@@ -37,7 +38,7 @@ def user_device_rename(*, user, device: Device, name: str, actor) -> None:
     old = device.name
     flows.device_rename(device=device, name=name)
     audit_record(
-        action="user.device_rename",
+        action=Action.USER_DEVICE_RENAME,
         target=user,
         actor=actor,
         detail={"device": device.persistent_id, "from": old, "to": name},
@@ -48,7 +49,7 @@ def user_device_remove(*, user, device: Device, actor) -> None:
     """Remove one of ``user``'s devices (with the last one go the recovery codes)."""
     detail = {"device": device.persistent_id, "name": device.name}
     flows.device_remove(user=user, device=device)
-    audit_record(action="user.device_remove", target=user, actor=actor, detail=detail)
+    audit_record(action=Action.USER_DEVICE_REMOVE, target=user, actor=actor, detail=detail)
 
 
 @transaction.atomic
@@ -62,7 +63,7 @@ def user_mfa_reset(*, user, actor) -> int:
     for device in devices:
         device.delete()
     audit_record(
-        action="user.mfa_reset",
+        action=Action.USER_MFA_RESET,
         target=user,
         actor=actor,
         detail={"devices": [device.persistent_id for device in devices]},
@@ -100,4 +101,4 @@ def user_password_reset_send(*, user, actor) -> None:
         settings.DEFAULT_FROM_EMAIL,
         user.email,
     )
-    audit_record(action="user.password_reset_send", target=user, actor=actor, detail={"to": user.email})
+    audit_record(action=Action.USER_PASSWORD_RESET_SEND, target=user, actor=actor, detail={"to": user.email})

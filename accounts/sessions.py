@@ -160,7 +160,7 @@ def login_sessions_end(*, sessions: QuerySet, reason: str, actor=None) -> int:
         login_session_ended.send(sender=LoginSession, session=session)
         if actor is not None:
             audit_record(
-                action="session.end",
+                action=Action.SESSION_END,
                 target=session.user,
                 actor=actor,
                 detail={"sid": session.sid, "reason": reason},
@@ -290,7 +290,7 @@ def password_change_record(*, request: HttpRequest, user, keep_sid: str = "") ->
         LoginSession.objects.filter(sid=keep_sid).update(session_key=request.session.session_key or "")
     password_changed.send(sender=LoginSession, user=user)
     audit_record(
-        action="password_changed",
+        action=Action.PASSWORD_CHANGED,
         target=user,
         actor=user if request.user.is_authenticated else None,
         actor_label="" if request.user.is_authenticated else "password reset link",

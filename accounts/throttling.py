@@ -43,6 +43,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from audit.actions import Action
 from audit.services import audit_record
 from ground.client_address import client_ip, ip_key
 
@@ -185,7 +186,7 @@ def _set_expiry(row: LoginFailure, limit: Limit) -> None:
         row.expires = max(row.expires, row.locked_until + timedelta(seconds=limit.lockout_max))
 
 
-def _lock_out(row: LoginFailure, limit: Limit, now: datetime, *, action: str, actor_label: str) -> None:
+def _lock_out(row: LoginFailure, limit: Limit, now: datetime, *, action: Action, actor_label: str) -> None:
     """Lock ``row``, whose failures reached the limit, for its next lockout; audit it."""
     seconds = _lockout_seconds(row, limit, now)
     row.locked_until = now + timedelta(seconds=seconds)
@@ -393,7 +394,7 @@ def _counts() -> _DatabaseCounts | _CacheCounts:
     return _CacheCounts() if settings.PORCHLIGHT["CACHE_THROTTLE"] else _DatabaseCounts()
 
 
-def _confirm(keys: list[Key], *, now: datetime, action: str, actor_label: str) -> datetime | None:
+def _confirm(keys: list[Key], *, now: datetime, action: Action, actor_label: str) -> datetime | None:
     """Record that the attempt counted under ``keys`` failed; lock what reached its limit."""
     counts = _counts()
     latest: datetime | None = None
@@ -440,7 +441,9 @@ def throttle_failure(*, attempt: Attempt) -> ThrottleDecision:
     if not attempt.allowed:
         return attempt.decision
     now = timezone.now()
-    locked_until = _confirm(list(attempt.keys), now=now, action="login_lockout", actor_label="login throttle")
+    locked_until = _confirm(
+        list(attempt.keys), now=now, action=Action.LOGIN_LOCKOUT, actor_label="login throttle"
+    )
     return _decision(locked_until, now)
 
 
@@ -476,7 +479,7 @@ def throttle_password_reset(*, request: HttpRequest, email: str) -> bool:
     if _counts().reserve(keys, watch=[], now=now) is not None:
         return False
     # Every request counts: reaching the limit holds the account (or IP) until its window ends.
-    _confirm(keys, now=now, action="password_reset_limited", actor_label="password reset throttle")
+    _confirm(keys, now=now, action=Action.PASSWORD_RESET_LIMITED, actor_label="password reset throttle")
     return True
 
 
@@ -499,7 +502,9 @@ def throttle_clear(*, records: QuerySet[LoginFailure], actor=None, actor_label: 
     counts = _counts()
     for row in rows:
         counts.forget((row.scope, row.key), row)
-        audit_record(action="login_lockout_cleared", target=str(row), actor=actor, actor_label=actor_label)
+        audit_record(
+            action=Action.LOGIN_LOCKOUT_CLEARED, target=str(row), actor=actor, actor_label=actor_label
+        )
     return LoginFailure.objects.filter(pk__in=[row.pk for row in rows]).delete()[0]
 
 

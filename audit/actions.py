@@ -1,4 +1,8 @@
-"""The audit log's action names: stable strings that staff search and filter by (listed in the README)."""
+"""The audit log's action names: stable strings that staff search and filter by.
+
+Every ``audit_record`` call names one of these; ``docs/audit.md`` lists them, and a test holds
+that list to this enum.
+"""
 
 from enum import StrEnum
 

@@ -51,7 +51,7 @@ def events_about(user: AbstractBaseUser) -> QuerySet[AuditEvent]:
 
 def audit_record(
     *,
-    action: str,
+    action: Action,
     target: models.Model | str = "",
     actor: AbstractBaseUser | AnonymousUser | None = None,
     actor_label: str = "",

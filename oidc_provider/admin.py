@@ -16,6 +16,7 @@ from django.utils import timezone
 from oauth2_provider.models import revoke_access_token
 
 from accounts.user_page import USER_PAGE_SECTIONS, UserPageSection
+from audit.actions import Action
 from audit.services import audit_record
 
 from .client_settings import Kind, client_description, provider_urls
@@ -349,7 +350,7 @@ class ClientAdmin(admin.ModelAdmin):
 
 def _audit_token_revoke(request, token, kind: str) -> None:
     audit_record(
-        action="token.revoke",
+        action=Action.TOKEN_REVOKE,
         target=token.user if token.user else token.application,
         actor=request.user,
         detail={"token": kind, "id": token.pk, "client_id": token.application.client_id, "reason": "admin"},

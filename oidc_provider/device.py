@@ -28,6 +28,7 @@ from django.utils import timezone
 from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from accounts.authentication import AuthContext
+from audit.actions import Action
 from audit.services import audit_record
 from ground.checksums import token_checksum
 
@@ -152,7 +153,7 @@ def device_grant_approve(*, grant: DeviceGrant, client: Client, user, context: A
     scopes = grant.scope.split()
     # The device then appears under Connected apps, where the user can revoke it.
     consent_grant(user=user, client=client, scopes=scopes)
-    audit_record(action="device.approve", target=client, actor=user, detail={"scopes": scopes})
+    audit_record(action=Action.DEVICE_APPROVE, target=client, actor=user, detail={"scopes": scopes})
     return True
 
 
@@ -163,7 +164,7 @@ def device_grant_deny(*, grant: DeviceGrant, client: Client, user) -> bool:
         pk=grant.pk, status=DeviceGrant.AUTHORIZATION_PENDING, expires__gt=timezone.now()
     ).update(status=DeviceGrant.DENIED, user=user)
     if answered:
-        audit_record(action="device.deny", target=client, actor=user)
+        audit_record(action=Action.DEVICE_DENY, target=client, actor=user)
     return bool(answered)
 
 

@@ -24,6 +24,7 @@ from django_tasks import task
 from oauth2_provider.settings import oauth2_settings
 
 from accounts.models import LoginSession
+from audit.actions import Action
 from audit.services import audit_record
 from ground import outbound
 
@@ -37,6 +38,11 @@ LOGOUT_TOKEN_LIFETIME = timedelta(minutes=2)
 # Nothing in the answer matters but its status (§2.8); read no more than this of it.
 MAX_RESPONSE_BYTES = 16 * 1024
 ERROR_LENGTH = LogoutDelivery._meta.get_field("last_error").max_length
+# The audit action a finished delivery records.
+DELIVERY_ACTIONS = {
+    LogoutDelivery.State.DELIVERED: Action.LOGOUT_DELIVERY_DELIVERED,
+    LogoutDelivery.State.FAILED: Action.LOGOUT_DELIVERY_FAILED,
+}
 # What discovery advertises (Back-Channel Logout 1.0 §2.1, Front-Channel Logout 1.0 §3): every
 # logout token carries sid, and front-channel URIs get iss and sid when the client asks.
 LOGOUT_DISCOVERY = {
@@ -176,7 +182,7 @@ def logout_delivery_attempt(*, delivery_id: int) -> str:
         delivery.save(update_fields=["state", "finished", "next_attempt", "last_error"])
         if delivery.state != LogoutDelivery.State.PENDING:
             audit_record(
-                action=f"logout_delivery.{delivery.state}",
+                action=DELIVERY_ACTIONS[LogoutDelivery.State(delivery.state)],
                 target=delivery.client,
                 actor_label="logout delivery",
                 detail={"to": target, "sid": delivery.sid, "attempts": delivery.attempts, "error": error},
@@ -213,7 +219,7 @@ def logout_delivery_retry(*, delivery: LogoutDelivery, actor) -> bool:
     if updated:
         logout_deliver.enqueue(delivery.pk)
         audit_record(
-            action="logout_delivery.retry",
+            action=Action.LOGOUT_DELIVERY_RETRY,
             target=delivery.client,
             actor=actor,
             detail={"sid": delivery.sid},

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from audit.actions import Action
 from audit.services import audit_record
 from ground.checksums import token_checksum
 
@@ -57,7 +58,7 @@ def registration_token_create(
         created_by=created_by,
     )
     audit_record(
-        action="registration_token.create",
+        action=Action.REGISTRATION_TOKEN_CREATE,
         target=label,
         actor=created_by,
         detail={"expires": expires.isoformat(), "max_uses": max_uses},
@@ -281,7 +282,7 @@ def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> t
         described = [f"{field}: {message}" for field, messages in fields.items() for message in messages]
         raise RegistrationError(error, "; ".join(described)[:500]) from exc
     audit_record(
-        action="client.register",
+        action=Action.CLIENT_REGISTER,
         target=client,
         actor_label=f"registration token {token.label}" if token else "open registration",
         detail={"client_name": client.name, "grant_types": client.grant_types},

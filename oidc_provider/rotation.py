@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
+from audit.actions import Action
 from audit.services import audit_record
 
 from . import keys
@@ -45,6 +46,16 @@ class Step:
 
     def __str__(self) -> str:
         return f"{self.algorithm}: {self.action} {self.kid}"
+
+
+# The audit action each step records.
+STEP_ACTIONS = {
+    "created active": Action.SIGNING_KEY_CREATED_ACTIVE,
+    "created next": Action.SIGNING_KEY_CREATED_NEXT,
+    "promoted": Action.SIGNING_KEY_PROMOTED,
+    "retired": Action.SIGNING_KEY_RETIRED,
+    "removed": Action.SIGNING_KEY_REMOVED,
+}
 
 
 def rotation_period() -> timedelta:
@@ -142,7 +153,7 @@ def _rotate_algorithm(algorithm: str, now: datetime, force: bool) -> list[Step]:
 def _audit(steps: list[Step], *, actor, actor_label: str, forced: bool) -> None:
     for step in steps:
         audit_record(
-            action=f"signing_key.{step.action.replace(' ', '_')}",
+            action=STEP_ACTIONS[step.action],
             target=f"{step.algorithm} {step.kid}",
             actor=actor,
             actor_label=actor_label,
@@ -188,7 +199,7 @@ def key_retire(*, key: SigningKey, actor=None, actor_label: str = "") -> list[St
         if not retired:
             return key_retire(key=key, actor=actor, actor_label=actor_label)
         audit_record(
-            action="signing_key.retired",
+            action=Action.SIGNING_KEY_RETIRED,
             target=f"{key.algorithm} {key.kid}",
             actor=actor,
             actor_label=actor_label,

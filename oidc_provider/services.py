@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 
+from audit.actions import Action
 from audit.services import audit_record
 
 from .hashers import client_secret_problem
@@ -81,7 +82,7 @@ def client_create(
 def client_create_record(*, client: Client, actor=None, actor_label: str = "") -> None:
     """Write the audit record for a new client (the admin saves its own form, then calls this)."""
     audit_record(
-        action="client.create",
+        action=Action.CLIENT_CREATE,
         target=client,
         actor=actor,
         actor_label=actor_label,
@@ -115,7 +116,7 @@ def client_secret_set(
                 update_fields=["client_secret", "hash_client_secret", "client_secret_encrypted", "updated"]
             )
         audit_record(
-            action="client.secret_reset",
+            action=Action.CLIENT_SECRET_RESET,
             target=client,
             actor=actor,
             actor_label=actor_label,
@@ -161,7 +162,7 @@ def client_update(
 def client_change_record(*, client: Client, changed: list[str], actor=None, actor_label: str = "") -> None:
     """Write the audit record for a change to ``client``'s settings (never their values' secrets)."""
     audit_record(
-        action="client.change",
+        action=Action.CLIENT_CHANGE,
         target=client,
         actor=actor,
         actor_label=actor_label,
@@ -176,7 +177,7 @@ def client_change_record(*, client: Client, changed: list[str], actor=None, acto
 def client_delete(*, client: Client, actor=None, actor_label: str = "") -> None:
     """Delete ``client`` with every token, code and consent it holds."""
     audit_record(
-        action="client.delete",
+        action=Action.CLIENT_DELETE,
         target=client,
         actor=actor,
         actor_label=actor_label,
@@ -193,7 +194,7 @@ def user_tokens_revoke_all(*, user, actor=None, actor_label: str = "") -> int:
     Grant.objects.filter(user=user).delete()
     DeviceGrant.objects.filter(user=user).delete()
     audit_record(
-        action="user.tokens_revoke",
+        action=Action.USER_TOKENS_REVOKE,
         target=user,
         actor=actor,
         actor_label=actor_label,

@@ -31,6 +31,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from audit.actions import Action
 from ground.client_address import client_address
 
 REQUESTS = Counter(
@@ -198,7 +199,7 @@ def _sign_in_failed(sender, credentials=None, request=None, **kwargs) -> None:
 
 
 def _audit_event_saved(sender, instance, created: bool, **kwargs) -> None:
-    if created and instance.action == "login_lockout":
+    if created and instance.action == Action.LOGIN_LOCKOUT:
         SIGN_INS.labels("lockout").inc()
 
 

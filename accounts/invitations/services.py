@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.actions import Action
 from audit.services import audit_record
 from ground.checksums import token_checksum
 
@@ -109,7 +110,7 @@ def invitation_create(*, invitee: Invitee, created_by) -> Invitation:
     token = _issue(invitation)
     invitation.save()
     audit_record(
-        action="invitation.create",
+        action=Action.INVITATION_CREATE,
         target=user,
         actor=created_by,
         detail={"email": user.email, "expires": invitation.expires.isoformat()},
@@ -169,7 +170,7 @@ def invitation_resend(*, invitation: Invitation, actor) -> None:
     # To the account's address now, which may not be the one the old link went to.
     token = _issue(invitation)
     invitation.save(update_fields=["token_hash", "sent", "expires", "email"])
-    audit_record(action="invitation.resend", target=invitation.user, actor=actor)
+    audit_record(action=Action.INVITATION_RESEND, target=invitation.user, actor=actor)
     invitation_send(invitation=invitation, token=token)
 
 
@@ -179,7 +180,7 @@ def invitation_withdraw(*, invitation: Invitation, actor) -> None:
     user = invitation.user
     if invitation.accepted or user.has_usable_password() or user.last_login:
         raise ValidationError(f"{user.email} already uses the account; deactivate the user instead.")
-    audit_record(action="invitation.withdraw", target=user, actor=actor, detail={"email": user.email})
+    audit_record(action=Action.INVITATION_WITHDRAW, target=user, actor=actor, detail={"email": user.email})
     user.delete()
 
 
@@ -213,5 +214,5 @@ def invitation_accept(*, invitation: Invitation, password: str):
     user.save(update_fields=["password", "email_verified", "updated_at"])
     invitation.accepted = timezone.now()
     invitation.save(update_fields=["accepted"])
-    audit_record(action="invitation.accept", target=user, actor=user)
+    audit_record(action=Action.INVITATION_ACCEPT, target=user, actor=user)
     return user

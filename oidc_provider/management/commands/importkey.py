@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from jwcrypto import jwk
 
+from audit.actions import Action
 from audit.services import audit_record
 from oidc_provider.keys import KEY_PARAMS, signing_key_store
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, SigningKey
@@ -56,7 +57,9 @@ class Command(BaseCommand):
             raise CommandError("This key is already in the key set.")
         row = signing_key_store(key=key, algorithm=algorithm, state=SigningKey.State.NEXT)
         audit_record(
-            action="signing_key.imported", target=f"{algorithm} {row.kid}", actor_label="importkey command"
+            action=Action.SIGNING_KEY_IMPORTED,
+            target=f"{algorithm} {row.kid}",
+            actor_label="importkey command",
         )
         self.stdout.write(f"Imported {algorithm} key {row.kid} as next.")
         if options["active"]:
