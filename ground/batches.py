@@ -9,7 +9,8 @@ BATCH_SIZE = 1000
 # SQLite has one writer at a time, and a request waiting for the lock polls for it every 100 ms
 # at most (SQLite's busy handler): without a pause between batches the next batch takes the lock
 # back first, and token requests waited seconds while 1,000,000 expired tokens were deleted
-# (issue 11, ``make bench GROWTH=1``). PostgreSQL locks rows, not the database: no pause.
+# (``make bench GROWTH=1``; docs/performance.md, "A million stored tokens"). PostgreSQL locks
+# rows, not the database: no pause.
 SQLITE_PAUSE = 0.1
 
 

@@ -3,7 +3,7 @@
 The protocol endpoints each find one row by one indexed value (an access token by its checksum,
 a client by its client_id). Django compiles a queryset's SQL anew on every evaluation; for a
 ``select_related`` row of some 80 columns that compilation cost more CPU than the rest of the
-request (issue 11: ``make bench PROFILE=userinfo``). A ``PreparedLookup`` compiles its queryset
+request (``make bench PROFILE=userinfo``; docs/performance.md). A ``PreparedLookup`` compiles its queryset
 once, keeps the SQL, the column converters and the related-object populators Django's
 ``ModelIterable`` would build, and per call only swaps the value in, executes and builds the
 objects the way ``ModelIterable`` does. The statement goes through ``connection.cursor()``, so

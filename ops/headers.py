@@ -38,7 +38,8 @@ class CSPMiddleware(DjangoCSPMiddleware):
 
     A response without a nonce or a policy of its own, every protocol response among them, gets
     the settings' policy, the same every time; django-csp would build it (and the report-only
-    one) anew for each (issue 11). Any other response goes through django-csp as before.
+    one) anew for each (docs/performance.md, "What keeps the protocol endpoints cheap"). Any
+    other response goes through django-csp as before.
     """
 
     def __init__(self, get_response):

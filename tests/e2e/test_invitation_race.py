@@ -1,4 +1,4 @@
-"""One invitation link used from several browsers at once sets one password (issue 9's bar).
+"""One invitation link used from several browsers at once sets one password.
 
 An invitation is a single-use credential: whoever opens the link chooses the account's password.
 Each racer here is its own browser session with its own HTTP connection to the live server; they
