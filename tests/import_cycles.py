@@ -7,6 +7,8 @@ including those inside functions (an import moved into a function to dodge a cyc
 ``lint-imports`` (``make lint``) runs it; ``[tool.importlinter]`` in pyproject.toml names it.
 """
 
+from typing import cast
+
 from grimp import ImportGraph
 from importlinter import Contract, ContractCheck, fields, output
 
@@ -17,10 +19,12 @@ class NoModuleCycles(Contract):
     packages = fields.ListField(subfield=fields.StringField())
 
     def check(self, graph: ImportGraph, verbose: bool) -> ContractCheck:
+        # The field holds the parsed option values once the contract is built.
+        packages = cast(list[str], self.packages)
         modules = {
             module
             for module in graph.modules
-            if any(module == package or module.startswith(package + ".") for package in self.packages)
+            if any(module == package or module.startswith(package + ".") for package in packages)
         }
         edges = {
             module: sorted(graph.find_modules_directly_imported_by(module) & modules - {module})
