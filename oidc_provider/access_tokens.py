@@ -8,6 +8,7 @@ before ``exp``, which is why access tokens are short-lived.
 
 import time
 import uuid
+from typing import Any
 
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request
@@ -25,17 +26,16 @@ def generate_access_token(request: Request, refresh_token: bool = False) -> str:
     if client is None or client.access_token_format != Client.AccessTokenFormat.JWT:
         return random_token_generator(request)
     # RFC 9068 §2.1: RS256 unless the client chose another of the published key algorithms.
-    claims = jwt_access_token_claims(request)
+    claims = jwt_access_token_claims(request, client=client)
     return keys.sign(claims, algorithm=client.access_token_algorithm, typ="at+jwt")
 
 
-def jwt_access_token_claims(request: Request) -> dict:
-    """Return the RFC 9068 §2.2 claims for the token being issued."""
+def jwt_access_token_claims(request: Request, *, client: Client) -> dict[str, Any]:
+    """Return the RFC 9068 §2.2 claims for the token being issued to ``client``."""
     now = int(time.time())
-    client: Client = request.client
     user = getattr(request, "user", None)
     resources = requested_resources(request)
-    claims = {
+    claims: dict[str, Any] = {
         "iss": oauth2_settings.OIDC_ISS_ENDPOINT,
         "exp": now + int(getattr(request, "expires_in", None) or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS),
         "iat": now,

@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any, TypedDict, cast
 from urllib.parse import urlsplit
 
 from django.core import signing
@@ -35,7 +36,8 @@ RESPONSE_MODES = ("query", "form_post")
 # RFC 9700 §2.1.1: S256 only ("plain" would leak the verifier with the challenge).
 CODE_CHALLENGE_METHODS = ("S256",)
 S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
-MAX_NONCE_LENGTH = Grant._meta.get_field("nonce").max_length
+# A CharField's, so an int.
+MAX_NONCE_LENGTH = cast(int, Grant._meta.get_field("nonce").max_length)
 
 PENDING_KEY = "porchlight_pending_authorizations"
 MAX_PENDING = 10
@@ -54,6 +56,17 @@ CARRIED = (
     "claims",
     "resource",
 )
+
+
+class PendingAuthorization(TypedDict):
+    """A validated request waiting in the session for its consent page's answer."""
+
+    scopes: list[str]
+    # The CARRIED fields and the response mode.
+    credentials: dict[str, Any]
+    created: int
+    # Who was asked: only their answer counts.
+    user: int | None
 
 
 class AuthorizationError(Exception):
@@ -147,7 +160,7 @@ class AuthorizationParams:
 
 
 def authorization_check(
-    params: AuthorizationParams, client: Client, scopes: list[str], carried: dict
+    params: AuthorizationParams, client: Client, scopes: list[str], carried: dict[str, Any]
 ) -> None:
     """Apply the OIDC and PKCE rules DOT and oauthlib leave out; raise AuthorizationError.
 
@@ -191,10 +204,10 @@ def authorization_check(
 # --- the pending request, between the consent page and its answer ------------------------------
 
 
-def pending_store(request: HttpRequest, *, scopes: list[str], carried: dict) -> str:
+def pending_store(request: HttpRequest, *, scopes: list[str], carried: dict[str, Any]) -> str:
     """Keep a validated request in the session for its consent page; return its id."""
     now = int(time.time())
-    pending = {
+    pending: dict[str, PendingAuthorization] = {
         key: value
         for key, value in request.session.get(PENDING_KEY, {}).items()
         if now - value.get("created", 0) < PENDING_LIFETIME
@@ -207,10 +220,10 @@ def pending_store(request: HttpRequest, *, scopes: list[str], carried: dict) -> 
     return request_id
 
 
-def pending_pop(request: HttpRequest, request_id: str) -> dict | None:
+def pending_pop(request: HttpRequest, request_id: str) -> PendingAuthorization | None:
     """Take the pending request ``request_id`` out of the session; None if unknown or too old."""
     pending = request.session.get(PENDING_KEY, {})
-    entry = pending.pop(request_id, None) if isinstance(pending, dict) else None
+    entry: PendingAuthorization | None = pending.pop(request_id, None) if isinstance(pending, dict) else None
     if entry is None:
         return None
     request.session[PENDING_KEY] = pending

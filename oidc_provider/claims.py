@@ -5,8 +5,10 @@ released with ``openid``. ``groups`` (the names of the user's groups) is Porchli
 and claim, offered only to clients staff allowed it (``Client.release_groups``, scopes.py).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from accounts.models import User
 
 # OIDC Core 1.0 §5.4.
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -95,14 +97,14 @@ def supported_claims() -> list[str]:
     return list(dict.fromkeys([*claims, *ID_TOKEN_CLAIMS]))
 
 
-def _address(user) -> dict[str, str] | None:
+def _address(user: User) -> dict[str, str] | None:
     # OIDC Core 1.0 §5.1.1: the address claim is a JSON object of the parts that are set.
     parts = {key: value for key, value in user.address_parts().items() if value}
     return parts or None
 
 
-def _all_claims(user, wanted: list[str]) -> dict[str, Any]:
-    claims = {
+def _all_claims(user: User, wanted: list[str]) -> dict[str, Any]:
+    claims: dict[str, Any] = {
         "sub": user.subject,
         # OIDC Core 1.0 §5.1: the full name "including all name parts".
         "name": " ".join(filter(None, (user.first_name, user.middle_name, user.last_name))) or None,
@@ -132,7 +134,7 @@ def _all_claims(user, wanted: list[str]) -> dict[str, Any]:
     return claims
 
 
-def claims_for(user, scopes: Iterable[str]) -> dict[str, Any]:
+def claims_for(user: User, scopes: Iterable[str]) -> dict[str, Any]:
     """Return the user's claims released by ``scopes``; claims with no value are omitted (§5.3.2)."""
     granted = set(scopes)
     wanted = [claim for scope, names in SCOPE_CLAIMS.items() if scope in granted for claim in names]
@@ -142,7 +144,7 @@ def claims_for(user, scopes: Iterable[str]) -> dict[str, Any]:
     return {claim: values[claim] for claim in wanted if values[claim] is not None}
 
 
-def userinfo_claims(user, scopes: Iterable[str]) -> dict[str, Any]:
+def userinfo_claims(user: User, scopes: Iterable[str]) -> dict[str, Any]:
     """Return the UserInfo response (OIDC Core 1.0 §5.3.2): ``sub`` always, then what ``scopes`` release."""
     return {"sub": user.subject, **claims_for(user, scopes)}
 
@@ -155,6 +157,6 @@ def claim_scope(claim: str) -> str | None:
     return None
 
 
-def auth_context_claims(context: dict[str, Any]) -> dict[str, Any]:
+def auth_context_claims(context: Mapping[str, Any]) -> dict[str, Any]:
     """Return auth_time, amr and acr (OIDC Core 1.0 §2) for the grant's authentication context."""
     return {claim: context[claim] for claim in ("auth_time", "amr", "acr") if context.get(claim)}

@@ -29,12 +29,12 @@ class Kind:
         MACHINE: "A service or script that calls APIs as itself, with no person signing in.",
     }
     # What each kind may use: RFC 8628 device sign-in suits apps on devices (TVs, CLIs).
-    GRANT_TYPES = {
+    GRANT_TYPES: dict[str, list[str]] = {
         WEB: [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN, GrantType.CLIENT_CREDENTIALS],
         NATIVE: [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN, GrantType.DEVICE_CODE],
         MACHINE: [GrantType.CLIENT_CREDENTIALS],
     }
-    DEFAULT_GRANT_TYPES = {
+    DEFAULT_GRANT_TYPES: dict[str, list[str]] = {
         WEB: [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN],
         NATIVE: [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN],
         MACHINE: [GrantType.CLIENT_CREDENTIALS],

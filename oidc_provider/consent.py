@@ -8,11 +8,12 @@ is asked again whenever a client requests a scope the user has not allowed it, i
 
 from collections.abc import Iterable
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import LoginSession
+from accounts.models import LoginSession, User
 from audit.actions import Action
 from audit.services import audit_record
 
@@ -22,12 +23,12 @@ from .models import AccessToken, Client, Consent, DeviceGrant, Grant
 from .tokens import user_tokens_revoke
 
 
-def consent_scopes(*, user, client: Client) -> list[str]:
+def consent_scopes(*, user: User, client: Client) -> list[str]:
     """Return the scopes ``user`` has allowed ``client``; empty when there is no consent."""
     return Consent.objects.filter(user=user, client=client).values_list("scopes", flat=True).first() or []
 
 
-def consent_covers(*, user, client: Client, scopes: Iterable[str]) -> bool:
+def consent_covers(*, user: User, client: Client, scopes: Iterable[str]) -> bool:
     """Return whether ``user`` has already allowed ``client`` every one of ``scopes``."""
     wanted = set(scopes)
     return bool(wanted) and wanted <= set(consent_scopes(user=user, client=client))
@@ -35,7 +36,7 @@ def consent_covers(*, user, client: Client, scopes: Iterable[str]) -> bool:
 
 @transaction.atomic
 def consent_grant(
-    *, user, client: Client, scopes: Iterable[str], request: HttpRequest | None = None
+    *, user: User, client: Client, scopes: Iterable[str], request: HttpRequest | None = None
 ) -> Consent:
     """Record that ``user`` allowed ``client`` ``scopes``, added to what was allowed before."""
     scopes = list(dict.fromkeys(scopes))
@@ -59,7 +60,13 @@ def consent_grant(
 
 
 @transaction.atomic
-def consent_revoke(*, user, client: Client, actor=None, request: HttpRequest | None = None) -> None:
+def consent_revoke(
+    *,
+    user: User,
+    client: Client,
+    actor: User | AnonymousUser | None = None,
+    request: HttpRequest | None = None,
+) -> None:
     """Forget ``user``'s consent to ``client`` and revoke everything the client holds for them.
 
     ``actor`` is who revoked it (staff), the user when not given.
@@ -92,7 +99,7 @@ def scope_descriptions(scopes: Iterable[str]) -> list[tuple[str, str]]:
     return [(scope, SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in scopes]
 
 
-def consent_field_readers(user) -> dict[str, list[str]]:
+def consent_field_readers(user: User) -> dict[str, list[str]]:
     """Return, for each profile field, the names of the apps ``user`` allowed the scope that releases it."""
     consents = Consent.objects.filter(user=user).select_related("client").order_by("client__name", "pk")
     allowed = [(consent.client.name or "Unnamed app", set(consent.scopes)) for consent in consents]

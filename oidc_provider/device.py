@@ -28,6 +28,7 @@ from django.utils import timezone
 from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from accounts.authentication import AuthContext
+from accounts.models import User
 from audit.actions import Action
 from audit.services import audit_record
 from ground.checksums import token_checksum
@@ -45,12 +46,13 @@ USER_CODE_MAX_INPUT = 32
 # RFC 8628 §3.5: a slow_down answer adds 5 seconds to the interval, for this and later polls.
 SLOW_DOWN_STEP = 5
 
-# The statuses oauthlib's grant maps to RFC 8628 §3.5 answers; None means invalid_grant.
-AUTHORIZED = DeviceCodeGrant.DEVICE_CODE_AUTHORIZED
-PENDING = DeviceCodeGrant.DEVICE_CODE_PENDING
-SLOW_DOWN = DeviceCodeGrant.DEVICE_CODE_SLOW_DOWN
-EXPIRED = DeviceCodeGrant.DEVICE_CODE_EXPIRED
-DENIED = DeviceCodeGrant.DEVICE_CODE_DENIED
+# The statuses oauthlib's grant maps to RFC 8628 §3.5 answers; None means invalid_grant. (The
+# oauthlib stubs, typeshed's 4.0.0, do not declare these 4.0.1 constants yet.)
+AUTHORIZED: str = DeviceCodeGrant.DEVICE_CODE_AUTHORIZED  # type: ignore[attr-defined]
+PENDING: str = DeviceCodeGrant.DEVICE_CODE_PENDING  # type: ignore[attr-defined]
+SLOW_DOWN: str = DeviceCodeGrant.DEVICE_CODE_SLOW_DOWN  # type: ignore[attr-defined]
+EXPIRED: str = DeviceCodeGrant.DEVICE_CODE_EXPIRED  # type: ignore[attr-defined]
+DENIED: str = DeviceCodeGrant.DEVICE_CODE_DENIED  # type: ignore[attr-defined]
 
 
 def user_code_generate() -> str:
@@ -126,12 +128,14 @@ def device_grant_pending(*, pk: int) -> tuple[DeviceGrant, Client] | None:
 
 
 def _with_client(grant: DeviceGrant | None) -> tuple[DeviceGrant, Client] | None:
-    client = Client.objects.filter(client_id=grant.client_id).first() if grant is not None else None
+    if grant is None:
+        return None
+    client = Client.objects.filter(client_id=grant.client_id).first()
     return (grant, client) if client is not None else None
 
 
 @transaction.atomic
-def device_grant_approve(*, grant: DeviceGrant, client: Client, user, context: AuthContext) -> bool:
+def device_grant_approve(*, grant: DeviceGrant, client: Client, user: User, context: AuthContext) -> bool:
     """Record that ``user`` allowed the device, with how they signed in; False if it is too late."""
     # Only a pending, live grant can be answered, once: the conditional UPDATE decides between
     # two answers racing (another tab, a second click).
@@ -158,7 +162,7 @@ def device_grant_approve(*, grant: DeviceGrant, client: Client, user, context: A
 
 
 @transaction.atomic
-def device_grant_deny(*, grant: DeviceGrant, client: Client, user) -> bool:
+def device_grant_deny(*, grant: DeviceGrant, client: Client, user: User) -> bool:
     """Record that ``user`` refused the device; False if it was already answered or expired."""
     answered = DeviceGrant.objects.filter(
         pk=grant.pk, status=DeviceGrant.AUTHORIZATION_PENDING, expires__gt=timezone.now()

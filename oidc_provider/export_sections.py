@@ -4,15 +4,18 @@ Summaries only: which app, which scopes, when issued and until when. Never a tok
 its hash, never a client secret.
 """
 
+from typing import Any
+
 from django.db.models import Max, Min
 
 from accounts.export.services import EXPORT_SECTIONS
+from accounts.models import User
 
 from .consent import scope_descriptions
 from .models import AccessToken, Client, Consent, IDToken, RefreshToken, SessionClient
 
 
-def consents_section(user) -> list[dict]:
+def consents_section(user: User) -> list[dict[str, Any]]:
     """Return the apps ``user`` allowed, with the scopes and when (OIDC Core 1.0 §3.1.2.4)."""
     return [
         {
@@ -29,7 +32,7 @@ def consents_section(user) -> list[dict]:
     ]
 
 
-def connected_apps_section(user) -> list[dict]:
+def connected_apps_section(user: User) -> list[dict[str, Any]]:
     """Return every app that holds a consent, a token or a sign-in of ``user``."""
     client_ids = (
         set(Consent.objects.filter(user=user).values_list("client_id", flat=True))
@@ -61,7 +64,9 @@ def connected_apps_section(user) -> list[dict]:
     return apps
 
 
-def _token_rows(model, user, **columns: str) -> list[dict]:
+def _token_rows(
+    model: type[AccessToken | RefreshToken | IDToken], user: User, **columns: str
+) -> list[dict[str, Any]]:
     """Return ``user``'s ``model`` rows, oldest first, as the app plus ``columns`` (name: column)."""
     rows = (
         model.objects.filter(user=user)
@@ -78,7 +83,7 @@ def _token_rows(model, user, **columns: str) -> list[dict]:
     ]
 
 
-def tokens_section(user) -> dict:
+def tokens_section(user: User) -> dict[str, list[dict[str, Any]]]:
     """Return a summary of ``user``'s tokens: app, scope, issued, expiry; never the token."""
     return {
         "access_tokens": _token_rows(AccessToken, user, scope="scope", issued="created", expires="expires"),

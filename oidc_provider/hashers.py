@@ -14,6 +14,7 @@ import secrets
 from django.contrib.auth.hashers import BasePasswordHasher, mask_hash
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 # 128 bits is the floor RFC 9700 and NIST treat as a strong symmetric secret.
 MIN_SECRET_BITS = 128
@@ -97,11 +98,12 @@ class ClientSecretHasher(BasePasswordHasher):
         return secrets.token_hex(16)
 
     def encode(self, password: str, salt: str) -> str:
-        self._check_encode_args(password, salt)
+        # Django's hashers all check their arguments so; django-stubs omits the private method.
+        self._check_encode_args(password, salt)  # type: ignore[attr-defined]
         digest = hashlib.sha256(f"{salt}${password}".encode()).hexdigest()
         return f"{self.algorithm}${salt}${digest}"
 
-    def decode(self, encoded: str) -> dict:
+    def decode(self, encoded: str) -> dict[str, str]:
         algorithm, salt, digest = encoded.split("$", 2)
         assert algorithm == self.algorithm
         return {"algorithm": algorithm, "hash": digest, "salt": salt}
@@ -110,7 +112,7 @@ class ClientSecretHasher(BasePasswordHasher):
         decoded = self.decode(encoded)
         return constant_time_compare(encoded, self.encode(password, decoded["salt"]))
 
-    def safe_summary(self, encoded: str) -> dict:
+    def safe_summary(self, encoded: str) -> dict[StrOrPromise, str]:
         decoded = self.decode(encoded)
         return {
             _("algorithm"): decoded["algorithm"],

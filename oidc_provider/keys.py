@@ -10,7 +10,9 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -22,7 +24,7 @@ from .keys_at_rest import SigningKeyUnavailable, decrypt_private_jwk, decrypt_se
 from .models import KEY_ALGORITHMS, Algorithm, Client, SigningKey
 
 # RFC 7518 §3 / RFC 8037 §3.1: the key type each algorithm needs.
-KEY_PARAMS: dict[str, dict] = {
+KEY_PARAMS: dict[str, dict[str, Any]] = {
     Algorithm.RS256: {"kty": "RSA", "size": 2048},
     Algorithm.PS256: {"kty": "RSA", "size": 2048},
     Algorithm.ES256: {"kty": "EC", "crv": "P-256"},
@@ -31,7 +33,7 @@ KEY_PARAMS: dict[str, dict] = {
 
 # Hash for at_hash / c_hash (OIDC Core 1.0 §3.1.3.6): the one in the alg. For EdDSA with
 # Ed25519 the conformance suite and node-oidc-provider use SHA-512.
-HASH_FOR_ALG = {
+HASH_FOR_ALG: dict[str, Callable[[bytes], "hashlib._Hash"]] = {
     Algorithm.RS256: hashlib.sha256,
     Algorithm.PS256: hashlib.sha256,
     Algorithm.ES256: hashlib.sha256,
@@ -48,8 +50,8 @@ def _secret_key(client: Client) -> jwk.JWK:
     return jwk.JWK(kty="oct", k=base64.urlsafe_b64encode(secret).decode().rstrip("="))
 
 
-def public_jwk_for(key: jwk.JWK, algorithm: str) -> dict:
-    data = json.loads(key.export_public())
+def public_jwk_for(key: jwk.JWK, algorithm: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(key.export_public())
     data.update({"kid": key.thumbprint(), "alg": algorithm, "use": "sig"})
     return data
 
@@ -86,7 +88,7 @@ class KeySet:
     # only) even when the key-encryption key is wrong.
     signers: dict[str, list[tuple[float, str, str]]]
     by_kid: dict[str, tuple[str, jwk.JWK]]  # kid -> (algorithm, public key)
-    jwks: dict
+    jwks: dict[str, Any]
     jwks_body: bytes
     etag: str
     loaded_at: float
@@ -173,7 +175,7 @@ def id_token_algorithms() -> list[str]:
     return [*usable_algorithms(), Algorithm.HS256]
 
 
-def sign(claims: dict, *, algorithm: str, typ: str = "JWT") -> str:
+def sign(claims: dict[str, Any], *, algorithm: str, typ: str = "JWT") -> str:
     """Sign ``claims`` as a compact JWS with the active key for ``algorithm``."""
     signer = key_set().signer(algorithm)
     if signer is None:
@@ -185,18 +187,19 @@ def sign(claims: dict, *, algorithm: str, typ: str = "JWT") -> str:
     return _compact_jws({"alg": algorithm, "typ": typ, "kid": kid}, claims, key)
 
 
-def sign_with_secret(claims: dict, *, client: Client, typ: str = "JWT") -> str:
+def sign_with_secret(claims: dict[str, Any], *, client: Client, typ: str = "JWT") -> str:
     """Sign ``claims`` with HS256 and ``client``'s secret; no kid, as no key is published."""
     return _compact_jws({"alg": Algorithm.HS256, "typ": typ}, claims, _secret_key(client))
 
 
-def _compact_jws(header: dict, claims: dict, key: jwk.JWK) -> str:
+def _compact_jws(header: dict[str, str], claims: dict[str, Any], key: jwk.JWK) -> str:
     """Return ``claims`` signed with ``key`` as a compact JWS (RFC 7515 §7.1) under ``header``."""
     # jwcrypto's JWT and JWS objects deep-copy their header registries for every token: more
     # CPU than an ES256 signature. The JWA primitive signs the same input, with the
-    # key's own use and key_ops checks.
-    signing_input = f"{base64url_encode(json_encode(header))}.{base64url_encode(json_encode(claims))}"
-    signature = JWA.signing_alg(header["alg"]).sign(key, signing_input.encode("ascii"))
+    # key's own use and key_ops checks. (typeshed's jwcrypto stubs say json_encode takes a str,
+    # though it encodes any JSON value, and give the signing algorithms no sign().)
+    signing_input = f"{base64url_encode(json_encode(header))}.{base64url_encode(json_encode(claims))}"  # type: ignore[arg-type]
+    signature = JWA.signing_alg(header["alg"]).sign(key, signing_input.encode("ascii"))  # type: ignore[attr-defined]
     return f"{signing_input}.{base64url_encode(signature)}"
 
 
@@ -236,7 +239,7 @@ def _key_for(token: str) -> tuple[str, jwk.JWK] | None:
     return entry
 
 
-def verify(token: str, *, check_expiry: bool = True) -> dict | None:
+def verify(token: str, *, check_expiry: bool = True) -> dict[str, Any] | None:
     """Return the claims of an ID token signed by a published key or an HS256 client's secret, or None."""
     entry = _key_for(token)
     if entry is None:

@@ -17,13 +17,14 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django_tasks import task
 from oauth2_provider.settings import oauth2_settings
 
-from accounts.models import LoginSession
+from accounts.models import LoginSession, User
 from audit.actions import Action
 from audit.services import audit_record
 from ground import outbound
@@ -62,7 +63,7 @@ def session_client_record(*, sid: str, client: Client) -> None:
         )
 
 
-def session_clients(session: LoginSession):
+def session_clients(session: LoginSession) -> QuerySet[Client]:
     """Return the clients that received tokens in ``session``."""
     return Client.objects.filter(session_links__session=session)
 
@@ -211,7 +212,7 @@ def logout_deliveries_resume() -> int:
 
 
 @transaction.atomic
-def logout_delivery_retry(*, delivery: LogoutDelivery, actor) -> bool:
+def logout_delivery_retry(*, delivery: LogoutDelivery, actor: User | AnonymousUser | None) -> bool:
     """Send a failed delivery again from its first attempt; return whether it was failed."""
     updated = LogoutDelivery.objects.filter(pk=delivery.pk, state=LogoutDelivery.State.FAILED).update(
         state=LogoutDelivery.State.PENDING, attempts=0, finished=None, next_attempt=timezone.now()

@@ -3,6 +3,7 @@
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from django.urls import reverse
 from oauth2_provider.settings import oauth2_settings
@@ -26,10 +27,11 @@ _cached: tuple[tuple[str, str], Document] | None = None
 
 
 def _url(name: str) -> str:
-    return oauth2_settings.OIDC_ISS_ENDPOINT + reverse(name)
+    issuer: str = oauth2_settings.OIDC_ISS_ENDPOINT
+    return issuer + reverse(name)
 
 
-def build() -> dict:
+def build() -> dict[str, Any]:
     """Return the discovery document as a dict, listing only what Porchlight really does."""
     return {
         "issuer": oauth2_settings.OIDC_ISS_ENDPOINT,

@@ -6,12 +6,16 @@ authentication context (auth_time, amr, acr) and the login session they came fro
 context survives the code exchange and every refresh (docs/design.md, "Authentication context").
 """
 
+from collections.abc import Collection
+from typing import Any, TypeAlias
+
 from django.conf import settings
 from django.contrib.auth.hashers import identify_hasher
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 from oauth2_provider.models import (
     AbstractAccessToken,
     AbstractApplication,
@@ -56,6 +60,10 @@ DOT_GRANT_NAMES = {
     AbstractApplication.GRANT_OPENID_HYBRID: GrantType.AUTHORIZATION_CODE,
     AbstractApplication.GRANT_CLIENT_CREDENTIALS: GrantType.CLIENT_CREDENTIALS,
 }
+
+
+# What Model.clean() gathers before raising one ValidationError: messages (or errors) per field.
+ValidationErrors: TypeAlias = dict[str, list[StrOrPromise | ValidationError]]
 
 
 def default_grant_types() -> list[str]:
@@ -146,6 +154,9 @@ class Client(AbstractApplication):
 
     objects = ApplicationManager()
 
+    # Not stored: a secret the admin just generated, for the one response that shows it.
+    new_secret: str | None = None
+
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         verbose_name = _("client")
@@ -186,12 +197,12 @@ class Client(AbstractApplication):
             self.client_type == self.CLIENT_PUBLIC or uri in self.post_logout_redirect_uris.split()
         )
 
-    def clean_fields(self, exclude=None) -> None:
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
         self.authorization_grant_type = self.primary_grant_type()
         super().clean_fields(exclude)
 
     def clean(self) -> None:
-        errors: dict[str, list] = {}
+        errors: ValidationErrors = {}
         unknown = set(self.grant_types or []) - set(GrantType.values)
         if unknown or not self.grant_types:
             errors["grant_types"] = [_("Choose one or more of: %s") % ", ".join(GrantType.values)]
@@ -229,7 +240,7 @@ class Client(AbstractApplication):
         if errors:
             raise ValidationError(errors)
 
-    def _clean_name(self, errors: dict) -> None:
+    def _clean_name(self, errors: ValidationErrors) -> None:
         # People choose what to allow by this name on the consent page, so no app may pass for
         # one staff registered; names are compared as people see them (names.py).
         self.name = (self.name or "").strip()
@@ -265,7 +276,7 @@ class Client(AbstractApplication):
                 % {"taken": taken, "name": self.name}
             ]
 
-    def _clean_uris(self, errors: dict) -> None:
+    def _clean_uris(self, errors: ValidationErrors) -> None:
         # Back-Channel Logout 1.0 §2.2, Front-Channel Logout 1.0 §2: absolute, no fragment;
         # the same rule as redirect URIs (https except loopback).
         uri_fields = (
@@ -275,7 +286,7 @@ class Client(AbstractApplication):
             "frontchannel_logout_uri",
         )
         for field in uri_fields:
-            problems = [
+            problems: list[StrOrPromise | ValidationError] = [
                 problem for uri in getattr(self, field).split() if (problem := redirect_uri_problem(uri))
             ]
             if problems:
@@ -297,7 +308,7 @@ class Client(AbstractApplication):
             return AbstractApplication.GRANT_AUTHORIZATION_CODE
         return AbstractApplication.GRANT_CLIENT_CREDENTIALS
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.authorization_grant_type = self.primary_grant_type()
         # A secret is only ever stored hashed (DOT hashes in pre_save, if asked to). No secret
         # is stored as "", not as a hash of "", which would verify an empty secret if a public
@@ -514,6 +525,9 @@ class RegistrationToken(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
     )
     created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    # Not stored: the token's value, for the one admin response that shows it.
+    new_value: str | None = None
 
     class Meta:
         ordering = ["-created"]

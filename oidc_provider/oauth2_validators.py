@@ -11,15 +11,14 @@ docs/private-apis.md.
 
 import contextlib
 import uuid
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import router, transaction
 from django.utils import timezone
 from oauth2_provider.models import set_token_value
 from oauth2_provider.oauth2_validators import OAuth2Validator, is_valid_resource_uri
 from oauth2_provider.settings import oauth2_settings
-from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.models import LoginSession
@@ -36,21 +35,78 @@ from .logout import session_client_record
 from .models import AccessToken, Client, Grant, GrantType, RefreshToken
 from .models import IDToken as IDTokenRecord
 from .refresh import refresh_token_lock, refresh_token_rotated
-from .request_state import auth_context_fields, auth_context_of, state_of
+from .request_state import ValidatorRequest, auth_context_fields, auth_context_of, state_of
 from .tokens import client_tokens_find, refresh_token_remaining, token_usable
 
 _CLIENT_BY_CLIENT_ID = PreparedLookup(Client, lambda client_id: Client.objects.filter(client_id=client_id))
 
 USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access", "groups"}
 
+if TYPE_CHECKING:
 
-class PorchlightValidator(OAuth2Validator):
+    class _OAuth2Validator(OAuth2Validator):
+        """DOT's validator methods Porchlight calls, with the types DOT's code gives them.
+
+        DOT has no annotations, and ``super()`` calls cannot be exempted from the untyped-call
+        check by name (pyproject.toml, [tool.mypy]), so the type checker reads these instead.
+        At run time the base is DOT's class itself.
+        """
+
+        def _check_secret(self, provided_secret: str, stored_secret: str) -> bool: ...
+        def _load_application(self, client_id: str, request: ValidatorRequest) -> Client | None: ...
+        def authenticate_client(self, request: ValidatorRequest, *args: Any, **kwargs: Any) -> bool: ...
+        def validate_response_type(
+            self,
+            client_id: str,
+            response_type: str,
+            client: Client,
+            request: ValidatorRequest,
+            *args: Any,
+            **kwargs: Any,
+        ) -> bool: ...
+        def validate_scopes(
+            self,
+            client_id: str,
+            scopes: list[str],
+            client: Client,
+            request: ValidatorRequest,
+            *args: Any,
+            **kwargs: Any,
+        ) -> bool: ...
+        def save_authorization_code(
+            self, client_id: str, code: dict[str, str], request: ValidatorRequest, *args: Any, **kwargs: Any
+        ) -> None: ...
+        def _check_and_set_request_resource(self, request: ValidatorRequest) -> None: ...
+        def get_code_challenge(self, code: str, request: ValidatorRequest) -> str | None: ...
+        def get_code_challenge_method(self, code: str, request: ValidatorRequest) -> str | None: ...
+        def get_authorization_code_nonce(
+            self, client_id: str, code: str, redirect_uri: str, request: ValidatorRequest
+        ) -> str | None: ...
+        def rotate_refresh_token(self, request: ValidatorRequest) -> bool: ...
+        def _save_bearer_token(
+            self, token: dict[str, Any], request: ValidatorRequest, *args: Any, **kwargs: Any
+        ) -> None: ...
+        def validate_bearer_token(self, token: str, scopes: list[str], request: ValidatorRequest) -> bool: ...
+        def revoke_token(
+            self,
+            token: str,
+            token_type_hint: str | None,
+            request: ValidatorRequest,
+            *args: Any,
+            **kwargs: Any,
+        ) -> None: ...
+
+else:
+    _OAuth2Validator = OAuth2Validator
+
+
+class PorchlightValidator(_OAuth2Validator):
     # Copied, never mutated in place (docs/design.md, gap 3): DOT's dict is shared by every subclass.
     oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope}
 
     # --- clients and grant types -----------------------------------------------------------
 
-    def _check_secret(self, provided_secret, stored_secret) -> bool:
+    def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:
         # An empty secret proves nothing: public clients identify by client_id alone (RFC 6749
         # §2.1, §3.2.1) and must not pass as authenticated where that is required (RFC 7662
         # §2.1). DOT compares "" with a stored "" (or a hash of "") and says yes.
@@ -58,7 +114,7 @@ class PorchlightValidator(OAuth2Validator):
             return False
         return super()._check_secret(provided_secret, stored_secret)
 
-    def _load_application(self, client_id, request):
+    def _load_application(self, client_id: str, request: ValidatorRequest) -> Client | None:
         # One compiled lookup (PreparedLookup) instead of DOT's queryset, which compiles its SQL on
         # every token, introspection and revocation request. DOT's own checks (usable, same
         # client_id) then run on the row it finds in request.client.
@@ -74,9 +130,10 @@ class PorchlightValidator(OAuth2Validator):
                     request.client = _CLIENT_BY_CLIENT_ID.first(client_id)
         return super()._load_application(client_id, request)
 
-    def authenticate_client(self, request, *args, **kwargs) -> bool:
+    def authenticate_client(self, request: ValidatorRequest, *args: Any, **kwargs: Any) -> bool:
         if not super().authenticate_client(request, *args, **kwargs):
             return False
+        assert request.client is not None  # DOT sets it on the request it authenticates.
         if request.client_id and request.client_id != request.client.client_id:
             # HTTP Basic named one client and the body's client_id another: one request, one
             # client (RFC 6749 §2.3). oauthlib would answer "server_error".
@@ -85,12 +142,28 @@ class PorchlightValidator(OAuth2Validator):
             )
         return True
 
-    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
+    def validate_grant_type(
+        self,
+        client_id: str,
+        grant_type: str,
+        client: Client,
+        request: ValidatorRequest,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
         # Each grant type must be registered for the client, refresh_token included: DOT lets
         # any client refresh (RFC 6749 §5.2 unauthorized_client otherwise).
         return grant_type in (client.grant_types or [])
 
-    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs) -> bool:
+    def validate_response_type(
+        self,
+        client_id: str,
+        response_type: str,
+        client: Client,
+        request: ValidatorRequest,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
         # Only the code flow is offered (discovery: response_types_supported ["code"]). DOT
         # would let an authorization_code client run the hybrid flow ("code id_token"), which
         # sends tokens through the front channel; refuse it and implicit for every client with
@@ -99,13 +172,21 @@ class PorchlightValidator(OAuth2Validator):
             raise errors.UnsupportedResponseTypeError(request=request)
         return super().validate_response_type(client_id, response_type, client, request, *args, **kwargs)
 
-    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
+    def validate_scopes(
+        self,
+        client_id: str,
+        scopes: list[str],
+        client: Client,
+        request: ValidatorRequest,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
         if not super().validate_scopes(client_id, scopes, client, request, *args, **kwargs):
             return False
         # A client_credentials token has no user, so user scopes mean nothing there.
         return not (request.grant_type == GrantType.CLIENT_CREDENTIALS and USER_SCOPES.intersection(scopes))
 
-    def is_pkce_required(self, client_id, request) -> bool:
+    def is_pkce_required(self, client_id: str, request: ValidatorRequest) -> bool:
         # RFC 9700 §2.1.1: always for public clients; for confidential ones unless staff turned
         # it off for the client (which must then use nonce: authorization.authorization_check).
         client = request.client or Client.objects.filter(client_id=client_id).first()
@@ -115,18 +196,26 @@ class PorchlightValidator(OAuth2Validator):
 
     # --- authorization request: decided in the view, which has the session ----------------
 
-    def validate_silent_login(self, request) -> bool:
+    def validate_silent_login(self, request: ValidatorRequest) -> bool:
         return True
 
-    def validate_silent_authorization(self, request) -> bool:
+    def validate_silent_authorization(self, request: ValidatorRequest) -> bool:
         return True
 
-    def validate_user_match(self, id_token_hint, scopes, claims, request) -> bool:
+    def validate_user_match(
+        self,
+        id_token_hint: str | None,
+        scopes: list[str],
+        claims: dict[str, Any] | None,
+        request: ValidatorRequest,
+    ) -> bool:
         return True
 
     # --- authentication context: session -> grant -> tokens ------------------------------
 
-    def save_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
+    def save_authorization_code(
+        self, client_id: str, code: dict[str, str], request: ValidatorRequest, *args: Any, **kwargs: Any
+    ) -> None:
         # Only the code's hash is stored (RFC 9700 §4.2); the client gets the code itself.
         digest = token_checksum(code["code"])
         super().save_authorization_code(client_id, {**code, "code": digest}, request, *args, **kwargs)
@@ -135,24 +224,27 @@ class PorchlightValidator(OAuth2Validator):
         fields = auth_context_fields(request.auth_context)
         Grant.objects.filter(code=digest).update(**fields)
         # The app takes part in the session from its code on: it is told when the session ends.
+        assert request.client is not None  # oauthlib validated the client_id first.
         session_client_record(sid=fields["session_id"], client=request.client)
 
     @staticmethod
-    def _lock_grant(code: str, request: Request) -> Grant | None:
+    def _lock_grant(code: str, request: ValidatorRequest) -> Grant | None:
         """Lock and load the grant for ``code`` once per token request (codes are unique)."""
         state = state_of(request)
         if state.locked_code != code:
             state.locked_code, state.locked_grant = code, codes.grant_lock(code=code)
         return state.locked_grant
 
-    def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
+    def validate_code(
+        self, client_id: str, code: str, client: Client, request: ValidatorRequest, *args: Any, **kwargs: Any
+    ) -> bool:
         # RFC 6749 §4.1.2: a code is used once. The grant row is locked until the token request
         # ends, so of concurrent redemptions exactly one wins; a replay revokes what the first
         # redemption issued (RFC 9700 §4.2.4) and is refused.
         grant = self._lock_grant(code, request)
         # A deactivated account's code buys nothing (RFC 6749 §5.2 invalid_grant), even one
         # issued just before.
-        if not codes.grant_redeemable(grant=grant, client=client) or not token_usable(grant):
+        if grant is None or not codes.grant_redeemable(grant=grant, client=client) or not token_usable(grant):
             return False
         request.scopes = grant.scope.split()
         request.user = grant.user
@@ -164,14 +256,24 @@ class PorchlightValidator(OAuth2Validator):
         state.grant = grant
         return True
 
-    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
+    def invalidate_authorization_code(
+        self, client_id: str, code: str, request: ValidatorRequest, *args: Any, **kwargs: Any
+    ) -> None:
         # oauthlib calls this once every check passed and the tokens are saved: the grant, still
         # locked, is kept as used until it expires so a replay is recognised (DOT deletes it).
         state = state_of(request)
+        assert state.grant is not None and state.token_family is not None  # Set by validate_code.
         codes.grant_mark_used(grant=state.grant, token_family=state.token_family)
 
     def confirm_redirect_uri(
-        self, client_id, code, redirect_uri, client, request=None, *args, **kwargs
+        self,
+        client_id: str,
+        code: str,
+        redirect_uri: str,
+        client: Client,
+        request: ValidatorRequest,
+        *args: Any,
+        **kwargs: Any,
     ) -> bool:
         grant = state_of(request).grant or codes.grant_for_code(code, client=client)
         if grant is None or not grant.redirect_uri_allowed(redirect_uri):
@@ -182,7 +284,7 @@ class PorchlightValidator(OAuth2Validator):
             )
         return True
 
-    def _check_and_set_request_resource(self, request):
+    def _check_and_set_request_resource(self, request: ValidatorRequest) -> None:
         grant = state_of(request).grant
         if request.grant_type != GrantType.AUTHORIZATION_CODE or grant is None:
             return super()._check_and_set_request_resource(request)
@@ -219,17 +321,19 @@ class PorchlightValidator(OAuth2Validator):
             request.resource = granted
         return None
 
-    def get_code_challenge(self, code, request):
+    def get_code_challenge(self, code: str, request: ValidatorRequest) -> str | None:
         grant = state_of(request).grant
         return (grant.code_challenge if grant else super().get_code_challenge(code, request)) or None
 
-    def get_code_challenge_method(self, code, request):
+    def get_code_challenge_method(self, code: str, request: ValidatorRequest) -> str | None:
         grant = state_of(request).grant
         return (
             grant.code_challenge_method if grant else super().get_code_challenge_method(code, request)
         ) or None
 
-    def get_authorization_code_nonce(self, client_id, code, redirect_uri, request):
+    def get_authorization_code_nonce(
+        self, client_id: str, code: str, redirect_uri: str, request: ValidatorRequest
+    ) -> str | None:
         grant = state_of(request).grant
         return (
             grant.nonce
@@ -237,14 +341,18 @@ class PorchlightValidator(OAuth2Validator):
             else super().get_authorization_code_nonce(client_id, code, redirect_uri, request)
         ) or None
 
-    def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
+    def get_authorization_code_scopes(
+        self, client_id: str, code: str, redirect_uri: str, request: ValidatorRequest
+    ) -> list[str]:
         # Asked before the client is authenticated (to pick the OIDC grant); only scopes leak
         # into that choice. The grant is locked here, the token request's one read of it, and
         # checked against the authenticated client in validate_code.
         grant = self._lock_grant(code, request)
         return grant.scope.split() if grant is not None else []
 
-    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+    def validate_refresh_token(
+        self, refresh_token: str, client: Client, request: ValidatorRequest, *args: Any, **kwargs: Any
+    ) -> bool:
         # Replaces DOT's check: the row is locked before anything is decided (refresh.py), so
         # one refresh token yields at most one successor however many requests race for it.
         decision = refresh_token_lock(value=refresh_token, client=client)
@@ -263,7 +371,9 @@ class PorchlightValidator(OAuth2Validator):
             state.login_session, state.login_session_known = decision.session, True
         return True
 
-    def save_bearer_token(self, token, request, *args, **kwargs):
+    def save_bearer_token(
+        self, token: dict[str, Any], request: ValidatorRequest, *args: Any, **kwargs: Any
+    ) -> None:
         state = state_of(request)
         if state.retry_response is not None:
             # A retry within the grace window: the successor already issued, nothing new.
@@ -275,7 +385,7 @@ class PorchlightValidator(OAuth2Validator):
         # DOT wraps the save in a transaction of its own, a SAVEPOINT and its RELEASE inside the
         # token request's (views/token.py); one transaction is enough.
         with transaction.atomic(using=router.db_for_write(AccessToken), savepoint=False):
-            saved = self._save_bearer_token(token, request, *args, **kwargs)
+            self._save_bearer_token(token, request, *args, **kwargs)
         issued = state.issued_refresh_token
         if "refresh_token" in token and issued is not None:
             # Not in RFC 6749 §5.1, but read by many RP libraries (Keycloak's name); harmless
@@ -284,9 +394,11 @@ class PorchlightValidator(OAuth2Validator):
             token["refresh_expires_in"] = refresh_token_remaining(issued, session=session)
         if state.rotated_refresh_token is not None:
             refresh_token_rotated(token=state.rotated_refresh_token, response=dict(token))
-        return saved
+        return None
 
-    def _save_bearer_token(self, token, request, *args, **kwargs):
+    def _save_bearer_token(
+        self, token: dict[str, Any], request: ValidatorRequest, *args: Any, **kwargs: Any
+    ) -> None:
         rotated = getattr(request, "refresh_token_instance", None)
         rotating = isinstance(rotated, RefreshToken) and self.rotate_refresh_token(request)
         if not rotating or "refresh_token" not in token:
@@ -305,7 +417,7 @@ class PorchlightValidator(OAuth2Validator):
         state_of(request).rotated_refresh_token = rotated
         return None
 
-    def _may_issue_refresh_token(self, request) -> bool:
+    def _may_issue_refresh_token(self, request: ValidatorRequest) -> bool:
         """Decide whether this token response carries a refresh token (OIDC Core 1.0 §11).
 
         Only clients registered for the refresh_token grant get one. With offline_access granted
@@ -320,7 +432,7 @@ class PorchlightValidator(OAuth2Validator):
         return self._login_session(request) is not None
 
     @staticmethod
-    def _login_session(request: Request) -> LoginSession | None:
+    def _login_session(request: ValidatorRequest) -> LoginSession | None:
         """Return the live sign-in session of this request's tokens, looked up once per request."""
         state = state_of(request)
         if not state.login_session_known:
@@ -328,7 +440,13 @@ class PorchlightValidator(OAuth2Validator):
             state.login_session_known = True
         return state.login_session
 
-    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+    def _create_access_token(
+        self,
+        expires: datetime,
+        request: ValidatorRequest,
+        token: dict[str, Any],
+        source_refresh_token: RefreshToken | None = None,
+    ) -> AccessToken:
         # finalize_id_token left the ID token's record here, as DOT's does.
         id_token = getattr(request, "id_token", None)
         access_token = AccessToken(
@@ -346,7 +464,13 @@ class PorchlightValidator(OAuth2Validator):
         access_token.save()
         return access_token
 
-    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+    def _create_refresh_token(
+        self,
+        request: ValidatorRequest,
+        refresh_token_code: str,
+        access_token: AccessToken,
+        previous_refresh_token: RefreshToken | None,
+    ) -> RefreshToken:
         # DOT's, with the authentication context written in the same INSERT.
         refresh_token = RefreshToken(
             user=request.user,
@@ -369,7 +493,7 @@ class PorchlightValidator(OAuth2Validator):
         return refresh_token
 
     @staticmethod
-    def _token_family(request: Request) -> uuid.UUID:
+    def _token_family(request: ValidatorRequest) -> uuid.UUID:
         """Return the family of the tokens issued now: the code's or refresh token's, else a new one."""
         state = state_of(request)
         if state.token_family is None:
@@ -378,17 +502,28 @@ class PorchlightValidator(OAuth2Validator):
 
     # --- ID tokens and UserInfo ------------------------------------------------------------
 
-    def finalize_id_token(self, id_token, token, token_handler, request) -> str:
+    def finalize_id_token(
+        self,
+        id_token: dict[str, Any],
+        token: dict[str, Any],
+        token_handler: object,
+        request: ValidatorRequest,
+    ) -> str:
         """Issue the ID token (OIDC Core 1.0 §2, §3.1.3.6) for this token response."""
         retry = state_of(request).retry_response
         if retry is not None and "id_token" in retry:
             # A retried refresh gets the response it missed, ID token included (refresh.py).
-            return retry["id_token"]
+            sent: str = retry["id_token"]
+            return sent
+        user, client, audience, scopes = request.user, request.client, request.client_id, request.scopes
+        # oauthlib asks for the ID token once the client has authenticated and the grant (code,
+        # refresh token or device code) has named the user and the scopes.
+        assert user is not None and client is not None and audience is not None and scopes is not None
         issued = IDToken.issue(
-            user=request.user,
-            client=request.client,
-            audience=request.client_id,
-            scopes=request.scopes,
+            user=user,
+            client=client,
+            audience=audience,
+            scopes=scopes,
             auth_context=state_of(request).auth_context,
             nonce=id_token.get("nonce") or request.nonce,
             access_token=token.get("access_token"),
@@ -398,19 +533,23 @@ class PorchlightValidator(OAuth2Validator):
         request.id_token = request.access_token = issued.record
         return issued.to_jwt()
 
-    def get_userinfo_claims(self, request) -> dict[str, Any]:
+    def get_userinfo_claims(self, request: ValidatorRequest) -> dict[str, Any]:
+        # Asked with a validated access token, which names the user and the scopes.
+        assert request.user is not None and request.scopes is not None
         return userinfo_claims(request.user, request.scopes)
 
-    def get_oidc_claims(self, token, token_handler, request) -> dict[str, Any]:
+    def get_oidc_claims(
+        self, token: dict[str, Any], token_handler: object, request: ValidatorRequest
+    ) -> dict[str, Any]:
         return self.get_userinfo_claims(request)
 
-    def validate_jwt_bearer_token(self, token, scopes, request) -> bool:
+    def validate_jwt_bearer_token(self, token: str, scopes: list[str], request: ValidatorRequest) -> bool:
         # oauthlib routes any "ey…" bearer token here, and DOT would accept an ID token as an
         # access token. Only access tokens are bearer credentials (OIDC Core §5.3.1, RFC 9068
         # §4): a JWT access token is checked like any other, by its stored checksum.
         return self.validate_bearer_token(token, scopes, request)
 
-    def validate_id_token(self, token, scopes, request) -> bool:
+    def validate_id_token(self, token: str, scopes: list[str], request: ValidatorRequest) -> bool:
         # DOT's validate_jwt_bearer_token (replaced above) is what calls this; should anything
         # else, an ID token is still no bearer credential (OIDC Core §5.3.1, RFC 9068 §4).
         return False
@@ -418,8 +557,11 @@ class PorchlightValidator(OAuth2Validator):
     # --- device authorization grant (RFC 8628): hooks for oauthlib's DeviceCodeGrant -------
     # The grant runs in oauthlib; the rows, single use and slow_down live in device.py.
 
-    def validate_device_code(self, client_id, code, request, *args, **kwargs) -> str | None:
+    def validate_device_code(
+        self, client_id: str, code: str, request: ValidatorRequest, *args: Any, **kwargs: Any
+    ) -> str | None:
         """Return the RFC 8628 §3.5 status of ``code`` for the authenticated client; redeem it if approved."""
+        assert request.client is not None  # oauthlib's grant authenticates the client first.
         poll = device.device_code_redeem(client=request.client, device_code=code)
         if poll.grant is not None:
             # RFC 8628 §3.4: the token carries what the user approved, whatever the poll asks.
@@ -428,15 +570,21 @@ class PorchlightValidator(OAuth2Validator):
             state_of(request).auth_context = auth_context_of(poll.grant)
         return poll.status
 
-    def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
+    def revoke_token(
+        self, token: str, token_type_hint: str | None, request: ValidatorRequest, *args: Any, **kwargs: Any
+    ) -> None:
         """Revoke as DOT does (RFC 7009 §2.1), recording which of the client's tokens went."""
         client = request.client
-        found = client_tokens_find(value=token, client=client) if getattr(client, "pk", None) else []
+        if client is None or client.pk is None:
+            # No stored client: DOT revokes nothing, and so there is nothing to record.
+            super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+            return
+        found = client_tokens_find(value=token, client=client)
         super().revoke_token(token, token_type_hint, request, *args, **kwargs)
         for row in found:
             audit_record(
                 action=Action.TOKEN_REVOKE,
-                target=row.user if row.user_id else client,
+                target=row.user or client,
                 actor_label=f"client {client.client_id}",
                 detail={
                     "token": "access token" if isinstance(row, AccessToken) else "refresh token",
@@ -447,7 +595,9 @@ class PorchlightValidator(OAuth2Validator):
                 request=self.build_http_request(request),
             )
 
-    def save_token(self, token, request, *args, **kwargs):
+    def save_token(
+        self, token: dict[str, Any], request: ValidatorRequest, *args: Any, **kwargs: Any
+    ) -> object:
         # oauthlib's device grant has no OIDC variant, so it never adds an ID token; add it here,
         # before the tokens are saved (so the access token links to it), when openid was granted.
         if request.grant_type == GrantType.DEVICE_CODE and "openid" in (request.scopes or []):

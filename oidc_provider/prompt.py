@@ -45,32 +45,30 @@ def interaction_needed(
     """Return what the user must do first for this request, or None if nothing is left to ask."""
     # Read first: a malformed max_age is refused (invalid_request) whether or not anyone signed in.
     max_age = params.max_age
-    if login_needed(request, params, context, max_age):
+    user = request.user
+    # No sign-in context: no one is signed in (get_auth_context).
+    if context is None or not user.is_authenticated or login_needed(user, params, context, max_age):
         return LOGIN
     if mfa_policy.second_factor_missing(request, client, context, acr_values=params.get("acr_values")):
         return SECOND_FACTOR
-    if consent_needed(request.user, client, scopes, params.prompt):
+    if consent_needed(user, client, scopes, params.prompt):
         return CONSENT
     return None
 
 
-def login_needed(
-    request: HttpRequest, params: AuthorizationParams, context: AuthContext | None, max_age: int | None
-) -> bool:
-    """Return whether the user must sign in, or sign in again (OIDC Core 1.0 §3.1.2.1)."""
-    if context is None:
-        return True
+def login_needed(user: User, params: AuthorizationParams, context: AuthContext, max_age: int | None) -> bool:
+    """Return whether the signed-in user must sign in again (OIDC Core 1.0 §3.1.2.1)."""
     if params.reauthenticated_since_requested(context.auth_time):
         # The sign-in this very request sent the user to meets prompt=login and max_age.
         return False
     return (
         "login" in params.prompt
         or (max_age is not None and time.time() - context.auth_time > max_age)
-        or hint_names_another_user(request, params)
+        or hint_names_another_user(user, params)
     )
 
 
-def hint_names_another_user(request: HttpRequest, params: AuthorizationParams) -> bool:
+def hint_names_another_user(user: User, params: AuthorizationParams) -> bool:
     """Return whether id_token_hint names someone other than the signed-in user (§3.1.2.1)."""
     hint = params.get("id_token_hint")
     if not hint:
@@ -78,7 +76,7 @@ def hint_names_another_user(request: HttpRequest, params: AuthorizationParams) -
     claims = keys.verify(hint, check_expiry=False)
     if not claims or claims.get("iss") != oauth2_settings.OIDC_ISS_ENDPOINT:
         raise AuthorizationError("invalid_request", "id_token_hint is not an ID token issued here.")
-    return claims.get("sub") != request.user.subject
+    return claims.get("sub") != user.subject
 
 
 def consent_needed(user: User, client: Client, scopes: list[str], prompt: set[str]) -> bool:

@@ -1,8 +1,11 @@
 """What the protocol side does when the accounts side reports a session, password or account event."""
 
+from typing import Any
+
 from django.dispatch import receiver
 
 from accounts.lifecycle.services import account_erased
+from accounts.models import LoginSession, User
 from accounts.sessions import (
     account_deactivated,
     login_session_ended,
@@ -28,7 +31,7 @@ field_readers.append(consent_field_readers)
 
 
 @receiver(login_session_ended)
-def revoke_session_tokens(sender, session, **kwargs) -> None:
+def revoke_session_tokens(sender: object, session: LoginSession, **kwargs: Any) -> None:
     """A session-bound refresh token dies with its sign-in session (OIDC Core 1.0 §11).
 
     In the same transaction, every app that used the session is queued a back-channel logout
@@ -39,19 +42,19 @@ def revoke_session_tokens(sender, session, **kwargs) -> None:
 
 
 @receiver(password_changed)
-def revoke_offline_tokens(sender, user, **kwargs) -> None:
+def revoke_offline_tokens(sender: object, user: User, **kwargs: Any) -> None:
     """Offline access granted under the old password ends with it (RFC 9700 §4.14.2)."""
     offline_tokens_revoke(user=user)
 
 
 @receiver(account_deactivated)
-def revoke_user_tokens(sender, user, **kwargs) -> None:
+def revoke_user_tokens(sender: object, user: User, **kwargs: Any) -> None:
     """A deactivated account keeps no token, offline ones included, and no code left to redeem."""
     user_tokens_revoke(user=user)
     user_grants_void(user=user)
 
 
 @receiver(account_erased)
-def delete_user_protocol_data(sender, user, **kwargs) -> None:
+def delete_user_protocol_data(sender: object, user: User, **kwargs: Any) -> None:
     """An erased account leaves no token, code, device grant or consent behind."""
     user_protocol_data_delete(user=user)

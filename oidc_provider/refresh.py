@@ -15,7 +15,8 @@ rotated token for that purpose.
 import json
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import F
@@ -38,7 +39,7 @@ class RefreshDecision:
     # A session-bound token's live sign-in session, looked up once for the whole request.
     session: LoginSession | None = None
     # The response to send again instead (a retry within the grace window), or None.
-    retry: dict | None = None
+    retry: dict[str, Any] | None = None
 
 
 # The presented token, locked, with what deciding needs; a live row first, should a revoked one
@@ -77,10 +78,10 @@ def refresh_token_lock(*, value: str, client: Client) -> RefreshDecision:
     return RefreshDecision(None)
 
 
-def _retry_response(token: RefreshToken) -> dict | None:
+def _retry_response(token: RefreshToken) -> dict[str, Any] | None:
     """Return the successor response to send again, if ``token`` was rotated moments ago."""
     grace = settings.PORCHLIGHT["REFRESH_REUSE_GRACE"]
-    if not grace or not token.retry_response_encrypted:
+    if not grace or not token.retry_response_encrypted or token.revoked is None:
         return None
     if timezone.now() - token.revoked > timedelta(seconds=grace):
         return None
@@ -106,7 +107,7 @@ def _retry_response(token: RefreshToken) -> dict | None:
     return response
 
 
-def refresh_token_rotated(*, token: RefreshToken, response: dict) -> None:
+def refresh_token_rotated(*, token: RefreshToken, response: dict[str, Any]) -> None:
     """Revoke the locked ``token`` now that ``response`` carries its successor.
 
     As DOT's ``RefreshToken.revoke()`` does, the row is kept (revoked, so a reuse is recognised)
@@ -114,7 +115,7 @@ def refresh_token_rotated(*, token: RefreshToken, response: dict) -> None:
     within the grace window. One UPDATE and one DELETE, in the token request's transaction.
     """
     now = timezone.now()
-    fields = {"revoked": now, "updated": now, "access_token": None}
+    fields: dict[str, datetime | str | None] = {"revoked": now, "updated": now, "access_token": None}
     if settings.PORCHLIGHT["REFRESH_REUSE_GRACE"]:
         stored = json.dumps({"issued_at": int(time.time()), "response": response}).encode()
         fields["retry_response_encrypted"] = encrypt(stored)

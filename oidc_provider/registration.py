@@ -10,11 +10,13 @@ name by the rule for apps that register themselves (DOT's ``registration_source`
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from accounts.models import User
 from audit.actions import Action
 from audit.services import audit_record
 from ground.checksums import token_checksum
@@ -46,7 +48,7 @@ class RegistrationError(Exception):
 
 @transaction.atomic
 def registration_token_create(
-    *, label: str, expires: datetime, max_uses: int | None = None, created_by=None
+    *, label: str, expires: datetime, max_uses: int | None = None, created_by: User | None = None
 ) -> tuple[RegistrationToken, str]:
     """Create an initial access token and return it with its cleartext value (shown once)."""
     value = secrets.token_urlsafe(32)
@@ -85,9 +87,9 @@ class Metadata:
     id_token_signed_response_alg: str
     application_type: str
     # Back-Channel Logout 1.0 §2.2, Front-Channel Logout 1.0 §2 (LOGOUT_FIELDS).
-    logout: dict = field(default_factory=dict)
+    logout: dict[str, Any] = field(default_factory=dict)
 
-    def as_response(self) -> dict:
+    def as_response(self) -> dict[str, Any]:
         """Return the metadata the registration response echoes (RFC 7591 §3.2.1)."""
         return {
             "client_name": self.client_name,
@@ -103,7 +105,7 @@ class Metadata:
         }
 
 
-def _is_text(value: object) -> bool:
+def _is_text(value: object) -> TypeGuard[str]:
     # JSON may carry NUL or lone surrogates (\ud800), which no database column can store.
     if not isinstance(value, str) or "\x00" in value:
         return False
@@ -114,7 +116,7 @@ def _is_text(value: object) -> bool:
     return True
 
 
-def _string(data: dict, name: str, default: str) -> str:
+def _string(data: dict[str, Any], name: str, default: str) -> str:
     value = data.get(name, default)
     if value is None:
         return default
@@ -124,8 +126,8 @@ def _string(data: dict, name: str, default: str) -> str:
 
 
 def _string_list(
-    data: dict, name: str, default: list[str], *, error: str = "invalid_client_metadata"
-) -> list:
+    data: dict[str, Any], name: str, default: list[str], *, error: str = "invalid_client_metadata"
+) -> list[str]:
     value = data.get(name, default)
     if value is None:
         return list(default)
@@ -136,7 +138,7 @@ def _string_list(
     return list(dict.fromkeys(value))
 
 
-def metadata_parse(data: dict) -> Metadata:
+def metadata_parse(data: dict[str, Any]) -> Metadata:
     """Check a client metadata document against what Porchlight supports.
 
     Unknown metadata is ignored (RFC 7591 §2); known but unsupported values are refused with
@@ -220,9 +222,9 @@ def metadata_parse(data: dict) -> Metadata:
     )
 
 
-def _logout_metadata(data: dict) -> dict:
+def _logout_metadata(data: dict[str, Any]) -> dict[str, Any]:
     """Read the logout URIs and flags; the URIs are judged by Client.clean() like redirect URIs."""
-    metadata: dict = {}
+    metadata: dict[str, Any] = {}
     for name in LOGOUT_FIELDS:
         if name not in data:
             continue

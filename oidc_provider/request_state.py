@@ -17,15 +17,42 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oauthlib.common import Request
 
-from accounts.models import LoginSession
+from accounts.models import LoginSession, User
 
-from .models import AuthContextFields, Grant, RefreshToken
+from .models import AuthContextFields, Client, Grant, IDToken, RefreshToken
 
 _ATTRIBUTE = "porchlight_state"
+
+if TYPE_CHECKING:
+
+    class ValidatorRequest(Request):
+        """oauthlib's request as the validator's hooks receive it, for the type checker only.
+
+        oauthlib's stubs declare what oauthlib sets as ``Any | None`` and nothing of what DOT and
+        the authorization view add; these are the types Porchlight reads them with. At run time
+        it is ``oauthlib.common.Request`` itself.
+        """
+
+        # None until DOT has authenticated the client (or loaded it by client_id) and until a
+        # grant has named the user and scopes.
+        client: Client | None
+        client_id: str | None
+        user: User | None
+        scopes: list[str] | None
+        nonce: str | None
+        # Credentials oauthlib sets from the authorization view: how the user signed in.
+        auth_context: dict[str, Any]
+        # DOT's: the RFC 8707 resources, the refresh token being used, the ID token's record.
+        resource: list[str]
+        refresh_token_instance: RefreshToken
+        id_token: IDToken
+
+else:
+    ValidatorRequest = Request
 
 
 @dataclass
@@ -43,7 +70,7 @@ class TokenRequestState:
     # The locked grant once validate_code accepted it for the authenticated client.
     grant: Grant | None = None
     # A retried refresh within the grace window: the response to send again (refresh.py).
-    retry_response: dict | None = None
+    retry_response: dict[str, Any] | None = None
     # The live sign-in session of a session-bound refresh, once looked up (None: none is live).
     login_session: LoginSession | None = None
     login_session_known: bool = False

@@ -19,15 +19,17 @@ second ``BEGIN IMMEDIATE`` fails at once with "database table is locked" instead
 """
 
 import threading
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
+from accounts.models import User
 from audit.actions import Action
 from audit.services import audit_record
 
@@ -75,7 +77,7 @@ def retention() -> timedelta:
     return timedelta(seconds=longest) + publish_lead()
 
 
-def _process_lock():
+def _process_lock() -> AbstractContextManager[object]:
     return _sqlite_writers if connection.vendor == "sqlite" else nullcontext()
 
 
@@ -150,7 +152,7 @@ def _rotate_algorithm(algorithm: str, now: datetime, force: bool) -> list[Step]:
     return steps
 
 
-def _audit(steps: list[Step], *, actor, actor_label: str, forced: bool) -> None:
+def _audit(steps: list[Step], *, actor: User | AnonymousUser | None, actor_label: str, forced: bool) -> None:
     for step in steps:
         audit_record(
             action=STEP_ACTIONS[step.action],
@@ -166,7 +168,7 @@ def keys_rotate(
     now: datetime | None = None,
     force: bool = False,
     algorithms: list[str] | None = None,
-    actor=None,
+    actor: User | AnonymousUser | None = None,
     actor_label: str = "",
 ) -> list[Step]:
     """Take every due lifecycle step (all of them at once with ``force``); return what was done."""
@@ -185,7 +187,9 @@ def keys_rotate(
     return steps
 
 
-def key_retire(*, key: SigningKey, actor=None, actor_label: str = "") -> list[Step]:
+def key_retire(
+    *, key: SigningKey, actor: User | AnonymousUser | None = None, actor_label: str = ""
+) -> list[Step]:
     """Stop signing with ``key`` now; an active key is replaced by a new one at once."""
     # Its state now, not when it was loaded: retiring the active key may have just promoted it.
     key.refresh_from_db(fields=["state"])
@@ -209,7 +213,9 @@ def key_retire(*, key: SigningKey, actor=None, actor_label: str = "") -> list[St
     return []
 
 
-def key_activate(*, key: SigningKey, actor=None, actor_label: str = "") -> list[Step]:
+def key_activate(
+    *, key: SigningKey, actor: User | AnonymousUser | None = None, actor_label: str = ""
+) -> list[Step]:
     """Sign with ``key`` (e.g. one just imported) at once; its algorithm's active key retires."""
     now = timezone.now()
     with _process_lock(), transaction.atomic():

@@ -1,9 +1,12 @@
 """The scopes relying parties may request (DOT scopes backend)."""
 
+from typing import Any
+
 from oauth2_provider.scopes import BaseScopes
+from oauthlib.common import Request
 
 from .claims import SCOPE_DESCRIPTIONS
-from .models import GrantType
+from .models import Client, GrantType
 
 # Scopes that only clients with the client_credentials grant may ask for would go here; the
 # public list is what discovery's scopes_supported shows (docs/design.md, gap 5: no internal scopes).
@@ -14,14 +17,18 @@ class PorchlightScopes(BaseScopes):
     def get_all_scopes(self) -> dict[str, str]:
         return dict(SCOPE_DESCRIPTIONS)
 
-    def get_available_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
+    def get_available_scopes(
+        self, application: Client | None = None, request: Request | None = None, *args: Any, **kwargs: Any
+    ) -> list[str]:
         if application is not None and not getattr(application, "release_groups", False):
             # Group names go only to clients staff allowed them; asking anyway is invalid_scope
             # (RFC 6749 §4.1.2.1, §5.2).
             return [scope for scope in PUBLIC_SCOPES if scope != "groups"]
         return list(PUBLIC_SCOPES)
 
-    def get_default_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
+    def get_default_scopes(
+        self, application: Client | None = None, request: Request | None = None, *args: Any, **kwargs: Any
+    ) -> list[str]:
         # RFC 6749 §3.3: without scope, grant the minimum. A token with no user (the
         # client_credentials grant) gets no user scope at all, whatever else the client may do.
         if getattr(request, "grant_type", None) == "client_credentials":

@@ -5,10 +5,14 @@ write the audit record. Secrets are minted, hashed and audited in one place,
 ``client_secret_set``.
 """
 
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 
+from accounts.models import User
 from audit.actions import Action
 from audit.services import audit_record
 
@@ -42,9 +46,9 @@ def client_create(
     require_pkce: bool = True,
     require_mfa: bool = False,
     release_groups: bool = False,
-    logout: dict | None = None,
+    logout: dict[str, Any] | None = None,
     registration_source: str = Client.RegistrationSource.MANUAL,
-    actor=None,
+    actor: User | AnonymousUser | None = None,
     actor_label: str = "",
 ) -> tuple[Client, str | None]:
     """Create a client and return it with its cleartext secret (None for a public client).
@@ -79,7 +83,9 @@ def client_create(
     return client, secret
 
 
-def client_create_record(*, client: Client, actor=None, actor_label: str = "") -> None:
+def client_create_record(
+    *, client: Client, actor: User | AnonymousUser | None = None, actor_label: str = ""
+) -> None:
     """Write the audit record for a new client (the admin saves its own form, then calls this)."""
     audit_record(
         action=Action.CLIENT_CREATE,
@@ -92,7 +98,12 @@ def client_create_record(*, client: Client, actor=None, actor_label: str = "") -
 
 @transaction.atomic
 def client_secret_set(
-    *, client: Client, secret: str | None = None, actor=None, actor_label: str = "", save: bool = True
+    *,
+    client: Client,
+    secret: str | None = None,
+    actor: User | AnonymousUser | None = None,
+    actor_label: str = "",
+    save: bool = True,
 ) -> str:
     """Give a confidential client ``secret``, or a generated one, and return it (shown once).
 
@@ -134,7 +145,7 @@ def client_update(
     post_logout_redirect_uris: list[str] | None = None,
     allowed_origins: list[str] | None = None,
     grant_types: list[str] | None = None,
-    actor=None,
+    actor: User | AnonymousUser | None = None,
     actor_label: str = "",
 ) -> list[str]:
     """Change the given settings of ``client`` (None leaves one as it is); return what changed."""
@@ -159,7 +170,9 @@ def client_update(
     return changed
 
 
-def client_change_record(*, client: Client, changed: list[str], actor=None, actor_label: str = "") -> None:
+def client_change_record(
+    *, client: Client, changed: list[str], actor: User | AnonymousUser | None = None, actor_label: str = ""
+) -> None:
     """Write the audit record for a change to ``client``'s settings (never their values' secrets)."""
     audit_record(
         action=Action.CLIENT_CHANGE,
@@ -174,7 +187,9 @@ def client_change_record(*, client: Client, changed: list[str], actor=None, acto
 
 
 @transaction.atomic
-def client_delete(*, client: Client, actor=None, actor_label: str = "") -> None:
+def client_delete(
+    *, client: Client, actor: User | AnonymousUser | None = None, actor_label: str = ""
+) -> None:
     """Delete ``client`` with every token, code and consent it holds."""
     audit_record(
         action=Action.CLIENT_DELETE,
@@ -187,7 +202,9 @@ def client_delete(*, client: Client, actor=None, actor_label: str = "") -> None:
 
 
 @transaction.atomic
-def user_tokens_revoke_all(*, user, actor=None, actor_label: str = "") -> int:
+def user_tokens_revoke_all(
+    *, user: User, actor: User | AnonymousUser | None = None, actor_label: str = ""
+) -> int:
     """Revoke every token and unredeemed code any client holds for ``user``; return how many tokens."""
     count = user_tokens_revoke(user=user)
     # A code or approved device grant not yet exchanged would otherwise still buy fresh tokens.

@@ -1,8 +1,10 @@
 """What a stored token says about itself (RFC 7662 §2.2), and revoking a user's tokens."""
 
+import enum
 import math
 import uuid
 from datetime import datetime, timedelta
+from typing import Any, Final, Literal, TypeAlias
 
 from django.conf import settings
 from django.db import transaction
@@ -10,6 +12,7 @@ from django.utils import timezone
 from oauth2_provider.models import revoke_access_token
 from oauth2_provider.settings import oauth2_settings
 
+from accounts.models import LoginSession, User
 from accounts.sessions import login_session_active
 from ground.checksums import token_checksum
 from ground.prepared_queries import PreparedLookup
@@ -24,9 +27,9 @@ _ACCESS_TOKEN_BY_CHECKSUM = PreparedLookup(
 )
 
 
-def _subject(token) -> str:
+def _subject(token: AccessToken | RefreshToken, client: Client) -> str:
     # RFC 9068 §2.2: with no end user (client_credentials) the subject is the client.
-    return token.user.subject if token.user_id else token.application.client_id
+    return token.user.subject if token.user is not None else client.client_id
 
 
 def token_usable(token: AccessToken | RefreshToken | Grant) -> bool:
@@ -36,7 +39,7 @@ def token_usable(token: AccessToken | RefreshToken | Grant) -> bool:
     that raced it may still hold one; UserInfo, introspection and the token endpoint ask this
     before they honour any. A client_credentials token has no account.
     """
-    return token.user_id is None or token.user.is_active
+    return token.user is None or token.user.is_active
 
 
 def access_token_find(*, value: str) -> AccessToken | None:
@@ -45,20 +48,23 @@ def access_token_find(*, value: str) -> AccessToken | None:
     return _ACCESS_TOKEN_BY_CHECKSUM.first(token_checksum(value))
 
 
-def access_token_claims(token: AccessToken) -> dict:
+def access_token_claims(token: AccessToken) -> dict[str, Any]:
     """Return the introspection response for a valid access token."""
+    # DOT's column allows a token without a client; Porchlight issues none.
+    client = token.application
+    assert client is not None
     data = {
         "active": True,
         "token_type": "Bearer",
         "scope": token.scope,
-        "client_id": token.application.client_id,
-        "sub": _subject(token),
+        "client_id": client.client_id,
+        "sub": _subject(token, client),
         "iss": oauth2_settings.OIDC_ISS_ENDPOINT,
-        "aud": token.resource or [token.application.client_id],
+        "aud": token.resource or [client.client_id],
         "exp": int(token.expires.timestamp()),
         "iat": int(token.created.timestamp()),
     }
-    if token.user_id:
+    if token.user is not None:
         data["username"] = token.user.get_username()
     if token.auth_time:
         data["auth_time"] = int(token.auth_time.timestamp())
@@ -67,18 +73,24 @@ def access_token_claims(token: AccessToken) -> dict:
     return data
 
 
-def refresh_token_expires(token: RefreshToken):
+def refresh_token_expires(token: RefreshToken) -> datetime | None:
     """Return when an unused refresh token dies: its access token's expiry plus the idle lifetime."""
     if token.access_token is None:
         return None
     return token.access_token.expires + timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
 
 
+class _Session(enum.Enum):
+    LOOK_UP = enum.auto()
+
+
 # Passed as ``session`` when the caller has not looked the token's sign-in session up yet.
-LOOK_UP = object()
+LOOK_UP: Final = _Session.LOOK_UP
+# The live sign-in session of a session-bound token (None: it has ended), or LOOK_UP.
+SessionOrLookUp: TypeAlias = LoginSession | None | Literal[_Session.LOOK_UP]
 
 
-def refresh_token_deadline(token: RefreshToken, *, session=LOOK_UP) -> datetime | None:
+def refresh_token_deadline(token: RefreshToken, *, session: SessionOrLookUp = LOOK_UP) -> datetime | None:
     """Return when ``token`` dies if not used before, or None when it is dead already.
 
     Every refresh token dies after the idle lifetime. A session-bound one also dies with its
@@ -102,28 +114,30 @@ def refresh_token_deadline(token: RefreshToken, *, session=LOOK_UP) -> datetime 
     return deadline if deadline > timezone.now() else None
 
 
-def refresh_token_alive(token: RefreshToken, *, session=LOOK_UP) -> bool:
+def refresh_token_alive(token: RefreshToken, *, session: SessionOrLookUp = LOOK_UP) -> bool:
     """Return whether ``token`` may still be used."""
     return refresh_token_deadline(token, session=session) is not None
 
 
-def refresh_token_remaining(token: RefreshToken, *, session=LOOK_UP) -> int:
+def refresh_token_remaining(token: RefreshToken, *, session: SessionOrLookUp = LOOK_UP) -> int:
     """Return the seconds ``token`` has left if not used (``refresh_expires_in``)."""
     deadline = refresh_token_deadline(token, session=session)
     return max(0, math.floor((deadline - timezone.now()).total_seconds())) if deadline else 0
 
 
-def refresh_token_claims(token: RefreshToken) -> dict | None:
+def refresh_token_claims(token: RefreshToken) -> dict[str, Any] | None:
     """Return the introspection response for a live refresh token, or None if it is dead."""
     expires = refresh_token_deadline(token)
-    if expires is None:
+    # A token without its access token has no deadline: refresh_token_expires.
+    access_token = token.access_token
+    if expires is None or access_token is None:
         return None
     return {
         "active": True,
         "token_type": "refresh_token",
-        "scope": token.access_token.scope,
+        "scope": access_token.scope,
         "client_id": token.application.client_id,
-        "sub": _subject(token),
+        "sub": _subject(token, token.application),
         "username": token.user.get_username(),
         "iss": oauth2_settings.OIDC_ISS_ENDPOINT,
         "exp": int(expires.timestamp()),
@@ -143,7 +157,7 @@ def client_tokens_find(*, value: str, client: Client) -> list[AccessToken | Refr
 
 
 @transaction.atomic
-def user_tokens_revoke(*, user, client: Client | None = None) -> int:
+def user_tokens_revoke(*, user: User, client: Client | None = None) -> int:
     """Revoke every token ``client`` (None: any client) holds for ``user``; return how many."""
     refresh_tokens = RefreshToken.objects.filter(user=user, revoked__isnull=True)
     access_tokens = AccessToken.objects.filter(user=user)
@@ -163,7 +177,7 @@ def user_tokens_revoke(*, user, client: Client | None = None) -> int:
 
 
 @transaction.atomic
-def user_grants_void(*, user) -> int:
+def user_grants_void(*, user: User) -> int:
     """Make ``user``'s unredeemed authorization codes and approved device codes worthless; return how many."""
     codes = Grant.objects.filter(user=user, used_at__isnull=True).delete()[0]
     # RFC 8628 §3.5: the polling device is told access_denied.
@@ -174,7 +188,7 @@ def user_grants_void(*, user) -> int:
 
 
 @transaction.atomic
-def user_protocol_data_delete(*, user) -> None:
+def user_protocol_data_delete(*, user: User) -> None:
     """Delete every token, code, device grant and consent of ``user`` (the account's erasure)."""
     # Refresh tokens first: they point at the access tokens, which point at the ID tokens.
     RefreshToken.objects.filter(user=user).delete()
@@ -211,13 +225,14 @@ def session_tokens_revoke(*, sid: str) -> int:
 
 
 @transaction.atomic
-def offline_tokens_revoke(*, user) -> int:
+def offline_tokens_revoke(*, user: User) -> int:
     """Revoke the user's offline refresh tokens and their access tokens (a password change)."""
     families = set(
         RefreshToken.objects.filter(user=user, offline=True, revoked__isnull=True).values_list(
             "token_family", flat=True
         )
     )
-    for family in families - {None}:
-        family_revoke(family)
+    for family in families:
+        if family is not None:
+            family_revoke(family)
     return len(families)
