@@ -4,14 +4,17 @@ The rules a client obeys are ``Client.clean()``'s (the form runs it); the form a
 belongs to the form: the kind of app, which grant types that kind may use, and the typed secret.
 """
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
+from django.db import models
 
 from .client_settings import Kind
 from .hashers import client_secret_problem
 from .models import Algorithm, Client, GrantType
 
-GRANT_TYPE_LABELS = {
+GRANT_TYPE_LABELS: dict[str, str] = {
     GrantType.AUTHORIZATION_CODE: "Sign people in (authorization code flow)",
     GrantType.REFRESH_TOKEN: "Keep people signed in (refresh tokens)",
     GrantType.CLIENT_CREDENTIALS: "Call APIs as itself, with no person (client credentials)",
@@ -51,13 +54,18 @@ HELP = {
 
 
 def _field_label(name: str) -> str:
+    label = LABELS.get(name)
+    if label:
+        return label
     try:
-        return str(LABELS.get(name) or Client._meta.get_field(name).verbose_name)
+        field = Client._meta.get_field(name)
     except FieldDoesNotExist:
         return name
+    # Client.clean() names its own fields; a relation's reverse side would have no verbose_name.
+    return str(field.verbose_name) if isinstance(field, models.Field) else name
 
 
-class ClientAdminForm(forms.ModelForm):
+class ClientAdminForm(forms.ModelForm[Client]):
     kind = forms.ChoiceField(
         label="Kind of app",
         choices=list(Kind.LABELS.items()),
@@ -108,31 +116,34 @@ class ClientAdminForm(forms.ModelForm):
             for field in ("redirect_uris", "post_logout_redirect_uris", "allowed_origins")
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.kind = self.data.get("kind") or self.initial.get("kind") or Kind.of(self.instance)
-        if self.kind not in Kind.LABELS:
-            self.kind = Kind.WEB
-        self.initial.setdefault("kind", self.kind)
+        # The kind asked for (the ``kind`` field's value), else the instance's.
+        self.app_kind: str = self.data.get("kind") or self.initial.get("kind") or Kind.of(self.instance)
+        if self.app_kind not in Kind.LABELS:
+            self.app_kind = Kind.WEB
+        self.initial.setdefault("kind", self.app_kind)
         if "name" in self.fields:
             self.fields["name"].required = True
-        if "grant_types" in self.fields and self.instance.pk is None:
+        grant_types = self.fields.get("grant_types")
+        if isinstance(grant_types, forms.ChoiceField) and self.instance.pk is None:
             # A new app is offered only what its kind can use.
-            self.fields["grant_types"].choices = [
-                (value, GRANT_TYPE_LABELS[value]) for value in Kind.GRANT_TYPES[self.kind]
+            grant_types.choices = [
+                (value, GRANT_TYPE_LABELS[value]) for value in Kind.GRANT_TYPES[self.app_kind]
             ]
 
     def clean_new_client_secret(self) -> str:
-        secret = self.cleaned_data["new_client_secret"]
+        secret: str = self.cleaned_data["new_client_secret"]
         if secret:
             problem = client_secret_problem(secret)
             if problem:
                 raise ValidationError(problem)
         return secret
 
-    def clean(self):
-        cleaned = super().clean()
-        kind = cleaned.get("kind", self.kind)
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        kind = cleaned.get("kind", self.app_kind)
         # The kind decides whether the app can keep a secret; Client.clean() judges the rest.
         self.instance.client_type = Kind.CLIENT_TYPES.get(kind, Client.CLIENT_CONFIDENTIAL)
         if "grant_types" not in self.fields:
@@ -171,9 +182,10 @@ class ClientAdminForm(forms.ModelForm):
                 for message in ValidationError(e).messages
             ]
             errors = ValidationError({**shown, **({NON_FIELD_ERRORS: hidden} if hidden else {})})
-        super()._update_errors(errors)
+        # Django's private hook (docs/private-apis.md), which django-stubs does not declare.
+        super()._update_errors(errors)  # type: ignore[misc]
 
-    def _needs_new_secret_for_hs256(self, cleaned: dict) -> bool:
+    def _needs_new_secret_for_hs256(self, cleaned: dict[str, Any]) -> bool:
         # Only a hash of an existing secret is kept, so the HMAC key (OIDC Core 1.0 §10.1)
         # must arrive with the change. A client without a secret gets one generated on save.
         instance = self.instance

@@ -12,11 +12,16 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import TypedDict, overload
+from typing import Any, TypedDict, overload
 from urllib.parse import urlsplit
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+
+# Django's generic classes (ModelAdmin, ModelForm, ...) as django-stubs declares them, so that
+# `admin.ModelAdmin[Client]` also works at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORCHLIGHT_VAR_DIR", BASE_DIR / "var"))
@@ -582,7 +587,8 @@ OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oidc_provider.RefreshToken"
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oidc_provider.IDToken"
 OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "oidc_provider.DeviceGrant"
 
-OAUTH2_PROVIDER = {
+# DOT's settings (oauth2_provider/settings.py), values of every kind.
+OAUTH2_PROVIDER: dict[str, Any] = {
     "OIDC_ENABLED": True,
     "OIDC_ISS_ENDPOINT": ISSUER,
     "OAUTH2_VALIDATOR_CLASS": "oidc_provider.oauth2_validators.PorchlightValidator",

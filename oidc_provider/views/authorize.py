@@ -7,7 +7,7 @@ what the user must still do, and keeps the request server-side while the consent
 the page's answer goes to its own view (views/consent.py), with Django's CSRF protection.
 """
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
@@ -42,8 +42,10 @@ from ..prompt import LOGIN, SECOND_FACTOR, interaction_needed
 class Failure(Protocol):
     """An error for the RP: oauthlib's, an AuthorizationError, or an Interaction prompt=none forbids."""
 
-    error: str
-    description: str | None
+    @property
+    def error(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
 
 
 def error_page(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
@@ -54,7 +56,14 @@ def error_page(request: HttpRequest, message: str, status: int = 400) -> HttpRes
 class CodeResponseMixin(OAuthLibMixin):
     """Issue the code for a validated request, or send the RP an error, in its response mode."""
 
-    def _issue_code(self, request, client: Client, scopes: list[str], carried: dict, context: AuthContext):
+    def _issue_code(
+        self,
+        request: HttpRequest,
+        client: Client,
+        scopes: list[str],
+        carried: dict[str, Any],
+        context: AuthContext,
+    ) -> HttpResponse:
         credentials = {
             **{key: value for key, value in carried.items() if key != "response_mode"},
             # oauthlib sets each credential on its request: the validator stores this on the grant.
@@ -146,8 +155,8 @@ class AuthorizeView(CodeResponseMixin, View):
             lib = error.oauthlib_error
             if not lib.redirect_uri:
                 return error_page(request, self._describe(error, params))
-            client = Client.objects.filter(client_id=params.get("client_id")).first()
-            return self._error(request, params, lib.redirect_uri, client, lib)
+            named = Client.objects.filter(client_id=params.get("client_id")).first()
+            return self._error(request, params, lib.redirect_uri, named, lib)
 
         client: Client = credentials["request"].client
         if "openid" in scopes and not params.get("redirect_uri"):
@@ -165,6 +174,7 @@ class AuthorizeView(CodeResponseMixin, View):
         except AuthorizationError as error:
             return self._error(request, params, redirect_uri, client, error)
         if interaction is None:
+            assert context is not None  # Without one, prompt.py asks for a sign-in.
             return self._issue_code(request, client, scopes, carried, context)
         if "none" in params.prompt:
             # OIDC Core 1.0 §3.1.2.6: prompt=none forbids asking the user; the RP learns what was needed.
@@ -178,8 +188,10 @@ class AuthorizeView(CodeResponseMixin, View):
     # --- consent --------------------------------------------------------------------------
 
     def _consent_page(
-        self, request: HttpRequest, client: Client, scopes: list[str], carried: dict
+        self, request: HttpRequest, client: Client, scopes: list[str], carried: dict[str, Any]
     ) -> HttpResponse:
+        user = request.user
+        assert user.is_authenticated  # prompt.py asks for consent only once someone signed in.
         request_id = pending_store(request, scopes=scopes, carried=carried)
         descriptions = [(scope, SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in scopes]
         return render(
@@ -190,7 +202,7 @@ class AuthorizeView(CodeResponseMixin, View):
                 "scopes": descriptions,
                 "request_id": request_id,
                 # Scopes allowed before, so the page can point out what is new.
-                "granted": consent_scopes(user=request.user, client=client),
+                "granted": consent_scopes(user=user, client=client),
                 # Where the answer is sent: unlike the app's name, no other app can claim it.
                 "redirect_host": host_shown(carried["redirect_uri"]),
             },
@@ -199,7 +211,12 @@ class AuthorizeView(CodeResponseMixin, View):
     # --- responses ------------------------------------------------------------------------
 
     def _error(
-        self, request, params: AuthorizationParams, redirect_uri: str, client: Client | None, failure: Failure
+        self,
+        request: HttpRequest,
+        params: AuthorizationParams,
+        redirect_uri: str,
+        client: Client | None,
+        failure: Failure,
     ) -> HttpResponse:
         return authorization_response(
             request,

@@ -2,11 +2,13 @@
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
+
+from accounts.authentication import AuthenticatedHttpRequest
 
 from ..consent import consent_revoke, scope_descriptions
 from ..models import Consent
@@ -14,7 +16,7 @@ from ..models import Consent
 
 @method_decorator(never_cache, name="dispatch")
 class ConnectedAppsView(LoginRequiredMixin, View):
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def get(self, request: AuthenticatedHttpRequest) -> HttpResponse:
         consents = Consent.objects.filter(user=request.user).select_related("client")
         apps = [
             {"consent": consent, "scopes": scope_descriptions(consent.scopes)}
@@ -22,7 +24,7 @@ class ConnectedAppsView(LoginRequiredMixin, View):
         ]
         return render(request, "oidc_provider/connected_apps.html", {"apps": apps})
 
-    def post(self, request: HttpRequest) -> HttpResponse:
+    def post(self, request: AuthenticatedHttpRequest) -> HttpResponse:
         # The confirmation page (ConnectedAppRevokeView) posts here: this is the revocation itself.
         consent_id = request.POST.get("consent", "")
         if not (consent_id.isascii() and consent_id.isdigit()):
@@ -47,7 +49,7 @@ class ConnectedAppsView(LoginRequiredMixin, View):
 class ConnectedAppRevokeView(LoginRequiredMixin, View):
     """Ask "revoke this app?", saying what it loses; the answer posts to the Connected apps page."""
 
-    def get(self, request: HttpRequest, consent_id: int) -> HttpResponse:
+    def get(self, request: AuthenticatedHttpRequest, consent_id: int) -> HttpResponse:
         consent = Consent.objects.select_related("client").filter(pk=consent_id, user=request.user).first()
         if consent is None:
             messages.info(request, "That app is not connected to your account.")

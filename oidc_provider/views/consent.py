@@ -32,8 +32,9 @@ class ConsentAnswerView(CodeResponseMixin, View):
             )
         credentials = pending["credentials"]
         client = Client.objects.filter(client_id=credentials["client_id"]).first()
-        context = get_auth_context(request)
-        if client is None or context is None or pending["user"] != request.user.pk:
+        context, user = get_auth_context(request), request.user
+        # A sign-in context means a signed-in user (get_auth_context).
+        if client is None or context is None or not user.is_authenticated or pending["user"] != user.pk:
             return error_page(
                 request, "This sign-in request is no longer valid. Go back to the app and try again."
             )
@@ -45,5 +46,5 @@ class ConsentAnswerView(CodeResponseMixin, View):
                 params=self._error_params("access_denied", "The user declined.", credentials.get("state")),
                 response_mode=credentials.get("response_mode", "query"),
             )
-        consent_grant(user=request.user, client=client, scopes=pending["scopes"], request=request)
+        consent_grant(user=user, client=client, scopes=pending["scopes"], request=request)
         return self._issue_code(request, client, pending["scopes"], credentials, context)

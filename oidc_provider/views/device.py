@@ -6,12 +6,13 @@ A device asks ``/o/device/`` for a device code and a user code; the person signs
 The device meanwhile polls the token endpoint (``views/token.py``, ``device.py``).
 """
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core import signing
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -23,8 +24,10 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.common import urlencode as oauth_urlencode
 from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
-from accounts.authentication import get_auth_context
+from accounts.authentication import AuthContext, AuthenticatedHttpRequest, get_auth_context
+from accounts.models import User
 from accounts.throttling import throttle_attempt, throttle_failure, throttle_success
 
 from .. import mfa_policy
@@ -96,7 +99,7 @@ class DeviceAuthorizationView(OAuthLibMixin, View):
         )
 
     @staticmethod
-    def _authorize_client(grant, oauth_request: OAuthRequest) -> tuple[Client, list[str]]:
+    def _authorize_client(grant: DeviceCodeGrant, oauth_request: OAuthRequest) -> tuple[Client, list[str]]:
         """Authenticate the client as at the token endpoint and resolve the scopes it asks for."""
         # RFC 8628 §3.1: confidential clients authenticate as in RFC 6749 §3.2.1, public ones send
         # client_id. oauthlib's own device endpoint wants client_id even with HTTP Basic.
@@ -108,8 +111,9 @@ class DeviceAuthorizationView(OAuthLibMixin, View):
             raise errors.InvalidRequestError(
                 description="client_id is not the client that authenticated.", request=oauth_request
             ) from error
-        client = oauth_request.client
-        validator = grant.request_validator
+        client, validator = oauth_request.client, grant.request_validator
+        # Authentication set the client; DOT's server gives each grant its validator.
+        assert client is not None and validator is not None
         if not validator.validate_grant_type(client.client_id, GrantType.DEVICE_CODE, client, oauth_request):
             raise errors.UnauthorizedClientError(request=oauth_request)
         grant.validate_scopes(oauth_request)
@@ -120,11 +124,19 @@ class DeviceAuthorizationView(OAuthLibMixin, View):
 
 
 class SignedInView(View):
-    """A page for a signed-in person; anyone else goes to the sign-in page and comes back."""
+    """A page for a signed-in person; anyone else goes to the sign-in page and comes back.
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if get_auth_context(request) is None:
+    Its handlers get an ``AuthenticatedHttpRequest``, and how the person signed in as
+    ``self.auth_context``.
+    """
+
+    auth_context: AuthContext
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        context = get_auth_context(request)
+        if context is None:
             return redirect_to_login(request.get_full_path(), "accounts:login")
+        self.auth_context = context
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -136,7 +148,7 @@ def code_page(
     return render(request, "oidc_provider/device_code.html", context, status=status)
 
 
-def _throttle_account(user) -> str:
+def _throttle_account(user: User) -> str:
     # Wrong codes count per signed-in account apart from its password failures (so typing
     # codes badly cannot lock anyone out of signing in), and per client IP with failed logins.
     return f"device-code:{user.get_username()}"
@@ -146,12 +158,12 @@ def _throttle_account(user) -> str:
 class DeviceView(SignedInView):
     """Step 1: the user code, typed or pre-filled from ``verification_uri_complete`` (RFC 8628 §3.3.1)."""
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def get(self, request: AuthenticatedHttpRequest) -> HttpResponse:
         # A pre-filled code is only shown: looking it up waits for the user's own (CSRF-checked)
         # submit, so a link elsewhere cannot spend this account's or address's attempts.
         return code_page(request, user_code=request.GET.get("user_code", "")[:USER_CODE_MAX_INPUT])
 
-    def post(self, request: HttpRequest) -> HttpResponse:
+    def post(self, request: AuthenticatedHttpRequest) -> HttpResponse:
         typed = request.POST.get("user_code", "")[:USER_CODE_MAX_INPUT]
         # RFC 8628 §5.1: user codes are short, so guesses are counted, and refused, like passwords.
         attempt = throttle_attempt(request=request, username=_throttle_account(request.user))
@@ -173,12 +185,12 @@ class DeviceView(SignedInView):
 class DeviceConfirmView(SignedInView):
     """Step 2: which app wants which access; the user allows or denies (RFC 8628 §5.4)."""
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def get(self, request: AuthenticatedHttpRequest) -> HttpResponse:
         found = self._pending(request, request.GET.get("request", ""))
         if found is None:
             return code_page(request, error=STALE, status=400)
         grant, client = found
-        if mfa_policy.second_factor_missing(request, client, get_auth_context(request)):
+        if mfa_policy.second_factor_missing(request, client, self.auth_context):
             return mfa_policy.second_factor_redirect(request)
         return render(
             request,
@@ -191,13 +203,13 @@ class DeviceConfirmView(SignedInView):
             },
         )
 
-    def post(self, request: HttpRequest) -> HttpResponse:
+    def post(self, request: AuthenticatedHttpRequest) -> HttpResponse:
         token = request.POST.get("request", "")
         found = self._pending(request, token)
         if found is None:
             return code_page(request, error=STALE, status=400)
         grant, client = found
-        context = get_auth_context(request)
+        context = self.auth_context
         if mfa_policy.second_factor_missing(request, client, context):
             # The page asks for the second factor first, then shows the question again.
             return redirect(f"{request.path}?{urlencode({'request': token})}")

@@ -5,6 +5,8 @@ Only the client a token was issued to, or a client registered as allowed to intr
 told ``active: false`` (RFC 7662 §2.2, §4). DOT lets any client introspect any token.
 """
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -53,15 +55,15 @@ class IntrospectionView(OAuthLibMixin, View):
         core = self.get_oauthlib_core()
         # The oauthlib request DOT would build, from its public parts: the headers and body as
         # DOT extracts them, and the query re-encoded so oauthlib can always parse it.
-        query = urlencode(list(request.GET.items()))
+        query = urlencode([(key, request.GET[key]) for key in request.GET])
         uri = f"{request.path}?{query}" if query else request.path
         body = urlencode(core.extract_body(request))
-        oauth_request = Request(uri, request.method, body, core.extract_headers(request))
+        oauth_request = Request(uri, "POST", body, core.extract_headers(request))
         validator = core.server.request_validator
         # RFC 7662 §2.1: the caller must authenticate, which a public client cannot do.
         if not validator.authenticate_client(oauth_request):
             return None
-        client = oauth_request.client
+        client: Client | None = oauth_request.client
         if client is None or client.client_type != Client.CLIENT_CONFIDENTIAL:
             return None
         return client
@@ -70,7 +72,7 @@ class IntrospectionView(OAuthLibMixin, View):
     def _may_see(token_client_id: int | None, client: Client) -> bool:
         return client.may_introspect or token_client_id == client.pk
 
-    def _access_token(self, value: str, client: Client) -> dict | None:
+    def _access_token(self, value: str, client: Client) -> dict[str, Any] | None:
         token = access_token_find(value=value)
         if token is None:
             return None
@@ -78,7 +80,7 @@ class IntrospectionView(OAuthLibMixin, View):
             return INACTIVE
         return access_token_claims(token)
 
-    def _refresh_token(self, value: str, client: Client) -> dict | None:
+    def _refresh_token(self, value: str, client: Client) -> dict[str, Any] | None:
         checksum = token_checksum(value)
         token = (
             RefreshToken.objects.select_related("user", "application", "access_token")

@@ -5,6 +5,7 @@ client to a single DOT grant type and gives it no ID token algorithm (docs/desig
 """
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -66,7 +67,7 @@ class RegistrationView(View):
         return _no_store(JsonResponse(body, status=201))
 
     @staticmethod
-    def _document(request: HttpRequest) -> dict:
+    def _document(request: HttpRequest) -> dict[str, Any]:
         """Return the JSON object posted (RFC 7591 §3.1), or raise ``invalid_client_metadata``."""
         if request.content_type != "application/json":
             raise RegistrationError("invalid_client_metadata", "The request body must be application/json.")

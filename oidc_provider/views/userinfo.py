@@ -5,6 +5,8 @@ rules DOT's ``validate_bearer_token`` applies, in its order and with its error d
 without building an oauthlib request for a decision that is one row.
 """
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -63,7 +65,7 @@ class UserInfoView(View):
     def post(self, request: HttpRequest) -> HttpResponse:
         return self._respond(request)
 
-    def options(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return preflight_response(request, methods="GET, POST")
 
     def _respond(self, request: HttpRequest) -> HttpResponse:
@@ -78,9 +80,11 @@ class UserInfoView(View):
         if not value:
             return self._error(request, {"error": "invalid_token"})
         token = access_token_find(value=value)
-        detail = token_error(request, token)
-        if detail is not None:
-            return self._error(request, detail)
+        error = token_error(request, token)
+        if error is not None:
+            return self._error(request, error)
+        # token_error let it through: it exists and has the openid scope, so a user.
+        assert token is not None and token.user is not None
         # The token's scopes the provider knows, as DOT passes them (AccessToken.scopes).
         claims = userinfo_claims(token.user, list(token.scopes))
         return allow_origin(request, JsonResponse(claims), token.application)

@@ -1,9 +1,10 @@
 """manage.py createclient NAME --redirect-uri URI ... : register a client without the admin."""
 
 import json
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, Client, GrantType
 from oidc_provider.services import LOGOUT_FIELDS, client_create
@@ -12,7 +13,7 @@ from oidc_provider.services import LOGOUT_FIELDS, client_create
 class Command(BaseCommand):
     help = "Create an OpenID Connect client and print its id and secret (the secret is shown once)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris")
         parser.add_argument(
@@ -64,7 +65,7 @@ class Command(BaseCommand):
             "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             client, secret = client_create(
                 name=options["name"],

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from oidc_provider.housekeeping import housekeeping_run, housekeeping_schedule
 
@@ -9,10 +11,10 @@ class Command(BaseCommand):
         "step key rotation. With --schedule, enqueue the self-repeating background job instead."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--schedule", action="store_true", help="enqueue the job for the task worker")
 
-    def handle(self, *args, schedule: bool = False, **options):
+    def handle(self, *args: Any, schedule: bool = False, **options: Any) -> None:
         if schedule:
             enqueued = housekeeping_schedule()
             self.stdout.write("housekeeping scheduled" if enqueued else "housekeeping already scheduled")

@@ -1,8 +1,10 @@
 """manage.py importkey PATH: bring a PEM private key (HSM export, old deployment) into the key set."""
 
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from jwcrypto import jwk
 
 from audit.actions import Action
@@ -11,7 +13,7 @@ from oidc_provider.keys import KEY_PARAMS, signing_key_store
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, SigningKey
 from oidc_provider.rotation import key_activate
 
-DEFAULT_ALGORITHM = {
+DEFAULT_ALGORITHM: dict[tuple[str | None, str | None], str] = {
     ("RSA", None): Algorithm.RS256,
     ("EC", "P-256"): Algorithm.ES256,
     ("OKP", "Ed25519"): Algorithm.EDDSA,
@@ -21,7 +23,7 @@ DEFAULT_ALGORITHM = {
 class Command(BaseCommand):
     help = "Import a PEM private key as a signing key (published as `next` unless --active)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path")
         parser.add_argument(
             "--algorithm", choices=KEY_ALGORITHMS, help="default: from the key type (RSA: RS256)"
@@ -31,7 +33,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--password-file", help="file holding the PEM's passphrase")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             pem = Path(options["path"]).read_bytes()
             password = (
@@ -46,13 +48,15 @@ class Command(BaseCommand):
             raise CommandError("This is a public key; a signing key needs its private part.")
         kty, crv = key.get("kty"), key.get("crv")
         algorithm = options["algorithm"] or DEFAULT_ALGORITHM.get((kty, crv if kty != "RSA" else None))
-        wanted = KEY_PARAMS.get(algorithm, {})
+        wanted = KEY_PARAMS.get(algorithm, {}) if algorithm else {}
         if algorithm is None or wanted.get("kty") != kty or wanted.get("crv", crv) != crv:
             raise CommandError(
                 f"A {kty} {crv or ''} key cannot sign {algorithm or 'with any supported algorithm'}."
             )
-        if kty == "RSA" and key.get_op_key("sign").key_size < 2048:
-            raise CommandError("RSA signing keys must have at least 2048 bits.")
+        if kty == "RSA":
+            signer = key.get_op_key("sign")
+            if isinstance(signer, rsa.RSAPrivateKey) and signer.key_size < 2048:
+                raise CommandError("RSA signing keys must have at least 2048 bits.")
         if SigningKey.objects.filter(kid=key.thumbprint()).exists():
             raise CommandError("This key is already in the key set.")
         row = signing_key_store(key=key, algorithm=algorithm, state=SigningKey.State.NEXT)

@@ -1,9 +1,10 @@
 """manage.py resetclientsecret CLIENT_ID [--json]: give a confidential client a new secret, shown once."""
 
 import json
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from oidc_provider.models import Client
 from oidc_provider.services import client_secret_set
@@ -14,13 +15,13 @@ from .createclient import error_messages
 class Command(BaseCommand):
     help = "Give a confidential client a new generated secret and print it once; the old one stops working."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("client_id")
         parser.add_argument(
             "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         client = Client.objects.filter(client_id=options["client_id"]).first()
         if client is None:
             raise CommandError(f"No client has the id {options['client_id']!r}.")

@@ -1,6 +1,8 @@
 """manage.py rotatekeys: move the signing key lifecycle one step when due (safe from cron)."""
 
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from oidc_provider.models import KEY_ALGORITHMS
 from oidc_provider.rotation import keys_rotate, propagation, publish_lead, retention, rotation_period
@@ -13,7 +15,7 @@ class Command(BaseCommand):
         "cron on every node at once."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--now",
             action="store_true",
@@ -21,7 +23,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--algorithm", action="append", choices=KEY_ALGORITHMS, dest="algorithms")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         steps = keys_rotate(
             force=options["now"], algorithms=options["algorithms"], actor_label="rotatekeys command"
         )

@@ -1,9 +1,10 @@
 """manage.py updateclient CLIENT_ID [--redirect-uri URI …] [--grant-type TYPE …] …: change a client."""
 
 import json
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from oidc_provider.client_settings import client_description
 from oidc_provider.models import Client, GrantType
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         "types. Each list given replaces the current one; what is not given stays as it is."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("client_id")
         parser.add_argument("--name")
         parser.add_argument("--redirect-uri", action="append", dest="redirect_uris")
@@ -31,20 +32,24 @@ class Command(BaseCommand):
             )
         parser.add_argument("--json", action="store_true", help="print the client's registration as JSON")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         client = Client.objects.filter(client_id=options["client_id"]).first()
         if client is None:
             raise CommandError(f"No client has the id {options['client_id']!r}.")
-        lists = {}
-        for field in ("redirect_uris", "post_logout_redirect_uris", "allowed_origins"):
-            lists[field] = [] if options[f"clear_{field}"] else options[field]
+
+        # A list given replaces the current one, --clear-... empties it, neither leaves it.
+        def given(field: str) -> list[str] | None:
+            return [] if options[f"clear_{field}"] else options[field]
+
         try:
             changed = client_update(
                 client=client,
                 name=options["name"],
+                redirect_uris=given("redirect_uris"),
+                post_logout_redirect_uris=given("post_logout_redirect_uris"),
+                allowed_origins=given("allowed_origins"),
                 grant_types=options["grant_types"],
                 actor_label="updateclient command",
-                **lists,
             )
         except ValidationError as error:
             raise CommandError("; ".join(error_messages(error))) from error
