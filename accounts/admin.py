@@ -61,7 +61,8 @@ class AccountStateFilter(admin.SimpleListFilter):
         return [(state, state.capitalize()) for state in ACCOUNT_STATES]
 
     def queryset(self, request, queryset):
-        return users_in_state(queryset, self.value()) if self.value() in ACCOUNT_STATES else queryset
+        state = self.value()
+        return users_in_state(queryset, state) if state in ACCOUNT_STATES else queryset
 
 
 @admin.register(User)

@@ -10,6 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.messages.views import SuccessMessageMixin
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
@@ -113,16 +114,18 @@ def sessions_end(request):
 @never_cache
 def logged_out(request):
     signed_out = signed_out_page_take(request)
-    return frames_allow(render(request, "accounts/logged_out.html", signed_out), signed_out["frames"])
+    return frames_allow(
+        request, render(request, "accounts/logged_out.html", signed_out), signed_out["frames"]
+    )
 
 
-def frames_allow(response, frames: list[str]):
-    """Let ``response`` frame the apps' logout pages ``frames``, and only those; return it."""
+def frames_allow(request: HttpRequest, response: HttpResponse, frames: list[str]) -> HttpResponseBase:
+    """Let ``response`` to ``request`` frame the apps' logout pages ``frames``, and only those; return it."""
     if frames:
         # Front-Channel Logout 1.0 §4: the apps' logout pages are framed here, and only here.
         origins = {"{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in frames}
         # django-csp's public way to change one response's policy is its view decorator.
-        return csp_update({"frame-src": sorted(origins)})(lambda: response)()
+        return csp_update({"frame-src": sorted(origins)})(lambda request: response)(request)
     return response
 
 

@@ -67,8 +67,11 @@ class MalformedRequestMiddleware:
             request.encoding = "utf-8"
         if CONTENT_TYPE_ERROR in request.META:
             return "The Content-Type header cannot be parsed."
-        charset = request.content_params.get("charset")
-        form = request.content_type in FORM_TYPES
+        # Django's request handlers always parse the Content-Type (both are None only in a bare
+        # HttpRequest()).
+        charset = (request.content_params or {}).get("charset")
+        content_type = request.content_type or ""
+        form = content_type in FORM_TYPES
         if form and charset is not None and charset.strip().lower() not in UTF8_LABELS:
             return NOT_UTF8
         protocol = request.path.startswith(PROTOCOL_PREFIX)
@@ -79,7 +82,7 @@ class MalformedRequestMiddleware:
                 if (
                     protocol
                     and BAD_ESCAPE.search(request.body.decode("latin-1"))
-                    and request.content_type.endswith("urlencoded")
+                    and content_type.endswith("urlencoded")
                 ):
                     return "The request body is not valid percent-encoding."
                 request.POST  # noqa: B018 - parse now, where a failure can be answered cleanly

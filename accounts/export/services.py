@@ -245,7 +245,7 @@ def data_export_request(*, user, requested_by, request: HttpRequest | None = Non
         .first()
     )
     merged = export is not None
-    if merged:
+    if export is not None:
         export.token_hash = token_checksum(token)
         export.save(update_fields=["token_hash"])
     else:

@@ -34,6 +34,7 @@ def account_delete(request):
             # The deactivation ended every session, this one included; sign this browser out.
             logout(request)
             signed_out_page_prepare(request, session=session)
+            assert erase_after is not None  # Only an erasure asked for now has no date.
             request.session[CLOSED_SESSION_KEY] = erase_after.isoformat()
             return redirect("accounts:account-closed")
     grace_days = settings.PORCHLIGHT["ACCOUNT_DELETION_GRACE_DAYS"]
@@ -52,4 +53,4 @@ def account_closed(request):
         return redirect("accounts:login")
     frames = signed_out_page_take(request)["frames"]
     context = {"erase_after": datetime.fromisoformat(closed), "frames": frames}
-    return frames_allow(render(request, "accounts/account_closed.html", context), frames)
+    return frames_allow(request, render(request, "accounts/account_closed.html", context), frames)
