@@ -15,7 +15,7 @@ import oauth2_provider
 import pytest
 from csp import decorators as csp_decorators
 from csp.middleware import CSPMiddleware
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import BasePasswordHasher, make_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.handlers.base import BaseHandler
 from django.db.models.query import ModelIterable, QuerySet, get_related_populators
@@ -122,6 +122,17 @@ def test_private_apis_dot_resource_check_without_grant_type_only_parses_and_vali
 
 
 # --- Django --------------------------------------------------------------------------------------
+
+
+def test_private_apis_django_hasher_check_encode_args():
+    assert parameters(BasePasswordHasher._check_encode_args) == ["self", "password", "salt"], changed(
+        DJANGO, "BasePasswordHasher._check_encode_args", "its signature"
+    )
+    hasher = BasePasswordHasher()
+    for password, salt in [(None, "salt"), ("secret", ""), ("secret", "a$b")]:
+        with pytest.raises(TypeError if password is None else ValueError):
+            hasher._check_encode_args(password, salt)
+    hasher._check_encode_args("secret", "salt")
 
 
 def test_private_apis_django_model_form_update_errors():
