@@ -14,10 +14,10 @@ from pathlib import Path
 
 import requests
 
+from tests.environment import ROOT, clean_environment
 from tests.pg_cluster import PG_BIN, as_owner, ensure_installed
 from tests.pg_cluster import free_port as free_pg_port
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
@@ -128,10 +128,14 @@ def redis_server(log: Path) -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def node_environment(var_dir: Path, database_url: str, **settings: str) -> dict[str, str]:
-    """Return the environment of a node on ``database_url``; ``settings`` are PORCHLIGHT_ variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
-    env.update(DATABASE_URL=database_url, PORCHLIGHT_VAR_DIR=str(var_dir), PORCHLIGHT_ACCESS_LOG="")
+def node_environment(var_dir: Path, database_url: str | None, **settings: str) -> dict[str, str]:
+    """Return the environment of a node on ``database_url``; ``settings`` are PORCHLIGHT_ variables.
+
+    Without a database URL the node keeps its SQLite database under ``var_dir``, as on a laptop.
+    """
+    env = clean_environment(var_dir, PORCHLIGHT_ACCESS_LOG="")
+    if database_url:
+        env["DATABASE_URL"] = database_url
     # The apps' back-channel endpoints in tests (tests/logout_receiver.py) listen on loopback.
     env.update(PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8,::1/128")
     env.update({f"PORCHLIGHT_{name}": value for name, value in settings.items()})
@@ -147,17 +151,40 @@ def manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def create_user(env: dict[str, str], username: str, password: str, **fields: str) -> None:
+    """Create a user in the node's database as an operator would, from the shell."""
+    manage(
+        env,
+        "shell",
+        "-v0",
+        "-c",
+        "from accounts.models import User; "
+        f"User.objects.create_user(username={username!r}, password={password!r}, **{fields!r})",
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Ask ``process`` to stop as a service manager does; kill it if it has not within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 @contextmanager
-def gunicorn_node(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[str]:
-    """Serve the provider under gunicorn on a free loopback port; yield its base URL."""
-    port = free_port()
+def gunicorn_node(
+    env: dict[str, str], log: Path, *, workers: int = 1, port: int | None = None
+) -> Iterator[str]:
+    """Serve the provider under gunicorn on ``port`` (a free loopback one by default); yield its URL."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **env,
         "PORCHLIGHT_BIND": f"127.0.0.1:{port}",
         "PORCHLIGHT_ISSUER": env.get("PORCHLIGHT_ISSUER", base),
         "PORCHLIGHT_WORKERS": str(workers),
-        "PORCHLIGHT_METRICS_DIR": str(log.parent / f"metrics-{port}"),
     }
     with log.open("ab") as output:
         server = subprocess.Popen(
@@ -179,12 +206,24 @@ def gunicorn_node(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterat
                 time.sleep(0.1)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+        stop(server)
+
+
+@contextmanager
+def task_worker(env: dict[str, str], log: Path) -> Iterator[None]:
+    """Run the task worker (`manage.py db_worker`) as `make run` does, until the block ends."""
+    with log.open("ab") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.2"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
+    try:
+        yield
+    finally:
+        stop(worker)
 
 
 @contextmanager
