@@ -1,15 +1,17 @@
 """A PostgreSQL cluster the test owns (it can stop and restart it), gunicorn nodes on it, a Redis."""
 
+import atexit
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import requests
@@ -226,25 +228,96 @@ def task_worker(env: dict[str, str], log: Path) -> Iterator[None]:
         stop(worker)
 
 
+def _postgres_admin() -> tuple[dict, str]:
+    """Return how to connect to the test database's server as its owner, and a URL prefix for it."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    admin = dict(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], password=settings["PASSWORD"]
+    )
+    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
+    return admin, f"postgres://{settings['USER']}{password}@{settings['HOST']}:{settings['PORT']}/"
+
+
+# Databases with every migration applied, made once per test process and then copied for each
+# node: migrating from nothing costs seconds of CPU, and tests of serving need not repeat it.
+_migrated: dict[str, str | Path] = {}
+
+
+def _migration_folder() -> Path:
+    if "folder" not in _migrated:
+        _migrated["folder"] = Path(tempfile.mkdtemp(prefix="porchlight-migrated-"))
+        atexit.register(shutil.rmtree, _migrated["folder"], ignore_errors=True)
+    return _migrated["folder"]
+
+
+def _migrated_sqlite() -> Path:
+    if "sqlite" not in _migrated:
+        manage(node_environment(_migration_folder(), None), "migrate", "-v0")
+        _migrated["sqlite"] = _migration_folder() / "porchlight.sqlite3"
+    return _migrated["sqlite"]
+
+
+def _drop_postgres(name: str) -> None:
+    import psycopg
+
+    admin, _ = _postgres_admin()
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
+        pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _forget_postgres(name: str) -> None:
+    import psycopg
+
+    # At exit: the throwaway cluster of tests/pg_cluster.py may be gone already, and with it the database.
+    with suppress(psycopg.Error):
+        _drop_postgres(name)
+
+
+def _migrated_postgres() -> str:
+    import psycopg
+
+    if "postgresql" not in _migrated:
+        admin, prefix = _postgres_admin()
+        name = f"porchlight_migrated_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
+            pg.execute(f'CREATE DATABASE "{name}"')
+        atexit.register(_forget_postgres, name)
+        manage(node_environment(_migration_folder(), prefix + name), "migrate", "-v0")
+        _migrated["postgresql"] = name
+    return _migrated["postgresql"]
+
+
+def migrated_sqlite(var_dir: Path) -> None:
+    """Put a database with every migration applied where a node on ``var_dir`` keeps its SQLite one."""
+    with (
+        closing(sqlite3.connect(_migrated_sqlite())) as source,
+        closing(sqlite3.connect(var_dir / "porchlight.sqlite3")) as copy,
+    ):
+        source.backup(copy)
+
+
 @contextmanager
-def scratch_database(tmp_path: Path) -> Iterator[str]:
-    """Yield the URL of an empty database beside the test database (same engine); drop it afterwards."""
+def scratch_database(tmp_path: Path, *, migrated: bool = False) -> Iterator[str]:
+    """Yield the URL of a database beside the test database (same engine); drop it afterwards.
+
+    It is empty, or with ``migrated`` has every migration applied, as ``manage.py migrate`` leaves it.
+    """
     import psycopg
     from django.db import connection
 
     if connection.vendor != "postgresql":
+        if migrated:
+            migrated_sqlite(tmp_path)
         yield f"sqlite:///{tmp_path / 'porchlight.sqlite3'}"
         return
-    settings = connection.settings_dict
+    admin, prefix = _postgres_admin()
     name = f"porchlight_scratch_{uuid.uuid4().hex[:12]}"
-    admin = dict(
-        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], password=settings["PASSWORD"]
-    )
+    template = f' TEMPLATE "{_migrated_postgres()}"' if migrated else ""
     with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
-        pg.execute(f'CREATE DATABASE "{name}"')
-    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
+        pg.execute(f'CREATE DATABASE "{name}"{template}')
     try:
-        yield f"postgres://{settings['USER']}{password}@{settings['HOST']}:{settings['PORT']}/{name}"
+        yield prefix + name
     finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
-            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_postgres(name)

@@ -1,6 +1,8 @@
 """Shared fixtures: users, clients, keys, and one ``validate_id_token()`` helper; the e2e marker."""
 
+import ast
 import base64
+import functools
 import hashlib
 import inspect
 import json
@@ -144,18 +146,44 @@ def _is_e2e(item, starters: list, verdicts: dict) -> bool:
 def pytest_collection_modifyitems(config, items) -> None:
     starters, verdicts = _server_starters(), {}
     for item in items:
-        if not _is_e2e(item, starters, verdicts):
-            continue
-        item.add_marker(pytest.mark.e2e)
-        # A module's server started once for all its tests (a module-scoped fixture) serves them
-        # all from one xdist worker, under `--dist loadgroup`, instead of starting on several.
-        shared = [
-            definitions[-1]
-            for definitions in item._fixtureinfo.name2fixturedefs.values()
-            if definitions and definitions[-1].scope in ("module", "package", "class")
-        ]
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+        if _is_e2e(item, starters, verdicts):
+            item.add_marker(pytest.mark.e2e)
+
+
+# --- pytest-xdist: which tests go to a worker together -----------------------------------------
+#
+# One test at a time, as `--dist load` hands them out, except that a module with a module-scoped
+# fixture (a server started once for all its tests: gunicorn, two nodes) goes whole to one worker,
+# which starts it once. The controller sees only test ids, so the module's source tells.
+
+
+@functools.cache
+def _has_module_fixture(path: Path) -> bool:
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call) and any(
+                    keyword.arg == "scope" and getattr(keyword.value, "value", None) == "module"
+                    for keyword in decorator.keywords
+                ):
+                    return True
+    return False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if _has_module_fixture(config.rootpath / path) else nodeid
+
+    return ModuleFixtureScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

@@ -80,9 +80,9 @@ def nodes(request, tmp_path_factory) -> Iterator[TwoNodes]:
             settings["CACHE_URL"] = stack.enter_context(redis_server(tmp_path / "redis.log"))
             settings["CACHE_SESSIONS"] = "true"
             settings["CACHE_THROTTLE"] = "true"
-        database_url = stack.enter_context(scratch_database(tmp_path))
+        database_url = stack.enter_context(scratch_database(tmp_path, migrated=True))
         env = node_environment(tmp_path, database_url, **settings)
-        for args in (["migrate", "-v0"], ["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
+        for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
             manage(env, *args)
         for username in ("alice", "bob", "carol", "dave"):
             create_user(env, username, PASSWORD)

@@ -37,7 +37,7 @@ ATTEMPTS, RETRY_DELAY = 3, 1
 @pytest.fixture
 def database_url(tmp_path):
     """A database of its own for the served provider and its worker; dropped afterwards."""
-    with scratch_database(tmp_path) as url:
+    with scratch_database(tmp_path, migrated=True) as url:
         yield url
 
 
@@ -87,7 +87,7 @@ def stack(tmp_path, database_url):
         LOGOUT_RETRY_DELAY=str(RETRY_DELAY),
         LOGOUT_TIMEOUT="2",
     )
-    for args in (["migrate", "-v0"], ["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
+    for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
         manage(env, *args)
     create_user(env, "alice", PASSWORD, email="alice@example.com")
     # The worker exactly as `make run` and the systemd unit start it.

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.http import urlsafe_base64_encode
 
 from porchlight.log_redaction import redact_secret_paths
-from tests.cluster import gunicorn_node, manage, node_environment
+from tests.cluster import gunicorn_node, manage, migrated_sqlite, node_environment
 
 MAKE_RESET_LINK = """
 from django.contrib.auth import get_user_model
@@ -49,8 +49,8 @@ class LoggedServer:
 def logged_server(tmp_path):
     """gunicorn with its access log on, and a user with a valid password-reset link."""
     env = node_environment(tmp_path, None, ACCESS_LOG="-")
-    for args in (["migrate", "-v0"], ["collectstatic", "--no-input", "-v0"]):
-        manage(env, *args)
+    migrated_sqlite(tmp_path)
+    manage(env, "collectstatic", "--no-input", "-v0")
     token, link = manage(env, "shell", "-v0", "-c", MAKE_RESET_LINK).split()
     output = tmp_path / "server.log"
     with ExitStack() as running:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.cluster import gunicorn_node, manage, node_environment
+from tests.cluster import gunicorn_node, manage, migrated_sqlite, node_environment
 
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
 
@@ -25,8 +25,8 @@ def json_server(tmp_path_factory):
         METRICS_TOKEN=METRICS_TOKEN,
         METRICS_ALLOWED_NETWORKS="192.0.2.0/24",
     )
-    for args in (["migrate", "-v0"], ["rotatekeys"]):
-        manage(env, *args)
+    migrated_sqlite(tmp_path)
+    manage(env, "rotatekeys")
     output = tmp_path / "server.log"
     with gunicorn_node(env, output, workers=2) as base:
         yield base, output, tmp_path
