@@ -23,6 +23,7 @@ from django.test import Client as BrowserClient
 from django.utils import timezone
 from jwcrypto import jwk, jwt
 
+from accounts.mfa.models import RecoveryCodeDevice
 from oidc_provider import keys, rotation
 from oidc_provider.services import client_create
 from tests.cluster import redis_server
@@ -187,9 +188,12 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, monkeypatch):
     # Argon2 is deliberately slow; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+    # So are the 100,000 PBKDF2 rounds of a recovery code; tests make many sets. Each set keeps
+    # the rounds it was made with, and checks typed codes with those.
+    monkeypatch.setattr(RecoveryCodeDevice._meta.get_field("iterations"), "default", 100)
     from ipaddress import ip_network
 
     settings.PORCHLIGHT = {
@@ -221,8 +225,8 @@ def _fresh_key_cache():
 class KeyPool:
     """Private keys generated once per test process and handed out again to each test's first keys.
 
-    An RSA key takes a tenth of a second to generate, and most tests start with a key for every
-    algorithm. While ``lending()``, ``jwk.JWK.generate`` returns this process's earlier keys of
+    Most tests start with a key for every algorithm, and the two RSA keys among them take a tenth
+    of a second to generate. While ``lending()``, ``jwk.JWK.generate`` returns this process's earlier keys of
     the same kind, a different one for each call, so no two keys of one test are alike.
     """
 

@@ -16,6 +16,7 @@ from audit.models import AuditEvent
 from oidc_provider import keys, rotation
 from oidc_provider.models import Algorithm, Client, SigningKey
 from tests.accounts.conftest import log_in_with_password, totp_code
+from tests.cluster import migrated_sqlite
 from tests.conftest import authorize, exchange, validate_id_token
 from tests.environment import ROOT, clean_environment
 
@@ -136,7 +137,7 @@ def test_reencrypt_records_an_audit_event(settings, stored_under_old_key):
 def test_reencrypt_exits_non_zero_from_the_command_line(tmp_path):
     env = clean_environment(tmp_path, PORCHLIGHT_KEY_ENCRYPTION_KEY=OLD)
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, capture_output=True)
+    migrated_sqlite(tmp_path)
     subprocess.run([*manage, "rotatekeys"], cwd=ROOT, env=env, check=True, capture_output=True)
     env["PORCHLIGHT_KEY_ENCRYPTION_KEY"] = NEW
     refused = subprocess.run([*manage, "reencrypt"], cwd=ROOT, env=env, capture_output=True, text=True)
