@@ -11,7 +11,7 @@ NODE_DIR := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 export PORCHLIGHT_BIND ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres lint docs bench install clean chromium screenshots node lock redis
+.PHONY: run test test-sqlite test-postgres test-fast lint docs bench install clean chromium screenshots node lock redis
 
 $(STAMP): requirements/runtime.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,7 +74,16 @@ redis:
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
-test: $(TEST_STAMP) chromium redis node lint docs test-sqlite test-postgres
+# Both databases' suites run at once, each on PYTEST_WORKERS processes (pytest-xdist): most of
+# the suite waits on live servers, gunicorn nodes and Chromium, so more processes than cores keep
+# the cores busy. Each suite's output is printed whole when it ends; either failing fails `make test`.
+PYTEST_WORKERS ?= 3
+PYTEST := $(PY) -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --durations=25
+
+test: $(TEST_STAMP) chromium redis node lint docs
+	@# Both suites read the development secret key under var/: make it before they start together.
+	$(PY) manage.py check -v0 >/dev/null
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 # Django's deployment checks with a production configuration (https issuer, secrets set, debug
 # off): any warning fails. The secrets are throwaway values made for this run.
@@ -98,11 +107,15 @@ docs: $(TEST_STAMP)
 
 test-sqlite: $(TEST_STAMP) $(NODE_STAMP)
 	@echo "=== test suite on SQLite ==="
-	$(PY) -m pytest -p no:cacheprovider
+	$(PYTEST)
 
 test-postgres: $(TEST_STAMP) $(NODE_STAMP)
 	@echo "=== test suite on PostgreSQL 15 (throwaway cluster) ==="
-	$(PY) tests/pg_cluster.py $(PY) -m pytest -p no:cacheprovider
+	$(PY) tests/pg_cluster.py $(PYTEST)
+
+# The part that needs no server, browser or second node: seconds to a minute.
+test-fast: $(TEST_STAMP)
+	$(PYTEST) -m "not e2e"
 
 # Load figures per endpoint (bench/bench.py); `make bench PROFILE=token` profiles one endpoint,
 # `make bench GROWTH=1` measures against 1,000,000 stored tokens and prunes them under load.

@@ -1,23 +1,25 @@
 """A PostgreSQL cluster the test owns (it can stop and restart it), gunicorn nodes on it, a Redis."""
 
+import atexit
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import requests
 
+from tests.environment import ROOT, clean_environment
 from tests.pg_cluster import PG_BIN, as_owner, ensure_installed
 from tests.pg_cluster import free_port as free_pg_port
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
@@ -128,10 +130,14 @@ def redis_server(log: Path) -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def node_environment(var_dir: Path, database_url: str, **settings: str) -> dict[str, str]:
-    """Return the environment of a node on ``database_url``; ``settings`` are PORCHLIGHT_ variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
-    env.update(DATABASE_URL=database_url, PORCHLIGHT_VAR_DIR=str(var_dir), PORCHLIGHT_ACCESS_LOG="")
+def node_environment(var_dir: Path, database_url: str | None, **settings: str) -> dict[str, str]:
+    """Return the environment of a node on ``database_url``; ``settings`` are PORCHLIGHT_ variables.
+
+    Without a database URL the node keeps its SQLite database under ``var_dir``, as on a laptop.
+    """
+    env = clean_environment(var_dir, PORCHLIGHT_ACCESS_LOG="")
+    if database_url:
+        env["DATABASE_URL"] = database_url
     # The apps' back-channel endpoints in tests (tests/logout_receiver.py) listen on loopback.
     env.update(PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8,::1/128")
     env.update({f"PORCHLIGHT_{name}": value for name, value in settings.items()})
@@ -147,17 +153,40 @@ def manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def create_user(env: dict[str, str], username: str, password: str, **fields: str) -> None:
+    """Create a user in the node's database as an operator would, from the shell."""
+    manage(
+        env,
+        "shell",
+        "-v0",
+        "-c",
+        "from accounts.models import User; "
+        f"User.objects.create_user(username={username!r}, password={password!r}, **{fields!r})",
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Ask ``process`` to stop as a service manager does; kill it if it has not within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 @contextmanager
-def gunicorn_node(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[str]:
-    """Serve the provider under gunicorn on a free loopback port; yield its base URL."""
-    port = free_port()
+def gunicorn_node(
+    env: dict[str, str], log: Path, *, workers: int = 1, port: int | None = None
+) -> Iterator[str]:
+    """Serve the provider under gunicorn on ``port`` (a free loopback one by default); yield its URL."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **env,
         "PORCHLIGHT_BIND": f"127.0.0.1:{port}",
         "PORCHLIGHT_ISSUER": env.get("PORCHLIGHT_ISSUER", base),
         "PORCHLIGHT_WORKERS": str(workers),
-        "PORCHLIGHT_METRICS_DIR": str(log.parent / f"metrics-{port}"),
     }
     with log.open("ab") as output:
         server = subprocess.Popen(
@@ -179,33 +208,116 @@ def gunicorn_node(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterat
                 time.sleep(0.1)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+        stop(server)
 
 
 @contextmanager
-def scratch_database(tmp_path: Path) -> Iterator[str]:
-    """Yield the URL of an empty database beside the test database (same engine); drop it afterwards."""
+def task_worker(env: dict[str, str], log: Path) -> Iterator[None]:
+    """Run the task worker (`manage.py db_worker`) as `make run` does, until the block ends."""
+    with log.open("ab") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.2"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
+    try:
+        yield
+    finally:
+        stop(worker)
+
+
+def _postgres_admin() -> tuple[dict, str]:
+    """Return how to connect to the test database's server as its owner, and a URL prefix for it."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    admin = dict(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], password=settings["PASSWORD"]
+    )
+    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
+    return admin, f"postgres://{settings['USER']}{password}@{settings['HOST']}:{settings['PORT']}/"
+
+
+# Databases with every migration applied, made once per test process and then copied for each
+# node: migrating from nothing costs seconds of CPU, and tests of serving need not repeat it.
+_migrated: dict[str, str | Path] = {}
+
+
+def _migration_folder() -> Path:
+    if "folder" not in _migrated:
+        _migrated["folder"] = Path(tempfile.mkdtemp(prefix="porchlight-migrated-"))
+        atexit.register(shutil.rmtree, _migrated["folder"], ignore_errors=True)
+    return _migrated["folder"]
+
+
+def _migrated_sqlite() -> Path:
+    if "sqlite" not in _migrated:
+        manage(node_environment(_migration_folder(), None), "migrate", "-v0")
+        _migrated["sqlite"] = _migration_folder() / "porchlight.sqlite3"
+    return _migrated["sqlite"]
+
+
+def _drop_postgres(name: str) -> None:
+    import psycopg
+
+    admin, _ = _postgres_admin()
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
+        pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _forget_postgres(name: str) -> None:
+    import psycopg
+
+    # At exit: the throwaway cluster of tests/pg_cluster.py may be gone already, and with it the database.
+    with suppress(psycopg.Error):
+        _drop_postgres(name)
+
+
+def _migrated_postgres() -> str:
+    import psycopg
+
+    if "postgresql" not in _migrated:
+        admin, prefix = _postgres_admin()
+        name = f"porchlight_migrated_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
+            pg.execute(f'CREATE DATABASE "{name}"')
+        atexit.register(_forget_postgres, name)
+        manage(node_environment(_migration_folder(), prefix + name), "migrate", "-v0")
+        _migrated["postgresql"] = name
+    return _migrated["postgresql"]
+
+
+def migrated_sqlite(var_dir: Path) -> None:
+    """Put a database with every migration applied where a node on ``var_dir`` keeps its SQLite one."""
+    with (
+        closing(sqlite3.connect(_migrated_sqlite())) as source,
+        closing(sqlite3.connect(var_dir / "porchlight.sqlite3")) as copy,
+    ):
+        source.backup(copy)
+
+
+@contextmanager
+def scratch_database(tmp_path: Path, *, migrated: bool = False) -> Iterator[str]:
+    """Yield the URL of a database beside the test database (same engine); drop it afterwards.
+
+    It is empty, or with ``migrated`` has every migration applied, as ``manage.py migrate`` leaves it.
+    """
     import psycopg
     from django.db import connection
 
     if connection.vendor != "postgresql":
+        if migrated:
+            migrated_sqlite(tmp_path)
         yield f"sqlite:///{tmp_path / 'porchlight.sqlite3'}"
         return
-    settings = connection.settings_dict
+    admin, prefix = _postgres_admin()
     name = f"porchlight_scratch_{uuid.uuid4().hex[:12]}"
-    admin = dict(
-        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], password=settings["PASSWORD"]
-    )
+    template = f' TEMPLATE "{_migrated_postgres()}"' if migrated else ""
     with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
-        pg.execute(f'CREATE DATABASE "{name}"')
-    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
+        pg.execute(f'CREATE DATABASE "{name}"{template}')
     try:
-        yield f"postgres://{settings['USER']}{password}@{settings['HOST']}:{settings['PORT']}/{name}"
+        yield prefix + name
     finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
-            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_postgres(name)

@@ -1,12 +1,18 @@
-"""Shared fixtures: users, clients, keys, and one ``validate_id_token()`` helper."""
+"""Shared fixtures: users, clients, keys, and one ``validate_id_token()`` helper; the e2e marker."""
 
+import ast
 import base64
+import functools
 import hashlib
+import inspect
 import json
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -14,13 +20,15 @@ import pytest
 import redis
 from django.db import connection
 from django.test import Client as BrowserClient
+from django.utils import timezone
 from jwcrypto import jwk, jwt
 
+from accounts.mfa.models import RecoveryCodeDevice
 from oidc_provider import keys, rotation
-from oidc_provider.models import Algorithm
 from oidc_provider.services import client_create
 from tests.cluster import redis_server
 from tests.logout_receiver import LogoutReceiver
+from tests.tokens import half_hash, header_of
 
 ISSUER = "http://127.0.0.1:8000"
 
@@ -42,10 +50,150 @@ def pytest_configure(config) -> None:
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
+# --- the e2e marker ---------------------------------------------------------------------------
+#
+# A test is end-to-end when it needs more than the test client: the provider on a live server or
+# under gunicorn, a second node, headless Chromium, a real RP program, or a server of its own
+# (PostgreSQL, Redis). Such tests are marked here, never by hand, so none can be left out of
+# `pytest -m e2e` or slip into the fast `pytest -m "not e2e"`: everything under the directories
+# below, everything that uses one of the fixtures, and everything whose test function, fixtures,
+# or the test helpers they call start one of the servers in ``_server_starters()``. A fixture that
+# asks for a server only for one of its params marks that param (``throttle_store``). Stand-ins
+# the test runs in its own process for an RP's endpoint (tests/logout_receiver.py) do not count.
+
+E2E_DIRECTORIES = ("tests/e2e/", "tests/clusters/")
+E2E_FIXTURES = {"live_server", "redis_url"}
+
+
+def _server_starters() -> list:
+    from tests import cluster, rp
+    from tests.e2e import conftest as e2e
+
+    return [
+        cluster.PostgresCluster,
+        cluster.postgres_cluster,
+        cluster.gunicorn_node,
+        cluster.task_worker,
+        cluster.redis_server,
+        rp.serve_asgi,
+        rp.NodeRP,
+        e2e.chromium_context,
+    ]
+
+
+def _own_code(function) -> list:
+    """Return the code objects of ``function`` and of everything defined inside it."""
+    found, pending = [], [getattr(inspect.unwrap(function), "__code__", None)]
+    while pending:
+        code = pending.pop()
+        if code is not None:
+            found.append(code)
+            pending.extend(const for const in code.co_consts if inspect.iscode(const))
+    return found
+
+
+def _starts_a_server(function, starters: list, seen: set) -> bool:
+    """Whether ``function``, or a test helper it names, starts one of ``starters``."""
+    function = inspect.unwrap(function)
+    if id(function) in seen:
+        return False
+    seen.add(id(function))
+    names = {name for code in _own_code(function) for name in code.co_names}
+    namespace = getattr(function, "__globals__", {})
+    for name in names:
+        value = namespace.get(name)
+        if inspect.ismodule(value) and value.__name__.startswith("tests."):
+            # module.helper(...): the helper's name is among the names too.
+            candidates = [getattr(value, other, None) for other in names]
+        else:
+            candidates = [value]
+        for candidate in candidates:
+            # Fixtures count through the test's own fixture closure, not because a name matches.
+            if candidate is None or hasattr(candidate, "_fixture_function_marker"):
+                continue
+            if any(candidate is starter for starter in starters):
+                return True
+            if getattr(candidate, "__module__", "").startswith("tests"):
+                if inspect.isclass(candidate):
+                    members = [member for member in vars(candidate).values() if inspect.isfunction(member)]
+                elif callable(candidate):
+                    members = [candidate]
+                else:
+                    members = []
+                if any(_starts_a_server(member, starters, seen) for member in members):
+                    return True
+    return False
+
+
+def _is_e2e(item, starters: list, verdicts: dict) -> bool:
+    if any(item.nodeid.startswith(directory) for directory in E2E_DIRECTORIES):
+        return True
+    if E2E_FIXTURES & set(item.fixturenames):
+        return True
+    functions = [item.function] + [
+        definitions[-1].func
+        for name, definitions in item._fixtureinfo.name2fixturedefs.items()
+        if definitions and name in item.fixturenames
+    ]
+    for function in functions:
+        key = id(inspect.unwrap(function))
+        if key not in verdicts:
+            verdicts[key] = _starts_a_server(function, starters, set())
+        if verdicts[key]:
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    starters, verdicts = _server_starters(), {}
+    for item in items:
+        if _is_e2e(item, starters, verdicts):
+            item.add_marker(pytest.mark.e2e)
+
+
+# --- pytest-xdist: which tests go to a worker together -----------------------------------------
+#
+# One test at a time, as `--dist load` hands them out, except that a module with a module-scoped
+# fixture (a server started once for all its tests: gunicorn, two nodes) goes whole to one worker,
+# which starts it once. The controller sees only test ids, so the module's source tells.
+
+
+@functools.cache
+def _has_module_fixture(path: Path) -> bool:
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call) and any(
+                    keyword.arg == "scope" and getattr(keyword.value, "value", None) == "module"
+                    for keyword in decorator.keywords
+                ):
+                    return True
+    return False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if _has_module_fixture(config.rootpath / path) else nodeid
+
+    return ModuleFixtureScheduling(config, log)
+
+
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, monkeypatch):
     # Argon2 is deliberately slow; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+    # So are the 100,000 PBKDF2 rounds of a recovery code; tests make many sets. Each set keeps
+    # the rounds it was made with, and checks typed codes with those.
+    monkeypatch.setattr(RecoveryCodeDevice._meta.get_field("iterations"), "default", 100)
     from ipaddress import ip_network
 
     settings.PORCHLIGHT = {
@@ -74,10 +222,46 @@ def _fresh_key_cache():
     keys.clear_cache()
 
 
+class KeyPool:
+    """Private keys generated once per test process and handed out again to each test's first keys.
+
+    Most tests start with a key for every algorithm, and the two RSA keys among them take a tenth
+    of a second to generate. While ``lending()``, ``jwk.JWK.generate`` returns this process's earlier keys of
+    the same kind, a different one for each call, so no two keys of one test are alike.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple, list[jwk.JWK]] = defaultdict(list)
+
+    @contextmanager
+    def lending(self) -> Iterator[None]:
+        original, generate = vars(jwk.JWK)["generate"], jwk.JWK.generate
+        lent: Counter[tuple] = Counter()
+
+        def lend(**params) -> jwk.JWK:
+            kind = tuple(sorted(params.items()))
+            if lent[kind] == len(self._keys[kind]):
+                self._keys[kind].append(generate(**params))
+            lent[kind] += 1
+            return self._keys[kind][lent[kind] - 1]
+
+        jwk.JWK.generate = staticmethod(lend)
+        try:
+            yield
+        finally:
+            jwk.JWK.generate = original
+
+
+@pytest.fixture(scope="session")
+def key_pool() -> KeyPool:
+    return KeyPool()
+
+
 @pytest.fixture
-def signing_keys(db):
-    """Active keys for every algorithm."""
-    rotation.keys_rotate()
+def signing_keys(db, key_pool):
+    """Active keys for every algorithm (rotations the test runs itself generate new ones)."""
+    with key_pool.lending():
+        rotation.keys_rotate()
     return keys.key_set()
 
 
@@ -213,7 +397,7 @@ def validate_id_token(
     access_token: str | None = None,
 ) -> dict:
     """Verify an ID token against a JWKS the way a strict RP does, and return its claims."""
-    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    header = header_of(token)
     assert header["kid"], "every ID token names its key"
     key_set = jwk.JWKSet.from_json(json.dumps(jwks))
     key = key_set.get_key(header["kid"])
@@ -228,12 +412,7 @@ def validate_id_token(
     if nonce is not None:
         assert claims["nonce"] == nonce
     if access_token is not None:
-        algorithm = header["alg"]
-        digest = (hashlib.sha512 if algorithm == Algorithm.EDDSA else hashlib.sha256)(
-            access_token.encode()
-        ).digest()
-        expected = base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
-        assert claims["at_hash"] == expected
+        assert claims["at_hash"] == half_hash(access_token, header["alg"])
     return claims
 
 
@@ -282,6 +461,45 @@ def initial_token(db) -> str:
     return value
 
 
+class Clock:
+    """The provider's notion of now (``django.utils.timezone.now``), held still and moved by the test."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        # Called with the seconds of every advance: stores with clocks of their own (Redis) age too.
+        self.on_advance: list[Callable[[float], None]] = []
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+        for follow in self.on_advance:
+            follow(seconds)
+
+    def timestamp(self) -> float:
+        return self.now.timestamp()
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Stand in for the wall clock, so a test moves time on instead of sleeping."""
+    current = Clock(timezone.now())
+    monkeypatch.setattr(timezone, "now", lambda: current.now)
+    return current
+
+
+@pytest.fixture
+def later(monkeypatch) -> Callable[[float], None]:
+    """Return ``advance(seconds)``, which moves the running clock on instead of sleeping."""
+    offset = timedelta()
+    real_now = timezone.now
+
+    def advance(seconds: float) -> None:
+        nonlocal offset
+        offset += timedelta(seconds=seconds)
+
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + offset)
+    return advance
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory) -> Iterator[str]:
     """A real redis-server on a free loopback port for the whole run."""
@@ -313,7 +531,8 @@ class ThrottleStore:
                 client.pexpire(key, left - seconds * 1000)
 
 
-@pytest.fixture(params=["database", "cache"])
+# The Redis variant starts a redis-server, so it is end-to-end (the fixture asks for it only then).
+@pytest.fixture(params=["database", pytest.param("cache", marks=pytest.mark.e2e)])
 def throttle_store(request, settings) -> ThrottleStore:
     """Count login failures in the database, then in Redis (PORCHLIGHT_CACHE_THROTTLE)."""
     if request.param == "database":

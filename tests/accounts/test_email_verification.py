@@ -1,11 +1,9 @@
 """E-mail verification: a single-use, expiring link; staff resend or vouch; RPs see email_verified."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.test import Client as BrowserClient
-from django.utils import timezone
 
 from audit.models import AuditEvent
 from tests.admin_forms import change_user_in_admin
@@ -13,20 +11,6 @@ from tests.conftest import authorize, basic_auth, exchange, validate_id_token
 
 PROFILE = "/accounts/profile/"
 LINK = re.compile(r"https?://[^/\s]+(/accounts/email/verify/[^/\s]+/[^/\s]+/)")
-
-
-@pytest.fixture
-def later(monkeypatch):
-    """Move the clock on by ``seconds`` instead of sleeping."""
-    offset = timedelta()
-    real_now = timezone.now
-
-    def advance(seconds: int) -> None:
-        nonlocal offset
-        offset += timedelta(seconds=seconds)
-
-    monkeypatch.setattr(timezone, "now", lambda: real_now() + offset)
-    return advance
 
 
 @pytest.fixture

@@ -1,11 +1,9 @@
 """Rotating the key-encryption key: old keys as fallbacks, then `manage.py reencrypt` moves everything."""
 
 import json
-import os
 import subprocess
 import sys
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.apps import apps as django_apps
@@ -18,9 +16,10 @@ from audit.models import AuditEvent
 from oidc_provider import keys, rotation
 from oidc_provider.models import Algorithm, Client, SigningKey
 from tests.accounts.conftest import log_in_with_password, totp_code
+from tests.cluster import migrated_sqlite
 from tests.conftest import authorize, exchange, validate_id_token
+from tests.environment import ROOT, clean_environment
 
-ROOT = Path(__file__).resolve().parents[2]
 STEP = "/accounts/mfa/authenticate/"
 OLD = "the key-encryption key everything was stored with"
 NEW = "the key-encryption key that replaces it"
@@ -136,10 +135,9 @@ def test_reencrypt_records_an_audit_event(settings, stored_under_old_key):
 
 
 def test_reencrypt_exits_non_zero_from_the_command_line(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
-    env.update(PORCHLIGHT_VAR_DIR=str(tmp_path), PORCHLIGHT_KEY_ENCRYPTION_KEY=OLD)
+    env = clean_environment(tmp_path, PORCHLIGHT_KEY_ENCRYPTION_KEY=OLD)
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, capture_output=True)
+    migrated_sqlite(tmp_path)
     subprocess.run([*manage, "rotatekeys"], cwd=ROOT, env=env, check=True, capture_output=True)
     env["PORCHLIGHT_KEY_ENCRYPTION_KEY"] = NEW
     refused = subprocess.run([*manage, "reencrypt"], cwd=ROOT, env=env, capture_output=True, text=True)

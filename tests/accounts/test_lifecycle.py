@@ -1,6 +1,5 @@
 """Deactivating, deleting, restoring and erasing accounts (GDPR Art. 17), as users, staff and apps see it."""
 
-import base64
 import json
 from datetime import timedelta
 from io import StringIO
@@ -21,31 +20,12 @@ from audit.services import audit_record
 from oidc_provider.housekeeping import housekeeping_prune
 from oidc_provider.models import AccessToken, Consent, Grant, RefreshToken
 from tests.accounts.conftest import age_sign_in, database_text
-from tests.conftest import PASSWORD, STAFF_PASSWORD, authorize, basic_auth, exchange, sign_in
+from tests.conftest import PASSWORD, STAFF_PASSWORD, authorize, exchange, sign_in
 from tests.logout_receiver import LogoutReceiver
+from tests.oauth import introspection, refresh, userinfo_status
+from tests.tokens import claims_of
 
 DELETE = "/accounts/delete/"
-
-
-def refresh(http, registered, refresh_token: str):
-    return http.post(
-        "/o/token/",
-        {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": registered.client_id,
-            "client_secret": registered.client_secret,
-        },
-    )
-
-
-def introspect(http, registered, token: str) -> dict:
-    auth = basic_auth(registered.client_id, registered.client_secret)
-    return http.post("/o/introspect/", {"token": token}, HTTP_AUTHORIZATION=auth).json()
-
-
-def userinfo_status(http, access_token: str) -> int:
-    return http.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access_token}").status_code
 
 
 def can_sign_in(username: str, password: str = PASSWORD) -> bool:
@@ -117,7 +97,7 @@ def test_account_delete_closes_account_signs_out_and_revokes_every_token(
     assert not LoginSession.objects.filter(user=user, ended__isnull=True).exists()
     # The app's access token fails at once; its offline refresh token is refused.
     assert userinfo_status(client, app_tokens["access_token"]) == 401
-    assert introspect(client, rp, app_tokens["access_token"]) == {"active": False}
+    assert introspection(client, rp, app_tokens["access_token"]) == {"active": False}
     refused = refresh(client, rp, app_tokens["refresh_token"])
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
     assert not can_sign_in("alice")
@@ -162,10 +142,7 @@ def test_account_delete_tells_every_app_of_every_session(make_client, signing_ke
         assert here.post(DELETE, {"confirm": "on"}).status_code == 302
         # The task worker delivers the logout tokens (Back-Channel Logout 1.0 §2.5).
         call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", stdout=StringIO())
-        audiences = sorted(
-            json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["aud"]
-            for token in receiver.tokens
-        )
+        audiences = sorted(claims_of(token)["aud"] for token in receiver.tokens)
         assert audiences == sorted(app.client_id for app in apps)
     finally:
         receiver.stop()

@@ -1,10 +1,7 @@
 """Password reset requests: a few mails per address and per client IP, and one answer for all."""
 
-from datetime import timedelta
-
 import pytest
 from django.test import Client as BrowserClient
-from django.utils import timezone
 
 from audit.models import AuditEvent
 
@@ -25,17 +22,13 @@ def limits(settings, throttle_store):
 
 
 @pytest.fixture
-def later(monkeypatch, throttle_store):
+def later(later, throttle_store):
     """Move the clock (and Redis's) on by ``seconds`` instead of sleeping."""
-    offset = timedelta()
-    real_now = timezone.now
 
     def advance(seconds: int) -> None:
-        nonlocal offset
-        offset += timedelta(seconds=seconds)
+        later(seconds)
         throttle_store.age(seconds)
 
-    monkeypatch.setattr(timezone, "now", lambda: real_now() + offset)
     return advance
 
 

@@ -1,20 +1,6 @@
 """Settings come from PORCHLIGHT_* variables and fail closed outside development."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_settings(tmp_path, expression: str = "settings.DATABASES['default']['ENGINE']", **env):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
-    clean.update(
-        {"PORCHLIGHT_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "porchlight.settings", **env}
-    )
-    code = f"import django; django.setup(); from django.conf import settings; print({expression})"
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True)
+from tests.environment import load_settings
 
 
 def test_settings_start_on_embedded_defaults(tmp_path):

@@ -3,19 +3,17 @@
 import functools
 import ipaddress
 import re
-from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.test import Client as BrowserClient
 from django.test import RequestFactory
-from django.utils import timezone
 
 from accounts.throttling import throttle_attempt, throttle_failure, throttle_success
 from audit.models import AuditEvent
 from ground.client_address import client_ip
-from tests.accounts.test_settings import load_settings
-from tests.conftest import PASSWORD, ThrottleStore
+from tests.conftest import PASSWORD, Clock
+from tests.environment import load_settings
 
 ATTACKER = "198.51.100.7"
 OTHER_IP = "203.0.113.20"
@@ -37,24 +35,13 @@ def limits(settings):
     }
 
 
-class Clock:
-    def __init__(self, store: ThrottleStore):
-        self.now = timezone.now()
-        self.store = store
-
-    def advance(self, seconds: int) -> None:
-        self.now += timedelta(seconds=seconds)
-        self.store.age(seconds)
-
-
 @pytest.fixture
-def clock(monkeypatch, throttle_store) -> Clock:
+def clock(clock, throttle_store) -> Clock:
     """Stand-in for the wall clock (and Redis's), moved by the test instead of sleeping.
 
     Every test that uses it runs with failures counted in the database, then in Redis.
     """
-    clock = Clock(throttle_store)
-    monkeypatch.setattr(timezone, "now", lambda: clock.now)
+    clock.on_advance.append(throttle_store.age)
     return clock
 
 
@@ -259,7 +246,7 @@ def test_throttle_right_answers_do_not_count_against_the_ip(db, clock):
     assert attempt(request, "password", right=True).allowed
 
 
-def test_admin_lists_and_clears_lockout_so_user_can_sign_in(user, staff, clock):
+def test_admin_lists_and_clears_lockout_so_user_can_sign_in(user, staff, clock, throttle_store):
     fail("alice", 3, ip=OTHER_IP)
     locked = staff.get("/admin/accounts/loginfailure/", {"locked": "yes"}).content.decode()
     assert "alice" in locked and OTHER_IP not in locked  # the IP made 3 of its 5
@@ -267,7 +254,7 @@ def test_admin_lists_and_clears_lockout_so_user_can_sign_in(user, staff, clock):
     unlocked = staff.get("/admin/accounts/loginfailure/", {"locked": "no"}).content.decode()
     assert "alice" not in unlocked
     # Counts below the limit are records only in the database; Redis keeps them out of sight.
-    assert (OTHER_IP in unlocked) == (clock.store.name == "database")
+    assert (OTHER_IP in unlocked) == (throttle_store.name == "database")
 
     pk = staff.get("/admin/accounts/loginfailure/", {"q": "alice"}).context["cl"].result_list[0].pk
     response = staff.post(
@@ -289,13 +276,13 @@ def test_admin_delete_lifts_lockout(user, staff, clock):
     assert sign_in("alice", PASSWORD).status_code == 302
 
 
-def test_clearlockouts_deletes_only_expired_records(user, clock, capsys):
+def test_clearlockouts_deletes_only_expired_records(user, clock, throttle_store, capsys):
     fail("bob", 1, ip=OTHER_IP)
     clock.advance(900)
     fail("alice", 3)
     call_command("clearlockouts")
     # bob and OTHER_IP, in the database; with Redis their counts expired there. Alice is locked.
-    expired = 2 if clock.store.name == "database" else 0
+    expired = 2 if throttle_store.name == "database" else 0
     assert f"Deleted {expired} expired" in capsys.readouterr().out
     assert error_of(sign_in("alice", PASSWORD)).startswith("Too many failed attempts.")
 

@@ -6,57 +6,37 @@ serves both nodes: cookies are per host, not per port.
 Everything goes through HTTP and `manage.py`; nothing reaches into the provider's internals.
 """
 
-import base64
 import json
 import secrets
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 import requests
 
-from tests.cluster import ROOT, gunicorn_node, manage, node_environment, redis_server, scratch_database
-from tests.conftest import pkce_pair
-from tests.e2e.conftest import Browser, form_on, query_of
+from tests.cluster import (
+    create_user,
+    gunicorn_node,
+    manage,
+    node_environment,
+    redis_server,
+    scratch_database,
+    task_worker,
+)
+from tests.e2e.conftest import Browser, E2EClient, authorization_request, form_on, query_of, redeem_code
 from tests.logout_receiver import LogoutReceiver, validate_logout_token
-
-pytestmark = pytest.mark.e2e
+from tests.tokens import claims_of
 
 ISSUER = "http://127.0.0.1:8000"
 PASSWORD = "a long enough test passphrase"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 MAX_FAILURES = 3
-
-
-@contextmanager
-def task_worker(env: dict[str, str], log: Path) -> Iterator[None]:
-    """Run `manage.py db_worker` as `make run` does."""
-    with log.open("ab") as output:
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.2"],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=output,
-        )
-    try:
-        yield
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=5)
 
 
 @dataclass
@@ -69,6 +49,10 @@ class TwoNodes:
     receiver: LogoutReceiver
     # The shared Redis cache of the second variant; empty in the first.
     cache_url: str
+
+    @property
+    def client(self) -> E2EClient:
+        return E2EClient(self.client_id, self.client_secret, REDIRECT_URI, "")
 
     def token(self, node: str, **data: str) -> requests.Response:
         return requests.post(
@@ -96,19 +80,12 @@ def nodes(request, tmp_path_factory) -> Iterator[TwoNodes]:
             settings["CACHE_URL"] = stack.enter_context(redis_server(tmp_path / "redis.log"))
             settings["CACHE_SESSIONS"] = "true"
             settings["CACHE_THROTTLE"] = "true"
-        database_url = stack.enter_context(scratch_database(tmp_path))
+        database_url = stack.enter_context(scratch_database(tmp_path, migrated=True))
         env = node_environment(tmp_path, database_url, **settings)
-        for args in (["migrate", "-v0"], ["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
+        for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
             manage(env, *args)
         for username in ("alice", "bob", "carol", "dave"):
-            manage(
-                env,
-                "shell",
-                "-v0",
-                "-c",
-                "from accounts.models import User; "
-                f"User.objects.create_user(username={username!r}, password={PASSWORD!r})",
-            )
+            create_user(env, username, PASSWORD)
         client = json.loads(
             manage(
                 env,
@@ -145,18 +122,8 @@ def on(node: str, url: str) -> str:
 
 def sign_in_for_tokens(nodes: TwoNodes, browser: Browser, username: str) -> dict:
     """Log in on A, consent on B, redeem the code on A; return the token response."""
-    verifier, challenge = pkce_pair()
-    query = {
-        "response_type": "code",
-        "client_id": nodes.client_id,
-        "redirect_uri": REDIRECT_URI,
-        "scope": "openid email",
-        "state": "s",
-        "nonce": secrets.token_urlsafe(8),
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    page = browser.get(f"{nodes.a}/o/authorize/?{urlencode(query)}")
+    request = authorization_request(f"{nodes.a}/o/authorize/", nodes.client, scope="openid email")
+    page = browser.get(request.url)
     page = browser.log_in(page, username=username, password=PASSWORD)
     assert 'name="request_id"' in page.text, page.text[:500]
     form = form_on(page, "/o/authorize/consent/")
@@ -169,15 +136,7 @@ def sign_in_for_tokens(nodes: TwoNodes, browser: Browser, username: str) -> dict
     )
     assert consented.status_code == 302, consented.text[:500]
     code = query_of(consented.headers["Location"])["code"]
-    redeemed = nodes.token(
-        nodes.a, grant_type="authorization_code", code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier
-    )
-    assert redeemed.status_code == 200, redeemed.text
-    return redeemed.json()
-
-
-def claims_of(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    return redeem_code(f"{nodes.a}/o/token/", nodes.client, code, request.verifier)
 
 
 def test_two_nodes_code_flow_crosses_nodes_and_refreshes_on_the_other(nodes):

@@ -5,15 +5,13 @@ RP's redirect URIs point at port 9 (discard) on loopback and are never requested
 stops at the first redirect that leaves the provider.
 """
 
-import base64
-import hashlib
 import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import pytest
 import requests
@@ -21,11 +19,12 @@ from django.db import connection
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from oauth2_provider.settings import oauth2_settings
-from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwright
 
 from oidc_provider import keys, rotation
 from oidc_provider.services import client_create
-from tests.conftest import PASSWORD, pkce_pair
+from tests.conftest import PASSWORD, pkce_pair, query_of
+from tests.tokens import half_hash
 
 RP_ORIGIN = "http://127.0.0.1:9"
 REDIRECT_URI = f"{RP_ORIGIN}/callback"
@@ -34,7 +33,7 @@ SCOPE = "openid profile email offline_access"
 
 
 @pytest.fixture
-def issuer(live_server, transactional_db, settings, monkeypatch) -> str:
+def issuer(live_server, transactional_db, settings, monkeypatch, key_pool) -> str:
     """Serve the provider at ``live_server.url`` and make that its issuer, with signing keys."""
     # The live server answers each keep-alive connection (requests, Chromium) on its own thread
     # and closes that thread's database connection only when the client hangs up. Close it after
@@ -45,7 +44,8 @@ def issuer(live_server, transactional_db, settings, monkeypatch) -> str:
     settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": url}
     # DOT reloads its settings on setting_changed; fail loudly if that ever stops.
     assert url == oauth2_settings.OIDC_ISS_ENDPOINT
-    rotation.keys_rotate()
+    with key_pool.lending():
+        rotation.keys_rotate()
     keys.clear_cache()
     return url
 
@@ -153,10 +153,6 @@ def race(count: int, send) -> list[requests.Response]:
     return responses
 
 
-def query_of(url: str) -> dict[str, str]:
-    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
-
-
 class Browser:
     """A user agent: keeps cookies, follows redirects within the provider, stops at any other site."""
 
@@ -214,32 +210,46 @@ def browser(issuer) -> Iterator[Browser]:
     browser.session.close()
 
 
-def sign_in_for_tokens(
-    browser: Browser, metadata: dict, client: E2EClient, *, scope: str = SCOPE, **params: str | list[str]
-) -> dict:
-    """Run the code flow with PKCE S256 through the real pages; return the token response."""
+@dataclass
+class AuthorizationRequest:
+    """A code flow request as an RP sends the browser off with it, and what the RP keeps back."""
+
+    url: str
+    state: str
+    nonce: str
+    verifier: str
+
+
+def authorization_request(
+    endpoint: str, client: E2EClient, *, scope: str = SCOPE, **params: str | list[str]
+) -> AuthorizationRequest:
+    """Build a code flow request to ``endpoint`` with PKCE S256, a state and a nonce.
+
+    ``params`` add to or replace the query's parameters (``response_mode``, ``prompt``, ...).
+    """
     verifier, challenge = pkce_pair()
-    state = secrets.token_urlsafe(12)
     query = {
         "response_type": "code",
         "client_id": client.client_id,
         "redirect_uri": client.redirect_uri,
         "scope": scope,
-        "state": state,
+        "state": secrets.token_urlsafe(12),
         "nonce": secrets.token_urlsafe(12),
         "code_challenge": challenge,
         "code_challenge_method": "S256",
         **params,
     }
-    callback = query_of(
-        browser.sign_in(f"{metadata['authorization_endpoint']}?{urlencode(query, doseq=True)}")
-    )
-    assert callback["state"] == state
+    url = f"{endpoint}?{urlencode(query, doseq=True)}"
+    return AuthorizationRequest(url, query["state"], query["nonce"], verifier)
+
+
+def redeem_code(token_endpoint: str, client: E2EClient, code: str, verifier: str) -> dict:
+    """Exchange ``code`` at the token endpoint as the RP does (RFC 6749 §4.1.3); return the tokens."""
     response = requests.post(
-        metadata["token_endpoint"],
+        token_endpoint,
         data={
             "grant_type": "authorization_code",
-            "code": callback["code"],
+            "code": code,
             "redirect_uri": client.redirect_uri,
             "code_verifier": verifier,
             "client_id": client.client_id,
@@ -251,13 +261,35 @@ def sign_in_for_tokens(
     return response.json()
 
 
+def sign_in_for_tokens(
+    browser: Browser, metadata: dict, client: E2EClient, *, scope: str = SCOPE, **params: str | list[str]
+) -> dict:
+    """Run the code flow with PKCE S256 through the real pages; return the token response."""
+    request = authorization_request(metadata["authorization_endpoint"], client, scope=scope, **params)
+    callback = query_of(browser.sign_in(request.url))
+    assert callback["state"] == request.state
+    return redeem_code(metadata["token_endpoint"], client, callback["code"], request.verifier)
+
+
+def assert_tokens_revoked(metadata: dict, client: E2EClient, tokens: dict) -> None:
+    """Assert the RP's refresh token is refused (RFC 6749 §5.2) and its access token too (RFC 6750 §3.1)."""
+    refreshed = requests.post(
+        metadata["token_endpoint"],
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(client.client_id, client.client_secret),
+        timeout=10,
+    )
+    assert refreshed.status_code == 400
+    assert refreshed.json()["error"] == "invalid_grant"
+    userinfo = requests.get(
+        metadata["userinfo_endpoint"],
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
+    assert userinfo.status_code == 401
+
+
 # --- what a strict RP checks in an ID token --------------------------------------------------
-
-
-def half_hash(value: str, algorithm: str) -> str:
-    # OIDC Core 1.0 §3.1.3.6: left half of the hash the alg uses (SHA-512 for Ed25519).
-    digest = (hashlib.sha512 if algorithm == "EdDSA" else hashlib.sha256)(value.encode()).digest()
-    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
 
 
 def verify_id_token(
@@ -327,6 +359,38 @@ def chromium_sign_in(page: Page, *, username: str = "alice", password: str = PAS
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: urlsplit(url).path != "/accounts/login/")
+
+
+def chromium_sign_out(page: Page) -> None:
+    """Press Sign out on an account page and land back on the sign-in form."""
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+
+
+def add_virtual_authenticator(context: BrowserContext, page: Page) -> None:
+    """Give ``page`` a platform authenticator that verifies the user (CDP WebAuthn domain, CTAP2)."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )
+
+
+@pytest.fixture
+def passkey_origin(issuer, settings) -> None:
+    """Let passkeys work on the live server: they need a host name as RP ID, not an IP address."""
+    assert urlsplit(issuer).hostname == "localhost"
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [issuer]
 
 
 def chromium_approve_device(page: Page, *, verification_uri: str, user_code: str) -> None:

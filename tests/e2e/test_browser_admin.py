@@ -6,34 +6,29 @@ The ORM is never used inside the browser's event loop: every row a test needs is
 fixture first, and what a test checks it reads from pages or over HTTP.
 """
 
-import secrets
 from collections.abc import Iterator
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.conftest import STAFF_PASSWORD, pkce_pair
+from tests.conftest import STAFF_PASSWORD
 from tests.e2e.conftest import (
+    POST_LOGOUT_REDIRECT_URI,
     REDIRECT_URI,
     RP_ORIGIN,
-    SCOPE,
+    E2EClient,
+    assert_tokens_revoked,
+    authorization_request,
     chromium_context,
     chromium_sign_in,
     query_of,
+    redeem_code,
     rp_page,
     sign_in_for_tokens,
     verify_id_token,
 )
-
-
-@pytest.fixture
-def passkey_origin(issuer, settings) -> None:
-    # Passkeys belong to the issuer's host name; the live server is at http://localhost:<port>.
-    assert urlsplit(issuer).hostname == "localhost"
-    settings.OTP_WEBAUTHN_RP_ID = "localhost"
-    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [issuer]
 
 
 @pytest.fixture
@@ -95,42 +90,23 @@ def test_browser_admin_registers_a_web_app_whose_copied_settings_complete_a_code
     # The developer configures their app with what was copied: discovery from the issuer, then
     # the code flow with PKCE, and alice signs in through her own browser.
     discovered = requests.get(f"{settings['issuer']}/.well-known/openid-configuration", timeout=10).json()
-    verifier, challenge = pkce_pair()
-    nonce = secrets.token_urlsafe(12)
-    query = {
-        "response_type": "code",
-        "client_id": settings["client id"],
-        "redirect_uri": settings["redirect uri"],
-        "scope": SCOPE,
-        "state": "wiki",
-        "nonce": nonce,
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
+    wiki = E2EClient(
+        settings["client id"], settings["client secret"], settings["redirect uri"], POST_LOGOUT_REDIRECT_URI
+    )
+    request = authorization_request(discovered["authorization_endpoint"], wiki)
     alice = context.browser.new_context()
     alice.route(f"{RP_ORIGIN}/**", rp_page)
     user_page = alice.new_page()
-    user_page.goto(f"{discovered['authorization_endpoint']}?{urlencode(query)}")
+    user_page.goto(request.url)
     chromium_sign_in(user_page)
     expect(user_page.get_by_role("heading", level=1)).to_contain_text("Team wiki wants to use your")
     user_page.get_by_role("button", name="Allow").click()
     user_page.wait_for_url(f"{REDIRECT_URI}?**")
     code = query_of(user_page.url)["code"]
     alice.close()
-    token = requests.post(
-        discovered["token_endpoint"],
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": settings["redirect uri"],
-            "code_verifier": verifier,
-        },
-        auth=(settings["client id"], settings["client secret"]),
-        timeout=10,
-    )
-    assert token.status_code == 200, token.text
+    tokens = redeem_code(discovered["token_endpoint"], wiki, code, request.verifier)
     claims = verify_id_token(
-        token.json()["id_token"], metadata=discovered, client_id=settings["client id"], nonce=nonce
+        tokens["id_token"], metadata=discovered, client_id=wiki.client_id, nonce=request.nonce
     )
     assert claims["preferred_username"] == "alice"
 
@@ -152,20 +128,7 @@ def test_browser_admin_finds_a_user_revokes_their_tokens_and_their_refresh_token
     expect(page.locator("ul.messagelist")).to_contain_text("Revoked")
     expect(page.get_by_role("region", name="Apps and tokens")).to_contain_text("0 live refresh tokens")
 
-    refreshed = requests.post(
-        metadata["token_endpoint"],
-        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-        auth=(rp_client.client_id, rp_client.client_secret),
-        timeout=10,
-    )
-    assert refreshed.status_code == 400
-    assert refreshed.json()["error"] == "invalid_grant"
-    userinfo = requests.get(
-        metadata["userinfo_endpoint"],
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
-        timeout=10,
-    )
-    assert userinfo.status_code == 401
+    assert_tokens_revoked(metadata, rp_client, tokens)
 
 
 def test_browser_admin_removes_a_users_passkey(alices_passkey, context, issuer):

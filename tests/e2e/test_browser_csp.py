@@ -5,16 +5,19 @@ across navigations: sign-in, the second-factor pages (authenticator app, a passk
 virtual authenticator), consent, connected apps, and the admin's client page with its copy buttons.
 """
 
-import secrets
 from collections.abc import Iterator
-from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from oidc_provider.models import Client
-from tests.conftest import STAFF_PASSWORD, pkce_pair
-from tests.e2e.conftest import SCOPE, chromium_context, chromium_sign_in
+from tests.conftest import STAFF_PASSWORD
+from tests.e2e.conftest import (
+    add_virtual_authenticator,
+    authorization_request,
+    chromium_context,
+    chromium_sign_in,
+)
 
 REPORT_VIOLATIONS = """
 document.addEventListener("securitypolicyviolation", (event) => {
@@ -24,20 +27,12 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 
 @pytest.fixture
-def passkey_settings(issuer, settings) -> None:
-    # Passkeys need a host name, not an IP address, as RP ID.
-    assert issuer.startswith("http://localhost:")
-    settings.OTP_WEBAUTHN_RP_ID = "localhost"
-    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [issuer]
-
-
-@pytest.fixture
 def client_pk(rp_client) -> int:
     return Client.objects.get(client_id=rp_client.client_id).pk
 
 
 @pytest.fixture
-def watched(passkey_settings, issuer, user, root, rp_client, client_pk) -> Iterator[tuple[Page, list[str]]]:
+def watched(passkey_origin, issuer, user, root, rp_client, client_pk) -> Iterator[tuple[Page, list[str]]]:
     """A page with a virtual authenticator, and the list every CSP violation is added to."""
     violations: list[str] = []
     with chromium_context() as context:
@@ -53,36 +48,8 @@ def watched(passkey_settings, issuer, user, root, rp_client, client_pk) -> Itera
                 else None
             ),
         )
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                }
-            },
-        )
+        add_virtual_authenticator(context, page)
         yield page, violations
-
-
-def authorization_url(issuer: str, client_id: str, redirect_uri: str) -> str:
-    _verifier, challenge = pkce_pair()
-    query = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "scope": SCOPE,
-        "state": secrets.token_urlsafe(8),
-        "nonce": secrets.token_urlsafe(8),
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    return f"{issuer}/o/authorize/?{urlencode(query)}"
 
 
 def test_browser_csp_main_pages_have_no_violations(watched, issuer, rp_client, client_pk):
@@ -95,7 +62,7 @@ def test_browser_csp_main_pages_have_no_violations(watched, issuer, rp_client, c
     page.goto(f"{issuer}/accounts/mfa/passkeys/add/")
     page.get_by_role("button", name="Add a passkey").click()
     expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
-    page.goto(authorization_url(issuer, rp_client.client_id, rp_client.redirect_uri))
+    page.goto(authorization_request(f"{issuer}/o/authorize/", rp_client).url)
     expect(page.get_by_role("button").first).to_be_visible()
     page.goto(f"{issuer}/account/apps/")
     page.get_by_role("button", name="Sign out").click()

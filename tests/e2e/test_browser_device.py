@@ -18,7 +18,6 @@ from tests.conftest import concurrent_database
 from tests.e2e.conftest import Browser, E2EClient, chromium_context, chromium_sign_in, verify_id_token
 
 DEVICE_GRANT = GrantType.DEVICE_CODE.value
-SCREENSHOT = "/tmp/porchlight-device-confirm.png"
 CONCURRENT_POLLS = 8
 
 
@@ -58,7 +57,7 @@ def device_poll(metadata: dict, client: E2EClient, device_code: str) -> requests
     )
 
 
-def test_browser_device_sign_in_code_entry_and_allow(page, issuer, metadata, tv):
+def test_browser_device_sign_in_code_entry_and_allow(page, issuer, metadata, tv, tmp_path):
     device = device_start(metadata, tv)
     assert device_poll(metadata, tv, device["device_code"]).json()["error"] == "authorization_pending"
 
@@ -83,7 +82,7 @@ def test_browser_device_sign_in_code_entry_and_allow(page, issuer, metadata, tv)
     assert page.get_by_role("note").inner_text().startswith("Only allow this if you started")
     shared = [item.get_attribute("data-scope") for item in page.locator("ul.scopes li").all()]
     assert shared == ["openid", "profile", "offline_access"]
-    page.screenshot(path=SCREENSHOT, full_page=True)
+    page.screenshot(path=tmp_path / "device-confirm.png", full_page=True)
 
     page.get_by_role("button", name="Allow").click()
     page.get_by_role("heading", name="Device connected").wait_for()

@@ -3,19 +3,22 @@ recovery code once; and an accessibility smoke check of the login, second-factor
 enrollment pages.
 """
 
-import base64
-import json
 from base64 import b32decode
 from collections.abc import Iterator
 
 import pytest
-import requests
 from playwright.sync_api import Page, expect
 
 from tests.accounts.conftest import totp_code
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import chromium_context, query_of
-from tests.e2e.test_browser_login import authorize_url
+from tests.e2e.conftest import (
+    authorization_request,
+    chromium_context,
+    chromium_sign_in,
+    chromium_sign_out,
+    query_of,
+    redeem_code,
+)
+from tests.tokens import claims_of
 
 
 @pytest.fixture
@@ -30,21 +33,10 @@ def page(issuer, user, rp_client, second_rp) -> Iterator[Page]:
         yield context.new_page()
 
 
-def enter_password(page: Page) -> None:
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def sign_out(page: Page) -> None:
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
-
-
 def enroll_totp(page: Page, issuer: str) -> tuple[bytes, list[str]]:
     """Set up an authenticator app from the page's manual key; return the key and recovery codes."""
     page.goto(f"{issuer}/accounts/login/")
-    enter_password(page)
+    chromium_sign_in(page)
     page.wait_for_url(f"{issuer}/accounts/")
     page.get_by_role("link", name="Two-step sign-in").click()
     page.get_by_role("link", name="Set up an authenticator app").click()
@@ -60,31 +52,14 @@ def enroll_totp(page: Page, issuer: str) -> tuple[bytes, list[str]]:
     return key, codes
 
 
-def redeem(metadata: dict, rp_client, code: str, verifier: str) -> dict:
-    token = requests.post(
-        metadata["token_endpoint"],
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": rp_client.redirect_uri,
-            "code_verifier": verifier,
-        },
-        auth=(rp_client.client_id, rp_client.client_secret),
-        timeout=10,
-    )
-    assert token.status_code == 200, token.text
-    payload = token.json()["id_token"].split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-
-
 def test_browser_mfa_totp_and_recovery_code_sign_in(page, issuer, metadata, rp_client, second_rp):
     key, codes = enroll_totp(page, issuer)
-    sign_out(page)
+    chromium_sign_out(page)
 
     # Password, then the authenticator app, through an authorization request.
-    url, state, verifier = authorize_url(metadata, rp_client)
-    page.goto(url)
-    enter_password(page)
+    request = authorization_request(metadata["authorization_endpoint"], rp_client)
+    page.goto(request.url)
+    chromium_sign_in(page)
     expect(page.get_by_role("heading", name="Confirm it’s you")).to_be_visible()
     # The enrollment used this step's code; the app's next one is accepted (RFC 6238 §5.2 window).
     page.get_by_label("Code from your authenticator app").fill(totp_code(key, steps_ahead=1))
@@ -92,29 +67,31 @@ def test_browser_mfa_totp_and_recovery_code_sign_in(page, issuer, metadata, rp_c
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{rp_client.redirect_uri}?**")
     callback = query_of(page.url)
-    assert callback["state"] == state
-    claims = redeem(metadata, rp_client, callback["code"], verifier)
+    assert callback["state"] == request.state
+    tokens = redeem_code(metadata["token_endpoint"], rp_client, callback["code"], request.verifier)
+    claims = claims_of(tokens["id_token"])
     assert "otp" in claims["amr"] and "mfa" in claims["amr"]
     assert claims["acr"] == "mfa"
 
     # A recovery code instead of the app, for another RP (so consent is asked again): works once.
     page.goto(f"{issuer}/accounts/")
-    sign_out(page)
-    url, _state, verifier = authorize_url(metadata, second_rp)
-    page.goto(url)
-    enter_password(page)
+    chromium_sign_out(page)
+    request = authorization_request(metadata["authorization_endpoint"], second_rp)
+    page.goto(request.url)
+    chromium_sign_in(page)
     page.get_by_role("link", name="Use a recovery code").click()
     page.get_by_label("Recovery code").fill(codes[0])
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{rp_client.redirect_uri}?**")
-    claims = redeem(metadata, second_rp, query_of(page.url)["code"], verifier)
+    code = query_of(page.url)["code"]
+    claims = claims_of(redeem_code(metadata["token_endpoint"], second_rp, code, request.verifier)["id_token"])
     assert claims["amr"] == ["pwd", "otp", "mfa"]
 
     page.goto(f"{issuer}/accounts/")
-    sign_out(page)
+    chromium_sign_out(page)
     page.goto(f"{issuer}/accounts/login/")
-    enter_password(page)
+    chromium_sign_in(page)
     page.get_by_role("link", name="Use a recovery code").click()
     page.get_by_label("Recovery code").fill(codes[0])
     page.get_by_role("button", name="Continue").click()
@@ -187,7 +164,7 @@ def check_accessibility(page: Page) -> None:
 def test_browser_mfa_pages_pass_accessibility_smoke_check(page, issuer):
     page.goto(f"{issuer}/accounts/login/")
     check_accessibility(page)
-    enter_password(page)
+    chromium_sign_in(page)
     page.goto(f"{issuer}/accounts/mfa/totp/")
     check_accessibility(page)
     manual = page.locator("#manual-key").inner_text().replace(" ", "")
@@ -195,9 +172,9 @@ def test_browser_mfa_pages_pass_accessibility_smoke_check(page, issuer):
     page.get_by_label("Code from your authenticator app").fill(totp_code(key))
     page.get_by_role("button", name="Turn on").click()
     page.get_by_role("link", name="I have saved them, continue").click()
-    sign_out(page)
+    chromium_sign_out(page)
     page.goto(f"{issuer}/accounts/login/")
-    enter_password(page)
+    chromium_sign_in(page)
     expect(page.get_by_role("heading", name="Confirm it’s you")).to_be_visible()
     check_accessibility(page)
     page.get_by_role("link", name="Use a recovery code").click()
@@ -208,7 +185,7 @@ def test_browser_account_and_consent_pages_pass_accessibility_smoke_check(page, 
     page.goto(f"{issuer}/accounts/password/reset/")
     check_accessibility(page)
     page.goto(f"{issuer}/accounts/login/")
-    enter_password(page)
+    chromium_sign_in(page)
     for path in (
         "/accounts/",
         "/accounts/profile/",
@@ -219,7 +196,7 @@ def test_browser_account_and_consent_pages_pass_accessibility_smoke_check(page, 
         page.goto(f"{issuer}{path}")
         assert page.get_by_role("heading", level=1).is_visible(), path
         check_accessibility(page)
-    url, _state, _verifier = authorize_url(metadata, rp_client)
-    page.goto(url)
+    request = authorization_request(metadata["authorization_endpoint"], rp_client)
+    page.goto(request.url)
     expect(page.get_by_role("button", name="Allow")).to_be_visible()
     check_accessibility(page)

@@ -10,16 +10,16 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import chromium_context, query_of
-from tests.e2e.test_browser_login import authorize_url
-from tests.e2e.test_browser_mfa import enter_password, redeem, sign_out
-
-
-@pytest.fixture
-def passkey_settings(issuer, settings) -> None:
-    assert issuer.startswith("http://localhost:")
-    settings.OTP_WEBAUTHN_RP_ID = "localhost"
-    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [issuer]
+from tests.e2e.conftest import (
+    add_virtual_authenticator,
+    authorization_request,
+    chromium_context,
+    chromium_sign_in,
+    chromium_sign_out,
+    query_of,
+    redeem_code,
+)
+from tests.tokens import claims_of
 
 
 @pytest.fixture
@@ -28,30 +28,17 @@ def second_rp(register):
 
 
 @pytest.fixture
-def page(passkey_settings, issuer, user, rp_client, second_rp) -> Iterator[Page]:
+def page(passkey_origin, issuer, user, rp_client, second_rp) -> Iterator[Page]:
     """A Chromium page with a virtual platform authenticator that verifies the user (CTAP2)."""
     with chromium_context() as context:
         page = context.new_page()
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                }
-            },
-        )
+        add_virtual_authenticator(context, page)
         yield page
 
 
 def register_passkey(page: Page, issuer: str) -> None:
     page.goto(f"{issuer}/accounts/login/")
-    enter_password(page)
+    chromium_sign_in(page)
     page.wait_for_url(f"{issuer}/accounts/")
     page.get_by_role("link", name="Two-step sign-in").click()
     page.get_by_role("link", name="Add a passkey or security key").click()
@@ -65,32 +52,34 @@ def register_passkey(page: Page, issuer: str) -> None:
 
 def test_browser_passkey_second_factor_and_passwordless_sign_in(page, issuer, metadata, rp_client, second_rp):
     register_passkey(page, issuer)
-    sign_out(page)
+    chromium_sign_out(page)
 
     # Password, then the passkey as the second factor.
-    url, state, verifier = authorize_url(metadata, rp_client)
-    page.goto(url)
-    enter_password(page)
+    request = authorization_request(metadata["authorization_endpoint"], rp_client)
+    page.goto(request.url)
+    chromium_sign_in(page)
     expect(page.get_by_role("heading", name="Confirm it’s you")).to_be_visible()
     page.get_by_role("button", name="Use your passkey").click()
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{rp_client.redirect_uri}?**")
     callback = query_of(page.url)
-    assert callback["state"] == state
-    claims = redeem(metadata, rp_client, callback["code"], verifier)
+    assert callback["state"] == request.state
+    tokens = redeem_code(metadata["token_endpoint"], rp_client, callback["code"], request.verifier)
+    claims = claims_of(tokens["id_token"])
     # RFC 8176 §2: a password and proof of possession of a device-bound key ("hwk").
     assert claims["amr"] == ["pwd", "hwk", "mfa"]
     assert claims["acr"] == "mfa"
 
     # The passkey alone, from the login page: no username, no password.
     page.goto(f"{issuer}/accounts/")
-    sign_out(page)
-    url, _state, verifier = authorize_url(metadata, second_rp)
-    page.goto(url)
+    chromium_sign_out(page)
+    request = authorization_request(metadata["authorization_endpoint"], second_rp)
+    page.goto(request.url)
     page.get_by_role("button", name="Use a passkey").click()
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{second_rp.redirect_uri}?**")
-    claims = redeem(metadata, second_rp, query_of(page.url)["code"], verifier)
+    code = query_of(page.url)["code"]
+    claims = claims_of(redeem_code(metadata["token_endpoint"], second_rp, code, request.verifier)["id_token"])
     # The authenticator verified the user (UV flag), so the key and "user" make two factors.
     assert claims["amr"] == ["hwk", "user", "mfa"]
     assert claims["acr"] == "mfa"

@@ -1,21 +1,20 @@
 """In Chromium: the account page's session list, signing out another session, and the
 front-channel logout frames on the signed-out page (OIDC Front-Channel Logout 1.0 §4)."""
 
-import secrets
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, Route, expect
 
 from oidc_provider.services import client_create
-from tests.conftest import pkce_pair
 from tests.e2e.conftest import (
     POST_LOGOUT_REDIRECT_URI,
     REDIRECT_URI,
     RP_ORIGIN,
     Browser,
     E2EClient,
+    authorization_request,
     chromium_context,
     chromium_sign_in,
     sign_in_for_tokens,
@@ -53,20 +52,6 @@ def page(issuer, user, app, frames_loaded) -> Iterator[Page]:
         yield context.new_page()
 
 
-def authorize_url(issuer: str, client: E2EClient) -> str:
-    _, challenge = pkce_pair()
-    query = {
-        "response_type": "code",
-        "client_id": client.client_id,
-        "redirect_uri": client.redirect_uri,
-        "scope": "openid",
-        "state": secrets.token_urlsafe(8),
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    return f"{issuer}/o/authorize/?{urlencode(query)}"
-
-
 def test_browser_lists_sessions_signs_out_another_and_loads_frontchannel_frames(
     page, issuer, metadata, app, frames_loaded
 ):
@@ -74,7 +59,7 @@ def test_browser_lists_sessions_signs_out_another_and_loads_frontchannel_frames(
     phone = Browser(issuer)
     sign_in_for_tokens(phone, metadata, app, scope="openid")
 
-    page.goto(authorize_url(issuer, app))
+    page.goto(authorization_request(f"{issuer}/o/authorize/", app, scope="openid").url)
     chromium_sign_in(page)
     page.wait_for_url(f"{RP_ORIGIN}/**")
     page.goto(f"{issuer}/accounts/")

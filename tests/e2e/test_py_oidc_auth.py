@@ -28,7 +28,9 @@ from py_oidc_auth.utils import OIDCConfig
 
 from oidc_provider.models import GrantType
 from tests.e2e.conftest import E2EClient, chromium_approve_device, chromium_context, sign_in_for_tokens
+from tests.oauth import INTROSPECT, Served, introspection
 from tests.rp import loopback_socket, origin_of, serve_asgi
+from tests.tokens import claims_of
 
 API = "https://api.example.com/"
 
@@ -47,21 +49,10 @@ def verify(verifier: TokenVerifier, token: str):
 
 def with_claims(token: str, **changes) -> str:
     """Return ``token`` with its payload rewritten and the original signature kept."""
-    header, payload, signature = token.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    header, _payload, signature = token.split(".")
+    claims = claims_of(token)
     forged = base64.urlsafe_b64encode(json.dumps({**claims, **changes}).encode()).decode().rstrip("=")
     return f"{header}.{forged}.{signature}"
-
-
-def introspect(metadata: dict, client: E2EClient, token: str) -> dict:
-    response = requests.post(
-        metadata["introspection_endpoint"],
-        data={"token": token},
-        auth=(client.client_id, client.client_secret),
-        timeout=10,
-    )
-    assert response.status_code == 200
-    return response.json()
 
 
 def test_py_oidc_auth_validates_access_token_and_reads_the_user(browser, issuer, metadata, rp_client, user):
@@ -142,7 +133,8 @@ def test_py_oidc_auth_validates_locally_so_revocation_shows_only_at_introspectio
     # Local validation cannot see a revocation before exp: this is why access tokens are
     # short-lived, and why a resource server that must honour revocation introspects.
     assert verify(verifier, access_token).sub == user.subject
-    assert introspect(metadata, rp_client, access_token) == {"active": False}
+    assert metadata["introspection_endpoint"] == f"{issuer}{INTROSPECT}"
+    assert introspection(Served(issuer), rp_client, access_token) == {"active": False}
     userinfo = requests.get(
         metadata["userinfo_endpoint"], headers={"Authorization": f"Bearer {access_token}"}, timeout=10
     )

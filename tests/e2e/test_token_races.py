@@ -4,13 +4,11 @@ The requests race for real: each is its own HTTP connection, served on its own s
 database connection. On PostgreSQL the row locks decide the winner.
 """
 
-from urllib.parse import urlencode
-
 import requests
 
 from oidc_provider.models import AccessToken, RefreshToken
-from tests.conftest import concurrent_database, pkce_pair
-from tests.e2e.conftest import query_of, race, sign_in_for_tokens
+from tests.conftest import concurrent_database
+from tests.e2e.conftest import authorization_request, query_of, race, sign_in_for_tokens
 
 pytestmark = concurrent_database
 
@@ -18,22 +16,15 @@ RACERS = 10
 
 
 def test_race_one_code_redeemed_concurrently_gives_exactly_one_token_set(browser, metadata, rp_client, user):
-    verifier, challenge = pkce_pair()
-    query = {
-        "response_type": "code",
-        "client_id": rp_client.client_id,
-        "redirect_uri": rp_client.redirect_uri,
-        "scope": "openid offline_access",
-        "nonce": "n",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    code = query_of(browser.sign_in(f"{metadata['authorization_endpoint']}?{urlencode(query)}"))["code"]
+    request = authorization_request(
+        metadata["authorization_endpoint"], rp_client, scope="openid offline_access"
+    )
+    code = query_of(browser.sign_in(request.url))["code"]
     data = {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": rp_client.redirect_uri,
-        "code_verifier": verifier,
+        "code_verifier": request.verifier,
     }
 
     def redeem() -> requests.Response:

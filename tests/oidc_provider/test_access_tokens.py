@@ -1,6 +1,5 @@
 """JWT access tokens (RFC 9068): what a resource server validating locally, or introspecting, sees."""
 
-import base64
 import json
 import uuid
 from io import StringIO
@@ -13,17 +12,14 @@ from joserfc.jwk import KeySet
 
 from oidc_provider.models import Client
 from tests.conftest import ISSUER, RegisteredClient, authorize, basic_auth, exchange, validate_id_token
+from tests.oauth import introspection, refresh
+from tests.tokens import header_of
 
 JWKS = "/o/jwks/"
 USERINFO = "/o/userinfo/"
-INTROSPECT = "/o/introspect/"
 REVOKE = "/o/revoke/"
 TOKEN = "/o/token/"
 API = "https://api.example.com/"
-
-
-def header_of(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
 
 
 def verify_access_token(token: str, *, jwks: dict, audience: str, algorithm: str = "RS256") -> dict:
@@ -47,22 +43,8 @@ def bearer(token: str) -> dict:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
-def introspect(http, caller: RegisteredClient, token: str) -> dict:
-    response = http.post(
-        INTROSPECT, {"token": token}, HTTP_AUTHORIZATION=basic_auth(caller.client_id, caller.client_secret)
-    )
-    assert response.status_code == 200
-    return response.json()
-
-
-def refresh(http, rp: RegisteredClient, refresh_token: str) -> dict:
-    data = {
-        "grant_type": "refresh_token",
-        "refresh_token": refresh_token,
-        "client_id": rp.client_id,
-        "client_secret": rp.client_secret,
-    }
-    response = http.post(TOKEN, data)
+def refreshed_tokens(http, rp: RegisteredClient, refresh_token: str) -> dict:
+    response = refresh(http, rp, refresh_token)
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -184,7 +166,7 @@ def test_access_token_is_signed_with_the_algorithm_the_client_chose(
     # A resource server that accepts RS256 only refuses it: the choice is the client's to make.
     with pytest.raises(UnsupportedAlgorithmError):
         verify_access_token(access_token, jwks=jwks, audience=machine.client_id)
-    assert introspect(client, machine, access_token)["active"] is True
+    assert introspection(client, machine, access_token)["active"] is True
 
 
 def test_access_token_es256_from_the_code_flow_works_at_userinfo(
@@ -200,7 +182,7 @@ def test_access_token_es256_from_the_code_flow_works_at_userinfo(
     response = client.get(USERINFO, **bearer(body["access_token"]))
     assert response.status_code == 200
     assert response.json()["sub"] == user.subject
-    refreshed = refresh(client, rp, body["refresh_token"])
+    refreshed = refreshed_tokens(client, rp, body["refresh_token"])
     assert header_of(refreshed["access_token"])["alg"] == "ES256"
 
 
@@ -211,17 +193,17 @@ def test_access_token_audience_is_the_resource_of_the_authorization_request(logg
     assert claims["aud"] == API
     assert claims["client_id"] == rp.client_id
     # Introspection and the JWT agree on the audience.
-    assert introspect(client, rp, body["access_token"])["aud"] == [API]
+    assert introspection(client, rp, body["access_token"])["aud"] == [API]
     # A refresh without resource keeps it (RFC 8707 §2.2).
-    refreshed = refresh(client, rp, body["refresh_token"])
+    refreshed = refreshed_tokens(client, rp, body["refresh_token"])
     assert verify_access_token(refreshed["access_token"], jwks=jwks, audience=API)["aud"] == API
-    assert introspect(client, rp, refreshed["access_token"])["aud"] == [API]
+    assert introspection(client, rp, refreshed["access_token"])["aud"] == [API]
 
 
 def test_access_token_audience_is_the_resource_of_the_token_request(logged_in, rp, client, jwks):
     body, _result = code_flow(logged_in, client, rp, resource=API, token_extra={"resource": API})
     assert verify_access_token(body["access_token"], jwks=jwks, audience=API)["aud"] == API
-    assert introspect(client, rp, body["access_token"])["aud"] == [API]
+    assert introspection(client, rp, body["access_token"])["aud"] == [API]
 
 
 def test_access_token_audience_lists_every_requested_resource(logged_in, rp, client, jwks):
@@ -229,7 +211,7 @@ def test_access_token_audience_lists_every_requested_resource(logged_in, rp, cli
     body, _result = code_flow(logged_in, client, rp, resource=[API, other])
     claims = verify_access_token(body["access_token"], jwks=jwks, audience=other)
     assert claims["aud"] == [API, other]
-    assert introspect(client, rp, body["access_token"])["aud"] == [API, other]
+    assert introspection(client, rp, body["access_token"])["aud"] == [API, other]
 
 
 def test_access_token_refuses_a_resource_beyond_the_grant(logged_in, rp, client):
@@ -261,7 +243,7 @@ def test_access_token_works_at_userinfo(tokens, client, user):
 
 def test_access_token_introspects_active_with_its_claims(tokens, rp, client, jwks):
     claims = verify_access_token(tokens["access_token"], jwks=jwks, audience=rp.client_id)
-    described = introspect(client, rp, tokens["access_token"])
+    described = introspection(client, rp, tokens["access_token"])
     assert described["active"] is True
     assert described["iss"] == claims["iss"]
     assert described["sub"] == claims["sub"]
@@ -284,7 +266,7 @@ def test_access_token_revoked_fails_at_userinfo_and_introspects_inactive(tokens,
     response = client.get(USERINFO, **bearer(access_token))
     assert response.status_code == 401
     assert 'error="invalid_token"' in response["WWW-Authenticate"]
-    assert introspect(client, rp, access_token) == {"active": False}
+    assert introspection(client, rp, access_token) == {"active": False}
 
 
 def test_userinfo_rejects_an_id_token_as_bearer(tokens, rp, client, jwks):
@@ -294,7 +276,7 @@ def test_userinfo_rejects_an_id_token_as_bearer(tokens, rp, client, jwks):
     response = client.get(USERINFO, **bearer(tokens["id_token"]))
     assert response.status_code == 401
     assert 'error="invalid_token"' in response["WWW-Authenticate"]
-    assert introspect(client, rp, tokens["id_token"]) == {"active": False}
+    assert introspection(client, rp, tokens["id_token"]) == {"active": False}
 
 
 def test_access_token_opaque_format_is_not_a_jwt_and_works(
@@ -317,14 +299,14 @@ def test_access_token_opaque_format_is_not_a_jwt_and_works(
     response = client.get(USERINFO, **bearer(access_token))
     assert response.status_code == 200
     assert response.json()["sub"] == user.subject
-    described = introspect(client, rp, access_token)
+    described = introspection(client, rp, access_token)
     assert described["active"] is True
     assert described["sub"] == user.subject
 
 
 def test_access_token_refresh_gives_new_jwt_with_original_auth_time(tokens, rp, client, jwks):
     original = verify_access_token(tokens["access_token"], jwks=jwks, audience=rp.client_id)
-    refreshed = refresh(client, rp, tokens["refresh_token"])
+    refreshed = refreshed_tokens(client, rp, tokens["refresh_token"])
     assert refreshed["access_token"] != tokens["access_token"]
     claims = verify_access_token(refreshed["access_token"], jwks=jwks, audience=rp.client_id)
     assert claims["jti"] != original["jti"]

@@ -1,7 +1,5 @@
 """ID token signing algorithms: each client's own, verifiable by any RP library against JWKS."""
 
-import base64
-import hashlib
 import json
 from io import StringIO
 
@@ -14,31 +12,14 @@ from oidc_provider import keys
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, Client, SigningKey
 from tests.admin_forms import REDIRECT, add_client_in_admin
 from tests.conftest import ISSUER, RegisteredClient, authorize, exchange, validate_id_token
+from tests.tokens import half_hash, header_of
 
 JWKS = "/o/jwks/"
 DISCOVERY = "/.well-known/openid-configuration"
 
-# OIDC Core 1.0 §3.1.3.6: at_hash is the left half of the hash the alg uses; Ed25519 signs
-# with SHA-512, so EdDSA tokens use it (as the conformance suite expects).
-AT_HASH = {
-    Algorithm.RS256: hashlib.sha256,
-    Algorithm.PS256: hashlib.sha256,
-    Algorithm.ES256: hashlib.sha256,
-    Algorithm.EDDSA: hashlib.sha512,
-}
-
 # joserfc warns that RFC 9864 deprecates the polymorphic "EdDSA" for "Ed25519"; OIDC
 # deployments still name it EdDSA.
 EDDSA_DEPRECATION = pytest.mark.filterwarnings("ignore:EdDSA is deprecated via RFC 9864")
-
-
-def header_of(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
-
-
-def left_half_hash(value: str, algorithm: str) -> str:
-    digest = AT_HASH[algorithm](value.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
 
 
 def verify_with_joserfc(token: str, *, jwks: dict, algorithm: str, audience: str) -> dict:
@@ -81,7 +62,7 @@ def test_id_token_signed_with_the_clients_algorithm(algorithm, make_client, sign
     assert by_joserfc["nonce"] == nonce
 
     at_hash = by_joserfc["at_hash"]
-    assert at_hash == left_half_hash(body["access_token"], algorithm)
+    assert at_hash == half_hash(body["access_token"], algorithm)
     # Half of a 256-bit digest is 16 bytes (22 base64url characters); of SHA-512, 32 (43).
     assert len(at_hash) == (43 if algorithm == Algorithm.EDDSA else 22)
 
@@ -132,7 +113,7 @@ def test_createclient_id_token_alg_es256_gets_es256_id_tokens(signing_keys, logg
     jwks = client.get(JWKS).json()
     claims = verify_with_joserfc(body["id_token"], jwks=jwks, algorithm="ES256", audience=data["client_id"])
     assert claims["nonce"] == nonce
-    assert claims["at_hash"] == left_half_hash(body["access_token"], "ES256")
+    assert claims["at_hash"] == half_hash(body["access_token"], "ES256")
 
 
 @EDDSA_DEPRECATION
@@ -148,4 +129,4 @@ def test_admin_sets_the_id_token_algorithm(staff, signing_keys, logged_in, clien
     jwks = client.get(JWKS).json()
     claims = verify_with_joserfc(body["id_token"], jwks=jwks, algorithm="EdDSA", audience=model.client_id)
     assert claims["nonce"] == nonce
-    assert claims["at_hash"] == left_half_hash(body["access_token"], "EdDSA")
+    assert claims["at_hash"] == half_hash(body["access_token"], "EdDSA")

@@ -5,7 +5,6 @@ A real receiver on a loopback port gets the logout tokens; the real task worker 
 --batch``) delivers them. tests/e2e/test_backchannel_worker.py runs the worker as its own process.
 """
 
-import base64
 import json
 import time
 from io import StringIO
@@ -17,8 +16,10 @@ from django.test import Client as BrowserClient
 from accounts.models import LoginSession
 from audit.models import AuditEvent
 from oidc_provider.models import LogoutDelivery
-from tests.conftest import ISSUER, PASSWORD, authorize, exchange
+from tests.conftest import ISSUER, PASSWORD, authorize, exchange, sign_in
 from tests.logout_receiver import free_port, validate_logout_token
+from tests.oauth import refresh_status
+from tests.tokens import claims_of, header_of
 
 # The worker commits as it goes (and drops a connection left inside a transaction), as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,21 +41,6 @@ def backchannel_app(make_client, signing_keys, receiver):
 def run_worker() -> None:
     """Run the task worker until no task is due (the worker `make run` starts)."""
     call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", stdout=StringIO())
-
-
-def claims_of(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
-
-
-def refresh_status(http, registered, refresh_token: str) -> int:
-    data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": registered.client_id}
-    return http.post("/o/token/", {**data, "client_secret": registered.client_secret}).status_code
-
-
-def signed_in_browser() -> BrowserClient:
-    browser = BrowserClient()
-    assert browser.post("/accounts/login/", {"username": "alice", "password": PASSWORD}).status_code == 302
-    return browser
 
 
 def test_discovery_advertises_back_and_front_channel_logout(client, signing_keys):
@@ -116,7 +102,7 @@ def test_logout_token_uses_the_clients_id_token_algorithm(backchannel_app, logge
     logged_in.post("/accounts/logout/")
     run_worker()
     (token,) = receiver.tokens
-    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    header = header_of(token)
     assert header["alg"] == "EdDSA" and header["typ"] == "logout+jwt"
     validate_logout_token(token, jwks=client.get("/o/jwks/").json(), audience=app.client_id, issuer=ISSUER)
 
@@ -125,7 +111,7 @@ def test_signing_out_everywhere_else_ends_the_other_sessions_and_tells_their_app
     backchannel_app, user, client, receiver
 ):
     app = backchannel_app("Shared app")
-    here, phone = signed_in_browser(), signed_in_browser()
+    here, phone = sign_in(BrowserClient(), "alice", PASSWORD), sign_in(BrowserClient(), "alice", PASSWORD)
     here_tokens = exchange(client, app, authorize(here, app, scope=SCOPE)).json()
     phone_tokens = exchange(client, app, authorize(phone, app, scope=SCOPE)).json()
 
@@ -149,7 +135,7 @@ def test_a_user_cannot_end_someone_elses_session(user, django_user_model, signin
     django_user_model.objects.create_user(username="bob", password=PASSWORD)
     bob = BrowserClient()
     bob.post("/accounts/login/", {"username": "bob", "password": PASSWORD})
-    alice = signed_in_browser()
+    alice = sign_in(BrowserClient(), "alice", PASSWORD)
     bob_sid = LoginSession.objects.get(user__username="bob").sid
     alice.post("/accounts/sessions/end/", {"sid": bob_sid})
     assert bob.get("/accounts/").status_code == 200
@@ -159,7 +145,7 @@ def test_staff_ending_a_session_signs_that_browser_out_and_tells_the_apps(
     backchannel_app, user, client, receiver, staff
 ):
     app = backchannel_app("Staff-ended app")
-    browser = signed_in_browser()
+    browser = sign_in(BrowserClient(), "alice", PASSWORD)
     tokens = exchange(client, app, authorize(browser, app, scope=SCOPE)).json()
     page = staff.get(f"/admin/accounts/user/{user.pk}/change/")
     assert b"Sign-in sessions" in page.content and b"Staff-ended app" in page.content
@@ -180,7 +166,7 @@ def test_deactivating_an_account_ends_its_sessions_and_tells_the_apps(
     backchannel_app, user, client, receiver
 ):
     app = backchannel_app("App of a leaver")
-    browser = signed_in_browser()
+    browser = sign_in(BrowserClient(), "alice", PASSWORD)
     exchange(client, app, authorize(browser, app, scope=SCOPE))
     user.is_active = False
     user.save()
@@ -191,7 +177,7 @@ def test_deactivating_an_account_ends_its_sessions_and_tells_the_apps(
 
 def test_expired_sessions_are_ended_and_their_apps_told(backchannel_app, user, client, receiver):
     app = backchannel_app("Expiry app")
-    browser = signed_in_browser()
+    browser = sign_in(BrowserClient(), "alice", PASSWORD)
     exchange(client, app, authorize(browser, app, scope=SCOPE))
     LoginSession.objects.filter(user=user).update(expires="2000-01-01T00:00:00Z")
     out = StringIO()

@@ -463,21 +463,21 @@ def test_device_poll_by_confidential_client_without_secret_is_invalid_client(cli
     assert response.status_code == 401 and error_of(response) == "invalid_client"
 
 
-def test_device_poll_too_fast_gets_slow_down_and_a_longer_interval(client, tv, settings):
+def test_device_poll_too_fast_gets_slow_down_and_a_longer_interval(client, tv, settings, clock):
     settings.PORCHLIGHT = {**settings.PORCHLIGHT, "DEVICE_POLL_INTERVAL": 1}
     body = start(client, tv).json()
     assert body["interval"] == 1
     code = body["device_code"]
     # A device that waits the interval between polls is never told to slow down.
     assert error_of(poll(client, tv, code)) == "authorization_pending"
-    time.sleep(1.1)
+    clock.advance(1.1)
     assert error_of(poll(client, tv, code)) == "authorization_pending"
     # One that does not is, and must then wait 5 s more (RFC 8628 §3.5) ...
     assert error_of(poll(client, tv, code)) == "slow_down"
-    time.sleep(1.1)
+    clock.advance(1.1)
     assert error_of(poll(client, tv, code)) == "slow_down"
     # ... for this and every later poll: 1 + 5 + 5 seconds now.
-    time.sleep(11.1)
+    clock.advance(11.1)
     assert error_of(poll(client, tv, code)) == "authorization_pending"
 
 

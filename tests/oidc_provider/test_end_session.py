@@ -7,6 +7,7 @@ import pytest
 from oidc_provider import keys
 from oidc_provider.models import Algorithm, SigningKey
 from tests.conftest import authorize, exchange, query_of
+from tests.oauth import refresh_status, userinfo_status
 
 LOGOUT = "/o/logout/"
 LOGGED_OUT = "https://rp.example.com/logged-out"
@@ -16,15 +17,6 @@ LOGGED_OUT = "https://rp.example.com/logged-out"
 def tokens(logged_in, rp, client) -> dict:
     """Tokens bound to the sign-in session (no offline_access)."""
     return exchange(client, rp, authorize(logged_in, rp, scope="openid profile")).json()
-
-
-def refresh_status(http, registered, refresh_token: str) -> int:
-    data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": registered.client_id}
-    return http.post("/o/token/", {**data, "client_secret": registered.client_secret}).status_code
-
-
-def userinfo_status(http, access_token: str) -> int:
-    return http.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access_token}").status_code
 
 
 def is_logged_in(browser) -> bool:

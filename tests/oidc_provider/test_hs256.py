@@ -18,7 +18,8 @@ from oidc_provider.models import Algorithm, Client
 from oidc_provider.services import client_create, client_secret_set
 from tests.admin_forms import REDIRECT, add_client_in_admin, change_client_in_admin, handover
 from tests.conftest import ISSUER, authorize, exchange, query_of
-from tests.oidc_provider.test_registration import register
+from tests.oauth import register
+from tests.tokens import header_of
 
 STRONG_SECRET = "Zq8xW3vN7pL2kR9tY4mB6hJ1cF5dG0sA"
 
@@ -26,10 +27,6 @@ STRONG_SECRET = "Zq8xW3vN7pL2kR9tY4mB6hJ1cF5dG0sA"
 @pytest.fixture
 def hs_rp(make_client, signing_keys):
     return make_client(algorithm=Algorithm.HS256)
-
-
-def header_of(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
 
 
 def verify_with_secret(token: str, secret: str) -> dict:

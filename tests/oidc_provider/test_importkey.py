@@ -14,6 +14,7 @@ from audit.models import AuditEvent
 from oidc_provider import keys
 from oidc_provider.models import Algorithm, SigningKey
 from tests.conftest import authorize, exchange, validate_id_token
+from tests.tokens import header_of
 
 JWKS = "/o/jwks/"
 
@@ -84,10 +85,6 @@ def import_key(path, *options) -> str:
     out = StringIO()
     call_command("importkey", str(path), *options, stdout=out)
     return out.getvalue()
-
-
-def header_of(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
 
 
 KINDS = [

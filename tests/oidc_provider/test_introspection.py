@@ -4,17 +4,9 @@ import pytest
 
 from oidc_provider.models import AccessToken, RefreshToken
 from tests.conftest import ISSUER, authorize, basic_auth, exchange
+from tests.oauth import INTROSPECT, introspect
 
-INTROSPECT = "/o/introspect/"
 INACTIVE = {"active": False}
-
-
-def introspect(http, caller, token: str, **extra):
-    return http.post(
-        INTROSPECT,
-        {"token": token, **extra},
-        HTTP_AUTHORIZATION=basic_auth(caller.client_id, caller.client_secret),
-    )
 
 
 @pytest.fixture

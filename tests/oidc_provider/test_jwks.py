@@ -1,21 +1,15 @@
 """The JWKS document (RFC 7517 §5): public keys only, each named, and matching ID token headers."""
 
-import base64
-import json
-
 import pytest
 
 from oidc_provider import keys, rotation
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, SigningKey
 from tests.conftest import authorize, exchange, validate_id_token
+from tests.tokens import header_of
 
 JWKS = "/o/jwks/"
 # RFC 7518 §6.2.2, §6.3.2 and RFC 8037 §2: members that only a private key has.
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
-
-
-def header_of(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
 
 
 def test_jwks_every_key_has_kid_alg_and_use(client, signing_keys):

@@ -1,6 +1,5 @@
 """Signing keys for operators: the admin list and actions, their audit trail, and keys at rest."""
 
-import base64
 import json
 
 import pytest
@@ -9,6 +8,7 @@ from audit.models import AuditEvent
 from oidc_provider import keys
 from oidc_provider.models import Algorithm, SigningKey
 from tests.conftest import authorize, exchange
+from tests.tokens import kid_of
 
 KEYS_ADMIN = "/admin/oidc_provider/signingkey/"
 AUDIT_ADMIN = "/admin/audit/auditevent/"
@@ -31,8 +31,7 @@ def active_key(algorithm: str) -> SigningKey:
 
 def id_token_kid(browser, client, rp) -> str:
     body = exchange(client, rp, authorize(browser, rp)).json()
-    header = body["id_token"].split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(header + "=="))["kid"]
+    return kid_of(body["id_token"])
 
 
 def published_kids(http) -> set[str]:

@@ -1,6 +1,5 @@
 """Dynamic client registration (RFC 7591, OIDC Registration 1.0) as a relying party sees it."""
 
-import base64
 import json
 import re
 from datetime import timedelta
@@ -13,14 +12,10 @@ from oidc_provider import rotation
 from oidc_provider.models import Algorithm, Client, RegistrationToken
 from oidc_provider.registration import registration_token_create
 from tests.conftest import RegisteredClient, authorize, basic_auth, exchange, validate_id_token
+from tests.oauth import register
+from tests.tokens import header_of
 
 REDIRECT = "https://dyn.example.com/cb"
-
-
-def register(http, metadata, *, token: str | None = None, content_type="application/json"):
-    body = metadata if isinstance(metadata, (str, bytes)) else json.dumps(metadata)
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
-    return http.post("/o/register/", body, content_type=content_type, **headers)
 
 
 def as_registered(body: dict) -> RegisteredClient:
@@ -112,7 +107,7 @@ def test_registration_chosen_alg_signs_id_token(client, signing_keys, initial_to
     assert body["id_token_signed_response_alg"] == algorithm
     registered = as_registered(body)
     tokens = exchange(client, registered, authorize(logged_in, registered)).json()
-    header = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[0] + "=="))
+    header = header_of(tokens["id_token"])
     assert header["alg"] == algorithm
     validate_id_token(tokens["id_token"], jwks=signing_keys.jwks, audience=registered.client_id)
 

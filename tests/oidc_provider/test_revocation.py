@@ -3,6 +3,7 @@
 import pytest
 
 from tests.conftest import authorize, basic_auth, exchange
+from tests.oauth import refresh_status, userinfo_status
 
 REVOKE = "/o/revoke/"
 
@@ -13,20 +14,6 @@ def revoke(http, caller, token: str, **extra):
         {"token": token, **extra},
         HTTP_AUTHORIZATION=basic_auth(caller.client_id, caller.client_secret),
     )
-
-
-def userinfo_status(http, access_token: str) -> int:
-    return http.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access_token}").status_code
-
-
-def refresh_status(http, rp, refresh_token: str) -> int:
-    data = {
-        "grant_type": "refresh_token",
-        "refresh_token": refresh_token,
-        "client_id": rp.client_id,
-        "client_secret": rp.client_secret,
-    }
-    return http.post("/o/token/", data).status_code
 
 
 @pytest.fixture

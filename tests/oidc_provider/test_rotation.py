@@ -4,7 +4,6 @@ Time moves by patching the provider's clocks (``timezone.now`` and ``time.time``
 sleeping. ``fetch_jwks()`` drops this worker's key cache first, as its expiry would.
 """
 
-import base64
 import json
 import threading
 from dataclasses import dataclass
@@ -21,7 +20,17 @@ from jwcrypto import jwk, jwt
 from audit.models import AuditEvent
 from oidc_provider import keys, rotation
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, SigningKey
-from tests.conftest import PASSWORD, RegisteredClient, authorize, exchange, query_of, validate_id_token
+from tests.conftest import (
+    PASSWORD,
+    Clock,
+    RegisteredClient,
+    authorize,
+    exchange,
+    query_of,
+    sign_in,
+    validate_id_token,
+)
+from tests.tokens import claims_of, header_of
 
 JWKS = "/o/jwks/"
 LOGOUT = "/o/logout/"
@@ -29,22 +38,12 @@ LOGGED_OUT = "https://rp.example.com/logged-out"
 SECOND = timedelta(seconds=1)
 
 
-class Clock:
-    """The provider's notion of now, moved by the test."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def timestamp(self) -> float:
-        return self.now.timestamp()
-
-
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
-    current = Clock(timezone.now().replace(microsecond=0))
-    monkeypatch.setattr(timezone, "now", lambda: current.now)
-    monkeypatch.setattr("time.time", current.timestamp)
-    return current
+def clock(clock, monkeypatch) -> Clock:
+    """The provider's clocks, ``time.time`` (token lifetimes) too, from a whole second."""
+    clock.now = clock.now.replace(microsecond=0)
+    monkeypatch.setattr("time.time", clock.timestamp)
+    return clock
 
 
 @dataclass
@@ -63,24 +62,14 @@ class Issued:
         return claims_of(self.id_token)["exp"]
 
 
-def header_of(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
-
-
-def claims_of(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
-
-
-def sign_in() -> BrowserClient:
+def signed_in() -> BrowserClient:
     """Return a browser in which alice has just signed in (earlier sessions have expired)."""
-    browser = BrowserClient()
-    assert browser.post("/accounts/login/", {"username": "alice", "password": PASSWORD}).status_code == 302
-    return browser
+    return sign_in(BrowserClient(), "alice", PASSWORD)
 
 
 def issue(rp: RegisteredClient) -> Issued:
     """Run the code flow now and return the tokens the RP receives."""
-    result = authorize(sign_in(), rp)
+    result = authorize(signed_in(), rp)
     response = exchange(BrowserClient(), rp, result)
     assert response.status_code == 200, response.content
     body = response.json()
@@ -130,7 +119,7 @@ def assert_unexpired_tokens_verify(issued: list[Issued], clock: Clock) -> set[st
 
 
 def assert_logout_returns_to_app(id_token_hint: str) -> None:
-    browser = sign_in()
+    browser = signed_in()
     params = {"id_token_hint": id_token_hint, "post_logout_redirect_uri": LOGGED_OUT, "state": "s-42"}
     # The hint verifies (a bad one gets an error page); it is from an earlier sign-in, so the
     # user is asked first (RP-Initiated Logout 1.0 §2).

@@ -4,8 +4,6 @@ A refresh token issued without offline_access lives no longer than the sign-in s
 from; an offline one outlives the session but not the password it was granted under.
 """
 
-import base64
-import json
 import re
 
 from django.core import mail
@@ -13,20 +11,11 @@ from django.test import Client as BrowserClient
 
 from accounts.models import LoginSession
 from audit.models import AuditEvent
-from tests.conftest import PASSWORD, authorize, exchange
+from tests.conftest import PASSWORD, authorize, exchange, sign_in
+from tests.oauth import refresh_status
+from tests.tokens import claims_of
 
 NEW_PASSWORD = "a new long passphrase 42"
-
-
-def refresh_status(http, registered, refresh_token: str) -> int:
-    data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": registered.client_id}
-    return http.post("/o/token/", {**data, "client_secret": registered.client_secret}).status_code
-
-
-def signed_in_browser() -> BrowserClient:
-    browser = BrowserClient()
-    assert browser.post("/accounts/login/", {"username": "alice", "password": PASSWORD}).status_code == 302
-    return browser
 
 
 def change_password(browser, *, keep_session: bool):
@@ -40,12 +29,11 @@ def test_sign_in_records_a_session_with_its_sid(rp, logged_in, client, user):
     body = exchange(client, rp, authorize(logged_in, rp, scope="openid")).json()
     session = LoginSession.objects.get(user=user)
     assert session.is_active() and session.amr == ["pwd"]
-    payload = body["id_token"].split(".")[1]
-    assert json.loads(base64.urlsafe_b64decode(payload + "=="))["sid"] == session.sid
+    assert claims_of(body["id_token"])["sid"] == session.sid
 
 
 def test_password_change_keeping_this_session_ends_the_others_and_offline_access(rp, user, client):
-    here, elsewhere = signed_in_browser(), signed_in_browser()
+    here, elsewhere = sign_in(BrowserClient(), "alice", PASSWORD), sign_in(BrowserClient(), "alice", PASSWORD)
     here_tokens = exchange(client, rp, authorize(here, rp, scope="openid")).json()
     elsewhere_tokens = exchange(client, rp, authorize(elsewhere, rp, scope="openid")).json()
     offline = exchange(client, rp, authorize(here, rp, scope="openid offline_access")).json()
@@ -61,7 +49,7 @@ def test_password_change_keeping_this_session_ends_the_others_and_offline_access
 
 
 def test_password_change_without_keeping_this_session_signs_out_everywhere(rp, user, client):
-    here = signed_in_browser()
+    here = sign_in(BrowserClient(), "alice", PASSWORD)
     tokens = exchange(client, rp, authorize(here, rp, scope="openid")).json()
     response = change_password(here, keep_session=False)
     assert response.status_code == 302 and response["Location"] == "/accounts/login/"
@@ -71,7 +59,7 @@ def test_password_change_without_keeping_this_session_signs_out_everywhere(rp, u
 
 
 def test_password_reset_ends_every_session_and_offline_access(rp, user, client, browser):
-    signed_in = signed_in_browser()
+    signed_in = sign_in(BrowserClient(), "alice", PASSWORD)
     session_bound = exchange(client, rp, authorize(signed_in, rp, scope="openid")).json()
     offline = exchange(client, rp, authorize(signed_in, rp, scope="openid offline_access")).json()
     browser.post("/accounts/password/reset/", {"email": "alice@example.com"})

@@ -5,10 +5,7 @@ the access log records paths; whoever reads the logs could otherwise reset the u
 """
 
 import logging
-import os
-import subprocess
-import sys
-import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +16,8 @@ from django.urls import reverse
 from django.utils.http import urlsafe_base64_encode
 
 from ops.log_redaction import redact_secret_paths
-from tests.cluster import free_port
+from tests.cluster import gunicorn_node, manage, migrated_sqlite, node_environment
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 MAKE_RESET_LINK = """
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
@@ -41,63 +36,26 @@ class LoggedServer:
     base: str
     token: str
     link: str
-    process: subprocess.Popen
     output: Path
+    running: ExitStack
 
     def logs(self) -> str:
         """Stop the server and return everything it logged (access log, error log, Django)."""
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        self.running.close()
         return self.output.read_text()
 
 
 @pytest.fixture
 def logged_server(tmp_path):
     """gunicorn with its access log on, and a user with a valid password-reset link."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
-    env.update(
-        PORCHLIGHT_VAR_DIR=str(tmp_path),
-        PORCHLIGHT_BIND=f"127.0.0.1:{port}",
-        PORCHLIGHT_ISSUER=f"http://127.0.0.1:{port}",
-        PORCHLIGHT_WORKERS="1",
-        PORCHLIGHT_ACCESS_LOG="-",
-    )
-    manage = [sys.executable, "manage.py"]
-    for args in (["migrate", "-v0"], ["collectstatic", "--no-input", "-v0"]):
-        subprocess.run([*manage, *args], cwd=ROOT, env=env, check=True, capture_output=True)
-    made = subprocess.run(
-        [*manage, "shell", "-v0", "-c", MAKE_RESET_LINK],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    token, link = made.stdout.split()
+    env = node_environment(tmp_path, None, ACCESS_LOG="-")
+    migrated_sqlite(tmp_path)
+    manage(env, "collectstatic", "--no-input", "-v0")
+    token, link = manage(env, "shell", "-v0", "-c", MAKE_RESET_LINK).split()
     output = tmp_path / "server.log"
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "porchlight/gunicorn.conf.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    server = LoggedServer(base, token, link, process, output)
-    try:
-        for _ in range(100):
-            try:
-                requests.get(base + "/accounts/login/", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=10)
+    with ExitStack() as running:
+        base = running.enter_context(gunicorn_node(env, output))
+        yield LoggedServer(base, token, link, output, running)
 
 
 def test_access_log_never_shows_a_password_reset_token(logged_server):

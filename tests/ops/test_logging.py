@@ -1,9 +1,6 @@
 """Request ids and log lines under gunicorn: one JSON line per request, probes left out, no secrets."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -11,10 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.cluster import free_port
+from tests.cluster import gunicorn_node, manage, migrated_sqlite, node_environment
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
 
 
@@ -22,46 +17,19 @@ METRICS_TOKEN = "metrics-token-for-tests-0123456789"
 def json_server(tmp_path_factory):
     """gunicorn with two workers, JSON logs and a metrics token, on a throwaway SQLite database."""
     tmp_path = tmp_path_factory.mktemp("json-server")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    env.update(
-        PORCHLIGHT_VAR_DIR=str(tmp_path),
-        PORCHLIGHT_BIND=f"127.0.0.1:{port}",
-        PORCHLIGHT_ISSUER=f"http://127.0.0.1:{port}",
-        PORCHLIGHT_WORKERS="2",
-        PORCHLIGHT_LOG_FORMAT="json",
-        PORCHLIGHT_METRICS_TOKEN=METRICS_TOKEN,
-        PORCHLIGHT_METRICS_ALLOWED_NETWORKS="192.0.2.0/24",
+    env = node_environment(
+        tmp_path,
+        None,
+        ACCESS_LOG="-",
+        LOG_FORMAT="json",
+        METRICS_TOKEN=METRICS_TOKEN,
+        METRICS_ALLOWED_NETWORKS="192.0.2.0/24",
     )
-    for args in (["migrate", "-v0"], ["rotatekeys"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
-        )
+    migrated_sqlite(tmp_path)
+    manage(env, "rotatekeys")
     output = tmp_path / "server.log"
-    with output.open("wb") as sink:
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "porchlight/gunicorn.conf.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(base + "/healthz", timeout=2)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(output.read_text()) from None
-                time.sleep(0.2)
-        yield base, server, output, tmp_path
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
+    with gunicorn_node(env, output, workers=2) as base:
+        yield base, output, tmp_path
 
 
 def access_lines(output: Path) -> list[dict]:
@@ -77,7 +45,7 @@ def access_lines(output: Path) -> list[dict]:
 
 
 def test_request_log_is_one_json_line_per_request_with_its_id(json_server):
-    base, server, output, _ = json_server
+    base, output, _ = json_server
     offered = uuid.uuid4().hex
     response = requests.get(
         base + "/.well-known/openid-configuration?secret=hunter2", headers={"X-Request-ID": offered}
@@ -115,7 +83,7 @@ def jwks_requests(base: str) -> float:
 
 
 def test_metrics_add_up_every_worker_and_need_the_token(json_server):
-    base, _, _, tmp_path = json_server
+    base, _, tmp_path = json_server
     assert requests.get(base + "/metrics", timeout=5).status_code == 403
     before = jwks_requests(base)
     for _ in range(20):

@@ -8,7 +8,8 @@ import pytest
 import requests
 from django.test import Client as BrowserClient
 
-from tests.cluster import gunicorn_node, manage, node_environment, postgres_cluster
+from tests.cluster import free_port, gunicorn_node, manage, node_environment, postgres_cluster
+from tests.conftest import basic_auth
 
 
 def client_credentials(base: str, client: dict) -> requests.Response:
@@ -27,7 +28,6 @@ def assert_json_unavailable(response: requests.Response) -> None:
     assert int(response.headers["Retry-After"]) > 0
 
 
-@pytest.mark.e2e
 def test_database_outage_answers_503_and_recovers(tmp_path):
     with postgres_cluster() as cluster:
         env = node_environment(tmp_path, cluster.url, ISSUER="http://127.0.0.1:8000")
@@ -100,7 +100,7 @@ def test_token_without_signing_key_answers_503_temporarily_unavailable(make_clie
     response = http.post(
         "/o/token/",
         {"grant_type": "client_credentials"},
-        HTTP_AUTHORIZATION=basic(backend.client_id, backend.client_secret),
+        HTTP_AUTHORIZATION=basic_auth(backend.client_id, backend.client_secret),
     )
 
     assert response.status_code == 503
@@ -109,16 +109,8 @@ def test_token_without_signing_key_answers_503_temporarily_unavailable(make_clie
     assert response["Cache-Control"] == "no-store"
 
 
-def basic(client_id: str, secret: str) -> str:
-    from tests.conftest import basic_auth
-
-    return basic_auth(client_id, secret)
-
-
 @pytest.mark.django_db
 def test_sign_in_while_redis_is_down_answers_503_not_500(settings, caplog):
-    from tests.cluster import free_port
-
     # Throttle counters in a Redis that does not answer: the login form cannot count the attempt.
     url = f"redis://127.0.0.1:{free_port()}/0"
     settings.CACHE_URL = url

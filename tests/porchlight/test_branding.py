@@ -1,15 +1,10 @@
 """The service's name, logo and colour reach every page people read, its mails and its error pages."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.test import RequestFactory
 from django.views.defaults import server_error
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.environment import load_settings
 
 
 @pytest.fixture
@@ -75,16 +70,7 @@ def test_branding_without_settings_is_plain(client, db):
     ],
 )
 def test_branding_settings_refuse_what_is_not_a_colour_or_an_address(tmp_path, variable, value, ok):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
-    env.update(
-        {
-            "PORCHLIGHT_VAR_DIR": str(tmp_path),
-            "DJANGO_SETTINGS_MODULE": "porchlight.settings",
-            variable: value,
-        }
-    )
-    code = "import django; django.setup()"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    result = load_settings(tmp_path, **{variable: value})
     assert (result.returncode == 0) is ok, result.stderr
     if not ok:
         assert variable in result.stderr

@@ -4,7 +4,6 @@ RFC 7591 gives ``client_name`` no uniqueness, so apps that register themselves m
 a name people could not tell from a staff app's (UTS #39 skeletons, names.py) is refused.
 """
 
-import json
 import re
 
 import pytest
@@ -14,6 +13,7 @@ from django.core.management import call_command
 
 from oidc_provider.models import Client, GrantType
 from oidc_provider.services import client_create
+from tests import oauth
 from tests.admin_forms import add_client_in_admin, change_client_in_admin
 from tests.conftest import authorize, pkce_pair
 
@@ -42,13 +42,7 @@ IMPERSONATIONS = {
 
 
 def register(http, token: str, name: str, **metadata):
-    body = {"redirect_uris": [REDIRECT], "client_name": name, **metadata}
-    return http.post(
-        "/o/register/",
-        json.dumps(body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
+    return oauth.register(http, {"redirect_uris": [REDIRECT], "client_name": name, **metadata}, token=token)
 
 
 def consent_page(browser, client_id: str, redirect_uri: str):

@@ -471,9 +471,9 @@ def test_device_pages_with_any_code(value, logged_in):
 def served(tmp_path_factory):
     """The provider under gunicorn on a scratch database, with a confidential client."""
     tmp_path = tmp_path_factory.mktemp("no-server-errors")
-    with scratch_database(tmp_path) as database_url:
+    with scratch_database(tmp_path, migrated=True) as database_url:
         env = node_environment(tmp_path, database_url)
-        for args in (["migrate", "-v0"], ["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
+        for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
             manage(env, *args)
         client = json.loads(
             manage(env, "createclient", "Resource server", "--grant-type", "client_credentials", "--json")

@@ -9,12 +9,8 @@ names resolve through a DNS this module controls (``dns``), in the real code pat
 """
 
 import datetime
-import json
-import os
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -34,11 +30,12 @@ from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
 from oidc_provider.models import Client, LogoutDelivery
+from tests import oauth
 from tests.admin_forms import add_client_in_admin
 from tests.conftest import RegisteredClient, authorize, exchange
+from tests.environment import load_settings
 from tests.logout_receiver import LogoutReceiver, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 RULE = "outbound requests go only to public addresses unless PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS allows it"
 # Without offline_access: the tokens are bound to the sign-in session (OIDC Core 1.0 §11).
 SCOPE = "openid email"
@@ -241,12 +238,8 @@ def http_endpoint():
 
 
 def register(http, token: str, **metadata):
-    body = {"redirect_uris": ["https://rp.example.com/callback"], **metadata}
-    return http.post(
-        "/o/register/",
-        json.dumps(body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
+    return oauth.register(
+        http, {"redirect_uris": ["https://rp.example.com/callback"], **metadata}, token=token
     )
 
 
@@ -516,26 +509,21 @@ def test_outbound_request_refuses_internal_address_with_reason(dns):
 # --- Configuration ---------------------------------------------------------------------------------
 
 
-def load_settings(tmp_path, **env) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PORCHLIGHT_") and k != "DATABASE_URL"}
-    clean.update(
-        {"PORCHLIGHT_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "porchlight.settings", **env}
-    )
-    code = (
-        "import django; django.setup(); from django.conf import settings; "
-        "print([str(n) for n in settings.PORCHLIGHT['OUTBOUND_ALLOWED_NETWORKS']])"
-    )
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True)
+ALLOWED_NETWORKS = "[str(n) for n in settings.PORCHLIGHT['OUTBOUND_ALLOWED_NETWORKS']]"
 
 
 def test_settings_outbound_allowed_networks_default_empty_and_parse(tmp_path):
-    assert load_settings(tmp_path).stdout.strip() == "[]"
-    result = load_settings(tmp_path, PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS="10.20.0.0/16, fd00::/8")
+    assert load_settings(tmp_path, ALLOWED_NETWORKS).stdout.strip() == "[]"
+    result = load_settings(
+        tmp_path, ALLOWED_NETWORKS, PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS="10.20.0.0/16, fd00::/8"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['10.20.0.0/16', 'fd00::/8']"
 
 
 def test_settings_refuse_malformed_outbound_allowed_networks(tmp_path):
-    result = load_settings(tmp_path, PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS="10.0.0.0/8,intranet")
+    result = load_settings(
+        tmp_path, ALLOWED_NETWORKS, PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS="10.0.0.0/8,intranet"
+    )
     assert result.returncode != 0
     assert "ImproperlyConfigured: PORCHLIGHT_OUTBOUND_ALLOWED_NETWORKS" in result.stderr
