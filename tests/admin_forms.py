@@ -6,7 +6,7 @@ import re
 REDIRECT = "https://admin-made.example.com/cb"
 
 # What each kind of app's form posts when staff accept its defaults.
-KIND_DEFAULTS = {
+KIND_DEFAULTS: dict[str, dict[str, str | list[str]]] = {
     "web": {"grant_types": ["authorization_code", "refresh_token"], "require_pkce": "on"},
     "native": {"grant_types": ["authorization_code", "refresh_token"]},
     "machine": {"grant_types": ["client_credentials"]},

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
+from typing import TypedDict
 
 import requests
 
@@ -107,10 +108,11 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 def redis_server(log: Path) -> Iterator[str]:
     """Run Debian's redis-server on a free loopback port, without persistence; yield its URL."""
     port = free_port()
+    redis_binary = shutil.which("redis-server")
+    assert redis_binary, "redis-server is not installed"
     with log.open("ab") as output:
         server = subprocess.Popen(
-            [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no"],
+            [redis_binary, "--port", str(port), "--bind", "127.0.0.1"] + ["--save", "", "--appendonly", "no"],
             stdout=output,
             stderr=output,
         )
@@ -240,9 +242,15 @@ def _postgres_admin() -> tuple[dict, str]:
     return admin, f"postgres://{settings['USER']}{password}@{settings['HOST']}:{settings['PORT']}/"
 
 
+class _Migrated(TypedDict, total=False):
+    folder: Path
+    sqlite: Path
+    postgresql: str  # the database's name
+
+
 # Databases with every migration applied, made once per test process and then copied for each
 # node: migrating from nothing costs seconds of CPU, and tests of serving need not repeat it.
-_migrated: dict[str, str | Path] = {}
+_migrated: _Migrated = {}
 
 
 def _migration_folder() -> Path:

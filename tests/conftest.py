@@ -9,11 +9,12 @@ import json
 import secrets
 import shutil
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -25,6 +26,7 @@ from jwcrypto import jwk, jwt
 
 from accounts.mfa.models import RecoveryCodeDevice
 from oidc_provider import keys, rotation
+from oidc_provider.models import Client
 from oidc_provider.services import client_create
 from tests.cluster import redis_server
 from tests.logout_receiver import LogoutReceiver
@@ -125,7 +127,7 @@ def _starts_a_server(function, starters: list, seen: set) -> bool:
     return False
 
 
-def _is_e2e(item, starters: list, verdicts: dict) -> bool:
+def _is_e2e(item, starters: list, verdicts: dict[int, bool]) -> bool:
     if any(item.nodeid.startswith(directory) for directory in E2E_DIRECTORIES):
         return True
     if E2E_FIXTURES & set(item.fixturenames):
@@ -145,7 +147,8 @@ def _is_e2e(item, starters: list, verdicts: dict) -> bool:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    starters, verdicts = _server_starters(), {}
+    starters = _server_starters()
+    verdicts: dict[int, bool] = {}  # by id() of a test or fixture function
     for item in items:
         if _is_e2e(item, starters, verdicts):
             item.add_marker(pytest.mark.e2e)
@@ -177,7 +180,7 @@ def _has_module_fixture(path: Path) -> bool:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    from xdist.scheduler import LoadScopeScheduling
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]  # xdist ships no types
 
     class ModuleFixtureScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -235,7 +238,7 @@ class KeyPool:
 
     @contextmanager
     def lending(self) -> Iterator[None]:
-        original, generate = vars(jwk.JWK)["generate"], jwk.JWK.generate
+        generate = jwk.JWK.generate
         lent: Counter[tuple] = Counter()
 
         def lend(**params) -> jwk.JWK:
@@ -245,11 +248,10 @@ class KeyPool:
             lent[kind] += 1
             return self._keys[kind][lent[kind] - 1]
 
-        jwk.JWK.generate = staticmethod(lend)
-        try:
+        # MonkeyPatch puts back the class's own attribute (the classmethod), not the bound method.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(jwk.JWK, "generate", staticmethod(lend))
             yield
-        finally:
-            jwk.JWK.generate = original
 
 
 @pytest.fixture(scope="session")
@@ -285,22 +287,26 @@ class RegisteredClient:
     client_id: str
     client_secret: str | None
     redirect_uri: str
-    model: object
+    model: Client
 
 
 @pytest.fixture
 def make_client(db):
-    def make(**overrides) -> RegisteredClient:
-        options = {
-            "name": "Test app",
-            "redirect_uris": ["https://rp.example.com/callback"],
-            "post_logout_redirect_uris": ["https://rp.example.com/logged-out"],
-        }
-        options.update(overrides)
-        client, secret = client_create(**options)
-        return RegisteredClient(
-            client.client_id, secret, options["redirect_uris"][0] if options["redirect_uris"] else "", client
+    def make(
+        *,
+        name: str = "Test app",
+        redirect_uris: Sequence[str] = ("https://rp.example.com/callback",),
+        post_logout_redirect_uris: Sequence[str] = ("https://rp.example.com/logged-out",),
+        **options: Any,
+    ) -> RegisteredClient:
+        """Register a client with ``client_create``; ``options`` are its other keyword arguments."""
+        client, secret = client_create(
+            name=name,
+            redirect_uris=list(redirect_uris),
+            post_logout_redirect_uris=list(post_logout_redirect_uris),
+            **options,
         )
+        return RegisteredClient(client.client_id, secret, redirect_uris[0] if redirect_uris else "", client)
 
     return make
 

@@ -34,7 +34,7 @@ def _device_fields() -> list[tuple[str, models.Field]]:
 
 
 def _plugin_states() -> list[ModelState]:
-    totp = [
+    totp: list[tuple[str, models.Field]] = [
         ("key", models.CharField(max_length=80)),
         ("step", models.PositiveSmallIntegerField(default=30)),
         ("t0", models.BigIntegerField(default=0)),
@@ -43,7 +43,7 @@ def _plugin_states() -> list[ModelState]:
         ("drift", models.SmallIntegerField(default=0)),
         ("last_t", models.BigIntegerField(default=-1)),
     ]
-    token = [
+    token: list[tuple[str, models.Field]] = [
         ("id", models.AutoField(primary_key=True)),
         ("device", models.ForeignKey("otp_static.StaticDevice", models.CASCADE, related_name="token_set")),
         ("token", models.CharField(max_length=16, db_index=True)),

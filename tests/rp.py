@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import uvicorn
 
@@ -77,6 +78,11 @@ class NodeRP:
             stderr=subprocess.PIPE,
             text=True,
         )
+        # Popen types its pipes as optional; all three were asked for above.
+        assert self.process.stdin and self.process.stdout and self.process.stderr
+        self._script_in: IO[str] = self.process.stdin
+        self._script_out: IO[str] = self.process.stdout
+        self._script_err: IO[str] = self.process.stderr
         self._readers = [
             threading.Thread(target=self._read_events, daemon=True),
             threading.Thread(target=self._read_stderr, daemon=True),
@@ -85,17 +91,17 @@ class NodeRP:
             reader.start()
 
     def _read_events(self) -> None:
-        for line in self.process.stdout:
+        for line in self._script_out:
             self._events.put(json.loads(line))
         self._events.put(None)
 
     def _read_stderr(self) -> None:
-        for line in self.process.stderr:
+        for line in self._script_err:
             self._stderr.append(line)
 
     def send(self, message: dict) -> None:
-        self.process.stdin.write(json.dumps(message) + "\n")
-        self.process.stdin.flush()
+        self._script_in.write(json.dumps(message) + "\n")
+        self._script_in.flush()
 
     def expect(self, event: str, timeout: float = 30) -> dict:
         """Return the next event, which must be ``event``; fail with the script's report if not."""
@@ -121,9 +127,9 @@ class NodeRP:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
-        self.process.stdin.close()
+        self._script_in.close()
         # The readers end at end of file; only then are their pipes closed under them.
         for reader in self._readers:
             reader.join(5)
-        self.process.stdout.close()
-        self.process.stderr.close()
+        self._script_out.close()
+        self._script_err.close()

@@ -18,7 +18,9 @@ from csp.middleware import CSPMiddleware
 from django.contrib.auth.hashers import BasePasswordHasher, make_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.handlers.base import BaseHandler
-from django.db.models.query import ModelIterable, QuerySet, get_related_populators
+
+# get_related_populators: a private helper of Django's ModelIterable, absent from django-stubs.
+from django.db.models.query import ModelIterable, QuerySet, get_related_populators  # type: ignore[attr-defined]
 from django.db.models.sql.compiler import SQLCompiler
 from django.forms.models import BaseModelForm
 from django.http import HttpResponse

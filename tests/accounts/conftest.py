@@ -75,8 +75,9 @@ def mfa_logged_in(browser, totp_device):
 
 def manual_key(page: str) -> bytes:
     """Read the key the enrolment page shows for typing by hand, as an app would store it."""
-    key = re.search(r'<code class="key" id="manual-key">([A-Z2-7 ]+)</code>', page).group(1)
-    key = key.replace(" ", "")
+    shown = re.search(r'<code class="key" id="manual-key">([A-Z2-7 ]+)</code>', page)
+    assert shown, page
+    key = shown.group(1).replace(" ", "")
     return b32decode(key + "=" * (-len(key) % 8))
 
 

@@ -27,7 +27,9 @@ def change_email(browser, address: str):
 
 
 def link_in(message) -> str:
-    return LINK.search(message.body).group(1)
+    link = LINK.search(message.body)
+    assert link, message.body
+    return link.group(1)
 
 
 def actions(action: str) -> list[AuditEvent]:

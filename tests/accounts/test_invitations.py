@@ -38,8 +38,9 @@ def invite(staff, mailed, **fields):
 
 def link_in(mail) -> str:
     """Return the path and query of the invitation link in ``mail``."""
-    url = re.search(r"http://127\.0\.0\.1:8000(/accounts/invitation/\?token=\S+)", mail.body).group(1)
-    return url
+    link = re.search(r"http://127\.0\.0\.1:8000(/accounts/invitation/\?token=\S+)", mail.body)
+    assert link, mail.body
+    return link.group(1)
 
 
 def accept(link: str, password: str = NEW_PASSWORD, again: str | None = None):

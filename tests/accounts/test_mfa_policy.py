@@ -77,12 +77,17 @@ def enroll_through(browser, url: str) -> str:
     assert urlsplit(url).path == ENROLL
     page = browser.get(url).content.decode()
     assert "To continue, add a second way to confirm it’s you" in page
-    key = re.search(r'id="manual-key">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
-    key = b32decode(key + "=" * (-len(key) % 8))
-    form_next = re.search(r'name="next" value="([^"]+)"', page).group(1).replace("&amp;", "&")
-    response = browser.post(ENROLL, {"code": totp_code(key), "next": form_next, "required": "1"})
+    shown = re.search(r'id="manual-key">([A-Z2-7 ]+)<', page)
+    form_next = re.search(r'name="next" value="([^"]+)"', page)
+    assert shown and form_next, page
+    typed = shown.group(1).replace(" ", "")
+    key = b32decode(typed + "=" * (-len(typed) % 8))
+    next_url = form_next.group(1).replace("&amp;", "&")
+    response = browser.post(ENROLL, {"code": totp_code(key), "next": next_url, "required": "1"})
     codes_page = browser.get(response["Location"]).content.decode()
-    return re.search(r'<a class="button primary" href="([^"]+)"', codes_page).group(1).replace("&amp;", "&")
+    onward = re.search(r'<a class="button primary" href="([^"]+)"', codes_page)
+    assert onward, codes_page
+    return onward.group(1).replace("&amp;", "&")
 
 
 def test_policy_client_requiring_mfa_takes_user_without_device_through_enrollment(

@@ -27,7 +27,9 @@ def key_forms(key: bytes) -> list[str]:
 
 
 def shown_key(page: str) -> bytes:
-    key = re.search(r'id="manual-key">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+    shown = re.search(r'id="manual-key">([A-Z2-7 ]+)<', page)
+    assert shown, page
+    key = shown.group(1).replace(" ", "")
     return b32decode(key + "=" * (-len(key) % 8))
 
 

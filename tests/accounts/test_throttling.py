@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.test import Client as BrowserClient
 from django.test import RequestFactory
 
-from accounts.throttling import throttle_attempt, throttle_failure, throttle_success
+from accounts.throttling import Kind, throttle_attempt, throttle_failure, throttle_success
 from audit.models import AuditEvent
 from ground.client_address import client_ip
 from tests.conftest import PASSWORD, Clock
@@ -205,7 +205,7 @@ def test_client_ip_takes_rightmost_untrusted_hop(
     assert client_ip(request) == expected
 
 
-def attempt(request, kind: str, *, right: bool):
+def attempt(request, kind: Kind, *, right: bool):
     """Make one ``kind`` attempt for alice through the throttle; return its outcome."""
     counted = throttle_attempt(request=request, username="alice", kind=kind)
     if not counted.allowed:

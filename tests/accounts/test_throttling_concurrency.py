@@ -68,7 +68,9 @@ class LoginPage:
         self.url = f"{url}/accounts/login/"
         self.http = requests.Session()
         page = self.http.get(self.url, timeout=30)
-        self.token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token, page.text
+        self.token = token.group(1)
 
     def sign_in(self, password: str) -> requests.Response:
         data = {"csrfmiddlewaretoken": self.token, "username": "alice", "password": password}

@@ -11,7 +11,7 @@ from audit.models import AuditEvent
 from audit.services import audit_purge, audit_record
 
 
-def aged(days: int, action: str = "login.success") -> AuditEvent:
+def aged(days: int, action: Action = Action.LOGIN_SUCCESS) -> AuditEvent:
     event = audit_record(action=action, target=f"{days} days old")
     # created is auto_now_add: backdate it the way time would.
     AuditEvent.objects.filter(pk=event.pk).update(created=timezone.now() - timedelta(days=days))

@@ -26,7 +26,9 @@ class Table:
 
 def _cells(line: str) -> tuple[str, ...]:
     """Split a table line at the pipes that are not inside a code span."""
-    cells, current, in_code = [], [], False
+    cells: list[str] = []
+    current: list[str] = []
+    in_code = False
     for char in line.strip().strip("|"):
         if char == "`":
             in_code = not in_code

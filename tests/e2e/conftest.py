@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import TypedDict
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import pytest
@@ -135,7 +136,7 @@ def form_on(page: requests.Response, action_path: str) -> Form:
 def race(count: int, send) -> list[requests.Response]:
     """Call ``send()`` from ``count`` threads released at the same moment; return the responses."""
     barrier = threading.Barrier(count)
-    responses: list[requests.Response | Exception] = [None] * count
+    responses: list[requests.Response | Exception | None] = [None] * count
 
     def run(index: int) -> None:
         barrier.wait()
@@ -150,7 +151,7 @@ def race(count: int, send) -> list[requests.Response]:
     for thread in threads:
         thread.join(timeout=60)
     assert all(isinstance(response, requests.Response) for response in responses), responses
-    return responses
+    return [response for response in responses if isinstance(response, requests.Response)]
 
 
 class Browser:
@@ -240,7 +241,9 @@ def authorization_request(
         **params,
     }
     url = f"{endpoint}?{urlencode(query, doseq=True)}"
-    return AuthorizationRequest(url, query["state"], query["nonce"], verifier)
+    state, nonce = query["state"], query["nonce"]
+    assert isinstance(state, str) and isinstance(nonce, str), "an RP keeps one state and one nonce"
+    return AuthorizationRequest(url, state, nonce, verifier)
 
 
 def redeem_code(token_endpoint: str, client: E2EClient, code: str, verifier: str) -> dict:
@@ -273,6 +276,7 @@ def sign_in_for_tokens(
 
 def assert_tokens_revoked(metadata: dict, client: E2EClient, tokens: dict) -> None:
     """Assert the RP's refresh token is refused (RFC 6749 §5.2) and its access token too (RFC 6750 §3.1)."""
+    assert client.client_secret, "the refresh is authenticated as a confidential RP"
     refreshed = requests.post(
         metadata["token_endpoint"],
         data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
@@ -292,6 +296,17 @@ def assert_tokens_revoked(metadata: dict, client: E2EClient, tokens: dict) -> No
 # --- what a strict RP checks in an ID token --------------------------------------------------
 
 
+class IDTokenChecks(TypedDict, total=False):
+    """The claims ``verify_id_token`` requires, as joserfc's ``JWTClaimsRegistry`` takes them."""
+
+    iss: jwt.ClaimsOption
+    aud: jwt.ClaimsOption
+    exp: jwt.ClaimsOption
+    iat: jwt.ClaimsOption
+    sub: jwt.ClaimsOption
+    nonce: jwt.ClaimsOption
+
+
 def verify_id_token(
     id_token: str, *, metadata: dict, client_id: str, nonce: str | None, access_token: str | None = None
 ) -> dict:
@@ -300,7 +315,7 @@ def verify_id_token(
     token = jwt.decode(
         id_token, KeySet.import_key_set(jwks), algorithms=metadata["id_token_signing_alg_values_supported"]
     )
-    options = {
+    options: IDTokenChecks = {
         "iss": {"essential": True, "value": metadata["issuer"]},
         "aud": {"essential": True, "value": client_id},
         "exp": {"essential": True},

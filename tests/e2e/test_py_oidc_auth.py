@@ -40,7 +40,10 @@ def discovered_verifier(issuer: str, audience: str) -> TokenVerifier:
     config = OIDCConfig(client_id=audience, discovery_url=f"{issuer}/.well-known/openid-configuration")
     overview = config.oidc_overview
     assert overview["issuer"] == issuer
-    return TokenVerifier(jwks_uri=overview["jwks_uri"], issuer=overview["issuer"], audience=audience)
+    # The library types the document's values as any JSON value.
+    jwks_uri = overview["jwks_uri"]
+    assert isinstance(jwks_uri, str), overview
+    return TokenVerifier(jwks_uri=jwks_uri, issuer=issuer, audience=audience)
 
 
 def verify(verifier: TokenVerifier, token: str):

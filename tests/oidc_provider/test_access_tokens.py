@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from joserfc import jwt
 from joserfc.errors import DecodeError, UnsupportedAlgorithmError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from oidc_provider.models import Client
 from tests.conftest import ISSUER, RegisteredClient, authorize, basic_auth, exchange, validate_id_token
@@ -22,7 +22,9 @@ TOKEN = "/o/token/"
 API = "https://api.example.com/"
 
 
-def verify_access_token(token: str, *, jwks: dict, audience: str, algorithm: str = "RS256") -> dict:
+def verify_access_token(
+    token: str, *, jwks: KeySetSerialization, audience: str, algorithm: str = "RS256"
+) -> dict:
     """Validate ``token`` as an RFC 9068 §4 resource server does, with joserfc; return its claims."""
     decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=[algorithm])
     # RFC 9068 §4: the typ header must be at+jwt, so an ID token cannot pass for one.

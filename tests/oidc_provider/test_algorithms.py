@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from oidc_provider import keys
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, Client, SigningKey
@@ -22,7 +22,7 @@ DISCOVERY = "/.well-known/openid-configuration"
 EDDSA_DEPRECATION = pytest.mark.filterwarnings("ignore:EdDSA is deprecated via RFC 9864")
 
 
-def verify_with_joserfc(token: str, *, jwks: dict, algorithm: str, audience: str) -> dict:
+def verify_with_joserfc(token: str, *, jwks: KeySetSerialization, algorithm: str, audience: str) -> dict:
     """Verify ``token`` with joserfc, a JOSE library independent of the provider's jwcrypto."""
     decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=[algorithm])
     jwt.JWTClaimsRegistry(

@@ -39,7 +39,9 @@ def request_for(rp, **overrides) -> tuple[dict, str]:
 def posted_fields(page) -> tuple[str, dict[str, str]]:
     """Return the form_post page's target and the fields it posts."""
     html = page.content.decode()
-    action = unescape(re.search(r'<form id="response" method="post" action="([^"]*)"', html).group(1))
+    form = re.search(r'<form id="response" method="post" action="([^"]*)"', html)
+    assert form, html
+    action = unescape(form.group(1))
     fields = {unescape(n): unescape(v) for n, v in re.findall(r'name="([^"]+)" value="([^"]*)"', html)}
     return action, fields
 

@@ -40,14 +40,18 @@ def userinfo(http, access_token: str):
 def revoke_page_of(browser, page, app_name: str):
     """Follow ``app_name``'s Revoke link on the Connected apps ``page`` to its confirmation page."""
     section = page.content.decode().split(f"<h2>{app_name}</h2>")[1].split("<h2>")[0]
-    return browser.get(re.search(r'href="(/account/apps/\d+/revoke/)"', section).group(1))
+    link = re.search(r'href="(/account/apps/\d+/revoke/)"', section)
+    assert link, section
+    return browser.get(link.group(1))
 
 
 def consent_id_on_page(page, app_name: str) -> str:
     """Return the consent id the confirmation page's Revoke button for ``app_name`` posts."""
     confirm = revoke_page_of(page.client, page, app_name)
     assert f"<h1>Revoke access for {app_name}?</h1>" in confirm.content.decode()
-    return re.search(r'name="consent" value="(\d+)"', confirm.content.decode()).group(1)
+    consent = re.search(r'name="consent" value="(\d+)"', confirm.content.decode())
+    assert consent, confirm.content.decode()
+    return consent.group(1)
 
 
 def app_names(page) -> list[str]:

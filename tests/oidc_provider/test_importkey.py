@@ -45,8 +45,8 @@ def public_members(private) -> dict:
         numbers = private.public_key().public_numbers()
         return {"e": b64url_int(numbers.e), "kty": "RSA", "n": b64url_int(numbers.n)}
     if isinstance(private, ec.EllipticCurvePrivateKey):
-        numbers = private.public_key().public_numbers()
-        return {"crv": "P-256", "kty": "EC", "x": b64url_int(numbers.x, 32), "y": b64url_int(numbers.y, 32)}
+        point = private.public_key().public_numbers()
+        return {"crv": "P-256", "kty": "EC", "x": b64url_int(point.x, 32), "y": b64url_int(point.y, 32)}
     raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw)}
 

@@ -37,7 +37,9 @@ def invited(staff, mailed, mailoutbox) -> tuple[User, str]:
 
 def link_in(mail) -> str:
     """Return the path and query of the invitation link in ``mail``."""
-    return re.search(r"http://127\.0\.0\.1:8000(/accounts/invitation/\?token=\S+)", mail.body).group(1)
+    link = re.search(r"http://127\.0\.0\.1:8000(/accounts/invitation/\?token=\S+)", mail.body)
+    assert link, mail.body
+    return link.group(1)
 
 
 def change_email_in_admin(staff, user: User, email: str) -> None:

@@ -328,10 +328,10 @@ def wsgi_call(
         "wsgi.url_scheme": "http",
         "wsgi.errors": io.StringIO(),
     }
-    answered = {}
+    answered: list[tuple[str, dict[str, str]]] = []
 
     def start_response(status, headers, exc_info=None):
-        answered.update(status=status, headers=dict(headers))
+        answered.append((status, dict(headers)))
 
     # As Django's test client does: these would reach for the test database around the request.
     request_started.disconnect(close_old_connections)
@@ -341,7 +341,8 @@ def wsgi_call(
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
-    return answered["status"], answered["headers"], content
+    status, headers = answered[-1]  # the last call stands (PEP 3333, start_response with exc_info)
+    return status, headers, content
 
 
 @pytest.mark.parametrize("content_type", UNPARSEABLE_CONTENT_TYPES)

@@ -154,7 +154,8 @@ class Endpoint:
 
     def __init__(self, certificates: dict[str, Path] | None = None) -> None:
         self.port = free_port()
-        self.status, self.headers, self.body, self.endless = 200, {}, b"", False
+        self.status, self.body, self.endless = 200, b"", False
+        self.headers: dict[str, str] = {}
         self.requests: list[dict] = []
         self.server_names: list[str] = []
         self.context = None
