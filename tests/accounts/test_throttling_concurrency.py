@@ -105,9 +105,13 @@ def test_login_right_password_during_concurrent_guesses_is_refused(server):
     responses: list = []
     guesses = threading.Thread(target=lambda: responses.extend(in_parallel(pages[:GUESSES], wrong)))
     guesses.start()
-    # The guesses are being checked and none has failed yet: checking before counting would
-    # let the right password through here, after the guesses that lock the account.
-    time.sleep(CHECK_SECONDS / 3)
+    # Once the limit's worth of guesses is being checked, and none has failed yet: checking
+    # before counting would let the right password through here, after the guesses that lock
+    # the account. (Waiting for that moment, not a fixed time: a busy machine starts them late.)
+    deadline = time.monotonic() + 30
+    while len(checked) < LIMIT:
+        assert time.monotonic() < deadline, f"the guesses were not checked: {checked}"
+        time.sleep(0.01)
     right = pages[GUESSES].sign_in(PASSWORD)
     guesses.join()
 
