@@ -202,7 +202,7 @@ def _test_settings(settings, monkeypatch):
     settings.PORCHLIGHT = {
         **settings.PORCHLIGHT,
         # One process whose key cache each rotation clears: a forced rotation's new key may sign at
-        # once (tests/porchlight/test_rotation_cluster.py covers the wait that several nodes need).
+        # once (tests/clusters/test_rotation_cluster.py covers the wait that several nodes need).
         "KEY_PROPAGATION_SECONDS": 0,
         # The apps' endpoints in tests (tests/logout_receiver.py) listen on loopback, which outbound
         # requests reach only when allowed, as a deployment allows its private network
