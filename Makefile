@@ -74,16 +74,18 @@ redis:
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
-# Both databases' suites run at once, each on PYTEST_WORKERS processes (pytest-xdist): most of
-# the suite waits on live servers, gunicorn nodes and Chromium, so more processes than cores keep
-# the cores busy. Each suite's output is printed whole when it ends; either failing fails `make test`.
+# Both databases' suites run at once (TEST_JOBS=1: one after the other), each on PYTEST_WORKERS
+# processes (pytest-xdist): most of the suite waits on live servers, gunicorn nodes and Chromium,
+# so more processes than cores keep the cores busy. Each suite's output is printed whole when it
+# ends; either failing fails `make test`.
+TEST_JOBS ?= 2
 PYTEST_WORKERS ?= 3
 PYTEST := $(PY) -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --durations=25
 
 test: $(TEST_STAMP) chromium redis node lint docs
 	@# Both suites read the development secret key under var/: make it before they start together.
 	$(PY) manage.py check -v0 >/dev/null
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-sqlite test-postgres
 
 # Django's deployment checks with a production configuration (https issuer, secrets set, debug
 # off): any warning fails. The secrets are throwaway values made for this run.
