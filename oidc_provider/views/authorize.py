@@ -13,6 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -118,19 +119,20 @@ class CodeResponseMixin(OAuthLibMixin):
     def _describe(error: OAuthToolkitError, params: AuthorizationParams | None = None) -> str:
         lib = error.oauthlib_error
         redirect_uri = params.get("redirect_uri") if params else None
-        unregistered = "The app asked to return to an address it has not registered"
+        unregistered = (
+            _("The app asked to return to an address it has not registered: %(uri)s.") % {"uri": redirect_uri}
+            if redirect_uri
+            else _("The app asked to return to an address it has not registered.")
+        )
         reasons = {
-            "invalid_client_id": "This app is not registered here.",
-            "invalid_redirect_uri": f"{unregistered}: {redirect_uri}."
-            if redirect_uri
-            else f"{unregistered}.",
-            "mismatching_redirect_uri": f"{unregistered}: {redirect_uri}."
-            if redirect_uri
-            else f"{unregistered}.",
-            "missing_redirect_uri": "The app did not say where to return to.",
-            "missing_client_id": "The request does not name an app.",
+            "invalid_client_id": _("This app is not registered here."),
+            "invalid_redirect_uri": unregistered,
+            "mismatching_redirect_uri": unregistered,
+            "missing_redirect_uri": _("The app did not say where to return to."),
+            "missing_client_id": _("The request does not name an app."),
         }
-        return reasons.get(lib.error, lib.description or "The app sent an invalid sign-in request.")
+        # oauthlib's own descriptions are protocol English, for the app's developer.
+        return reasons.get(lib.error, lib.description or _("The app sent an invalid sign-in request."))
 
 
 # OIDC Core 1.0 §3.1.2.1: an authorization request may be POSTed, from the RP's page, not ours.
@@ -162,7 +164,7 @@ class AuthorizeView(CodeResponseMixin, View):
         if "openid" in scopes and not params.get("redirect_uri"):
             # OIDC Core 1.0 §3.1.2.1: redirect_uri is required. With it missing there is no
             # URI the RP chose to send the error to, so tell the user (RFC 6749 §4.1.2.1).
-            return error_page(request, "The app did not say where to return to.")
+            return error_page(request, _("The app did not say where to return to."))
         carried = {key: credentials[key] for key in CARRIED if credentials.get(key) not in (None, "", [], {})}
         carried["response_mode"] = params.response_mode
         if "resource" in params:

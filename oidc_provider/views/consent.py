@@ -8,6 +8,7 @@ shown (authorization.py, ``pending_store``), never from the post (docs/design.md
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
@@ -28,7 +29,10 @@ class ConsentAnswerView(CodeResponseMixin, View):
         if pending is None:
             return error_page(
                 request,
-                "This sign-in request has expired or was already answered. Go back to the app and try again.",
+                _(
+                    "This sign-in request has expired or was already answered."
+                    " Go back to the app and try again."
+                ),
             )
         credentials = pending["credentials"]
         client = Client.objects.filter(client_id=credentials["client_id"]).first()
@@ -36,7 +40,7 @@ class ConsentAnswerView(CodeResponseMixin, View):
         # A sign-in context means a signed-in user (get_auth_context).
         if client is None or context is None or not user.is_authenticated or pending["user"] != user.pk:
             return error_page(
-                request, "This sign-in request is no longer valid. Go back to the app and try again."
+                request, _("This sign-in request is no longer valid. Go back to the app and try again.")
             )
         if "allow" not in request.POST:
             return authorization_response(
