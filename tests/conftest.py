@@ -380,7 +380,8 @@ def authorize(
     return AuthorizationResult(query.get("code", ""), verifier, nonce, state, response)
 
 
-def exchange(http, registered: RegisteredClient, result: AuthorizationResult):
+def exchange(http, registered: RegisteredClient, result: AuthorizationResult, **extra: str):
+    """Redeem ``result``'s code as ``registered`` would, with any ``extra`` parameters."""
     data = {
         "grant_type": "authorization_code",
         "code": result.code,
@@ -390,7 +391,7 @@ def exchange(http, registered: RegisteredClient, result: AuthorizationResult):
     }
     if registered.client_secret:
         data["client_secret"] = registered.client_secret
-    return http.post("/o/token/", data)
+    return http.post("/o/token/", {**data, **extra})
 
 
 def validate_id_token(

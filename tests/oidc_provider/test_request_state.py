@@ -20,15 +20,7 @@ STATE_NAMES = [
 
 @pytest.mark.parametrize("name", STATE_NAMES)
 def test_request_state_code_exchange_ignores_a_parameter_named_like_it(name, logged_in, rp, client):
-    result = authorize(logged_in, rp)
-    data = {
-        "grant_type": "authorization_code",
-        "code": result.code,
-        "redirect_uri": rp.redirect_uri,
-        "code_verifier": result.verifier,
-        name: "x",
-    }
-    response = client.post("/o/token/", data, HTTP_AUTHORIZATION=basic_auth(rp.client_id, rp.client_secret))
+    response = exchange(client, rp, authorize(logged_in, rp), **{name: "x"})
     assert response.status_code == 200, response.content[:300]
     assert {"access_token", "refresh_token", "id_token"} <= set(response.json())
 
