@@ -178,6 +178,8 @@ def test_browser_mfa_pages_pass_accessibility_smoke_check(page, issuer):
     expect(page.get_by_role("heading", name="Confirm it’s you")).to_be_visible()
     check_accessibility(page)
     page.get_by_role("link", name="Use a recovery code").click()
+    # The click starts a navigation; check the page it lands on, not the one it leaves.
+    expect(page.get_by_text("Enter one of the recovery codes you saved.")).to_be_visible()
     check_accessibility(page)
 
 
