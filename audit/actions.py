@@ -53,6 +53,12 @@ class Action(StrEnum):
     CLIENT_SECRET_RESET = "client.secret_reset"
     CLIENT_REGISTER = "client.register"
     REGISTRATION_TOKEN_CREATE = "registration_token.create"
+    # APIs (resource servers), their scopes and roles (oidc_provider/apis.py).
+    API_CREATE = "api.create"
+    API_CHANGE = "api.change"
+    API_DELETE = "api.delete"
+    ROLE_CHANGE = "role.change"
+    ROLE_DELETE = "role.delete"
     # Invitations (accounts/invitations).
     INVITATION_CREATE = "invitation.create"
     INVITATION_RESEND = "invitation.resend"

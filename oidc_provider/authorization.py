@@ -27,6 +27,7 @@ from oauth2_provider.oauth2_validators import is_valid_resource_uri
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import add_params_to_uri
 
+from .apis import ApiTargetError, api_target
 from .models import Client, Grant
 
 # OIDC Core 1.0 §3.1.2.1 prompt values this provider acts on.
@@ -157,6 +158,21 @@ class AuthorizationParams:
         except (signing.BadSignature, TypeError, ValueError):
             return False
         return auth_time >= started
+
+
+def authorization_audience(client: Client, scopes: list[str], carried: dict[str, Any]) -> None:
+    """Match the request's API scopes to one API the client may use, which becomes its resource.
+
+    The rules are apis.py's; a refusal goes to the RP (RFC 6749 §4.1.2.1 invalid_scope, RFC 8707
+    §2 invalid_target). The resource, asked for or inferred from the scopes, is stored with the
+    code, so the token is for that API (RFC 8707 §2.2).
+    """
+    try:
+        target = api_target(client=client, scopes=scopes, resources=carried.get("resource", []))
+    except ApiTargetError as error:
+        raise AuthorizationError(error.error, error.description) from None
+    if target.resources:
+        carried["resource"] = target.resources
 
 
 def authorization_check(

@@ -160,3 +160,12 @@ def claim_scope(claim: str) -> str | None:
 def auth_context_claims(context: Mapping[str, Any]) -> dict[str, Any]:
     """Return auth_time, amr and acr (OIDC Core 1.0 §2) for the grant's authentication context."""
     return {claim: context[claim] for claim in ("auth_time", "amr", "acr") if context.get(claim)}
+
+
+def claims_named(user: User, names: Iterable[str]) -> dict[str, Any]:
+    """Return the user's claims called ``names`` that have a value (an API's token claims)."""
+    wanted = [name for name in names if name != "sub"]
+    if not wanted:
+        return {}
+    values = _all_claims(user, wanted)
+    return {claim: values[claim] for claim in wanted if values.get(claim) is not None}

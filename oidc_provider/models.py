@@ -6,11 +6,13 @@ authentication context (auth_time, amr, acr) and the login session they came fro
 context survives the code exchange and every refresh (docs/design.md, "Authentication context").
 """
 
+import re
 from collections.abc import Collection
 from typing import Any, TypeAlias
 
 from django.conf import settings
 from django.contrib.auth.hashers import identify_hasher
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -28,6 +30,7 @@ from oauth2_provider.models import (
 
 from ground.outbound import uri_refusal
 
+from .claims import SCOPE_CLAIMS, SCOPE_DESCRIPTIONS
 from .hashers import client_secret_problem
 from .keys_at_rest import encrypt_secret
 from .names import name_keys, name_look_alike, name_reorders
@@ -147,6 +150,15 @@ class Client(AbstractApplication):
     )
     frontchannel_logout_session_required = models.BooleanField(
         _("front-channel logout needs iss and sid"), default=False
+    )
+    # The API scopes this client may ask for, at authorization and with client_credentials
+    # (docs/apis.md). Refused with invalid_scope otherwise (RFC 6749 §4.1.2.1, §5.2).
+    allowed_scopes: "models.ManyToManyField[ApiScope, Any]" = models.ManyToManyField(
+        "ApiScope",
+        blank=True,
+        related_name="clients",
+        verbose_name=_("allowed API scopes"),
+        help_text=_("The API scopes this app may ask for."),
     )
     # HS256 only: the secret, Fernet-encrypted with the key-encryption key (keys_at_rest.py), because the
     # provider must sign with it (OIDC Core 1.0 §10.1). Empty for every other algorithm.
@@ -365,6 +377,20 @@ class AccessToken(AuthContextFields, AbstractAccessToken):
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
 
+    @property
+    def scopes(self) -> dict[str, str]:
+        """Return the token's scopes that still exist, with their descriptions (DOT's, for APIs too).
+
+        An API scope deleted since the token was issued no longer counts. Only a token with API
+        scopes costs a query (UserInfo reads this on every call).
+        """
+        names = self.scope.split()
+        found = {name: SCOPE_DESCRIPTIONS[name] for name in names if name in SCOPE_DESCRIPTIONS}
+        others = [name for name in names if name not in found]
+        if others:
+            found.update(ApiScope.objects.filter(name__in=others).values_list("name", "description"))
+        return found
+
 
 class RefreshToken(AuthContextFields, AbstractRefreshToken):
     # OIDC Core 1.0 §11: an offline token (offline_access granted) outlives the sign-in session;
@@ -540,3 +566,210 @@ class RegistrationToken(models.Model):
         if self.expires <= timezone.now():
             return False
         return self.max_uses is None or self.uses < self.max_uses
+
+
+# The scopes and claims of OpenID Connect itself (claims.py): no API may define a scope so named.
+OIDC_SCOPE_NAMES = ("openid", "profile", "email", "address", "phone", "groups", "offline_access")
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+# The longest access-token lifetime an API may set, as for the global one (settings.py).
+MAX_API_TOKEN_LIFETIME = 86400
+
+
+class Api(models.Model):
+    """A resource server: its access tokens' audience, its scopes and what its tokens carry.
+
+    ``identifier`` is the RFC 8707 ``resource`` value that names it and the ``aud`` of its
+    tokens (RFC 9068 §3). Which of ``claims.SCOPE_CLAIMS``'s claims (and ``groups``) its tokens
+    carry is staff's choice, not the user's scopes: the consent page says so (docs/apis.md).
+    """
+
+    identifier = models.CharField(
+        _("identifier"),
+        max_length=2000,
+        unique=True,
+        help_text=_(
+            "An absolute URI without a fragment, e.g. https://api.example.com/: the tokens' audience."
+        ),
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("Shown to people on the consent page."))
+    format = models.CharField(
+        _("access token format"),
+        max_length=6,
+        choices=Client.AccessTokenFormat.choices,
+        default=Client.AccessTokenFormat.JWT,
+    )
+    lifetime = models.PositiveIntegerField(
+        _("access token lifetime (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_("Leave blank for the provider's default."),
+    )
+    algorithm = models.CharField(
+        _("access token signing algorithm"),
+        max_length=5,
+        choices=[(alg.value, alg.label) for alg in KEY_ALGORITHMS],
+        default=Algorithm.RS256,
+    )
+    token_claims = models.JSONField(
+        _("identity claims in its tokens"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Claims about the person its access tokens carry, e.g. email, preferred_username, groups."
+        ),
+    )
+    keycloak_roles = models.BooleanField(
+        _("Keycloak-style roles"),
+        default=False,
+        help_text=_("Also put roles in realm_access and resource_access, as Keycloak does."),
+    )
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name", "identifier"]
+        verbose_name = _("API")
+        verbose_name_plural = _("APIs")
+
+    def __str__(self) -> str:
+        return self.name or self.identifier
+
+    def natural_key(self) -> tuple[str]:
+        return (self.identifier,)
+
+    def clean(self) -> None:
+        # DOT's module reads the swapped client model when imported, so not before models load.
+        from oauth2_provider.oauth2_validators import is_valid_resource_uri
+
+        errors: ValidationErrors = {}
+        self.identifier = (self.identifier or "").strip()
+        if not is_valid_resource_uri(self.identifier):
+            # RFC 8707 §2: an absolute URI, without a fragment.
+            errors["identifier"] = [
+                _("Give an absolute URI with a scheme and host, without a fragment or user name.")
+            ]
+        self.name = (self.name or "").strip()
+        if not self.name:
+            errors["name"] = [_("Give the API a name: people see it on the consent page.")]
+        if self.lifetime is not None and not 1 <= self.lifetime <= MAX_API_TOKEN_LIFETIME:
+            errors["lifetime"] = [_("Between 1 and %d seconds.") % MAX_API_TOKEN_LIFETIME]
+        claims = self.token_claims
+        if not isinstance(claims, list) or not all(isinstance(claim, str) for claim in claims):
+            errors["token_claims"] = [_("A list of claim names.")]
+        else:
+            unknown = [claim for claim in claims if claim not in api_token_claim_names()]
+            if unknown:
+                errors["token_claims"] = [
+                    _("Unknown claims: %(unknown)s. Choose from: %(known)s.")
+                    % {"unknown": ", ".join(unknown), "known": ", ".join(api_token_claim_names())}
+                ]
+            else:
+                self.token_claims = list(dict.fromkeys(claims))
+        if errors:
+            raise ValidationError(errors)
+
+
+def api_token_claim_names() -> list[str]:
+    """Return the identity claims an API's tokens may carry: OIDC Core 1.0 §5.1's, and groups."""
+    return [claim for names in SCOPE_CLAIMS.values() for claim in names if claim != "sub"]
+
+
+class ApiScope(models.Model):
+    """A permission an API defines (``read:items``), which clients ask for by name."""
+
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="scopes", verbose_name=_("API"))
+    # Unique across every API: a scope names its API, so a request without resource has one audience.
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.CharField(
+        _("description"), max_length=200, help_text=_("In plain words: the consent page shows it.")
+    )
+
+    class Meta:
+        ordering = ["api__name", "name"]
+        verbose_name = _("API scope")
+        verbose_name_plural = _("API scopes")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: ValidationErrors = {}
+        self.name = (self.name or "").strip()
+        if not SCOPE_TOKEN.fullmatch(self.name):
+            errors["name"] = [
+                _("A scope is printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3).")
+            ]
+        elif self.name in OIDC_SCOPE_NAMES:
+            errors["name"] = [_("“%s” is an OpenID Connect scope; choose another name.") % self.name]
+        self.description = (self.description or "").strip()
+        if not self.description:
+            errors["description"] = [_("Say in plain words what it allows: the consent page shows it.")]
+        if errors:
+            raise ValidationError(errors)
+
+
+class Role(models.Model):
+    """A role staff give people and groups; access tokens list the roles of their user.
+
+    A role belongs to an API, to a client, or to neither (a global role, Keycloak's "realm role").
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    api = models.ForeignKey(
+        Api, null=True, blank=True, on_delete=models.CASCADE, related_name="roles", verbose_name=_("API")
+    )
+    client = models.ForeignKey(
+        Client,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="roles",
+        verbose_name=_("client"),
+    )
+    users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="oidc_roles", verbose_name=_("users")
+    )
+    groups = models.ManyToManyField(Group, blank=True, related_name="oidc_roles", verbose_name=_("groups"))
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("role")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(api__isnull=True) | models.Q(client__isnull=True),
+                name="role_one_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["api", "name"], condition=models.Q(api__isnull=False), name="role_name_per_api"
+            ),
+            models.UniqueConstraint(
+                fields=["client", "name"],
+                condition=models.Q(client__isnull=False),
+                name="role_name_per_client",
+            ),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(api__isnull=True, client__isnull=True),
+                name="role_name_global",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.api or self.client
+        return f"{self.name} ({owner})" if owner else self.name
+
+    def clean(self) -> None:
+        errors: ValidationErrors = {}
+        self.name = (self.name or "").strip()
+        if not self.name:
+            errors["name"] = [_("Give the role a name.")]
+        if self.api_id is not None and self.client_id is not None:
+            errors["client"] = [_("A role belongs to an API or to a client, not both.")]
+        elif self.name:
+            same = Role.objects.filter(name=self.name, api=self.api, client=self.client)
+            if same.exclude(pk=self.pk).exists():
+                errors["name"] = [_("There is already a role “%s” here.") % self.name]
+        if errors:
+            raise ValidationError(errors)

@@ -28,7 +28,8 @@ from audit.services import audit_record
 from ground.checksums import token_checksum
 from ground.prepared_queries import PreparedLookup
 
-from . import codes, device
+from . import apis, codes, device
+from .access_tokens import requested_resources
 from .claims import userinfo_claims
 from .id_token import IDToken
 from .logout import session_client_record
@@ -77,6 +78,9 @@ if TYPE_CHECKING:
             self, client_id: str, code: dict[str, str], request: ValidatorRequest, *args: Any, **kwargs: Any
         ) -> None: ...
         def _check_and_set_request_resource(self, request: ValidatorRequest) -> None: ...
+        def get_original_scopes(
+            self, refresh_token: str, request: ValidatorRequest, *args: Any, **kwargs: Any
+        ) -> str | list[str]: ...
         def get_code_challenge(self, code: str, request: ValidatorRequest) -> str | None: ...
         def get_code_challenge_method(self, code: str, request: ValidatorRequest) -> str | None: ...
         def get_authorization_code_nonce(
@@ -183,8 +187,28 @@ class PorchlightValidator(_OAuth2Validator):
     ) -> bool:
         if not super().validate_scopes(client_id, scopes, client, request, *args, **kwargs):
             return False
+        if request.grant_type != GrantType.CLIENT_CREDENTIALS:
+            # Authorization requests are matched to their API by the view (authorization.py).
+            return True
         # A client_credentials token has no user, so user scopes mean nothing there.
-        return not (request.grant_type == GrantType.CLIENT_CREDENTIALS and USER_SCOPES.intersection(scopes))
+        if USER_SCOPES.intersection(scopes):
+            return False
+        # One token, one API (apis.py): the resource asked for, or the API of the scopes.
+        request.resource = self._api_target(client, scopes, requested_resources(request), request)
+        return True
+
+    @staticmethod
+    def _api_target(
+        client: Client, scopes: list[str], resources: list[str], request: ValidatorRequest
+    ) -> list[str]:
+        """Return the audience of a token for ``scopes`` and ``resources``; refuse a mismatch (apis.py)."""
+        try:
+            return apis.api_target(client=client, scopes=scopes, resources=resources).resources
+        except apis.ApiTargetError as error:
+            # RFC 6749 §5.2 invalid_scope, RFC 8707 §2 invalid_target.
+            raise errors.CustomOAuth2Error(
+                error=error.error, description=error.description, request=request
+            ) from None
 
     def is_pkce_required(self, client_id: str, request: ValidatorRequest) -> bool:
         # RFC 9700 §2.1.1: always for public clients; for confidential ones unless staff turned
@@ -246,7 +270,8 @@ class PorchlightValidator(_OAuth2Validator):
         # issued just before.
         if grant is None or not codes.grant_redeemable(grant=grant, client=client) or not token_usable(grant):
             return False
-        request.scopes = grant.scope.split()
+        # A scope the client has lost since the code was issued is not issued (apis.py).
+        request.scopes = apis.scopes_still_allowed(client, grant.scope.split())
         request.user = grant.user
         if grant.nonce:
             request.nonce = grant.nonce
@@ -350,6 +375,16 @@ class PorchlightValidator(_OAuth2Validator):
         grant = self._lock_grant(code, request)
         return grant.scope.split() if grant is not None else []
 
+    def get_original_scopes(
+        self, refresh_token: str, request: ValidatorRequest, *args: Any, **kwargs: Any
+    ) -> str:
+        # RFC 6749 §6: a refresh may narrow the scopes, never widen them; and an API scope the
+        # client has lost since is not reissued (apis.py), so asking for it is invalid_scope.
+        original: str | list[str] = super().get_original_scopes(refresh_token, request, *args, **kwargs)
+        scopes = original.split() if isinstance(original, str) else list(original)
+        assert request.client is not None  # oauthlib authenticates the client first.
+        return " ".join(apis.scopes_still_allowed(request.client, scopes))
+
     def validate_refresh_token(
         self, refresh_token: str, client: Client, request: ValidatorRequest, *args: Any, **kwargs: Any
     ) -> bool:
@@ -382,6 +417,9 @@ class PorchlightValidator(_OAuth2Validator):
             return None
         if "refresh_token" in token and not self._may_issue_refresh_token(request):
             del token["refresh_token"]
+        if "expires_in" in token and getattr(request, "expires_in", None):
+            # The token's API may set its own lifetime (access_tokens.py); the response says it.
+            token["expires_in"] = request.expires_in
         # DOT wraps the save in a transaction of its own, a SAVEPOINT and its RELEASE inside the
         # token request's (views/token.py); one transaction is enough.
         with transaction.atomic(using=router.db_for_write(AccessToken), savepoint=False):
@@ -566,8 +604,10 @@ class PorchlightValidator(_OAuth2Validator):
         if poll.grant is not None:
             # RFC 8628 §3.4: the token carries what the user approved, whatever the poll asks.
             request.user = poll.grant.user
-            request.scopes = poll.grant.scope.split()
+            request.scopes = apis.scopes_still_allowed(request.client, poll.grant.scope.split())
             state_of(request).auth_context = auth_context_of(poll.grant)
+            # One token, one API: the API of the approved scopes is the audience (apis.py).
+            request.resource = self._api_target(request.client, request.scopes, [], request)
         return poll.status
 
     def revoke_token(

@@ -5,26 +5,33 @@ from typing import Any
 from oauth2_provider.scopes import BaseScopes
 from oauthlib.common import Request
 
+from .apis import allowed_api_scopes
 from .claims import SCOPE_DESCRIPTIONS
-from .models import Client, GrantType
+from .models import ApiScope, Client, GrantType
 
-# Scopes that only clients with the client_credentials grant may ask for would go here; the
-# public list is what discovery's scopes_supported shows (docs/design.md, gap 5: no internal scopes).
+# What discovery's scopes_supported shows (docs/design.md, gap 5: no internal scopes). APIs'
+# scopes are not listed: OIDC Discovery 1.0 §3 lets a provider leave scopes out, and which a
+# client may have is between it and staff (docs/apis.md).
 PUBLIC_SCOPES = list(SCOPE_DESCRIPTIONS)
 
 
 class PorchlightScopes(BaseScopes):
     def get_all_scopes(self) -> dict[str, str]:
-        return dict(SCOPE_DESCRIPTIONS)
+        return {**SCOPE_DESCRIPTIONS, **dict(ApiScope.objects.values_list("name", "description"))}
 
     def get_available_scopes(
         self, application: Client | None = None, request: Request | None = None, *args: Any, **kwargs: Any
     ) -> list[str]:
-        if application is not None and not getattr(application, "release_groups", False):
+        if application is None:
+            return list(PUBLIC_SCOPES)
+        scopes = list(PUBLIC_SCOPES)
+        if not getattr(application, "release_groups", False):
             # Group names go only to clients staff allowed them; asking anyway is invalid_scope
             # (RFC 6749 §4.1.2.1, §5.2).
-            return [scope for scope in PUBLIC_SCOPES if scope != "groups"]
-        return list(PUBLIC_SCOPES)
+            scopes.remove("groups")
+        # The API scopes staff allowed this client (apis.py); any other is invalid_scope.
+        asked = getattr(request, "scopes", None) if request is not None else None
+        return scopes + allowed_api_scopes(application, None, asked)
 
     def get_default_scopes(
         self, application: Client | None = None, request: Request | None = None, *args: Any, **kwargs: Any

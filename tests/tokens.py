@@ -9,6 +9,9 @@ import base64
 import hashlib
 import json
 
+from joserfc import jwt
+from joserfc.jwk import KeySet, KeySetSerialization
+
 
 def _segment(token: str, index: int) -> dict:
     part = token.split(".")[index]
@@ -38,3 +41,22 @@ def half_hash(value: str, algorithm: str) -> str:
     """
     digest = (hashlib.sha512 if algorithm == "EdDSA" else hashlib.sha256)(value.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
+
+
+def verify_access_token(
+    token: str, *, jwks: KeySetSerialization, audience: str, issuer: str, algorithm: str = "RS256"
+) -> dict:
+    """Validate ``token`` as an RFC 9068 §4 resource server does, with joserfc; return its claims."""
+    decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=[algorithm])
+    # RFC 9068 §4: the typ header must be at+jwt, so an ID token cannot pass for one.
+    assert decoded.header["typ"] == "at+jwt"
+    jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": audience},
+        exp={"essential": True},
+        iat={"essential": True},
+        sub={"essential": True},
+        client_id={"essential": True},
+        jti={"essential": True},
+    ).validate(decoded.claims)
+    return decoded.claims

@@ -29,6 +29,7 @@ from ..authorization import (
     CARRIED,
     AuthorizationError,
     AuthorizationParams,
+    authorization_audience,
     authorization_check,
     authorization_response,
     pending_store,
@@ -172,6 +173,7 @@ class AuthorizeView(CodeResponseMixin, View):
         redirect_uri, context = carried["redirect_uri"], get_auth_context(request)
         try:
             authorization_check(params, client, scopes, carried)
+            authorization_audience(client, scopes, carried)
             interaction = interaction_needed(request, params, client, scopes, context)
         except AuthorizationError as error:
             return self._error(request, params, redirect_uri, client, error)

@@ -1,0 +1,286 @@
+"""APIs (resource servers): their scopes, which clients may have them, and the tokens they get."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from oidc_provider.apis import api_save, client_scopes_change
+from oidc_provider.models import Api, ApiScope
+from tests.conftest import ISSUER, RegisteredClient, authorize, basic_auth, exchange, query_of
+from tests.oauth import introspection, refresh
+from tests.tokens import claims_of, header_of, verify_access_token
+
+TOKEN = "/o/token/"
+JWKS = "/o/jwks/"
+ORDERS = "https://orders.example.com/"
+BILLING = "https://billing.example.com/api"
+
+
+def make_api(identifier: str, name: str, scopes: dict[str, str], **fields) -> Api:
+    return api_save(api=Api(identifier=identifier, name=name, **fields), scopes=scopes, created=True)
+
+
+@pytest.fixture
+def orders(db) -> Api:
+    return make_api(
+        ORDERS,
+        "Orders",
+        {"read:orders": "See your orders", "write:orders": "Place orders for you"},
+        token_claims=["email", "preferred_username", "groups"],
+    )
+
+
+@pytest.fixture
+def billing(db) -> Api:
+    return make_api(BILLING, "Billing", {"read:invoices": "See your invoices"}, lifetime=120)
+
+
+@pytest.fixture
+def app(make_client, signing_keys, orders, billing) -> RegisteredClient:
+    """A web app allowed to read orders and invoices, but not to place orders."""
+    registered = make_client(name="Shop")
+    client_scopes_change(client=registered.model, allow=["read:orders", "read:invoices"])
+    return registered
+
+
+@pytest.fixture
+def machine(make_client, signing_keys, orders, billing) -> RegisteredClient:
+    registered = make_client(name="Order sync", redirect_uris=[], grant_types=["client_credentials"])
+    client_scopes_change(client=registered.model, allow=["read:orders", "read:invoices"])
+    return registered
+
+
+@pytest.fixture
+def jwks(client, signing_keys) -> dict:
+    return client.get(JWKS).json()
+
+
+def verified(token: str, jwks: dict, audience: str, algorithm: str = "RS256") -> dict:
+    return verify_access_token(token, jwks=jwks, audience=audience, issuer=ISSUER, algorithm=algorithm)
+
+
+def client_credentials(http, registered: RegisteredClient, **extra: str):
+    return http.post(
+        TOKEN,
+        {"grant_type": "client_credentials", **extra},
+        HTTP_AUTHORIZATION=basic_auth(registered.client_id, registered.client_secret),
+    )
+
+
+def code_tokens(browser, http, registered: RegisteredClient, scope: str, **extra: str) -> dict:
+    result = authorize(browser, registered, scope=scope, **extra)
+    assert result.code, result.response["Location"]
+    response = exchange(http, registered, result)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def authorize_error(browser, registered: RegisteredClient, scope: str, **extra: str) -> dict[str, str]:
+    result = authorize(browser, registered, scope=scope, **extra)
+    assert not result.code
+    return query_of(result.response["Location"])
+
+
+# --- the models --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    ["orders", "/relative/path", "https://api.example.com/#fragment", "https://user@api.example.com/", ""],
+)
+def test_api_identifier_must_be_an_absolute_uri_without_fragment(db, identifier):
+    with pytest.raises(ValidationError) as raised:
+        make_api(identifier, "Orders", {})
+    assert "identifier" in raised.value.message_dict
+    assert not Api.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["openid", "email", "groups", "offline_access", "read orders", 'say"hi"', ""]
+)
+def test_api_scope_name_is_a_scope_token_and_not_an_oidc_scope(db, name):
+    with pytest.raises(ValidationError):
+        make_api(ORDERS, "Orders", {name: "Something"})
+    # Nothing half-written: the API went with its refused scope.
+    assert not Api.objects.exists()
+
+
+def test_api_scope_name_is_unique_across_apis(orders):
+    with pytest.raises(ValidationError):
+        make_api(BILLING, "Billing", {"read:orders": "Another API's scope"})
+    owners = ApiScope.objects.filter(name="read:orders").values_list("api__identifier", flat=True)
+    assert list(owners) == [ORDERS]
+
+
+def test_api_token_claims_are_known_claims(db):
+    with pytest.raises(ValidationError) as raised:
+        make_api(ORDERS, "Orders", {}, token_claims=["email", "password"])
+    assert "password" in str(raised.value)
+
+
+# --- authorization code flow ----------------------------------------------------------------
+
+
+def test_code_flow_api_scope_gives_a_token_for_that_api(logged_in, client, app, jwks, user):
+    body = code_tokens(logged_in, client, app, "openid read:orders")
+    assert header_of(body["access_token"])["typ"] == "at+jwt"
+    claims = verified(body["access_token"], jwks, ORDERS)
+    # RFC 8707: inferred from the scope, the resource is the API's identifier.
+    assert claims["aud"] == ORDERS
+    assert claims["scope"].split() == ["openid", "read:orders"]
+    assert claims["sub"] == user.subject
+    # The identity claims staff chose for the API, whatever the user's OIDC scopes.
+    assert claims["email"] == "alice@example.com"
+    assert claims["preferred_username"] == "alice"
+    assert claims["groups"] == []
+    assert "family_name" not in claims
+    report = introspection(client, app, body["access_token"])
+    assert report["aud"] == [ORDERS]
+    assert report["scope"].split() == ["openid", "read:orders"]
+
+
+def test_code_flow_scope_not_allowed_to_the_client_is_invalid_scope(logged_in, app):
+    error = authorize_error(logged_in, app, "openid write:orders")
+    assert error["error"] == "invalid_scope"
+
+
+def test_code_flow_unknown_scope_is_invalid_scope(logged_in, app):
+    assert authorize_error(logged_in, app, "openid read:everything")["error"] == "invalid_scope"
+
+
+def test_code_flow_scopes_of_two_apis_without_resource_is_invalid_scope(logged_in, app):
+    error = authorize_error(logged_in, app, "openid read:orders read:invoices")
+    assert error["error"] == "invalid_scope"
+    assert "more than one API" in error["error_description"]
+
+
+def test_code_flow_scope_of_another_api_than_the_resource_is_invalid_scope(logged_in, app):
+    error = authorize_error(logged_in, app, "openid read:orders", resource=BILLING)
+    assert error["error"] == "invalid_scope"
+
+
+def test_code_flow_api_scope_with_unregistered_resource_is_invalid_target(logged_in, app):
+    error = authorize_error(logged_in, app, "openid read:orders", resource="https://elsewhere.example.com/")
+    assert error["error"] == "invalid_target"
+
+
+def test_code_flow_resource_names_the_api_without_api_scopes(logged_in, client, app, jwks):
+    body = code_tokens(logged_in, client, app, "openid", resource=BILLING)
+    claims = verified(body["access_token"], jwks, BILLING)
+    assert claims["scope"] == "openid"
+    # Billing's own lifetime, which the response states too (RFC 6749 §5.1).
+    assert body["expires_in"] == 120 == claims["exp"] - claims["iat"]
+
+
+def test_code_flow_scope_lost_before_the_exchange_is_not_issued(logged_in, client, app, jwks):
+    result = authorize(logged_in, app, scope="openid read:orders")
+    client_scopes_change(client=app.model, disallow=["read:orders"])
+    body = exchange(client, app, result).json()
+    assert body["scope"] == "openid"
+    assert verified(body["access_token"], jwks, ORDERS)["scope"] == "openid"
+
+
+# --- refresh -------------------------------------------------------------------------------
+
+
+def test_refresh_may_narrow_scopes_and_keeps_the_api(logged_in, client, app, jwks):
+    body = code_tokens(logged_in, client, app, "openid offline_access read:orders")
+    response = refresh(client, app, body["refresh_token"], scope="openid offline_access")
+    assert response.status_code == 200, response.content
+    claims = verified(response.json()["access_token"], jwks, ORDERS)
+    assert claims["scope"].split() == ["openid", "offline_access"]
+
+
+def test_refresh_cannot_widen_to_an_api_scope(logged_in, client, app):
+    body = code_tokens(logged_in, client, app, "openid offline_access read:orders")
+    wider = "openid offline_access read:orders write:orders"
+    response = refresh(client, app, body["refresh_token"], scope=wider)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+
+
+def test_refresh_cannot_move_to_another_resource(logged_in, client, app):
+    body = code_tokens(logged_in, client, app, "openid offline_access read:orders")
+    response = refresh(client, app, body["refresh_token"], resource=BILLING)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_target"
+
+
+def test_refresh_drops_a_scope_the_client_lost(logged_in, client, app, jwks):
+    body = code_tokens(logged_in, client, app, "openid offline_access read:orders")
+    client_scopes_change(client=app.model, disallow=["read:orders"])
+    asked = refresh(client, app, body["refresh_token"], scope="openid read:orders")
+    assert asked.json()["error"] == "invalid_scope"
+    response = refresh(client, app, body["refresh_token"])
+    assert response.status_code == 200, response.content
+    refreshed = response.json()
+    assert refreshed["scope"].split() == ["openid", "offline_access"]
+    assert "read:orders" not in verified(refreshed["access_token"], jwks, ORDERS)["scope"].split()
+    assert "read:orders" not in introspection(client, app, refreshed["access_token"])["scope"].split()
+
+
+# --- client credentials -------------------------------------------------------------------
+
+
+def test_client_credentials_gets_the_allowed_api_scope_it_asks_for(client, machine, jwks):
+    response = client_credentials(client, machine, scope="read:invoices")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    claims = verified(body["access_token"], jwks, BILLING)
+    assert claims["sub"] == machine.client_id
+    assert claims["scope"] == body["scope"] == "read:invoices"
+    assert body["expires_in"] == claims["exp"] - claims["iat"] == 120
+    assert "email" not in claims and "roles" not in claims
+    report = introspection(client, machine, body["access_token"])
+    assert report["aud"] == [BILLING] and report["scope"] == "read:invoices"
+
+
+def test_client_credentials_without_scope_gets_no_scope(client, machine, jwks):
+    # RFC 6749 §3.3: the minimum; an API scope must be asked for (docs/apis.md).
+    body = client_credentials(client, machine).json()
+    claims = verified(body["access_token"], jwks, machine.client_id)
+    assert claims["scope"] == ""
+
+
+def test_client_credentials_with_resource_only_is_for_that_api_without_scopes(client, machine, jwks):
+    body = client_credentials(client, machine, resource=ORDERS).json()
+    assert verified(body["access_token"], jwks, ORDERS)["scope"] == ""
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ({"scope": "write:orders"}, "invalid_scope"),
+        ({"scope": "read:orders read:invoices"}, "invalid_scope"),
+        ({"scope": "read:orders", "resource": BILLING}, "invalid_scope"),
+        ({"scope": "read:orders", "resource": "https://unknown.example.com/"}, "invalid_target"),
+        ({"scope": "read:nothing"}, "invalid_scope"),
+        ({"scope": "openid read:orders"}, "invalid_scope"),
+    ],
+)
+def test_client_credentials_refuses_what_the_client_may_not_have(client, machine, extra, error):
+    response = client_credentials(client, machine, **extra)
+    assert response.status_code == 400
+    assert response.json()["error"] == error
+
+
+def test_api_format_algorithm_and_lifetime_override_the_client(client, machine, jwks, orders):
+    orders.algorithm, orders.lifetime = "ES256", 60
+    api_save(api=orders)
+    body = client_credentials(client, machine, scope="read:orders").json()
+    assert header_of(body["access_token"])["alg"] == "ES256"
+    claims = verified(body["access_token"], jwks, ORDERS, algorithm="ES256")
+    assert body["expires_in"] == 60 == claims["exp"] - claims["iat"]
+    orders.format = "opaque"
+    api_save(api=orders)
+    body = client_credentials(client, machine, scope="read:orders").json()
+    assert body["access_token"].count(".") == 0
+    report = introspection(client, machine, body["access_token"])
+    assert report["aud"] == [ORDERS] and report["scope"] == "read:orders"
+    assert report["exp"] - report["iat"] in (59, 60)
+
+
+def test_api_token_claims_use_the_released_values(logged_in, client, app, jwks, orders, user):
+    group = user.groups.create(name="buyers")
+    assert group
+    body = code_tokens(logged_in, client, app, "openid read:orders")
+    assert claims_of(body["access_token"])["groups"] == ["buyers"]
