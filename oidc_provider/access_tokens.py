@@ -15,7 +15,7 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749.tokens import random_token_generator
 
 from . import keys
-from .apis import token_api
+from .apis import role_claims, token_api
 from .claims import auth_context_claims, claims_named
 from .models import Api, Client
 from .request_state import state_of
@@ -67,6 +67,7 @@ def jwt_access_token_claims(request: Request, *, client: Client, api: Api | None
         # The identity claims staff configured the API to receive (docs/apis.md): released to
         # it whatever the scopes, and the consent page says so. RFC 9068 §2.2.3.1 lists them.
         claims.update({**claims_named(user, api.token_claims), **claims})
+        claims.update(role_claims(user, api=api, client=client))
     return claims
 
 

@@ -19,9 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.models import User
 from audit.actions import Action
@@ -234,3 +235,91 @@ def client_scopes_change(
         detail={"allowed_scopes": names},
     )
     return names
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserRoles:
+    """A user's role names (given directly or through a group) for a token to one API and client."""
+
+    api: list[str]
+    client: list[str]
+    realm: list[str]
+
+
+def user_roles(user: User, *, api: Api, client: Client) -> UserRoles:
+    """Return ``user``'s roles of ``api``, of ``client`` and global ones, in one query."""
+    owners = Q(api=api) | Q(client=client) | Q(api__isnull=True, client__isnull=True)
+    held = Q(users=user) | Q(groups__in=user.groups.all())
+    rows = Role.objects.filter(owners, held).values_list("name", "api_id", "client_id").distinct()
+    found: dict[str, set[str]] = {"api": set(), "client": set(), "realm": set()}
+    for name, api_id, client_id in rows:
+        kind = "api" if api_id is not None else "client" if client_id is not None else "realm"
+        found[kind].add(name)
+    return UserRoles(sorted(found["api"]), sorted(found["client"]), sorted(found["realm"]))
+
+
+def role_claims(user: User, *, api: Api, client: Client) -> dict[str, Any]:
+    """Return the role claims of an access token for ``api`` (RFC 9068 §2.2.3.1 ``roles``).
+
+    With ``api.keycloak_roles`` also Keycloak's shapes: ``realm_access.roles`` (global roles) and
+    ``resource_access.<API identifier or client_id>.roles``, which Keycloak adapters read.
+    """
+    roles = user_roles(user, api=api, client=client)
+    claims: dict[str, Any] = {"roles": roles.api}
+    if api.keycloak_roles:
+        claims["realm_access"] = {"roles": roles.realm}
+        access = {api.identifier: {"roles": roles.api}}
+        if roles.client:
+            access[client.client_id] = {"roles": roles.client}
+        claims["resource_access"] = access
+    return claims
+
+
+@transaction.atomic
+def role_save(
+    *,
+    role: Role,
+    add_users: Iterable[User] = (),
+    remove_users: Iterable[User] = (),
+    add_groups: Iterable[Group] = (),
+    remove_groups: Iterable[Group] = (),
+    actor: User | AnonymousUser | None = None,
+    actor_label: str = "",
+) -> Role:
+    """Validate and save ``role``, then give it to and take it from users and groups."""
+    role.full_clean()
+    role.save()
+    role.users.add(*add_users)
+    role.users.remove(*remove_users)
+    role.groups.add(*add_groups)
+    role.groups.remove(*remove_groups)
+    role_change_record(role=role, actor=actor, actor_label=actor_label)
+    return role
+
+
+def role_change_record(
+    *, role: Role, actor: User | AnonymousUser | None = None, actor_label: str = ""
+) -> None:
+    """Write the audit record for a role created or changed (the admin saves its own form)."""
+    audit_record(
+        action=Action.ROLE_CHANGE,
+        target=role,
+        actor=actor,
+        actor_label=actor_label,
+        detail=role_settings(role),
+    )
+
+
+def role_settings(role: Role) -> dict[str, Any]:
+    """Return what a role is and who has it, for commands' output and audit details."""
+    return {
+        "name": role.name,
+        "description": role.description,
+        "api": role.api.identifier if role.api else None,
+        "client": role.client.client_id if role.client else None,
+        "users": sorted(role.users.values_list("username", flat=True)),
+        "groups": sorted(role.groups.values_list("name", flat=True)),
+    }

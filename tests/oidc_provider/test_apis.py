@@ -1,10 +1,11 @@
 """APIs (resource servers): their scopes, which clients may have them, and the tokens they get."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
-from oidc_provider.apis import api_save, client_scopes_change
-from oidc_provider.models import Api, ApiScope
+from oidc_provider.apis import api_save, client_scopes_change, role_save
+from oidc_provider.models import Api, ApiScope, Role
 from tests.conftest import ISSUER, RegisteredClient, authorize, basic_auth, exchange, query_of
 from tests.oauth import introspection, refresh
 from tests.tokens import claims_of, header_of, verify_access_token
@@ -284,3 +285,60 @@ def test_api_token_claims_use_the_released_values(logged_in, client, app, jwks, 
     assert group
     body = code_tokens(logged_in, client, app, "openid read:orders")
     assert claims_of(body["access_token"])["groups"] == ["buyers"]
+
+
+# --- roles ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def roles(orders, app, user, django_user_model):
+    buyers = Group.objects.create(name="buyers")
+    user.groups.add(buyers)
+    other = django_user_model.objects.create_user(username="bob", password="x" * 20)
+    role_save(role=Role(name="clerk", api=orders), add_users=[user])
+    role_save(role=Role(name="buyer", api=orders), add_groups=[buyers])
+    role_save(role=Role(name="auditor", api=orders), add_users=[other])
+    role_save(role=Role(name="shop-admin", client=app.model), add_users=[user])
+    role_save(role=Role(name="staff"), add_groups=[buyers])
+    role_save(role=Role(name="contractor"), add_users=[other])
+    return orders
+
+
+def test_roles_in_an_api_token_are_the_users_roles_direct_and_through_groups(
+    roles, logged_in, client, app, jwks
+):
+    body = code_tokens(logged_in, client, app, "openid read:orders")
+    claims = verified(body["access_token"], jwks, ORDERS)
+    assert claims["roles"] == ["buyer", "clerk"]
+    assert "realm_access" not in claims and "resource_access" not in claims
+
+
+def test_roles_in_keycloak_shape(roles, logged_in, client, app, jwks):
+    roles.keycloak_roles = True
+    api_save(api=roles)
+    claims = verified(code_tokens(logged_in, client, app, "openid read:orders")["access_token"], jwks, ORDERS)
+    assert claims["roles"] == ["buyer", "clerk"]
+    assert claims["realm_access"] == {"roles": ["staff"]}
+    assert claims["resource_access"] == {
+        ORDERS: {"roles": ["buyer", "clerk"]},
+        app.client_id: {"roles": ["shop-admin"]},
+    }
+
+
+def test_roles_none_in_client_credentials_tokens(roles, client, machine, jwks):
+    roles.keycloak_roles = True
+    api_save(api=roles)
+    body = client_credentials(client, machine, scope="read:orders").json()
+    claims = verified(body["access_token"], jwks, ORDERS)
+    assert not {"roles", "realm_access", "resource_access"} & set(claims)
+
+
+def test_role_names_are_unique_per_owner(roles, app):
+    with pytest.raises(ValidationError):
+        role_save(role=Role(name="clerk", api=roles))
+    with pytest.raises(ValidationError):
+        role_save(role=Role(name="staff"))
+    with pytest.raises(ValidationError):
+        role_save(role=Role(name="both", api=roles, client=app.model))
+    # The same name under another owner is another role.
+    assert role_save(role=Role(name="clerk", client=app.model)).pk
