@@ -83,6 +83,8 @@ def client_description(client: Client) -> dict[str, Any]:
         "require_mfa": client.require_mfa,
         "release_groups": client.release_groups,
         "may_introspect": client.may_introspect,
+        # The API scopes staff allowed it (docs/apis.md).
+        "allowed_scopes": sorted(client.allowed_scopes.values_list("name", flat=True)) if client.pk else [],
         "created": client.created.isoformat() if client.created else None,
         "updated": client.updated.isoformat() if client.updated else None,
     }

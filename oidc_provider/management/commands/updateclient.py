@@ -5,7 +5,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
+from oidc_provider.apis import client_scopes_change
 from oidc_provider.client_settings import client_description
 from oidc_provider.models import Client, GrantType
 from oidc_provider.services import client_update
@@ -16,7 +18,8 @@ from .createclient import error_messages
 class Command(BaseCommand):
     help = (
         "Change a client's name, redirect URIs, post-logout redirect URIs, allowed origins or grant "
-        "types. Each list given replaces the current one; what is not given stays as it is."
+        "types, or allow it API scopes. Each list given replaces the current one; what is not given "
+        "stays as it is."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,6 +33,22 @@ class Command(BaseCommand):
             parser.add_argument(
                 f"--clear-{name}", action="store_true", help=f"remove every one of the {name}"
             )
+        parser.add_argument(
+            "--allow-scope",
+            action="append",
+            default=[],
+            dest="allow_scopes",
+            metavar="SCOPE",
+            help="let the client ask for this API scope (repeatable)",
+        )
+        parser.add_argument(
+            "--disallow-scope",
+            action="append",
+            default=[],
+            dest="disallow_scopes",
+            metavar="SCOPE",
+            help="take this API scope from the client (repeatable)",
+        )
         parser.add_argument("--json", action="store_true", help="print the client's registration as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -42,15 +61,24 @@ class Command(BaseCommand):
             return [] if options[f"clear_{field}"] else options[field]
 
         try:
-            changed = client_update(
-                client=client,
-                name=options["name"],
-                redirect_uris=given("redirect_uris"),
-                post_logout_redirect_uris=given("post_logout_redirect_uris"),
-                allowed_origins=given("allowed_origins"),
-                grant_types=options["grant_types"],
-                actor_label="updateclient command",
-            )
+            with transaction.atomic():
+                changed = client_update(
+                    client=client,
+                    name=options["name"],
+                    redirect_uris=given("redirect_uris"),
+                    post_logout_redirect_uris=given("post_logout_redirect_uris"),
+                    allowed_origins=given("allowed_origins"),
+                    grant_types=options["grant_types"],
+                    actor_label="updateclient command",
+                )
+                if options["allow_scopes"] or options["disallow_scopes"]:
+                    client_scopes_change(
+                        client=client,
+                        allow=options["allow_scopes"],
+                        disallow=options["disallow_scopes"],
+                        actor_label="updateclient command",
+                    )
+                    changed.append("allowed_scopes")
         except ValidationError as error:
             raise CommandError("; ".join(error_messages(error))) from error
         if options["json"]:
