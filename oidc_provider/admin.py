@@ -25,12 +25,15 @@ from accounts.user_page import USER_PAGE_SECTIONS, UserPageSection
 from audit.actions import Action
 from audit.services import audit_record
 
+from .apis import api_delete, api_settings, role_change_record, role_settings
 from .client_settings import Kind, client_description, provider_urls
 from .consent import consent_revoke
-from .forms import ClientAdminForm
+from .forms import ApiAdminForm, ClientAdminForm
 from .logout import logout_delivery_retry
 from .models import (
     AccessToken,
+    Api,
+    ApiScope,
     Client,
     Consent,
     DeviceGrant,
@@ -40,6 +43,7 @@ from .models import (
     LogoutDelivery,
     RefreshToken,
     RegistrationToken,
+    Role,
     SigningKey,
 )
 from .registration import registration_token_create
@@ -125,6 +129,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
     readonly_fields = ("client_id", "created", "updated")
     actions = ["reset_secret"]
     raw_id_fields = ("user",)
+    filter_horizontal = ("allowed_scopes",)
     # DOT's get_absolute_url names a page Porchlight does not serve; the developer settings
     # panel is linked from the change page instead.
     view_on_site = False
@@ -166,6 +171,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                     },
                 ),
                 ("Single sign-out", {"fields": LOGOUT_FIELDS}),
+                ("APIs", {"fields": ["allowed_scopes"]}),
                 (
                     "Advanced",
                     {
@@ -196,6 +202,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                 )
             )
             fieldsets.append(("Single sign-out", {"fields": LOGOUT_FIELDS}))
+        fieldsets.append(("APIs", {"fields": ["allowed_scopes"]}))
         advanced = ["grant_types"]
         if kind == Kind.WEB:
             # Public apps always use PKCE; machine-to-machine apps have no code to protect.
@@ -670,3 +677,78 @@ class LogoutDeliveryAdmin(admin.ModelAdmin[LogoutDelivery]):
     def retry(self, request: HttpRequest, queryset: QuerySet[LogoutDelivery]) -> None:
         retried = sum(logout_delivery_retry(delivery=d, actor=request.user) for d in queryset)
         messages.success(request, f"Queued {retried} failed deliver{'ies' if retried != 1 else 'y'} again.")
+
+
+# --- APIs, their scopes and roles (apis.py; docs/apis.md) ---------------------------------------
+
+
+class ApiScopeInline(admin.TabularInline[ApiScope, Api]):
+    model = ApiScope
+    fields = ("name", "description")
+    extra = 1
+
+
+class ApiRoleInline(admin.TabularInline[Role, Api]):
+    model = Role
+    fk_name = "api"
+    fields = ("name", "description")
+    extra = 0
+    verbose_name = "role"
+    verbose_name_plural = "roles (give them to people and groups under Roles)"
+
+
+@admin.register(Api)
+class ApiAdmin(admin.ModelAdmin[Api]):
+    form = ApiAdminForm
+    list_display = ("name", "identifier", "format", "algorithm", "lifetime", "scope_list")
+    search_fields = ("name", "identifier", "scopes__name")
+    readonly_fields = ("created", "updated")
+    inlines = [ApiScopeInline, ApiRoleInline]
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: Api) -> str:
+        return " ".join(scope.name for scope in obj.scopes.all())
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Api]:
+        return super().get_queryset(request).prefetch_related("scopes")
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Recorded once the scopes and roles below the API are saved too.
+        super().save_related(request, form, formsets, change)
+        audit_record(
+            action=Action.API_CHANGE if change else Action.API_CREATE,
+            target=form.instance,
+            actor=request.user,
+            detail=api_settings(form.instance),
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Api) -> None:
+        api_delete(api=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Api]) -> None:
+        for api in queryset:
+            api_delete(api=api, actor=request.user)
+
+
+@admin.register(Role)
+class RoleAdmin(admin.ModelAdmin[Role]):
+    list_display = ("name", "api", "client", "description")
+    list_filter = ("api", "client")
+    search_fields = ("name", "description", "users__username", "groups__name")
+    filter_horizontal = ("users", "groups")
+    fields = ("name", "description", "api", "client", "users", "groups")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Role]:
+        return super().get_queryset(request).select_related("api", "client")
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        role_change_record(role=form.instance, actor=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Role) -> None:
+        audit_record(action=Action.ROLE_DELETE, target=obj, actor=request.user, detail=role_settings(obj))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Role]) -> None:
+        for role in queryset:
+            self.delete_model(request, role)

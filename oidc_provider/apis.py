@@ -323,3 +323,64 @@ def role_settings(role: Role) -> dict[str, Any]:
         "users": sorted(role.users.values_list("username", flat=True)),
         "groups": sorted(role.groups.values_list("name", flat=True)),
     }
+
+
+# --- the consent page -------------------------------------------------------------------------
+
+# What the consent page says an API sees, for each claim its tokens may carry (claims.py).
+CLAIM_WORDS: dict[str, str] = {
+    "name": "your name",
+    "given_name": "your first name",
+    "family_name": "your last name",
+    "middle_name": "your middle name",
+    "nickname": "your nickname",
+    "preferred_username": "your username",
+    "profile": "your profile page",
+    "picture": "your picture",
+    "website": "your website",
+    "gender": "your gender",
+    "birthdate": "your birthday",
+    "zoneinfo": "your time zone",
+    "locale": "your language",
+    "updated_at": "when you last changed your profile",
+    "email": "your email address",
+    "email_verified": "whether your email address is verified",
+    "address": "your postal address",
+    "phone_number": "your phone number",
+    "phone_number_verified": "whether your phone number is verified",
+    "groups": "the names of your groups",
+}
+
+
+@dataclass(frozen=True)
+class ConsentSection:
+    """What the consent page shows about the API a request's token is for."""
+
+    name: str
+    identifier: str
+    # The API scopes asked for, with their descriptions.
+    scopes: list[tuple[str, str]]
+    # In plain words, what its tokens tell it about the person (its token claims, roles).
+    sees: list[str]
+
+
+def consent_section(
+    *, user: User, client: Client, scopes: Sequence[str], resources: Sequence[str]
+) -> ConsentSection | None:
+    """Return what the consent page shows about the API the token will be for, if it is one."""
+    api = token_api(resources)
+    if api is None:
+        return None
+    asked = api_scope_names(scopes)
+    described = dict(api.scopes.filter(name__in=asked).values_list("name", "description"))
+    sees = [CLAIM_WORDS.get(claim, claim) for claim in api.token_claims]
+    roles = user_roles(user, api=api, client=client)
+    shown = [*roles.api, *roles.client, *roles.realm] if api.keycloak_roles else roles.api
+    if shown:
+        sees.append(f"your roles ({', '.join(shown)})")
+    return ConsentSection(
+        name=api.name,
+        identifier=api.identifier,
+        scopes=[(scope, described.get(scope, scope)) for scope in asked],
+        sees=sees,
+    )

@@ -12,7 +12,7 @@ from django.db import models
 
 from .client_settings import Kind
 from .hashers import client_secret_problem
-from .models import Algorithm, Client, GrantType
+from .models import Algorithm, Api, Client, GrantType, api_token_claim_names
 
 GRANT_TYPE_LABELS: dict[str, str] = {
     GrantType.AUTHORIZATION_CODE: "Sign people in (authorization code flow)",
@@ -107,6 +107,7 @@ class ClientAdminForm(forms.ModelForm[Client]):
             "access_token_format",
             "access_token_algorithm",
             "may_introspect",
+            "allowed_scopes",
             "user",
         ]
         labels = LABELS
@@ -197,3 +198,17 @@ class ClientAdminForm(forms.ModelForm[Client]):
             and bool(instance.client_secret)
             and not instance.client_secret_encrypted
         )
+
+
+class ApiAdminForm(forms.ModelForm[Api]):
+    token_claims = forms.MultipleChoiceField(
+        label="Identity claims in its access tokens",
+        choices=[(claim, claim) for claim in api_token_claim_names()],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Released to this API whatever scopes the app asked for; the consent page tells people.",
+    )
+
+    class Meta:
+        model = Api
+        fields = ["identifier", "name", "format", "lifetime", "algorithm", "token_claims", "keycloak_roles"]

@@ -767,7 +767,10 @@ class Role(models.Model):
             errors["name"] = [_("Give the role a name.")]
         if self.api_id is not None and self.client_id is not None:
             errors["client"] = [_("A role belongs to an API or to a client, not both.")]
-        elif self.name:
+        elif self.name and not any(
+            owner is not None and owner.pk is None for owner in (self.api, self.client)
+        ):
+            # (An owner being added with its roles has none yet: nothing to clash with.)
             same = Role.objects.filter(name=self.name, api=self.api, client=self.client)
             if same.exclude(pk=self.pk).exists():
                 errors["name"] = [_("There is already a role “%s” here.") % self.name]

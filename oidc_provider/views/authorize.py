@@ -25,6 +25,7 @@ from oauthlib.common import urldecode
 from accounts.authentication import AuthContext, get_auth_context
 
 from .. import mfa_policy
+from ..apis import consent_section
 from ..authorization import (
     CARRIED,
     AuthorizationError,
@@ -197,13 +198,16 @@ class AuthorizeView(CodeResponseMixin, View):
         user = request.user
         assert user.is_authenticated  # prompt.py asks for consent only once someone signed in.
         request_id = pending_store(request, scopes=scopes, carried=carried)
-        descriptions = [(scope, SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in scopes]
+        # OpenID Connect's scopes first; an API's scopes under its name, with what it will see.
+        descriptions = [(scope, SCOPE_DESCRIPTIONS[scope]) for scope in scopes if scope in SCOPE_DESCRIPTIONS]
+        api = consent_section(user=user, client=client, scopes=scopes, resources=carried.get("resource", []))
         return render(
             request,
             "oidc_provider/consent.html",
             {
                 "client": client,
                 "scopes": descriptions,
+                "api": api,
                 "request_id": request_id,
                 # Scopes allowed before, so the page can point out what is new.
                 "granted": consent_scopes(user=user, client=client),

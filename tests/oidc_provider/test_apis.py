@@ -342,3 +342,48 @@ def test_role_names_are_unique_per_owner(roles, app):
         role_save(role=Role(name="both", api=roles, client=app.model))
     # The same name under another owner is another role.
     assert role_save(role=Role(name="clerk", client=app.model)).pk
+
+
+# --- the consent page ---------------------------------------------------------------------
+
+
+def authorize_get(browser, registered: RegisteredClient, scope: str):
+    params = {
+        "response_type": "code",
+        "client_id": registered.client_id,
+        "redirect_uri": registered.redirect_uri,
+        "scope": scope,
+        "state": "s",
+        "nonce": "n",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+    }
+    return browser.get("/o/authorize/", params)
+
+
+def consent_page(browser, registered: RegisteredClient, scope: str) -> str:
+    response = authorize_get(browser, registered, scope)
+    assert response.status_code == 200, response.get("Location")
+    return response.content.decode()
+
+
+def test_consent_page_lists_api_scopes_under_the_api_and_what_it_sees(roles, logged_in, app):
+    page = consent_page(logged_in, app, "openid email read:orders")
+    before_api, api_part = page.split(f'data-api="{ORDERS}"')
+    assert "Your email address and whether it is verified" in before_api
+    assert "See your orders" not in before_api
+    assert "<h2>Orders</h2>" in api_part
+    assert 'data-scope="read:orders">See your orders' in api_part
+    assert (
+        "Orders will see: your email address, your username, the names of your groups, your roles (buyer, clerk)."
+        in api_part
+    )
+
+
+def test_consent_remembered_covers_api_scopes_and_new_ones_are_asked(logged_in, client, app):
+    code_tokens(logged_in, client, app, "openid read:orders")
+    # Allowed before: no page, straight to the code.
+    remembered = authorize_get(logged_in, app, "openid read:orders")
+    assert remembered.status_code == 302 and query_of(remembered["Location"])["code"]
+    page = consent_page(logged_in, app, "openid read:invoices")
+    assert 'data-scope="read:invoices">See your invoices <strong class="new">(new)</strong>' in page

@@ -19,7 +19,8 @@ from django.utils import timezone
 from accounts.invitations.services import Invitee, invitation_create
 from accounts.mfa.models import TOTPAuthenticator
 from accounts.mfa.recovery_codes import recovery_codes_generate
-from oidc_provider.models import DeviceGrant
+from oidc_provider.apis import api_save, client_scopes_change, role_save
+from oidc_provider.models import Api, DeviceGrant, Role
 from oidc_provider.registration import registration_token_create
 from tests.conftest import PASSWORD, authorize, exchange
 
@@ -58,7 +59,16 @@ def every_model_has_a_row(staff, user, logged_in, client, rp, make_client, signi
     authorize(logged_in, make_client(name="Unredeemed"))  # a code never exchanged
     BrowserClient().post("/accounts/login/", {"username": "alice", "password": "wrong"})  # lockout record
     registration_token_create(label="partner", expires=timezone.now() + timedelta(days=1))
-    Group.objects.create(name="finance").user_set.add(user)
+    finance = Group.objects.create(name="finance")
+    finance.user_set.add(user)
+    ledger = api_save(
+        api=Api(identifier="https://ledger.example.com/", name="Ledger"),
+        scopes={"read:ledger": "See the ledger"},
+        roles={"bookkeeper": "Keeps the books"},
+        created=True,
+    )
+    role_save(role=Role.objects.get(api=ledger), add_users=[user], add_groups=[finance])
+    client_scopes_change(client=rp.model, allow=["read:ledger"])
     # A second sign-in whose app hears of its end: a logout delivery and its queued task.
     elsewhere = BrowserClient()
     elsewhere.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
