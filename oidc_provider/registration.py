@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -22,7 +23,8 @@ from audit.services import audit_record
 from ground.checksums import token_checksum
 
 from . import keys
-from .models import Algorithm, Client, GrantType, RegistrationToken
+from .apis import api_scope_names
+from .models import Algorithm, ApiScope, Client, GrantType, RegistrationToken
 from .services import LOGOUT_FIELDS, client_create
 
 MAX_URIS = 20
@@ -88,6 +90,10 @@ class Metadata:
     application_type: str
     # Back-Channel Logout 1.0 §2.2, Front-Channel Logout 1.0 §2 (LOGOUT_FIELDS).
     logout: dict[str, Any] = field(default_factory=dict)
+    # RFC 7591 §2 scope, as asked (None: not asked); the API scopes among it, which the client is
+    # allowed (apis.py), all within PORCHLIGHT_REGISTRATION_API_SCOPES.
+    scope: list[str] | None = None
+    api_scopes: list[str] = field(default_factory=list)
 
     def as_response(self) -> dict[str, Any]:
         """Return the metadata the registration response echoes (RFC 7591 §3.2.1)."""
@@ -102,6 +108,8 @@ class Metadata:
             "application_type": self.application_type,
             "subject_type": "public",
             **self.logout,
+            # RFC 7591 §3.2.1: what was registered, so the scopes the client may ask for.
+            **({"scope": " ".join(self.scope)} if self.scope is not None else {}),
         }
 
 
@@ -209,6 +217,7 @@ def metadata_parse(data: dict[str, Any]) -> Metadata:
     # server provision metadata the client left out, and the response echoes it.
     client_name = client_name or _unnamed(redirect_uris)
 
+    scope, api_scopes = _scope_metadata(data)
     return Metadata(
         client_name=client_name,
         redirect_uris=redirect_uris,
@@ -219,7 +228,36 @@ def metadata_parse(data: dict[str, Any]) -> Metadata:
         id_token_signed_response_alg=algorithm,
         application_type=application_type,
         logout=_logout_metadata(data),
+        scope=scope,
+        api_scopes=api_scopes,
     )
+
+
+def _scope_metadata(data: dict[str, Any]) -> tuple[list[str] | None, list[str]]:
+    """Read ``scope`` (RFC 7591 §2): OpenID Connect's scopes, and API scopes the policy gives.
+
+    An API scope outside PORCHLIGHT_REGISTRATION_API_SCOPES (or that no API defines), and
+    ``groups`` (staff's choice, ``Client.release_groups``), are refused rather than left out, so
+    the client learns at once what it cannot have.
+    """
+    value = data.get("scope")
+    if value is None:
+        return None, []
+    if not _is_text(value):
+        raise RegistrationError("invalid_client_metadata", "scope must be a string.")
+    scopes = list(dict.fromkeys(value.split()))
+    asked = api_scope_names(scopes)
+    existing = set(ApiScope.objects.filter(name__in=asked).values_list("name", flat=True))
+    policy = set(settings.PORCHLIGHT["REGISTRATION_API_SCOPES"])
+    refused = [scope for scope in asked if scope not in existing or scope not in policy]
+    if "groups" in scopes:
+        refused.insert(0, "groups")
+    if refused:
+        raise RegistrationError(
+            "invalid_client_metadata",
+            f"A client that registers itself may not have these scopes: {' '.join(refused)[:300]}.",
+        )
+    return scopes, asked
 
 
 def _logout_metadata(data: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +314,7 @@ def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> t
             logout=metadata.logout,
             registration_source=Client.RegistrationSource.DCR,
         )
+        client.allowed_scopes.add(*ApiScope.objects.filter(name__in=metadata.api_scopes))
     except ValidationError as exc:
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"client": exc.messages}
         error = next(
@@ -287,6 +326,10 @@ def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> t
         action=Action.CLIENT_REGISTER,
         target=client,
         actor_label=f"registration token {token.label}" if token else "open registration",
-        detail={"client_name": client.name, "grant_types": client.grant_types},
+        detail={
+            "client_name": client.name,
+            "grant_types": client.grant_types,
+            "allowed_scopes": sorted(metadata.api_scopes),
+        },
     )
     return client, secret

@@ -486,6 +486,7 @@ class PorchlightSettings(TypedDict):
     RECENT_AUTH_MAX_AGE: int
     DATA_EXPORT_LIFETIME: int
     OPEN_REGISTRATION: bool
+    REGISTRATION_API_SCOPES: list[str]
     DEVICE_CODE_LIFETIME: int
     DEVICE_POLL_INTERVAL: int
     TRUSTED_PROXIES: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
@@ -552,6 +553,9 @@ PORCHLIGHT: PorchlightSettings = {
     # Dynamic client registration without an initial access token (RFC 7591 §3). Off: only
     # holders of a token staff created in the admin may register clients.
     "OPEN_REGISTRATION": env_bool("PORCHLIGHT_OPEN_REGISTRATION", False),
+    # The API scopes a client that registers itself may be given when it asks for them (RFC 7591
+    # §2 scope); any other API scope it asks for is refused. None by default: staff allow them.
+    "REGISTRATION_API_SCOPES": env_list("PORCHLIGHT_REGISTRATION_API_SCOPES", []),
     # Device authorization grant (RFC 8628 §3.2): how long a device code and its user code live,
     # and the seconds a device waits between polls (each slow_down adds 5).
     "DEVICE_CODE_LIFETIME": env_int("PORCHLIGHT_DEVICE_CODE_LIFETIME", 600, minimum=60, maximum=3600),

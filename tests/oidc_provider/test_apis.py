@@ -5,9 +5,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from oidc_provider.apis import api_save, client_scopes_change, role_save
-from oidc_provider.models import Api, ApiScope, Role
+from oidc_provider.models import Api, ApiScope, Client, Role
 from tests.conftest import ISSUER, RegisteredClient, authorize, basic_auth, exchange, query_of
-from tests.oauth import introspection, refresh
+from tests.oauth import introspection, refresh, register
 from tests.tokens import claims_of, header_of, verify_access_token
 
 TOKEN = "/o/token/"
@@ -385,3 +385,61 @@ def test_consent_remembered_covers_api_scopes_and_new_ones_are_asked(logged_in, 
     assert remembered.status_code == 302 and query_of(remembered["Location"])["code"]
     page = consent_page(logged_in, app, "openid read:invoices")
     assert 'data-scope="read:invoices">See your invoices <strong class="new">(new)</strong>' in page
+
+
+# --- dynamic registration (RFC 7591 §2 scope) ------------------------------------------------
+
+
+@pytest.fixture
+def registration_policy(settings, orders, billing):
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "REGISTRATION_API_SCOPES": ["read:orders"]}
+
+
+def test_registration_scope_grants_the_api_scopes_the_policy_allows(
+    client, signing_keys, initial_token, registration_policy, jwks
+):
+    response = register(
+        client,
+        {"client_name": "Sync", "grant_types": ["client_credentials"], "scope": "read:orders"},
+        token=initial_token,
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["scope"] == "read:orders"
+    machine = RegisteredClient(body["client_id"], body["client_secret"], "", None)
+    token = client_credentials(client, machine, scope="read:orders").json()
+    assert verified(token["access_token"], jwks, ORDERS)["scope"] == "read:orders"
+    refused = client_credentials(client, machine, scope="read:invoices")
+    assert refused.json()["error"] == "invalid_scope"
+
+
+@pytest.mark.parametrize(
+    "scope", ["read:invoices", "openid read:orders write:orders", "read:nothing", "openid groups", 42]
+)
+def test_registration_scope_refuses_what_the_policy_does_not_give(
+    client, signing_keys, initial_token, registration_policy, scope
+):
+    response = register(
+        client, {"redirect_uris": ["https://rp.example.com/cb"], "scope": scope}, token=initial_token
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"
+    assert not Client.objects.exists()
+
+
+def test_registration_without_policy_gives_no_api_scope(client, signing_keys, initial_token, orders):
+    response = register(
+        client,
+        {"redirect_uris": ["https://rp.example.com/cb"], "scope": "openid read:orders"},
+        token=initial_token,
+    )
+    assert response.status_code == 400
+    assert "read:orders" in response.json()["error_description"]
+
+
+def test_registration_oidc_scopes_are_echoed(client, signing_keys, initial_token):
+    response = register(
+        client, {"redirect_uris": ["https://rp.example.com/cb"], "scope": "openid email"}, token=initial_token
+    )
+    assert response.status_code == 201
+    assert response.json()["scope"] == "openid email"
