@@ -85,6 +85,10 @@ def api_target(*, client: Client, scopes: Sequence[str], resources: Sequence[str
     unknown = [scope for scope in asked if scope not in defined]
     if unknown:
         raise ApiTargetError("invalid_scope", f"Unknown scope: {' '.join(unknown)}.")
+    # Checked before the resource, as the scopes backend does at every endpoint (scopes.py).
+    refused = set(asked) - set(allowed_api_scopes(client, None, asked))
+    if refused:
+        raise ApiTargetError("invalid_scope", f"This client may not ask for: {' '.join(sorted(refused))}.")
     if len(resources) > 1:
         raise ApiTargetError(
             "invalid_target", "API scopes go to one API: ask for one resource (one token, one audience)."
@@ -107,9 +111,6 @@ def api_target(*, client: Client, scopes: Sequence[str], resources: Sequence[str
                 "ask for each API's token with its resource parameter (RFC 8707).",
             )
         (api,) = apis.values()
-    refused = set(asked) - set(allowed_api_scopes(client, api, asked))
-    if refused:
-        raise ApiTargetError("invalid_scope", f"This client may not ask for: {' '.join(sorted(refused))}.")
     return ApiTarget(api, [api.identifier])
 
 
