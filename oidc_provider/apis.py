@@ -1,10 +1,11 @@
 """APIs (resource servers): which of their scopes a client may have, and which API a token is for.
 
-The rules, applied at the authorization endpoint, at the token endpoint (client_credentials)
-and again at every code exchange and refresh:
+The rules (docs/apis.md), applied at the authorization endpoint, at the token endpoint
+(client_credentials, device code) and again at every code exchange and refresh:
 
 - A client gets only the API scopes staff allowed it (``Client.allowed_scopes``); asking for
-  another, or for a scope no API defines, is ``invalid_scope`` (RFC 6749 §4.1.2.1, §5.2).
+  another, or for a scope no API defines, is ``invalid_scope`` (RFC 6749 §4.1.2.1, §5.2). This
+  is checked first, before the resource.
 - One token has one audience. The ``resource`` parameter (RFC 8707 §2) names the API; without
   it, the API whose scopes were asked for is the resource. Scopes of two APIs in one request
   without ``resource`` are ``invalid_scope``; with ``resource``, a scope of an API other than
@@ -12,7 +13,8 @@ and again at every code exchange and refresh:
   that is no registered API, or with several resources, are ``invalid_target``.
 - A request with no API scope is untouched: any valid resource indicator may be its audience.
 
-``allowed_api_scopes`` is the one allowance rule; every grant asks it.
+``allowed_api_scopes`` is the one allowance rule and ``api_target`` the one matching rule; every
+grant asks them (a later token-exchange grant too).
 """
 
 from collections.abc import Iterable, Mapping, Sequence
