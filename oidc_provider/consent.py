@@ -19,7 +19,7 @@ from audit.services import audit_record
 
 from .claims import FIELD_CLAIMS, SCOPE_DESCRIPTIONS, claim_scope
 from .logout import logout_deliveries_queue
-from .models import AccessToken, Client, Consent, DeviceGrant, Grant
+from .models import AccessToken, ApiScope, Client, Consent, DeviceGrant, Grant
 from .tokens import user_tokens_revoke
 
 
@@ -96,7 +96,13 @@ def consent_revoke(
 
 def scope_descriptions(scopes: Iterable[str]) -> list[tuple[str, str]]:
     """Return each scope with what it shares, in plain words, for the user's pages."""
-    return [(scope, SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in scopes]
+    scopes = list(scopes)
+    # An API's scopes in the words staff gave them (docs/apis.md); one query, only if there are any.
+    others = [scope for scope in scopes if scope not in SCOPE_DESCRIPTIONS]
+    words = {**SCOPE_DESCRIPTIONS}
+    if others:
+        words.update(ApiScope.objects.filter(name__in=others).values_list("name", "description"))
+    return [(scope, words.get(scope, scope)) for scope in scopes]
 
 
 def consent_field_readers(user: User) -> dict[str, list[str]]:

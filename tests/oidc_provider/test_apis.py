@@ -443,3 +443,9 @@ def test_registration_oidc_scopes_are_echoed(client, signing_keys, initial_token
     )
     assert response.status_code == 201
     assert response.json()["scope"] == "openid email"
+
+
+def test_connected_apps_page_shows_api_scopes_in_their_words(logged_in, client, app):
+    code_tokens(logged_in, client, app, "openid read:orders")
+    page = logged_in.get("/account/apps/").content.decode()
+    assert "See your orders" in page
