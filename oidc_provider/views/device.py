@@ -31,6 +31,7 @@ from accounts.models import User
 from accounts.throttling import throttle_attempt, throttle_failure, throttle_success
 
 from .. import mfa_policy
+from ..apis import ApiTargetError, api_target
 from ..consent import scope_descriptions
 from ..device import (
     USER_CODE_MAX_INPUT,
@@ -120,6 +121,13 @@ class DeviceAuthorizationView(OAuthLibMixin, View):
         if not oauth_request.scopes:
             # RFC 6749 §3.3: no scope asked and no default for this client: fail, don't guess.
             raise errors.InvalidScopeError(description="scope is required.", request=oauth_request)
+        try:
+            # One token, one API (apis.py): refused now rather than after the user approved.
+            api_target(client=client, scopes=list(oauth_request.scopes), resources=[])
+        except ApiTargetError as error:
+            raise errors.CustomOAuth2Error(
+                error=error.error, description=error.description, request=oauth_request
+            ) from None
         return client, list(oauth_request.scopes)
 
 

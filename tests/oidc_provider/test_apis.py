@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from oidc_provider.apis import api_save, client_scopes_change, role_save
-from oidc_provider.models import Api, ApiScope, Client, Role
+from oidc_provider.models import Api, ApiScope, Client, GrantType, Role
 from tests.conftest import ISSUER, RegisteredClient, authorize, basic_auth, exchange, query_of
 from tests.oauth import introspection, refresh, register
 from tests.tokens import claims_of, header_of, verify_access_token
@@ -449,3 +449,45 @@ def test_connected_apps_page_shows_api_scopes_in_their_words(logged_in, client, 
     code_tokens(logged_in, client, app, "openid read:orders")
     page = logged_in.get("/account/apps/").content.decode()
     assert "See your orders" in page
+
+
+# --- the device grant (RFC 8628) -------------------------------------------------------------
+
+
+@pytest.fixture
+def tv(make_client, signing_keys, orders, billing) -> RegisteredClient:
+    registered = make_client(
+        name="TV", redirect_uris=[], post_logout_redirect_uris=[], grant_types=[GrantType.DEVICE_CODE]
+    )
+    client_scopes_change(client=registered.model, allow=["read:orders", "read:invoices"])
+    return registered
+
+
+def device_start(http, registered: RegisteredClient, scope: str):
+    data = {"client_id": registered.client_id, "client_secret": registered.client_secret, "scope": scope}
+    return http.post("/o/device/", data)
+
+
+@pytest.mark.parametrize("scope", ["openid write:orders", "openid read:orders read:invoices", "read:none"])
+def test_device_authorization_refuses_what_the_client_may_not_have(client, tv, scope):
+    response = device_start(client, tv, scope)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+
+
+def test_device_grant_token_is_for_the_api_of_its_scopes(client, logged_in, tv, jwks):
+    started = device_start(client, tv, "openid read:orders").json()
+    entered = logged_in.post("/device/", {"user_code": started["user_code"]})
+    question = logged_in.get(entered["Location"])
+    assert "See your orders" in question.content.decode()
+    logged_in.post("/device/confirm/", {"request": question.context["request_token"], "allow": "1"})
+    data = {
+        "grant_type": GrantType.DEVICE_CODE,
+        "device_code": started["device_code"],
+        "client_id": tv.client_id,
+        "client_secret": tv.client_secret,
+    }
+    body = client.post(TOKEN, data).json()
+    claims = verified(body["access_token"], jwks, ORDERS)
+    assert claims["scope"].split() == ["openid", "read:orders"]
+    assert introspection(client, tv, body["access_token"])["aud"] == [ORDERS]
