@@ -198,3 +198,25 @@ def test_assignrole_refuses_unknown_names_and_writes_nothing(orders, user):
     with pytest.raises(CommandError, match="No API"):
         run("assignrole", "clerk", "--api", "https://nowhere.example.com/", "--create")
     assert not Role.objects.exists()
+
+
+def test_createclient_allow_scope(orders):
+    created = json.loads(
+        run(
+            "createclient",
+            "Sync",
+            "--grant-type",
+            "client_credentials",
+            "--allow-scope",
+            "read:orders",
+            "--json",
+        )
+    )
+    shown = json.loads(run("showclient", created["client_id"], "--json"))
+    assert shown["allowed_scopes"] == ["read:orders"]
+
+
+def test_createclient_unknown_scope_creates_nothing(orders):
+    with pytest.raises(CommandError, match="no:such"):
+        run("createclient", "Sync", "--grant-type", "client_credentials", "--allow-scope", "no:such")
+    assert json.loads(run("listclients", "--json")) == []

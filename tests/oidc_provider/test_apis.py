@@ -170,6 +170,9 @@ def test_code_flow_resource_names_the_api_without_api_scopes(logged_in, client, 
     assert claims["scope"] == "openid"
     # Billing's own lifetime, which the response states too (RFC 6749 §5.1).
     assert body["expires_in"] == 120 == claims["exp"] - claims["iat"]
+    refreshed = refresh(client, app, body["refresh_token"]).json()
+    again = verified(refreshed["access_token"], jwks, BILLING)
+    assert refreshed["expires_in"] == 120 == again["exp"] - again["iat"]
 
 
 def test_code_flow_scope_lost_before_the_exchange_is_not_issued(logged_in, client, app, jwks):

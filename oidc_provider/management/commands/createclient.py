@@ -5,7 +5,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
+from oidc_provider.apis import client_scopes_change
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, Client, GrantType
 from oidc_provider.services import LOGOUT_FIELDS, client_create
 
@@ -62,28 +64,41 @@ class Command(BaseCommand):
             "--frontchannel-logout-session-required", action="store_true", help="add iss and sid to it"
         )
         parser.add_argument(
+            "--allow-scope",
+            action="append",
+            default=[],
+            dest="allow_scopes",
+            metavar="SCOPE",
+            help="an API scope the client may ask for (repeatable; docs/apis.md)",
+        )
+        parser.add_argument(
             "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            client, secret = client_create(
-                name=options["name"],
-                redirect_uris=options["redirect_uris"],
-                post_logout_redirect_uris=options["post_logout_redirect_uris"],
-                allowed_origins=options["allowed_origins"],
-                public=options["public"],
-                grant_types=options["grant_types"],
-                skip_consent=options["skip_consent"],
-                algorithm=options["id_token_alg"],
-                access_token_format=options["access_token_format"],
-                access_token_algorithm=options["access_token_alg"],
-                require_pkce=options["require_pkce"],
-                require_mfa=options["require_mfa"],
-                release_groups=options["release_groups"],
-                logout={field: options[field] for field in LOGOUT_FIELDS},
-                actor_label="createclient command",
-            )
+            with transaction.atomic():
+                client, secret = client_create(
+                    name=options["name"],
+                    redirect_uris=options["redirect_uris"],
+                    post_logout_redirect_uris=options["post_logout_redirect_uris"],
+                    allowed_origins=options["allowed_origins"],
+                    public=options["public"],
+                    grant_types=options["grant_types"],
+                    skip_consent=options["skip_consent"],
+                    algorithm=options["id_token_alg"],
+                    access_token_format=options["access_token_format"],
+                    access_token_algorithm=options["access_token_alg"],
+                    require_pkce=options["require_pkce"],
+                    require_mfa=options["require_mfa"],
+                    release_groups=options["release_groups"],
+                    logout={field: options[field] for field in LOGOUT_FIELDS},
+                    actor_label="createclient command",
+                )
+                if options["allow_scopes"]:
+                    client_scopes_change(
+                        client=client, allow=options["allow_scopes"], actor_label="createclient command"
+                    )
         except ValidationError as error:
             raise CommandError("; ".join(error_messages(error))) from error
         if options["json"]:
