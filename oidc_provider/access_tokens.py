@@ -66,8 +66,12 @@ def jwt_access_token_claims(request: Request, *, client: Client, api: Api | None
     if api is not None and user is not None:
         # The identity claims staff configured the API to receive (docs/apis.md): released to
         # it whatever the scopes, and the consent page says so. RFC 9068 §2.2.3.1 lists them.
-        claims.update({**claims_named(user, api.token_claims), **claims})
-        claims.update(role_claims(user, api=api, client=client))
+        # The protocol claims above win over a same-named one.
+        claims = {
+            **claims_named(user, api.token_claims),
+            **claims,
+            **role_claims(user, api=api, client=client),
+        }
     return claims
 
 
