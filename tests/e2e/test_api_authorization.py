@@ -122,7 +122,8 @@ def test_py_oidc_auth_authorizes_api_routes_by_scope_group_and_role(browser, ite
     location = browser.sign_in(f"{origin}/api/auth/v2/login?redirect_uri={callback_url}")
     callback = browser.session.get(location, timeout=30)
     assert callback.status_code == 200, callback.text
-    access_token = callback.json()["access_token"]
+    tokens = callback.json()
+    access_token = tokens["access_token"]
 
     # The token py-oidc-auth received is the API's: its audience, scope, groups and roles.
     claims = claims_of(access_token)
@@ -150,6 +151,16 @@ def test_py_oidc_auth_authorizes_api_routes_by_scope_group_and_role(browser, ite
     assert get("/edit").json() == {"editor": user.subject}
     assert get("/employees").json() == {"employee": user.subject}
     assert requests.get(f"{origin}/items", timeout=30).status_code == 401
+
+    # The app refreshes through its token route; the new token is for the same API and scopes.
+    refreshed = requests.post(
+        f"{origin}/api/auth/v2/token", data={"refresh-token": tokens["refresh_token"]}, timeout=30
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    renewed = refreshed.json()["access_token"]
+    assert claims_of(renewed)["aud"] == ITEMS
+    assert claims_of(renewed)["scope"] == claims["scope"]
+    assert requests.get(f"{origin}/items", headers=bearer(renewed), timeout=30).status_code == 200
 
 
 def test_py_oidc_auth_refuses_a_token_for_another_audience(browser, issuer, metadata, items_origin, register):
