@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from oidc_provider.apis import client_exchange_apis_change
 from oidc_provider.client_settings import client_description
 from oidc_provider.models import Client, GrantType
 from oidc_provider.services import client_update
@@ -30,6 +31,20 @@ class Command(BaseCommand):
             parser.add_argument(
                 f"--clear-{name}", action="store_true", help=f"remove every one of the {name}"
             )
+        parser.add_argument(
+            "--allow-exchange-from",
+            action="append",
+            default=[],
+            metavar="API_IDENTIFIER",
+            help="let the client exchange access tokens for this API for tokens to another (RFC 8693)",
+        )
+        parser.add_argument(
+            "--disallow-exchange-from",
+            action="append",
+            default=[],
+            metavar="API_IDENTIFIER",
+            help="stop the client exchanging access tokens for this API",
+        )
         parser.add_argument("--json", action="store_true", help="print the client's registration as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -51,6 +66,14 @@ class Command(BaseCommand):
                 grant_types=options["grant_types"],
                 actor_label="updateclient command",
             )
+            allow, disallow = options["allow_exchange_from"], options["disallow_exchange_from"]
+            if allow or disallow:
+                before = sorted(client.token_exchange_apis.values_list("identifier", flat=True))
+                after = client_exchange_apis_change(
+                    client=client, allow=allow, disallow=disallow, actor_label="updateclient command"
+                )
+                if after != before:
+                    changed.append("token_exchange_apis")
         except ValidationError as error:
             raise CommandError("; ".join(error_messages(error))) from error
         if options["json"]:
