@@ -546,3 +546,11 @@ def test_admin_sets_the_apis_a_client_may_exchange_from(staff, client, subject, 
 def test_introspection_of_an_ordinary_token_has_no_actor(client, subject, shop):
     report = introspect(client, shop, subject).json()
     assert report["active"] is True and "act" not in report
+
+
+def test_exchanged_token_dies_when_the_user_signs_out(logged_in, client, subject, orders_service):
+    # The subject token belongs to the sign-in session, and so does what it was exchanged for.
+    body = token_exchange(client, orders_service, subject, resource=BILLING).json()
+    assert introspection(client, orders_service, body["access_token"])["active"] is True
+    logged_in.post("/accounts/logout/")
+    assert introspection(client, orders_service, body["access_token"]) == {"active": False}

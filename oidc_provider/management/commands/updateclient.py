@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from oidc_provider.apis import client_exchange_apis_change
 from oidc_provider.client_settings import client_description
@@ -57,23 +58,25 @@ class Command(BaseCommand):
             return [] if options[f"clear_{field}"] else options[field]
 
         try:
-            changed = client_update(
-                client=client,
-                name=options["name"],
-                redirect_uris=given("redirect_uris"),
-                post_logout_redirect_uris=given("post_logout_redirect_uris"),
-                allowed_origins=given("allowed_origins"),
-                grant_types=options["grant_types"],
-                actor_label="updateclient command",
-            )
-            allow, disallow = options["allow_exchange_from"], options["disallow_exchange_from"]
-            if allow or disallow:
-                before = sorted(client.token_exchange_apis.values_list("identifier", flat=True))
-                after = client_exchange_apis_change(
-                    client=client, allow=allow, disallow=disallow, actor_label="updateclient command"
+            # One change: the grant types and the exchange APIs are written together or not at all.
+            with transaction.atomic():
+                changed = client_update(
+                    client=client,
+                    name=options["name"],
+                    redirect_uris=given("redirect_uris"),
+                    post_logout_redirect_uris=given("post_logout_redirect_uris"),
+                    allowed_origins=given("allowed_origins"),
+                    grant_types=options["grant_types"],
+                    actor_label="updateclient command",
                 )
-                if after != before:
-                    changed.append("token_exchange_apis")
+                allow, disallow = options["allow_exchange_from"], options["disallow_exchange_from"]
+                if allow or disallow:
+                    before = sorted(client.token_exchange_apis.values_list("identifier", flat=True))
+                    after = client_exchange_apis_change(
+                        client=client, allow=allow, disallow=disallow, actor_label="updateclient command"
+                    )
+                    if after != before:
+                        changed.append("token_exchange_apis")
         except ValidationError as error:
             raise CommandError("; ".join(error_messages(error))) from error
         if options["json"]:
