@@ -134,7 +134,7 @@ def exchange_target(*, client: Client, scopes: Sequence[str], resources: Sequenc
     if named:
         api = apis.api_find(named[0])
         if api is None:
-            raise TokenExchangeError("invalid_target", f"'{named[0]}' is not a registered API.")
+            raise TokenExchangeError("invalid_target", f"'{named[0][:200]}' is not a registered API.")
     else:
         try:
             api = apis.api_target(client=client, scopes=scopes, resources=[]).api
