@@ -39,6 +39,8 @@ class Action(StrEnum):
     CONSENT_GRANT = "consent.grant"
     CONSENT_REVOKE = "consent.revoke"
     TOKEN_REVOKE = "token.revoke"
+    # An API's client exchanged a user's access token for one to another API (RFC 8693).
+    TOKEN_EXCHANGE = "token.exchange"
     DEVICE_APPROVE = "device.approve"
     DEVICE_DENY = "device.deny"
     # Back-channel logout deliveries (oidc_provider/logout.py): recorded as each one ends, and when

@@ -34,6 +34,11 @@ def generate_access_token(request: Request, refresh_token: bool = False) -> str:
     api = token_api(requested_resources(request))
     if api is not None and api.lifetime:
         request.expires_in = api.lifetime  # type: ignore[attr-defined]  # oauthlib's own attribute
+    ceiling = state_of(request).expires_in_at_most
+    if ceiling is not None:
+        # An exchanged token never outlives the token it was exchanged for (token_exchange.py).
+        lifetime = int(getattr(request, "expires_in", None) or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
+        request.expires_in = min(lifetime, ceiling)  # type: ignore[attr-defined]
     token_format = api.format if api is not None else client.access_token_format
     if token_format != Client.AccessTokenFormat.JWT:
         return random_token_generator(request)
@@ -62,7 +67,11 @@ def jwt_access_token_claims(request: Request, *, client: Client, api: Api | None
         "client_id": client.client_id,
         "scope": " ".join(request.scopes or []),
     }
-    claims.update(auth_context_claims(state_of(request).auth_context))
+    state = state_of(request)
+    claims.update(auth_context_claims(state.auth_context))
+    if state.act is not None:
+        # RFC 8693 §4.1: who acts for the subject (the exchanging client, earlier actors nested).
+        claims["act"] = state.act
     if api is not None and user is not None:
         # The identity claims staff configured the API to receive (docs/apis.md): released to
         # it whatever the scopes, and the consent page says so. RFC 9068 §2.2.3.1 lists them.

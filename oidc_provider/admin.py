@@ -182,6 +182,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                             "access_token_format",
                             "access_token_algorithm",
                             "may_introspect",
+                            "token_exchange_apis",
                             "new_client_secret",
                             "user",
                             "created",
@@ -209,7 +210,8 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             advanced.append("require_pkce")
         advanced += ["algorithm", "access_token_format", "access_token_algorithm", "may_introspect"]
         if kind != Kind.NATIVE:
-            advanced.append("new_client_secret")
+            # RFC 8693: only a client that authenticates may exchange tokens.
+            advanced += ["token_exchange_apis", "new_client_secret"]
         advanced.append("user")
         fieldsets.append(
             (

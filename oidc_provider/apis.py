@@ -240,6 +240,41 @@ def client_scopes_change(
     return names
 
 
+@transaction.atomic
+def client_exchange_apis_change(
+    *,
+    client: Client,
+    allow: Iterable[str] = (),
+    disallow: Iterable[str] = (),
+    actor: User | AnonymousUser | None = None,
+    actor_label: str = "",
+) -> list[str]:
+    """Let ``client`` exchange tokens of the APIs ``allow`` (identifiers), not of ``disallow``.
+
+    Return the identifiers of the APIs whose tokens it may exchange (RFC 8693, token_exchange.py).
+    """
+    allow, disallow = list(allow), list(disallow)
+    found = {api.identifier: api for api in Api.objects.filter(identifier__in=[*allow, *disallow])}
+    unknown = [identifier for identifier in [*allow, *disallow] if identifier not in found]
+    if unknown:
+        raise ValidationError({"token_exchange_apis": [f"No API is registered as {' '.join(unknown)}."]})
+    if allow and client.client_type != Client.CLIENT_CONFIDENTIAL:
+        raise ValidationError(
+            {"token_exchange_apis": ["An app that cannot keep a secret cannot exchange tokens (RFC 8693)."]}
+        )
+    client.token_exchange_apis.add(*(found[identifier] for identifier in allow))
+    client.token_exchange_apis.remove(*(found[identifier] for identifier in disallow))
+    identifiers = sorted(client.token_exchange_apis.values_list("identifier", flat=True))
+    audit_record(
+        action=Action.CLIENT_CHANGE,
+        target=client,
+        actor=actor,
+        actor_label=actor_label,
+        detail={"token_exchange_apis": identifiers},
+    )
+    return identifiers
+
+
 # --- roles ------------------------------------------------------------------------------------
 
 

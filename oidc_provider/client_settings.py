@@ -29,10 +29,16 @@ class Kind:
         MACHINE: "A service or script that calls APIs as itself, with no person signing in.",
     }
     # What each kind may use: RFC 8628 device sign-in suits apps on devices (TVs, CLIs).
+    # RFC 8693 token exchange needs a client that authenticates: an API's server-side client.
     GRANT_TYPES: dict[str, list[str]] = {
-        WEB: [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN, GrantType.CLIENT_CREDENTIALS],
+        WEB: [
+            GrantType.AUTHORIZATION_CODE,
+            GrantType.REFRESH_TOKEN,
+            GrantType.CLIENT_CREDENTIALS,
+            GrantType.TOKEN_EXCHANGE,
+        ],
         NATIVE: [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN, GrantType.DEVICE_CODE],
-        MACHINE: [GrantType.CLIENT_CREDENTIALS],
+        MACHINE: [GrantType.CLIENT_CREDENTIALS, GrantType.TOKEN_EXCHANGE],
     }
     DEFAULT_GRANT_TYPES: dict[str, list[str]] = {
         WEB: [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN],
@@ -50,7 +56,8 @@ class Kind:
         """Return the kind of app ``client`` is."""
         if client.client_type == Client.CLIENT_PUBLIC:
             return cls.NATIVE
-        if set(client.grant_types or []) == {GrantType.CLIENT_CREDENTIALS}:
+        machine = {GrantType.CLIENT_CREDENTIALS, GrantType.TOKEN_EXCHANGE}
+        if client.grant_types and set(client.grant_types) <= machine:
             return cls.MACHINE
         return cls.WEB
 
@@ -85,6 +92,10 @@ def client_description(client: Client) -> dict[str, Any]:
         "may_introspect": client.may_introspect,
         # The API scopes staff allowed it (docs/apis.md).
         "allowed_scopes": sorted(client.allowed_scopes.values_list("name", flat=True)) if client.pk else [],
+        # RFC 8693: the APIs whose access tokens this client may exchange (docs/apis.md).
+        "token_exchange_apis": sorted(api.identifier for api in client.token_exchange_apis.all())
+        if client.pk
+        else [],
         "created": client.created.isoformat() if client.created else None,
         "updated": client.updated.isoformat() if client.updated else None,
     }

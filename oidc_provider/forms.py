@@ -19,6 +19,7 @@ GRANT_TYPE_LABELS: dict[str, str] = {
     GrantType.REFRESH_TOKEN: "Keep people signed in (refresh tokens)",
     GrantType.CLIENT_CREDENTIALS: "Call APIs as itself, with no person (client credentials)",
     GrantType.DEVICE_CODE: "Sign in on a TV, console or command line (device code, RFC 8628)",
+    GrantType.TOKEN_EXCHANGE: "Call another API on a person's behalf (token exchange, RFC 8693)",
 }
 
 LABELS = {
@@ -108,6 +109,7 @@ class ClientAdminForm(forms.ModelForm[Client]):
             "access_token_algorithm",
             "may_introspect",
             "allowed_scopes",
+            "token_exchange_apis",
             "user",
         ]
         labels = LABELS

@@ -56,6 +56,8 @@ class GrantType(models.TextChoices):
     CLIENT_CREDENTIALS = "client_credentials", "Client credentials"
     # RFC 8628 §3.4: the device authorization grant.
     DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code", "Device code"
+    # RFC 8693 §2.1: token exchange (an API calling another API on the user's behalf).
+    TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange", "Token exchange"
 
 
 DOT_GRANT_NAMES = {
@@ -160,6 +162,18 @@ class Client(AbstractApplication):
         verbose_name=_("allowed API scopes"),
         help_text=_("The API scopes this app may ask for."),
     )
+    # RFC 8693: the APIs whose access tokens this client may exchange for tokens to another API
+    # (token_exchange.py). None: no token exchange (unauthorized_client, RFC 6749 §5.2).
+    token_exchange_apis: "models.ManyToManyField[Api, Any]" = models.ManyToManyField(
+        "Api",
+        blank=True,
+        related_name="exchanging_clients",
+        verbose_name=_("may exchange tokens of these APIs"),
+        help_text=_(
+            "For an API's own client: it may exchange an access token it received for these APIs "
+            "for a token to another API, on the same person's behalf (RFC 8693)."
+        ),
+    )
     # HS256 only: the secret, Fernet-encrypted with the key-encryption key (keys_at_rest.py), because the
     # provider must sign with it (OIDC Core 1.0 §10.1). Empty for every other algorithm.
     client_secret_encrypted = models.TextField(editable=False, blank=True, default="")
@@ -227,6 +241,11 @@ class Client(AbstractApplication):
                 # RFC 6749 §4.4: the grant authenticates the client, which a public client cannot.
                 errors.setdefault("grant_types", []).append(
                     _("An app that cannot keep a secret cannot use client credentials (RFC 6749 §4.4).")
+                )
+            if GrantType.TOKEN_EXCHANGE in (self.grant_types or []):
+                # RFC 8693 §2.1: the caller authenticates; the client is the actor (§4.1).
+                errors.setdefault("grant_types", []).append(
+                    _("An app that cannot keep a secret cannot exchange tokens (RFC 8693).")
                 )
         problem = client_secret_problem(self.client_secret)
         if problem and self.client_type == self.CLIENT_CONFIDENTIAL:
@@ -373,6 +392,9 @@ class AccessToken(AuthContextFields, AbstractAccessToken):
     # The tokens issued from one code (or device code) and every refresh after it, so a replayed
     # code or refresh token revokes them together.
     token_family = models.UUIDField(_("token family"), null=True, blank=True, db_index=True)
+    # RFC 8693 §4.1: for a token issued by token exchange, the actor (the client that exchanged
+    # it, and any earlier actors nested inside), as its JWT and its introspection show it.
+    act = models.JSONField(_("actor"), null=True, blank=True, editable=False)
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"

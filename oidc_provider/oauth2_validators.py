@@ -496,6 +496,7 @@ class PorchlightValidator(_OAuth2Validator):
             source_refresh_token=source_refresh_token,
             resource=getattr(request, "resource", []),
             token_family=self._token_family(request),
+            act=state_of(request).act,
             **auth_context_fields(state_of(request).auth_context),
         )
         set_token_value(access_token, token["access_token"])

@@ -23,7 +23,7 @@ from oauthlib.common import Request
 
 from accounts.models import LoginSession, User
 
-from .models import AuthContextFields, Client, Grant, IDToken, RefreshToken
+from .models import AccessToken, AuthContextFields, Client, Grant, IDToken, RefreshToken
 
 _ATTRIBUTE = "porchlight_state"
 
@@ -77,6 +77,11 @@ class TokenRequestState:
     # The refresh token saved now, and the one it replaces (revoked once the response is known).
     issued_refresh_token: RefreshToken | None = None
     rotated_refresh_token: RefreshToken | None = None
+    # Token exchange (token_exchange.py): the new token's actor claim (RFC 8693 §4.1) and the
+    # seconds the subject token has left, which the new token never outlives.
+    act: dict[str, Any] | None = None
+    expires_in_at_most: int | None = None
+    exchanged_from: AccessToken | None = None
 
 
 def state_of(request: Request) -> TokenRequestState:

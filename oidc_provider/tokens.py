@@ -70,6 +70,9 @@ def access_token_claims(token: AccessToken) -> dict[str, Any]:
         data["auth_time"] = int(token.auth_time.timestamp())
     if token.acr:
         data["acr"] = token.acr
+    if token.act:
+        # RFC 8693 §4.1: an exchanged token's actor, as its JWT carries it.
+        data["act"] = token.act
     return data
 
 

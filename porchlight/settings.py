@@ -596,6 +596,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "OIDC_ENABLED": True,
     "OIDC_ISS_ENDPOINT": ISSUER,
     "OAUTH2_VALIDATOR_CLASS": "oidc_provider.oauth2_validators.PorchlightValidator",
+    # oauthlib's OpenID Connect server with the RFC 8693 token-exchange grant registered.
+    "OIDC_SERVER_CLASS": "oidc_provider.server.Server",
     "SCOPES_BACKEND_CLASS": "oidc_provider.scopes.PorchlightScopes",
     # Scope texts live in oidc_provider/scopes.py; these keep DOT's settings consistent.
     "SCOPES": {

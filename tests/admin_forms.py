@@ -46,6 +46,8 @@ def change_client_in_admin(staff, client, **fields):
         "access_token_algorithm": client.access_token_algorithm,
         "new_client_secret": "",
         "user": "",
+        "allowed_scopes": [str(pk) for pk in client.allowed_scopes.values_list("pk", flat=True)],
+        "token_exchange_apis": [str(pk) for pk in client.token_exchange_apis.values_list("pk", flat=True)],
         **({"require_pkce": "on"} if client.require_pkce else {}),
         **fields,
     }

@@ -44,6 +44,8 @@ def test_discovery_lists_supported_grant_types_and_response_modes(document):
         "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:device_code",
+        # RFC 8693 token exchange (test_token_exchange.py).
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     }
     assert document["response_types_supported"] == ["code"]
     # OAuth 2.0 Form Post Response Mode: both are served (test_authorization_modes.py).

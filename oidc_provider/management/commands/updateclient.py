@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from oidc_provider.apis import client_scopes_change
+from oidc_provider.apis import client_exchange_apis_change, client_scopes_change
 from oidc_provider.client_settings import client_description
 from oidc_provider.models import Client, GrantType
 from oidc_provider.services import client_update
@@ -49,6 +49,20 @@ class Command(BaseCommand):
             metavar="SCOPE",
             help="take this API scope from the client (repeatable)",
         )
+        parser.add_argument(
+            "--allow-exchange-from",
+            action="append",
+            default=[],
+            metavar="API_IDENTIFIER",
+            help="let the client exchange access tokens for this API for tokens to another (RFC 8693)",
+        )
+        parser.add_argument(
+            "--disallow-exchange-from",
+            action="append",
+            default=[],
+            metavar="API_IDENTIFIER",
+            help="stop the client exchanging access tokens for this API",
+        )
         parser.add_argument("--json", action="store_true", help="print the client's registration as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -61,6 +75,7 @@ class Command(BaseCommand):
             return [] if options[f"clear_{field}"] else options[field]
 
         try:
+            # One change: settings, API scopes and exchange APIs are written together or not at all.
             with transaction.atomic():
                 changed = client_update(
                     client=client,
@@ -79,6 +94,14 @@ class Command(BaseCommand):
                         actor_label="updateclient command",
                     )
                     changed.append("allowed_scopes")
+                allow, disallow = options["allow_exchange_from"], options["disallow_exchange_from"]
+                if allow or disallow:
+                    before = sorted(client.token_exchange_apis.values_list("identifier", flat=True))
+                    after = client_exchange_apis_change(
+                        client=client, allow=allow, disallow=disallow, actor_label="updateclient command"
+                    )
+                    if after != before:
+                        changed.append("token_exchange_apis")
         except ValidationError as error:
             raise CommandError("; ".join(error_messages(error))) from error
         if options["json"]:
