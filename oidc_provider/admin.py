@@ -31,11 +31,13 @@ from .forms import ClientAdminForm
 from .logout import logout_delivery_retry
 from .models import (
     AccessToken,
+    ClaimDefinition,
     Client,
     Consent,
     DeviceGrant,
     Grant,
     GrantType,
+    IdentityScope,
     IDToken,
     LogoutDelivery,
     RefreshToken,
@@ -46,10 +48,12 @@ from .registration import registration_token_create
 from .rotation import key_retire, keys_rotate
 from .services import (
     LOGOUT_FIELDS,
+    claim_definition_validate,
     client_change_record,
     client_create_record,
     client_delete,
     client_secret_set,
+    identity_scope_validate,
     user_tokens_revoke_all,
 )
 from .tokens import refresh_token_alive
@@ -670,3 +674,59 @@ class LogoutDeliveryAdmin(admin.ModelAdmin[LogoutDelivery]):
     def retry(self, request: HttpRequest, queryset: QuerySet[LogoutDelivery]) -> None:
         retried = sum(logout_delivery_retry(delivery=d, actor=request.user) for d in queryset)
         messages.success(request, f"Queued {retried} failed deliver{'ies' if retried != 1 else 'y'} again.")
+
+
+# --- claims staff define (custom_claims.py, docs/claims.md) --------------------------------------
+
+
+class IdentityScopeForm(forms.ModelForm[IdentityScope]):
+    class Meta:
+        model = IdentityScope
+        fields = ("name", "description")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            # The model's own checks run after this, on the instance the form fills.
+            identity_scope_validate(IdentityScope(name=data.get("name", "")), fields=False)
+        return data
+
+
+@admin.register(IdentityScope)
+class IdentityScopeAdmin(admin.ModelAdmin[IdentityScope]):
+    form = IdentityScopeForm
+    list_display = ("name", "description")
+    search_fields = ("name",)
+
+
+class ClaimDefinitionForm(forms.ModelForm[ClaimDefinition]):
+    class Meta:
+        model = ClaimDefinition
+        fields = (
+            "name",
+            "label",
+            "description",
+            "type",
+            "scope",
+            "user_editable",
+            "in_id_token",
+            "in_userinfo",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            # The model's own checks run after this, on the instance the form fills.
+            fields = {name: data[name] for name in ("name", "type", "scope") if name in data}
+            claim_definition_validate(ClaimDefinition(**fields), fields=False)
+        return data
+
+
+@admin.register(ClaimDefinition)
+class ClaimDefinitionAdmin(admin.ModelAdmin[ClaimDefinition]):
+    """Claims of your own. Deleting one stops its release; the users' values stay (in their data export)."""
+
+    form = ClaimDefinitionForm
+    list_display = ("name", "label", "type", "scope", "user_editable", "in_id_token", "in_userinfo")
+    list_filter = ("type", "scope", "user_editable")
+    search_fields = ("name", "label")

@@ -26,6 +26,7 @@ from oauth2_provider.models import (
     ApplicationManager,
 )
 
+from accounts.attributes import Kind
 from ground.outbound import uri_refusal
 
 from .hashers import client_secret_problem
@@ -361,6 +362,9 @@ class AccessToken(AuthContextFields, AbstractAccessToken):
     # The tokens issued from one code (or device code) and every refresh after it, so a replayed
     # code or refresh token revokes them together.
     token_family = models.UUIDField(_("token family"), null=True, blank=True, db_index=True)
+    # The claims the authorization request asked for by name (OIDC Core 1.0 §5.5), as
+    # {"id_token": [...], "userinfo": [...]}: UserInfo and refreshed ID tokens keep releasing them.
+    claims = models.JSONField(_("requested claims"), default=dict, blank=True)
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
@@ -373,6 +377,8 @@ class RefreshToken(AuthContextFields, AbstractRefreshToken):
     # Once rotated: the response that carried its successor, encrypted with the key-encryption
     # key, sent again to a client that retries within PORCHLIGHT_REFRESH_REUSE_GRACE (refresh.py).
     retry_response_encrypted = models.TextField(editable=False, blank=True, default="")
+    # As AccessToken.claims: carried to every token the refresh token buys.
+    claims = models.JSONField(_("requested claims"), default=dict, blank=True)
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
@@ -497,6 +503,9 @@ class Consent(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
     scopes = models.JSONField(_("granted scopes"), default=list)
+    # Claims allowed one by one, asked for with the claims parameter (OIDC Core 1.0 §5.5)
+    # beyond what the granted scopes release.
+    claims = models.JSONField(_("granted claims"), default=list, blank=True)
     created = models.DateTimeField(_("first granted"), auto_now_add=True)
     updated = models.DateTimeField(_("last granted"), auto_now=True)
 
@@ -506,6 +515,72 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.client}"
+
+
+class IdentityScope(models.Model):
+    """A scope of Porchlight's own that releases custom claims (OIDC Core 1.0 §5.4 allows others)."""
+
+    name = models.CharField(
+        _("name"),
+        max_length=64,
+        unique=True,
+        help_text=_("What apps put in the scope parameter, e.g. employment. No spaces."),
+    )
+    description = models.CharField(
+        _("description"),
+        max_length=200,
+        help_text=_("What the consent page tells the user it shares, e.g. “Your job title and department”."),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("identity scope")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClaimDefinition(models.Model):
+    """A claim of Porchlight's own: an attribute users have, the scope that releases it, and where it goes.
+
+    Values live on the user (``User.attributes``, by ``name``); custom_claims.py releases them.
+    """
+
+    name = models.CharField(
+        _("claim name"),
+        max_length=255,
+        unique=True,
+        help_text=_(
+            "The claim's name in tokens and UserInfo, e.g. department or a collision-resistant "
+            "URL such as https://example.com/claims/department (OIDC Core 1.0 §5.1.2)."
+        ),
+    )
+    label = models.CharField(
+        _("label"), max_length=100, help_text=_("What users read on their profile and consent pages.")
+    )
+    description = models.CharField(
+        _("help text"), max_length=300, blank=True, help_text=_("Shown under the field on the profile page.")
+    )
+    type = models.CharField(_("type"), max_length=16, choices=Kind.choices, default=Kind.STRING)
+    scope = models.CharField(
+        _("scope"),
+        max_length=64,
+        help_text=_("The scope that releases it: profile, email, address, phone, or an identity scope."),
+    )
+    user_editable = models.BooleanField(
+        _("users may edit it"), default=False, help_text=_("Otherwise only staff set it.")
+    )
+    in_id_token = models.BooleanField(_("in ID tokens"), default=False)
+    in_userinfo = models.BooleanField(_("in UserInfo"), default=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("changed"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("claim definition")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class RegistrationToken(models.Model):

@@ -6,6 +6,7 @@ from oauth2_provider.scopes import BaseScopes
 from oauthlib.common import Request
 
 from .claims import SCOPE_DESCRIPTIONS
+from .custom_claims import identity_scopes
 from .models import Client, GrantType
 
 # Scopes that only clients with the client_credentials grant may ask for would go here; the
@@ -13,9 +14,14 @@ from .models import Client, GrantType
 PUBLIC_SCOPES = list(SCOPE_DESCRIPTIONS)
 
 
+def public_scopes() -> list[str]:
+    """Return every scope a client may ask for: the built-in ones, then the identity scopes staff defined."""
+    return [*PUBLIC_SCOPES, *(scope for scope in identity_scopes() if scope not in SCOPE_DESCRIPTIONS)]
+
+
 class PorchlightScopes(BaseScopes):
     def get_all_scopes(self) -> dict[str, str]:
-        return dict(SCOPE_DESCRIPTIONS)
+        return {**identity_scopes(), **SCOPE_DESCRIPTIONS}
 
     def get_available_scopes(
         self, application: Client | None = None, request: Request | None = None, *args: Any, **kwargs: Any
@@ -23,8 +29,8 @@ class PorchlightScopes(BaseScopes):
         if application is not None and not getattr(application, "release_groups", False):
             # Group names go only to clients staff allowed them; asking anyway is invalid_scope
             # (RFC 6749 §4.1.2.1, §5.2).
-            return [scope for scope in PUBLIC_SCOPES if scope != "groups"]
-        return list(PUBLIC_SCOPES)
+            return [scope for scope in public_scopes() if scope != "groups"]
+        return public_scopes()
 
     def get_default_scopes(
         self, application: Client | None = None, request: Request | None = None, *args: Any, **kwargs: Any

@@ -33,11 +33,12 @@ from ..authorization import (
     authorization_response,
     pending_store,
 )
-from ..claims import SCOPE_DESCRIPTIONS
+from ..claims import claim_description, scope_description
 from ..consent import consent_scopes
 from ..models import Client
 from ..names import host_shown
 from ..prompt import LOGIN, SECOND_FACTOR, interaction_needed
+from ..requested_claims import claims_loaded, claims_to_consent
 
 
 class Failure(Protocol):
@@ -155,10 +156,11 @@ class AuthorizeView(CodeResponseMixin, View):
             return error_page(request, self._describe(error, params))
         except OAuthToolkitError as error:
             lib = error.oauthlib_error
-            if not lib.redirect_uri:
-                return error_page(request, self._describe(error, params))
             named = Client.objects.filter(client_id=params.get("client_id")).first()
-            return self._error(request, params, lib.redirect_uri, named, lib)
+            redirect_uri = lib.redirect_uri or self._redirect_uri_checked(named, params)
+            if not redirect_uri:
+                return error_page(request, self._describe(error, params))
+            return self._error(request, params, redirect_uri, named, lib)
 
         client: Client = credentials["request"].client
         if "openid" in scopes and not params.get("redirect_uri"):
@@ -187,6 +189,19 @@ class AuthorizeView(CodeResponseMixin, View):
             return mfa_policy.second_factor_redirect(request, next_url=params.return_url(request.path))
         return self._consent_page(request, client, scopes, carried)
 
+    @staticmethod
+    def _redirect_uri_checked(client: Client | None, params: AuthorizationParams) -> str | None:
+        """Return the request's redirect_uri if ``client`` registered it, for an error oauthlib raised bare.
+
+        oauthlib raises a malformed claims parameter (OIDC Core 1.0 §5.5) as invalid_request
+        without its request, so without the redirect URI it had checked just before; the error
+        still goes to the client (§3.1.2.6), at a URI checked here again.
+        """
+        redirect_uri = params.get("redirect_uri")
+        if client is None or not redirect_uri or not client.redirect_uri_allowed(redirect_uri):
+            return None
+        return redirect_uri
+
     # --- consent --------------------------------------------------------------------------
 
     def _consent_page(
@@ -195,13 +210,16 @@ class AuthorizeView(CodeResponseMixin, View):
         user = request.user
         assert user.is_authenticated  # prompt.py asks for consent only once someone signed in.
         request_id = pending_store(request, scopes=scopes, carried=carried)
-        descriptions = [(scope, SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in scopes]
+        descriptions = [(scope, scope_description(scope)) for scope in scopes]
+        # Claims the app asked for by name, beyond what the scopes share (OIDC Core 1.0 §5.5).
+        claims = claims_to_consent(claims_loaded(carried.get("claims")), scopes)
         return render(
             request,
             "oidc_provider/consent.html",
             {
                 "client": client,
                 "scopes": descriptions,
+                "claims": [(claim, claim_description(claim)) for claim in claims],
                 "request_id": request_id,
                 # Scopes allowed before, so the page can point out what is new.
                 "granted": consent_scopes(user=user, client=client),
