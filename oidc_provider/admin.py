@@ -504,7 +504,7 @@ class ConsentAdmin(admin.ModelAdmin[Consent]):
     list_select_related = ("user", "client")
     list_filter = ("client",)
     search_fields = ("user__username", "user__email", "client__name", "client__client_id")
-    fields = ("user", "client", "scopes", "created", "updated")
+    fields = ("user", "client", "scopes", "claims", "created", "updated")
     readonly_fields = fields
     date_hierarchy = "updated"
     actions = ["revoke"]

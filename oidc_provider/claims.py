@@ -263,9 +263,9 @@ def auth_context_claims(context: Mapping[str, Any], *, acr_values: Iterable[str]
     """
     claims = {claim: context[claim] for claim in ("auth_time", "amr", "acr") if context.get(claim)}
     wanted = [value for value in acr_values if value in ACR_LEVELS]
-    level = ACR_LEVELS.get(context.get("acr") or "", 0)
-    if wanted and claims.get("acr") not in wanted:
-        met = [value for value in wanted if ACR_LEVELS[value] <= level]
+    acr = claims.get("acr")
+    if wanted and acr in ACR_LEVELS and acr not in wanted:
+        met = [value for value in wanted if ACR_LEVELS[value] <= ACR_LEVELS[acr]]
         if met:
             claims["acr"] = max(met, key=ACR_LEVELS.__getitem__)
     return claims

@@ -17,6 +17,7 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 from django.core.cache import cache
@@ -87,7 +88,7 @@ class Catalogue:
     # Identity scope name -> what the consent page says it shares.
     scopes: tuple[tuple[str, str], ...]
 
-    @property
+    @cached_property
     def version(self) -> str:
         """Return a digest of the catalogue, for caches of what depends on it (discovery)."""
         text = json.dumps([[asdict(claim) for claim in self.claims], self.scopes], sort_keys=True)

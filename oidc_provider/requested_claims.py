@@ -136,13 +136,14 @@ def acr_values_for(request: ClaimsRequest, acr_values: str | None) -> str | None
 def claims_stored(request: ClaimsRequest, available_scopes: Iterable[str]) -> dict[str, list[str]]:
     """Return what the grant and tokens keep of the request: the claim names per target, the acr values.
 
-    Only user claims the client may have are kept; ``acr`` only when essential, the one case
-    where the ID token must report one of its values (claims.auth_context_claims).
+    Only user claims the client may have are kept, and acr values Porchlight issues, only when
+    essential: the one case where the ID token must report one of them (claims.auth_context_claims).
+    Nothing else the client sent is stored.
     """
     available = list(available_scopes)
     stored = {target: request.names(target, available) for target in TARGETS}
     values, essential = request.acr_request()
-    stored["acr"] = values if essential else []
+    stored["acr"] = [value for value in values if value in ACR_LEVELS] if essential else []
     return stored
 
 

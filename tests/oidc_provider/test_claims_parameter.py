@@ -277,3 +277,20 @@ def test_claims_parameter_essential_acr_that_cannot_be_met_fails(logged_in, rp):
 def test_claims_parameter_voluntary_acr_that_cannot_be_met_is_no_error(logged_in, rp, client):
     body = tokens(logged_in, rp, client, claims={"id_token": {"acr": {"values": ["urn:example:gold"]}}})
     assert id_token_claims(client, rp, body)["acr"] == "pwd"
+
+
+def test_claims_parameter_allowed_claims_are_listed_with_the_connected_app(logged_in, rp):
+    authorize(logged_in, rp, scope="openid", claims=json.dumps({"userinfo": {"phone_number": None}}))
+    page = logged_in.get("/account/apps/").content.decode()
+    assert 'data-claim="phone_number"' in page and "Your phone number" in page
+
+
+@pytest.mark.parametrize(("essential", "reported"), [(True, "pwd"), (False, "mfa")])
+def test_claims_parameter_acr_reported_for_an_mfa_sign_in(browser, rp, user, client, essential, reported):
+    # §5.5.1.1: an essential request gets one of its values (an mfa sign-in meets pwd); a voluntary
+    # one gets the sign-in's own.
+    device = TOTPAuthenticator.objects.create(user=user, name="Phone", confirmed=True)
+    browser.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    browser.post(STEP, {"method": "totp", "code": totp_code(device.bin_key)})
+    claims = {"id_token": {"acr": {"essential": essential, "values": ["pwd"]}}}
+    assert id_token_claims(client, rp, tokens(browser, rp, client, claims=claims))["acr"] == reported
