@@ -21,6 +21,7 @@ from accounts.mfa.models import TOTPAuthenticator
 from accounts.mfa.recovery_codes import recovery_codes_generate
 from oidc_provider.models import DeviceGrant
 from oidc_provider.registration import registration_token_create
+from oidc_provider.services import claim_define
 from tests.conftest import PASSWORD, authorize, exchange
 
 # Links that change state or end the session are forms in Porchlight's admin; these are the
@@ -58,6 +59,8 @@ def every_model_has_a_row(staff, user, logged_in, client, rp, make_client, signi
     authorize(logged_in, make_client(name="Unredeemed"))  # a code never exchanged
     BrowserClient().post("/accounts/login/", {"username": "alice", "password": "wrong"})  # lockout record
     registration_token_create(label="partner", expires=timezone.now() + timedelta(days=1))
+    # A claim of staff's own with its identity scope; the user page then shows its attribute.
+    claim_define(name="department", label="Department", type="string", scope="work", scope_description="Work")
     Group.objects.create(name="finance").user_set.add(user)
     # A second sign-in whose app hears of its end: a logout delivery and its queued task.
     elsewhere = BrowserClient()
