@@ -108,3 +108,10 @@ def test_profile_attributes_are_in_the_data_export(user, attributes):
     user.save()
     document = json.loads(data_export_json(user=user))
     assert document["profile"]["attributes"] == {"department": "Research", "retired_claim": "kept"}
+
+
+def test_profile_attributes_allowed_by_name_are_in_the_data_export(logged_in, user, attributes, rp):
+    authorize(logged_in, rp, scope="openid", claims=json.dumps({"userinfo": {"department": None}}))
+    (consent,) = json.loads(data_export_json(user=user))["consents"]
+    assert consent["scopes"] == ["openid"]
+    assert consent["claims"] == [{"claim": "department", "in_plain_words": "Department"}]

@@ -294,3 +294,9 @@ def test_claims_parameter_acr_reported_for_an_mfa_sign_in(browser, rp, user, cli
     browser.post(STEP, {"method": "totp", "code": totp_code(device.bin_key)})
     claims = {"id_token": {"acr": {"essential": essential, "values": ["pwd"]}}}
     assert id_token_claims(client, rp, tokens(browser, rp, client, claims=claims))["acr"] == reported
+
+
+def test_claims_parameter_malformed_with_an_unregistered_redirect_uri_is_never_redirected(logged_in, rp):
+    response = authorization_request(logged_in, rp, claims="not json", redirect_uri="https://evil.example/cb")
+    assert response.status_code == 400
+    assert "Location" not in response
