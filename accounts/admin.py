@@ -26,6 +26,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from audit.actions import Action
 from audit.services import audit_record, events_about
 
+from .attributes import AttributesForm, attributes_defined
 from .export import admin as export_admin  # noqa: F401  (the user page's "Data" section)
 from .invitations.forms import InviteForm, InviteImportForm
 from .invitations.services import (
@@ -41,6 +42,7 @@ from .mfa import admin as mfa_admin  # noqa: F401  (authenticator apps and recov
 from .mfa import policy, recovery_codes
 from .models import GroupSettings, Invitation, LoginFailure, LoginSession, User
 from .services import (
+    user_attributes_set,
     user_device,
     user_device_remove,
     user_device_rename,
@@ -244,6 +246,24 @@ def _activity_context(user: User) -> dict:
     return {"events": list(events[:10]), "search": user.get_username()}
 
 
+def _attributes_context(user: User) -> dict:
+    return {"form": AttributesForm(stored=user.attributes or {})} if attributes_defined() else {}
+
+
+def _attributes_save(request: HttpRequest, user: User) -> str:
+    form = AttributesForm(request.POST, stored=user.attributes or {})
+    if not form.is_valid():
+        # Shown as the page's error message, each with the attribute it is about.
+        raise ValidationError(
+            [
+                f"{form.fields[name].label}: {' '.join(map(str, errors))}"
+                for name, errors in form.errors.items()
+            ]
+        )
+    changed = user_attributes_set(user=user, attributes=form.attributes(), actor=request.user)
+    return f"Saved {len(changed)} changed attribute{'s' if len(changed) != 1 else ''}."
+
+
 USER_PAGE_SECTIONS.extend(
     [
         UserPageSection(
@@ -270,6 +290,12 @@ USER_PAGE_SECTIONS.extend(
             context=_sessions_context,
             actions={"session_end": _session_end},
             order=30,
+        ),
+        UserPageSection(
+            template="admin/accounts/user/_attributes.html",
+            context=_attributes_context,
+            actions={"attributes_save": _attributes_save},
+            order=40,
         ),
         UserPageSection(template="admin/accounts/user/_activity.html", context=_activity_context, order=90),
     ]

@@ -15,6 +15,7 @@ from audit.actions import Action
 from audit.services import audit_record
 
 from . import throttling
+from .attributes import attribute_fields_add, attributes_from_form
 from .models import User
 from .recent_auth import recently_authenticated
 
@@ -250,10 +251,16 @@ class ProfileForm(forms.ModelForm):
         # and the checks below still apply to whatever is posted.
         self.fields["zoneinfo"].widget = forms.Select(choices=time_zone_choices(self.instance.zoneinfo))
         self.fields["locale"].widget = forms.Select(choices=language_choices(self.instance.locale))
+        # The attributes staff defined (accounts/attributes.py); those users may not edit are
+        # shown disabled, and Django keeps their stored value whatever is posted.
+        self.attribute_fields = attribute_fields_add(self, self.instance.attributes or {}, editable_only=True)
 
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
-        """Return the page's groups with their bound fields."""
-        return [(title, [self[name] for name in names]) for title, names in PROFILE_FIELDSETS]
+        """Return the page's groups with their bound fields; the attributes staff defined last."""
+        groups = [(title, [self[name] for name in names]) for title, names in PROFILE_FIELDSETS]
+        if self.attribute_fields:
+            groups.append(("More about you", [self[name] for name in self.attribute_fields]))
+        return groups
 
     def clean_email(self) -> str:
         value = self.cleaned_data["email"]
@@ -295,6 +302,7 @@ class ProfileForm(forms.ModelForm):
             user.email_verified = False
         if "phone_number" in self.changed_data:
             user.phone_number_verified = False
+        user.attributes = attributes_from_form(self, user.attributes or {})
         if commit:
             user.save()
         return user

@@ -53,6 +53,10 @@ class User(AbstractUser):
     address_postal_code = models.CharField(_("postal code"), max_length=32, blank=True)
     address_country = models.CharField(_("country"), max_length=128, blank=True)
     updated_at = models.DateTimeField(_("profile updated"), auto_now=True)
+    # Attributes beyond the standard claims, keyed by name, as JSON values of their kind
+    # (accounts/attributes.py); staff define which exist and where they go (oidc_provider's
+    # ClaimDefinition). A value whose definition is gone stays here, released to no app.
+    attributes = models.JSONField(_("other attributes"), default=dict, blank=True)
     # Account lifecycle (accounts/lifecycle/services.py). A deletion deactivates the account at once and
     # erases it after the grace period; erasure keeps this row, emptied of personal data, so its
     # subject identifier stays taken for ever (OIDC Core 1.0 §2: sub is never reassigned).

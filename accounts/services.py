@@ -102,3 +102,16 @@ def user_password_reset_send(*, user, actor) -> None:
         user.email,
     )
     audit_record(action=Action.USER_PASSWORD_RESET_SEND, target=user, actor=actor, detail={"to": user.email})
+
+
+def user_attributes_set(*, user, attributes: dict, actor) -> list[str]:
+    """Store ``attributes`` as ``user``'s; return the names that changed (audited by name, not value)."""
+    before = user.attributes or {}
+    changed = sorted(name for name in {*before, *attributes} if before.get(name) != attributes.get(name))
+    if changed:
+        user.attributes = attributes
+        user.save(update_fields=["attributes", "updated_at"])
+        audit_record(
+            action=Action.USER_ATTRIBUTES_CHANGE, target=user, actor=actor, detail={"changed": changed}
+        )
+    return changed

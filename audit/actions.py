@@ -35,6 +35,7 @@ class Action(StrEnum):
     USER_MFA_RESET = "user.mfa_reset"
     USER_PASSWORD_RESET_SEND = "user.password_reset_send"
     USER_TOKENS_REVOKE = "user.tokens_revoke"
+    USER_ATTRIBUTES_CHANGE = "user.attributes_change"
     # Consent and tokens (oidc_provider).
     CONSENT_GRANT = "consent.grant"
     CONSENT_REVOKE = "consent.revoke"

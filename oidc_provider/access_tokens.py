@@ -16,7 +16,7 @@ from oauthlib.oauth2.rfc6749.tokens import random_token_generator
 
 from . import keys
 from .apis import role_claims, token_api
-from .claims import auth_context_claims, claims_named
+from .claims import auth_context_claims, claim_values
 from .models import Api, Client
 from .request_state import state_of
 
@@ -77,7 +77,7 @@ def jwt_access_token_claims(request: Request, *, client: Client, api: Api | None
         # it whatever the scopes, and the consent page says so. RFC 9068 §2.2.3.1 lists them.
         # The protocol claims above win over a same-named one.
         claims = {
-            **claims_named(user, api.token_claims),
+            **claim_values(user, api.token_claims),
             **claims,
             **role_claims(user, api=api, client=client),
         }

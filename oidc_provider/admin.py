@@ -34,11 +34,13 @@ from .models import (
     AccessToken,
     Api,
     ApiScope,
+    ClaimDefinition,
     Client,
     Consent,
     DeviceGrant,
     Grant,
     GrantType,
+    IdentityScope,
     IDToken,
     LogoutDelivery,
     RefreshToken,
@@ -50,10 +52,12 @@ from .registration import registration_token_create
 from .rotation import key_retire, keys_rotate
 from .services import (
     LOGOUT_FIELDS,
+    claim_definition_validate,
     client_change_record,
     client_create_record,
     client_delete,
     client_secret_set,
+    identity_scope_validate,
     user_tokens_revoke_all,
 )
 from .tokens import refresh_token_alive
@@ -509,7 +513,7 @@ class ConsentAdmin(admin.ModelAdmin[Consent]):
     list_select_related = ("user", "client")
     list_filter = ("client",)
     search_fields = ("user__username", "user__email", "client__name", "client__client_id")
-    fields = ("user", "client", "scopes", "created", "updated")
+    fields = ("user", "client", "scopes", "claims", "created", "updated")
     readonly_fields = fields
     date_hierarchy = "updated"
     actions = ["revoke"]
@@ -754,3 +758,59 @@ class RoleAdmin(admin.ModelAdmin[Role]):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Role]) -> None:
         for role in queryset:
             self.delete_model(request, role)
+
+
+# --- claims staff define (custom_claims.py, docs/claims.md) --------------------------------------
+
+
+class IdentityScopeForm(forms.ModelForm[IdentityScope]):
+    class Meta:
+        model = IdentityScope
+        fields = ("name", "description")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            # The model's own checks run after this, on the instance the form fills.
+            identity_scope_validate(IdentityScope(name=data.get("name", "")), fields=False)
+        return data
+
+
+@admin.register(IdentityScope)
+class IdentityScopeAdmin(admin.ModelAdmin[IdentityScope]):
+    form = IdentityScopeForm
+    list_display = ("name", "description")
+    search_fields = ("name",)
+
+
+class ClaimDefinitionForm(forms.ModelForm[ClaimDefinition]):
+    class Meta:
+        model = ClaimDefinition
+        fields = (
+            "name",
+            "label",
+            "description",
+            "type",
+            "scope",
+            "user_editable",
+            "in_id_token",
+            "in_userinfo",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            # The model's own checks run after this, on the instance the form fills.
+            fields = {name: data[name] for name in ("name", "type", "scope") if name in data}
+            claim_definition_validate(ClaimDefinition(**fields), fields=False)
+        return data
+
+
+@admin.register(ClaimDefinition)
+class ClaimDefinitionAdmin(admin.ModelAdmin[ClaimDefinition]):
+    """Claims of your own. Deleting one stops its release; the users' values stay (in their data export)."""
+
+    form = ClaimDefinitionForm
+    list_display = ("name", "label", "type", "scope", "user_editable", "in_id_token", "in_userinfo")
+    list_filter = ("type", "scope", "user_editable")
+    search_fields = ("name", "label")

@@ -30,6 +30,7 @@ from accounts.models import User
 from audit.actions import Action
 from audit.services import audit_record
 
+from .custom_claims import identity_scopes
 from .models import OIDC_SCOPE_NAMES, Api, ApiScope, Client, Role
 
 
@@ -56,8 +57,12 @@ def api_find(identifier: str) -> Api | None:
 
 
 def api_scope_names(scopes: Iterable[str]) -> list[str]:
-    """Return the scopes of ``scopes`` that are not OpenID Connect's (so API scopes, or unknown)."""
-    return [scope for scope in scopes if scope not in OIDC_SCOPE_NAMES]
+    """Return the scopes of ``scopes`` that are neither OpenID Connect's nor staff's identity scopes.
+
+    So API scopes, or unknown ones.
+    """
+    identity = identity_scopes()
+    return [scope for scope in scopes if scope not in OIDC_SCOPE_NAMES and scope not in identity]
 
 
 def allowed_api_scopes(client: Client, api: Api | None, asked: Iterable[str] | None = None) -> list[str]:

@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypedDict, cast
 from urllib.parse import urlsplit
 
@@ -29,6 +30,14 @@ from oauthlib.common import add_params_to_uri
 
 from .apis import ApiTargetError, api_target
 from .models import Client, Grant
+from .requested_claims import (
+    ClaimsRequest,
+    ClaimsRequestError,
+    claims_request_check,
+    claims_request_parse,
+    claims_stored,
+)
+from .scopes import PorchlightScopes
 
 # OIDC Core 1.0 §3.1.2.1 prompt values this provider acts on.
 PROMPT_VALUES = ("none", "login", "consent", "select_account")
@@ -131,6 +140,25 @@ class AuthorizationParams:
         # would raise ValueError (Python's integer string conversion limit).
         return int(digits) if len(digits) <= 12 else None
 
+    @cached_property
+    def claims_request(self) -> ClaimsRequest:
+        """Return the claims parameter (OIDC Core 1.0 §5.5) parsed; refuse a malformed one.
+
+        It is OpenID Connect's: in a plain OAuth request (no openid scope) it means nothing.
+        """
+        if "openid" not in (self.params.get("scope") or "").split():
+            return ClaimsRequest()
+        try:
+            return claims_request_parse(self.params.get("claims"))
+        except ClaimsRequestError as error:
+            raise AuthorizationError(error.error, error.description) from None
+
+    def claims_asked(self, client: Client, scopes: list[str]) -> dict[str, list[str]]:
+        """Return the claims this request asks ``client`` be given by name, as grants and tokens keep them."""
+        if "openid" not in scopes:
+            return claims_stored(ClaimsRequest(), [])
+        return claims_stored(self.claims_request, PorchlightScopes().get_available_scopes(client))
+
     @property
     def resources(self) -> list[str]:
         return self.params.getlist("resource")
@@ -210,6 +238,14 @@ def authorization_check(
     # rather than issue a code the token endpoint will refuse.
     if not all(is_valid_resource_uri(resource) for resource in carried.get("resource", [])):
         raise AuthorizationError("invalid_target", "resource must be an absolute URI.")
+    if "openid" in scopes:
+        try:
+            claims_request_check(params.claims_request)
+        except ClaimsRequestError as error:
+            raise AuthorizationError(error.error, error.description) from None
+    # What the grant keeps of the claims parameter (oauthlib sets it on its request from these
+    # credentials, and DOT stores it with the code): never the raw parameter.
+    carried["claims"] = params.claims_asked(client, scopes)
     prompt = params.prompt
     if prompt - set(PROMPT_VALUES):
         raise AuthorizationError("invalid_request", "Unsupported prompt value.")

@@ -3,97 +3,65 @@
 OIDC Core 1.0 §5.4 maps the standard scopes to standard claims (§5.1). ``sub`` is always
 released with ``openid``. ``groups`` (the names of the user's groups) is Porchlight's own scope
 and claim, offered only to clients staff allowed it (``Client.release_groups``, scopes.py).
+Claims staff define (custom_claims.py) are released by the scope each names, into the ID token,
+UserInfo or both as the definition says. A claim the claims request parameter asked for by name
+(OIDC Core 1.0 §5.5, requested_claims.py) is released where it was asked for.
 """
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
+from accounts.attributes import attribute_values, field_name
 from accounts.models import User
 
-# OIDC Core 1.0 §5.4.
-SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
-    "openid": ("sub",),
-    "profile": (
-        "name",
-        "family_name",
-        "given_name",
-        "middle_name",
-        "nickname",
-        "preferred_username",
-        "profile",
-        "picture",
-        "website",
-        "gender",
-        "birthdate",
-        "zoneinfo",
-        "locale",
-        "updated_at",
-    ),
-    "email": ("email", "email_verified"),
-    "address": ("address",),
-    "phone": ("phone_number", "phone_number_verified"),
-    # Not an OIDC Core scope: group membership for the apps' own roles (OIDC Core 1.0 §5.1.2
-    # allows additional claims). The claim name is the one most RP libraries look for.
-    "groups": ("groups",),
-}
-
-# The user field each claim is built from (_all_claims), for the profile page's "Seen by".
-FIELD_CLAIMS: dict[str, str] = {
-    "first_name": "given_name",
-    "middle_name": "middle_name",
-    "last_name": "family_name",
-    "nickname": "nickname",
-    "preferred_username": "preferred_username",
-    "profile": "profile",
-    "picture": "picture",
-    "website": "website",
-    "gender": "gender",
-    "birthdate": "birthdate",
-    "zoneinfo": "zoneinfo",
-    "locale": "locale",
-    "email": "email",
-    "phone_number": "phone_number",
-    "address_formatted": "address",
-    "address_street_address": "address",
-    "address_locality": "address",
-    "address_region": "address",
-    "address_postal_code": "address",
-    "address_country": "address",
-}
-
-# What the consent page tells the user each scope shares, in plain words.
-SCOPE_DESCRIPTIONS: dict[str, str] = {
-    "openid": "Sign you in and know it is you (an identifier unique to you)",
-    "profile": "Your name, username, profile picture, website, gender, birthday, time zone and language",
-    "email": "Your email address and whether it is verified",
-    "address": "Your postal address",
-    "phone": "Your phone number and whether it is verified",
-    "groups": "The names of the groups you belong to",
-    "offline_access": "Stay connected when you are not using it (keeps access until you revoke it)",
-}
-
-# Protocol claims that ID tokens carry (OIDC Core 1.0 §2, §3.1.3.6; jti per RFC 7519 §4.1.7,
-# sid per Front-/Back-Channel Logout), listed in claims_supported. Discovery 1.0 §3 asks for
-# every claim the OP can supply, so each claim finalize_id_token writes must appear here.
-ID_TOKEN_CLAIMS = (
-    "iss",
-    "aud",
-    "exp",
-    "iat",
-    "auth_time",
-    "nonce",
-    "amr",
-    "acr",
-    "azp",
-    "at_hash",
-    "sid",
-    "jti",
+from .custom_claims import custom_claims, identity_scopes
+from .mfa_policy import ACR_LEVELS
+from .standard_claims import (
+    CLAIM_DESCRIPTIONS,
+    FIELD_CLAIMS,
+    ID_TOKEN_CLAIMS,
+    SCOPE_CLAIMS,
+    SCOPE_DESCRIPTIONS,
 )
+
+# Where claims go: the ID token or the UserInfo response.
+Target = Literal["id_token", "userinfo"]
+
+
+def reserved_claim_names() -> frozenset[str]:
+    """Return the names no custom claim may take: the standard claims and the ID token's."""
+    return frozenset([*(claim for names in SCOPE_CLAIMS.values() for claim in names), *ID_TOKEN_CLAIMS])
+
+
+def scope_claims() -> dict[str, tuple[str, ...]]:
+    """Return each scope with the claims it releases: the standard ones, then those staff defined."""
+    scopes = dict(SCOPE_CLAIMS)
+    for claim in custom_claims():
+        scopes[claim.scope] = (*scopes.get(claim.scope, ()), claim.name)
+    return scopes
+
+
+def scope_description(scope: str) -> str:
+    """Return what ``scope`` shares, in plain words, for the consent and account pages."""
+    return SCOPE_DESCRIPTIONS.get(scope) or identity_scopes().get(scope) or scope
+
+
+def claim_description(claim: str) -> str:
+    """Return what ``claim`` shares, in plain words, for a consent page that asks for it singly."""
+    if claim in CLAIM_DESCRIPTIONS:
+        return CLAIM_DESCRIPTIONS[claim]
+    labels = {custom.name: custom.label for custom in custom_claims()}
+    return labels.get(claim, claim)
+
+
+def field_claims() -> dict[str, str]:
+    """Return the claim each profile field is released as: the standard fields', then the attributes'."""
+    return {**FIELD_CLAIMS, **{field_name(claim.name): claim.name for claim in custom_claims()}}
 
 
 def supported_claims() -> list[str]:
     """Return every claim Porchlight can emit, for discovery's claims_supported."""
-    claims = [claim for names in SCOPE_CLAIMS.values() for claim in names]
+    claims = [claim for names in scope_claims().values() for claim in names]
     return list(dict.fromkeys([*claims, *ID_TOKEN_CLAIMS]))
 
 
@@ -134,19 +102,45 @@ def _all_claims(user: User, wanted: list[str]) -> dict[str, Any]:
     return claims
 
 
-def claims_for(user: User, scopes: Iterable[str]) -> dict[str, Any]:
-    """Return the user's claims released by ``scopes``; claims with no value are omitted (§5.3.2)."""
-    granted = set(scopes)
-    wanted = [claim for scope, names in SCOPE_CLAIMS.items() if scope in granted for claim in names]
+def claim_values(user: User, names: Iterable[str]) -> dict[str, Any]:
+    """Return the user's values of the claims ``names``, standard or custom; those with none are omitted.
+
+    Names that are no claim here are ignored. Access tokens that carry user claims name them
+    through this function, so a custom claim is addressable by its name like a standard one.
+    """
+    wanted = list(dict.fromkeys(names))
     if not wanted:
         return {}
     values = _all_claims(user, wanted)
-    return {claim: values[claim] for claim in wanted if values[claim] is not None}
+    custom = [claim.as_attribute() for claim in custom_claims() if claim.name in wanted]
+    values.update(attribute_values(custom, user.attributes or {}))
+    return {claim: values[claim] for claim in wanted if values.get(claim) is not None}
 
 
-def userinfo_claims(user: User, scopes: Iterable[str]) -> dict[str, Any]:
+def released_claims(scopes: Iterable[str], target: Target) -> list[str]:
+    """Return the claims ``scopes`` release into ``target``, in scope order."""
+    granted = set(scopes)
+    names = [claim for scope, claims in SCOPE_CLAIMS.items() if scope in granted for claim in claims]
+    for claim in custom_claims():
+        if claim.scope in granted and (claim.in_id_token if target == "id_token" else claim.in_userinfo):
+            names.append(claim.name)
+    return names
+
+
+def claims_for(
+    user: User, scopes: Iterable[str], *, target: Target = "userinfo", requested: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Return the user's claims ``scopes`` release into ``target``, and those ``requested`` by name.
+
+    ``requested`` are the claims the authorization request asked for in ``target`` (OIDC Core
+    1.0 §5.5), which the user allowed. Claims with no value are omitted (§5.3.2).
+    """
+    return claim_values(user, [*released_claims(scopes, target), *requested])
+
+
+def userinfo_claims(user: User, scopes: Iterable[str], *, requested: Iterable[str] = ()) -> dict[str, Any]:
     """Return the UserInfo response (OIDC Core 1.0 §5.3.2): ``sub`` always, then what ``scopes`` release."""
-    return {"sub": user.subject, **claims_for(user, scopes)}
+    return {"sub": user.subject, **claims_for(user, scopes, target="userinfo", requested=requested)}
 
 
 def claim_scope(claim: str) -> str | None:
@@ -154,18 +148,25 @@ def claim_scope(claim: str) -> str | None:
     for scope, names in SCOPE_CLAIMS.items():
         if claim in names:
             return scope
+    for scope, names in scope_claims().items():
+        if claim in names:
+            return scope
     return None
 
 
-def auth_context_claims(context: Mapping[str, Any]) -> dict[str, Any]:
-    """Return auth_time, amr and acr (OIDC Core 1.0 §2) for the grant's authentication context."""
-    return {claim: context[claim] for claim in ("auth_time", "amr", "acr") if context.get(claim)}
+def auth_context_claims(context: Mapping[str, Any], *, acr_values: Iterable[str] = ()) -> dict[str, Any]:
+    """Return auth_time, amr and acr (OIDC Core 1.0 §2) for the grant's authentication context.
 
-
-def claims_named(user: User, names: Iterable[str]) -> dict[str, Any]:
-    """Return the user's claims called ``names`` that have a value (an API's token claims)."""
-    wanted = [name for name in names if name != "sub"]
-    if not wanted:
-        return {}
-    values = _all_claims(user, wanted)
-    return {claim: values[claim] for claim in wanted if values.get(claim) is not None}
+    ``acr_values`` are the values an essential acr claim request asked for (OIDC Core 1.0
+    §5.5.1.1: the acr returned MUST match one of them). The sign-in met the strongest of them
+    at or below its own level (the authorization request asked for the step-up otherwise), and
+    that is the one reported.
+    """
+    claims = {claim: context[claim] for claim in ("auth_time", "amr", "acr") if context.get(claim)}
+    wanted = [value for value in acr_values if value in ACR_LEVELS]
+    acr = claims.get("acr")
+    if wanted and acr in ACR_LEVELS and acr not in wanted:
+        met = [value for value in wanted if ACR_LEVELS[value] <= ACR_LEVELS[acr]]
+        if met:
+            claims["acr"] = max(met, key=ACR_LEVELS.__getitem__)
+    return claims

@@ -4,6 +4,8 @@ OIDC Core 1.0 §3.1.2.4 lets the authorization server establish consent "through
 interactive dialogue or by other means"; a stored grant is that other means. The consent page
 is asked again whenever a client requests a scope the user has not allowed it, including
 ``offline_access`` (OIDC Core 1.0 §11: offline access needs the user's explicit consent).
+Claims a client asks for by name with the claims parameter (OIDC Core 1.0 §5.5), beyond what
+its scopes release, are allowed one by one and remembered in ``Consent.claims`` the same way.
 """
 
 from collections.abc import Iterable
@@ -17,9 +19,10 @@ from accounts.models import LoginSession, User
 from audit.actions import Action
 from audit.services import audit_record
 
-from .claims import FIELD_CLAIMS, SCOPE_DESCRIPTIONS, claim_scope
+from .claims import claim_scope, field_claims, scope_description
 from .logout import logout_deliveries_queue
 from .models import AccessToken, ApiScope, Client, Consent, DeviceGrant, Grant
+from .standard_claims import SCOPE_DESCRIPTIONS
 from .tokens import user_tokens_revoke
 
 
@@ -28,34 +31,40 @@ def consent_scopes(*, user: User, client: Client) -> list[str]:
     return Consent.objects.filter(user=user, client=client).values_list("scopes", flat=True).first() or []
 
 
-def consent_covers(*, user: User, client: Client, scopes: Iterable[str]) -> bool:
-    """Return whether ``user`` has already allowed ``client`` every one of ``scopes``."""
-    wanted = set(scopes)
-    return bool(wanted) and wanted <= set(consent_scopes(user=user, client=client))
+def consent_covers(*, user: User, client: Client, scopes: Iterable[str], claims: Iterable[str] = ()) -> bool:
+    """Return whether ``user`` has already allowed ``client`` every one of ``scopes`` and ``claims``."""
+    wanted, wanted_claims = set(scopes), set(claims)
+    row = Consent.objects.filter(user=user, client=client).values_list("scopes", "claims").first()
+    if row is None or not wanted:
+        return False
+    return wanted <= set(row[0]) and wanted_claims <= set(row[1] or [])
 
 
 @transaction.atomic
 def consent_grant(
-    *, user: User, client: Client, scopes: Iterable[str], request: HttpRequest | None = None
+    *,
+    user: User,
+    client: Client,
+    scopes: Iterable[str],
+    claims: Iterable[str] = (),
+    request: HttpRequest | None = None,
 ) -> Consent:
-    """Record that ``user`` allowed ``client`` ``scopes``, added to what was allowed before."""
-    scopes = list(dict.fromkeys(scopes))
+    """Record that ``user`` allowed ``client`` ``scopes`` and ``claims``, added to what was allowed before."""
+    scopes, claims = list(dict.fromkeys(scopes)), list(dict.fromkeys(claims))
     # get_or_create retries the lookup when a concurrent grant wins the insert (the
     # one-consent-per-user-and-client constraint), and select_for_update then waits for that
     # grant's transaction, so two answers at once merge instead of one losing its scopes.
     consent, created = Consent.objects.select_for_update().get_or_create(
-        user=user, client=client, defaults={"scopes": scopes}
+        user=user, client=client, defaults={"scopes": scopes, "claims": claims}
     )
     if not created:
         consent.scopes = list(dict.fromkeys([*consent.scopes, *scopes]))
-        consent.save(update_fields=["scopes", "updated"])
-    audit_record(
-        action=Action.CONSENT_GRANT,
-        target=user,
-        actor=user,
-        detail={"client_id": client.client_id, "scopes": scopes, "allowed": consent.scopes},
-        request=request,
-    )
+        consent.claims = list(dict.fromkeys([*(consent.claims or []), *claims]))
+        consent.save(update_fields=["scopes", "claims", "updated"])
+    detail = {"client_id": client.client_id, "scopes": scopes, "allowed": consent.scopes}
+    if consent.claims:
+        detail.update(claims=claims, allowed_claims=consent.claims)
+    audit_record(action=Action.CONSENT_GRANT, target=user, actor=user, detail=detail, request=request)
     return consent
 
 
@@ -99,16 +108,23 @@ def scope_descriptions(scopes: Iterable[str]) -> list[tuple[str, str]]:
     scopes = list(scopes)
     # An API's scopes in the words staff gave them (docs/apis.md); one query, only if there are any.
     others = [scope for scope in scopes if scope not in SCOPE_DESCRIPTIONS]
-    words = {**SCOPE_DESCRIPTIONS}
+    words: dict[str, str] = {}
     if others:
         words.update(ApiScope.objects.filter(name__in=others).values_list("name", "description"))
-    return [(scope, words.get(scope, scope)) for scope in scopes]
+    return [(scope, words.get(scope) or scope_description(scope)) for scope in scopes]
 
 
 def consent_field_readers(user: User) -> dict[str, list[str]]:
     """Return, for each profile field, the names of the apps ``user`` allowed the scope that releases it."""
     consents = Consent.objects.filter(user=user).select_related("client").order_by("client__name", "pk")
-    allowed = [(consent.client.name or "Unnamed app", set(consent.scopes)) for consent in consents]
+    # A claim allowed by name counts as its scope would, for that one claim.
+    allowed = [
+        (
+            consent.client.name or "Unnamed app",
+            {*consent.scopes, *(f"claim:{c}" for c in consent.claims or [])},
+        )
+        for consent in consents
+    ]
     # Trusted first-party apps are never asked (no consent row): what their tokens carry is
     # what they were given.
     trusted: dict[str, set[str]] = {}
@@ -117,6 +133,8 @@ def consent_field_readers(user: User) -> dict[str, list[str]]:
         trusted.setdefault(name or "Unnamed app", set()).update(scope.split())
     allowed = sorted([*allowed, *trusted.items()], key=lambda item: item[0].casefold())
     return {
-        field: [name for name, scopes in allowed if claim_scope(claim) in scopes]
-        for field, claim in FIELD_CLAIMS.items()
+        field: [
+            name for name, scopes in allowed if claim_scope(claim) in scopes or f"claim:{claim}" in scopes
+        ]
+        for field, claim in field_claims().items()
     }

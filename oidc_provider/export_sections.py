@@ -11,6 +11,7 @@ from django.db.models import Max, Min
 from accounts.export.services import EXPORT_SECTIONS
 from accounts.models import User
 
+from .claims import claim_description
 from .consent import scope_descriptions
 from .models import AccessToken, Client, Consent, IDToken, RefreshToken, SessionClient
 
@@ -23,6 +24,10 @@ def consents_section(user: User) -> list[dict[str, Any]]:
             "client_id": consent.client.client_id,
             "scopes": consent.scopes,
             "in_plain_words": [description for _, description in scope_descriptions(consent.scopes)],
+            # Claims allowed one by one (the claims parameter, OIDC Core 1.0 §5.5).
+            "claims": [
+                {"claim": claim, "in_plain_words": claim_description(claim)} for claim in consent.claims
+            ],
             "first_granted": consent.created,
             "last_granted": consent.updated,
         }

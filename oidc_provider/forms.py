@@ -202,10 +202,15 @@ class ClientAdminForm(forms.ModelForm[Client]):
         )
 
 
+def _api_token_claim_choices() -> list[tuple[str, str]]:
+    return [(claim, claim) for claim in api_token_claim_names()]
+
+
 class ApiAdminForm(forms.ModelForm[Api]):
     token_claims = forms.MultipleChoiceField(
         label="Identity claims in its access tokens",
-        choices=[(claim, claim) for claim in api_token_claim_names()],
+        # Read when the form is built: staff's own claims (docs/claims.md) come and go.
+        choices=_api_token_claim_choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="Released to this API whatever scopes the app asked for; the consent page tells people.",

@@ -8,7 +8,7 @@ and discovery share), and ``to_jwt()`` signs it with the client's ID token algor
 """
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -41,6 +41,10 @@ class IDToken:
     # The access token and code issued in the same response, for at_hash and c_hash.
     access_token: str | None = None
     code: str | None = None
+    # The claims the authorization request asked for in the ID token by name (OIDC Core 1.0
+    # §5.5), and the acr values an essential acr request named (§5.5.1.1).
+    requested_claims: tuple[str, ...] = ()
+    acr_values: tuple[str, ...] = ()
 
     @classmethod
     def issue(
@@ -54,6 +58,8 @@ class IDToken:
         nonce: str | None = None,
         access_token: str | None = None,
         code: str | None = None,
+        requested_claims: Sequence[str] = (),
+        acr_values: Sequence[str] = (),
     ) -> "IDToken":
         """Record a new ID token for ``user`` at ``client`` and return it."""
         lifetime = oauth2_settings.ID_TOKEN_EXPIRE_SECONDS
@@ -77,19 +83,21 @@ class IDToken:
             nonce=nonce,
             access_token=access_token,
             code=code,
+            requested_claims=tuple(requested_claims),
+            acr_values=tuple(acr_values),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the claims set: the user's claims the scopes release, then the protocol's."""
         claims: dict[str, Any] = {
-            **claims_for(self.user, self.scopes),
+            **claims_for(self.user, self.scopes, target="id_token", requested=self.requested_claims),
             "iss": oauth2_settings.OIDC_ISS_ENDPOINT,
             "sub": self.user.subject,
             "aud": self.audience,
             "azp": self.audience,
             "iat": self.issued_at,
             "exp": self.expires_at,
-            **auth_context_claims(self.auth_context),
+            **auth_context_claims(self.auth_context, acr_values=self.acr_values),
         }
         session_id = self.auth_context.get("session_id")
         if session_id:

@@ -11,10 +11,11 @@ from oauth2_provider.settings import oauth2_settings
 from . import keys
 from .authorization import CODE_CHALLENGE_METHODS, PROMPT_VALUES, RESPONSE_MODES
 from .claims import supported_claims
+from .custom_claims import catalogue
 from .logout import LOGOUT_DISCOVERY
 from .mfa_policy import ACR_LEVELS
 from .models import GrantType
-from .scopes import PUBLIC_SCOPES
+from .scopes import public_scopes
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Document:
     etag: str
 
 
-_cached: tuple[tuple[str, str], Document] | None = None
+_cached: tuple[tuple[str, str, str], Document] | None = None
 
 
 def _url(name: str) -> str:
@@ -46,7 +47,7 @@ def build() -> dict[str, Any]:
         "registration_endpoint": _url("oidc_provider:register"),
         # RFC 8628 §4.
         "device_authorization_endpoint": _url("oidc_provider:device-authorization"),
-        "scopes_supported": PUBLIC_SCOPES,
+        "scopes_supported": public_scopes(),
         "response_types_supported": ["code"],
         "response_modes_supported": list(RESPONSE_MODES),
         # Every grant a client can be registered for, and nothing else reaches oauthlib (token.py).
@@ -58,7 +59,9 @@ def build() -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": list(CODE_CHALLENGE_METHODS),
         "claims_supported": supported_claims(),
-        "claims_parameter_supported": False,
+        # OIDC Core 1.0 §5.5 (requested_claims.py); normal claims only (§5.6): none aggregated or distributed.
+        "claims_parameter_supported": True,
+        "claim_types_supported": ["normal"],
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "prompt_values_supported": list(PROMPT_VALUES),
@@ -71,7 +74,8 @@ def build() -> dict[str, Any]:
 def document() -> Document:
     """Return the serialized document, rebuilt only when the key set (or process) changes."""
     global _cached
-    version = (keys.key_set().etag, oauth2_settings.OIDC_ISS_ENDPOINT)
+    # Custom claims and identity scopes change claims_supported and scopes_supported.
+    version = (keys.key_set().etag, oauth2_settings.OIDC_ISS_ENDPOINT, catalogue().version)
     if _cached is None or _cached[0] != version:
         body = json.dumps(build(), indent=None, separators=(",", ":")).encode()
         _cached = (version, Document(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"'))

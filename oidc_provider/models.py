@@ -28,13 +28,14 @@ from oauth2_provider.models import (
     ApplicationManager,
 )
 
+from accounts.attributes import Kind
 from ground.outbound import uri_refusal
 
-from .claims import SCOPE_CLAIMS, SCOPE_DESCRIPTIONS
 from .hashers import client_secret_problem
 from .keys_at_rest import encrypt_secret
 from .names import name_keys, name_look_alike, name_reorders
 from .redirect_uris import redirect_uri_problem
+from .standard_claims import SCOPE_CLAIMS, SCOPE_DESCRIPTIONS
 
 
 class Algorithm(models.TextChoices):
@@ -395,6 +396,9 @@ class AccessToken(AuthContextFields, AbstractAccessToken):
     # RFC 8693 §4.1: for a token issued by token exchange, the actor (the client that exchanged
     # it, and any earlier actors nested inside), as its JWT and its introspection show it.
     act = models.JSONField(_("actor"), null=True, blank=True, editable=False)
+    # The claims the authorization request asked for by name (OIDC Core 1.0 §5.5), as
+    # {"id_token": [...], "userinfo": [...]}: UserInfo and refreshed ID tokens keep releasing them.
+    claims = models.JSONField(_("requested claims"), default=dict, blank=True)
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
@@ -403,14 +407,16 @@ class AccessToken(AuthContextFields, AbstractAccessToken):
     def scopes(self) -> dict[str, str]:
         """Return the token's scopes that still exist, with their descriptions (DOT's, for APIs too).
 
-        An API scope deleted since the token was issued no longer counts. Only a token with API
-        scopes costs a query (UserInfo reads this on every call).
+        An API scope or identity scope deleted since the token was issued no longer counts. Only a
+        token with such scopes costs a query (UserInfo reads this on every call).
         """
         names = self.scope.split()
         found = {name: SCOPE_DESCRIPTIONS[name] for name in names if name in SCOPE_DESCRIPTIONS}
-        others = [name for name in names if name not in found]
-        if others:
-            found.update(ApiScope.objects.filter(name__in=others).values_list("name", "description"))
+        for model in (ApiScope, IdentityScope):
+            others = [name for name in names if name not in found]
+            if not others:
+                break
+            found.update(model.objects.filter(name__in=others).values_list("name", "description"))
         return found
 
 
@@ -421,6 +427,8 @@ class RefreshToken(AuthContextFields, AbstractRefreshToken):
     # Once rotated: the response that carried its successor, encrypted with the key-encryption
     # key, sent again to a client that retries within PORCHLIGHT_REFRESH_REUSE_GRACE (refresh.py).
     retry_response_encrypted = models.TextField(editable=False, blank=True, default="")
+    # As AccessToken.claims: carried to every token the refresh token buys.
+    claims = models.JSONField(_("requested claims"), default=dict, blank=True)
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
@@ -545,6 +553,9 @@ class Consent(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
     scopes = models.JSONField(_("granted scopes"), default=list)
+    # Claims allowed one by one, asked for with the claims parameter (OIDC Core 1.0 §5.5)
+    # beyond what the granted scopes release.
+    claims = models.JSONField(_("granted claims"), default=list, blank=True)
     created = models.DateTimeField(_("first granted"), auto_now_add=True)
     updated = models.DateTimeField(_("last granted"), auto_now=True)
 
@@ -554,6 +565,72 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.client}"
+
+
+class IdentityScope(models.Model):
+    """A scope of Porchlight's own that releases custom claims (OIDC Core 1.0 §5.4 allows others)."""
+
+    name = models.CharField(
+        _("name"),
+        max_length=64,
+        unique=True,
+        help_text=_("What apps put in the scope parameter, e.g. employment. No spaces."),
+    )
+    description = models.CharField(
+        _("description"),
+        max_length=200,
+        help_text=_("What the consent page tells the user it shares, e.g. “Your job title and department”."),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("identity scope")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClaimDefinition(models.Model):
+    """A claim of Porchlight's own: an attribute users have, the scope that releases it, and where it goes.
+
+    Values live on the user (``User.attributes``, by ``name``); custom_claims.py releases them.
+    """
+
+    name = models.CharField(
+        _("claim name"),
+        max_length=255,
+        unique=True,
+        help_text=_(
+            "The claim's name in tokens and UserInfo, e.g. department or a collision-resistant "
+            "URL such as https://example.com/claims/department (OIDC Core 1.0 §5.1.2)."
+        ),
+    )
+    label = models.CharField(
+        _("label"), max_length=100, help_text=_("What users read on their profile and consent pages.")
+    )
+    description = models.CharField(
+        _("help text"), max_length=300, blank=True, help_text=_("Shown under the field on the profile page.")
+    )
+    type = models.CharField(_("type"), max_length=16, choices=Kind.choices, default=Kind.STRING)
+    scope = models.CharField(
+        _("scope"),
+        max_length=64,
+        help_text=_("The scope that releases it: profile, email, address, phone, or an identity scope."),
+    )
+    user_editable = models.BooleanField(
+        _("users may edit it"), default=False, help_text=_("Otherwise only staff set it.")
+    )
+    in_id_token = models.BooleanField(_("in ID tokens"), default=False)
+    in_userinfo = models.BooleanField(_("in UserInfo"), default=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("changed"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("claim definition")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class RegistrationToken(models.Model):
@@ -693,8 +770,9 @@ class Api(models.Model):
 
 
 def api_token_claim_names() -> list[str]:
-    """Return the identity claims an API's tokens may carry: OIDC Core 1.0 §5.1's, and groups."""
-    return [claim for names in SCOPE_CLAIMS.values() for claim in names if claim != "sub"]
+    """Return the identity claims an API's tokens may carry: OIDC Core 1.0 §5.1's, groups, and staff's own."""
+    standard = [claim for names in SCOPE_CLAIMS.values() for claim in names if claim != "sub"]
+    return [*standard, *ClaimDefinition.objects.values_list("name", flat=True)]
 
 
 class ApiScope(models.Model):
@@ -724,6 +802,9 @@ class ApiScope(models.Model):
             ]
         elif self.name in OIDC_SCOPE_NAMES:
             errors["name"] = [_("“%s” is an OpenID Connect scope; choose another name.") % self.name]
+        elif IdentityScope.objects.filter(name=self.name).exists():
+            # One name, one meaning: an identity scope staff defined (docs/claims.md) is not an API's.
+            errors["name"] = [_("“%s” is an identity scope; choose another name.") % self.name]
         self.description = (self.description or "").strip()
         if not self.description:
             errors["description"] = [_("Say in plain words what it allows: the consent page shows it.")]

@@ -31,12 +31,14 @@ from ground.prepared_queries import PreparedLookup
 from . import apis, codes, device
 from .access_tokens import requested_resources
 from .claims import userinfo_claims
+from .custom_claims import identity_scopes
 from .id_token import IDToken
 from .logout import session_client_record
 from .models import AccessToken, Client, Grant, GrantType, RefreshToken
 from .models import IDToken as IDTokenRecord
 from .refresh import refresh_token_lock, refresh_token_rotated
 from .request_state import ValidatorRequest, auth_context_fields, auth_context_of, state_of
+from .requested_claims import claims_loaded
 from .tokens import client_tokens_find, refresh_token_remaining, token_usable
 
 _CLIENT_BY_CLIENT_ID = PreparedLookup(Client, lambda client_id: Client.objects.filter(client_id=client_id))
@@ -187,11 +189,12 @@ class PorchlightValidator(_OAuth2Validator):
     ) -> bool:
         if not super().validate_scopes(client_id, scopes, client, request, *args, **kwargs):
             return False
+        # A client_credentials token has no user, so user scopes (identity scopes staff defined
+        # too) mean nothing there.
         if request.grant_type != GrantType.CLIENT_CREDENTIALS:
             # Authorization requests are matched to their API by the view (authorization.py).
             return True
-        # A client_credentials token has no user, so user scopes mean nothing there.
-        if USER_SCOPES.intersection(scopes):
+        if USER_SCOPES.union(identity_scopes()).intersection(scopes):
             return False
         # One token, one API (apis.py): the resource asked for, or the API of the scopes.
         request.resource = self._api_target(client, scopes, requested_resources(request), request)
@@ -277,6 +280,7 @@ class PorchlightValidator(_OAuth2Validator):
             request.nonce = grant.nonce
         state = state_of(request)
         state.auth_context = auth_context_of(grant)
+        state.requested_claims = claims_loaded(grant.claims)
         state.token_family = uuid.uuid4()
         state.grant = grant
         return True
@@ -400,6 +404,8 @@ class PorchlightValidator(_OAuth2Validator):
         state = state_of(request)
         # OIDC Core 1.0 §12.2: a refreshed ID token keeps the original auth_time/amr/acr.
         state.auth_context = auth_context_of(token)
+        # The claims asked for by name go on being released (OIDC Core 1.0 §12.2: same claims).
+        state.requested_claims = claims_loaded(token.claims)
         state.token_family = token.token_family
         state.retry_response = decision.retry
         if not token.offline:
@@ -497,6 +503,7 @@ class PorchlightValidator(_OAuth2Validator):
             resource=getattr(request, "resource", []),
             token_family=self._token_family(request),
             act=state_of(request).act,
+            claims=state_of(request).requested_claims,
             **auth_context_fields(state_of(request).auth_context),
         )
         set_token_value(access_token, token["access_token"])
@@ -524,6 +531,7 @@ class PorchlightValidator(_OAuth2Validator):
                 else "offline_access" in (request.scopes or [])
             ),
             resource=getattr(request, "resource", []),
+            claims=state_of(request).requested_claims,
             **auth_context_fields(state_of(request).auth_context),
         )
         set_token_value(refresh_token, refresh_token_code)
@@ -558,12 +566,15 @@ class PorchlightValidator(_OAuth2Validator):
         # oauthlib asks for the ID token once the client has authenticated and the grant (code,
         # refresh token or device code) has named the user and the scopes.
         assert user is not None and client is not None and audience is not None and scopes is not None
+        state = state_of(request)
         issued = IDToken.issue(
             user=user,
             client=client,
             audience=audience,
             scopes=scopes,
-            auth_context=state_of(request).auth_context,
+            requested_claims=state.requested_claims.get("id_token", []),
+            acr_values=state.requested_claims.get("acr", []),
+            auth_context=state.auth_context,
             nonce=id_token.get("nonce") or request.nonce,
             access_token=token.get("access_token"),
             code=token.get("code"),

@@ -7,6 +7,7 @@ RP with the interaction's error instead of asking (OIDC Core 1.0 §3.1.2.6).
 """
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -19,6 +20,7 @@ from . import keys, mfa_policy
 from .authorization import AuthorizationError, AuthorizationParams
 from .consent import consent_covers
 from .models import Client
+from .requested_claims import acr_values_for, claims_to_consent
 
 
 @dataclass(frozen=True)
@@ -49,15 +51,23 @@ def interaction_needed(
     # No sign-in context: no one is signed in (get_auth_context).
     if context is None or not user.is_authenticated or login_needed(user, params, context, max_age):
         return LOGIN
-    if mfa_policy.second_factor_missing(request, client, context, acr_values=params.get("acr_values")):
+    # An acr the claims parameter asks for is honoured like acr_values (OIDC Core 1.0 §5.5.1.1).
+    acr_values = acr_values_for(params.claims_request, params.get("acr_values"))
+    if mfa_policy.second_factor_missing(request, client, context, acr_values=acr_values):
         return SECOND_FACTOR
-    if consent_needed(user, client, scopes, params.prompt):
+    claims = claims_to_consent(params.claims_asked(client, scopes), scopes)
+    if consent_needed(user, client, scopes, params.prompt, claims=claims):
         return CONSENT
     return None
 
 
 def login_needed(user: User, params: AuthorizationParams, context: AuthContext, max_age: int | None) -> bool:
     """Return whether the signed-in user must sign in again (OIDC Core 1.0 §3.1.2.1)."""
+    if subject_is_another_user(user, params):
+        if params.reauthenticated_since_requested(context.auth_time):
+            # OIDC Core 1.0 §5.5.1: never an ID token for another subject, whoever signed in.
+            raise AuthorizationError("access_denied", "The user who signed in is not the requested subject.")
+        return True
     if params.reauthenticated_since_requested(context.auth_time):
         # The sign-in this very request sent the user to meets prompt=login and max_age.
         return False
@@ -79,13 +89,23 @@ def hint_names_another_user(user: User, params: AuthorizationParams) -> bool:
     return claims.get("sub") != user.subject
 
 
-def consent_needed(user: User, client: Client, scopes: list[str], prompt: set[str]) -> bool:
-    """Return whether the user must be asked to allow ``scopes`` for ``client``.
+def subject_is_another_user(user: User, params: AuthorizationParams) -> bool:
+    """Return whether the claims parameter asks for an ID token about someone else (OIDC Core 1.0 §5.5.1)."""
+    required = params.claims_request.required_subject()
+    return required is not None and required != user.subject
 
-    OIDC Core 1.0 §3.1.2.4: consent the user already gave for every requested scope (or the
-    client's standing as a trusted app) is not asked for again, unless the RP asks for it with
-    prompt=consent (§3.1.2.1).
+
+def consent_needed(
+    user: User, client: Client, scopes: list[str], prompt: set[str], *, claims: Sequence[str] = ()
+) -> bool:
+    """Return whether the user must be asked to allow ``client`` ``scopes`` and ``claims`` (asked by name).
+
+    OIDC Core 1.0 §3.1.2.4: consent the user already gave for every requested scope and claim
+    (or the client's standing as a trusted app) is not asked for again, unless the RP asks for
+    it with prompt=consent (§3.1.2.1).
     """
     if "consent" in prompt:
         return True
-    return not (client.skip_authorization or consent_covers(user=user, client=client, scopes=scopes))
+    return not (
+        client.skip_authorization or consent_covers(user=user, client=client, scopes=scopes, claims=claims)
+    )

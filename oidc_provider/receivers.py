@@ -4,6 +4,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
+from accounts.attributes import attribute_sources
 from accounts.lifecycle.services import account_erased
 from accounts.models import LoginSession, User
 from accounts.sessions import (
@@ -15,6 +16,7 @@ from accounts.sessions import (
 from accounts.visibility import field_readers
 
 from .consent import consent_field_readers
+from .custom_claims import attributes
 from .logout import frontchannel_logout_urls, logout_deliveries_queue
 from .tokens import (
     offline_tokens_revoke,
@@ -28,6 +30,8 @@ from .tokens import (
 signed_out_frame_sources.append(frontchannel_logout_urls)
 # The profile page says which apps see each field.
 field_readers.append(consent_field_readers)
+# The profile page and the user admin show the attributes behind the claims staff define.
+attribute_sources.append(attributes)
 
 
 @receiver(login_session_ended)

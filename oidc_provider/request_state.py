@@ -62,6 +62,9 @@ class TokenRequestState:
     # The sign-in the tokens speak for (auth_time in epoch seconds, amr, acr, session_id), from
     # the code, the refresh token or the device grant (OIDC Core 1.0 §2, §12.2).
     auth_context: dict[str, Any] = field(default_factory=dict)
+    # The claims the authorization request asked for by name (OIDC Core 1.0 §5.5), from the
+    # code or the refresh token, in requested_claims.claims_stored's shape.
+    requested_claims: dict[str, list[str]] = field(default_factory=dict)
     # The family of the tokens issued now: the code's or the refresh token's (RFC 9700 §4.14.2).
     token_family: uuid.UUID | None = None
     # The code this request locked the grant row of, and that row (None: no such code).

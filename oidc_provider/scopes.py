@@ -6,8 +6,9 @@ from oauth2_provider.scopes import BaseScopes
 from oauthlib.common import Request
 
 from .apis import allowed_api_scopes
-from .claims import SCOPE_DESCRIPTIONS
+from .custom_claims import identity_scopes
 from .models import ApiScope, Client, GrantType
+from .standard_claims import SCOPE_DESCRIPTIONS
 
 # What discovery's scopes_supported shows (docs/design.md, gap 5: no internal scopes). APIs'
 # scopes are not listed: OIDC Discovery 1.0 §3 lets a provider leave scopes out, and which a
@@ -15,16 +16,25 @@ from .models import ApiScope, Client, GrantType
 PUBLIC_SCOPES = list(SCOPE_DESCRIPTIONS)
 
 
+def public_scopes() -> list[str]:
+    """Return every scope a client may ask for: the built-in ones, then the identity scopes staff defined."""
+    return [*PUBLIC_SCOPES, *(scope for scope in identity_scopes() if scope not in SCOPE_DESCRIPTIONS)]
+
+
 class PorchlightScopes(BaseScopes):
     def get_all_scopes(self) -> dict[str, str]:
-        return {**SCOPE_DESCRIPTIONS, **dict(ApiScope.objects.values_list("name", "description"))}
+        return {
+            **identity_scopes(),
+            **SCOPE_DESCRIPTIONS,
+            **dict(ApiScope.objects.values_list("name", "description")),
+        }
 
     def get_available_scopes(
         self, application: Client | None = None, request: Request | None = None, *args: Any, **kwargs: Any
     ) -> list[str]:
         if application is None:
-            return list(PUBLIC_SCOPES)
-        scopes = list(PUBLIC_SCOPES)
+            return public_scopes()
+        scopes = public_scopes()
         if not getattr(application, "release_groups", False):
             # Group names go only to clients staff allowed them; asking anyway is invalid_scope
             # (RFC 6749 §4.1.2.1, §5.2).

@@ -16,8 +16,11 @@ from accounts.models import User
 from audit.actions import Action
 from audit.services import audit_record
 
+from .claims import reserved_claim_names
+from .custom_claims import claim_definition_check, scope_name_problem
 from .hashers import client_secret_problem
-from .models import Algorithm, Client, DeviceGrant, Grant, GrantType
+from .models import Algorithm, ApiScope, ClaimDefinition, Client, DeviceGrant, Grant, GrantType, IdentityScope
+from .standard_claims import SCOPE_DESCRIPTIONS
 from .tokens import user_tokens_revoke
 
 # OIDC Back-Channel Logout 1.0 §2.2 and Front-Channel Logout 1.0 §2 client metadata, named as
@@ -218,3 +221,72 @@ def user_tokens_revoke_all(
         detail={"tokens": count},
     )
     return count
+
+
+# --- claims staff define (custom_claims.py) ------------------------------------------------------
+
+
+def claim_definition_validate(definition: ClaimDefinition, *, fields: bool = True) -> None:
+    """Raise ValidationError unless ``definition`` can be saved: a free name, a known scope, valid fields."""
+    if fields:
+        definition.full_clean()
+    claim_definition_check(definition, reserved=reserved_claim_names())
+
+
+def identity_scope_validate(scope: IdentityScope, *, fields: bool = True) -> None:
+    """Raise ValidationError unless ``scope`` can be saved: a name no other scope has, valid fields."""
+    if fields:
+        scope.full_clean()
+    problem = scope_name_problem(scope.name, reserved=frozenset(SCOPE_DESCRIPTIONS))
+    if problem:
+        raise ValidationError({"name": problem})
+    if ApiScope.objects.filter(name=scope.name).exists():
+        # One name, one meaning: a scope is an API's or an identity scope, never both (apis.py).
+        raise ValidationError({"name": f"“{scope.name}” is a scope of an API; choose another name."})
+
+
+@transaction.atomic
+def claim_define(
+    *,
+    name: str,
+    label: str,
+    type: str,
+    scope: str,
+    scope_description: str = "",
+    user_editable: bool = False,
+    in_id_token: bool = False,
+    in_userinfo: bool = True,
+    description: str = "",
+) -> ClaimDefinition:
+    """Define the custom claim ``name``; with ``scope_description``, its identity scope first if new."""
+    if scope_description and not IdentityScope.objects.filter(name=scope).exists():
+        identity_scope = IdentityScope(name=scope, description=scope_description)
+        identity_scope_validate(identity_scope)
+        identity_scope.save()
+    definition = ClaimDefinition(
+        name=name,
+        label=label,
+        type=type,
+        scope=scope,
+        user_editable=user_editable,
+        in_id_token=in_id_token,
+        in_userinfo=in_userinfo,
+        description=description,
+    )
+    claim_definition_validate(definition)
+    definition.save()
+    return definition
+
+
+def claim_definition_describe(definition: ClaimDefinition) -> dict[str, Any]:
+    """Return ``definition`` as listclaims and createclaim --json print it."""
+    return {
+        "name": definition.name,
+        "label": definition.label,
+        "type": definition.type,
+        "scope": definition.scope,
+        "user_editable": definition.user_editable,
+        "in_id_token": definition.in_id_token,
+        "in_userinfo": definition.in_userinfo,
+        "description": definition.description,
+    }

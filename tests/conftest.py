@@ -25,7 +25,7 @@ from django.utils import timezone
 from jwcrypto import jwk, jwt
 
 from accounts.mfa.models import RecoveryCodeDevice
-from oidc_provider import keys, rotation
+from oidc_provider import custom_claims, keys, rotation
 from oidc_provider.models import Client
 from oidc_provider.services import client_create
 from tests.cluster import redis_server
@@ -223,6 +223,14 @@ def _fresh_key_cache():
     keys.clear_cache()
     yield
     keys.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_claim_catalogue():
+    # A test's claim definitions are rolled back with its database, not forgotten by the cache.
+    custom_claims.catalogue_forget()
+    yield
+    custom_claims.catalogue_forget()
 
 
 class KeyPool:

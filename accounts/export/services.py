@@ -83,6 +83,9 @@ def _profile(user) -> dict:
         # OIDC Core 1.0 §5.1.1.
         "address": user.address_parts(),
         "updated_at": user.updated_at,
+        # The attributes staff define (accounts/attributes.py), by name, every stored value:
+        # including one whose definition was removed, which no app is given any more.
+        "attributes": dict(user.attributes or {}),
     }
 
 

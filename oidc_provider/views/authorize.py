@@ -25,7 +25,7 @@ from oauthlib.common import urldecode
 from accounts.authentication import AuthContext, get_auth_context
 
 from .. import mfa_policy
-from ..apis import consent_section
+from ..apis import api_scope_names, consent_section
 from ..authorization import (
     CARRIED,
     AuthorizationError,
@@ -35,11 +35,12 @@ from ..authorization import (
     authorization_response,
     pending_store,
 )
-from ..claims import SCOPE_DESCRIPTIONS
+from ..claims import claim_description, scope_description
 from ..consent import consent_scopes
 from ..models import Client
 from ..names import host_shown
 from ..prompt import LOGIN, SECOND_FACTOR, interaction_needed
+from ..requested_claims import claims_loaded, claims_to_consent
 
 
 class Failure(Protocol):
@@ -157,10 +158,11 @@ class AuthorizeView(CodeResponseMixin, View):
             return error_page(request, self._describe(error, params))
         except OAuthToolkitError as error:
             lib = error.oauthlib_error
-            if not lib.redirect_uri:
-                return error_page(request, self._describe(error, params))
             named = Client.objects.filter(client_id=params.get("client_id")).first()
-            return self._error(request, params, lib.redirect_uri, named, lib)
+            redirect_uri = lib.redirect_uri or self._redirect_uri_checked(named, params)
+            if not redirect_uri:
+                return error_page(request, self._describe(error, params))
+            return self._error(request, params, redirect_uri, named, lib)
 
         client: Client = credentials["request"].client
         if "openid" in scopes and not params.get("redirect_uri"):
@@ -190,6 +192,19 @@ class AuthorizeView(CodeResponseMixin, View):
             return mfa_policy.second_factor_redirect(request, next_url=params.return_url(request.path))
         return self._consent_page(request, client, scopes, carried)
 
+    @staticmethod
+    def _redirect_uri_checked(client: Client | None, params: AuthorizationParams) -> str | None:
+        """Return the request's redirect_uri if ``client`` registered it, for an error oauthlib raised bare.
+
+        oauthlib raises a malformed claims parameter (OIDC Core 1.0 §5.5) as invalid_request
+        without its request, so without the redirect URI it had checked just before; the error
+        still goes to the client (§3.1.2.6), at a URI checked here again.
+        """
+        redirect_uri = params.get("redirect_uri")
+        if client is None or not redirect_uri or not client.redirect_uri_allowed(redirect_uri):
+            return None
+        return redirect_uri
+
     # --- consent --------------------------------------------------------------------------
 
     def _consent_page(
@@ -198,9 +213,13 @@ class AuthorizeView(CodeResponseMixin, View):
         user = request.user
         assert user.is_authenticated  # prompt.py asks for consent only once someone signed in.
         request_id = pending_store(request, scopes=scopes, carried=carried)
-        # OpenID Connect's scopes first; an API's scopes under its name, with what it will see.
-        descriptions = [(scope, SCOPE_DESCRIPTIONS[scope]) for scope in scopes if scope in SCOPE_DESCRIPTIONS]
+        # OpenID Connect's scopes (and staff's identity scopes) first; an API's scopes under its
+        # name, with what it will see.
+        api_scopes = api_scope_names(scopes)
+        descriptions = [(scope, scope_description(scope)) for scope in scopes if scope not in api_scopes]
         api = consent_section(user=user, client=client, scopes=scopes, resources=carried.get("resource", []))
+        # Claims the app asked for by name, beyond what the scopes share (OIDC Core 1.0 §5.5).
+        claims = claims_to_consent(claims_loaded(carried.get("claims")), scopes)
         return render(
             request,
             "oidc_provider/consent.html",
@@ -208,6 +227,7 @@ class AuthorizeView(CodeResponseMixin, View):
                 "client": client,
                 "scopes": descriptions,
                 "api": api,
+                "claims": [(claim, claim_description(claim)) for claim in claims],
                 "request_id": request_id,
                 # Scopes allowed before, so the page can point out what is new.
                 "granted": consent_scopes(user=user, client=client),

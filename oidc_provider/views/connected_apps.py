@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.authentication import AuthenticatedHttpRequest
 
+from ..claims import claim_description
 from ..consent import consent_revoke, scope_descriptions
 from ..models import Consent
 
@@ -19,7 +20,12 @@ class ConnectedAppsView(LoginRequiredMixin, View):
     def get(self, request: AuthenticatedHttpRequest) -> HttpResponse:
         consents = Consent.objects.filter(user=request.user).select_related("client")
         apps = [
-            {"consent": consent, "scopes": scope_descriptions(consent.scopes)}
+            {
+                "consent": consent,
+                "scopes": scope_descriptions(consent.scopes),
+                # Claims allowed by name (the claims parameter, OIDC Core 1.0 §5.5).
+                "claims": [(claim, claim_description(claim)) for claim in consent.claims or []],
+            }
             for consent in consents.order_by("client__name", "pk")
         ]
         return render(request, "oidc_provider/connected_apps.html", {"apps": apps})

@@ -17,6 +17,7 @@ from accounts.authentication import get_auth_context
 from ..authorization import authorization_response, pending_pop
 from ..consent import consent_grant
 from ..models import Client
+from ..requested_claims import claims_loaded, claims_to_consent
 from .authorize import CodeResponseMixin, error_page
 
 
@@ -50,5 +51,6 @@ class ConsentAnswerView(CodeResponseMixin, View):
                 params=self._error_params("access_denied", "The user declined.", credentials.get("state")),
                 response_mode=credentials.get("response_mode", "query"),
             )
-        consent_grant(user=user, client=client, scopes=pending["scopes"], request=request)
+        claims = claims_to_consent(claims_loaded(credentials.get("claims")), pending["scopes"])
+        consent_grant(user=user, client=client, scopes=pending["scopes"], claims=claims, request=request)
         return self._issue_code(request, client, pending["scopes"], credentials, context)

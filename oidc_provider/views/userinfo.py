@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ..claims import userinfo_claims
 from ..cors import allow_origin, preflight_response
 from ..models import AccessToken
+from ..requested_claims import claims_loaded
 from ..tokens import access_token_find, token_usable
 
 SCOPES = ["openid"]
@@ -86,7 +87,8 @@ class UserInfoView(View):
         # token_error let it through: it exists and has the openid scope, so a user.
         assert token is not None and token.user is not None
         # The token's scopes the provider knows, as DOT passes them (AccessToken.scopes).
-        claims = userinfo_claims(token.user, list(token.scopes))
+        requested = claims_loaded(token.claims)["userinfo"]
+        claims = userinfo_claims(token.user, list(token.scopes), requested=requested)
         return allow_origin(request, JsonResponse(claims), token.application)
 
     @staticmethod

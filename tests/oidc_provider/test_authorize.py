@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.authentication import SESSION_KEY
-from oidc_provider.claims import SCOPE_DESCRIPTIONS
+from oidc_provider.standard_claims import SCOPE_DESCRIPTIONS
 from tests.conftest import (
     ISSUER,
     PASSWORD,

@@ -5,7 +5,8 @@ from datetime import date
 
 import pytest
 
-from oidc_provider.claims import SCOPE_CLAIMS, claim_scope, claims_for, supported_claims
+from oidc_provider.claims import claim_scope, claims_for, supported_claims
+from oidc_provider.standard_claims import SCOPE_CLAIMS
 
 PROFILE = {
     "name": "Alice Pleasance Liddell",
@@ -155,7 +156,7 @@ def test_claims_sub_survives_username_and_email_changes(full_user):
     assert claims_for(full_user, ["openid"])["sub"] == before
 
 
-def test_claims_supported_lists_every_scope_claim():
+def test_claims_supported_lists_every_scope_claim(db):
     supported = supported_claims()
     for names in SCOPE_CLAIMS.values():
         assert set(names) <= set(supported)
@@ -175,5 +176,5 @@ def test_claims_supported_lists_every_scope_claim():
         ("x", None),
     ],
 )
-def test_claims_claim_scope(claim, scope):
+def test_claims_claim_scope(db, claim, scope):
     assert claim_scope(claim) == scope

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client as BrowserClient
 
 from accounts.models import LoginSession
-from oidc_provider.claims import SCOPE_DESCRIPTIONS
 from oidc_provider.models import Consent, LogoutDelivery
+from oidc_provider.standard_claims import SCOPE_DESCRIPTIONS
 from tests.conftest import PASSWORD, authorize, basic_auth, exchange, query_of
 
 APPS = "/account/apps/"

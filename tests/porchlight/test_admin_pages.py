@@ -22,6 +22,7 @@ from accounts.mfa.recovery_codes import recovery_codes_generate
 from oidc_provider.apis import api_save, client_scopes_change, role_save
 from oidc_provider.models import Api, DeviceGrant, Role
 from oidc_provider.registration import registration_token_create
+from oidc_provider.services import claim_define
 from tests.conftest import PASSWORD, authorize, exchange
 
 # Links that change state or end the session are forms in Porchlight's admin; these are the
@@ -69,6 +70,8 @@ def every_model_has_a_row(staff, user, logged_in, client, rp, make_client, signi
     )
     role_save(role=Role.objects.get(api=ledger), add_users=[user], add_groups=[finance])
     client_scopes_change(client=rp.model, allow=["read:ledger"])
+    # A claim of staff's own with its identity scope; the user page then shows its attribute.
+    claim_define(name="department", label="Department", type="string", scope="work", scope_description="Work")
     # A second sign-in whose app hears of its end: a logout delivery and its queued task.
     elsewhere = BrowserClient()
     elsewhere.post("/accounts/login/", {"username": "alice", "password": PASSWORD})

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from oidc_provider.apis import api_save, api_settings
-from oidc_provider.models import KEY_ALGORITHMS, Api, Client, api_token_claim_names
+from oidc_provider.models import KEY_ALGORITHMS, Api, Client
 
 from .createclient import error_messages
 
@@ -29,7 +29,6 @@ def add_api_options(parser: CommandParser) -> None:
         action="append",
         default=[],
         dest="claims",
-        choices=api_token_claim_names(),
         metavar="CLAIM",
         help="an identity claim its access tokens carry, e.g. email or groups (repeatable)",
     )

@@ -5,7 +5,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from oidc_provider.apis import api_find
-from oidc_provider.models import api_token_claim_names
 
 from .createapi import add_api_options, api_write, named_descriptions
 
@@ -27,7 +26,6 @@ class Command(BaseCommand):
             action="append",
             default=[],
             dest="remove_claims",
-            choices=api_token_claim_names(),
             metavar="CLAIM",
         )
         parser.add_argument("--no-keycloak-roles", action="store_true", help="stop the Keycloak role shapes")
