@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import redis
 from django.db import connection
+from django.http import HttpResponseBase
 from django.test import Client as BrowserClient
 from django.utils import timezone
 from jwcrypto import jwk, jwt
@@ -347,7 +348,7 @@ class AuthorizationResult:
     verifier: str
     nonce: str
     state: str
-    response: object
+    response: HttpResponseBase
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ against the published JWKS, as a strict RP does.
 import base64
 import hashlib
 import json
+from typing import cast
 
 from joserfc import jwt
 from joserfc.jwk import KeySet, KeySetSerialization
@@ -44,10 +45,12 @@ def half_hash(value: str, algorithm: str) -> str:
 
 
 def verify_access_token(
-    token: str, *, jwks: KeySetSerialization, audience: str, issuer: str, algorithm: str = "RS256"
+    token: str, *, jwks: KeySetSerialization | dict, audience: str, issuer: str, algorithm: str = "RS256"
 ) -> dict:
     """Validate ``token`` as an RFC 9068 §4 resource server does, with joserfc; return its claims."""
-    decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=[algorithm])
+    decoded = jwt.decode(
+        token, KeySet.import_key_set(cast(KeySetSerialization, jwks)), algorithms=[algorithm]
+    )
     # RFC 9068 §4: the typ header must be at+jwt, so an ID token cannot pass for one.
     assert decoded.header["typ"] == "at+jwt"
     jwt.JWTClaimsRegistry(

@@ -63,7 +63,7 @@ def client_credentials(http, registered: RegisteredClient, **extra: str):
     return http.post(
         TOKEN,
         {"grant_type": "client_credentials", **extra},
-        HTTP_AUTHORIZATION=basic_auth(registered.client_id, registered.client_secret),
+        HTTP_AUTHORIZATION=basic_auth(registered.client_id, registered.client_secret or ""),
     )
 
 

@@ -104,7 +104,7 @@ def token_exchange(http, caller: RegisteredClient, subject_token: str, **extra: 
         **extra,
     }
     data = {key: value for key, value in data.items() if value is not None}
-    return http.post(TOKEN, data, HTTP_AUTHORIZATION=basic_auth(caller.client_id, caller.client_secret))
+    return http.post(TOKEN, data, HTTP_AUTHORIZATION=basic_auth(caller.client_id, caller.client_secret or ""))
 
 
 def error_of(response) -> str:
@@ -162,7 +162,7 @@ def test_exchanged_token_is_introspectable_with_its_actor_and_revocable(client, 
     revoked = client.post(
         "/o/revoke/",
         {"token": body["access_token"]},
-        HTTP_AUTHORIZATION=basic_auth(orders_service.client_id, orders_service.client_secret),
+        HTTP_AUTHORIZATION=basic_auth(orders_service.client_id, orders_service.client_secret or ""),
     )
     assert revoked.status_code == 200
     assert introspection(client, orders_service, body["access_token"]) == {"active": False}
@@ -365,7 +365,9 @@ def test_exchange_accepts_requested_token_type_access_token(client, subject, ord
 
 def test_exchange_refuses_a_revoked_subject_token(client, subject, shop, orders_service):
     revoked = client.post(
-        "/o/revoke/", {"token": subject}, HTTP_AUTHORIZATION=basic_auth(shop.client_id, shop.client_secret)
+        "/o/revoke/",
+        {"token": subject},
+        HTTP_AUTHORIZATION=basic_auth(shop.client_id, shop.client_secret or ""),
     )
     assert revoked.status_code == 200
     assert error_of(token_exchange(client, orders_service, subject, resource=BILLING)) == "invalid_request"
@@ -399,7 +401,7 @@ def test_exchange_refuses_a_token_without_a_user(make_client, client, orders_ser
     issued = client.post(
         TOKEN,
         {"grant_type": "client_credentials", "scope": "read:orders"},
-        HTTP_AUTHORIZATION=basic_auth(machine.client_id, machine.client_secret),
+        HTTP_AUTHORIZATION=basic_auth(machine.client_id, machine.client_secret or ""),
     ).json()["access_token"]
     response = token_exchange(client, orders_service, issued, resource=BILLING)
     assert error_of(response) == "invalid_request"
@@ -449,7 +451,7 @@ def make_subject(
         response = http.post(
             TOKEN,
             {"grant_type": "client_credentials", "scope": "read:orders"},
-            HTTP_AUTHORIZATION=basic_auth(machine.client_id, machine.client_secret),
+            HTTP_AUTHORIZATION=basic_auth(machine.client_id, machine.client_secret or ""),
         )
         return response.json()["access_token"], set()
     scope = {
@@ -460,7 +462,9 @@ def make_subject(
     token = user_token(browser, http, shop, scope)
     if kind == "revoked":
         http.post(
-            "/o/revoke/", {"token": token}, HTTP_AUTHORIZATION=basic_auth(shop.client_id, shop.client_secret)
+            "/o/revoke/",
+            {"token": token},
+            HTTP_AUTHORIZATION=basic_auth(shop.client_id, shop.client_secret or ""),
         )
     if kind == "expired":
         later(601)
