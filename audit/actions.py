@@ -35,6 +35,8 @@ class Action(StrEnum):
     USER_MFA_RESET = "user.mfa_reset"
     USER_PASSWORD_RESET_SEND = "user.password_reset_send"
     USER_TOKENS_REVOKE = "user.tokens_revoke"
+    # Accounts brought over from another provider with their subject identifiers (importusers).
+    USERS_IMPORT = "user.import"
     # Consent and tokens (oidc_provider).
     CONSENT_GRANT = "consent.grant"
     CONSENT_REVOKE = "consent.revoke"

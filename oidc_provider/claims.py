@@ -10,6 +10,9 @@ from typing import Any
 
 from accounts.models import User
 
+from .models import Client
+from .subjects import subject_for
+
 # OIDC Core 1.0 §5.4.
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),
@@ -144,9 +147,10 @@ def claims_for(user: User, scopes: Iterable[str]) -> dict[str, Any]:
     return {claim: values[claim] for claim in wanted if values[claim] is not None}
 
 
-def userinfo_claims(user: User, scopes: Iterable[str]) -> dict[str, Any]:
+def userinfo_claims(user: User, scopes: Iterable[str], client: Client) -> dict[str, Any]:
     """Return the UserInfo response (OIDC Core 1.0 §5.3.2): ``sub`` always, then what ``scopes`` release."""
-    return {"sub": user.subject, **claims_for(user, scopes)}
+    # The sub ``client`` knows the user by (OIDC Core 1.0 §8), in place of the public one.
+    return {**claims_for(user, scopes), "sub": subject_for(user, client)}
 
 
 def claim_scope(claim: str) -> str | None:

@@ -82,6 +82,8 @@ def client_description(client: Client) -> dict[str, Any]:
         "require_pkce": client.require_pkce,
         "require_mfa": client.require_mfa,
         "release_groups": client.release_groups,
+        "subject_type": client.subject_type,
+        "sector_identifier_uri": client.sector_identifier_uri,
         "may_introspect": client.may_introspect,
         "created": client.created.isoformat() if client.created else None,
         "updated": client.updated.isoformat() if client.updated else None,

@@ -19,6 +19,7 @@ from . import keys, mfa_policy
 from .authorization import AuthorizationError, AuthorizationParams
 from .consent import consent_covers
 from .models import Client
+from .subjects import audience_client, subject_matches
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def interaction_needed(
     max_age = params.max_age
     user = request.user
     # No sign-in context: no one is signed in (get_auth_context).
-    if context is None or not user.is_authenticated or login_needed(user, params, context, max_age):
+    if context is None or not user.is_authenticated or login_needed(user, client, params, context, max_age):
         return LOGIN
     if mfa_policy.second_factor_missing(request, client, context, acr_values=params.get("acr_values")):
         return SECOND_FACTOR
@@ -56,7 +57,9 @@ def interaction_needed(
     return None
 
 
-def login_needed(user: User, params: AuthorizationParams, context: AuthContext, max_age: int | None) -> bool:
+def login_needed(
+    user: User, client: Client, params: AuthorizationParams, context: AuthContext, max_age: int | None
+) -> bool:
     """Return whether the signed-in user must sign in again (OIDC Core 1.0 §3.1.2.1)."""
     if params.reauthenticated_since_requested(context.auth_time):
         # The sign-in this very request sent the user to meets prompt=login and max_age.
@@ -64,11 +67,11 @@ def login_needed(user: User, params: AuthorizationParams, context: AuthContext, 
     return (
         "login" in params.prompt
         or (max_age is not None and time.time() - context.auth_time > max_age)
-        or hint_names_another_user(user, params)
+        or hint_names_another_user(user, client, params)
     )
 
 
-def hint_names_another_user(user: User, params: AuthorizationParams) -> bool:
+def hint_names_another_user(user: User, client: Client, params: AuthorizationParams) -> bool:
     """Return whether id_token_hint names someone other than the signed-in user (§3.1.2.1)."""
     hint = params.get("id_token_hint")
     if not hint:
@@ -76,7 +79,9 @@ def hint_names_another_user(user: User, params: AuthorizationParams) -> bool:
     claims = keys.verify(hint, check_expiry=False)
     if not claims or claims.get("iss") != oauth2_settings.OIDC_ISS_ENDPOINT:
         raise AuthorizationError("invalid_request", "id_token_hint is not an ID token issued here.")
-    return claims.get("sub") != user.subject
+    # The sub is the one the hint's audience knows the user by (OIDC Core 1.0 §8): normally this
+    # very client, whose pairwise sub differs from the public one.
+    return not subject_matches(claims.get("sub"), user, audience_client(claims, client))
 
 
 def consent_needed(user: User, client: Client, scopes: list[str], prompt: set[str]) -> bool:

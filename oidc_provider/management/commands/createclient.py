@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, Client, GrantType
-from oidc_provider.services import LOGOUT_FIELDS, client_create
+from oidc_provider.services import LOGOUT_FIELDS, SUBJECT_FIELDS, client_create
 
 
 class Command(BaseCommand):
@@ -62,6 +62,17 @@ class Command(BaseCommand):
             "--frontchannel-logout-session-required", action="store_true", help="add iss and sid to it"
         )
         parser.add_argument(
+            "--subject-type",
+            choices=Client.SubjectType.values,
+            default=Client.SubjectType.PUBLIC,
+            help="pairwise: the app sees a sub of its own sector for each person (OIDC Core 1.0 §8)",
+        )
+        parser.add_argument(
+            "--sector-identifier-uri",
+            default="",
+            help="https URL of a JSON array listing the redirect URIs of the apps in the sector",
+        )
+        parser.add_argument(
             "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
         )
 
@@ -82,6 +93,7 @@ class Command(BaseCommand):
                 require_mfa=options["require_mfa"],
                 release_groups=options["release_groups"],
                 logout={field: options[field] for field in LOGOUT_FIELDS},
+                subject={field: options[field] for field in SUBJECT_FIELDS},
                 actor_label="createclient command",
             )
         except ValidationError as error:

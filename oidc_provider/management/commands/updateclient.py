@@ -15,8 +15,9 @@ from .createclient import error_messages
 
 class Command(BaseCommand):
     help = (
-        "Change a client's name, redirect URIs, post-logout redirect URIs, allowed origins or grant "
-        "types. Each list given replaces the current one; what is not given stays as it is."
+        "Change a client's name, redirect URIs, post-logout redirect URIs, allowed origins, grant "
+        "types, subject type or sector identifier URI. Each list given replaces the current one; what "
+        "is not given stays as it is."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,6 +31,8 @@ class Command(BaseCommand):
             parser.add_argument(
                 f"--clear-{name}", action="store_true", help=f"remove every one of the {name}"
             )
+        parser.add_argument("--subject-type", choices=Client.SubjectType.values)
+        parser.add_argument("--sector-identifier-uri", help='"" removes it')
         parser.add_argument("--json", action="store_true", help="print the client's registration as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -49,6 +52,8 @@ class Command(BaseCommand):
                 post_logout_redirect_uris=given("post_logout_redirect_uris"),
                 allowed_origins=given("allowed_origins"),
                 grant_types=options["grant_types"],
+                subject_type=options["subject_type"],
+                sector_identifier_uri=options["sector_identifier_uri"],
                 actor_label="updateclient command",
             )
         except ValidationError as error:
