@@ -207,9 +207,11 @@ def _build(index: int, record: Mapping[str, Any]) -> tuple[User, list[str], str]
         # not editable, so it is checked here and against the database below.
         user.full_clean(exclude=["password", "subject"])
     except ValidationError as error:
-        name, messages = next(iter(error.message_dict.items()))
-        reverse = {attribute: name for name, attribute in TEXT_FIELDS.items()}
-        raise UserImportError(index, reverse.get(name, name), " ".join(messages)) from None
+        attribute, messages = next(iter(error.message_dict.items()))
+        # Named as the record named it (given_name or first_name, address.locality, ...).
+        given = [name for name, field in TEXT_FIELDS.items() if field == attribute and name in record]
+        given += [f"address.{name}" for name, field in ADDRESS_FIELDS.items() if field == attribute]
+        raise UserImportError(index, given[0] if given else attribute, " ".join(messages)) from None
     return user, [name.strip() for name in groups], password
 
 
