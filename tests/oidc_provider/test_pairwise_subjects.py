@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from oidc_provider.models import Client
 from tests.admin_forms import add_client_in_admin, change_client_in_admin
 from tests.conftest import ISSUER, PASSWORD, authorize, exchange, sign_in, validate_id_token
+from tests.environment import load_settings
 from tests.logout_receiver import validate_logout_token
 from tests.oauth import introspection, register
 from tests.sector_server import SectorServer, make_certificates
@@ -386,3 +387,29 @@ def test_pairwise_connected_apps_and_export_still_work(pairwise_app, logged_in, 
     out = StringIO()
     call_command("exportuser", "alice", stdout=out, stderr=StringIO())
     assert "Pairwise app" in out.getvalue()
+
+
+def test_pairwise_salt_setting_is_checked_at_start_up(tmp_path):
+    short = load_settings(tmp_path, PORCHLIGHT_PAIRWISE_SALT="too short")
+    assert short.returncode != 0
+    assert "PORCHLIGHT_PAIRWISE_SALT must be at least 16 characters" in short.stderr
+    salt_file = tmp_path / "salt"
+    salt_file.write_text("s" * 32 + "\n")
+    read = load_settings(
+        tmp_path, "settings.PORCHLIGHT['PAIRWISE_SALT']", PORCHLIGHT_PAIRWISE_SALT_FILE=str(salt_file)
+    )
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == "s" * 32
+
+
+def test_pairwise_salt_is_not_needed_to_start_in_production(tmp_path):
+    production = load_settings(
+        tmp_path,
+        "repr(settings.PORCHLIGHT['PAIRWISE_SALT'])",
+        PORCHLIGHT_ISSUER="https://id.example.com",
+        PORCHLIGHT_SECRET_KEY="x" * 50,
+        PORCHLIGHT_KEY_ENCRYPTION_KEY="k" * 50,
+    )
+    assert production.returncode == 0, production.stderr
+    # Unset: no development value outside development, so no app can be made pairwise.
+    assert production.stdout.strip() == "''"
