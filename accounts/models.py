@@ -65,9 +65,9 @@ class User(AbstractUser):
 
     # The subject as loaded from the database, which save() refuses to change (from_db sets it).
     _loaded_subject: str | None
-    # Set by whoever gives a new account its subject on purpose (importusers): save() then never
-    # draws another one in its place.
-    subject_chosen: bool = False
+    # Whether the subject is one drawn for this new account (not given, nor loaded): only such a
+    # subject is drawn again when it is taken (save()).
+    _subject_drawn: bool
 
     # django-stubs declares no Meta on Django's abstract models; AbstractUser has one at runtime.
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
@@ -84,6 +84,12 @@ class User(AbstractUser):
             "country": self.address_country,
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Rows from the database come positionally (from_db); a subject given by name (importusers)
+        # is kept, and a taken one fails on the unique constraint rather than being replaced.
+        self._subject_drawn = not args and "subject" not in kwargs
+
     @classmethod
     def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Self:
         instance = super().from_db(db, field_names, values)
@@ -94,7 +100,7 @@ class User(AbstractUser):
         loaded = getattr(self, "_loaded_subject", None)
         if loaded is not None and loaded != self.subject:
             raise ValidationError("The subject identifier of a user cannot change.")
-        if self._state.adding and not self.subject_chosen:
+        if self._state.adding and getattr(self, "_subject_drawn", False):
             self._draw_free_subject()
         super().save(*args, **kwargs)
 

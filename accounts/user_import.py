@@ -166,9 +166,8 @@ def _build(index: int, record: Mapping[str, Any]) -> tuple[User, list[str], str]
         raise UserImportError(index, "sub", "must not start or end with spaces, nor hold NUL")
     if len(sub) > User._meta.get_field("subject").max_length:  # type: ignore[operator]
         raise UserImportError(index, "sub", "is longer than 64 characters")
+    # Given by name, the subject is kept as it is, never drawn afresh (User.save).
     user = User(subject=sub)
-    # The subject is the one given, never a freshly drawn one (User.save).
-    user.subject_chosen = True
     for name, attribute in TEXT_FIELDS.items():
         if name in record:
             setattr(user, attribute, _text(index, name, record[name]))
