@@ -337,14 +337,15 @@ class Client(AbstractApplication):
         self.sector_identifier_uri = self.sector_identifier_uri.strip()
         if "sector_identifier_uri" in errors or "redirect_uris" in errors:
             return
-        stored = (
-            Client.objects.filter(pk=self.pk).values_list("sector_identifier_uri", "redirect_uris").first()
-        )
+        fetch = False
+        if self.sector_identifier_uri:
+            stored = Client.objects.filter(pk=self.pk).values_list("sector_identifier_uri", "redirect_uris")
+            fetch = stored.first() != (self.sector_identifier_uri, self.redirect_uris)
         problems = sector_problems(
             subject_type=self.subject_type,
             sector_identifier_uri=self.sector_identifier_uri,
             redirect_uris=self.redirect_uris.split(),
-            fetch=stored != (self.sector_identifier_uri, self.redirect_uris),
+            fetch=fetch,
         )
         if self.subject_type == self.SubjectType.PAIRWISE and not settings.PORCHLIGHT["PAIRWISE_SALT"]:
             problems.setdefault("subject_type", []).append(
