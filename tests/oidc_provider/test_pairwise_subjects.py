@@ -381,12 +381,16 @@ def test_pairwise_admin_shows_and_checks_the_settings(staff, sector, make_client
 
 def test_pairwise_connected_apps_and_export_still_work(pairwise_app, logged_in, client, user):
     app = pairwise_app("Pairwise app")
-    _flow(logged_in, app, client)
+    sub = _flow(logged_in, app, client)[0]["sub"]
     page = logged_in.get("/account/apps/")
     assert page.status_code == 200 and "Pairwise app" in page.content.decode()
     out = StringIO()
     call_command("exportuser", "alice", stdout=out, stderr=StringIO())
-    assert "Pairwise app" in out.getvalue()
+    document = json.loads(out.getvalue())
+    # The person's copy says which identifier each app knows them by.
+    (connected,) = document["connected_apps"]
+    assert connected["app"] == "Pairwise app" and connected["sub"] == sub
+    assert document["subject"] == user.subject
 
 
 def test_pairwise_salt_setting_is_checked_at_start_up(tmp_path):
