@@ -14,6 +14,7 @@ is dropped: that account gets an unusable password and the report says it needs 
 """
 
 import datetime
+import importlib.util
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,6 +136,11 @@ def kept_password_hash(encoded: str) -> str | None:
             # A hash of a known algorithm must also parse: what verifying it will read.
             hasher.decode(candidate)
         except (ValueError, TypeError, KeyError, IndexError):
+            continue
+        # A hasher configured without its library (bcrypt, argon2-cffi) could not verify it.
+        library = getattr(hasher, "library", None)
+        module = library[1] if isinstance(library, tuple) else library
+        if module and importlib.util.find_spec(module) is None:
             continue
         return candidate
     return None

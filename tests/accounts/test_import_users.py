@@ -92,6 +92,19 @@ def test_import_users_hashes_nothing_verifies_need_a_reset(tmp_path, browser):
     assert bcrypt_hash not in json.dumps(report)
 
 
+def test_import_users_keeps_no_hash_a_configured_hasher_lacks_the_library_for(db, tmp_path, settings):
+    # BCryptPasswordHasher listed, but the bcrypt package not installed: it could not verify.
+    settings.PASSWORD_HASHERS = [
+        *settings.PASSWORD_HASHERS,
+        "django.contrib.auth.hashers.BCryptPasswordHasher",
+    ]
+    bcrypt_hash = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+    report = json.loads(
+        _import(tmp_path, [{"sub": "b-1", "username": "bea", "password_hash": bcrypt_hash}], "--json")
+    )
+    assert report["needs_password_reset"] == ["bea"]
+
+
 def test_import_users_plain_report_names_accounts_to_reset(db, tmp_path):
     output = _import(tmp_path, [{"sub": "p-1", "username": "pat", "password_hash": "sha1$x$y"}])
     assert "Without a usable password, to be reset or invited: pat" in output
