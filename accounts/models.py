@@ -1,6 +1,5 @@
 """The user: Django's AbstractUser plus the OIDC standard claim fields (OIDC Core 1.0 §5.1)."""
 
-import uuid
 from collections.abc import Collection
 from typing import Any, Self
 
@@ -13,11 +12,15 @@ from django.utils.translation import gettext_lazy as _
 
 # The MFA devices live with the rest of MFA; importing them here makes them accounts models.
 from .mfa.models import RecoveryCode, RecoveryCodeDevice, TOTPAuthenticator  # noqa: F401
+from .subjects import configured_format, random_subject
+
+# Draws of a new subject before giving up: a second collision in a row is the random source failing.
+SUBJECT_DRAWS = 5
 
 
 def new_subject() -> str:
     """Return a fresh subject identifier: random, not derived from any user attribute."""
-    return str(uuid.uuid4())
+    return random_subject(configured_format())
 
 
 class User(AbstractUser):
@@ -66,6 +69,9 @@ class User(AbstractUser):
 
     # The subject as loaded from the database, which save() refuses to change (from_db sets it).
     _loaded_subject: str | None
+    # Whether the subject is one drawn for this new account (not given, nor loaded): only such a
+    # subject is drawn again when it is taken (save()).
+    _subject_drawn: bool
 
     # django-stubs declares no Meta on Django's abstract models; AbstractUser has one at runtime.
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
@@ -82,6 +88,12 @@ class User(AbstractUser):
             "country": self.address_country,
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Rows from the database come positionally (from_db); a subject given by name (importusers)
+        # is kept, and a taken one fails on the unique constraint rather than being replaced.
+        self._subject_drawn = not args and "subject" not in kwargs
+
     @classmethod
     def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Self:
         instance = super().from_db(db, field_names, values)
@@ -92,7 +104,20 @@ class User(AbstractUser):
         loaded = getattr(self, "_loaded_subject", None)
         if loaded is not None and loaded != self.subject:
             raise ValidationError("The subject identifier of a user cannot change.")
+        if self._state.adding and getattr(self, "_subject_drawn", False):
+            self._draw_free_subject()
         super().save(*args, **kwargs)
+
+    def _draw_free_subject(self) -> None:
+        # A random subject that is taken already (astronomically rare, most likely with the 64 bits
+        # of a proquint) is drawn again rather than failing the sign-up on the unique constraint,
+        # which still guards two accounts drawing the same one at the same moment.
+        taken = type(self)._default_manager.filter
+        for _draw in range(SUBJECT_DRAWS):
+            if not taken(subject=self.subject).exists():
+                return
+            self.subject = new_subject()
+        raise ValidationError("No free subject identifier could be drawn.")
 
 
 class GroupSettings(models.Model):

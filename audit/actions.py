@@ -36,6 +36,8 @@ class Action(StrEnum):
     USER_PASSWORD_RESET_SEND = "user.password_reset_send"
     USER_TOKENS_REVOKE = "user.tokens_revoke"
     USER_ATTRIBUTES_CHANGE = "user.attributes_change"
+    # Accounts brought over from another provider with their subject identifiers (importusers).
+    USERS_IMPORT = "user.import"
     # Consent and tokens (oidc_provider).
     CONSENT_GRANT = "consent.grant"
     CONSENT_REVOKE = "consent.revoke"

@@ -19,6 +19,7 @@ from .apis import role_claims, token_api
 from .claims import auth_context_claims, claim_values
 from .models import Api, Client
 from .request_state import state_of
+from .subjects import subject_for
 
 
 def generate_access_token(request: Request, refresh_token: bool = False) -> str:
@@ -63,7 +64,7 @@ def jwt_access_token_claims(request: Request, *, client: Client, api: Api | None
         # RFC 8707: the audience is the requested resource; otherwise the client itself.
         "aud": resources[0] if len(resources) == 1 else (resources or client.client_id),
         # RFC 9068 §2.2: with no end user the subject is the client.
-        "sub": user.subject if user is not None else client.client_id,
+        "sub": subject_for(user, client) if user is not None else client.client_id,
         "client_id": client.client_id,
         "scope": " ".join(request.scopes or []),
     }

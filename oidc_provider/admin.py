@@ -171,6 +171,8 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                             "skip_authorization",
                             "require_mfa",
                             "release_groups",
+                            "subject_type",
+                            "sector_identifier_uri",
                         ]
                     },
                 ),
@@ -203,7 +205,16 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             fieldsets.append(
                 (
                     "Signing people in",
-                    {"fields": [*sign_in, "skip_authorization", "require_mfa", "release_groups"]},
+                    {
+                        "fields": [
+                            *sign_in,
+                            "skip_authorization",
+                            "require_mfa",
+                            "release_groups",
+                            "subject_type",
+                            "sector_identifier_uri",
+                        ]
+                    },
                 )
             )
             fieldsets.append(("Single sign-out", {"fields": LOGOUT_FIELDS}))

@@ -16,6 +16,7 @@ from accounts.models import User
 
 from .custom_claims import custom_claims, identity_scopes
 from .mfa_policy import ACR_LEVELS
+from .models import Client
 from .standard_claims import (
     CLAIM_DESCRIPTIONS,
     FIELD_CLAIMS,
@@ -23,6 +24,7 @@ from .standard_claims import (
     SCOPE_CLAIMS,
     SCOPE_DESCRIPTIONS,
 )
+from .subjects import subject_for
 
 # Where claims go: the ID token or the UserInfo response.
 Target = Literal["id_token", "userinfo"]
@@ -72,6 +74,8 @@ def _address(user: User) -> dict[str, str] | None:
 
 
 def _all_claims(user: User, wanted: list[str]) -> dict[str, Any]:
+    # The public sub; each output puts the one its client knows the user by (OIDC Core 1.0 §8,
+    # subjects.py) in its place.
     claims: dict[str, Any] = {
         "sub": user.subject,
         # OIDC Core 1.0 §5.1: the full name "including all name parts".
@@ -138,9 +142,18 @@ def claims_for(
     return claim_values(user, [*released_claims(scopes, target), *requested])
 
 
-def userinfo_claims(user: User, scopes: Iterable[str], *, requested: Iterable[str] = ()) -> dict[str, Any]:
-    """Return the UserInfo response (OIDC Core 1.0 §5.3.2): ``sub`` always, then what ``scopes`` release."""
-    return {"sub": user.subject, **claims_for(user, scopes, target="userinfo", requested=requested)}
+def userinfo_claims(
+    user: User, scopes: Iterable[str], client: Client, *, requested: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Return the UserInfo response (OIDC Core 1.0 §5.3.2): ``sub`` always, then what ``scopes`` release.
+
+    The ``sub`` is the one ``client`` knows the user by (OIDC Core 1.0 §8, subjects.py).
+    """
+    claims = claims_for(user, scopes, target="userinfo", requested=requested)
+    return {
+        "sub": subject_for(user, client),
+        **{name: value for name, value in claims.items() if name != "sub"},
+    }
 
 
 def claim_scope(claim: str) -> str | None:

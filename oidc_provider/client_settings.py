@@ -89,6 +89,8 @@ def client_description(client: Client) -> dict[str, Any]:
         "require_pkce": client.require_pkce,
         "require_mfa": client.require_mfa,
         "release_groups": client.release_groups,
+        "subject_type": client.subject_type,
+        "sector_identifier_uri": client.sector_identifier_uri,
         "may_introspect": client.may_introspect,
         # The API scopes staff allowed it (docs/apis.md).
         "allowed_scopes": sorted(client.allowed_scopes.values_list("name", flat=True)) if client.pk else [],

@@ -14,6 +14,7 @@ from accounts.models import User
 from .claims import claim_description
 from .consent import scope_descriptions
 from .models import AccessToken, Client, Consent, IDToken, RefreshToken, SessionClient
+from .subjects import subject_for
 
 
 def consents_section(user: User) -> list[dict[str, Any]]:
@@ -54,6 +55,8 @@ def connected_apps_section(user: User) -> list[dict[str, Any]]:
             {
                 "app": client.name,
                 "client_id": client.client_id,
+                # The identifier this app knows the person by: theirs, or the app's sector's (§8).
+                "sub": subject_for(user, client),
                 "allowed": Consent.objects.filter(user=user, client=client).exists(),
                 # OIDC Core 1.0 §11: access that outlives the sign-in until revoked.
                 "offline_access": RefreshToken.objects.filter(

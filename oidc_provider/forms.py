@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models
+from django.utils.functional import cached_property
 
 from .client_settings import Kind
 from .hashers import client_secret_problem
@@ -29,6 +30,8 @@ LABELS = {
     "allowed_origins": "Browser origins",
     "skip_authorization": "Trusted first-party app (no consent page)",
     "release_groups": "Tell the app which groups people are in",
+    "subject_type": "Identifier apps see for a person",
+    "sector_identifier_uri": "Sector identifier URI",
     "backchannel_logout_uri": "Back-channel logout URI",
     "backchannel_logout_session_required": "Back-channel logout needs the session id (sid)",
     "frontchannel_logout_uri": "Front-channel logout URI",
@@ -51,6 +54,10 @@ HELP = {
     "access_token_algorithm": "For JWT access tokens. Every resource server accepts RS256 (RFC 9068); "
     "choose ES256 or EdDSA only if all of this app's APIs accept it.",
     "user": "Optional: the person responsible for this app.",
+    "subject_type": "Pairwise: each sector (the host of the sector identifier URI, else of the redirect "
+    "URIs) gets its own identifier for a person, so unrelated apps cannot match up their users.",
+    "sector_identifier_uri": "Optional; for pairwise apps whose redirect URIs are on several hosts: an "
+    "https URL answering a JSON array with every redirect URI. Fetched when the app is saved.",
 }
 
 
@@ -99,6 +106,8 @@ class ClientAdminForm(forms.ModelForm[Client]):
             "skip_authorization",
             "require_mfa",
             "release_groups",
+            "subject_type",
+            "sector_identifier_uri",
             "backchannel_logout_uri",
             "backchannel_logout_session_required",
             "frontchannel_logout_uri",
@@ -128,12 +137,27 @@ class ClientAdminForm(forms.ModelForm[Client]):
         self.initial.setdefault("kind", self.app_kind)
         if "name" in self.fields:
             self.fields["name"].required = True
+        if "subject_type" in self.fields:
+            # Left out (a form posted without it): the app keeps its subject type.
+            self.fields["subject_type"].required = False
         grant_types = self.fields.get("grant_types")
         if isinstance(grant_types, forms.ChoiceField) and self.instance.pk is None:
             # A new app is offered only what its kind can use.
             grant_types.choices = [
                 (value, GRANT_TYPE_LABELS[value]) for value in Kind.GRANT_TYPES[self.app_kind]
             ]
+
+    def clean_subject_type(self) -> str:
+        subject_type: str = self.cleaned_data.get("subject_type") or self.instance.subject_type
+        return subject_type
+
+    @cached_property
+    def changed_data(self) -> list[str]:
+        changed: list[str] = super().changed_data
+        if not self.data.get("subject_type"):
+            # Left out, so kept (clean_subject_type): not a change.
+            changed = [name for name in changed if name != "subject_type"]
+        return changed
 
     def clean_new_client_secret(self) -> str:
         secret: str = self.cleaned_data["new_client_secret"]

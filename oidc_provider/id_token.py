@@ -20,6 +20,7 @@ from accounts.models import User
 
 from . import keys, models
 from .claims import auth_context_claims, claims_for
+from .subjects import subject_for
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class IDToken:
         claims: dict[str, Any] = {
             **claims_for(self.user, self.scopes, target="id_token", requested=self.requested_claims),
             "iss": oauth2_settings.OIDC_ISS_ENDPOINT,
-            "sub": self.user.subject,
+            "sub": subject_for(self.user, self.client),
             "aud": self.audience,
             "azp": self.audience,
             "iat": self.issued_at,

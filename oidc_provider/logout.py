@@ -31,6 +31,7 @@ from ground import outbound
 
 from . import keys
 from .models import Algorithm, Client, LogoutDelivery, SessionClient
+from .subjects import subject_for
 
 # Back-Channel Logout 1.0 §2.4.
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -79,7 +80,7 @@ def logout_deliveries_queue(
         LogoutDelivery.objects.create(
             client=receiver,
             sid=session.sid,
-            subject=session.user.subject,
+            subject=subject_for(session.user, receiver),
             uri=receiver.backchannel_logout_uri,
             reason=reason or session.end_reason,
             next_attempt=timezone.now(),

@@ -52,7 +52,8 @@ def build() -> dict[str, Any]:
         "response_modes_supported": list(RESPONSE_MODES),
         # Every grant a client can be registered for, and nothing else reaches oauthlib (token.py).
         "grant_types_supported": list(GrantType.values),
-        "subject_types_supported": ["public"],
+        # OIDC Core 1.0 §8: per client (Client.subject_type, oidc_provider/subjects.py).
+        "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": keys.id_token_algorithms(),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

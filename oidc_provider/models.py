@@ -35,6 +35,7 @@ from .hashers import client_secret_problem
 from .keys_at_rest import encrypt_secret
 from .names import name_keys, name_look_alike, name_reorders
 from .redirect_uris import redirect_uri_problem
+from .sectors import PAIRWISE, PUBLIC, sector_of, sector_problems
 from .standard_claims import SCOPE_CLAIMS, SCOPE_DESCRIPTIONS
 
 
@@ -175,6 +176,26 @@ class Client(AbstractApplication):
             "for a token to another API, on the same person's behalf (RFC 8693)."
         ),
     )
+
+    class SubjectType(models.TextChoices):
+        # OIDC Core 1.0 §8: the same sub for every app, or one per sector (oidc_provider/subjects.py).
+        PUBLIC = PUBLIC, _("Public: every app sees the same identifier for a person")
+        PAIRWISE = PAIRWISE, _("Pairwise: each sector sees its own identifier, so apps cannot link people")
+
+    subject_type = models.CharField(
+        _("subject type"), max_length=8, choices=SubjectType.choices, default=SubjectType.PUBLIC
+    )
+    # OIDC Registration 1.0 §2, §5: an https URL of a JSON array listing the client's redirect URIs;
+    # its host is the pairwise sector (oidc_provider/sectors.py).
+    sector_identifier_uri = models.CharField(
+        _("sector identifier URI"),
+        max_length=2000,
+        blank=True,
+        help_text=_(
+            "For pairwise apps on several hosts: an https URL of a JSON array listing every redirect "
+            "URI of the apps that share the sector (its host)."
+        ),
+    )
     # HS256 only: the secret, Fernet-encrypted with the key-encryption key (keys_at_rest.py), because the
     # provider must sign with it (OIDC Core 1.0 §10.1). Empty for every other algorithm.
     client_secret_encrypted = models.TextField(editable=False, blank=True, default="")
@@ -205,6 +226,13 @@ class Client(AbstractApplication):
         ``client_create``, fixtures).
         """
         return self.registration_source != self.RegistrationSource.MANUAL
+
+    @property
+    def sector(self) -> str | None:
+        """Return the host whose apps share this client's pairwise subjects (OIDC Core 1.0 §8.1)."""
+        return sector_of(
+            sector_identifier_uri=self.sector_identifier_uri.strip(), redirect_uris=self.redirect_uris.split()
+        )
 
     def allows_grant_type(self, *grant_types: str) -> bool:
         # DOT asks with its own constants ("authorization-code", "openid-hybrid", ...).
@@ -333,6 +361,31 @@ class Client(AbstractApplication):
             errors.setdefault("redirect_uris", []).append(
                 _("An app that signs people in needs at least one redirect URI.")
             )
+        self._clean_sector(errors)
+
+    def _clean_sector(self, errors: ValidationErrors) -> None:
+        # OIDC Core 1.0 §8.1, OIDC Registration 1.0 §5: judged after the redirect URIs, and the
+        # sector document fetched again only when it or the redirect URIs changed.
+        self.sector_identifier_uri = self.sector_identifier_uri.strip()
+        if "sector_identifier_uri" in errors or "redirect_uris" in errors:
+            return
+        fetch = False
+        if self.sector_identifier_uri:
+            stored = Client.objects.filter(pk=self.pk).values_list("sector_identifier_uri", "redirect_uris")
+            fetch = stored.first() != (self.sector_identifier_uri, self.redirect_uris)
+        problems = sector_problems(
+            subject_type=self.subject_type,
+            sector_identifier_uri=self.sector_identifier_uri,
+            redirect_uris=self.redirect_uris.split(),
+            fetch=fetch,
+        )
+        if self.subject_type == self.SubjectType.PAIRWISE and not settings.PORCHLIGHT["PAIRWISE_SALT"]:
+            problems.setdefault("subject_type", []).append(
+                "Set PORCHLIGHT_PAIRWISE_SALT before making an app pairwise: every pairwise subject "
+                "is derived from it."
+            )
+        for field, messages in problems.items():
+            errors.setdefault(field, []).extend(messages)
 
     def primary_grant_type(self) -> str:
         """Return the value DOT's single ``authorization_grant_type`` field should hold."""

@@ -585,8 +585,8 @@ class PorchlightValidator(_OAuth2Validator):
 
     def get_userinfo_claims(self, request: ValidatorRequest) -> dict[str, Any]:
         # Asked with a validated access token, which names the user and the scopes.
-        assert request.user is not None and request.scopes is not None
-        return userinfo_claims(request.user, request.scopes)
+        assert request.user is not None and request.scopes is not None and request.client is not None
+        return userinfo_claims(request.user, request.scopes, request.client)
 
     def get_oidc_claims(
         self, token: dict[str, Any], token_handler: object, request: ValidatorRequest

@@ -21,6 +21,7 @@ from .authorization import AuthorizationError, AuthorizationParams
 from .consent import consent_covers
 from .models import Client
 from .requested_claims import acr_values_for, claims_to_consent
+from .subjects import audience_client, subject_matches
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def interaction_needed(
     max_age = params.max_age
     user = request.user
     # No sign-in context: no one is signed in (get_auth_context).
-    if context is None or not user.is_authenticated or login_needed(user, params, context, max_age):
+    if context is None or not user.is_authenticated or login_needed(user, client, params, context, max_age):
         return LOGIN
     # An acr the claims parameter asks for is honoured like acr_values (OIDC Core 1.0 §5.5.1.1).
     acr_values = acr_values_for(params.claims_request, params.get("acr_values"))
@@ -61,9 +62,11 @@ def interaction_needed(
     return None
 
 
-def login_needed(user: User, params: AuthorizationParams, context: AuthContext, max_age: int | None) -> bool:
+def login_needed(
+    user: User, client: Client, params: AuthorizationParams, context: AuthContext, max_age: int | None
+) -> bool:
     """Return whether the signed-in user must sign in again (OIDC Core 1.0 §3.1.2.1)."""
-    if subject_is_another_user(user, params):
+    if subject_is_another_user(user, client, params):
         if params.reauthenticated_since_requested(context.auth_time):
             # OIDC Core 1.0 §5.5.1: never an ID token for another subject, whoever signed in.
             raise AuthorizationError("access_denied", "The user who signed in is not the requested subject.")
@@ -74,11 +77,11 @@ def login_needed(user: User, params: AuthorizationParams, context: AuthContext, 
     return (
         "login" in params.prompt
         or (max_age is not None and time.time() - context.auth_time > max_age)
-        or hint_names_another_user(user, params)
+        or hint_names_another_user(user, client, params)
     )
 
 
-def hint_names_another_user(user: User, params: AuthorizationParams) -> bool:
+def hint_names_another_user(user: User, client: Client, params: AuthorizationParams) -> bool:
     """Return whether id_token_hint names someone other than the signed-in user (§3.1.2.1)."""
     hint = params.get("id_token_hint")
     if not hint:
@@ -86,13 +89,18 @@ def hint_names_another_user(user: User, params: AuthorizationParams) -> bool:
     claims = keys.verify(hint, check_expiry=False)
     if not claims or claims.get("iss") != oauth2_settings.OIDC_ISS_ENDPOINT:
         raise AuthorizationError("invalid_request", "id_token_hint is not an ID token issued here.")
-    return claims.get("sub") != user.subject
+    # The sub is the one the hint's audience knows the user by (OIDC Core 1.0 §8): normally this
+    # very client, whose pairwise sub differs from the public one.
+    return not subject_matches(claims.get("sub"), user, audience_client(claims, client))
 
 
-def subject_is_another_user(user: User, params: AuthorizationParams) -> bool:
-    """Return whether the claims parameter asks for an ID token about someone else (OIDC Core 1.0 §5.5.1)."""
+def subject_is_another_user(user: User, client: Client, params: AuthorizationParams) -> bool:
+    """Return whether the claims parameter asks for an ID token about someone else (OIDC Core 1.0 §5.5.1).
+
+    The sub asked for is the one ``client`` knows the user by (OIDC Core 1.0 §8).
+    """
     required = params.claims_request.required_subject()
-    return required is not None and required != user.subject
+    return required is not None and not subject_matches(required, user, client)
 
 
 def consent_needed(

@@ -94,6 +94,8 @@ class Metadata:
     # allowed (apis.py), all within PORCHLIGHT_REGISTRATION_API_SCOPES.
     scope: list[str] | None = None
     api_scopes: list[str] = field(default_factory=list)
+    # OIDC Registration 1.0 §2: subject_type and, when given, sector_identifier_uri.
+    subject: dict[str, str] = field(default_factory=lambda: {"subject_type": "public"})
 
     def as_response(self) -> dict[str, Any]:
         """Return the metadata the registration response echoes (RFC 7591 §3.2.1)."""
@@ -106,7 +108,7 @@ class Metadata:
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
             "application_type": self.application_type,
-            "subject_type": "public",
+            **self.subject,
             **self.logout,
             # RFC 7591 §3.2.1: what was registered, so the scopes the client may ask for.
             **({"scope": " ".join(self.scope)} if self.scope is not None else {}),
@@ -206,9 +208,14 @@ def metadata_parse(data: dict[str, Any]) -> Metadata:
     application_type = _string(data, "application_type", "web")
     if application_type not in {"web", "native"}:
         raise RegistrationError("invalid_client_metadata", 'application_type must be "web" or "native".')
+    # OIDC Registration 1.0 §2; the sector identifier URI is fetched and judged by Client.clean().
     subject_type = _string(data, "subject_type", "public")
-    if subject_type != "public":
-        raise RegistrationError("invalid_client_metadata", 'The only supported subject_type is "public".')
+    if subject_type not in Client.SubjectType.values:
+        raise RegistrationError("invalid_client_metadata", 'subject_type must be "public" or "pairwise".')
+    subject = {"subject_type": subject_type}
+    sector_identifier_uri = _string(data, "sector_identifier_uri", "").strip()
+    if sector_identifier_uri:
+        subject["sector_identifier_uri"] = sector_identifier_uri
 
     client_name = _string(data, "client_name", "").strip()
     if len(client_name) > MAX_NAME_LENGTH:
@@ -230,6 +237,7 @@ def metadata_parse(data: dict[str, Any]) -> Metadata:
         logout=_logout_metadata(data),
         scope=scope,
         api_scopes=api_scopes,
+        subject=subject,
     )
 
 
@@ -312,6 +320,7 @@ def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> t
             skip_consent=False,
             algorithm=metadata.id_token_signed_response_alg,
             logout=metadata.logout,
+            subject=metadata.subject,
             registration_source=Client.RegistrationSource.DCR,
         )
         client.allowed_scopes.add(*ApiScope.objects.filter(name__in=metadata.api_scopes))

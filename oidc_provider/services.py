@@ -31,6 +31,8 @@ LOGOUT_FIELDS = (
     "frontchannel_logout_uri",
     "frontchannel_logout_session_required",
 )
+# OIDC Core 1.0 §8, OIDC Registration 1.0 §2: which sub the client sees (oidc_provider/subjects.py).
+SUBJECT_FIELDS = ("subject_type", "sector_identifier_uri")
 
 
 @transaction.atomic
@@ -50,6 +52,7 @@ def client_create(
     require_mfa: bool = False,
     release_groups: bool = False,
     logout: dict[str, Any] | None = None,
+    subject: dict[str, str] | None = None,
     registration_source: str = Client.RegistrationSource.MANUAL,
     actor: User | AnonymousUser | None = None,
     actor_label: str = "",
@@ -57,7 +60,8 @@ def client_create(
     """Create a client and return it with its cleartext secret (None for a public client).
 
     The secret is returned exactly once: only its hash is stored. ``logout`` holds the client's
-    back- and front-channel logout metadata (``LOGOUT_FIELDS``).
+    back- and front-channel logout metadata (``LOGOUT_FIELDS``), ``subject`` its subject type and
+    sector identifier URI (``SUBJECT_FIELDS``).
     """
     client = Client(
         name=name,
@@ -78,6 +82,7 @@ def client_create(
         registration_source=registration_source,
         client_secret="",
         **{field: value for field, value in (logout or {}).items() if field in LOGOUT_FIELDS},
+        **{field: value for field, value in (subject or {}).items() if field in SUBJECT_FIELDS},
     )
     secret = None if public else client_secret_set(client=client)
     client.full_clean()
@@ -148,6 +153,8 @@ def client_update(
     post_logout_redirect_uris: list[str] | None = None,
     allowed_origins: list[str] | None = None,
     grant_types: list[str] | None = None,
+    subject_type: str | None = None,
+    sector_identifier_uri: str | None = None,
     actor: User | AnonymousUser | None = None,
     actor_label: str = "",
 ) -> list[str]:
@@ -160,6 +167,8 @@ def client_update(
         ),
         "allowed_origins": None if allowed_origins is None else " ".join(allowed_origins),
         "grant_types": None if grant_types is None else list(dict.fromkeys(grant_types)),
+        "subject_type": subject_type,
+        "sector_identifier_uri": sector_identifier_uri,
     }
     changed = [
         field for field, value in wanted.items() if value is not None and value != getattr(client, field)

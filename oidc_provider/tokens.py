@@ -18,6 +18,7 @@ from ground.checksums import token_checksum
 from ground.prepared_queries import PreparedLookup
 
 from .models import AccessToken, Client, Consent, DeviceGrant, Grant, IDToken, RefreshToken
+from .subjects import subject_for
 
 _ACCESS_TOKEN_BY_CHECKSUM = PreparedLookup(
     AccessToken,
@@ -29,7 +30,7 @@ _ACCESS_TOKEN_BY_CHECKSUM = PreparedLookup(
 
 def _subject(token: AccessToken | RefreshToken, client: Client) -> str:
     # RFC 9068 §2.2: with no end user (client_credentials) the subject is the client.
-    return token.user.subject if token.user is not None else client.client_id
+    return subject_for(token.user, client) if token.user is not None else client.client_id
 
 
 def token_usable(token: AccessToken | RefreshToken | Grant) -> bool:

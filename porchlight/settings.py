@@ -459,6 +459,28 @@ def _networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipa
 _login_lockout = env_int("PORCHLIGHT_LOGIN_LOCKOUT", 300, maximum=86400)
 
 
+def _subject_format() -> str:
+    # accounts/subjects.py: the format of the sub new accounts get; existing ones keep theirs.
+    value = (env("PORCHLIGHT_SUBJECT_FORMAT") or "uuid").strip().lower()
+    if value not in {"uuid", "proquint"}:
+        raise ImproperlyConfigured(f"PORCHLIGHT_SUBJECT_FORMAT must be uuid or proquint, not {value!r}")
+    return value
+
+
+def _pairwise_salt() -> str:
+    # oidc_provider/subjects.py: the secret in every pairwise sub (OIDC Core 1.0 §8.1). Not needed
+    # to start, so an upgrade does not stop; a pairwise client cannot be saved without it.
+    configured = env("PORCHLIGHT_PAIRWISE_SALT")
+    if configured:
+        if len(configured) < 16:
+            raise ImproperlyConfigured("PORCHLIGHT_PAIRWISE_SALT must be at least 16 characters")
+        return configured
+    if DEBUG or ISSUER_IS_LOOPBACK:
+        # Development only, and documented as such: pairwise subjects made with it are guessable.
+        return "porchlight-development-pairwise-salt-do-not-use-in-production"
+    return ""
+
+
 class PorchlightSettings(TypedDict):
     """The keys of ``PORCHLIGHT`` and their types (durations in seconds unless named in days)."""
 
@@ -497,6 +519,8 @@ class PorchlightSettings(TypedDict):
     AUDIT_RETENTION_DAYS: int
     SESSION_RETENTION_DAYS: int
     ACCOUNT_DELETION_GRACE_DAYS: int
+    SUBJECT_FORMAT: str
+    PAIRWISE_SALT: str
 
 
 PORCHLIGHT: PorchlightSettings = {
@@ -582,6 +606,11 @@ PORCHLIGHT: PorchlightSettings = {
     "ACCOUNT_DELETION_GRACE_DAYS": env_int(
         "PORCHLIGHT_ACCOUNT_DELETION_GRACE_DAYS", 14, minimum=0, maximum=365
     ),
+    # The subject identifier (sub) of new accounts: a random UUID, or 64 random bits as proquints
+    # (accounts/subjects.py). Changing it never changes an existing account's sub.
+    "SUBJECT_FORMAT": _subject_format(),
+    # Keep it with the key-encryption key: changing or losing it changes every pairwise sub.
+    "PAIRWISE_SALT": _pairwise_salt(),
 }
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oidc_provider.Client"

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("oidc_provider", "0013_claims"),
+        ("oidc_provider", "0014_subjects"),
     ]
 
     operations = [

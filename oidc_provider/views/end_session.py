@@ -26,6 +26,7 @@ from audit.services import audit_record
 
 from .. import keys
 from ..models import Client, IDToken
+from ..subjects import audience_client, subject_matches
 
 
 class EndSessionView(RPInitiatedLogoutView):
@@ -80,7 +81,9 @@ class EndSessionView(RPInitiatedLogoutView):
         claims = keys.verify(hint, check_expiry=False) if hint else None
         if not claims or context is None:
             return True
-        return claims.get("sub") != user.subject or claims.get("sid") != context.session_id
+        # The hint's sub is the one its audience knows the user by (OIDC Core 1.0 §8).
+        client = audience_client(claims, None)
+        return not subject_matches(claims.get("sub"), user, client) or claims.get("sid") != context.session_id
 
     def form_valid(self, form: forms.Form) -> HttpResponse:
         if form.cleaned_data.get("allow") or not self.request.user.is_authenticated:

@@ -85,10 +85,10 @@ class UserInfoView(View):
         if error is not None:
             return self._error(request, error)
         # token_error let it through: it exists and has the openid scope, so a user.
-        assert token is not None and token.user is not None
+        assert token is not None and token.user is not None and token.application is not None
         # The token's scopes the provider knows, as DOT passes them (AccessToken.scopes).
         requested = claims_loaded(token.claims)["userinfo"]
-        claims = userinfo_claims(token.user, list(token.scopes), requested=requested)
+        claims = userinfo_claims(token.user, list(token.scopes), token.application, requested=requested)
         return allow_origin(request, JsonResponse(claims), token.application)
 
     @staticmethod

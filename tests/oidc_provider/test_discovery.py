@@ -50,7 +50,7 @@ def test_discovery_lists_supported_grant_types_and_response_modes(document):
     assert document["response_types_supported"] == ["code"]
     # OAuth 2.0 Form Post Response Mode: both are served (test_authorization_modes.py).
     assert document["response_modes_supported"] == ["query", "form_post"]
-    assert document["subject_types_supported"] == ["public"]
+    assert document["subject_types_supported"] == ["public", "pairwise"]
 
 
 def test_discovery_advertises_only_s256_pkce(document):

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from oidc_provider.apis import client_scopes_change
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, Client, GrantType
-from oidc_provider.services import LOGOUT_FIELDS, client_create
+from oidc_provider.services import LOGOUT_FIELDS, SUBJECT_FIELDS, client_create
 
 
 class Command(BaseCommand):
@@ -72,6 +72,17 @@ class Command(BaseCommand):
             help="an API scope the client may ask for (repeatable; docs/apis.md)",
         )
         parser.add_argument(
+            "--subject-type",
+            choices=Client.SubjectType.values,
+            default=Client.SubjectType.PUBLIC,
+            help="pairwise: the app sees a sub of its own sector for each person (OIDC Core 1.0 §8)",
+        )
+        parser.add_argument(
+            "--sector-identifier-uri",
+            default="",
+            help="https URL of a JSON array listing the redirect URIs of the apps in the sector",
+        )
+        parser.add_argument(
             "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
         )
 
@@ -93,6 +104,7 @@ class Command(BaseCommand):
                     require_mfa=options["require_mfa"],
                     release_groups=options["release_groups"],
                     logout={field: options[field] for field in LOGOUT_FIELDS},
+                    subject={field: options[field] for field in SUBJECT_FIELDS},
                     actor_label="createclient command",
                 )
                 if options["allow_scopes"]:

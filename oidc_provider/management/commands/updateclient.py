@@ -17,9 +17,9 @@ from .createclient import error_messages
 
 class Command(BaseCommand):
     help = (
-        "Change a client's name, redirect URIs, post-logout redirect URIs, allowed origins or grant "
-        "types, or allow it API scopes. Each list given replaces the current one; what is not given "
-        "stays as it is."
+        "Change a client's name, redirect URIs, post-logout redirect URIs, allowed origins, grant "
+        "types, subject type or sector identifier URI, or allow it API scopes. Each list given "
+        "replaces the current one; what is not given stays as it is."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -63,6 +63,8 @@ class Command(BaseCommand):
             metavar="API_IDENTIFIER",
             help="stop the client exchanging access tokens for this API",
         )
+        parser.add_argument("--subject-type", choices=Client.SubjectType.values)
+        parser.add_argument("--sector-identifier-uri", help='"" removes it')
         parser.add_argument("--json", action="store_true", help="print the client's registration as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -84,6 +86,8 @@ class Command(BaseCommand):
                     post_logout_redirect_uris=given("post_logout_redirect_uris"),
                     allowed_origins=given("allowed_origins"),
                     grant_types=options["grant_types"],
+                    subject_type=options["subject_type"],
+                    sector_identifier_uri=options["sector_identifier_uri"],
                     actor_label="updateclient command",
                 )
                 if options["allow_scopes"] or options["disallow_scopes"]:
