@@ -176,6 +176,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                             "access_token_format",
                             "access_token_algorithm",
                             "may_introspect",
+                            "rate_limit",
                             "new_client_secret",
                             "user",
                             "created",
@@ -200,7 +201,13 @@ class ClientAdmin(admin.ModelAdmin[Client]):
         if kind == Kind.WEB:
             # Public apps always use PKCE; machine-to-machine apps have no code to protect.
             advanced.append("require_pkce")
-        advanced += ["algorithm", "access_token_format", "access_token_algorithm", "may_introspect"]
+        advanced += [
+            "algorithm",
+            "access_token_format",
+            "access_token_algorithm",
+            "may_introspect",
+            "rate_limit",
+        ]
         if kind != Kind.NATIVE:
             advanced.append("new_client_secret")
         advanced.append("user")

@@ -107,6 +107,7 @@ class ClientAdminForm(forms.ModelForm[Client]):
             "access_token_format",
             "access_token_algorithm",
             "may_introspect",
+            "rate_limit",
             "user",
         ]
         labels = LABELS

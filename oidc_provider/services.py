@@ -47,6 +47,7 @@ def client_create(
     require_mfa: bool = False,
     release_groups: bool = False,
     logout: dict[str, Any] | None = None,
+    rate_limit: str = "",
     registration_source: str = Client.RegistrationSource.MANUAL,
     actor: User | AnonymousUser | None = None,
     actor_label: str = "",
@@ -54,7 +55,8 @@ def client_create(
     """Create a client and return it with its cleartext secret (None for a public client).
 
     The secret is returned exactly once: only its hash is stored. ``logout`` holds the client's
-    back- and front-channel logout metadata (``LOGOUT_FIELDS``).
+    back- and front-channel logout metadata (``LOGOUT_FIELDS``); ``rate_limit`` its request budget
+    (``REQUESTS/SECONDS``, ``unlimited``, or blank for the provider's default; rate_limits.py).
     """
     client = Client(
         name=name,
@@ -72,6 +74,7 @@ def client_create(
         require_pkce=require_pkce,
         require_mfa=require_mfa,
         release_groups=release_groups,
+        rate_limit=rate_limit,
         registration_source=registration_source,
         client_secret="",
         **{field: value for field, value in (logout or {}).items() if field in LOGOUT_FIELDS},
@@ -145,6 +148,7 @@ def client_update(
     post_logout_redirect_uris: list[str] | None = None,
     allowed_origins: list[str] | None = None,
     grant_types: list[str] | None = None,
+    rate_limit: str | None = None,
     actor: User | AnonymousUser | None = None,
     actor_label: str = "",
 ) -> list[str]:
@@ -157,6 +161,7 @@ def client_update(
         ),
         "allowed_origins": None if allowed_origins is None else " ".join(allowed_origins),
         "grant_types": None if grant_types is None else list(dict.fromkeys(grant_types)),
+        "rate_limit": rate_limit,
     }
     changed = [
         field for field, value in wanted.items() if value is not None and value != getattr(client, field)

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from oidc_provider.client_settings import RATE_LIMIT_DEFAULT
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, Client, GrantType
 from oidc_provider.services import LOGOUT_FIELDS, client_create
 
@@ -62,6 +63,12 @@ class Command(BaseCommand):
             "--frontchannel-logout-session-required", action="store_true", help="add iss and sid to it"
         )
         parser.add_argument(
+            "--rate-limit",
+            default=RATE_LIMIT_DEFAULT,
+            help="requests per window at the token, introspection, revocation, UserInfo and device "
+            "endpoints: REQUESTS/SECONDS (e.g. 600/60), unlimited, or default (PORCHLIGHT_CLIENT_RATE_LIMIT)",
+        )
+        parser.add_argument(
             "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
         )
 
@@ -82,6 +89,7 @@ class Command(BaseCommand):
                 require_mfa=options["require_mfa"],
                 release_groups=options["release_groups"],
                 logout={field: options[field] for field in LOGOUT_FIELDS},
+                rate_limit=rate_limit_option(options["rate_limit"]),
                 actor_label="createclient command",
             )
         except ValidationError as error:
@@ -100,3 +108,8 @@ def error_messages(error: ValidationError) -> list[str]:
     if hasattr(error, "message_dict"):
         return [f"{field}: {msg}" for field, msgs in error.message_dict.items() for msg in msgs]
     return list(error.messages)
+
+
+def rate_limit_option(value: str) -> str:
+    """Return the ``rate_limit`` field's value for a ``--rate-limit`` option ("default": blank)."""
+    return "" if value.strip().lower() == RATE_LIMIT_DEFAULT else value.strip()

@@ -10,13 +10,13 @@ from oidc_provider.client_settings import client_description
 from oidc_provider.models import Client, GrantType
 from oidc_provider.services import client_update
 
-from .createclient import error_messages
+from .createclient import error_messages, rate_limit_option
 
 
 class Command(BaseCommand):
     help = (
-        "Change a client's name, redirect URIs, post-logout redirect URIs, allowed origins or grant "
-        "types. Each list given replaces the current one; what is not given stays as it is."
+        "Change a client's name, redirect URIs, post-logout redirect URIs, allowed origins, grant "
+        "types or rate limit. Each list given replaces the current one; what is not given stays as it is."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,6 +30,10 @@ class Command(BaseCommand):
             parser.add_argument(
                 f"--clear-{name}", action="store_true", help=f"remove every one of the {name}"
             )
+        parser.add_argument(
+            "--rate-limit",
+            help="REQUESTS/SECONDS (e.g. 600/60), unlimited, or default (PORCHLIGHT_CLIENT_RATE_LIMIT)",
+        )
         parser.add_argument("--json", action="store_true", help="print the client's registration as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -49,6 +53,9 @@ class Command(BaseCommand):
                 post_logout_redirect_uris=given("post_logout_redirect_uris"),
                 allowed_origins=given("allowed_origins"),
                 grant_types=options["grant_types"],
+                rate_limit=None
+                if options["rate_limit"] is None
+                else rate_limit_option(options["rate_limit"]),
                 actor_label="updateclient command",
             )
         except ValidationError as error:
