@@ -40,7 +40,6 @@ no code for it; ``slow_down`` tells a device to poll less often for good (RFC 86
 
 import hashlib
 import math
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -53,6 +52,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.dispatch import Signal
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from oauthlib.common import Request, urlencode
 from oauthlib.oauth2.rfc6749 import errors
 
@@ -130,9 +130,13 @@ def _cache_count(key: str, rate: Rate, now_ms: int) -> tuple[int, int]:
     return count, started_ms + rate.seconds * 1000
 
 
+def _now_ms() -> int:
+    return int(timezone.now().timestamp() * 1000)
+
+
 def _refusal(key: str, rate: Rate) -> Refusal | None:
     """Count one request against ``rate`` under ``key``; return the refusal when it is over."""
-    now_ms = time.time_ns() // 1_000_000
+    now_ms = _now_ms()
     store = _cache_count if settings.PORCHLIGHT["CACHE_THROTTLE"] else _database_count
     count, expires = store(key, rate, now_ms)
     if count <= rate.requests:
@@ -249,4 +253,4 @@ def too_many_requests(refusal: Refusal) -> JsonResponse:
 
 def rate_counts_ended() -> QuerySet[ClientRequestCount]:
     """Return the counts whose window has ended, for housekeeping to delete."""
-    return ClientRequestCount.objects.filter(expires__lte=time.time_ns() // 1_000_000)
+    return ClientRequestCount.objects.filter(expires__lte=_now_ms())
