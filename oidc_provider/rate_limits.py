@@ -45,6 +45,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Literal
 
 from django.conf import settings
@@ -93,6 +94,7 @@ class ClientIdentity:
 # --- the stores --------------------------------------------------------------------------------
 
 
+@cache
 def _upsert_sql() -> str:
     quote = connection.ops.quote_name
     table, key, count, expires = (
