@@ -121,8 +121,9 @@ def _database_count(key: str, rate: Rate, now_ms: int) -> tuple[int, int]:
 
 
 def _cache_count(key: str, rate: Rate, now_ms: int) -> tuple[int, int]:
-    # The window's length is in the name: a changed budget starts counting afresh.
-    name = f"ratelimit:{key}:{rate.seconds}"
+    # As in the database, a changed budget applies to the count so far; a changed window length
+    # from the next window on (until then Retry-After may be off by the difference).
+    name = f"ratelimit:{key}"
     now = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
     count = cache_count(name, window=rate.seconds, now=now)
     if count <= rate.requests:

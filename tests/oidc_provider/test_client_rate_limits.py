@@ -19,6 +19,7 @@ from django.db import connection
 
 from ground.rates import Rate
 from oidc_provider.models import Client, DeviceGrant
+from tests.admin_forms import change_client_in_admin
 from tests.conftest import authorize, basic_auth, concurrent_database, exchange
 
 BUDGET = 3
@@ -368,10 +369,16 @@ def test_client_rate_limits_client_commands_set_and_show_the_limit(db, settings,
     assert not Client.objects.filter(name="Other").exists()
 
 
-def test_client_rate_limits_admin_edits_the_limit(staff, rp):
-    page = staff.get(f"/admin/oidc_provider/client/{rp.model.pk}/change/")
-    assert page.status_code == 200
-    assert b'name="rate_limit"' in page.content
+def test_client_rate_limits_admin_edits_the_limit(staff, client, budget, rp):
+    page = staff.get(f"/admin/oidc_provider/client/{rp.model.pk}/change/").content.decode()
+    assert 'name="rate_limit"' in page and "REQUESTS/SECONDS" in page
+
+    refused = change_client_in_admin(staff, rp.model, rate_limit="fast")
+    assert "write a rate as REQUESTS/SECONDS" in refused.content.decode()
+    assert statuses([revoke(client, rp) for _ in range(BUDGET)]) == [200] * BUDGET
+
+    assert change_client_in_admin(staff, rp.model, rate_limit="5/60").status_code == 302
+    assert statuses([revoke(client, rp) for _ in range(3)]) == [200, 200, 429]
 
 
 def test_client_rate_limits_setting_refuses_a_bad_value():
