@@ -242,7 +242,7 @@ def too_many_requests(refusal: Refusal) -> JsonResponse:
         {
             "error": ERROR,
             "error_description": (
-                f"This client has used its request budget. Try again in {refusal.retry_after} seconds."
+                f"The request budget for this client is used up. Try again in {refusal.retry_after} seconds."
             ),
         },
         status=429,
