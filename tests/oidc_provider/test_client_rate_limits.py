@@ -244,6 +244,24 @@ def test_client_rate_limits_naming_a_client_does_not_spend_its_budget(client, bu
     assert statuses(honest) == [200] * BUDGET + [429]
 
 
+def test_client_rate_limits_device_authorization_counts_a_wrong_secret_per_address(
+    client, budget, make_client, signing_keys
+):
+    cli = make_client(
+        name="Deploy CLI", redirect_uris=[], post_logout_redirect_uris=[], grant_types=[DEVICE_GRANT]
+    )
+
+    def start(secret: str, address: str):
+        auth = basic_auth(cli.client_id, secret)
+        return client.post("/o/device/", {"scope": "openid"}, HTTP_AUTHORIZATION=auth, REMOTE_ADDR=address)
+
+    forged = [start("wrong-secret-" + "z" * 32, "203.0.113.9") for _ in range(BUDGET + 1)]
+    assert statuses(forged) == [401] * BUDGET + [429]
+    assert_refused(forged[-1])
+    honest = [start(cli.client_secret, "198.51.100.7") for _ in range(BUDGET + 1)]
+    assert statuses(honest) == [200] * BUDGET + [429]
+
+
 def test_client_rate_limits_unauthenticated_requests_count_per_address(client, budget, machine):
     wrong = "wrong-secret-" + "y" * 32
     for _ in range(BUDGET):
