@@ -25,7 +25,8 @@ Password reset requests use the same rows under their own scopes: at most
 With ``PORCHLIGHT_CACHE_THROTTLE`` the counts within the window live in the shared cache (Redis)
 instead, one atomic ``INCR`` per key and attempt, so a failed login writes no row; lockouts stay
 rows, where staff see and clear them. Either store sits behind the same few methods
-(``_DatabaseCounts``, ``_CacheCounts``); when to lock and for how long is decided here once.
+(``_DatabaseCounts``, ``_CacheCounts``; the cache's windowed count is ``ground/cache_counts.py``,
+which the client rate limits share); when to lock and for how long is decided here once.
 """
 
 import hashlib

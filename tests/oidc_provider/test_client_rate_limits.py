@@ -399,10 +399,11 @@ def test_client_rate_limits_admin_edits_the_limit(staff, client, budget, rp):
     assert statuses([revoke(client, rp) for _ in range(3)]) == [200, 200, 429]
 
 
-def test_client_rate_limits_setting_refuses_a_bad_value():
+def test_client_rate_limits_setting_refuses_a_bad_value(settings):
     env = {**os.environ, "PORCHLIGHT_CLIENT_RATE_LIMIT": "600 per minute"}
+    manage = settings.BASE_DIR / "manage.py"
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, str(manage), "check"], env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode != 0
     assert "PORCHLIGHT_CLIENT_RATE_LIMIT: write a rate as REQUESTS/SECONDS" in result.stderr
