@@ -25,7 +25,8 @@ Password reset requests use the same rows under their own scopes: at most
 With ``PORCHLIGHT_CACHE_THROTTLE`` the counts within the window live in the shared cache (Redis)
 instead, one atomic ``INCR`` per key and attempt, so a failed login writes no row; lockouts stay
 rows, where staff see and clear them. Either store sits behind the same few methods
-(``_DatabaseCounts``, ``_CacheCounts``); when to lock and for how long is decided here once.
+(``_DatabaseCounts``, ``_CacheCounts``; the cache's windowed count is ``ground/cache_counts.py``,
+which the client rate limits share); when to lock and for how long is decided here once.
 """
 
 import hashlib
@@ -45,6 +46,7 @@ from django.utils import timezone
 
 from audit.actions import Action
 from audit.services import audit_record
+from ground.cache_counts import cache_count, started_name
 from ground.client_address import client_ip, ip_key
 
 from .models import LoginFailure
@@ -291,24 +293,10 @@ class _CacheCounts:
         digest = hashlib.sha256(key.encode()).hexdigest()
         epoch = 0 if row is None or row.locked_until is None else int(row.locked_until.timestamp())
         name = f"throttle:{scope}:{digest}:{epoch}"
-        return name, f"{name}:started"
+        return name, started_name(name)
 
     def _add(self, names: tuple[str, str], limit: Limit, now: datetime) -> int:
-        count_name, started_name = names
-        for _ in range(3):
-            cache.add(count_name, 0, timeout=limit.window)
-            try:
-                count = cache.incr(count_name)
-            except ValueError:
-                # Deleted (or expired) between add and incr: add it again.
-                continue
-            if count == 1:
-                # This attempt opens the window. Django's incr checks that the key exists and
-                # then increments it; a key that expired in between comes back without an expiry.
-                cache.touch(count_name, limit.window)
-                cache.set(started_name, int(now.timestamp()), timeout=limit.window)
-            return count
-        return cache.incr(count_name)
+        return cache_count(names[0], window=limit.window, now=now)
 
     def _take_back(self, names: tuple[str, str]) -> None:
         count_name, _ = names

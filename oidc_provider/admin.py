@@ -189,6 +189,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                             "access_token_algorithm",
                             "may_introspect",
                             "token_exchange_apis",
+                            "rate_limit",
                             "new_client_secret",
                             "user",
                             "created",
@@ -223,7 +224,13 @@ class ClientAdmin(admin.ModelAdmin[Client]):
         if kind == Kind.WEB:
             # Public apps always use PKCE; machine-to-machine apps have no code to protect.
             advanced.append("require_pkce")
-        advanced += ["algorithm", "access_token_format", "access_token_algorithm", "may_introspect"]
+        advanced += [
+            "algorithm",
+            "access_token_format",
+            "access_token_algorithm",
+            "may_introspect",
+            "rate_limit",
+        ]
         if kind != Kind.NATIVE:
             # RFC 8693: only a client that authenticates may exchange tokens.
             advanced += ["token_exchange_apis", "new_client_secret"]

@@ -7,7 +7,12 @@ from typing import Any
 from django.urls import reverse
 from oauth2_provider.settings import oauth2_settings
 
+from ground.rates import UNLIMITED
+
 from .models import Client, GrantType
+
+# What the client commands take and show for "no limit of its own".
+RATE_LIMIT_DEFAULT = "default"
 
 
 class Kind:
@@ -98,6 +103,9 @@ def client_description(client: Client) -> dict[str, Any]:
         "token_exchange_apis": sorted(api.identifier for api in client.token_exchange_apis.all())
         if client.pk
         else [],
+        # The client's own budget ("default": PORCHLIGHT_CLIENT_RATE_LIMIT), and what applies.
+        "rate_limit": client.rate_limit or RATE_LIMIT_DEFAULT,
+        "effective_rate_limit": str(client.request_rate or UNLIMITED),
         "created": client.created.isoformat() if client.created else None,
         "updated": client.updated.isoformat() if client.updated else None,
     }

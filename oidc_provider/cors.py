@@ -23,7 +23,8 @@ def allow_origin(request: HttpRequest, response: HttpResponse, client: Client | 
     allowed = client.origin_allowed(origin) if client is not None else _origin_registered_anywhere(origin)
     if origin and allowed:
         response["Access-Control-Allow-Origin"] = origin
-        response["Access-Control-Expose-Headers"] = "WWW-Authenticate"
+        # Retry-After is no CORS-safelisted header: without this a browser app cannot read it (429).
+        response["Access-Control-Expose-Headers"] = "WWW-Authenticate, Retry-After"
     return response
 
 

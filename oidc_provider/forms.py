@@ -119,6 +119,7 @@ class ClientAdminForm(forms.ModelForm[Client]):
             "may_introspect",
             "allowed_scopes",
             "token_exchange_apis",
+            "rate_limit",
             "user",
         ]
         labels = LABELS

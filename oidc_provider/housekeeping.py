@@ -27,6 +27,7 @@ from . import rotation
 from .device import device_grants_expired
 from .logout import logout_deliveries_resume
 from .models import AccessToken, Grant, IDToken, LogoutDelivery, RefreshToken
+from .rate_limits import rate_counts_ended
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def expired_tokens_purge(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
 
 
 def housekeeping_prune(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
-    """Prune tokens, grants, device codes, sessions, lockouts and old audit events; return counts."""
+    """Prune tokens, grants, device codes, sessions, lockouts, rate counts and old audit events."""
     # First end the sign-in sessions whose time is up, so their apps are told (back-channel
     # logout) and their tokens die, and re-queue deliveries a stopped worker left behind.
     counts = {"sessions_expired": login_sessions_expire(), "logouts_resumed": logout_deliveries_resume()}
@@ -76,6 +77,7 @@ def housekeeping_prune(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
     counts["login_failures"] = batched_delete(
         LoginFailure.objects.filter(expires__lte=timezone.now()), batch_size=batch_size
     )
+    counts["client_request_counts"] = batched_delete(rate_counts_ended(), batch_size=batch_size)
     counts["audit_events"] = audit_purge(batch_size=batch_size)
     # A copy of someone's data not downloaded in time is deleted, not kept (GDPR Art. 5(1)(e)).
     counts["data_exports_expired"] = data_exports_expire()

@@ -30,6 +30,7 @@ from oauth2_provider.models import (
 
 from accounts.attributes import Kind
 from ground.outbound import uri_refusal
+from ground.rates import Rate, parse_rate
 
 from .hashers import client_secret_problem
 from .keys_at_rest import encrypt_secret
@@ -71,6 +72,15 @@ DOT_GRANT_NAMES = {
 
 # What Model.clean() gathers before raising one ValidationError: messages (or errors) per field.
 ValidationErrors: TypeAlias = dict[str, list[StrOrPromise | ValidationError]]
+
+
+def validate_rate_limit(value: str) -> None:
+    """Refuse a client rate limit that is neither blank, ``unlimited`` nor REQUESTS/SECONDS."""
+    if value:
+        try:
+            parse_rate(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 def default_grant_types() -> list[str]:
@@ -196,6 +206,20 @@ class Client(AbstractApplication):
             "URI of the apps that share the sector (its host)."
         ),
     )
+    # oidc_provider/rate_limits.py: requests per window at the token, introspection, revocation,
+    # UserInfo and device authorization endpoints together. Blank: PORCHLIGHT_CLIENT_RATE_LIMIT.
+    rate_limit = models.CharField(
+        _("rate limit"),
+        max_length=20,
+        blank=True,
+        default="",
+        validators=[validate_rate_limit],
+        help_text=_(
+            "Requests per window this app may make to the token, introspection, revocation, UserInfo "
+            "and device endpoints, as REQUESTS/SECONDS (e.g. 600/60), or “unlimited” for a "
+            "trusted back end. Blank: the provider's default."
+        ),
+    )
     # HS256 only: the secret, Fernet-encrypted with the key-encryption key (keys_at_rest.py), because the
     # provider must sign with it (OIDC Core 1.0 §10.1). Empty for every other algorithm.
     client_secret_encrypted = models.TextField(editable=False, blank=True, default="")
@@ -217,6 +241,13 @@ class Client(AbstractApplication):
     def pkce_required(self) -> bool:
         """Return whether this client's codes need PKCE (RFC 9700 §2.1.1: always when public)."""
         return self.client_type == self.CLIENT_PUBLIC or self.require_pkce
+
+    @property
+    def request_rate(self) -> Rate | None:
+        """Return the rate this client's requests are limited to; None: unlimited."""
+        if not self.rate_limit:
+            return settings.PORCHLIGHT["CLIENT_RATE_LIMIT"]
+        return parse_rate(self.rate_limit)
 
     @property
     def registered_itself(self) -> bool:
@@ -932,3 +963,23 @@ class Role(models.Model):
                 errors["name"] = [_("There is already a role “%s” here.") % self.name]
         if errors:
             raise ValidationError(errors)
+
+
+class ClientRequestCount(models.Model):
+    """Requests counted against one budget in its current window (oidc_provider/rate_limits.py).
+
+    One row per budget: a client's (``c:`` and its pk) or, for requests whose client did not
+    authenticate, a client id and address's (``a:`` and a digest). Updated by one atomic upsert per
+    request; rows whose window has ended are pruned by housekeeping.
+    """
+
+    key = models.CharField(max_length=80, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    # When the window ends, in epoch milliseconds: compared in SQL on every request.
+    expires = models.BigIntegerField(db_index=True)
+
+    class Meta:
+        verbose_name = _("client request count")
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

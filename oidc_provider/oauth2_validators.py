@@ -36,6 +36,7 @@ from .id_token import IDToken
 from .logout import session_client_record
 from .models import AccessToken, Client, Grant, GrantType, RefreshToken
 from .models import IDToken as IDTokenRecord
+from .rate_limits import loaded_client
 from .refresh import refresh_token_lock, refresh_token_rotated
 from .request_state import ValidatorRequest, auth_context_fields, auth_context_of, state_of
 from .requested_claims import claims_loaded
@@ -130,6 +131,9 @@ class PorchlightValidator(_OAuth2Validator):
                 # A code exchange read the code's client with its grant already (codes.py);
                 # DOT's checks below still apply to it.
                 request.client = grant.application
+            elif (loaded := loaded_client(client_id)) is not None:
+                # The view authenticated the client already, to count it (rate_limits.py).
+                request.client = loaded
             else:
                 # A value PostgreSQL refuses (a NUL byte) is "no such client", as in DOT.
                 with contextlib.suppress(ValueError):

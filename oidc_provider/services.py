@@ -53,6 +53,7 @@ def client_create(
     release_groups: bool = False,
     logout: dict[str, Any] | None = None,
     subject: dict[str, str] | None = None,
+    rate_limit: str = "",
     registration_source: str = Client.RegistrationSource.MANUAL,
     actor: User | AnonymousUser | None = None,
     actor_label: str = "",
@@ -61,7 +62,8 @@ def client_create(
 
     The secret is returned exactly once: only its hash is stored. ``logout`` holds the client's
     back- and front-channel logout metadata (``LOGOUT_FIELDS``), ``subject`` its subject type and
-    sector identifier URI (``SUBJECT_FIELDS``).
+    sector identifier URI (``SUBJECT_FIELDS``), ``rate_limit`` its request budget (``REQUESTS/SECONDS``,
+    ``unlimited``, or blank for the provider's default; rate_limits.py).
     """
     client = Client(
         name=name,
@@ -79,6 +81,7 @@ def client_create(
         require_pkce=require_pkce,
         require_mfa=require_mfa,
         release_groups=release_groups,
+        rate_limit=rate_limit,
         registration_source=registration_source,
         client_secret="",
         **{field: value for field, value in (logout or {}).items() if field in LOGOUT_FIELDS},
@@ -155,6 +158,7 @@ def client_update(
     grant_types: list[str] | None = None,
     subject_type: str | None = None,
     sector_identifier_uri: str | None = None,
+    rate_limit: str | None = None,
     actor: User | AnonymousUser | None = None,
     actor_label: str = "",
 ) -> list[str]:
@@ -169,6 +173,7 @@ def client_update(
         "grant_types": None if grant_types is None else list(dict.fromkeys(grant_types)),
         "subject_type": subject_type,
         "sector_identifier_uri": sector_identifier_uri,
+        "rate_limit": rate_limit,
     }
     changed = [
         field for field, value in wanted.items() if value is not None and value != getattr(client, field)

@@ -33,6 +33,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from audit.actions import Action
 from ground.client_address import client_address
+from oidc_provider.rate_limits import request_refused
 
 REQUESTS = Counter(
     "porchlight_http_requests_total",
@@ -54,6 +55,11 @@ SECOND_FACTORS = Counter(
 )
 CONSENTS = Counter("porchlight_consents_total", "Consents given (new or widened).")
 DATABASE_ERRORS = Counter("porchlight_database_errors_total", "Requests that failed on a database error.")
+CLIENT_RATE_LIMITED = Counter(
+    "porchlight_client_rate_limited_total",
+    "Requests refused (429) by a client's rate limit, by endpoint and client.",
+    ["endpoint", "client"],
+)
 
 # Paths with their own ids in the URL would make one series per id; the view name is bounded.
 UNMATCHED = "unmatched"
@@ -217,6 +223,18 @@ def _consent_saved(sender, instance, **kwargs) -> None:
     CONSENTS.inc()
 
 
+def _client_rate_limited(sender, endpoint: str, client=None, **kwargs) -> None:
+    # Staff register clients, so their ids are a bounded label set; self-registered ones
+    # (RFC 7591) are not, nor are the senders of requests no client authenticated.
+    if client is None:
+        label = "unauthenticated"
+    elif client.registered_itself:
+        label = "self-registered"
+    else:
+        label = client.client_id
+    CLIENT_RATE_LIMITED.labels(endpoint, label).inc()
+
+
 def _request_failed(sender, request=None, **kwargs) -> None:
     if isinstance(sys.exc_info()[1], DatabaseError):
         DATABASE_ERRORS.inc()
@@ -230,3 +248,4 @@ post_save.connect(_audit_event_saved, sender="audit.AuditEvent", dispatch_uid="o
 post_save.connect(_login_session_saved, sender="accounts.LoginSession", dispatch_uid="ops.metrics.session")
 post_save.connect(_consent_saved, sender="oidc_provider.Consent", dispatch_uid="ops.metrics.consent")
 got_request_exception.connect(_request_failed, dispatch_uid="ops.metrics.request_failed")
+request_refused.connect(_client_rate_limited, dispatch_uid="ops.metrics.client_rate_limited")

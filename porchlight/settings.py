@@ -19,6 +19,8 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
+from ground.rates import Rate, parse_rate
+
 # Django's generic classes (ModelAdmin, ModelForm, ...) as django-stubs declares them, so that
 # `admin.ModelAdmin[Client]` also works at run time.
 django_stubs_ext.monkeypatch()
@@ -385,6 +387,15 @@ if CACHE_THROTTLE and not CACHE_URL:
         "PORCHLIGHT_CACHE_THROTTLE needs PORCHLIGHT_CACHE_URL (a redis:// URL every node shares)"
     )
 
+
+def _client_rate_limit() -> Rate | None:
+    """Read PORCHLIGHT_CLIENT_RATE_LIMIT: REQUESTS/SECONDS, or unlimited (ground/rates.py)."""
+    try:
+        return parse_rate(env("PORCHLIGHT_CLIENT_RATE_LIMIT", "600/60"))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"PORCHLIGHT_CLIENT_RATE_LIMIT: {exc}") from exc
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -491,6 +502,7 @@ class PorchlightSettings(TypedDict):
     KEY_ENCRYPTION_KEY: str
     KEY_ENCRYPTION_KEY_FALLBACKS: list[str]
     CACHE_THROTTLE: bool
+    CLIENT_RATE_LIMIT: Rate | None
     LOGIN_MAX_FAILURES_PER_ACCOUNT: int
     LOGIN_MAX_FAILURES_PER_IP: int
     LOGIN_FAILURE_WINDOW: int
@@ -538,6 +550,10 @@ PORCHLIGHT: PorchlightSettings = {
     # Brute-force protection (accounts/throttling.py): failures counted per account and per client
     # IP in the database (or, with CACHE_THROTTLE, in Redis), so every worker and node shares them.
     "CACHE_THROTTLE": CACHE_THROTTLE,
+    # Requests each client may make to the token, introspection, revocation, UserInfo and device
+    # authorization endpoints together, unless the client has a limit of its own (None: no limit;
+    # oidc_provider/rate_limits.py). Counted where the login throttle counts (CACHE_THROTTLE).
+    "CLIENT_RATE_LIMIT": _client_rate_limit(),
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": env_int("PORCHLIGHT_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, maximum=1000),
     "LOGIN_MAX_FAILURES_PER_IP": env_int("PORCHLIGHT_LOGIN_MAX_FAILURES_PER_IP", 20, maximum=100_000),
     "LOGIN_FAILURE_WINDOW": env_int("PORCHLIGHT_LOGIN_FAILURE_WINDOW", 900, maximum=86400),

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("oidc_provider", "0014_subjects"),
+        ("oidc_provider", "0015_client_rate_limits"),
     ]
 
     operations = [

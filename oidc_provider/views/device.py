@@ -43,6 +43,7 @@ from ..device import (
     user_code_display,
 )
 from ..models import Client, DeviceGrant, GrantType
+from ..rate_limits import client_request_refused, too_many_requests, unauthenticated_request_refused
 from .token import client_challenge
 
 CONFIRM_SALT = "porchlight.device.confirm"
@@ -78,8 +79,23 @@ class DeviceAuthorizationView(OAuthLibMixin, View):
             oauth_urlencode(core.extract_body(request)),
             core.extract_headers(request),
         )
+        grant = core.server.device_code_grant
         try:
-            client, scopes = self._authorize_client(core.server.device_code_grant, oauth_request)
+            self._authenticate_client(grant, oauth_request)
+        except errors.OAuth2Error as error:
+            # Counted per (client_id, address), never against the client it names (rate_limits.py).
+            refusal = unauthenticated_request_refused(
+                request=request, client_id=str(oauth_request.client_id or ""), endpoint="device_authorization"
+            )
+            return _error(request, error) if refusal is None else too_many_requests(refusal)
+        # Authentication set the client.
+        assert oauth_request.client is not None
+        refusal = client_request_refused(client=oauth_request.client, endpoint="device_authorization")
+        if refusal is not None:
+            # Before a device code is made: a refused request leaves nothing behind.
+            return too_many_requests(refusal)
+        try:
+            client, scopes = self._authorize_client(grant, oauth_request)
         except errors.OAuth2Error as error:
             return _error(request, error)
         authorization = device_authorization_create(client=client, scopes=scopes)
@@ -100,8 +116,8 @@ class DeviceAuthorizationView(OAuthLibMixin, View):
         )
 
     @staticmethod
-    def _authorize_client(grant: DeviceCodeGrant, oauth_request: OAuthRequest) -> tuple[Client, list[str]]:
-        """Authenticate the client as at the token endpoint and resolve the scopes it asks for."""
+    def _authenticate_client(grant: DeviceCodeGrant, oauth_request: OAuthRequest) -> None:
+        """Authenticate the client as at the token endpoint; it is then ``oauth_request.client``."""
         # RFC 8628 §3.1: confidential clients authenticate as in RFC 6749 §3.2.1, public ones send
         # client_id. oauthlib's own device endpoint wants client_id even with HTTP Basic.
         try:
@@ -112,6 +128,10 @@ class DeviceAuthorizationView(OAuthLibMixin, View):
             raise errors.InvalidRequestError(
                 description="client_id is not the client that authenticated.", request=oauth_request
             ) from error
+
+    @staticmethod
+    def _authorize_client(grant: DeviceCodeGrant, oauth_request: OAuthRequest) -> tuple[Client, list[str]]:
+        """Check the authenticated client may use the device grant; resolve the scopes it asks for."""
         client, validator = oauth_request.client, grant.request_validator
         # Authentication set the client; DOT's server gives each grant its validator.
         assert client is not None and validator is not None

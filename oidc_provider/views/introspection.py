@@ -5,6 +5,7 @@ Only the client a token was issued to, or a client registered as allowed to intr
 told ``active: false`` (RFC 7662 §2.2, §4). DOT lets any client introspect any token.
 """
 
+from dataclasses import replace
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,11 +13,11 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views.mixins import OAuthLibMixin
-from oauthlib.common import Request, urlencode
 
 from ground.checksums import token_checksum
 
 from ..models import Client, RefreshToken
+from ..rate_limits import identify_client, request_refused_for, too_many_requests
 from ..tokens import access_token_claims, access_token_find, refresh_token_claims, token_usable
 
 INACTIVE = {"active": False}
@@ -33,7 +34,16 @@ class IntrospectionView(OAuthLibMixin, View):
     http_method_names = ["post", "options"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        client = self._authenticated_client(request)
+        identity = identify_client(self.get_oauthlib_core(), request)
+        # RFC 7662 §2.1: the caller must authenticate, which a public client cannot do.
+        client = identity.client if identity.accepted and self._confidential(identity.client) else None
+        refusal = request_refused_for(
+            request=request,
+            identity=replace(identity, accepted=client is not None),
+            endpoint="introspection",
+        )
+        if refusal is not None:
+            return too_many_requests(refusal)
         if client is None:
             return invalid_client()
         token = request.POST.get("token")
@@ -51,22 +61,9 @@ class IntrospectionView(OAuthLibMixin, View):
                 return self._no_store(JsonResponse(data))
         return self._no_store(JsonResponse(INACTIVE))
 
-    def _authenticated_client(self, request: HttpRequest) -> Client | None:
-        core = self.get_oauthlib_core()
-        # The oauthlib request DOT would build, from its public parts: the headers and body as
-        # DOT extracts them, and the query re-encoded so oauthlib can always parse it.
-        query = urlencode([(key, request.GET[key]) for key in request.GET])
-        uri = f"{request.path}?{query}" if query else request.path
-        body = urlencode(core.extract_body(request))
-        oauth_request = Request(uri, "POST", body, core.extract_headers(request))
-        validator = core.server.request_validator
-        # RFC 7662 §2.1: the caller must authenticate, which a public client cannot do.
-        if not validator.authenticate_client(oauth_request):
-            return None
-        client: Client | None = oauth_request.client
-        if client is None or client.client_type != Client.CLIENT_CONFIDENTIAL:
-            return None
-        return client
+    @staticmethod
+    def _confidential(client: Client | None) -> bool:
+        return client is not None and client.client_type == Client.CLIENT_CONFIDENTIAL
 
     @staticmethod
     def _may_see(token_client_id: int | None, client: Client) -> bool:

@@ -11,8 +11,9 @@ from oauth2_provider.signals import app_authorized
 from oauth2_provider.views import RevokeTokenView as DotRevokeTokenView
 from oauth2_provider.views import TokenView as DotTokenView
 
-from ..cors import preflight_response
+from ..cors import allow_origin, preflight_response
 from ..models import GrantType
+from ..rate_limits import client_loaded, identify_client, request_refused_for, too_many_requests
 
 
 def client_challenge(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -53,7 +54,14 @@ class TokenView(DotTokenView):
         # locks nothing and DOT saves its one token atomically, so it skips the outer
         # transaction and the SAVEPOINT round trips DOT's would add inside it.
         outer = nullcontext() if grant_type == GrantType.CLIENT_CREDENTIALS else transaction.atomic()
-        with outer:
+        # The client's budget is counted before the grant runs and outside its transaction
+        # (rate_limits.py): a refused request consumes nothing, and the count's row is not held.
+        identity = identify_client(self.get_oauthlib_core(), request)
+        refusal = request_refused_for(request=request, identity=identity, endpoint="token")
+        if refusal is not None:
+            # Browser apps must be able to read the refusal and its Retry-After (cors.py).
+            return allow_origin(request, too_many_requests(refusal), identity.client)
+        with client_loaded(identity.client), outer:
             if grant_type == GrantType.DEVICE_CODE:
                 # RFC 8628 §3.4: oauthlib's device grant with Porchlight's validator hooks
                 # (oidc_provider/device.py). DOT's own branch looks the code up in clear, for
@@ -94,7 +102,14 @@ class TokenView(DotTokenView):
 
 class RevokeTokenView(DotRevokeTokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # RFC 7009 §2.2.1: invalid_client is answered as in RFC 6749 §5.2.
-        # DOT's view has no annotations, and a super() call cannot be exempted by name
+        # Counted before the token is looked up, as at the token endpoint (rate_limits.py).
+        # DOT's view has no annotations, and calls through it cannot be exempted by name
         # (untyped_calls_exclude in pyproject.toml).
-        return client_challenge(request, super().post(request, *args, **kwargs))  # type: ignore[no-untyped-call]
+        core = self.get_oauthlib_core()  # type: ignore[no-untyped-call]
+        identity = identify_client(core, request)
+        refusal = request_refused_for(request=request, identity=identity, endpoint="revocation")
+        if refusal is not None:
+            return too_many_requests(refusal)
+        with client_loaded(identity.client):
+            # RFC 7009 §2.2.1: invalid_client is answered as in RFC 6749 §5.2.
+            return client_challenge(request, super().post(request, *args, **kwargs))  # type: ignore[no-untyped-call]

@@ -17,6 +17,7 @@ from ..claims import userinfo_claims
 from ..cors import allow_origin, preflight_response
 from ..models import AccessToken
 from ..requested_claims import claims_loaded
+from ..rate_limits import client_request_refused, too_many_requests
 from ..tokens import access_token_find, token_usable
 
 SCOPES = ["openid"]
@@ -86,6 +87,11 @@ class UserInfoView(View):
             return self._error(request, error)
         # token_error let it through: it exists and has the openid scope, so a user.
         assert token is not None and token.user is not None and token.application is not None
+        refusal = client_request_refused(client=token.application, endpoint="userinfo")
+        if refusal is not None:
+            # No WWW-Authenticate: the token is good (RFC 6750 §3 challenges a bad one), and a
+            # challenge would have the app discard it.
+            return allow_origin(request, too_many_requests(refusal), token.application)
         # The token's scopes the provider knows, as DOT passes them (AccessToken.scopes).
         requested = claims_loaded(token.claims)["userinfo"]
         claims = userinfo_claims(token.user, list(token.scopes), token.application, requested=requested)

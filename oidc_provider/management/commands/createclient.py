@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from oidc_provider.apis import client_scopes_change
+from oidc_provider.client_settings import RATE_LIMIT_DEFAULT
 from oidc_provider.models import KEY_ALGORITHMS, Algorithm, Client, GrantType
 from oidc_provider.services import LOGOUT_FIELDS, SUBJECT_FIELDS, client_create
 
@@ -83,6 +84,12 @@ class Command(BaseCommand):
             help="https URL of a JSON array listing the redirect URIs of the apps in the sector",
         )
         parser.add_argument(
+            "--rate-limit",
+            default=RATE_LIMIT_DEFAULT,
+            help="requests per window at the token, introspection, revocation, UserInfo and device "
+            "endpoints: REQUESTS/SECONDS (e.g. 600/60), unlimited, or default (PORCHLIGHT_CLIENT_RATE_LIMIT)",
+        )
+        parser.add_argument(
             "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
         )
 
@@ -105,6 +112,7 @@ class Command(BaseCommand):
                     release_groups=options["release_groups"],
                     logout={field: options[field] for field in LOGOUT_FIELDS},
                     subject={field: options[field] for field in SUBJECT_FIELDS},
+                    rate_limit=rate_limit_option(options["rate_limit"]),
                     actor_label="createclient command",
                 )
                 if options["allow_scopes"]:
@@ -127,3 +135,8 @@ def error_messages(error: ValidationError) -> list[str]:
     if hasattr(error, "message_dict"):
         return [f"{field}: {msg}" for field, msgs in error.message_dict.items() for msg in msgs]
     return list(error.messages)
+
+
+def rate_limit_option(value: str) -> str:
+    """Return the ``rate_limit`` field's value for a ``--rate-limit`` option ("default": blank)."""
+    return "" if value.strip().lower() == RATE_LIMIT_DEFAULT else value.strip()

@@ -12,14 +12,14 @@ from oidc_provider.client_settings import client_description
 from oidc_provider.models import Client, GrantType
 from oidc_provider.services import client_update
 
-from .createclient import error_messages
+from .createclient import error_messages, rate_limit_option
 
 
 class Command(BaseCommand):
     help = (
         "Change a client's name, redirect URIs, post-logout redirect URIs, allowed origins, grant "
-        "types, subject type or sector identifier URI, or allow it API scopes. Each list given "
-        "replaces the current one; what is not given stays as it is."
+        "types, subject type, sector identifier URI or rate limit, or allow it API scopes. Each list "
+        "given replaces the current one; what is not given stays as it is."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -65,6 +65,10 @@ class Command(BaseCommand):
         )
         parser.add_argument("--subject-type", choices=Client.SubjectType.values)
         parser.add_argument("--sector-identifier-uri", help='"" removes it')
+        parser.add_argument(
+            "--rate-limit",
+            help="REQUESTS/SECONDS (e.g. 600/60), unlimited, or default (PORCHLIGHT_CLIENT_RATE_LIMIT)",
+        )
         parser.add_argument("--json", action="store_true", help="print the client's registration as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -88,6 +92,9 @@ class Command(BaseCommand):
                     grant_types=options["grant_types"],
                     subject_type=options["subject_type"],
                     sector_identifier_uri=options["sector_identifier_uri"],
+                    rate_limit=None
+                    if options["rate_limit"] is None
+                    else rate_limit_option(options["rate_limit"]),
                     actor_label="updateclient command",
                 )
                 if options["allow_scopes"] or options["disallow_scopes"]:

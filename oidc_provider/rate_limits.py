@@ -1,0 +1,259 @@
+"""Per-client request budgets at the token, introspection, revocation, UserInfo and device endpoints.
+
+A buggy or hostile client can hammer the endpoints it calls without a person in the loop. Each
+client gets one budget for all five together: ``Client.rate_limit`` requests per window (blank:
+``PORCHLIGHT_CLIENT_RATE_LIMIT``, ``600/60`` unless configured; ``unlimited``: not counted at
+all, for trusted back ends). One budget rather than one per endpoint: one number for staff to
+set and one count per request, and a client that floods any of them is the same client.
+
+Who is counted. A request counts against a client only once the endpoint has accepted it as that
+client's: a confidential client must have authenticated (RFC 6749 §2.3.1), a public client
+is known by its ``client_id`` (RFC 6749 §2.1; anyone may send that, so its budget protects the
+provider rather than the client), UserInfo counts the client of an access token it accepts (an
+invalid token counts against no client). A request whose client did not authenticate is counted
+per (named ``client_id``, client address) against the default budget instead, so naming another
+client's id spends only the sender's own budget, never the victim's; introspection serves only
+confidential clients, so a public client's call there counts the same way.
+
+When. For the token and revocation endpoints the client is authenticated here, through the
+validator's public ``client_authentication_required``, ``authenticate_client`` and
+``authenticate_client_id`` (as oauthlib's grants and revocation endpoint do), before the grant
+runs and before the token request's transaction opens: a refused request consumes no code,
+refresh token or device code, and the count's row is locked only for its own statement, never
+across a token request. The client row found here is handed to the validator for the same request
+(``client_loaded``), so authenticating first costs no second lookup.
+
+Counting. A window opens with the first request after the last one ended and lasts the budget's
+seconds; every request in it adds one, refused ones included, and a request whose count passes
+the budget is refused until the window ends. In the database it is one upsert per request
+(``INSERT … ON CONFLICT DO UPDATE … RETURNING``, atomic on PostgreSQL and SQLite alike: of any
+number of concurrent requests exactly the budget's worth get a count within it); with
+``PORCHLIGHT_CACHE_THROTTLE`` it is the shared cache's ``INCR`` (``ground/cache_counts.py``), as
+the login throttle counts. Housekeeping deletes rows whose window has ended.
+
+Refusal: ``429 Too Many Requests`` (RFC 6585 §4) with ``Retry-After`` (seconds until the window
+ends) and the endpoints' JSON error shape with the code ``too_many_requests``. RFC 6749 defines
+no code for it; ``slow_down`` tells a device to poll less often for good (RFC 8628 §3.5) and
+``temporarily_unavailable`` is an authorization endpoint's word for an overloaded server
+(RFC 6749 §4.1.2.1), so neither fits a budget that frees up at a known time.
+"""
+
+import hashlib
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Literal
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import QuerySet
+from django.dispatch import Signal
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from oauthlib.common import Request, urlencode
+from oauthlib.oauth2.rfc6749 import errors
+
+from ground.cache_counts import cache_count, cache_window_started
+from ground.client_address import client_ip
+from ground.rates import Rate
+
+from .models import Client, ClientRequestCount
+
+Endpoint = Literal["token", "introspection", "revocation", "userinfo", "device_authorization"]
+
+ERROR = "too_many_requests"
+
+# Sent for every refused request, with ``endpoint`` and ``client`` (None: no client authenticated);
+# ops/metrics.py counts them.
+request_refused = Signal()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    # Seconds until the budget's window ends (RFC 9110 §10.2.3 Retry-After).
+    retry_after: int
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    """Who a request to a client-authenticating endpoint comes from."""
+
+    # The client the request names, when it exists (whether or not it authenticated).
+    client: Client | None
+    # Whether the endpoint accepts the request as ``client``'s: a confidential client that
+    # authenticated, a public one that named itself.
+    accepted: bool
+    # The client_id the request named, as sent ("" when none).
+    client_id: str
+
+
+# --- the stores --------------------------------------------------------------------------------
+
+
+@cache
+def _upsert_sql() -> str:
+    quote = connection.ops.quote_name
+    table, key, count, expires = (
+        quote(name) for name in (ClientRequestCount._meta.db_table, "key", "count", "expires")
+    )
+    # One statement: SET's expressions read the row as it was, so both CASEs agree on whether
+    # its window is still open (PostgreSQL and SQLite, SQL's ON CONFLICT semantics). Only quoted
+    # names of the model's own are formatted in; every value is a parameter.
+    return (
+        f"INSERT INTO {table} ({key}, {count}, {expires}) VALUES (%s, 1, %s) "  # noqa: S608
+        f"ON CONFLICT ({key}) DO UPDATE SET "
+        f"{count} = CASE WHEN {table}.{expires} > %s THEN {table}.{count} + 1 ELSE 1 END, "
+        f"{expires} = CASE WHEN {table}.{expires} > %s THEN {table}.{expires} ELSE excluded.{expires} END "
+        f"RETURNING {count}, {expires}"
+    )
+
+
+def _database_count(key: str, rate: Rate, now_ms: int) -> tuple[int, int]:
+    """Count one request under ``key``; return its count in the window and when that ends (ms)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_sql(), [key, now_ms + rate.seconds * 1000, now_ms, now_ms])
+        count, expires = cursor.fetchone()
+    return int(count), int(expires)
+
+
+def _cache_count(key: str, rate: Rate, now_ms: int) -> tuple[int, int]:
+    # As in the database, a changed budget applies to the count so far; a changed window length
+    # from the next window on (until then Retry-After may be off by the difference).
+    name = f"ratelimit:{key}"
+    now = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+    count = cache_count(name, window=rate.seconds, now=now)
+    if count <= rate.requests:
+        return count, 0
+    started = cache_window_started(name)
+    started_ms = now_ms if started is None else started * 1000
+    return count, started_ms + rate.seconds * 1000
+
+
+def _now_ms() -> int:
+    return int(timezone.now().timestamp() * 1000)
+
+
+def _refusal(key: str, rate: Rate) -> Refusal | None:
+    """Count one request against ``rate`` under ``key``; return the refusal when it is over."""
+    now_ms = _now_ms()
+    store = _cache_count if settings.PORCHLIGHT["CACHE_THROTTLE"] else _database_count
+    count, expires = store(key, rate, now_ms)
+    if count <= rate.requests:
+        return None
+    return Refusal(retry_after=max(1, math.ceil((expires - now_ms) / 1000)))
+
+
+# --- who is counted --------------------------------------------------------------------------
+
+
+def client_request_refused(*, client: Client, endpoint: Endpoint) -> Refusal | None:
+    """Count a request the endpoint accepted as ``client``'s; return the refusal when over budget."""
+    rate = client.request_rate
+    if rate is None:
+        return None
+    refusal = _refusal(f"c:{client.pk}", rate)
+    if refusal is not None:
+        request_refused.send(sender=Client, endpoint=endpoint, client=client)
+    return refusal
+
+
+def unauthenticated_request_refused(
+    *, request: HttpRequest, client_id: str, endpoint: Endpoint
+) -> Refusal | None:
+    """Count a request whose client did not authenticate, per (named client_id, client address)."""
+    rate = settings.PORCHLIGHT["CLIENT_RATE_LIMIT"]
+    if rate is None:
+        return None
+    # Hashed: keys stay short whatever was sent, and the table holds no addresses.
+    digest = hashlib.sha256(f"{client_id}\0{client_ip(request) or ''}".encode()).hexdigest()
+    refusal = _refusal(f"a:{digest}", rate)
+    if refusal is not None:
+        request_refused.send(sender=Client, endpoint=endpoint, client=None)
+    return refusal
+
+
+def request_refused_for(
+    *, request: HttpRequest, identity: ClientIdentity, endpoint: Endpoint
+) -> Refusal | None:
+    """Count a request against its client's budget, or its sender's when the client was not accepted."""
+    if identity.accepted and identity.client is not None:
+        return client_request_refused(client=identity.client, endpoint=endpoint)
+    return unauthenticated_request_refused(request=request, client_id=identity.client_id, endpoint=endpoint)
+
+
+def identify_client(core: Any, request: HttpRequest) -> ClientIdentity:
+    """Authenticate the client of ``request`` as oauthlib's token and revocation endpoints do.
+
+    ``core`` is DOT's ``OAuthLibCore`` (a view's ``get_oauthlib_core()``); the oauthlib request is
+    the one DOT would build, from its public parts, with the query re-encoded so it always parses.
+    """
+    query = urlencode([(key, request.GET[key]) for key in request.GET])
+    uri = f"{request.path}?{query}" if query else request.path
+    oauth_request = Request(uri, "POST", urlencode(core.extract_body(request)), core.extract_headers(request))
+    validator = core.server.request_validator
+    try:
+        if validator.client_authentication_required(oauth_request):
+            accepted = validator.authenticate_client(oauth_request)
+        else:
+            accepted = validator.authenticate_client_id(oauth_request.client_id, oauth_request)
+    except errors.OAuth2Error:
+        # Basic and the body named different clients (RFC 6749 §2.3): no client is accepted.
+        accepted = False
+    client: Client | None = vars(oauth_request).get("client")
+    client_id = oauth_request.client_id
+    return ClientIdentity(
+        client=client,
+        accepted=bool(accepted),
+        client_id=client_id if isinstance(client_id, str) else (client.client_id if client else ""),
+    )
+
+
+# --- the client found once per request ---------------------------------------------------------
+
+_LOADED: ContextVar[Client | None] = ContextVar("porchlight_loaded_client", default=None)
+
+
+@contextmanager
+def client_loaded(client: Client | None) -> Iterator[None]:
+    """Let the validator reuse ``client``, already looked up, for the rest of this request."""
+    token = _LOADED.set(client)
+    try:
+        yield
+    finally:
+        _LOADED.reset(token)
+
+
+def loaded_client(client_id: str) -> Client | None:
+    """Return the client ``client_loaded`` holds when it is the one ``client_id`` names."""
+    client = _LOADED.get()
+    return client if client is not None and client.client_id == client_id else None
+
+
+# --- the answer --------------------------------------------------------------------------------
+
+
+def too_many_requests(refusal: Refusal) -> JsonResponse:
+    """Return the 429 answer (RFC 6585 §4) for ``refusal``, in the endpoints' JSON error shape."""
+    response = JsonResponse(
+        {
+            "error": ERROR,
+            "error_description": (
+                f"The request budget for this client is used up. Try again in {refusal.retry_after} seconds."
+            ),
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(refusal.retry_after)
+    # RFC 6749 §5.1: token endpoint answers are not stored; nor is a refusal that soon expires.
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def rate_counts_ended() -> QuerySet[ClientRequestCount]:
+    """Return the counts whose window has ended, for housekeeping to delete."""
+    return ClientRequestCount.objects.filter(expires__lte=_now_ms())
