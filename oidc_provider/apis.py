@@ -30,6 +30,7 @@ from accounts.models import User
 from audit.actions import Action
 from audit.services import audit_record
 
+from .claims import claim_description
 from .custom_claims import identity_scopes
 from .models import OIDC_SCOPE_NAMES, Api, ApiScope, Client, Role
 
@@ -370,29 +371,9 @@ def role_settings(role: Role) -> dict[str, Any]:
 
 # --- the consent page -------------------------------------------------------------------------
 
-# What the consent page says an API sees, for each claim its tokens may carry (claims.py).
-CLAIM_WORDS: dict[str, str] = {
-    "name": "your name",
-    "given_name": "your first name",
-    "family_name": "your last name",
-    "middle_name": "your middle name",
-    "nickname": "your nickname",
-    "preferred_username": "your username",
-    "profile": "your profile page",
-    "picture": "your picture",
-    "website": "your website",
-    "gender": "your gender",
-    "birthdate": "your birthday",
-    "zoneinfo": "your time zone",
-    "locale": "your language",
-    "updated_at": "when you last changed your profile",
-    "email": "your email address",
-    "email_verified": "whether your email address is verified",
-    "address": "your postal address",
-    "phone_number": "your phone number",
-    "phone_number_verified": "whether your phone number is verified",
-    "groups": "the names of your groups",
-}
+
+def _mid_sentence(words: str) -> str:
+    return words[:1].lower() + words[1:]
 
 
 @dataclass(frozen=True)
@@ -416,7 +397,8 @@ def consent_section(
         return None
     asked = api_scope_names(scopes)
     described = dict(api.scopes.filter(name__in=asked).values_list("name", "description"))
-    sees = [CLAIM_WORDS.get(claim, claim) for claim in api.token_claims]
+    # The claims in the words the consent page uses for them one by one (claims.py), mid-sentence.
+    sees = [_mid_sentence(claim_description(claim)) for claim in api.token_claims]
     roles = user_roles(user, api=api, client=client)
     shown = [*roles.api, *roles.client, *roles.realm] if api.keycloak_roles else roles.api
     if shown:

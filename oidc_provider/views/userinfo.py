@@ -16,8 +16,8 @@ from django.views.decorators.csrf import csrf_exempt
 from ..claims import userinfo_claims
 from ..cors import allow_origin, preflight_response
 from ..models import AccessToken
-from ..requested_claims import claims_loaded
 from ..rate_limits import client_request_refused, too_many_requests
+from ..requested_claims import claims_loaded
 from ..tokens import access_token_find, token_usable
 
 SCOPES = ["openid"]

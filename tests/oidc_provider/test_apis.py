@@ -377,7 +377,9 @@ def test_consent_page_lists_api_scopes_under_the_api_and_what_it_sees(roles, log
     assert "See your orders" not in before_api
     assert "<h2>Orders</h2>" in api_part
     assert 'data-scope="read:orders">See your orders' in api_part
-    sees = "your email address, your username, the names of your groups, your roles (buyer, clerk)"
+    sees = (
+        "your email address, your username, the names of the groups you belong to, your roles (buyer, clerk)"
+    )
     assert f"Orders will see: {sees}." in api_part
 
 
