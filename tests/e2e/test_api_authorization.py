@@ -22,11 +22,20 @@ import pytest
 import requests
 from django.contrib.auth.models import Group
 from fastapi import FastAPI
+from playwright.sync_api import expect
 from py_oidc_auth import FastApiOIDCAuth, IDToken
 
 from oidc_provider.apis import api_save, client_scopes_change, role_save
 from oidc_provider.models import Api, Client, GrantType, Role
-from tests.e2e.conftest import E2EClient, sign_in_for_tokens
+from tests.conftest import query_of
+from tests.e2e.conftest import (
+    E2EClient,
+    authorization_request,
+    chromium_context,
+    chromium_sign_in,
+    redeem_code,
+    sign_in_for_tokens,
+)
 from tests.rp import loopback_socket, origin_of, serve_asgi
 from tests.tokens import claims_of
 
@@ -232,3 +241,38 @@ def test_client_credentials_service_token_verified_against_jwks(issuer, metadata
     unknown = token(scope="read:items", resource="https://unknown.example.test/")
     assert unknown.status_code == 400
     assert unknown.json()["error"] == "invalid_target"
+
+
+def test_chromium_consent_page_lists_api_scopes_under_the_api(issuer, metadata, register, items_api, user):
+    app = register("Stock app")
+    client_scopes_change(
+        client=Client.objects.get(client_id=app.client_id), allow=["read:items", "write:items"]
+    )
+    request = authorization_request(
+        metadata["authorization_endpoint"], app, scope="openid email read:items write:items"
+    )
+    with chromium_context() as context:
+        page = context.new_page()
+        page.goto(request.url)
+        chromium_sign_in(page)
+        expect(page.get_by_role("button", name="Allow")).to_be_visible()
+        # OpenID Connect's scopes first, in their own words; the API's under its name.
+        shared = [
+            item.get_attribute("data-scope")
+            for item in page.locator("section:not(.api) > ul.scopes li").all()
+        ]
+        assert shared == ["openid", "email"]
+        api = page.locator(f'section.api[data-api="{ITEMS}"]')
+        expect(api.get_by_role("heading", name="Items")).to_be_visible()
+        assert api.locator("li").all_inner_texts() == ["Read your items", "Change your items"]
+        expect(api.locator("p.api-sees")).to_have_text(
+            "Items will see: the names of the groups you belong to, your email address, your username, "
+            "your roles (items-editor, employee)."
+        )
+        page.get_by_role("button", name="Allow").click()
+        page.wait_for_url(f"{app.redirect_uri}?**")
+        callback = query_of(page.url)
+    tokens = redeem_code(metadata["token_endpoint"], app, callback["code"], request.verifier)
+    claims = claims_of(tokens["access_token"])
+    assert claims["aud"] == ITEMS
+    assert set(claims["scope"].split()) == {"openid", "email", "read:items", "write:items"}
