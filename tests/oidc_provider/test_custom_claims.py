@@ -7,7 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
-from oidc_provider.models import ClaimDefinition, IdentityScope
+from oidc_provider.apis import api_save, client_scopes_change
+from oidc_provider.models import Api, ClaimDefinition, IdentityScope
 from oidc_provider.services import claim_define
 from tests.conftest import authorize, exchange, validate_id_token
 from tests.tokens import claims_of
@@ -316,3 +317,28 @@ def test_custom_claims_admin_user_page_edits_typed_values(staff, user, employmen
     # Which attributes changed, never their values.
     assert event.detail["changed"] == ["contractor", "employee_number", "start_date", "teams"]
     assert "42" not in json.dumps(event.detail)
+
+
+def test_custom_claims_go_into_an_apis_access_tokens_by_name(logged_in, rp, client, employee):
+    # Staff name the claims an API's tokens carry (docs/apis.md), their own among them.
+    api = api_save(
+        api=Api(
+            identifier="https://hr.example.com/", name="HR", token_claims=["department", "teams", "email"]
+        ),
+        scopes={"read:staff": "See staff records"},
+        created=True,
+    )
+    client_scopes_change(client=rp.model, allow=["read:staff"])
+    body = tokens(logged_in, rp, client, scope="openid read:staff")
+    claims = claims_of(body["access_token"])
+    assert claims["aud"] == api.identifier
+    assert claims["department"] == "Research"
+    assert claims["teams"] == ["Looking glass", "Wonderland"]
+    # Only what the API names: not the other attributes, whatever the scopes.
+    assert "employee_number" not in claims and NAMESPACED not in claims
+
+
+def test_custom_claims_an_api_cannot_name_an_undefined_claim(db):
+    with pytest.raises(CommandError, match="Unknown claims: shoe_size"):
+        run("createapi", "https://hr.example.com/", "--name", "HR", "--claim", "shoe_size")
+    assert not Api.objects.exists()
