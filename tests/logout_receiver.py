@@ -37,11 +37,14 @@ class LogoutReceiver:
             def do_POST(self):  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
                 form = parse_qs(self.rfile.read(length).decode())
-                if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
-                    with receiver.arrived:
+                # The answer is the status set when the token was recorded, so a test that changes
+                # it under the lock knows which tokens got which answer.
+                with receiver.arrived:
+                    status = receiver.status
+                    if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
                         receiver.tokens.extend(form.get("logout_token", []))
                         receiver.arrived.notify_all()
-                self.send_response(receiver.status)
+                self.send_response(status)
                 self.send_header("Cache-Control", "no-store")
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -127,9 +127,15 @@ def test_logout_reaches_each_app_once_even_when_its_receiver_was_down(stack):
     assert refresh_status(Served(stack.url), first, tokens[0]["refresh_token"]) == 400
     assert refresh_status(Served(stack.url), second, tokens[1]["refresh_token"]) == 400
 
-    time.sleep(0.5)
+    # The app comes back answering 503 first: each first try fails, whatever the machine's load,
+    # and the worker must deliver on a retry.
+    receiver.status = 503
     receiver.start()
     try:
+        assert len(receiver.wait_for(2, timeout=20)) == 2, "each app was tried"
+        with receiver.arrived:
+            receiver.status = 200
+            receiver.tokens.clear()
         arrived = receiver.wait_for(2, timeout=20)
         time.sleep(RETRY_DELAY * 3)  # any duplicate would have come by now
         assert len(receiver.tokens) == 2, receiver.tokens
