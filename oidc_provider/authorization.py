@@ -31,6 +31,13 @@ from oauthlib.common import add_params_to_uri
 
 from .apis import ApiTargetError, api_target
 from .models import Client, Grant
+from .requested_claims import (
+    ClaimsRequest,
+    ClaimsRequestError,
+    claims_request_check,
+    claims_request_parse,
+    claims_stored,
+)
 from .response_types import (
     FRONT_CHANNEL_MODES,
     default_response_mode,
@@ -38,13 +45,6 @@ from .response_types import (
     response_type_normalized,
     returns_code,
     returns_id_token,
-)
-from .requested_claims import (
-    ClaimsRequest,
-    ClaimsRequestError,
-    claims_request_check,
-    claims_request_parse,
-    claims_stored,
 )
 from .scopes import PorchlightScopes
 

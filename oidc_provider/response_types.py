@@ -81,9 +81,9 @@ def enabled() -> tuple[str, ...]:
     now = time.monotonic()
     if _local is not None and now - _local[0] < LOCAL_SECONDS:
         return _local[1]
-    found = cache.get(CACHE_KEY)
-    if not isinstance(found, tuple):
-        found = _enabled_read()
+    cached = cache.get(CACHE_KEY)
+    found: tuple[str, ...] = cached if isinstance(cached, tuple) else _enabled_read()
+    if found is not cached:
         cache.set(CACHE_KEY, found, CACHE_SECONDS)
     _local = (now, found)
     return found

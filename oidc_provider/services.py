@@ -47,7 +47,7 @@ SUBJECT_FIELDS = ("subject_type", "sector_identifier_uri")
 
 
 def response_types_listed(values: list[str]) -> list[str]:
-    """Return ``values`` once each, in canonical word order; one not supported is kept for clean() to refuse."""
+    """Return ``values`` once each, in canonical word order (one not supported stays, for clean())."""
     return list(dict.fromkeys(response_type_normalized(value) or value for value in values))
 
 
