@@ -12,10 +12,18 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from oidc_provider.models import AccessToken, RefreshToken
+from oidc_provider.models import AccessToken, Client, RefreshToken
 from oidc_provider.response_types import FRONT_CHANNEL_TOKEN_LIFETIME
 from oidc_provider.services import claim_define
-from tests.conftest import ISSUER, AuthorizationResult, exchange, pkce_pair, validate_id_token
+from tests.conftest import (
+    ISSUER,
+    AuthorizationResult,
+    RegisteredClient,
+    exchange,
+    pkce_pair,
+    validate_id_token,
+)
+from tests.oauth import register
 from tests.oidc_provider.test_authorization_modes import posted_fields
 from tests.tokens import claims_of, half_hash, header_of
 
@@ -346,3 +354,72 @@ def test_discovery_follows_a_client_turning_types_off(client, signing_keys, make
     assert client.get(DISCOVERY).json()["response_types_supported"] == ["code", "id_token", "id_token token"]
     client_update(client=registered.model, response_types=["code"])
     assert client.get(DISCOVERY).json()["response_types_supported"] == ["code"]
+
+
+# --- dynamic registration (OIDC Registration 1.0 §2, RFC 7591 §2.1) ---------------------------
+
+
+def registered_client(body: dict) -> RegisteredClient:
+    model = Client.objects.get(client_id=body["client_id"])
+    return RegisteredClient(body["client_id"], body.get("client_secret"), body["redirect_uris"][0], model)
+
+
+def test_registration_hybrid_client_runs_the_hybrid_flow(client, signing_keys, initial_token, logged_in):
+    metadata = {
+        "redirect_uris": ["https://dyn.example.com/cb"],
+        "grant_types": ["authorization_code", "implicit"],
+        "response_types": ["code", "id_token code"],
+    }
+    response = register(client, metadata, token=initial_token)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["grant_types"] == ["authorization_code", "implicit"]
+    assert body["response_types"] == ["code", "code id_token"]
+    registered = registered_client(body)
+    params, _verifier = request_for(registered, "code id_token")
+    sent = fragment_of(answered(logged_in, params), registered)
+    assert "code" in sent and "id_token" in sent
+    # It did not register "code id_token token".
+    params, _verifier = request_for(registered, "code id_token token")
+    assert fragment_of(logged_in.get(AUTHORIZE, params), registered)["error"] == "unauthorized_client"
+
+
+def test_registration_implicit_only_client_gets_id_tokens_and_no_code(
+    client, signing_keys, initial_token, logged_in
+):
+    metadata = {
+        "redirect_uris": ["https://dyn.example.com/cb"],
+        "grant_types": ["implicit"],
+        "response_types": ["id_token"],
+    }
+    response = register(client, metadata, token=initial_token)
+    assert response.status_code == 201, response.content
+    assert response.json()["grant_types"] == ["implicit"]
+    registered = registered_client(response.json())
+    params, _verifier = request_for(registered, "id_token")
+    assert "id_token" in fragment_of(answered(logged_in, params), registered)
+    params, _verifier = request_for(registered, "code")
+    response = logged_in.get(AUTHORIZE, params)
+    assert "error=unauthorized_client" in response["Location"]
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        # RFC 7591 §2.1: an id_token or token type needs the implicit grant, and implicit needs one.
+        {"response_types": ["code", "code id_token"]},
+        {"grant_types": ["authorization_code", "implicit"], "response_types": ["code"]},
+        # A type with "code" needs the authorization_code grant.
+        {"grant_types": ["implicit"], "response_types": ["code id_token"]},
+        # Not served: OAuth's bare implicit "token", and nonsense.
+        {"grant_types": ["authorization_code", "implicit"], "response_types": ["code", "token"]},
+        {"grant_types": ["authorization_code", "implicit"], "response_types": ["code id_token id_token"]},
+    ],
+)
+def test_registration_refuses_inconsistent_response_types(client, signing_keys, initial_token, metadata):
+    response = register(
+        client, {"redirect_uris": ["https://dyn.example.com/cb"], **metadata}, token=initial_token
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"
+    assert not Client.objects.exists()
