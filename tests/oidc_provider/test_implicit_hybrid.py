@@ -6,11 +6,14 @@ and c_hash (§3.3.2.11), short-lived front-channel tokens and never a refresh to
 §4.2.2), discovery listing what some client turned on.
 """
 
+import json
 import secrets
 import time
+from io import StringIO
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from oidc_provider.models import AccessToken, Client, RefreshToken
 from oidc_provider.response_types import FRONT_CHANNEL_TOKEN_LIFETIME
@@ -423,3 +426,50 @@ def test_registration_refuses_inconsistent_response_types(client, signing_keys, 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_client_metadata"
     assert not Client.objects.exists()
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def command(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_createclient_response_type_turns_on_the_hybrid_flow(signing_keys, logged_in):
+    created = json.loads(
+        command(
+            "createclient",
+            "Legacy SPA",
+            "--redirect-uri",
+            "https://legacy.example.com/cb",
+            "--response-type",
+            "code",
+            "--response-type",
+            "id_token code",
+            "--json",
+        )
+    )
+    model = Client.objects.get(client_id=created["client_id"])
+    assert model.response_types == ["code", "code id_token"]
+    registered = RegisteredClient(
+        created["client_id"], created["client_secret"], "https://legacy.example.com/cb", model
+    )
+    params, _verifier = request_for(registered, "code id_token")
+    assert "id_token" in fragment_of(answered(logged_in, params), registered)
+
+
+def test_createclient_refuses_an_unknown_response_type(db):
+    with pytest.raises(CommandError, match="response_types"):
+        command(
+            "createclient", "App", "--redirect-uri", "https://a.example.com/cb", "--response-type", "token"
+        )
+    assert not Client.objects.exists()
+
+
+def test_updateclient_response_type_replaces_the_list(hybrid_rp, client):
+    shown = json.loads(command("updateclient", hybrid_rp.client_id, "--response-type", "code", "--json"))
+    assert shown["response_types"] == ["code"]
+    assert shown["changed"] == ["response_types"]
+    assert client.get(DISCOVERY).json()["response_types_supported"] == ["code"]
