@@ -429,6 +429,8 @@ class Client(AbstractApplication):
         if types is None or set(types) - set(ResponseType.values) or len(set(types)) != len(types):
             errors["response_types"] = [_("Choose any of: %s") % ", ".join(ResponseType.values)]
             return
+        if not types and GrantType.AUTHORIZATION_CODE in (self.grant_types or []):
+            errors["response_types"] = [_("An app that signs people in needs a response type: code.")]
         # Only an app that signs people in at the authorization endpoint (with its redirect
         # URIs) can use the implicit or hybrid response types.
         if set(types) - {ResponseType.CODE} and GrantType.AUTHORIZATION_CODE not in (self.grant_types or []):

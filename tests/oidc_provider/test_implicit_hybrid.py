@@ -18,6 +18,7 @@ from django.core.management import CommandError, call_command
 from oidc_provider.models import AccessToken, Client, RefreshToken
 from oidc_provider.response_types import FRONT_CHANNEL_TOKEN_LIFETIME
 from oidc_provider.services import claim_define
+from tests.admin_forms import add_client_in_admin, change_client_in_admin
 from tests.conftest import (
     ISSUER,
     AuthorizationResult,
@@ -473,3 +474,29 @@ def test_updateclient_response_type_replaces_the_list(hybrid_rp, client):
     assert shown["response_types"] == ["code"]
     assert shown["changed"] == ["response_types"]
     assert client.get(DISCOVERY).json()["response_types_supported"] == ["code"]
+
+
+# --- admin ------------------------------------------------------------------------------------
+
+
+def test_admin_shows_response_types_under_discouraged_with_the_reason(staff, rp):
+    page = staff.get(f"/admin/oidc_provider/client/{rp.model.pk}/change/").content.decode()
+    assert "Advanced / discouraged" in page
+    assert "RFC 9700 §2.1.2" in page and "code flow with PKCE" in page
+    assert 'value="code id_token"' in page
+
+
+def test_admin_turns_the_hybrid_flow_on_for_one_client(staff, rp, logged_in, client):
+    response = change_client_in_admin(staff, rp.model, response_types=["code", "code id_token"])
+    assert response.status_code == 302, response.content[:2000]
+    rp.model.refresh_from_db()
+    assert rp.model.response_types == ["code", "code id_token"]
+    assert client.get(DISCOVERY).json()["response_types_supported"] == ["code", "code id_token"]
+    params, _verifier = request_for(rp, "code id_token")
+    assert "id_token" in fragment_of(answered(logged_in, params), rp)
+
+
+def test_admin_new_web_app_gets_only_the_code_flow(staff, signing_keys):
+    response = add_client_in_admin(staff)
+    assert response.status_code == 200
+    assert Client.objects.get(name="Admin-made app").response_types == ["code"]
