@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from django.core.management import CommandError, call_command
 
-from oidc_provider.models import AccessToken, Client, RefreshToken
+from oidc_provider.apis import api_save, client_scopes_change
+from oidc_provider.models import AccessToken, Api, Client, RefreshToken
 from oidc_provider.response_types import FRONT_CHANNEL_TOKEN_LIFETIME
 from oidc_provider.services import claim_define
 from tests.admin_forms import add_client_in_admin, change_client_in_admin
@@ -500,3 +501,18 @@ def test_admin_new_web_app_gets_only_the_code_flow(staff, signing_keys):
     response = add_client_in_admin(staff)
     assert response.status_code == 200
     assert Client.objects.get(name="Admin-made app").response_types == ["code"]
+
+
+# --- APIs -------------------------------------------------------------------------------------
+
+
+def test_front_channel_access_token_for_an_api_is_for_that_api(hybrid_rp, logged_in):
+    api_save(api=Api(identifier="https://orders.example.com", name="Orders"), scopes={"read:orders": "Read"})
+    client_scopes_change(client=hybrid_rp.model, allow=["read:orders"])
+    params, _verifier = request_for(hybrid_rp, "id_token token", scope="openid read:orders")
+    sent = fragment_of(answered(logged_in, params), hybrid_rp)
+    access = claims_of(sent["access_token"])
+    assert access["aud"] == "https://orders.example.com"
+    assert access["scope"].split() == ["openid", "read:orders"]
+    assert access["exp"] - access["iat"] <= FRONT_CHANNEL_TOKEN_LIFETIME
+    assert AccessToken.objects.get().resource == ["https://orders.example.com"]
