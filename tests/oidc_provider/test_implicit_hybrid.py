@@ -9,12 +9,14 @@ and c_hash (§3.3.2.11), short-lived front-channel tokens and never a refresh to
 import json
 import secrets
 import time
+from html.parser import HTMLParser
 from io import StringIO
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from accounts.authentication import SESSION_KEY
 from oidc_provider.apis import api_save, client_scopes_change
 from oidc_provider.models import AccessToken, Api, Client, RefreshToken
 from oidc_provider.response_types import FRONT_CHANNEL_TOKEN_LIFETIME
@@ -29,7 +31,6 @@ from tests.conftest import (
     validate_id_token,
 )
 from tests.oauth import register
-from tests.oidc_provider.test_authorization_modes import posted_fields
 from tests.tokens import claims_of, half_hash, header_of
 
 AUTHORIZE = "/o/authorize/"
@@ -64,6 +65,28 @@ def request_for(rp, response_type: str, **overrides) -> tuple[dict, str]:
         **overrides,
     }
     return {key: value for key, value in params.items() if value is not None}, verifier
+
+
+class _FormPostParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "form" and named.get("id") == "response":
+            self.action = named.get("action") or ""
+        elif tag == "input" and named.get("name"):
+            self.fields[named["name"] or ""] = named.get("value") or ""
+
+
+def posted_fields(page) -> tuple[str, dict[str, str]]:
+    """Return the form_post page's target and the fields it posts, as a browser reads them."""
+    parser = _FormPostParser()
+    parser.feed(page.content.decode())
+    assert parser.action, page.content[:500]
+    return parser.action, parser.fields
 
 
 def answered(browser, params: dict):
@@ -213,6 +236,42 @@ def test_hybrid_code_refuses_a_wrong_verifier(hybrid_rp, logged_in, client):
     result = AuthorizationResult(sent["code"], pkce_pair()[0], params["nonce"], params["state"], None)
     response = exchange(client, hybrid_rp, result)
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_front_channel_max_age_exceeded_sends_to_sign_in_first(hybrid_rp, logged_in):
+    # The code flow's prompt path: a sign-in older than max_age is asked again (OIDC Core 1.0 §3.1.2.1).
+    session = logged_in.session
+    session[SESSION_KEY] = {**session[SESSION_KEY], "auth_time": int(time.time()) - 600}
+    session.save()
+    params, _verifier = request_for(hybrid_rp, "id_token token", max_age="60")
+    response = logged_in.get(AUTHORIZE, params)
+    assert response.status_code == 302
+    assert urlsplit(response["Location"]).path == "/accounts/login/"
+    assert not AccessToken.objects.exists()
+
+
+def test_front_channel_client_requiring_mfa_asks_for_a_second_factor(make_client, signing_keys, logged_in):
+    strict = make_client(require_mfa=True, response_types=["code", "id_token token"])
+    params, _verifier = request_for(strict, "id_token token")
+    response = logged_in.get(AUTHORIZE, params)
+    assert response.status_code == 302
+    assert urlsplit(response["Location"]).path.startswith("/accounts/mfa/")
+    assert not AccessToken.objects.exists()
+    # And prompt=none cannot skip it (OIDC Core 1.0 §3.1.2.6).
+    params, _verifier = request_for(strict, "id_token token", prompt="none")
+    sent = fragment_of(logged_in.get(AUTHORIZE, params), strict)
+    assert sent["error"] == "interaction_required" and "access_token" not in sent
+
+
+def test_front_channel_claims_parameter_reaches_the_id_token(hybrid_rp, logged_in, jwks):
+    # OIDC Core 1.0 §5.5: a claim asked for by name in the ID token, beyond the scopes.
+    claims_request = json.dumps({"id_token": {"email": {"essential": True}}})
+    params, _verifier = request_for(hybrid_rp, "code id_token", scope="openid", claims=claims_request)
+    sent = fragment_of(answered(logged_in, params), hybrid_rp)
+    claims = validate_id_token(
+        sent["id_token"], jwks=jwks, audience=hybrid_rp.client_id, nonce=params["nonce"]
+    )
+    assert claims["email"] == "alice@example.com"
 
 
 # --- response modes ---------------------------------------------------------------------------
