@@ -62,6 +62,22 @@ from .services import (
 )
 from .tokens import refresh_token_alive
 
+# The implicit and hybrid flows (response_types.py): off unless staff turn them on, and why not to.
+DISCOURAGED_FIELDSET: tuple[str, FieldOpts] = (
+    "Advanced / discouraged",
+    {
+        "fields": ["response_types"],
+        "classes": ["collapse"],
+        "description": (
+            "Response types other than “code” (the implicit and hybrid flows) send tokens through the "
+            "browser, where they leak: into browser history, into Referer headers sent to other "
+            "sites, and into proxy and server logs (RFC 9700 §2.1.2). Use the code flow with PKCE; "
+            "turn these on only for an older app that cannot do without them. Its tokens from the "
+            "browser then live at most 5 minutes and never come with a refresh token."
+        ),
+    },
+)
+
 # DOT registers its own admin classes for whatever models are swapped in; ours replace them.
 for _model in (Client, AccessToken, RefreshToken, IDToken, Grant, DeviceGrant):
     if admin.site.is_registered(_model):
@@ -178,6 +194,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                 ),
                 ("Single sign-out", {"fields": LOGOUT_FIELDS}),
                 ("APIs", {"fields": ["allowed_scopes"]}),
+                DISCOURAGED_FIELDSET,
                 (
                     "Advanced",
                     {
@@ -219,6 +236,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                 )
             )
             fieldsets.append(("Single sign-out", {"fields": LOGOUT_FIELDS}))
+            fieldsets.append(DISCOURAGED_FIELDSET)
         fieldsets.append(("APIs", {"fields": ["allowed_scopes"]}))
         advanced = ["grant_types"]
         if kind == Kind.WEB:

@@ -5,7 +5,8 @@ parsed once into ``AuthorizationParams``. ``authorization_check`` applies the ru
 oauthlib leave out. Between the consent page and its answer the validated request waits in the
 session (``pending_store``/``pending_pop``), so nothing the browser posts can change where the
 code goes. ``authorization_response`` answers in the requested response mode: a redirect with a
-query (RFC 6749 §4.1.2) or an auto-submitting form (OAuth 2.0 Form Post Response Mode).
+query (RFC 6749 §4.1.2) or a fragment (the implicit and hybrid flows' default, response_types.py),
+or an auto-submitting form (OAuth 2.0 Form Post Response Mode).
 
 The constants here are what the code enforces; discovery lists them (metadata.py).
 """
@@ -37,11 +38,20 @@ from .requested_claims import (
     claims_request_parse,
     claims_stored,
 )
+from .response_types import (
+    FRONT_CHANNEL_MODES,
+    default_response_mode,
+    front_channel,
+    response_type_normalized,
+    returns_code,
+    returns_id_token,
+)
 from .scopes import PorchlightScopes
 
 # OIDC Core 1.0 §3.1.2.1 prompt values this provider acts on.
 PROMPT_VALUES = ("none", "login", "consent", "select_account")
-# OAuth 2.0 Multiple Response Type Encoding Practices §2.1 and Form Post Response Mode §2.
+# OAuth 2.0 Multiple Response Type Encoding Practices §2.1 and Form Post Response Mode §2, for
+# the code flow; the implicit and hybrid flows' are response_types.FRONT_CHANNEL_MODES.
 RESPONSE_MODES = ("query", "form_post")
 # RFC 9700 §2.1.1: S256 only ("plain" would leak the verifier with the challenge).
 CODE_CHALLENGE_METHODS = ("S256",)
@@ -106,18 +116,25 @@ class AuthorizationParams:
 
     @property
     def requested_response_mode(self) -> str | None:
-        """Return the response mode asked for (query when none is), or None if it is not supported."""
-        mode = self.params.get("response_mode") or "query"
-        return mode if mode in RESPONSE_MODES else None
+        """Return the response mode asked for (the response type's default when none is), or None
+        if it is not supported for the response type.
+
+        A response with a token in it never goes in the query (Multiple Response Types §5).
+        """
+        response_type = self.params.get("response_type")
+        mode = self.params.get("response_mode") or default_response_mode(response_type)
+        allowed = FRONT_CHANNEL_MODES if front_channel(response_type) else RESPONSE_MODES
+        return mode if mode in allowed else None
 
     @property
     def response_mode(self) -> str:
-        """Return the response mode to answer in: the one asked for, or query if it is not supported.
+        """Return the response mode to answer in: the one asked for, or the response type's default.
 
         An unsupported mode is refused (``authorization_check``), and that error, like any other
-        found before the mode is known to be good, is answered as a query.
+        found before the mode is known to be good, is answered in the default mode: the query,
+        or the fragment for a response type with a token in it.
         """
-        return self.requested_response_mode or "query"
+        return self.requested_response_mode or default_response_mode(self.params.get("response_type"))
 
     @property
     def prompt(self) -> set[str]:
@@ -214,24 +231,23 @@ def authorization_check(
         raise AuthorizationError("request_not_supported", "Request objects are not supported.")
     if "request_uri" in params:
         raise AuthorizationError("request_uri_not_supported", "request_uri is not supported.")
+    response_type = response_type_normalized(params.get("response_type")) or ""
     if params.requested_response_mode is None:
+        if front_channel(response_type):
+            # Multiple Response Types §5: tokens MUST NOT be sent in the query.
+            raise AuthorizationError("invalid_request", "response_mode must be fragment or form_post.")
         raise AuthorizationError("invalid_request", "response_mode must be query or form_post.")
-    challenge = carried.get("code_challenge")
-    if challenge is None:
-        # RFC 9700 §2.1.1: PKCE always for public clients and, unless staff turned it off for
-        # one, for confidential ones; such a client must then bind the code with a nonce.
-        if client.pkce_required:
-            raise AuthorizationError("invalid_request", "code_challenge is required (PKCE, S256).")
-        if "openid" in scopes and not carried.get("nonce"):
-            raise AuthorizationError("invalid_request", "nonce is required when PKCE is not used.")
-    else:
-        # RFC 7636 §4.3: an omitted method means "plain".
-        if carried.get("code_challenge_method", "plain") not in CODE_CHALLENGE_METHODS:
-            raise AuthorizationError("invalid_request", "code_challenge_method must be S256.")
-        # RFC 7636 §4.2: an S256 challenge is BASE64URL(SHA-256(verifier)), 43 characters. Any
-        # other value could never be redeemed (and a long one would not fit the grant row).
-        if not S256_CHALLENGE.fullmatch(challenge):
-            raise AuthorizationError("invalid_request", "code_challenge is not a base64url SHA-256 hash.")
+    carried["response_type"] = response_type
+    if returns_id_token(response_type):
+        # OIDC Core 1.0 §3.2.2.1, §3.3.2.11: an ID token from the authorization endpoint needs
+        # the openid scope, and a nonce to bind it to the RP's session.
+        if "openid" not in scopes:
+            raise AuthorizationError("invalid_request", "response_type id_token needs the openid scope.")
+        if not carried.get("nonce"):
+            raise AuthorizationError("invalid_request", "nonce is required when an ID token is returned.")
+    # The implicit flow issues no code for PKCE to bind (RFC 7636 §1); the nonce binds its ID token.
+    if returns_code(response_type):
+        _pkce_check(client, scopes, carried)
     if len(carried.get("nonce", "")) > MAX_NONCE_LENGTH:
         raise AuthorizationError("invalid_request", f"nonce is longer than {MAX_NONCE_LENGTH} characters.")
     # RFC 8707 §2: each resource is an absolute URI without a fragment; refuse a bad one here
@@ -251,6 +267,26 @@ def authorization_check(
         raise AuthorizationError("invalid_request", "Unsupported prompt value.")
     if "none" in prompt and len(prompt) > 1:
         raise AuthorizationError("invalid_request", "prompt=none cannot be combined with other values.")
+
+
+def _pkce_check(client: Client, scopes: list[str], carried: dict[str, Any]) -> None:
+    """Apply RFC 7636 and RFC 9700 §2.1.1 to a request that will issue a code."""
+    challenge = carried.get("code_challenge")
+    if challenge is None:
+        # RFC 9700 §2.1.1: PKCE always for public clients and, unless staff turned it off for
+        # one, for confidential ones; such a client must then bind the code with a nonce.
+        if client.pkce_required:
+            raise AuthorizationError("invalid_request", "code_challenge is required (PKCE, S256).")
+        if "openid" in scopes and not carried.get("nonce"):
+            raise AuthorizationError("invalid_request", "nonce is required when PKCE is not used.")
+    else:
+        # RFC 7636 §4.3: an omitted method means "plain".
+        if carried.get("code_challenge_method", "plain") not in CODE_CHALLENGE_METHODS:
+            raise AuthorizationError("invalid_request", "code_challenge_method must be S256.")
+        # RFC 7636 §4.2: an S256 challenge is BASE64URL(SHA-256(verifier)), 43 characters. Any
+        # other value could never be redeemed (and a long one would not fit the grant row).
+        if not S256_CHALLENGE.fullmatch(challenge):
+            raise AuthorizationError("invalid_request", "code_challenge is not a base64url SHA-256 hash.")
 
 
 # --- the pending request, between the consent page and its answer ------------------------------
@@ -301,7 +337,13 @@ def authorization_response(
     if response_mode == "form_post":
         return form_post_response(request, redirect_uri=redirect_uri, params=params)
     schemes = client.get_allowed_schemes() if client else oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES
-    return OAuth2ResponseRedirect(add_params_to_uri(redirect_uri, params), schemes)
+    fragment = response_mode == "fragment"
+    response = OAuth2ResponseRedirect(add_params_to_uri(redirect_uri, params, fragment=fragment), schemes)
+    if fragment:
+        # Tokens in the Location: never cached, and no Referer to carry them on.
+        response["Cache-Control"] = "no-store"
+        response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 AUTO_SUBMIT = 'document.getElementById("response").submit();'

@@ -81,6 +81,8 @@ def client_description(client: Client) -> dict[str, Any]:
         "kind": Kind.of(client),
         "client_type": client.client_type,
         "grant_types": list(client.grant_types or []),
+        # Beyond "code": the implicit and hybrid flows this client turned on (response_types.py).
+        "response_types": list(client.response_types or []),
         "redirect_uris": client.redirect_uris.split(),
         "post_logout_redirect_uris": client.post_logout_redirect_uris.split(),
         "allowed_origins": client.allowed_origins.split(),

@@ -13,7 +13,7 @@ from django.utils.functional import cached_property
 
 from .client_settings import Kind
 from .hashers import client_secret_problem
-from .models import Algorithm, Api, Client, GrantType, api_token_claim_names
+from .models import Algorithm, Api, Client, GrantType, ResponseType, api_token_claim_names
 
 GRANT_TYPE_LABELS: dict[str, str] = {
     GrantType.AUTHORIZATION_CODE: "Sign people in (authorization code flow)",
@@ -86,6 +86,14 @@ class ClientAdminForm(forms.ModelForm[Client]):
         widget=forms.CheckboxSelectMultiple,
         initial=Kind.DEFAULT_GRANT_TYPES[Kind.WEB],
     )
+    response_types = forms.MultipleChoiceField(
+        label="Response types",
+        choices=ResponseType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[ResponseType.CODE],
+        required=False,
+        help_text="Keep only “code” unless the app cannot do without the others (see above).",
+    )
     new_client_secret = forms.CharField(
         label="New client secret",
         required=False,
@@ -113,6 +121,7 @@ class ClientAdminForm(forms.ModelForm[Client]):
             "frontchannel_logout_uri",
             "frontchannel_logout_session_required",
             "require_pkce",
+            "response_types",
             "algorithm",
             "access_token_format",
             "access_token_algorithm",
@@ -159,6 +168,11 @@ class ClientAdminForm(forms.ModelForm[Client]):
             # Left out, so kept (clean_subject_type): not a change.
             changed = [name for name in changed if name != "subject_type"]
         return changed
+
+    def clean_response_types(self) -> list[str]:
+        # Nothing ticked is the default: the code flow only.
+        chosen: list[str] = self.cleaned_data.get("response_types") or [ResponseType.CODE]
+        return chosen
 
     def clean_new_client_secret(self) -> str:
         secret: str = self.cleaned_data["new_client_secret"]

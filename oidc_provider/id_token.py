@@ -61,9 +61,15 @@ class IDToken:
         code: str | None = None,
         requested_claims: Sequence[str] = (),
         acr_values: Sequence[str] = (),
+        lifetime: int | None = None,
     ) -> "IDToken":
-        """Record a new ID token for ``user`` at ``client`` and return it."""
-        lifetime = oauth2_settings.ID_TOKEN_EXPIRE_SECONDS
+        """Record a new ID token for ``user`` at ``client`` and return it.
+
+        ``lifetime`` shortens it below the configured one (the authorization endpoint's tokens,
+        response_types.py).
+        """
+        configured: int = oauth2_settings.ID_TOKEN_EXPIRE_SECONDS
+        lifetime = configured if lifetime is None else min(lifetime, configured)
         issued_at = int(time.time())
         record = models.IDToken.objects.create(
             user=user,

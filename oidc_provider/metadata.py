@@ -8,13 +8,13 @@ from typing import Any
 from django.urls import reverse
 from oauth2_provider.settings import oauth2_settings
 
-from . import keys
+from . import keys, response_types
 from .authorization import CODE_CHALLENGE_METHODS, PROMPT_VALUES, RESPONSE_MODES
 from .claims import supported_claims
 from .custom_claims import catalogue
 from .logout import LOGOUT_DISCOVERY
 from .mfa_policy import ACR_LEVELS
-from .models import GrantType
+from .models import GrantType, ResponseType
 from .scopes import public_scopes
 
 
@@ -24,7 +24,7 @@ class Document:
     etag: str
 
 
-_cached: tuple[tuple[str, str, str], Document] | None = None
+_cached: tuple[tuple[str, str, str, str], Document] | None = None
 
 
 def _url(name: str) -> str:
@@ -34,6 +34,7 @@ def _url(name: str) -> str:
 
 def build() -> dict[str, Any]:
     """Return the discovery document as a dict, listing only what Porchlight really does."""
+    optional = list(response_types.enabled())
     return {
         "issuer": oauth2_settings.OIDC_ISS_ENDPOINT,
         "authorization_endpoint": _url("oidc_provider:authorize"),
@@ -48,10 +49,13 @@ def build() -> dict[str, Any]:
         # RFC 8628 §4.
         "device_authorization_endpoint": _url("oidc_provider:device-authorization"),
         "scopes_supported": public_scopes(),
-        "response_types_supported": ["code"],
-        "response_modes_supported": list(RESPONSE_MODES),
-        # Every grant a client can be registered for, and nothing else reaches oauthlib (token.py).
-        "grant_types_supported": list(GrantType.values),
+        # code, and the implicit and hybrid types some client turned on (response_types.py).
+        "response_types_supported": [ResponseType.CODE.value, *optional],
+        # Multiple Response Types §2.1: the fragment only for those, which never use the query.
+        "response_modes_supported": [*RESPONSE_MODES, *(["fragment"] if optional else [])],
+        # Every grant a client can be registered for, and nothing else reaches oauthlib (token.py);
+        # "implicit" is the name registration gives the front-channel types (RFC 7591 §2.1).
+        "grant_types_supported": [*GrantType.values, *(["implicit"] if optional else [])],
         # OIDC Core 1.0 §8: per client (Client.subject_type, oidc_provider/subjects.py).
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": keys.id_token_algorithms(),
@@ -75,8 +79,14 @@ def build() -> dict[str, Any]:
 def document() -> Document:
     """Return the serialized document, rebuilt only when the key set (or process) changes."""
     global _cached
-    # Custom claims and identity scopes change claims_supported and scopes_supported.
-    version = (keys.key_set().etag, oauth2_settings.OIDC_ISS_ENDPOINT, catalogue().version)
+    # Custom claims and identity scopes change claims_supported and scopes_supported; a client
+    # turning a response type on or off changes response_types_supported.
+    version = (
+        keys.key_set().etag,
+        oauth2_settings.OIDC_ISS_ENDPOINT,
+        catalogue().version,
+        " ".join(response_types.enabled()),
+    )
     if _cached is None or _cached[0] != version:
         body = json.dumps(build(), indent=None, separators=(",", ":")).encode()
         _cached = (version, Document(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"'))

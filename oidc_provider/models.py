@@ -63,6 +63,26 @@ class GrantType(models.TextChoices):
     TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange", "Token exchange"
 
 
+class ResponseType(models.TextChoices):
+    """The authorization endpoint's response types (OIDC Core 1.0 §3; Multiple Response Types §3).
+
+    ``code`` is the default and the one every app should use. The others send tokens through
+    the browser (the front channel), which RFC 9700 §2.1.2 discourages; an app gets them only
+    when staff (or its registration) turned them on for it.
+    """
+
+    CODE = "code", _("code (authorization code flow)")
+    ID_TOKEN = "id_token", _("id_token (implicit: an ID token only)")
+    ID_TOKEN_TOKEN = "id_token token", _("id_token token (implicit: ID token and access token)")
+    CODE_ID_TOKEN = "code id_token", _("code id_token (hybrid)")
+    CODE_TOKEN = "code token", _("code token (hybrid)")
+    CODE_ID_TOKEN_TOKEN = "code id_token token", _("code id_token token (hybrid)")
+
+
+def default_response_types() -> list[str]:
+    return [ResponseType.CODE]
+
+
 DOT_GRANT_NAMES = {
     AbstractApplication.GRANT_AUTHORIZATION_CODE: GrantType.AUTHORIZATION_CODE,
     AbstractApplication.GRANT_OPENID_HYBRID: GrantType.AUTHORIZATION_CODE,
@@ -97,6 +117,15 @@ class Client(AbstractApplication):
         _("grant types"),
         default=default_grant_types,
         help_text=_("authorization_code, refresh_token, client_credentials and/or the device code grant"),
+    )
+
+    # OIDC Registration 1.0 §2 response_types. Anything beyond "code" puts tokens in the front
+    # channel (oidc_provider/response_types.py); off unless turned on for this client.
+    response_types = models.JSONField(
+        _("response types"),
+        default=default_response_types,
+        blank=True,
+        help_text=_("code, and any implicit or hybrid response types this app may use"),
     )
 
     class AccessTokenFormat(models.TextChoices):
@@ -292,6 +321,7 @@ class Client(AbstractApplication):
         unknown = set(self.grant_types or []) - set(GrantType.values)
         if unknown or not self.grant_types:
             errors["grant_types"] = [_("Choose one or more of: %s") % ", ".join(GrantType.values)]
+        self._clean_response_types(errors)
         self._clean_name(errors)
         self._clean_uris(errors)
         if self.client_type == self.CLIENT_PUBLIC:
@@ -393,6 +423,20 @@ class Client(AbstractApplication):
                 _("An app that signs people in needs at least one redirect URI.")
             )
         self._clean_sector(errors)
+
+    def _clean_response_types(self, errors: ValidationErrors) -> None:
+        types = self.response_types if isinstance(self.response_types, list) else None
+        if types is None or set(types) - set(ResponseType.values) or len(set(types)) != len(types):
+            errors["response_types"] = [_("Choose any of: %s") % ", ".join(ResponseType.values)]
+            return
+        if not types and GrantType.AUTHORIZATION_CODE in (self.grant_types or []):
+            errors["response_types"] = [_("An app that signs people in needs a response type: code.")]
+        # Only an app that signs people in at the authorization endpoint (with its redirect
+        # URIs) can use the implicit or hybrid response types.
+        if set(types) - {ResponseType.CODE} and GrantType.AUTHORIZATION_CODE not in (self.grant_types or []):
+            errors["response_types"] = [
+                _("Implicit and hybrid response types are for apps that sign people in (authorization_code).")
+            ]
 
     def _clean_sector(self, errors: ValidationErrors) -> None:
         # OIDC Core 1.0 §8.1, OIDC Registration 1.0 §5: judged after the redirect URIs, and the

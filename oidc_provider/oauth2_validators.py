@@ -30,16 +30,17 @@ from ground.prepared_queries import PreparedLookup
 
 from . import apis, codes, device
 from .access_tokens import requested_resources
-from .claims import userinfo_claims
+from .claims import released_claims, userinfo_claims
 from .custom_claims import identity_scopes
 from .id_token import IDToken
 from .logout import session_client_record
-from .models import AccessToken, Client, Grant, GrantType, RefreshToken
+from .models import AccessToken, Client, Grant, GrantType, RefreshToken, ResponseType
 from .models import IDToken as IDTokenRecord
 from .rate_limits import loaded_client
 from .refresh import refresh_token_lock, refresh_token_rotated
 from .request_state import ValidatorRequest, auth_context_fields, auth_context_of, state_of
 from .requested_claims import claims_loaded
+from .response_types import FRONT_CHANNEL_TOKEN_LIFETIME, front_channel, response_type_normalized
 from .tokens import client_tokens_find, refresh_token_remaining, token_usable
 
 _CLIENT_BY_CLIENT_ID = PreparedLookup(Client, lambda client_id: Client.objects.filter(client_id=client_id))
@@ -174,13 +175,34 @@ class PorchlightValidator(_OAuth2Validator):
         *args: Any,
         **kwargs: Any,
     ) -> bool:
-        # Only the code flow is offered (discovery: response_types_supported ["code"]). DOT
-        # would let an authorization_code client run the hybrid flow ("code id_token"), which
-        # sends tokens through the front channel; refuse it and implicit for every client with
-        # unsupported_response_type (RFC 6749 §4.1.2.1), not unauthorized_client.
-        if response_type != "code":
+        # Only the types the client registered (Client.response_types): unauthorized_client
+        # otherwise, and unsupported_response_type for a type Porchlight does not serve at all
+        # (RFC 6749 §4.1.2.1). The words may come in any order (Multiple Response Types §3).
+        normalized = response_type_normalized(response_type)
+        if normalized is None:
             raise errors.UnsupportedResponseTypeError(request=request)
-        return super().validate_response_type(client_id, response_type, client, request, *args, **kwargs)
+        if front_channel(normalized):
+            self._front_channel_prepare(request)
+        return normalized in (client.response_types or []) and GrantType.AUTHORIZATION_CODE in (
+            client.grant_types or []
+        )
+
+    @staticmethod
+    def _front_channel_prepare(request: ValidatorRequest) -> None:
+        """Set up the state of a request that may issue tokens at the authorization endpoint.
+
+        oauthlib validates the response type again just before it issues anything; by then the
+        authorization view's credentials (the sign-in, the claims asked for) are on the request.
+        Tokens sent through the browser are short-lived and never come with a refresh token
+        (RFC 6749 §4.2.2; RFC 9700 §2.1.2).
+        """
+        state = state_of(request)
+        state.front_channel = True
+        state.expires_in_at_most = FRONT_CHANNEL_TOKEN_LIFETIME
+        attributes = vars(request)
+        if isinstance(attributes.get("auth_context"), dict):
+            state.auth_context = attributes["auth_context"]
+        state.requested_claims = claims_loaded(attributes.get("claims"))
 
     def validate_scopes(
         self,
@@ -425,7 +447,7 @@ class PorchlightValidator(_OAuth2Validator):
             token.clear()
             token.update(state.retry_response)
             return None
-        if "refresh_token" in token and not self._may_issue_refresh_token(request):
+        if "refresh_token" in token and (state.front_channel or not self._may_issue_refresh_token(request)):
             del token["refresh_token"]
         if "expires_in" in token and getattr(request, "expires_in", None):
             # The token's API may set its own lifetime (access_tokens.py); the response says it.
@@ -571,18 +593,28 @@ class PorchlightValidator(_OAuth2Validator):
         # refresh token or device code) has named the user and the scopes.
         assert user is not None and client is not None and audience is not None and scopes is not None
         state = state_of(request)
+        requested = list(state.requested_claims.get("id_token", []))
+        if state.front_channel and vars(request).get("response_type") == ResponseType.ID_TOKEN:
+            # OIDC Core 1.0 §5.4: with no access token issued there is no UserInfo to ask, so
+            # the claims the scopes (and the claims parameter) release there go in the ID token.
+            requested += [*released_claims(scopes, "userinfo"), *state.requested_claims.get("userinfo", [])]
         issued = IDToken.issue(
             user=user,
             client=client,
             audience=audience,
             scopes=scopes,
-            requested_claims=state.requested_claims.get("id_token", []),
+            requested_claims=requested,
             acr_values=state.requested_claims.get("acr", []),
             auth_context=state.auth_context,
             nonce=id_token.get("nonce") or request.nonce,
             access_token=token.get("access_token"),
             code=token.get("code"),
+            lifetime=FRONT_CHANNEL_TOKEN_LIFETIME if state.front_channel else None,
         )
+        if state.front_channel:
+            # No code to record it (save_authorization_code): the app takes part in the session
+            # from this ID token on, and is told when the session ends.
+            session_client_record(sid=state.auth_context.get("session_id") or "", client=client)
         # As DOT's: the access token saved next links to the record (_create_access_token).
         request.id_token = request.access_token = issued.record
         return issued.to_jwt()

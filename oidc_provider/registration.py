@@ -24,12 +24,15 @@ from ground.checksums import token_checksum
 
 from . import keys
 from .apis import api_scope_names
-from .models import Algorithm, ApiScope, Client, GrantType, RegistrationToken
+from .models import Algorithm, ApiScope, Client, GrantType, RegistrationToken, ResponseType
+from .response_types import front_channel, response_type_normalized, returns_code
 from .services import LOGOUT_FIELDS, client_create
 
 MAX_URIS = 20
 MAX_NAME_LENGTH = 255
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+# RFC 7591 §2: the grant type of the front-channel response types (response_types.py).
+IMPLICIT = "implicit"
 # Known metadata Porchlight cannot honour: ignoring it would leave the client expecting
 # encrypted or signed responses it will never get.
 REFUSED_METADATA = (
@@ -159,7 +162,10 @@ def metadata_parse(data: dict[str, Any]) -> Metadata:
             raise RegistrationError("invalid_client_metadata", f"{name} is not supported.")
 
     grant_types = _string_list(data, "grant_types", [GrantType.AUTHORIZATION_CODE])
-    unsupported = [grant for grant in grant_types if grant not in GrantType.values]
+    # RFC 7591 §2: "implicit" names the front-channel response types, which Client.response_types
+    # records; it is no grant the token endpoint serves.
+    implicit = IMPLICIT in grant_types
+    unsupported = [grant for grant in grant_types if grant not in (*GrantType.values, IMPLICIT)]
     if unsupported:
         raise RegistrationError(
             "invalid_client_metadata", f"Unsupported grant_types: {', '.join(unsupported)[:200]}."
@@ -170,15 +176,28 @@ def metadata_parse(data: dict[str, Any]) -> Metadata:
         )
     uses_code = GrantType.AUTHORIZATION_CODE in grant_types
 
-    # RFC 7591 §2.1: response_types and grant_types must agree; only "code" is supported.
-    response_types = _string_list(data, "response_types", ["code"] if uses_code else [])
-    if any(value != "code" for value in response_types):
+    # OIDC Registration 1.0 §2: code (the default) and the implicit and hybrid types, each in
+    # any word order; RFC 7591 §2.1: they must agree with grant_types, a type with "code" going
+    # with authorization_code and one with "token" or "id_token" with implicit.
+    response_types: list[str] = []
+    for value in _string_list(data, "response_types", ["code"] if uses_code else []):
+        normalized = response_type_normalized(value)
+        if normalized is None:
+            raise RegistrationError(
+                "invalid_client_metadata",
+                f"Unsupported response_types value: {value[:100]}."
+                f" Supported: {', '.join(ResponseType.values)}.",
+            )
+        if normalized not in response_types:
+            response_types.append(normalized)
+    if uses_code != any(returns_code(value) for value in response_types):
         raise RegistrationError(
-            "invalid_client_metadata", 'The only supported response_types value is "code".'
+            "invalid_client_metadata", 'response_types with "code" go with the authorization_code grant.'
         )
-    if uses_code != ("code" in response_types):
+    if implicit != any(front_channel(value) for value in response_types):
         raise RegistrationError(
-            "invalid_client_metadata", 'response_types "code" goes with the authorization_code grant.'
+            "invalid_client_metadata",
+            'response_types with "id_token" or "token" go with the implicit grant, and it with them.',
         )
 
     # Each URI is judged by Client.clean() when the client is made (client_register).
@@ -295,6 +314,19 @@ def _unnamed(redirect_uris: list[str]) -> str:
 FIELD_ERRORS = {"redirect_uris": "invalid_redirect_uri"}
 
 
+def client_grant_types(registered: list[str]) -> list[str]:
+    """Return the grant types a client registered with ``registered`` is given.
+
+    A client that signs people in at the authorization endpoint (any response type, "implicit"
+    alone included) is an authorization_code client to Porchlight; its response types say which
+    responses it may ask for.
+    """
+    if IMPLICIT not in registered:
+        return registered
+    granted = [grant for grant in registered if grant != IMPLICIT]
+    return granted if GrantType.AUTHORIZATION_CODE in granted else [GrantType.AUTHORIZATION_CODE, *granted]
+
+
 @transaction.atomic
 def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> tuple[Client, str | None]:
     """Create a dynamically registered client, spending one use of ``token``; return it and its secret.
@@ -316,7 +348,8 @@ def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> t
             redirect_uris=metadata.redirect_uris,
             post_logout_redirect_uris=metadata.post_logout_redirect_uris,
             public=metadata.token_endpoint_auth_method == "none",
-            grant_types=metadata.grant_types,
+            grant_types=client_grant_types(metadata.grant_types),
+            response_types=metadata.response_types,
             skip_consent=False,
             algorithm=metadata.id_token_signed_response_alg,
             logout=metadata.logout,

@@ -85,6 +85,9 @@ class TokenRequestState:
     act: dict[str, Any] | None = None
     expires_in_at_most: int | None = None
     exchanged_from: AccessToken | None = None
+    # Tokens issued by the authorization endpoint (implicit and hybrid, response_types.py):
+    # short-lived, and never a refresh token.
+    front_channel: bool = False
 
 
 def state_of(request: Request) -> TokenRequestState:

@@ -19,7 +19,18 @@ from audit.services import audit_record
 from .claims import reserved_claim_names
 from .custom_claims import claim_definition_check, scope_name_problem
 from .hashers import client_secret_problem
-from .models import Algorithm, ApiScope, ClaimDefinition, Client, DeviceGrant, Grant, GrantType, IdentityScope
+from .models import (
+    Algorithm,
+    ApiScope,
+    ClaimDefinition,
+    Client,
+    DeviceGrant,
+    Grant,
+    GrantType,
+    IdentityScope,
+    ResponseType,
+)
+from .response_types import response_type_normalized
 from .standard_claims import SCOPE_DESCRIPTIONS
 from .tokens import user_tokens_revoke
 
@@ -35,6 +46,11 @@ LOGOUT_FIELDS = (
 SUBJECT_FIELDS = ("subject_type", "sector_identifier_uri")
 
 
+def response_types_listed(values: list[str]) -> list[str]:
+    """Return ``values`` once each, in canonical word order (one not supported stays, for clean())."""
+    return list(dict.fromkeys(response_type_normalized(value) or value for value in values))
+
+
 @transaction.atomic
 def client_create(
     *,
@@ -43,6 +59,7 @@ def client_create(
     post_logout_redirect_uris: list[str] | None = None,
     public: bool = False,
     grant_types: list[str] | None = None,
+    response_types: list[str] | None = None,
     skip_consent: bool = False,
     algorithm: str = Algorithm.RS256,
     allowed_origins: list[str] | None = None,
@@ -63,7 +80,8 @@ def client_create(
     The secret is returned exactly once: only its hash is stored. ``logout`` holds the client's
     back- and front-channel logout metadata (``LOGOUT_FIELDS``), ``subject`` its subject type and
     sector identifier URI (``SUBJECT_FIELDS``), ``rate_limit`` its request budget (``REQUESTS/SECONDS``,
-    ``unlimited``, or blank for the provider's default; rate_limits.py).
+    ``unlimited``, or blank for the provider's default; rate_limits.py). ``response_types``
+    beyond ``code`` turn on the implicit and hybrid flows for it (response_types.py).
     """
     client = Client(
         name=name,
@@ -71,6 +89,7 @@ def client_create(
         grant_types=list(
             dict.fromkeys(grant_types or [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN])
         ),
+        response_types=response_types_listed(response_types or [ResponseType.CODE]),
         redirect_uris=" ".join(redirect_uris),
         post_logout_redirect_uris=" ".join(post_logout_redirect_uris or []),
         allowed_origins=" ".join(allowed_origins or []),
@@ -156,6 +175,7 @@ def client_update(
     post_logout_redirect_uris: list[str] | None = None,
     allowed_origins: list[str] | None = None,
     grant_types: list[str] | None = None,
+    response_types: list[str] | None = None,
     subject_type: str | None = None,
     sector_identifier_uri: str | None = None,
     rate_limit: str | None = None,
@@ -171,6 +191,7 @@ def client_update(
         ),
         "allowed_origins": None if allowed_origins is None else " ".join(allowed_origins),
         "grant_types": None if grant_types is None else list(dict.fromkeys(grant_types)),
+        "response_types": None if response_types is None else response_types_listed(response_types),
         "subject_type": subject_type,
         "sector_identifier_uri": sector_identifier_uri,
         "rate_limit": rate_limit,

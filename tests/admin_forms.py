@@ -38,6 +38,7 @@ def change_client_in_admin(staff, client, **fields):
         "kind": "native" if client.client_type == "public" else "web",
         "name": client.name,
         "grant_types": client.grant_types,
+        "response_types": client.response_types,
         "redirect_uris": client.redirect_uris,
         "post_logout_redirect_uris": client.post_logout_redirect_uris,
         "allowed_origins": client.allowed_origins,

@@ -26,7 +26,7 @@ from django.utils import timezone
 from jwcrypto import jwk, jwt
 
 from accounts.mfa.models import RecoveryCodeDevice
-from oidc_provider import custom_claims, keys, rotation
+from oidc_provider import custom_claims, keys, response_types, rotation
 from oidc_provider.models import Client
 from oidc_provider.services import client_create
 from tests.cluster import redis_server
@@ -224,6 +224,14 @@ def _fresh_key_cache():
     keys.clear_cache()
     yield
     keys.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_response_types():
+    # Which response types some client turned on (discovery) is cached like the claim catalogue.
+    response_types.enabled_forget()
+    yield
+    response_types.enabled_forget()
 
 
 @pytest.fixture(autouse=True)

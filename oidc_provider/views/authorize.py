@@ -41,6 +41,7 @@ from ..models import Client
 from ..names import host_shown
 from ..prompt import LOGIN, SECOND_FACTOR, interaction_needed
 from ..requested_claims import claims_loaded, claims_to_consent
+from ..response_types import front_channel
 
 
 class Failure(Protocol):
@@ -96,6 +97,17 @@ class CodeResponseMixin(OAuthLibMixin):
             )
         if response_mode == "query":
             return OAuth2ResponseRedirect(uri, client.get_allowed_schemes())
+        if front_channel(carried.get("response_type")):
+            # The implicit and hybrid flows: what oauthlib put in the fragment (tokens, code,
+            # state), sent in the response mode asked for, which names the issuer itself.
+            params = [(key, value) for key, value in urldecode(uri.partition("#")[2]) if key != "iss"]
+            return authorization_response(
+                request,
+                redirect_uri=carried["redirect_uri"],
+                client=client,
+                params=params,
+                response_mode=response_mode,
+            )
         # The code and state oauthlib added to the redirect URI, posted instead.
         issued = dict(urldecode(uri.partition("?")[2]))
         params = [("code", issued["code"])]

@@ -31,6 +31,17 @@ class Command(BaseCommand):
             dest="grant_types",
             help="repeat for several (default: authorization_code and refresh_token)",
         )
+        parser.add_argument(
+            "--response-type",
+            action="append",
+            dest="response_types",
+            metavar="TYPE",
+            help=(
+                "a response type the client may use, repeatable (default: code). The implicit and hybrid "
+                "types (id_token, 'id_token token', 'code id_token', 'code token', 'code id_token token') "
+                "send tokens through the browser: docs/clients.md, Implicit and hybrid flows"
+            ),
+        )
         parser.add_argument("--skip-consent", action="store_true", help="first-party app: no consent page")
         parser.add_argument("--id-token-alg", choices=Algorithm.values, default=Algorithm.RS256)
         parser.add_argument(
@@ -103,6 +114,7 @@ class Command(BaseCommand):
                     allowed_origins=options["allowed_origins"],
                     public=options["public"],
                     grant_types=options["grant_types"],
+                    response_types=options["response_types"],
                     skip_consent=options["skip_consent"],
                     algorithm=options["id_token_alg"],
                     access_token_format=options["access_token_format"],

@@ -18,8 +18,8 @@ from .createclient import error_messages, rate_limit_option
 class Command(BaseCommand):
     help = (
         "Change a client's name, redirect URIs, post-logout redirect URIs, allowed origins, grant "
-        "types, subject type, sector identifier URI or rate limit, or allow it API scopes. Each list "
-        "given replaces the current one; what is not given stays as it is."
+        "types, response types, subject type, sector identifier URI or rate limit, or allow it API "
+        "scopes. Each list given replaces the current one; what is not given stays as it is."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,6 +29,16 @@ class Command(BaseCommand):
         parser.add_argument("--post-logout-redirect-uri", action="append", dest="post_logout_redirect_uris")
         parser.add_argument("--allowed-origin", action="append", dest="allowed_origins")
         parser.add_argument("--grant-type", action="append", choices=GrantType.values, dest="grant_types")
+        parser.add_argument(
+            "--response-type",
+            action="append",
+            dest="response_types",
+            metavar="TYPE",
+            help=(
+                "a response type the client may use, repeatable; the list replaces the current one. "
+                "Types other than code send tokens through the browser (docs/clients.md)"
+            ),
+        )
         for name in ("redirect-uris", "post-logout-redirect-uris", "allowed-origins"):
             parser.add_argument(
                 f"--clear-{name}", action="store_true", help=f"remove every one of the {name}"
@@ -90,6 +100,7 @@ class Command(BaseCommand):
                     post_logout_redirect_uris=given("post_logout_redirect_uris"),
                     allowed_origins=given("allowed_origins"),
                     grant_types=options["grant_types"],
+                    response_types=options["response_types"],
                     subject_type=options["subject_type"],
                     sector_identifier_uri=options["sector_identifier_uri"],
                     rate_limit=None
