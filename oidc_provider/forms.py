@@ -114,6 +114,7 @@ class ClientAdminForm(forms.ModelForm[Client]):
             "frontchannel_logout_session_required",
             "require_pkce",
             "algorithm",
+            "userinfo_signed_response_alg",
             "access_token_format",
             "access_token_algorithm",
             "may_introspect",
@@ -218,7 +219,7 @@ class ClientAdminForm(forms.ModelForm[Client]):
         # must arrive with the change. A client without a secret gets one generated on save.
         instance = self.instance
         return (
-            cleaned.get("algorithm") == Algorithm.HS256
+            Algorithm.HS256 in (cleaned.get("algorithm"), cleaned.get("userinfo_signed_response_alg"))
             and instance.client_type == Client.CLIENT_CONFIDENTIAL
             and not cleaned.get("new_client_secret")
             and instance.pk is not None
