@@ -114,6 +114,15 @@ def registration_response(
     return body
 
 
+# RFC 7592 §2.2: fields of the client information response (§3) an update request must not include.
+SERVER_FIELDS = (
+    "registration_access_token",
+    "registration_client_uri",
+    "client_secret_expires_at",
+    "client_id_issued_at",
+)
+
+
 @dataclass(frozen=True)
 class Updated:
     registration: ClientRegistration
@@ -130,6 +139,13 @@ def registration_update(*, registration: ClientRegistration, data: dict[str, Any
         ClientRegistration.objects.select_for_update().select_related("client").get(pk=registration.pk)
     )
     client = registration.client
+    sent = [name for name in SERVER_FIELDS if name in data]
+    if sent:
+        # RFC 7592 §2.2: the request must not include what the server issues; it is refused, not
+        # silently dropped, so a client that sends them learns its request is malformed.
+        raise RegistrationError(
+            "invalid_client_metadata", f"Leave out {', '.join(sent)}: the server issues them."
+        )
     if data.get("client_id") != client.client_id:
         raise RegistrationError("invalid_client_metadata", "client_id must be this client's identifier.")
     sent_secret = data.get("client_secret")

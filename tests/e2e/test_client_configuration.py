@@ -52,6 +52,7 @@ def test_dynamic_client_reads_updates_and_deletes_its_registration(issuer, metad
     document = {
         key: value
         for key, value in current.items()
+        # RFC 7592 §2.2: what the server issued is left out.
         if key not in {"registration_client_uri", "client_id_issued_at"}
     }
     document.update(client_name="Self-made app v2", userinfo_signed_response_alg="ES256")

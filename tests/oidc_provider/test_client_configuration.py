@@ -53,7 +53,13 @@ def document_of(body: dict, **changes) -> dict:
     return {
         key: value
         for key, value in {**body, **changes}.items()
-        if key not in {"registration_access_token", "registration_client_uri", "client_id_issued_at"}
+        if key
+        not in {
+            "registration_access_token",
+            "registration_client_uri",
+            "client_id_issued_at",
+            "client_secret_expires_at",
+        }
         and value is not None
     }
 
@@ -181,6 +187,11 @@ def test_update_with_current_secret_is_accepted(client, registered):
         ({"userinfo_signed_response_alg": "none"}, "invalid_client_metadata"),
         ({"scope": "openid groups"}, "invalid_client_metadata"),
         ({"client_name": "x" * 1000}, "invalid_client_metadata"),
+        # RFC 7592 §2.2: what the server issues is not the client's to send.
+        ({"registration_client_uri": "https://evil.example.com/"}, "invalid_client_metadata"),
+        ({"registration_access_token": "x"}, "invalid_client_metadata"),
+        ({"client_id_issued_at": 0}, "invalid_client_metadata"),
+        ({"client_secret_expires_at": 0}, "invalid_client_metadata"),
     ],
 )
 def test_update_refusals_change_nothing(client, registered, changes, error):
