@@ -57,6 +57,8 @@ class Action(StrEnum):
     CLIENT_DELETE = "client.delete"
     CLIENT_SECRET_RESET = "client.secret_reset"
     CLIENT_REGISTER = "client.register"
+    # Staff revoked the token a self-registered client manages its registration with (RFC 7592).
+    CLIENT_REGISTRATION_ACCESS_TOKEN_REVOKE = "client.registration_access_token_revoke"
     REGISTRATION_TOKEN_CREATE = "registration_token.create"
     # APIs (resource servers), their scopes and roles (oidc_provider/apis.py).
     API_CREATE = "api.create"

@@ -26,6 +26,7 @@ from audit.actions import Action
 from audit.services import audit_record
 
 from .apis import api_delete, api_settings, role_change_record, role_settings
+from .client_configuration import registration_access_tokens_revoke
 from .client_settings import Kind, client_description, provider_urls
 from .consent import consent_revoke
 from .forms import ApiAdminForm, ClientAdminForm
@@ -36,6 +37,7 @@ from .models import (
     ApiScope,
     ClaimDefinition,
     Client,
+    ClientRegistration,
     Consent,
     DeviceGrant,
     Grant,
@@ -146,8 +148,8 @@ class ClientAdmin(admin.ModelAdmin[Client]):
     )
     list_filter = ("client_type", "skip_authorization", "require_mfa", "release_groups", "algorithm")
     search_fields = ("name", "client_id", "redirect_uris")
-    readonly_fields = ("client_id", "created", "updated")
-    actions = ["reset_secret"]
+    readonly_fields = ("client_id", "created", "updated", "registration_access")
+    actions = ["reset_secret", "revoke_registration_access_token"]
     raw_id_fields = ("user",)
     filter_horizontal = ("allowed_scopes",)
     # DOT's get_absolute_url names a page Porchlight does not serve; the developer settings
@@ -202,12 +204,14 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                             "grant_types",
                             "require_pkce",
                             "algorithm",
+                            "userinfo_signed_response_alg",
                             "access_token_format",
                             "access_token_algorithm",
                             "may_introspect",
                             "token_exchange_apis",
                             "rate_limit",
                             "new_client_secret",
+                            "registration_access",
                             "user",
                             "created",
                             "updated",
@@ -397,6 +401,28 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             "panels": panels,
         }
         return TemplateResponse(request, "admin/oidc_provider/client/handover.html", context)
+
+    @admin.display(description="registration access token")
+    def registration_access(self, obj: Client) -> str:
+        # RFC 7592: whether the app can still manage its own registration; never the token.
+        registration = ClientRegistration.objects.filter(client=obj).first()
+        if registration is None:
+            return "None: staff registered this app"
+        if registration.access_token_hash is None:
+            return "Revoked: the app can no longer read, change or delete its registration"
+        issued = registration.access_token_issued
+        when = f" (issued {issued:%Y-%m-%d %H:%M} UTC)" if issued else ""
+        return f"Live{when}: the app can read, change and delete its registration (RFC 7592)"
+
+    @admin.action(description="Revoke the registration access token (the app can no longer manage itself)")
+    def revoke_registration_access_token(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
+        revoked = registration_access_tokens_revoke(clients=queryset, actor=request.user)
+        if revoked:
+            messages.success(
+                request, f"Revoked {revoked} registration access token{'s' if revoked != 1 else ''}."
+            )
+        else:
+            messages.warning(request, "None of these apps has a live registration access token.")
 
     @admin.action(description="Reset the client secret (shown once)")
     def reset_secret(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:

@@ -90,6 +90,8 @@ def client_description(client: Client) -> dict[str, Any]:
             "none" if client.client_type == Client.CLIENT_PUBLIC else "client_secret_basic"
         ),
         "id_token_signed_response_alg": client.algorithm,
+        # OIDC Registration 1.0 §2; "" when UserInfo answers plain JSON.
+        "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
         "access_token_format": client.access_token_format,
         "access_token_signed_response_alg": client.access_token_algorithm,
         "skip_consent": client.skip_authorization,

@@ -123,6 +123,7 @@ class ClientAdminForm(forms.ModelForm[Client]):
             "require_pkce",
             "response_types",
             "algorithm",
+            "userinfo_signed_response_alg",
             "access_token_format",
             "access_token_algorithm",
             "may_introspect",
@@ -232,7 +233,7 @@ class ClientAdminForm(forms.ModelForm[Client]):
         # must arrive with the change. A client without a secret gets one generated on save.
         instance = self.instance
         return (
-            cleaned.get("algorithm") == Algorithm.HS256
+            Algorithm.HS256 in (cleaned.get("algorithm"), cleaned.get("userinfo_signed_response_alg"))
             and instance.client_type == Client.CLIENT_CONFIDENTIAL
             and not cleaned.get("new_client_secret")
             and instance.pk is not None

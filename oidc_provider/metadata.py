@@ -59,6 +59,9 @@ def build() -> dict[str, Any]:
         # OIDC Core 1.0 §8: per client (Client.subject_type, oidc_provider/subjects.py).
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": keys.id_token_algorithms(),
+        # OIDC Discovery 1.0 §3: registration (metadata_parse) accepts the same list for
+        # userinfo_signed_response_alg, and signed_userinfo.py signs with it.
+        "userinfo_signing_alg_values_supported": keys.id_token_algorithms(),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

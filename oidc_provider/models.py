@@ -249,6 +249,16 @@ class Client(AbstractApplication):
             "trusted back end. Blank: the provider's default."
         ),
     )
+    # OIDC Registration 1.0 §2 userinfo_signed_response_alg; blank: UserInfo answers plain JSON
+    # (OIDC Core 1.0 §5.3.2). HS256 signs with the client secret, like ID tokens (client_settings.py).
+    userinfo_signed_response_alg = models.CharField(
+        _("UserInfo signing algorithm"),
+        max_length=5,
+        choices=Algorithm.choices,
+        blank=True,
+        default="",
+        help_text=_("Blank: UserInfo answers plain JSON. Otherwise a JWT signed with this algorithm."),
+    )
     # HS256 only: the secret, Fernet-encrypted with the key-encryption key (keys_at_rest.py), because the
     # provider must sign with it (OIDC Core 1.0 §10.1). Empty for every other algorithm.
     client_secret_encrypted = models.TextField(editable=False, blank=True, default="")
@@ -293,6 +303,11 @@ class Client(AbstractApplication):
         return sector_of(
             sector_identifier_uri=self.sector_identifier_uri.strip(), redirect_uris=self.redirect_uris.split()
         )
+
+    @property
+    def signs_with_secret(self) -> bool:
+        """Return whether anything is signed with this client's secret (HS256 ID tokens or UserInfo)."""
+        return Algorithm.HS256 in (self.algorithm, self.userinfo_signed_response_alg)
 
     def allows_grant_type(self, *grant_types: str) -> bool:
         # DOT asks with its own constants ("authorization-code", "openid-hybrid", ...).
@@ -340,18 +355,20 @@ class Client(AbstractApplication):
         problem = client_secret_problem(self.client_secret)
         if problem and self.client_type == self.CLIENT_CONFIDENTIAL:
             errors["client_secret"] = [problem]
-        if self.algorithm == Algorithm.HS256 and self.client_type != self.CLIENT_CONFIDENTIAL:
+        if self.client_type != self.CLIENT_CONFIDENTIAL:
             # OIDC Core 1.0 §10.1: a public client has no secret to be the HMAC key.
-            errors["algorithm"] = [
-                _("HS256 signs with the client secret: only confidential clients may use it.")
-            ]
+            for field in ("algorithm", "userinfo_signed_response_alg"):
+                if getattr(self, field) == Algorithm.HS256:
+                    errors[field] = [
+                        _("HS256 signs with the client secret: only confidential clients may use it.")
+                    ]
         try:
             super().clean()
         except ValidationError as error:
             # DOT's algorithm check wants a settings key; ours are managed rows (keys.py). For
             # HS256 DOT wants the secret stored unhashed; we keep a hash and an encrypted copy.
             ignored = {"algorithm"}
-            if self.algorithm == Algorithm.HS256:
+            if self.signs_with_secret:
                 ignored |= {"hash_client_secret", "client_secret"}
             # Our URI rule (redirect_uris.py) is stricter than DOT's; one message per problem.
             ignored |= {field for field in ("redirect_uris", "post_logout_redirect_uris") if field in errors}
@@ -479,7 +496,7 @@ class Client(AbstractApplication):
 
     def _keep_secret_for_hs256(self) -> None:
         """Encrypt a newly set secret for an HS256 client; drop the copy for any other algorithm."""
-        if self.algorithm != Algorithm.HS256 or not self.client_secret:
+        if not self.signs_with_secret or not self.client_secret:
             self.client_secret_encrypted = ""
         elif not _looks_hashed(self.client_secret):
             # Still cleartext: DOT hashes it in pre_save, after which it cannot be recovered.
@@ -793,6 +810,30 @@ class RegistrationToken(models.Model):
         if self.expires <= timezone.now():
             return False
         return self.max_uses is None or self.uses < self.max_uses
+
+
+class ClientRegistration(models.Model):
+    """How a self-registered client manages its registration (RFC 7592): its registration access
+    token, and the metadata it registered that no column of ``Client`` holds.
+
+    Only the token's SHA-256 is stored; the client sees the token once, in the registration (or
+    update) response. Staff revoking it clears the hash: the client then cannot read, change or
+    delete its registration (RFC 7592 §2: 401 invalid_token).
+    """
+
+    client = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="registration"
+    )
+    access_token_hash = models.CharField(max_length=64, unique=True, null=True, editable=False)
+    access_token_issued = models.DateTimeField(_("registration access token issued"), null=True)
+    # RFC 7591 §2 application_type, token_endpoint_auth_method and scope, as registered.
+    metadata = models.JSONField(_("registered metadata"), default=dict, editable=False)
+
+    class Meta:
+        verbose_name = _("client registration")
+
+    def __str__(self) -> str:
+        return f"Registration of {self.client}"
 
 
 # The scopes and claims of OpenID Connect itself (claims.py): no API may define a scope so named.

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from audit.actions import Action
@@ -24,7 +25,15 @@ from ground.checksums import token_checksum
 
 from . import keys
 from .apis import api_scope_names
-from .models import Algorithm, ApiScope, Client, GrantType, RegistrationToken, ResponseType
+from .models import (
+    Algorithm,
+    ApiScope,
+    Client,
+    ClientRegistration,
+    GrantType,
+    RegistrationToken,
+    ResponseType,
+)
 from .response_types import front_channel, response_type_normalized, returns_code
 from .services import LOGOUT_FIELDS, client_create
 
@@ -37,7 +46,6 @@ IMPLICIT = "implicit"
 # encrypted or signed responses it will never get.
 REFUSED_METADATA = (
     "id_token_encrypted_response_alg",
-    "userinfo_signed_response_alg",
     "userinfo_encrypted_response_alg",
 )
 
@@ -91,6 +99,8 @@ class Metadata:
     token_endpoint_auth_method: str
     id_token_signed_response_alg: str
     application_type: str
+    # OIDC Registration 1.0 §2; "" (not asked): UserInfo answers plain JSON (OIDC Core 1.0 §5.3.2).
+    userinfo_signed_response_alg: str = ""
     # Back-Channel Logout 1.0 §2.2, Front-Channel Logout 1.0 §2 (LOGOUT_FIELDS).
     logout: dict[str, Any] = field(default_factory=dict)
     # RFC 7591 §2 scope, as asked (None: not asked); the API scopes among it, which the client is
@@ -111,6 +121,11 @@ class Metadata:
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
             "application_type": self.application_type,
+            **(
+                {"userinfo_signed_response_alg": self.userinfo_signed_response_alg}
+                if self.userinfo_signed_response_alg
+                else {}
+            ),
             **self.subject,
             **self.logout,
             # RFC 7591 §3.2.1: what was registered, so the scopes the client may ask for.
@@ -218,7 +233,14 @@ def metadata_parse(data: dict[str, Any]) -> Metadata:
             "invalid_client_metadata",
             f"id_token_signed_response_alg must be one of {', '.join(usable)}.",
         )
-    if algorithm == Algorithm.HS256 and auth_method == "none":
+    # OIDC Registration 1.0 §2: absent, UserInfo is plain JSON; else one we can sign with now.
+    userinfo_algorithm = _string(data, "userinfo_signed_response_alg", "")
+    if userinfo_algorithm and userinfo_algorithm not in usable:
+        raise RegistrationError(
+            "invalid_client_metadata",
+            f"userinfo_signed_response_alg must be one of {', '.join(usable)}.",
+        )
+    if Algorithm.HS256 in (algorithm, userinfo_algorithm) and auth_method == "none":
         # OIDC Core 1.0 §10.1: the HMAC key is the client secret, which a public client lacks.
         raise RegistrationError(
             "invalid_client_metadata", "HS256 signs with the client secret: a public client cannot use it."
@@ -253,6 +275,7 @@ def metadata_parse(data: dict[str, Any]) -> Metadata:
         token_endpoint_auth_method=auth_method,
         id_token_signed_response_alg=algorithm,
         application_type=application_type,
+        userinfo_signed_response_alg=userinfo_algorithm,
         logout=_logout_metadata(data),
         scope=scope,
         api_scopes=api_scopes,
@@ -327,13 +350,43 @@ def client_grant_types(registered: list[str]) -> list[str]:
     return granted if GrantType.AUTHORIZATION_CODE in granted else [GrantType.AUTHORIZATION_CODE, *granted]
 
 
+def registration_error(exc: ValidationError) -> RegistrationError:
+    """Return ``Client.clean()``'s verdict as an RFC 7591 §3.2.2 error (RFC 7592 §2.2 uses the same)."""
+    fields = exc.message_dict if hasattr(exc, "error_dict") else {"client": exc.messages}
+    error = next((code for field, code in FIELD_ERRORS.items() if field in fields), "invalid_client_metadata")
+    described = [f"{field}: {message}" for field, messages in fields.items() for message in messages]
+    return RegistrationError(error, "; ".join(described)[:500])
+
+
+def kept_metadata(metadata: Metadata) -> dict[str, Any]:
+    """Return the registered metadata no ``Client`` column holds, kept for RFC 7592 §3 reads."""
+    kept: dict[str, Any] = {
+        "application_type": metadata.application_type,
+        "token_endpoint_auth_method": metadata.token_endpoint_auth_method,
+    }
+    if metadata.scope is not None:
+        kept["scope"] = metadata.scope
+    return kept
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A client just registered: its secret (None for a public client) and its registration
+    access token (RFC 7592 §3), both in cleartext for the one response that shows them."""
+
+    client: Client
+    secret: str | None
+    access_token: str
+
+
 @transaction.atomic
-def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> tuple[Client, str | None]:
-    """Create a dynamically registered client, spending one use of ``token``; return it and its secret.
+def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> Registered:
+    """Create a dynamically registered client, spending one use of ``token``.
 
     Such clients always see the consent page, which says staff have not reviewed them, and never
     may introspect (they are not first-party). Their names may repeat among themselves, never pass
-    for a staff app's (``Client._clean_name``).
+    for a staff app's (``Client._clean_name``). Each gets a registration access token to read,
+    change and delete its registration with (RFC 7592, client_configuration.py).
     Raises ``RegistrationError("invalid_token", ...)`` if the token was used up meanwhile.
     """
     if token is not None:
@@ -352,18 +405,21 @@ def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> t
             response_types=metadata.response_types,
             skip_consent=False,
             algorithm=metadata.id_token_signed_response_alg,
+            userinfo_algorithm=metadata.userinfo_signed_response_alg,
             logout=metadata.logout,
             subject=metadata.subject,
             registration_source=Client.RegistrationSource.DCR,
         )
         client.allowed_scopes.add(*ApiScope.objects.filter(name__in=metadata.api_scopes))
     except ValidationError as exc:
-        fields = exc.message_dict if hasattr(exc, "error_dict") else {"client": exc.messages}
-        error = next(
-            (code for field, code in FIELD_ERRORS.items() if field in fields), "invalid_client_metadata"
-        )
-        described = [f"{field}: {message}" for field, messages in fields.items() for message in messages]
-        raise RegistrationError(error, "; ".join(described)[:500]) from exc
+        raise registration_error(exc) from exc
+    access_token = secrets.token_urlsafe(32)
+    ClientRegistration.objects.create(
+        client=client,
+        access_token_hash=token_checksum(access_token),
+        access_token_issued=timezone.now(),
+        metadata=kept_metadata(metadata),
+    )
     audit_record(
         action=Action.CLIENT_REGISTER,
         target=client,
@@ -374,4 +430,4 @@ def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> t
             "allowed_scopes": sorted(metadata.api_scopes),
         },
     )
-    return client, secret
+    return Registered(client=client, secret=secret, access_token=access_token)

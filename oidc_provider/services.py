@@ -62,6 +62,7 @@ def client_create(
     response_types: list[str] | None = None,
     skip_consent: bool = False,
     algorithm: str = Algorithm.RS256,
+    userinfo_algorithm: str = "",
     allowed_origins: list[str] | None = None,
     access_token_format: str = Client.AccessTokenFormat.JWT,
     access_token_algorithm: str = Algorithm.RS256,
@@ -79,9 +80,10 @@ def client_create(
 
     The secret is returned exactly once: only its hash is stored. ``logout`` holds the client's
     back- and front-channel logout metadata (``LOGOUT_FIELDS``), ``subject`` its subject type and
-    sector identifier URI (``SUBJECT_FIELDS``), ``rate_limit`` its request budget (``REQUESTS/SECONDS``,
-    ``unlimited``, or blank for the provider's default; rate_limits.py). ``response_types``
-    beyond ``code`` turn on the implicit and hybrid flows for it (response_types.py).
+    sector identifier URI (``SUBJECT_FIELDS``), ``userinfo_algorithm`` how UserInfo is signed
+    ("": not at all), ``rate_limit`` its request budget (``REQUESTS/SECONDS``, ``unlimited``, or
+    blank for the provider's default; rate_limits.py). ``response_types`` beyond ``code`` turn on
+    the implicit and hybrid flows for it (response_types.py).
     """
     client = Client(
         name=name,
@@ -95,6 +97,7 @@ def client_create(
         allowed_origins=" ".join(allowed_origins or []),
         skip_authorization=skip_consent,
         algorithm=algorithm,
+        userinfo_signed_response_alg=userinfo_algorithm,
         access_token_format=access_token_format,
         access_token_algorithm=access_token_algorithm,
         require_pkce=require_pkce,
@@ -178,6 +181,7 @@ def client_update(
     response_types: list[str] | None = None,
     subject_type: str | None = None,
     sector_identifier_uri: str | None = None,
+    userinfo_signed_response_alg: str | None = None,
     rate_limit: str | None = None,
     actor: User | AnonymousUser | None = None,
     actor_label: str = "",
@@ -194,11 +198,24 @@ def client_update(
         "response_types": None if response_types is None else response_types_listed(response_types),
         "subject_type": subject_type,
         "sector_identifier_uri": sector_identifier_uri,
+        "userinfo_signed_response_alg": userinfo_signed_response_alg,
         "rate_limit": rate_limit,
     }
     changed = [
         field for field, value in wanted.items() if value is not None and value != getattr(client, field)
     ]
+    if (
+        "userinfo_signed_response_alg" in changed
+        and userinfo_signed_response_alg == Algorithm.HS256
+        and not client.client_secret_encrypted
+    ):
+        # OIDC Core 1.0 §10.1: the HMAC key is the secret, of which only a hash is kept here.
+        raise ValidationError(
+            {
+                "userinfo_signed_response_alg": "HS256 signs with the client secret, which is stored "
+                "hashed: choose HS256 in the admin together with a new secret."
+            }
+        )
     for field in changed:
         setattr(client, field, wanted[field])
     if changed:

@@ -16,6 +16,8 @@ protocol_patterns = [
     path("introspect/", views.IntrospectionView.as_view(), name="introspect"),
     path("revoke/", views.RevokeTokenView.as_view(), name="revoke"),
     path("register/", views.RegistrationView.as_view(), name="register"),
+    # RFC 7592 §3 registration_client_uri: a self-registered client manages its registration here.
+    path("register/<str:client_id>/", views.ClientConfigurationView.as_view(), name="client-configuration"),
     path("device/", views.DeviceAuthorizationView.as_view(), name="device-authorization"),
 ]
 

@@ -5,7 +5,7 @@ import oidc_provider.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("oidc_provider", "0016_token_exchange"),
+        ("oidc_provider", "0019_client_configuration"),
     ]
 
     operations = [

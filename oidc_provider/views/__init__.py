@@ -6,12 +6,13 @@ from .discovery import DiscoveryView
 from .end_session import EndSessionView
 from .introspection import IntrospectionView
 from .jwks import JwksView
-from .registration import RegistrationView
+from .registration import ClientConfigurationView, RegistrationView
 from .token import RevokeTokenView, TokenView
 from .userinfo import UserInfoView
 
 __all__ = [
     "AuthorizeView",
+    "ClientConfigurationView",
     "ConnectedAppRevokeView",
     "ConsentAnswerView",
     "ConnectedAppsView",

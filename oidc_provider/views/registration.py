@@ -9,10 +9,19 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from ..client_configuration import (
+    registration_client_uri,
+    registration_delete,
+    registration_find,
+    registration_response,
+    registration_update,
+)
+from ..models import ClientRegistration
 from ..registration import RegistrationError, client_register, metadata_parse, registration_token_find
 
 MAX_BODY = 64 * 1024
@@ -52,31 +61,73 @@ class RegistrationView(View):
                     "invalid_token", "A valid initial access token is required.", attempted=bool(value)
                 )
         try:
-            metadata = metadata_parse(self._document(request))
-            client, secret = client_register(metadata=metadata, token=token)
+            metadata = metadata_parse(json_document(request))
+            registered = client_register(metadata=metadata, token=token)
         except RegistrationError as exc:
             return _no_store(error_response(exc.error, exc.description))
         body = {
-            "client_id": client.client_id,
-            "client_id_issued_at": int(client.created.timestamp()),
+            "client_id": registered.client.client_id,
+            "client_id_issued_at": int(registered.client.created.timestamp()),
             **metadata.as_response(),
+            # RFC 7592 §3: where and with what the client manages its registration.
+            "registration_client_uri": registration_client_uri(registered.client),
+            "registration_access_token": registered.access_token,
         }
-        if secret is not None:
+        if registered.secret is not None:
             # RFC 7591 §3.2.1: 0 means the secret does not expire.
-            body.update(client_secret=secret, client_secret_expires_at=0)
+            body.update(client_secret=registered.secret, client_secret_expires_at=0)
         return _no_store(JsonResponse(body, status=201))
 
-    @staticmethod
-    def _document(request: HttpRequest) -> dict[str, Any]:
-        """Return the JSON object posted (RFC 7591 §3.1), or raise ``invalid_client_metadata``."""
-        if request.content_type != "application/json":
-            raise RegistrationError("invalid_client_metadata", "The request body must be application/json.")
-        if len(request.body) > MAX_BODY:
-            raise RegistrationError("invalid_client_metadata", "The request body is too large.")
+
+@method_decorator(csrf_exempt, name="dispatch")
+class ClientConfigurationView(View):
+    """The client configuration endpoint (RFC 7592 §2): read, replace or delete a registration."""
+
+    http_method_names = ["get", "put", "delete"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method not in ("GET", "PUT", "DELETE"):
+            return super().dispatch(request, *args, **kwargs)
+        # RFC 7592 §2: an RFC 6750 Bearer token, for this client only; a wrong, revoked or absent
+        # one, or a client that does not exist (any more), is 401 invalid_token alike.
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        value = value.strip() if scheme.lower() == "bearer" else ""
+        registration = registration_find(client_id=kwargs["client_id"], value=value)
+        if registration is None:
+            return _no_store(
+                error_response(
+                    "invalid_token", "A valid registration access token is required.", attempted=bool(value)
+                )
+            )
+        handler = getattr(self, request.method.lower())
+        response: HttpResponse = handler(request, registration)
+        return _no_store(response)
+
+    def get(self, request: HttpRequest, registration: ClientRegistration) -> HttpResponse:
+        return JsonResponse(registration_response(registration))
+
+    def put(self, request: HttpRequest, registration: ClientRegistration) -> HttpResponse:
         try:
-            data = json.loads(request.body)
-        except (ValueError, RecursionError) as exc:
-            raise RegistrationError("invalid_client_metadata", "The request body is not valid JSON.") from exc
-        if not isinstance(data, dict):
-            raise RegistrationError("invalid_client_metadata", "The request body must be a JSON object.")
-        return data
+            updated = registration_update(registration=registration, data=json_document(request))
+        except RegistrationError as exc:
+            return error_response(exc.error, exc.description)
+        return JsonResponse(registration_response(updated.registration, access_token=updated.access_token))
+
+    def delete(self, request: HttpRequest, registration: ClientRegistration) -> HttpResponse:
+        registration_delete(registration=registration)
+        return HttpResponse(status=204)
+
+
+def json_document(request: HttpRequest) -> dict[str, Any]:
+    """Return the JSON object sent (RFC 7591 §3.1, RFC 7592 §2.2), or raise ``invalid_client_metadata``."""
+    if request.content_type != "application/json":
+        raise RegistrationError("invalid_client_metadata", "The request body must be application/json.")
+    if len(request.body) > MAX_BODY:
+        raise RegistrationError("invalid_client_metadata", "The request body is too large.")
+    try:
+        data = json.loads(request.body)
+    except (ValueError, RecursionError) as exc:
+        raise RegistrationError("invalid_client_metadata", "The request body is not valid JSON.") from exc
+    if not isinstance(data, dict):
+        raise RegistrationError("invalid_client_metadata", "The request body must be a JSON object.")
+    return data

@@ -18,6 +18,8 @@ from ..cors import allow_origin, preflight_response
 from ..models import AccessToken
 from ..rate_limits import client_request_refused, too_many_requests
 from ..requested_claims import claims_loaded
+from ..signed_userinfo import CONTENT_TYPE as USERINFO_JWT
+from ..signed_userinfo import userinfo_jwt
 from ..tokens import access_token_find, token_usable
 
 SCOPES = ["openid"]
@@ -95,7 +97,14 @@ class UserInfoView(View):
         # The token's scopes the provider knows, as DOT passes them (AccessToken.scopes).
         requested = claims_loaded(token.claims)["userinfo"]
         claims = userinfo_claims(token.user, list(token.scopes), token.application, requested=requested)
-        return allow_origin(request, JsonResponse(claims), token.application)
+        response: HttpResponse
+        if token.application.userinfo_signed_response_alg:
+            # OIDC Core 1.0 §5.3.2: the client registered a signed response.
+            body = userinfo_jwt(claims, client=token.application)
+            response = HttpResponse(body, content_type=USERINFO_JWT)
+        else:
+            response = JsonResponse(claims)
+        return allow_origin(request, response, token.application)
 
     @staticmethod
     def _error(request: HttpRequest, detail: dict[str, str]) -> HttpResponse:

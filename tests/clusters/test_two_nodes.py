@@ -232,3 +232,37 @@ def test_two_nodes_logout_on_one_node_kills_tokens_and_is_delivered_once(nodes):
     jwks = requests.get(f"{nodes.b}/o/jwks/", timeout=10).json()
     claims = validate_logout_token(arrived[0], jwks=jwks, audience=nodes.client_id, issuer=ISSUER)
     assert claims["sid"] == sid
+
+
+def test_two_nodes_session_ended_on_one_node_tokens_inactive_on_the_other(nodes):
+    create_user(nodes.env, "erin", PASSWORD)
+    tokens = sign_in_for_tokens(nodes, Browser(nodes.a), "erin")
+
+    def introspect_on_b(token: str) -> dict:
+        # RFC 7662 §2.1: the app may introspect its own tokens.
+        response = requests.post(
+            f"{nodes.b}/o/introspect/",
+            data={"token": token},
+            auth=(nodes.client_id, nodes.client_secret),
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text[:500]
+        return response.json()
+
+    assert introspect_on_b(tokens["access_token"])["active"] is True
+    assert introspect_on_b(tokens["refresh_token"])["active"] is True
+
+    # Erin, signed in elsewhere, signs out of every other session on A.
+    elsewhere = Browser(nodes.a)
+    home = elsewhere.log_in(elsewhere.get(f"{nodes.a}/accounts/"), username="erin", password=PASSWORD)
+    assert "Sign out of every other session" in home.text, home.text[:500]
+    ended = elsewhere.submit(home, "/accounts/sessions/end/", {"sid": "others"})
+    assert ended.status_code == 200
+
+    # Back-Channel Logout 1.0 §2.7: B, sharing the database, already says the tokens are dead.
+    assert introspect_on_b(tokens["access_token"]) == {"active": False}
+    assert introspect_on_b(tokens["refresh_token"]) == {"active": False}
+    userinfo = requests.get(
+        f"{nodes.b}/o/userinfo/", headers={"Authorization": f"Bearer {tokens['access_token']}"}, timeout=10
+    )
+    assert userinfo.status_code == 401

@@ -45,6 +45,12 @@ class Command(BaseCommand):
         parser.add_argument("--skip-consent", action="store_true", help="first-party app: no consent page")
         parser.add_argument("--id-token-alg", choices=Algorithm.values, default=Algorithm.RS256)
         parser.add_argument(
+            "--userinfo-alg",
+            choices=Algorithm.values,
+            default="",
+            help="sign UserInfo responses with this algorithm (OIDC Core 1.0 §5.3.2; default: plain JSON)",
+        )
+        parser.add_argument(
             "--access-token-format",
             choices=Client.AccessTokenFormat.values,
             default=Client.AccessTokenFormat.JWT,
@@ -117,6 +123,7 @@ class Command(BaseCommand):
                     response_types=options["response_types"],
                     skip_consent=options["skip_consent"],
                     algorithm=options["id_token_alg"],
+                    userinfo_algorithm=options["userinfo_alg"],
                     access_token_format=options["access_token_format"],
                     access_token_algorithm=options["access_token_alg"],
                     require_pkce=options["require_pkce"],

@@ -9,17 +9,21 @@ from django.db import transaction
 
 from oidc_provider.apis import client_exchange_apis_change, client_scopes_change
 from oidc_provider.client_settings import client_description
-from oidc_provider.models import Client, GrantType
+from oidc_provider.models import Algorithm, Client, GrantType
 from oidc_provider.services import client_update
 
 from .createclient import error_messages, rate_limit_option
+
+# What --userinfo-alg takes for an unsigned (plain JSON) UserInfo response.
+USERINFO_PLAIN = "none"
 
 
 class Command(BaseCommand):
     help = (
         "Change a client's name, redirect URIs, post-logout redirect URIs, allowed origins, grant "
-        "types, response types, subject type, sector identifier URI or rate limit, or allow it API "
-        "scopes. Each list given replaces the current one; what is not given stays as it is."
+        "types, response types, subject type, sector identifier URI, UserInfo signing algorithm or "
+        "rate limit, or allow it API scopes. Each list given replaces the current one; what is not "
+        "given stays as it is."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -73,6 +77,11 @@ class Command(BaseCommand):
             metavar="API_IDENTIFIER",
             help="stop the client exchanging access tokens for this API",
         )
+        parser.add_argument(
+            "--userinfo-alg",
+            choices=[*Algorithm.values, USERINFO_PLAIN],
+            help="sign UserInfo responses with this algorithm (OIDC Core 1.0 §5.3.2); none: plain JSON",
+        )
         parser.add_argument("--subject-type", choices=Client.SubjectType.values)
         parser.add_argument("--sector-identifier-uri", help='"" removes it')
         parser.add_argument(
@@ -103,6 +112,9 @@ class Command(BaseCommand):
                     response_types=options["response_types"],
                     subject_type=options["subject_type"],
                     sector_identifier_uri=options["sector_identifier_uri"],
+                    userinfo_signed_response_alg=None
+                    if options["userinfo_alg"] is None
+                    else ("" if options["userinfo_alg"] == USERINFO_PLAIN else options["userinfo_alg"]),
                     rate_limit=None
                     if options["rate_limit"] is None
                     else rate_limit_option(options["rate_limit"]),
