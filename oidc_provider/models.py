@@ -35,7 +35,7 @@ from ground.rates import Rate, parse_rate
 from .hashers import client_secret_problem
 from .keys_at_rest import encrypt_secret
 from .names import name_keys, name_look_alike, name_reorders
-from .redirect_uris import redirect_uri_problem
+from .redirect_uris import origin_problem, redirect_uri_problem
 from .sectors import PAIRWISE, PUBLIC, sector_of, sector_problems
 from .standard_claims import SCOPE_CLAIMS, SCOPE_DESCRIPTIONS
 
@@ -324,7 +324,8 @@ class Client(AbstractApplication):
             if self.algorithm == Algorithm.HS256:
                 ignored |= {"hash_client_secret", "client_secret"}
             # Our URI rule (redirect_uris.py) is stricter than DOT's; one message per problem.
-            ignored |= {field for field in ("redirect_uris", "post_logout_redirect_uris") if field in errors}
+            uri_fields = ("redirect_uris", "post_logout_redirect_uris", "allowed_origins")
+            ignored |= {field for field in uri_fields if field in errors}
             for field, messages in error.error_dict.items():
                 if field not in ignored:
                     errors.setdefault(field, []).extend(messages)
@@ -388,6 +389,14 @@ class Client(AbstractApplication):
         backchannel = self.backchannel_logout_uri.strip()
         if backchannel and "backchannel_logout_uri" not in errors and (refusal := uri_refusal(backchannel)):
             errors["backchannel_logout_uri"] = [f"{refusal}."]
+        public = self.client_type == self.CLIENT_PUBLIC
+        origin_problems: list[StrOrPromise | ValidationError] = [
+            problem
+            for origin in self.allowed_origins.split()
+            if (problem := origin_problem(origin, public=public))
+        ]
+        if origin_problems:
+            errors["allowed_origins"] = origin_problems
         if GrantType.AUTHORIZATION_CODE in (self.grant_types or []) and not self.redirect_uris.split():
             errors.setdefault("redirect_uris", []).append(
                 _("An app that signs people in needs at least one redirect URI.")

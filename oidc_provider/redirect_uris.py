@@ -44,3 +44,32 @@ def redirect_uri_problem(uri: str) -> str | None:
     if parts.scheme == "http" and not is_loopback(host):
         return f"{shown} must use https (http only for localhost or 127.0.0.1)."
     return None
+
+
+def origin_problem(origin: str, *, public: bool) -> str | None:
+    """Return why ``origin`` cannot be a client's browser origin, or None when it can.
+
+    An origin is a scheme, host and optional port (RFC 6454 §4), nothing else. https, or plain
+    http on the loopback interface for an app that keeps no secret, served from a developer's or
+    user's own computer: the same loopback exception redirect URIs have (RFC 8252 §8.3).
+    """
+    shown = repr(origin[:100])
+    try:
+        parts = urlsplit(origin)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return f"{shown} is not a valid origin."
+    if parts.scheme not in {"http", "https"} or not host or parts.username is not None:
+        return f"{shown} must be an origin such as https://app.example.com."
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or "#" in origin or "?" in origin:
+        return f"{shown} must be an origin only: scheme, host and port, no path (RFC 6454 §4)."
+    if parts.scheme == "http":
+        if not is_loopback(host):
+            return f"{shown} must use https (http only for localhost, 127.0.0.1 or [::1])."
+        if not public:
+            return (
+                f"{shown}: plain http origins are only for apps that cannot keep a secret (public "
+                "clients) on the user's own computer; a confidential app's origin must use https."
+            )
+    return None
