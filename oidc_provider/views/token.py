@@ -109,5 +109,10 @@ class RevokeTokenView(DotRevokeTokenView):
         if refusal is not None:
             return too_many_requests(refusal)
         with client_loaded(identity.client):
-            # RFC 7009 §2.2.1: invalid_client is answered as in RFC 6749 §5.2.
-            return client_challenge(request, super().post(request, *args, **kwargs))  # type: ignore[no-untyped-call]
+            response = super().post(request, *args, **kwargs)  # type: ignore[no-untyped-call]
+        if not response.content:
+            # RFC 7009 §2.2: success is a 200 without content, so without a Content-Type (RFC 9110
+            # §8.3); DOT's text/html makes browser libraries (oidc-client-ts) refuse the answer.
+            del response["Content-Type"]
+        # RFC 7009 §2.2.1: invalid_client is answered as in RFC 6749 §5.2.
+        return client_challenge(request, response)

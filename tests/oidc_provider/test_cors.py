@@ -123,6 +123,9 @@ def test_cors_revocation_readable_by_registered_origin(spa, spa_tokens, client):
     response = client.post("/o/revoke/", data, HTTP_ORIGIN=ORIGIN)
     assert response.status_code == 200
     assert readable_by(response) == ORIGIN
+    # RFC 7009 §2.2: no content, so no Content-Type a browser library would have to accept.
+    assert response.content == b""
+    assert "Content-Type" not in response
     refreshed = client.post(
         "/o/token/",
         {
@@ -276,3 +279,29 @@ def test_cors_createclient_refuses_http_origin_for_confidential_client(db, signi
             "http://localhost:3000",
         )
     assert "https" in str(refused.value)
+
+
+def test_cors_public_loopback_app_signs_out_to_its_registered_http_page(
+    make_client, logged_in, client, signing_keys
+):
+    # A browser app on the developer's machine: RP-Initiated Logout returns to its loopback page.
+    local = make_client(
+        name="Local SPA",
+        public=True,
+        redirect_uris=[f"{LOOPBACK}/callback"],
+        post_logout_redirect_uris=[f"{LOOPBACK}/logged-out"],
+        allowed_origins=[LOOPBACK],
+    )
+    tokens = redeem(client, local, authorize(logged_in, local, scope="openid"), LOOPBACK).json()
+    response = logged_in.get(
+        "/o/logout/",
+        {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": f"{LOOPBACK}/logged-out"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"{LOOPBACK}/logged-out"
+    # Only the page it registered: another port is refused with the error page.
+    other = logged_in.get(
+        "/o/logout/",
+        {"client_id": local.client_id, "post_logout_redirect_uri": "http://127.0.0.1:9999/logged-out"},
+    )
+    assert "Location" not in other
