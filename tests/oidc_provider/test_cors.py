@@ -6,6 +6,7 @@ from django.core.management import CommandError, call_command
 
 from oidc_provider.models import Client, GrantType
 from oidc_provider.services import client_create
+from tests.admin_forms import add_client_in_admin
 from tests.conftest import authorize, basic_auth
 
 ORIGIN = "https://spa.example.com"
@@ -305,3 +306,17 @@ def test_cors_public_loopback_app_signs_out_to_its_registered_http_page(
         {"client_id": local.client_id, "post_logout_redirect_uri": "http://127.0.0.1:9999/logged-out"},
     )
     assert "Location" not in other
+
+
+def test_cors_admin_accepts_loopback_origin_for_single_page_app(staff):
+    response = add_client_in_admin(staff, kind="native", allowed_origins="http://localhost:5173")
+    assert response.status_code == 200
+    assert Client.objects.get(name="Admin-made app").allowed_origins == "http://localhost:5173"
+
+
+def test_cors_admin_accepts_native_scheme_for_native_app_only(staff):
+    refused = add_client_in_admin(staff, kind="web", redirect_uris="com.example.app:/cb")
+    assert "RFC 8252" in refused.content.decode()
+    assert not Client.objects.exists()
+    add_client_in_admin(staff, kind="native", redirect_uris="com.example.app:/cb")
+    assert Client.objects.get(name="Admin-made app").redirect_uris == "com.example.app:/cb"
