@@ -50,6 +50,15 @@ class LoginView(auth_views.LoginView):
     authentication_form = LoginForm
     redirect_authenticated_user = False
 
+    def get_initial(self):
+        # OIDC Core 1.0 §3.1.2.1 login_hint, passed on by the authorization endpoint: it only
+        # fills the field, so the page is the same whether or not such an account exists.
+        initial = super().get_initial()
+        hint = self.request.GET.get("login_hint", "").strip()
+        if hint and len(hint) <= 150 and hint.isprintable():
+            initial["username"] = hint
+        return initial
+
     def form_valid(self, form):
         user = form.get_user()
         if mfa_policy.has_second_factor(user):

@@ -64,6 +64,10 @@ MAX_PENDING = 10
 PENDING_LIFETIME = 30 * 60
 REAUTH_PARAM = "pl_reauth"
 REAUTH_SALT = "porchlight.authorize.reauth"
+SELECTED_PARAM = "pl_selected"
+SELECTED_SALT = "porchlight.authorize.selected"
+# A login_hint longer than any username is no username; it pre-fills nothing.
+MAX_LOGIN_HINT_LENGTH = 150
 # Validated request fields carried from the consent page to the code (never the raw query).
 CARRIED = (
     "client_id",
@@ -192,6 +196,36 @@ class AuthorizationParams:
         if reauth_requested:
             query[REAUTH_PARAM] = signing.dumps(int(time.time()), salt=REAUTH_SALT)
         return f"{path}?{query.urlencode()}"
+
+    def selected_url(self, path: str, user_pk: int) -> str:
+        """Return this request as a GET URL on ``path`` noting that ``user_pk`` chose to continue.
+
+        prompt=select_account (OIDC Core 1.0 §3.1.2.1) is then satisfied for that user only; the
+        note is signed, so the RP cannot put it in the request itself.
+        """
+        query = self.params.copy()
+        query[SELECTED_PARAM] = signing.dumps(user_pk, salt=SELECTED_SALT)
+        return f"{path}?{query.urlencode()}"
+
+    def account_selected(self, user_pk: int, auth_time: int) -> bool:
+        """Return whether the user chose an account for this request: by signing in for it, or on the page."""
+        if self.reauthenticated_since_requested(auth_time):
+            return True
+        marker = self.params.get(SELECTED_PARAM)
+        if not marker:
+            return False
+        try:
+            return bool(signing.loads(marker, salt=SELECTED_SALT, max_age=PENDING_LIFETIME) == user_pk)
+        except signing.BadSignature:
+            return False
+
+    @property
+    def login_hint(self) -> str:
+        """Return the login_hint (OIDC Core 1.0 §3.1.2.1) fit to pre-fill a username, else ""."""
+        hint = (self.params.get("login_hint") or "").strip()
+        if len(hint) > MAX_LOGIN_HINT_LENGTH or not hint.isprintable():
+            return ""
+        return hint
 
     def reauthenticated_since_requested(self, auth_time: int) -> bool:
         """Return whether the session signed in after this request asked for it (see return_url)."""

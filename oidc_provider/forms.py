@@ -44,11 +44,13 @@ LABELS = {
 HELP = {
     "name": "People see it when they sign in and on their Connected apps page. Must be unique.",
     "redirect_uris": "Where people return after signing in, one per line, exactly as the app sends "
-    "it (e.g. https://app.example.com/oidc/callback). https only; http only for localhost or 127.0.0.1.",
+    "it (e.g. https://app.example.com/oidc/callback). https only; http only for localhost or 127.0.0.1; "
+    "a native app (public) may use its reverse-domain scheme (com.example.app:/callback).",
     "post_logout_redirect_uris": "Optional. Addresses the app may send people back to after "
     "signing out, one per line, with the same rules.",
-    "allowed_origins": "Only for apps whose JavaScript calls the token or UserInfo endpoint: their "
-    "origins, one per line (e.g. https://app.example.com).",
+    "allowed_origins": "Only for apps whose JavaScript calls the token, UserInfo or revocation "
+    "endpoint: their origins, one per line (e.g. https://app.example.com). https only; "
+    "http://localhost:PORT, http://127.0.0.1:PORT or http://[::1]:PORT only for public clients.",
     "skip_authorization": "For your organisation's own apps: people are not asked to allow access.",
     "algorithm": "RS256 works with every library; ES256 and EdDSA are smaller and faster.",
     "access_token_algorithm": "For JWT access tokens. Every resource server accepts RS256 (RFC 9068); "

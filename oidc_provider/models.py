@@ -27,6 +27,7 @@ from oauth2_provider.models import (
     AbstractRefreshToken,
     ApplicationManager,
 )
+from oauth2_provider.settings import oauth2_settings
 
 from accounts.attributes import Kind
 from ground.outbound import uri_refusal
@@ -35,7 +36,7 @@ from ground.rates import Rate, parse_rate
 from .hashers import client_secret_problem
 from .keys_at_rest import encrypt_secret
 from .names import name_keys, name_look_alike, name_reorders
-from .redirect_uris import redirect_uri_problem
+from .redirect_uris import origin_problem, private_use_scheme, redirect_uri_problem
 from .sectors import PAIRWISE, PUBLIC, sector_of, sector_problems
 from .standard_claims import SCOPE_CLAIMS, SCOPE_DESCRIPTIONS
 
@@ -319,7 +320,19 @@ class Client(AbstractApplication):
         # time; every other client's URI must match exactly (RFC 9700 §2.1, OIDC Core 1.0
         # §3.1.2.1), or any program listening on the host could receive a confidential client's code.
         allowed = super().redirect_uri_allowed(uri)
-        return allowed and (self.client_type == self.CLIENT_PUBLIC or uri in self.redirect_uris.split())
+        loopback_any_port = self.client_type == self.CLIENT_PUBLIC and not private_use_scheme(uri)
+        return allowed and (loopback_any_port or uri in self.redirect_uris.split())
+
+    def get_allowed_schemes(self) -> list[str]:
+        # RFC 8252 §7.1: a native app's own private-use schemes, as registered (Client.clean
+        # allows them for public clients only); the response redirect checks against this list.
+        schemes = list(oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES)
+        if self.client_type == self.CLIENT_PUBLIC:
+            for uri in self.redirect_uris.split():
+                scheme = private_use_scheme(uri)
+                if scheme and scheme not in schemes:
+                    schemes.append(scheme)
+        return schemes
 
     def post_logout_redirect_uri_allowed(self, uri: str) -> bool:
         allowed = super().post_logout_redirect_uri_allowed(uri)
@@ -371,7 +384,8 @@ class Client(AbstractApplication):
             if self.signs_with_secret:
                 ignored |= {"hash_client_secret", "client_secret"}
             # Our URI rule (redirect_uris.py) is stricter than DOT's; one message per problem.
-            ignored |= {field for field in ("redirect_uris", "post_logout_redirect_uris") if field in errors}
+            uri_fields = ("redirect_uris", "post_logout_redirect_uris", "allowed_origins")
+            ignored |= {field for field in uri_fields if field in errors}
             for field, messages in error.error_dict.items():
                 if field not in ignored:
                     errors.setdefault(field, []).extend(messages)
@@ -423,9 +437,14 @@ class Client(AbstractApplication):
             "backchannel_logout_uri",
             "frontchannel_logout_uri",
         )
+        public = self.client_type == self.CLIENT_PUBLIC
         for field in uri_fields:
+            # RFC 8252 §7.1: native apps' private-use schemes, for redirects only.
+            native = public if field == "redirect_uris" else None
             problems: list[StrOrPromise | ValidationError] = [
-                problem for uri in getattr(self, field).split() if (problem := redirect_uri_problem(uri))
+                problem
+                for uri in getattr(self, field).split()
+                if (problem := redirect_uri_problem(uri, native=native))
             ]
             if problems:
                 errors[field] = problems
@@ -435,6 +454,13 @@ class Client(AbstractApplication):
         backchannel = self.backchannel_logout_uri.strip()
         if backchannel and "backchannel_logout_uri" not in errors and (refusal := uri_refusal(backchannel)):
             errors["backchannel_logout_uri"] = [f"{refusal}."]
+        origin_problems: list[StrOrPromise | ValidationError] = [
+            problem
+            for origin in self.allowed_origins.split()
+            if (problem := origin_problem(origin, public=public))
+        ]
+        if origin_problems:
+            errors["allowed_origins"] = origin_problems
         if GrantType.AUTHORIZATION_CODE in (self.grant_types or []) and not self.redirect_uris.split():
             errors.setdefault("redirect_uris", []).append(
                 _("An app that signs people in needs at least one redirect URI.")

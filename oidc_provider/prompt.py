@@ -36,6 +36,9 @@ class Interaction:
 LOGIN = Interaction("login", "login_required", "The user must sign in.")
 SECOND_FACTOR = Interaction("second_factor", "interaction_required", "The user must use a second factor.")
 CONSENT = Interaction("consent", "consent_required", "The user has not consented to this client.")
+SELECT_ACCOUNT = Interaction(
+    "select_account", "account_selection_required", "The user must choose which account to use."
+)
 
 
 def interaction_needed(
@@ -52,6 +55,10 @@ def interaction_needed(
     # No sign-in context: no one is signed in (get_auth_context).
     if context is None or not user.is_authenticated or login_needed(user, client, params, context, max_age):
         return LOGIN
+    # OIDC Core 1.0 §3.1.2.1 prompt=select_account: the signed-in user confirms this account or
+    # signs in with another; a sign-in made for this request is that choice already.
+    if "select_account" in params.prompt and not params.account_selected(user.pk, context.auth_time):
+        return SELECT_ACCOUNT
     # An acr the claims parameter asks for is honoured like acr_values (OIDC Core 1.0 §5.5.1.1).
     acr_values = acr_values_for(params.claims_request, params.get("acr_values"))
     if mfa_policy.second_factor_missing(request, client, context, acr_values=acr_values):

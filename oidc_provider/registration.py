@@ -35,6 +35,7 @@ from .models import (
     ResponseType,
 )
 from .response_types import front_channel, response_type_normalized, returns_code
+from .redirect_uris import private_use_scheme
 from .services import LOGOUT_FIELDS, client_create
 
 MAX_URIS = 20
@@ -249,6 +250,12 @@ def metadata_parse(data: dict[str, Any]) -> Metadata:
     application_type = _string(data, "application_type", "web")
     if application_type not in {"web", "native"}:
         raise RegistrationError("invalid_client_metadata", 'application_type must be "web" or "native".')
+    if application_type == "web" and any(private_use_scheme(uri) for uri in redirect_uris):
+        # OIDC Registration 1.0 §2: custom URI schemes are native clients' redirect URIs.
+        raise RegistrationError(
+            "invalid_redirect_uri",
+            'A private-use scheme redirect URI (RFC 8252 §7.1) needs application_type "native".',
+        )
     # OIDC Registration 1.0 §2; the sector identifier URI is fetched and judged by Client.clean().
     subject_type = _string(data, "subject_type", "public")
     if subject_type not in Client.SubjectType.values:

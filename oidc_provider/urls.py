@@ -9,6 +9,8 @@ protocol_patterns = [
     path("authorize/", views.AuthorizeView.as_view(), name="authorize"),
     # The consent page's answer: a form of ours, unlike authorization requests, so CSRF-checked.
     path("authorize/consent/", views.ConsentAnswerView.as_view(), name="consent"),
+    # prompt=select_account's "Use another account" (CSRF-checked, like the consent answer).
+    path("authorize/select-account/", views.SelectAccountView.as_view(), name="select-account"),
     path("token/", views.TokenView.as_view(), name="token"),
     path("userinfo/", views.UserInfoView.as_view(), name="userinfo"),
     path("jwks/", views.JwksView.as_view(), name="jwks"),

@@ -686,6 +686,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     # http stays for loopback redirect URIs only (RFC 8252 §7.3); Client.clean refuses it for any
     # other host (oidc_provider/redirect_uris.py), which DOT's W008 cannot see.
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    # Browser origins: http stays for public clients on loopback only (redirect_uris.origin_problem).
+    "ALLOWED_SCHEMES": ["http", "https"],
     "REQUEST_APPROVAL_PROMPT": "force",
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,

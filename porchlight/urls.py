@@ -14,6 +14,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path(".well-known/openid-configuration", DiscoveryView.as_view(), name="openid-configuration"),
+    # Some clients append a slash to the issuer's well-known path; the same document answers.
+    path(".well-known/openid-configuration/", DiscoveryView.as_view()),
     # The protocol endpoints under /o/ and the Connected apps page at /account/apps/.
     path("", include("oidc_provider.urls")),
     # Before accounts.urls: the invitation link's page (accounts/invitations/).

@@ -7,6 +7,7 @@ from .end_session import EndSessionView
 from .introspection import IntrospectionView
 from .jwks import JwksView
 from .registration import ClientConfigurationView, RegistrationView
+from .select_account import SelectAccountView
 from .token import RevokeTokenView, TokenView
 from .userinfo import UserInfoView
 
@@ -25,6 +26,7 @@ __all__ = [
     "JwksView",
     "RegistrationView",
     "RevokeTokenView",
+    "SelectAccountView",
     "TokenView",
     "UserInfoView",
 ]

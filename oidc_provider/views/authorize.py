@@ -9,7 +9,6 @@ the page's answer goes to its own view (views/consent.py), with Django's CSRF pr
 
 from typing import Any, Protocol
 
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
@@ -39,9 +38,10 @@ from ..claims import claim_description, scope_description
 from ..consent import consent_scopes
 from ..models import Client
 from ..names import host_shown
-from ..prompt import LOGIN, SECOND_FACTOR, interaction_needed
+from ..prompt import LOGIN, SECOND_FACTOR, SELECT_ACCOUNT, interaction_needed
 from ..requested_claims import claims_loaded, claims_to_consent
 from ..response_types import front_channel
+from .select_account import login_redirect, select_account_page
 
 
 class Failure(Protocol):
@@ -199,7 +199,9 @@ class AuthorizeView(CodeResponseMixin, View):
             # OIDC Core 1.0 §3.1.2.6: prompt=none forbids asking the user; the RP learns what was needed.
             return self._error(request, params, redirect_uri, client, interaction)
         if interaction is LOGIN:
-            return redirect_to_login(params.return_url(request.path, reauth_requested=True), "accounts:login")
+            return login_redirect(params.return_url(request.path, reauth_requested=True), params.login_hint)
+        if interaction is SELECT_ACCOUNT:
+            return select_account_page(request, client, params)
         if interaction is SECOND_FACTOR:
             return mfa_policy.second_factor_redirect(request, next_url=params.return_url(request.path))
         return self._consent_page(request, client, scopes, carried)

@@ -2,6 +2,8 @@
 
 from django.http import HttpRequest, HttpResponse
 
+from ..cors import public_document
+
 
 def cacheable_json(request: HttpRequest, body: bytes, etag: str, max_age: int) -> HttpResponse:
     """Return ``body`` with an ETag, honouring If-None-Match with 304 (RFC 9110 §13.1.2)."""
@@ -11,5 +13,4 @@ def cacheable_json(request: HttpRequest, body: bytes, etag: str, max_age: int) -
         response = HttpResponse(body, content_type="application/json")
     response["ETag"] = etag
     response["Cache-Control"] = f"public, max-age={max_age}"
-    response["Access-Control-Allow-Origin"] = "*"
-    return response
+    return public_document(response)

@@ -33,6 +33,7 @@ from accounts.throttling import throttle_attempt, throttle_failure, throttle_suc
 from .. import mfa_policy
 from ..apis import ApiTargetError, api_target
 from ..consent import scope_descriptions
+from ..cors import cors_endpoint
 from ..device import (
     USER_CODE_MAX_INPUT,
     device_authorization_create,
@@ -64,6 +65,7 @@ def _error(request: HttpRequest, error: errors.OAuth2Error) -> HttpResponse:
 
 
 @method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(cors_endpoint(methods="POST"), name="dispatch")
 class DeviceAuthorizationView(OAuthLibMixin, View):
     http_method_names = ["post"]
 

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from oauth2_provider.views import ConnectDiscoveryInfoView
 
 from .. import metadata
+from ..cors import public_preflight
 from .cacheable import cacheable_json
 
 
@@ -16,3 +17,6 @@ class DiscoveryView(ConnectDiscoveryInfoView):
         return cacheable_json(
             request, document.body, document.etag, settings.PORCHLIGHT["METADATA_CACHE_SECONDS"]
         )
+
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return public_preflight()

@@ -11,7 +11,7 @@ from oauth2_provider.signals import app_authorized
 from oauth2_provider.views import RevokeTokenView as DotRevokeTokenView
 from oauth2_provider.views import TokenView as DotTokenView
 
-from ..cors import allow_origin, preflight_response
+from ..cors import cors_endpoint
 from ..models import GrantType
 from ..rate_limits import client_loaded, identify_client, request_refused_for, too_many_requests
 
@@ -28,12 +28,9 @@ def client_challenge(request: HttpRequest, response: HttpResponse) -> HttpRespon
     return response
 
 
+# Browser apps redeem codes, refresh and revoke cross-origin; their errors must be readable too.
+@method_decorator(cors_endpoint(methods="POST"), name="dispatch")
 class TokenView(DotTokenView):
-    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # Browser apps (public clients with registered origins) redeem codes cross-origin;
-        # oauthlib adds Access-Control-Allow-Origin to the POST itself.
-        return preflight_response(request, methods="POST")
-
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # RFC 6749 §3.2: parameters must not repeat (RFC 8707 §2 lets resource). DOT keeps the
         # last value and oauthlib never sees the repetition, so it is refused here.
@@ -59,8 +56,8 @@ class TokenView(DotTokenView):
         identity = identify_client(self.get_oauthlib_core(), request)
         refusal = request_refused_for(request=request, identity=identity, endpoint="token")
         if refusal is not None:
-            # Browser apps must be able to read the refusal and its Retry-After (cors.py).
-            return allow_origin(request, too_many_requests(refusal), identity.client)
+            # Browser apps read the refusal and its Retry-After (cors_endpoint).
+            return too_many_requests(refusal)
         with client_loaded(identity.client), outer:
             if grant_type == GrantType.DEVICE_CODE:
                 # RFC 8628 §3.4: oauthlib's device grant with Porchlight's validator hooks
@@ -100,6 +97,7 @@ class TokenView(DotTokenView):
         return response
 
 
+@method_decorator(cors_endpoint(methods="POST"), name="dispatch")
 class RevokeTokenView(DotRevokeTokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Counted before the token is looked up, as at the token endpoint (rate_limits.py).
@@ -111,5 +109,10 @@ class RevokeTokenView(DotRevokeTokenView):
         if refusal is not None:
             return too_many_requests(refusal)
         with client_loaded(identity.client):
-            # RFC 7009 §2.2.1: invalid_client is answered as in RFC 6749 §5.2.
-            return client_challenge(request, super().post(request, *args, **kwargs))  # type: ignore[no-untyped-call]
+            response = super().post(request, *args, **kwargs)  # type: ignore[no-untyped-call]
+        if not response.content:
+            # RFC 7009 §2.2: success is a 200 without content, so without a Content-Type (RFC 9110
+            # §8.3); DOT's text/html makes browser libraries (oidc-client-ts) refuse the answer.
+            del response["Content-Type"]
+        # RFC 7009 §2.2.1: invalid_client is answered as in RFC 6749 §5.2.
+        return client_challenge(request, response)

@@ -5,8 +5,6 @@ rules DOT's ``validate_bearer_token`` applies, in its order and with its error d
 without building an oauthlib request for a decision that is one row.
 """
 
-from typing import Any
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -14,7 +12,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from ..claims import userinfo_claims
-from ..cors import allow_origin, preflight_response
+from ..cors import allow_origin, cors_endpoint
 from ..models import AccessToken
 from ..rate_limits import client_request_refused, too_many_requests
 from ..requested_claims import claims_loaded
@@ -62,15 +60,13 @@ def token_error(request: HttpRequest, token: AccessToken | None) -> dict[str, st
 
 
 @method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(cors_endpoint(methods="GET, POST"), name="dispatch")
 class UserInfoView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._respond(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         return self._respond(request)
-
-    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return preflight_response(request, methods="GET, POST")
 
     def _respond(self, request: HttpRequest) -> HttpResponse:
         if "access_token" in request.GET:
