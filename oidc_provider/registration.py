@@ -34,8 +34,8 @@ from .models import (
     RegistrationToken,
     ResponseType,
 )
-from .response_types import front_channel, response_type_normalized, returns_code
 from .redirect_uris import private_use_scheme
+from .response_types import front_channel, response_type_normalized, returns_code
 from .services import LOGOUT_FIELDS, client_create
 
 MAX_URIS = 20
