@@ -11,6 +11,7 @@ from oauth2_provider.settings import oauth2_settings
 from . import keys
 from .authorization import CODE_CHALLENGE_METHODS, PROMPT_VALUES, RESPONSE_MODES
 from .claims import supported_claims
+from .client_auth import ASSERTION_ALGORITHMS, AUTH_METHODS
 from .custom_claims import catalogue
 from .logout import LOGOUT_DISCOVERY
 from .mfa_policy import ACR_LEVELS
@@ -55,9 +56,14 @@ def build() -> dict[str, Any]:
         # OIDC Core 1.0 §8: per client (Client.subject_type, oidc_provider/subjects.py).
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": keys.id_token_algorithms(),
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        # OIDC Core 1.0 §9: the methods client_auth.py accepts, with the algorithms it verifies.
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        # RFC 7662 §2.1: introspection needs an authenticated (confidential) client.
+        "introspection_endpoint_auth_methods_supported": [m for m in AUTH_METHODS if m != "none"],
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "code_challenge_methods_supported": list(CODE_CHALLENGE_METHODS),
         "claims_supported": supported_claims(),
         # OIDC Core 1.0 §5.5 (requested_claims.py); normal claims only (§5.6): none aggregated or distributed.

@@ -85,6 +85,9 @@ class TokenRequestState:
     act: dict[str, Any] | None = None
     expires_in_at_most: int | None = None
     exchanged_from: AccessToken | None = None
+    # The client assertion that authenticated the client (client_auth.py): its jti is spent, so
+    # a second check in the same request must not spend it again.
+    authenticated_assertion: str | None = None
 
 
 def state_of(request: Request) -> TokenRequestState:

@@ -61,7 +61,7 @@ class TokenView(DotTokenView):
         if refusal is not None:
             # Browser apps must be able to read the refusal and its Retry-After (cors.py).
             return allow_origin(request, too_many_requests(refusal), identity.client)
-        with client_loaded(identity.client), outer:
+        with client_loaded(identity.client, assertion=identity.assertion), outer:
             if grant_type == GrantType.DEVICE_CODE:
                 # RFC 8628 §3.4: oauthlib's device grant with Porchlight's validator hooks
                 # (oidc_provider/device.py). DOT's own branch looks the code up in clear, for
@@ -110,6 +110,6 @@ class RevokeTokenView(DotRevokeTokenView):
         refusal = request_refused_for(request=request, identity=identity, endpoint="revocation")
         if refusal is not None:
             return too_many_requests(refusal)
-        with client_loaded(identity.client):
+        with client_loaded(identity.client, assertion=identity.assertion):
             # RFC 7009 §2.2.1: invalid_client is answered as in RFC 6749 §5.2.
             return client_challenge(request, super().post(request, *args, **kwargs))  # type: ignore[no-untyped-call]
