@@ -29,7 +29,6 @@ by housekeeping once the assertion has expired, when it could no longer be accep
 
 import hashlib
 import json
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -171,7 +170,7 @@ def _check_claims(client: Client, claims: dict[str, Any], audiences: set[str]) -
     named = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     if not audiences.intersection(value for value in named if isinstance(value, str)):
         raise AssertionRefused("aud does not name this provider")
-    now = time.time()
+    now = timezone.now().timestamp()
     exp, iat, nbf = _number(claims, "exp"), _number(claims, "iat"), _number(claims, "nbf")
     if exp is None:
         raise AssertionRefused("exp is missing")

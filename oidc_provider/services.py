@@ -33,6 +33,17 @@ LOGOUT_FIELDS = (
 )
 # OIDC Core 1.0 §8, OIDC Registration 1.0 §2: which sub the client sees (oidc_provider/subjects.py).
 SUBJECT_FIELDS = ("subject_type", "sector_identifier_uri")
+# OIDC Core 1.0 §6, §9, OIDC Registration 1.0 §2, RFC 9101 §10.5: how the client authenticates,
+# its public keys and its request objects (client_auth.py, client_keys.py, request_objects.py).
+CLIENT_KEY_FIELDS = (
+    "token_endpoint_auth_method",
+    "token_endpoint_auth_signing_alg",
+    "jwks",
+    "jwks_uri",
+    "request_object_signing_alg",
+    "require_signed_request_object",
+    "request_uris",
+)
 
 
 @transaction.atomic
@@ -54,6 +65,7 @@ def client_create(
     logout: dict[str, Any] | None = None,
     subject: dict[str, str] | None = None,
     rate_limit: str = "",
+    client_keys: dict[str, Any] | None = None,
     registration_source: str = Client.RegistrationSource.MANUAL,
     actor: User | AnonymousUser | None = None,
     actor_label: str = "",
@@ -63,7 +75,9 @@ def client_create(
     The secret is returned exactly once: only its hash is stored. ``logout`` holds the client's
     back- and front-channel logout metadata (``LOGOUT_FIELDS``), ``subject`` its subject type and
     sector identifier URI (``SUBJECT_FIELDS``), ``rate_limit`` its request budget (``REQUESTS/SECONDS``,
-    ``unlimited``, or blank for the provider's default; rate_limits.py).
+    ``unlimited``, or blank for the provider's default; rate_limits.py), ``client_keys`` its
+    authentication method, public keys and request object settings (``CLIENT_KEY_FIELDS``). A
+    private_key_jwt client gets no secret: it proves itself with its keys only.
     """
     client = Client(
         name=name,
@@ -86,8 +100,10 @@ def client_create(
         client_secret="",
         **{field: value for field, value in (logout or {}).items() if field in LOGOUT_FIELDS},
         **{field: value for field, value in (subject or {}).items() if field in SUBJECT_FIELDS},
+        **{field: value for field, value in (client_keys or {}).items() if field in CLIENT_KEY_FIELDS},
     )
-    secret = None if public else client_secret_set(client=client)
+    keys_only = client.token_endpoint_auth_method == Client.AuthMethod.PRIVATE_KEY_JWT
+    secret = None if public or keys_only else client_secret_set(client=client)
     client.full_clean()
     client.save()
     client_create_record(client=client, actor=actor, actor_label=actor_label)
