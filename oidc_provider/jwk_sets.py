@@ -75,6 +75,8 @@ def _key_parse(entry: object, index: int) -> jwk.JWK:
         )
     try:
         key = jwk.JWK(**entry)
+        # Builds the key: an EC point off its curve, say, is refused here.
+        key.get_op_key("verify")
     except Exception as error:  # noqa: BLE001 - jwcrypto raises several kinds for malformed keys
         raise JwkSetError(f"{where} is not a valid JWK.") from error
     if key.has_private:

@@ -29,8 +29,16 @@ def public_set(*keys: jwk.JWK) -> dict[str, Any]:
     return {"keys": [key.export_public(as_dict=True) for key in keys]}
 
 
-def claims_for(client_id: str, audience: str | list[str], *, lifetime: int = 60, **overrides: Any) -> dict:
-    now = int(time.time())
+def claims_for(
+    client_id: str,
+    audience: str | list[str],
+    *,
+    lifetime: int = 60,
+    now: float | None = None,
+    **overrides: Any,
+) -> dict:
+    """Return an assertion's claims (RFC 7523 §3) issued ``now`` (the wall clock by default)."""
+    now = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
         "iss": client_id,
         "sub": client_id,
