@@ -7,8 +7,9 @@ provider's guarded outbound client reaches because the tests allow loopback.
 import pytest
 from django.core.exceptions import ValidationError
 
-from tests.client_assertions import assertion_params, claims_for, client_key, public_set, signed
+from tests.client_assertions import assertion_params, claims_for, client_key, public_set, secret_key, signed
 from tests.conftest import ISSUER
+from tests.oauth import register
 from tests.sector_server import SectorServer, make_certificates
 
 TOKEN_URL = f"{ISSUER}/o/token/"
@@ -216,3 +217,69 @@ def test_client_keys_changed_jwks_uri_is_fetched_anew(client, make_client, signi
     assert token_with(client, job, second).status_code == 200
     assert token_with(client, job, first).status_code == 401
     assert keys_server.requests == ["/one.json", "/two.json"]
+
+
+# --- dynamic registration (OIDC Registration 1.0 §2) --------------------------------------------
+
+
+def test_client_keys_registration_with_jwks_gives_a_key_only_client(client, signing_keys, initial_token):
+    key = client_key("ES256")
+    response = register(
+        client,
+        {
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": "ES256",
+            "jwks": public_set(key),
+        },
+        token=initial_token,
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["token_endpoint_auth_method"] == "private_key_jwt"
+    assert body["token_endpoint_auth_signing_alg"] == "ES256"
+    assert body["jwks"] == public_set(key)
+    # RFC 7591 §3.2.1: no secret for a client that authenticates with its keys.
+    assert "client_secret" not in body
+    assertion = signed(claims_for(body["client_id"], TOKEN_URL), key, "ES256")
+    assert client.post("/o/token/", {**CC, **assertion_params(assertion)}).status_code == 200
+
+
+def test_client_keys_registration_with_client_secret_jwt(client, signing_keys, initial_token):
+    response = register(
+        client,
+        {"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_jwt"},
+        token=initial_token,
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    key = secret_key(body["client_secret"])
+    assertion = signed(claims_for(body["client_id"], TOKEN_URL), key, "HS256")
+    assert client.post("/o/token/", {**CC, **assertion_params(assertion)}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        pytest.param(
+            {"jwks": {"keys": []}, "jwks_uri": "https://rp.example.com/jwks"}, id="jwks-and-jwks_uri"
+        ),
+        pytest.param({"jwks": "not an object"}, id="jwks-not-an-object"),
+        pytest.param({"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}, id="symmetric-key"),
+        pytest.param({}, id="no-keys"),
+        pytest.param({"jwks_uri": "http://rp.example.com/jwks"}, id="http-jwks_uri"),
+        pytest.param({"token_endpoint_auth_signing_alg": "HS256"}, id="hs256-for-private-key-jwt"),
+        pytest.param({"token_endpoint_auth_method": "tls_client_auth"}, id="unsupported-method"),
+    ],
+)
+def test_client_keys_registration_refuses_bad_key_metadata(client, signing_keys, initial_token, metadata):
+    key = client_key("ES256")
+    document = {
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        **({"jwks": public_set(key)} if metadata.get("token_endpoint_auth_signing_alg") else {}),
+        **metadata,
+    }
+    response = register(client, document, token=initial_token)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_client_metadata"
