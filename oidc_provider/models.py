@@ -466,6 +466,19 @@ class Client(AbstractApplication):
             self.AuthMethod.CLIENT_SECRET_JWT: HMAC_ALGORITHMS,
             self.AuthMethod.PRIVATE_KEY_JWT: tuple(SIGNING_ALGORITHMS),
         }
+        if (
+            method == self.AuthMethod.CLIENT_SECRET_JWT
+            and self.client_type == self.CLIENT_CONFIDENTIAL
+            and _looks_hashed(self.client_secret or "")
+            and not self.client_secret_encrypted
+        ):
+            # OIDC Core 1.0 §9: the HMAC key is the secret itself, which is kept only as a hash.
+            errors["token_endpoint_auth_method"] = [
+                _(
+                    "client_secret_jwt verifies with the secret itself, which is stored only as a hash: "
+                    "set a new secret in the same change."
+                )
+            ]
         if method in jwt_algorithms and self.client_type != self.CLIENT_CONFIDENTIAL:
             errors["token_endpoint_auth_method"] = [
                 _("An app that cannot keep a secret sends only its client_id; it has no method to choose.")

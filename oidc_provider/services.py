@@ -175,10 +175,15 @@ def client_update(
     subject_type: str | None = None,
     sector_identifier_uri: str | None = None,
     rate_limit: str | None = None,
+    client_keys: dict[str, Any] | None = None,
     actor: User | AnonymousUser | None = None,
     actor_label: str = "",
 ) -> list[str]:
-    """Change the given settings of ``client`` (None leaves one as it is); return what changed."""
+    """Change the given settings of ``client`` (None leaves one as it is); return what changed.
+
+    ``client_keys`` holds new values of ``CLIENT_KEY_FIELDS`` (authentication method, public keys,
+    request object settings).
+    """
     wanted = {
         "name": name,
         "redirect_uris": None if redirect_uris is None else " ".join(redirect_uris),
@@ -190,6 +195,7 @@ def client_update(
         "subject_type": subject_type,
         "sector_identifier_uri": sector_identifier_uri,
         "rate_limit": rate_limit,
+        **{field: value for field, value in (client_keys or {}).items() if field in CLIENT_KEY_FIELDS},
     }
     changed = [
         field for field, value in wanted.items() if value is not None and value != getattr(client, field)

@@ -4,11 +4,17 @@ The ``jwks_uri`` is served by a real https server on loopback (tests/sector_serv
 provider's guarded outbound client reaches because the tests allow loopback.
 """
 
+import json
+from io import StringIO
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
+from oidc_provider.models import Client
 from tests.client_assertions import assertion_params, claims_for, client_key, public_set, secret_key, signed
-from tests.conftest import ISSUER
+from tests.conftest import ISSUER, basic_auth
 from tests.oauth import register
 from tests.sector_server import SectorServer, make_certificates
 
@@ -283,3 +289,73 @@ def test_client_keys_registration_refuses_bad_key_metadata(client, signing_keys,
     response = register(client, document, token=initial_token)
     assert response.status_code == 400, response.content
     assert response.json()["error"] == "invalid_client_metadata"
+
+
+# --- createclient and updateclient ---------------------------------------------------------------
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_client_keys_createclient_with_jwks_file(client, signing_keys, tmp_path):
+    key = client_key("ES256")
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(public_set(key)))
+    out = run(
+        "createclient", "Batch job", "--grant-type", "client_credentials",
+        "--auth-method", "private_key_jwt", "--jwks-file", str(path), "--json",
+    )  # fmt: skip
+    created = json.loads(out)
+    # Its keys are its credential: no secret is made or shown.
+    assert created["client_secret"] is None
+    assertion = signed(claims_for(created["client_id"], TOKEN_URL), key, "ES256")
+    assert client.post("/o/token/", {**CC, **assertion_params(assertion)}).status_code == 200
+    shown = json.loads(run("showclient", created["client_id"], "--json"))
+    assert shown["token_endpoint_auth_method"] == "private_key_jwt"
+    assert shown["jwks"] == public_set(key)
+
+
+def test_client_keys_createclient_refuses_a_private_key_file(signing_keys, tmp_path):
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [client_key("ES256").export_private(as_dict=True)]}))
+    with pytest.raises(CommandError, match="register public keys only"):
+        run("createclient", "Leaky job", "--grant-type", "client_credentials",
+            "--auth-method", "private_key_jwt", "--jwks-file", str(path))  # fmt: skip
+    assert not Client.objects.filter(name="Leaky job").exists()
+
+
+def test_client_keys_createclient_refuses_jwks_file_and_uri(signing_keys, tmp_path):
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(public_set(client_key())))
+    with pytest.raises(CommandError, match="not both"):
+        run("createclient", "Both", "--auth-method", "private_key_jwt",
+            "--jwks-file", str(path), "--jwks-uri", "https://rp.example.com/jwks")  # fmt: skip
+
+
+def test_client_keys_updateclient_switches_to_jwks_uri_and_client_secret_jwt(
+    client, make_client, signing_keys, keys_server
+):
+    key = client_key("ES256")
+    keys_server.documents["/jwks.json"] = public_set(key)
+    job = make_client(name="Moving job", redirect_uris=[], grant_types=["client_credentials"])
+    out = run("updateclient", job.client_id, "--auth-method", "private_key_jwt", "--jwks-uri",
+              keys_server.url("/jwks.json"))  # fmt: skip
+    assert "token_endpoint_auth_method" in out and "jwks_uri" in out
+    assertion = signed(claims_for(job.client_id, TOKEN_URL), key, "ES256")
+    assert client.post("/o/token/", {**CC, **assertion_params(assertion)}).status_code == 200
+
+    # client_secret_jwt needs the secret itself, which is kept only hashed: a new one, at once.
+    with pytest.raises(CommandError, match="set a new secret in the same change"):
+        run("updateclient", job.client_id, "--auth-method", "client_secret_jwt", "--jwks-uri", "")
+    out = run("updateclient", job.client_id, "--auth-method", "client_secret_jwt", "--jwks-uri", "",
+              "--reset-secret")  # fmt: skip
+    secret = out.split("client_secret: ")[1].split()[0]
+    assertion = signed(claims_for(job.client_id, TOKEN_URL), secret_key(secret), "HS256")
+    assert client.post("/o/token/", {**CC, **assertion_params(assertion)}).status_code == 200
+    # The secret itself no longer authenticates it.
+    assert (
+        client.post("/o/token/", CC, HTTP_AUTHORIZATION=basic_auth(job.client_id, secret)).status_code == 401
+    )
