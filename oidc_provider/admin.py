@@ -51,6 +51,7 @@ from .models import (
 from .registration import registration_token_create
 from .rotation import key_retire, keys_rotate
 from .services import (
+    CLIENT_KEY_FIELDS,
     LOGOUT_FIELDS,
     claim_definition_validate,
     client_change_record,
@@ -177,6 +178,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                     },
                 ),
                 ("Single sign-out", {"fields": LOGOUT_FIELDS}),
+                ("Client authentication and keys", {"fields": CLIENT_KEY_FIELDS}),
                 ("APIs", {"fields": ["allowed_scopes"]}),
                 (
                     "Advanced",
@@ -219,6 +221,10 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                 )
             )
             fieldsets.append(("Single sign-out", {"fields": LOGOUT_FIELDS}))
+        if kind != Kind.NATIVE:
+            fieldsets.append(
+                ("Client authentication and keys", {"fields": CLIENT_KEY_FIELDS, "classes": ["collapse"]})
+            )
         fieldsets.append(("APIs", {"fields": ["allowed_scopes"]}))
         advanced = ["grant_types"]
         if kind == Kind.WEB:

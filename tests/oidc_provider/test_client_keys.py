@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from oidc_provider.models import Client
+from tests.admin_forms import change_client_in_admin
 from tests.client_assertions import assertion_params, claims_for, client_key, public_set, secret_key, signed
 from tests.conftest import ISSUER, basic_auth
 from tests.oauth import register
@@ -359,3 +360,28 @@ def test_client_keys_updateclient_switches_to_jwks_uri_and_client_secret_jwt(
     assert (
         client.post("/o/token/", CC, HTTP_AUTHORIZATION=basic_auth(job.client_id, secret)).status_code == 401
     )
+
+
+# --- the admin ---------------------------------------------------------------------------------
+
+
+def test_client_keys_admin_sets_keys_and_refuses_a_private_one(client, staff, make_client, signing_keys):
+    job = make_client(name="Admin job", redirect_uris=[], grant_types=["client_credentials"])
+    key = client_key("ES256")
+    leaked = json.dumps({"keys": [key.export_private(as_dict=True)]})
+    response = change_client_in_admin(
+        staff, job.model, token_endpoint_auth_method="private_key_jwt", jwks=leaked
+    )
+    assert response.status_code == 200
+    assert "register public keys only" in response.content.decode()
+    assert Client.objects.get(pk=job.model.pk).token_endpoint_auth_method == "client_secret_basic"
+
+    response = change_client_in_admin(
+        staff, job.model, token_endpoint_auth_method="private_key_jwt", jwks=json.dumps(public_set(key))
+    )
+    assert response.status_code == 302
+    assertion = signed(claims_for(job.client_id, TOKEN_URL), key, "ES256")
+    assert client.post("/o/token/", {**CC, **assertion_params(assertion)}).status_code == 200
+    # Its old secret no longer authenticates it.
+    basic = basic_auth(job.client_id, job.client_secret)
+    assert client.post("/o/token/", CC, HTTP_AUTHORIZATION=basic).status_code == 401
