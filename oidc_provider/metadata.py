@@ -16,6 +16,7 @@ from .custom_claims import catalogue
 from .logout import LOGOUT_DISCOVERY
 from .mfa_policy import ACR_LEVELS
 from .models import GrantType
+from .request_objects import REQUEST_OBJECT_ALGORITHMS
 from .scopes import public_scopes
 
 
@@ -69,8 +70,11 @@ def build() -> dict[str, Any]:
         # OIDC Core 1.0 §5.5 (requested_claims.py); normal claims only (§5.6): none aggregated or distributed.
         "claims_parameter_supported": True,
         "claim_types_supported": ["normal"],
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
+        # OIDC Core 1.0 §6, RFC 9101 (request_objects.py): request URIs must be registered.
+        "request_parameter_supported": True,
+        "request_uri_parameter_supported": True,
+        "require_request_uri_registration": True,
+        "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGORITHMS),
         "prompt_values_supported": list(PROMPT_VALUES),
         "acr_values_supported": list(ACR_LEVELS),
         "authorization_response_iss_parameter_supported": True,
