@@ -55,8 +55,10 @@ JWT_METHODS = tuple(METHOD_ALGORITHMS)
 # Discovery's token_endpoint_auth_methods_supported: every method authenticate() accepts.
 AUTH_METHODS = (*AuthMethod.values, "none")
 ASSERTION_ALGORITHMS = tuple(alg for algs in METHOD_ALGORITHMS.values() for alg in algs)
-# An assertion is for one request, now (RFC 7523 §3 lets the server bound exp).
-MAX_LIFETIME = 300
+# RFC 7523 §3 lets the server bound exp. An hour: what Authlib and Google's service-account
+# assertions use by default; replays are stopped by the single-use jti, not by a short life, and
+# a used jti is remembered only this long.
+MAX_LIFETIME = 3600
 # How far the client's clock may run ahead of ours (iat, nbf).
 CLOCK_SKEW = 60
 MAX_ASSERTION_LENGTH = 16 * 1024
