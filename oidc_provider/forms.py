@@ -141,6 +141,10 @@ class ClientAdminForm(forms.ModelForm[Client]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Shown only where it matters (not for public apps, which send no credential): left out,
+        # the app keeps its method (a new one: client_secret_basic).
+        if "token_endpoint_auth_method" in self.fields:
+            self.fields["token_endpoint_auth_method"].required = False
         # The kind asked for (the ``kind`` field's value), else the instance's.
         self.app_kind: str = self.data.get("kind") or self.initial.get("kind") or Kind.of(self.instance)
         if self.app_kind not in Kind.LABELS:
@@ -206,6 +210,10 @@ class ClientAdminForm(forms.ModelForm[Client]):
                 "the same change.",
             )
         return cleaned
+
+    def clean_token_endpoint_auth_method(self) -> str:
+        method: str = self.cleaned_data.get("token_endpoint_auth_method") or ""
+        return method or self.instance.token_endpoint_auth_method or Client.AuthMethod.CLIENT_SECRET_BASIC
 
     def _update_errors(self, errors: ValidationError) -> None:
         # Client.clean() may judge a field this form does not show (a machine-to-machine app's
