@@ -518,11 +518,13 @@ class Client(AbstractApplication):
             errors["require_signed_request_object"] = [
                 _("Signed request objects cannot have the algorithm none.")
             ]
-        problems: list[StrOrPromise | ValidationError] = [
-            _("%s: request URIs must be https URLs.") % uri[:100]
-            for uri in self.request_uris.split()
-            if not uri.startswith("https://") or len(uri) > 512
-        ]
+        problems: list[StrOrPromise | ValidationError] = []
+        for uri in self.request_uris.split():
+            if not uri.startswith("https://") or len(uri) > 512:
+                problems.append(_("%s: request URIs must be https URLs.") % uri[:100])
+            elif refusal := uri_refusal(uri):
+                # The provider fetches them itself (RFC 9101 §10.4): public addresses only.
+                problems.append(f"{uri[:100]}: {refusal}.")
         if problems:
             errors["request_uris"] = problems
 

@@ -7,6 +7,7 @@ import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from tests.client_assertions import client_key, public_set, signed, unsigned
 from tests.conftest import ISSUER, AuthorizationResult, exchange, pkce_pair, query_of, validate_id_token
@@ -295,3 +296,14 @@ def test_request_objects_discovery(client, signing_keys):
         "EdDSA",
         "none",
     ]
+
+
+def test_request_objects_request_uris_must_be_https_and_public(make_client, signing_keys, key, settings):
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "OUTBOUND_ALLOWED_NETWORKS": []}
+    for uri, problem in (
+        ("http://rp.example.com/r.jwt", "https"),
+        ("https://169.254.169.254/r.jwt", "link-local"),
+    ):
+        with pytest.raises(ValidationError) as error:
+            make_client(name="URI app", client_keys={"jwks": public_set(key), "request_uris": uri})
+        assert problem in str(error.value.message_dict["request_uris"])
