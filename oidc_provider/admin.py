@@ -53,6 +53,7 @@ from .models import (
 from .registration import registration_token_create
 from .rotation import key_retire, keys_rotate
 from .services import (
+    CLIENT_KEY_FIELDS,
     LOGOUT_FIELDS,
     claim_definition_validate,
     client_change_record,
@@ -195,6 +196,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                     },
                 ),
                 ("Single sign-out", {"fields": LOGOUT_FIELDS}),
+                ("Client authentication and keys", {"fields": CLIENT_KEY_FIELDS}),
                 ("APIs", {"fields": ["allowed_scopes"]}),
                 DISCOURAGED_FIELDSET,
                 (
@@ -241,6 +243,10 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             )
             fieldsets.append(("Single sign-out", {"fields": LOGOUT_FIELDS}))
             fieldsets.append(DISCOURAGED_FIELDSET)
+        if kind != Kind.NATIVE:
+            fieldsets.append(
+                ("Client authentication and keys", {"fields": CLIENT_KEY_FIELDS, "classes": ["collapse"]})
+            )
         fieldsets.append(("APIs", {"fields": ["allowed_scopes"]}))
         advanced = ["grant_types"]
         if kind == Kind.WEB:

@@ -107,6 +107,9 @@ class AuthorizationParams:
     """The parameters of one authorization request, from its query or its form body."""
 
     params: QueryDict
+    # The parameters as sent, when a request object supplied ``params`` (request_objects.py):
+    # what the sign-in page returns to, so the object is checked again on return.
+    sent: QueryDict | None = None
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> "AuthorizationParams":
@@ -192,7 +195,7 @@ class AuthorizationParams:
         sign-in newer than it, so opening the URL without signing in cannot skip the
         re-authentication the RP asked for (OIDC Core 1.0 §3.1.2.1), and signing in cannot loop.
         """
-        query = self.params.copy()
+        query = (self.sent if self.sent is not None else self.params).copy()
         if reauth_requested:
             query[REAUTH_PARAM] = signing.dumps(int(time.time()), salt=REAUTH_SALT)
         return f"{path}?{query.urlencode()}"
@@ -261,10 +264,6 @@ def authorization_check(
 
     max_age, which only the prompt decision reads, is refused there when malformed (prompt.py).
     """
-    if "request" in params:
-        raise AuthorizationError("request_not_supported", "Request objects are not supported.")
-    if "request_uri" in params:
-        raise AuthorizationError("request_uri_not_supported", "request_uri is not supported.")
     response_type = response_type_normalized(params.get("response_type")) or ""
     if params.requested_response_mode is None:
         if front_channel(response_type):

@@ -167,7 +167,7 @@ def registration_update(*, registration: ClientRegistration, data: dict[str, Any
         metadata.id_token_signed_response_alg,
         metadata.userinfo_signed_response_alg,
     )
-    if needs_secret and not client.signs_with_secret:
+    if needs_secret and not client.client_secret_encrypted:
         # OIDC Core 1.0 §10.1: the HMAC key is the secret, of which only a hash is kept.
         raise RegistrationError(
             "invalid_client_metadata",

@@ -87,8 +87,15 @@ def client_description(client: Client) -> dict[str, Any]:
         "post_logout_redirect_uris": client.post_logout_redirect_uris.split(),
         "allowed_origins": client.allowed_origins.split(),
         "token_endpoint_auth_method": (
-            "none" if client.client_type == Client.CLIENT_PUBLIC else "client_secret_basic"
+            "none" if client.client_type == Client.CLIENT_PUBLIC else client.token_endpoint_auth_method
         ),
+        "token_endpoint_auth_signing_alg": client.token_endpoint_auth_signing_alg,
+        # Public keys only (client_keys.py): nothing secret.
+        "jwks": client.jwks,
+        "jwks_uri": client.jwks_uri,
+        "request_object_signing_alg": client.request_object_signing_alg,
+        "require_signed_request_object": client.require_signed_request_object,
+        "request_uris": client.request_uris.split(),
         "id_token_signed_response_alg": client.algorithm,
         # OIDC Registration 1.0 §2; "" when UserInfo answers plain JSON.
         "userinfo_signed_response_alg": client.userinfo_signed_response_alg,

@@ -14,6 +14,7 @@ from django.utils.functional import cached_property
 from .client_settings import Kind
 from .hashers import client_secret_problem
 from .models import Algorithm, Api, Client, GrantType, ResponseType, api_token_claim_names
+from .services import CLIENT_KEY_FIELDS
 
 GRANT_TYPE_LABELS: dict[str, str] = {
     GrantType.AUTHORIZATION_CODE: "Sign people in (authorization code flow)",
@@ -58,6 +59,8 @@ HELP = {
     "user": "Optional: the person responsible for this app.",
     "subject_type": "Pairwise: each sector (the host of the sector identifier URI, else of the redirect "
     "URIs) gets its own identifier for a person, so unrelated apps cannot match up their users.",
+    "jwks": "The app's public keys as a JWK Set (JSON), for private_key_jwt and signed request "
+    "objects. Public keys only; or give their URL below instead.",
     "sector_identifier_uri": "Optional; for pairwise apps whose redirect URIs are on several hosts: an "
     "https URL answering a JSON array with every redirect URI. Fetched when the app is saved.",
 }
@@ -132,17 +135,28 @@ class ClientAdminForm(forms.ModelForm[Client]):
             "allowed_scopes",
             "token_exchange_apis",
             "rate_limit",
+            *CLIENT_KEY_FIELDS,
             "user",
         ]
         labels = LABELS
         help_texts = HELP
         widgets = {
             field: forms.Textarea(attrs={"rows": 3, "cols": 60, "spellcheck": "false"})
-            for field in ("redirect_uris", "post_logout_redirect_uris", "allowed_origins")
+            for field in (
+                "redirect_uris",
+                "post_logout_redirect_uris",
+                "allowed_origins",
+                "jwks",
+                "request_uris",
+            )
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Shown only where it matters (not for public apps, which send no credential): left out,
+        # the app keeps its method (a new one: client_secret_basic).
+        if "token_endpoint_auth_method" in self.fields:
+            self.fields["token_endpoint_auth_method"].required = False
         # The kind asked for (the ``kind`` field's value), else the instance's.
         self.app_kind: str = self.data.get("kind") or self.initial.get("kind") or Kind.of(self.instance)
         if self.app_kind not in Kind.LABELS:
@@ -209,9 +223,14 @@ class ClientAdminForm(forms.ModelForm[Client]):
         if self._needs_new_secret_for_hs256(cleaned):
             self.add_error(
                 "new_client_secret",
-                "HS256 signs with the client secret: set or reset the secret in the same change.",
+                "HS256 and client_secret_jwt sign with the client secret: set or reset the secret in "
+                "the same change.",
             )
         return cleaned
+
+    def clean_token_endpoint_auth_method(self) -> str:
+        method: str = self.cleaned_data.get("token_endpoint_auth_method") or ""
+        return method or self.instance.token_endpoint_auth_method or Client.AuthMethod.CLIENT_SECRET_BASIC
 
     def _update_errors(self, errors: ValidationError) -> None:
         # Client.clean() may judge a field this form does not show (a machine-to-machine app's
@@ -234,8 +253,12 @@ class ClientAdminForm(forms.ModelForm[Client]):
         # Only a hash of an existing secret is kept, so the HMAC key (OIDC Core 1.0 §10.1)
         # must arrive with the change. A client without a secret gets one generated on save.
         instance = self.instance
-        return (
+        needs_secret = (
             Algorithm.HS256 in (cleaned.get("algorithm"), cleaned.get("userinfo_signed_response_alg"))
+            or cleaned.get("token_endpoint_auth_method") == Client.AuthMethod.CLIENT_SECRET_JWT
+        )
+        return (
+            needs_secret
             and instance.client_type == Client.CLIENT_CONFIDENTIAL
             and not cleaned.get("new_client_secret")
             and instance.pk is not None

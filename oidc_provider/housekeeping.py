@@ -24,6 +24,7 @@ from audit.services import audit_purge
 from ground.batches import BATCH_SIZE, batched_delete
 
 from . import rotation
+from .client_auth import assertion_uses_ended
 from .device import device_grants_expired
 from .logout import logout_deliveries_resume
 from .models import AccessToken, Grant, IDToken, LogoutDelivery, RefreshToken
@@ -78,6 +79,8 @@ def housekeeping_prune(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
         LoginFailure.objects.filter(expires__lte=timezone.now()), batch_size=batch_size
     )
     counts["client_request_counts"] = batched_delete(rate_counts_ended(), batch_size=batch_size)
+    # A client assertion's jti is remembered only while the assertion could be accepted (client_auth.py).
+    counts["client_assertion_uses"] = batched_delete(assertion_uses_ended(), batch_size=batch_size)
     counts["audit_events"] = audit_purge(batch_size=batch_size)
     # A copy of someone's data not downloaded in time is deleted, not kept (GDPR Art. 5(1)(e)).
     counts["data_exports_expired"] = data_exports_expire()

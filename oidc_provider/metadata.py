@@ -11,10 +11,12 @@ from oauth2_provider.settings import oauth2_settings
 from . import keys, response_types
 from .authorization import CODE_CHALLENGE_METHODS, PROMPT_VALUES, RESPONSE_MODES
 from .claims import supported_claims
+from .client_auth import ASSERTION_ALGORITHMS, AUTH_METHODS
 from .custom_claims import catalogue
 from .logout import LOGOUT_DISCOVERY
 from .mfa_policy import ACR_LEVELS
 from .models import GrantType, ResponseType
+from .request_objects import REQUEST_OBJECT_ALGORITHMS
 from .scopes import public_scopes
 
 
@@ -62,16 +64,24 @@ def build() -> dict[str, Any]:
         # OIDC Discovery 1.0 §3: registration (metadata_parse) accepts the same list for
         # userinfo_signed_response_alg, and signed_userinfo.py signs with it.
         "userinfo_signing_alg_values_supported": keys.id_token_algorithms(),
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        # OIDC Core 1.0 §9: the methods client_auth.py accepts, with the algorithms it verifies.
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        # RFC 7662 §2.1: introspection needs an authenticated (confidential) client.
+        "introspection_endpoint_auth_methods_supported": [m for m in AUTH_METHODS if m != "none"],
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "code_challenge_methods_supported": list(CODE_CHALLENGE_METHODS),
         "claims_supported": supported_claims(),
         # OIDC Core 1.0 §5.5 (requested_claims.py); normal claims only (§5.6): none aggregated or distributed.
         "claims_parameter_supported": True,
         "claim_types_supported": ["normal"],
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
+        # OIDC Core 1.0 §6, RFC 9101 (request_objects.py): request URIs must be registered.
+        "request_parameter_supported": True,
+        "request_uri_parameter_supported": True,
+        "require_request_uri_registration": True,
+        "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGORITHMS),
         "prompt_values_supported": list(PROMPT_VALUES),
         "acr_values_supported": list(ACR_LEVELS),
         "authorization_response_iss_parameter_supported": True,

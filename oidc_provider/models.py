@@ -34,6 +34,7 @@ from ground.outbound import uri_refusal
 from ground.rates import Rate, parse_rate
 
 from .hashers import client_secret_problem
+from .jwk_sets import HMAC_ALGORITHMS, SIGNING_ALGORITHMS, JwkSetError, jwk_set_parse
 from .keys_at_rest import encrypt_secret
 from .names import name_keys, name_look_alike, name_reorders
 from .redirect_uris import origin_problem, private_use_scheme, redirect_uri_problem
@@ -264,6 +265,64 @@ class Client(AbstractApplication):
     # provider must sign with it (OIDC Core 1.0 §10.1). Empty for every other algorithm.
     client_secret_encrypted = models.TextField(editable=False, blank=True, default="")
 
+    # OIDC Core 1.0 §9, OIDC Registration 1.0 §2: how a confidential client authenticates at the
+    # token, introspection, revocation and device endpoints (client_auth.py). A public client
+    # uses none, whatever this says.
+    class AuthMethod(models.TextChoices):
+        CLIENT_SECRET_BASIC = "client_secret_basic", _("Client secret (HTTP Basic or in the request body)")
+        CLIENT_SECRET_POST = "client_secret_post", _("Client secret in the request body (or HTTP Basic)")
+        CLIENT_SECRET_JWT = "client_secret_jwt", _("JWT signed with the client secret (HS256)")
+        PRIVATE_KEY_JWT = "private_key_jwt", _("JWT signed with the app's own private key")
+
+    token_endpoint_auth_method = models.CharField(
+        _("client authentication method"),
+        max_length=20,
+        choices=AuthMethod.choices,
+        default=AuthMethod.CLIENT_SECRET_BASIC,
+        help_text=_(
+            "How a confidential app proves who it is. With a JWT method it can no longer send its "
+            "secret itself. Public apps send only their client_id."
+        ),
+    )
+    token_endpoint_auth_signing_alg = models.CharField(
+        _("client assertion algorithm"),
+        max_length=5,
+        blank=True,
+        help_text=_(
+            "The only algorithm accepted for the app's client assertions. Blank: any the method allows."
+        ),
+    )
+    # OIDC Registration 1.0 §2: the app's public keys, inline (a JWK Set) or at an https URL
+    # (client_keys.py); never both.
+    jwks = models.JSONField(_("public keys (JWK Set)"), null=True, blank=True, default=None)
+    jwks_uri = models.CharField(
+        _("public keys URL (jwks_uri)"),
+        max_length=2000,
+        blank=True,
+        help_text=_("An https URL serving the app's JWK Set; fetched when needed and cached."),
+    )
+    # OIDC Core 1.0 §6, RFC 9101: request objects (request_objects.py).
+    request_object_signing_alg = models.CharField(
+        _("request object algorithm"),
+        max_length=5,
+        blank=True,
+        help_text=_(
+            "The only algorithm accepted for the app's request objects; “none” lets it send unsigned "
+            "ones. Blank: any signed algorithm the provider accepts."
+        ),
+    )
+    require_signed_request_object = models.BooleanField(
+        _("require signed request objects"),
+        default=False,
+        help_text=_("Authorization requests must come in a signed request object (RFC 9101 §10.5)."),
+    )
+    request_uris = models.TextField(
+        _("request URIs"),
+        blank=True,
+        default="",
+        help_text=_("The https URLs (space-separated) from which request objects may be fetched."),
+    )
+
     objects = ApplicationManager()
 
     # Not stored: a secret the admin just generated, for the one response that shows it.
@@ -352,6 +411,7 @@ class Client(AbstractApplication):
         self._clean_response_types(errors)
         self._clean_name(errors)
         self._clean_uris(errors)
+        self._clean_client_keys(errors)
         if self.client_type == self.CLIENT_PUBLIC:
             # RFC 9700 §2.1.1: a client without a secret always proves the code is its own with PKCE.
             self.require_pkce = True
@@ -381,7 +441,7 @@ class Client(AbstractApplication):
             # DOT's algorithm check wants a settings key; ours are managed rows (keys.py). For
             # HS256 DOT wants the secret stored unhashed; we keep a hash and an encrypted copy.
             ignored = {"algorithm"}
-            if self.signs_with_secret:
+            if self.secret_kept_encrypted:
                 ignored |= {"hash_client_secret", "client_secret"}
             # Our URI rule (redirect_uris.py) is stricter than DOT's; one message per problem.
             uri_fields = ("redirect_uris", "post_logout_redirect_uris", "allowed_origins")
@@ -481,6 +541,80 @@ class Client(AbstractApplication):
                 _("Implicit and hybrid response types are for apps that sign people in (authorization_code).")
             ]
 
+    def _clean_client_keys(self, errors: ValidationErrors) -> None:
+        """Judge the authentication method, public keys and request object settings.
+
+        OIDC Registration 1.0 §2: token_endpoint_auth_method, jwks or jwks_uri,
+        request_object_signing_alg, request_uris; RFC 9101 §10.5 require_signed_request_object.
+        """
+        self.jwks_uri = self.jwks_uri.strip()
+        method = self.token_endpoint_auth_method
+        jwt_algorithms: dict[str, tuple[str, ...]] = {
+            self.AuthMethod.CLIENT_SECRET_JWT: HMAC_ALGORITHMS,
+            self.AuthMethod.PRIVATE_KEY_JWT: tuple(SIGNING_ALGORITHMS),
+        }
+        if (
+            method == self.AuthMethod.CLIENT_SECRET_JWT
+            and self.client_type == self.CLIENT_CONFIDENTIAL
+            and _looks_hashed(self.client_secret or "")
+            and not self.client_secret_encrypted
+        ):
+            # OIDC Core 1.0 §9: the HMAC key is the secret itself, which is kept only as a hash.
+            errors["token_endpoint_auth_method"] = [
+                _(
+                    "client_secret_jwt verifies with the secret itself, which is stored only as a hash: "
+                    "set a new secret in the same change."
+                )
+            ]
+        if method in jwt_algorithms and self.client_type != self.CLIENT_CONFIDENTIAL:
+            errors["token_endpoint_auth_method"] = [
+                _("An app that cannot keep a secret sends only its client_id; it has no method to choose.")
+            ]
+        alg = self.token_endpoint_auth_signing_alg
+        if alg and alg not in jwt_algorithms.get(method, ()):
+            errors["token_endpoint_auth_signing_alg"] = [
+                _("Choose one of: %s (or leave it blank).") % ", ".join(jwt_algorithms.get(method, ()))
+                if method in jwt_algorithms
+                else _("Only the JWT authentication methods sign anything; leave it blank.")
+            ]
+        if self.jwks not in (None, "", {}) and self.jwks_uri:
+            # OIDC Registration 1.0 §2: jwks and jwks_uri must not both be used.
+            errors["jwks"] = [_("Give the keys either inline or as a URL, not both.")]
+        elif self.jwks not in (None, "", {}):
+            try:
+                jwk_set_parse(self.jwks)
+            except JwkSetError as error:
+                errors["jwks"] = [str(error)]
+        elif self.jwks_uri:
+            if not self.jwks_uri.startswith("https://"):
+                errors["jwks_uri"] = [_("The keys URL must be an https URL (OIDC Registration 1.0 §2).")]
+            elif refusal := uri_refusal(self.jwks_uri):
+                errors["jwks_uri"] = [f"{refusal}."]
+        else:
+            self.jwks = None
+            if method == self.AuthMethod.PRIVATE_KEY_JWT:
+                errors.setdefault("token_endpoint_auth_method", []).append(
+                    _("private_key_jwt needs the app's public keys: give a JWK Set or its URL.")
+                )
+        request_alg = self.request_object_signing_alg
+        if request_alg and request_alg not in (*SIGNING_ALGORITHMS, "none"):
+            errors["request_object_signing_alg"] = [
+                _("Choose one of: %s, none (or leave it blank).") % ", ".join(SIGNING_ALGORITHMS)
+            ]
+        if request_alg == "none" and self.require_signed_request_object:
+            errors["require_signed_request_object"] = [
+                _("Signed request objects cannot have the algorithm none.")
+            ]
+        problems: list[StrOrPromise | ValidationError] = []
+        for uri in self.request_uris.split():
+            if not uri.startswith("https://") or len(uri) > 512:
+                problems.append(_("%s: request URIs must be https URLs.") % uri[:100])
+            elif refusal := uri_refusal(uri):
+                # The provider fetches them itself (RFC 9101 §10.4): public addresses only.
+                problems.append(f"{uri[:100]}: {refusal}.")
+        if problems:
+            errors["request_uris"] = problems
+
     def _clean_sector(self, errors: ValidationErrors) -> None:
         # OIDC Core 1.0 §8.1, OIDC Registration 1.0 §5: judged after the redirect URIs, and the
         # sector document fetched again only when it or the redirect URIs changed.
@@ -520,9 +654,18 @@ class Client(AbstractApplication):
         self._keep_secret_for_hs256()
         super().save(*args, **kwargs)
 
+    @property
+    def secret_kept_encrypted(self) -> bool:
+        """Return whether the provider needs this client's secret itself, not only its hash.
+
+        HS256 ID tokens and UserInfo responses are signed with it (OIDC Core 1.0 §10.1);
+        client_secret_jwt assertions are verified with it (OIDC Core 1.0 §9).
+        """
+        return self.signs_with_secret or self.token_endpoint_auth_method == self.AuthMethod.CLIENT_SECRET_JWT
+
     def _keep_secret_for_hs256(self) -> None:
-        """Encrypt a newly set secret for an HS256 client; drop the copy for any other algorithm."""
-        if not self.signs_with_secret or not self.client_secret:
+        """Encrypt a newly set secret for a client that needs it; drop the copy for any other."""
+        if not self.secret_kept_encrypted or not self.client_secret:
             self.client_secret_encrypted = ""
         elif not _looks_hashed(self.client_secret):
             # Still cleartext: DOT hashes it in pre_save, after which it cannot be recovered.
@@ -1094,3 +1237,46 @@ class ClientRequestCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+class ClientAssertionUse(models.Model):
+    """A client assertion's ``jti`` that has been used (RFC 7523 §3, OIDC Core 1.0 §9; client_auth.py).
+
+    The unique constraint is the replay check: the INSERT of a second use fails, on every node
+    at once. Rows are kept until the assertion expires, then pruned by housekeeping.
+    """
+
+    client = models.ForeignKey(settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE)
+    # SHA-256 of the jti: bounded length whatever the client sent.
+    jti_hash = models.CharField(max_length=64)
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("used client assertion")
+        constraints = [
+            models.UniqueConstraint(fields=["client", "jti_hash"], name="client_assertion_jti_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.jti_hash[:12]}… until {self.expires:%Y-%m-%d %H:%M}"
+
+
+class ClientKeySet(models.Model):
+    """The JWK Set last fetched from a client's ``jwks_uri`` (client_keys.py), shared by every node."""
+
+    client = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="fetched_key_set"
+    )
+    # The URI it came from: a changed jwks_uri makes the row stale at once.
+    uri = models.CharField(max_length=2000)
+    # The set last fetched ({} until one fetch succeeded) and when; when a fetch was last tried,
+    # whether or not it succeeded (re-fetches are rate-limited by it).
+    keys = models.JSONField(default=dict)
+    fetched = models.DateTimeField(null=True)
+    tried = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("fetched client key set")
+
+    def __str__(self) -> str:
+        return f"{self.uri} (tried {self.tried:%Y-%m-%d %H:%M})"

@@ -10,11 +10,14 @@ docs/private-apis.md.
 """
 
 import contextlib
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.db import router, transaction
+from django.urls import reverse
 from django.utils import timezone
 from oauth2_provider.models import set_token_value
 from oauth2_provider.oauth2_validators import OAuth2Validator, is_valid_resource_uri
@@ -31,17 +34,26 @@ from ground.prepared_queries import PreparedLookup
 from . import apis, codes, device
 from .access_tokens import requested_resources
 from .claims import released_claims, userinfo_claims
+from .client_auth import (
+    AssertionRefused,
+    assertion_authenticate,
+    assertion_of,
+    assertion_subject,
+    secret_method_allowed,
+)
 from .custom_claims import identity_scopes
 from .id_token import IDToken
 from .logout import session_client_record
 from .models import AccessToken, Client, Grant, GrantType, RefreshToken, ResponseType
 from .models import IDToken as IDTokenRecord
-from .rate_limits import loaded_client
+from .rate_limits import loaded_assertion, loaded_client
 from .refresh import refresh_token_lock, refresh_token_rotated
 from .request_state import ValidatorRequest, auth_context_fields, auth_context_of, state_of
 from .requested_claims import claims_loaded
 from .response_types import FRONT_CHANNEL_TOKEN_LIFETIME, front_channel, response_type_normalized
 from .tokens import client_tokens_find, refresh_token_remaining, token_usable
+
+logger = logging.getLogger(__name__)
 
 _CLIENT_BY_CLIENT_ID = PreparedLookup(Client, lambda client_id: Client.objects.filter(client_id=client_id))
 
@@ -60,6 +72,9 @@ if TYPE_CHECKING:
         def _check_secret(self, provided_secret: str, stored_secret: str) -> bool: ...
         def _load_application(self, client_id: str, request: ValidatorRequest) -> Client | None: ...
         def authenticate_client(self, request: ValidatorRequest, *args: Any, **kwargs: Any) -> bool: ...
+        def client_authentication_required(
+            self, request: ValidatorRequest, *args: Any, **kwargs: Any
+        ) -> bool: ...
         def validate_response_type(
             self,
             client_id: str,
@@ -141,16 +156,57 @@ class PorchlightValidator(_OAuth2Validator):
                     request.client = _CLIENT_BY_CLIENT_ID.first(client_id)
         return super()._load_application(client_id, request)
 
+    def client_authentication_required(self, request: ValidatorRequest, *args: Any, **kwargs: Any) -> bool:
+        # A client assertion is client authentication (RFC 7523 §2.2), whoever the client is.
+        if assertion_of(request.decoded_body or []) is not None:
+            return True
+        required: bool = super().client_authentication_required(request, *args, **kwargs)
+        return required
+
     def authenticate_client(self, request: ValidatorRequest, *args: Any, **kwargs: Any) -> bool:
-        if not super().authenticate_client(request, *args, **kwargs):
+        # Each client authenticates only with the method it is registered for (client_auth.py).
+        assertion = assertion_of(request.decoded_body or [])
+        if assertion is not None:
+            if not self._authenticate_assertion(request, assertion):
+                return False
+        elif not super().authenticate_client(request, *args, **kwargs):
             return False
         assert request.client is not None  # DOT sets it on the request it authenticates.
+        if assertion is None and not secret_method_allowed(request.client):
+            # Registered for a JWT method: its secret (if it has one) proves nothing here.
+            return False
         if request.client_id and request.client_id != request.client.client_id:
             # HTTP Basic named one client and the body's client_id another: one request, one
             # client (RFC 6749 §2.3). oauthlib would answer "server_error".
             raise errors.InvalidRequestError(
                 description="client_id is not the client that authenticated.", request=request
             )
+        return True
+
+    def _authenticate_assertion(self, request: ValidatorRequest, assertion: str) -> bool:
+        """Authenticate the client by its JWT assertion (OIDC Core 1.0 §9, RFC 7523 §2.2)."""
+        if not assertion or "authorization" in {name.lower() for name in (request.headers or {})}:
+            # RFC 6749 §2.3: one authentication method per request.
+            return False
+        client_id = request.client_id or assertion_subject(assertion)
+        if not client_id or self._load_application(client_id, request) is None:
+            return False
+        client = request.client
+        assert client is not None  # _load_application found it.
+        if loaded_assertion(client) == assertion:
+            # Checked, and its jti spent, earlier in this request (rate_limits.identify_client).
+            state_of(request).authenticated_assertion = assertion
+            return True
+        path = urlsplit(request.uri or "").path
+        issuer: str = oauth2_settings.OIDC_ISS_ENDPOINT
+        audiences = {issuer, issuer + reverse("oidc_provider:token"), issuer + path}
+        try:
+            assertion_authenticate(client=client, assertion=assertion, audiences=audiences)
+        except AssertionRefused as refusal:
+            # Why, for the operator; never the assertion itself.
+            logger.info("Client assertion for %s refused: %s", client.client_id, refusal)
+            return False
+        state_of(request).authenticated_assertion = assertion
         return True
 
     def validate_grant_type(

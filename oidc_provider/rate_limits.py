@@ -62,6 +62,7 @@ from ground.client_address import client_ip
 from ground.rates import Rate
 
 from .models import Client, ClientRequestCount
+from .request_state import state_of
 
 Endpoint = Literal["token", "introspection", "revocation", "userinfo", "device_authorization"]
 
@@ -89,6 +90,8 @@ class ClientIdentity:
     accepted: bool
     # The client_id the request named, as sent ("" when none).
     client_id: str
+    # The client assertion that authenticated the client, if one did (client_auth.py).
+    assertion: str | None = None
 
 
 # --- the stores --------------------------------------------------------------------------------
@@ -209,22 +212,36 @@ def identify_client(core: Any, request: HttpRequest) -> ClientIdentity:
         client=client,
         accepted=bool(accepted),
         client_id=client_id if isinstance(client_id, str) else (client.client_id if client else ""),
+        assertion=state_of(oauth_request).authenticated_assertion if accepted else None,
     )
 
 
 # --- the client found once per request ---------------------------------------------------------
 
 _LOADED: ContextVar[Client | None] = ContextVar("porchlight_loaded_client", default=None)
+_ASSERTION: ContextVar[str | None] = ContextVar("porchlight_loaded_assertion", default=None)
 
 
 @contextmanager
-def client_loaded(client: Client | None) -> Iterator[None]:
-    """Let the validator reuse ``client``, already looked up, for the rest of this request."""
+def client_loaded(client: Client | None, *, assertion: str | None = None) -> Iterator[None]:
+    """Let the validator reuse ``client``, already looked up, for the rest of this request.
+
+    ``assertion``: the client assertion that authenticated it here; its jti is spent already,
+    so the validator accepts it again within this request only (client_auth.py).
+    """
     token = _LOADED.set(client)
+    assertion_token = _ASSERTION.set(assertion if client is not None else None)
     try:
         yield
     finally:
+        _ASSERTION.reset(assertion_token)
         _LOADED.reset(token)
+
+
+def loaded_assertion(client: Client) -> str | None:
+    """Return the assertion ``client_loaded`` says authenticated ``client`` in this request."""
+    loaded = _LOADED.get()
+    return _ASSERTION.get() if loaded is not None and loaded.pk == client.pk else None
 
 
 def loaded_client(client_id: str) -> Client | None:

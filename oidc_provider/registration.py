@@ -25,6 +25,7 @@ from ground.checksums import token_checksum
 
 from . import keys
 from .apis import api_scope_names
+from .client_auth import AUTH_METHODS as AUTH_METHOD_VALUES
 from .models import (
     Algorithm,
     ApiScope,
@@ -40,7 +41,8 @@ from .services import LOGOUT_FIELDS, client_create
 
 MAX_URIS = 20
 MAX_NAME_LENGTH = 255
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+# OIDC Core 1.0 §9: every method client_auth.py accepts.
+AUTH_METHODS = AUTH_METHOD_VALUES
 # RFC 7591 §2: the grant type of the front-channel response types (response_types.py).
 IMPLICIT = "implicit"
 # Known metadata Porchlight cannot honour: ignoring it would leave the client expecting
@@ -110,6 +112,9 @@ class Metadata:
     api_scopes: list[str] = field(default_factory=list)
     # OIDC Registration 1.0 §2: subject_type and, when given, sector_identifier_uri.
     subject: dict[str, str] = field(default_factory=lambda: {"subject_type": "public"})
+    # OIDC Registration 1.0 §2, RFC 9101 §10.5: public keys, assertion and request object
+    # settings, named as the model's fields (services.CLIENT_KEY_FIELDS).
+    client_keys: dict[str, Any] = field(default_factory=dict)
 
     def as_response(self) -> dict[str, Any]:
         """Return the metadata the registration response echoes (RFC 7591 §3.2.1)."""
@@ -129,6 +134,11 @@ class Metadata:
             ),
             **self.subject,
             **self.logout,
+            **{
+                name: value
+                for name, value in self.client_keys.items()
+                if name != "token_endpoint_auth_method"
+            },
             # RFC 7591 §3.2.1: what was registered, so the scopes the client may ask for.
             **({"scope": " ".join(self.scope)} if self.scope is not None else {}),
         }
@@ -273,6 +283,7 @@ def metadata_parse(data: dict[str, Any]) -> Metadata:
     client_name = client_name or _unnamed(redirect_uris)
 
     scope, api_scopes = _scope_metadata(data)
+    client_keys = _client_key_metadata(data, auth_method)
     return Metadata(
         client_name=client_name,
         redirect_uris=redirect_uris,
@@ -287,7 +298,40 @@ def metadata_parse(data: dict[str, Any]) -> Metadata:
         scope=scope,
         api_scopes=api_scopes,
         subject=subject,
+        client_keys=client_keys,
     )
+
+
+def _client_key_metadata(data: dict[str, Any], auth_method: str) -> dict[str, Any]:
+    """Read jwks or jwks_uri, the assertion and request object algorithms, request_uris.
+
+    The values themselves are judged by Client.clean() (OIDC Registration 1.0 §2: jwks and
+    jwks_uri not both; public keys only; https URLs).
+    """
+    metadata: dict[str, Any] = {}
+    if auth_method != "none":
+        metadata["token_endpoint_auth_method"] = auth_method
+    for name in ("jwks_uri", "token_endpoint_auth_signing_alg", "request_object_signing_alg"):
+        value = _string(data, name, "")
+        if value:
+            metadata[name] = value
+    if data.get("jwks") is not None:
+        if not isinstance(data["jwks"], dict):
+            raise RegistrationError("invalid_client_metadata", "jwks must be a JWK Set (a JSON object).")
+        metadata["jwks"] = data["jwks"]
+    if "jwks" in metadata and "jwks_uri" in metadata:
+        raise RegistrationError("invalid_client_metadata", "jwks and jwks_uri must not both be given.")
+    request_uris = _string_list(data, "request_uris", [])
+    if request_uris:
+        metadata["request_uris"] = request_uris
+    required = data.get("require_signed_request_object")
+    if required is not None:
+        if not isinstance(required, bool):
+            raise RegistrationError(
+                "invalid_client_metadata", "require_signed_request_object must be a boolean."
+            )
+        metadata["require_signed_request_object"] = required
+    return metadata
 
 
 def _scope_metadata(data: dict[str, Any]) -> tuple[list[str] | None, list[str]]:
@@ -415,6 +459,10 @@ def client_register(*, metadata: Metadata, token: RegistrationToken | None) -> R
             userinfo_algorithm=metadata.userinfo_signed_response_alg,
             logout=metadata.logout,
             subject=metadata.subject,
+            client_keys={
+                **metadata.client_keys,
+                "request_uris": " ".join(metadata.client_keys.get("request_uris", [])),
+            },
             registration_source=Client.RegistrationSource.DCR,
         )
         client.allowed_scopes.add(*ApiScope.objects.filter(name__in=metadata.api_scopes))

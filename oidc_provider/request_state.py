@@ -88,6 +88,9 @@ class TokenRequestState:
     # Tokens issued by the authorization endpoint (implicit and hybrid, response_types.py):
     # short-lived, and never a refresh token.
     front_channel: bool = False
+    # The client assertion that authenticated the client (client_auth.py): its jti is spent, so
+    # a second check in the same request must not spend it again.
+    authenticated_assertion: str | None = None
 
 
 def state_of(request: Request) -> TokenRequestState:

@@ -44,6 +44,17 @@ LOGOUT_FIELDS = (
 )
 # OIDC Core 1.0 §8, OIDC Registration 1.0 §2: which sub the client sees (oidc_provider/subjects.py).
 SUBJECT_FIELDS = ("subject_type", "sector_identifier_uri")
+# OIDC Core 1.0 §6, §9, OIDC Registration 1.0 §2, RFC 9101 §10.5: how the client authenticates,
+# its public keys and its request objects (client_auth.py, client_keys.py, request_objects.py).
+CLIENT_KEY_FIELDS = (
+    "token_endpoint_auth_method",
+    "token_endpoint_auth_signing_alg",
+    "jwks",
+    "jwks_uri",
+    "request_object_signing_alg",
+    "require_signed_request_object",
+    "request_uris",
+)
 
 
 def response_types_listed(values: list[str]) -> list[str]:
@@ -72,6 +83,7 @@ def client_create(
     logout: dict[str, Any] | None = None,
     subject: dict[str, str] | None = None,
     rate_limit: str = "",
+    client_keys: dict[str, Any] | None = None,
     registration_source: str = Client.RegistrationSource.MANUAL,
     actor: User | AnonymousUser | None = None,
     actor_label: str = "",
@@ -83,7 +95,9 @@ def client_create(
     sector identifier URI (``SUBJECT_FIELDS``), ``userinfo_algorithm`` how UserInfo is signed
     ("": not at all), ``rate_limit`` its request budget (``REQUESTS/SECONDS``, ``unlimited``, or
     blank for the provider's default; rate_limits.py). ``response_types`` beyond ``code`` turn on
-    the implicit and hybrid flows for it (response_types.py).
+    the implicit and hybrid flows for it (response_types.py). ``client_keys`` holds its
+    authentication method, public keys and request object settings (``CLIENT_KEY_FIELDS``); a
+    private_key_jwt client gets no secret: it proves itself with its keys only.
     """
     client = Client(
         name=name,
@@ -108,8 +122,10 @@ def client_create(
         client_secret="",
         **{field: value for field, value in (logout or {}).items() if field in LOGOUT_FIELDS},
         **{field: value for field, value in (subject or {}).items() if field in SUBJECT_FIELDS},
+        **{field: value for field, value in (client_keys or {}).items() if field in CLIENT_KEY_FIELDS},
     )
-    secret = None if public else client_secret_set(client=client)
+    keys_only = client.token_endpoint_auth_method == Client.AuthMethod.PRIVATE_KEY_JWT
+    secret = None if public or keys_only else client_secret_set(client=client)
     client.full_clean()
     client.save()
     client_create_record(client=client, actor=actor, actor_label=actor_label)
@@ -183,10 +199,15 @@ def client_update(
     sector_identifier_uri: str | None = None,
     userinfo_signed_response_alg: str | None = None,
     rate_limit: str | None = None,
+    client_keys: dict[str, Any] | None = None,
     actor: User | AnonymousUser | None = None,
     actor_label: str = "",
 ) -> list[str]:
-    """Change the given settings of ``client`` (None leaves one as it is); return what changed."""
+    """Change the given settings of ``client`` (None leaves one as it is); return what changed.
+
+    ``client_keys`` holds new values of ``CLIENT_KEY_FIELDS`` (authentication method, public keys,
+    request object settings).
+    """
     wanted = {
         "name": name,
         "redirect_uris": None if redirect_uris is None else " ".join(redirect_uris),
@@ -200,6 +221,7 @@ def client_update(
         "sector_identifier_uri": sector_identifier_uri,
         "userinfo_signed_response_alg": userinfo_signed_response_alg,
         "rate_limit": rate_limit,
+        **{field: value for field, value in (client_keys or {}).items() if field in CLIENT_KEY_FIELDS},
     }
     changed = [
         field for field, value in wanted.items() if value is not None and value != getattr(client, field)

@@ -1,6 +1,7 @@
 """Filling in the admin's client and user forms and reading the hand-over panel, as staff do in a browser."""
 
 import html
+import json
 import re
 
 REDIRECT = "https://admin-made.example.com/cb"
@@ -25,6 +26,8 @@ def add_client_in_admin(staff, kind: str = "web", **fields):
         "access_token_format": "jwt",
         "access_token_algorithm": "RS256",
         "new_client_secret": "",
+        # The select's initial choice, which a browser posts.
+        "token_endpoint_auth_method": "client_secret_basic",
         "user": "",
         **KIND_DEFAULTS[kind],
         **fields,
@@ -46,6 +49,13 @@ def change_client_in_admin(staff, client, **fields):
         "access_token_format": client.access_token_format,
         "access_token_algorithm": client.access_token_algorithm,
         "new_client_secret": "",
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "token_endpoint_auth_signing_alg": client.token_endpoint_auth_signing_alg,
+        "jwks": json.dumps(client.jwks) if client.jwks else "",
+        "jwks_uri": client.jwks_uri,
+        "request_object_signing_alg": client.request_object_signing_alg,
+        "request_uris": client.request_uris,
+        **({"require_signed_request_object": "on"} if client.require_signed_request_object else {}),
         "user": "",
         "allowed_scopes": [str(pk) for pk in client.allowed_scopes.values_list("pk", flat=True)],
         "token_exchange_apis": [str(pk) for pk in client.token_exchange_apis.values_list("pk", flat=True)],

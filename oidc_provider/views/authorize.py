@@ -9,7 +9,7 @@ the page's answer goes to its own view (views/consent.py), with Django's CSRF pr
 
 from typing import Any, Protocol
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -27,6 +27,7 @@ from .. import mfa_policy
 from ..apis import api_scope_names, consent_section
 from ..authorization import (
     CARRIED,
+    REAUTH_PARAM,
     AuthorizationError,
     AuthorizationParams,
     authorization_audience,
@@ -39,6 +40,7 @@ from ..consent import consent_scopes
 from ..models import Client
 from ..names import host_shown
 from ..prompt import LOGIN, SECOND_FACTOR, SELECT_ACCOUNT, interaction_needed
+from ..request_objects import RequestObjectError, request_object_params
 from ..requested_claims import claims_loaded, claims_to_consent
 from ..response_types import front_channel
 from .select_account import login_redirect, select_account_page
@@ -163,6 +165,22 @@ class AuthorizeView(CodeResponseMixin, View):
         return self.authorize(request, AuthorizationParams.from_request(request))
 
     def authorize(self, request: HttpRequest, params: AuthorizationParams) -> HttpResponse:
+        try:
+            # OIDC Core 1.0 §6, RFC 9101: a request object's parameters, merged (request_objects.py).
+            merged = request_object_params(params.params, keep=(REAUTH_PARAM,))
+        except RequestObjectError as error:
+            named = Client.objects.filter(client_id=params.get("client_id") or "").first()
+            redirect_uri = self._redirect_uri_checked(named, params)
+            if not redirect_uri:
+                return error_page(request, error.description)
+            return self._error(request, params, redirect_uri, named, error)
+        if merged is not None:
+            params = AuthorizationParams(merged, sent=params.params)
+            # DOT reads the request itself: it now carries the merged parameters as a GET query.
+            query = merged.urlencode()
+            request.method = "GET"
+            request.GET, request.POST = QueryDict(query), QueryDict()
+            request.META["QUERY_STRING"] = query
         try:
             scopes, credentials = self.validate_authorization_request(request)
         except FatalClientError as error:

@@ -58,7 +58,7 @@ class TokenView(DotTokenView):
         if refusal is not None:
             # Browser apps read the refusal and its Retry-After (cors_endpoint).
             return too_many_requests(refusal)
-        with client_loaded(identity.client), outer:
+        with client_loaded(identity.client, assertion=identity.assertion), outer:
             if grant_type == GrantType.DEVICE_CODE:
                 # RFC 8628 §3.4: oauthlib's device grant with Porchlight's validator hooks
                 # (oidc_provider/device.py). DOT's own branch looks the code up in clear, for
@@ -108,7 +108,7 @@ class RevokeTokenView(DotRevokeTokenView):
         refusal = request_refused_for(request=request, identity=identity, endpoint="revocation")
         if refusal is not None:
             return too_many_requests(refusal)
-        with client_loaded(identity.client):
+        with client_loaded(identity.client, assertion=identity.assertion):
             response = super().post(request, *args, **kwargs)  # type: ignore[no-untyped-call]
         if not response.content:
             # RFC 7009 §2.2: success is a 200 without content, so without a Content-Type (RFC 9110

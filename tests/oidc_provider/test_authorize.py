@@ -184,8 +184,10 @@ def test_authorize_missing_redirect_uri_shows_error_page(rp, logged_in):
         ({"max_age": "soon"}, "invalid_request"),
         ({"max_age": "-1"}, "invalid_request"),
         ({"response_mode": "fragment"}, "invalid_request"),
-        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
-        ({"request_uri": "https://rp.example.com/request.jwt"}, "request_uri_not_supported"),
+        # Request objects are supported (request_objects.py): an unsigned one from a client that
+        # did not register "none", and a request_uri it did not register, are refused.
+        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "invalid_request_object"),
+        ({"request_uri": "https://rp.example.com/request.jwt"}, "invalid_request_uri"),
         ({"id_token_hint": "not-a-token"}, "invalid_request"),
     ],
 )

@@ -1,6 +1,7 @@
 """manage.py createclient NAME --redirect-uri URI ... : register a client without the admin."""
 
 import json
+from argparse import BooleanOptionalAction
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -106,6 +107,7 @@ class Command(BaseCommand):
             help="requests per window at the token, introspection, revocation, UserInfo and device "
             "endpoints: REQUESTS/SECONDS (e.g. 600/60), unlimited, or default (PORCHLIGHT_CLIENT_RATE_LIMIT)",
         )
+        client_key_arguments(parser)
         parser.add_argument(
             "--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}'
         )
@@ -132,6 +134,7 @@ class Command(BaseCommand):
                     logout={field: options[field] for field in LOGOUT_FIELDS},
                     subject={field: options[field] for field in SUBJECT_FIELDS},
                     rate_limit=rate_limit_option(options["rate_limit"]),
+                    client_keys=client_key_values(options),
                     actor_label="createclient command",
                 )
                 if options["allow_scopes"]:
@@ -159,3 +162,60 @@ def error_messages(error: ValidationError) -> list[str]:
 def rate_limit_option(value: str) -> str:
     """Return the ``rate_limit`` field's value for a ``--rate-limit`` option ("default": blank)."""
     return "" if value.strip().lower() == RATE_LIMIT_DEFAULT else value.strip()
+
+
+def client_key_arguments(parser: CommandParser) -> None:
+    """Add the options for how a client authenticates, its public keys and its request objects."""
+    parser.add_argument(
+        "--auth-method",
+        choices=Client.AuthMethod.values,
+        help="how a confidential client authenticates (OIDC Core 1.0 §9; default client_secret_basic)",
+    )
+    parser.add_argument(
+        "--auth-signing-alg", help="the only algorithm accepted for its client assertions (blank: any)"
+    )
+    parser.add_argument("--jwks-file", help="a file with the client's public keys, as a JWK Set (JSON)")
+    parser.add_argument("--jwks-uri", help='an https URL serving its JWK Set ("" removes it)')
+    parser.add_argument(
+        "--request-object-alg", help='the only algorithm accepted for its request objects ("none": unsigned)'
+    )
+    parser.add_argument(
+        "--require-signed-request-object",
+        action=BooleanOptionalAction,
+        help="authorization requests must come in a signed request object (RFC 9101 §10.5)",
+    )
+    parser.add_argument(
+        "--request-uri",
+        action="append",
+        dest="request_uris",
+        help="an https URL its request objects may be fetched from (repeatable)",
+    )
+
+
+def client_key_values(options: dict[str, Any]) -> dict[str, Any]:
+    """Return the ``client_keys`` fields the options give; a JWK Set is read from its file."""
+    values: dict[str, Any] = {}
+    names = {
+        "auth_method": "token_endpoint_auth_method",
+        "auth_signing_alg": "token_endpoint_auth_signing_alg",
+        "request_object_alg": "request_object_signing_alg",
+        "require_signed_request_object": "require_signed_request_object",
+    }
+    for option, field in names.items():
+        if options.get(option) is not None:
+            values[field] = options[option]
+    if options.get("request_uris") is not None:
+        values["request_uris"] = " ".join(options["request_uris"])
+    if options.get("jwks_file") and options.get("jwks_uri"):
+        raise CommandError("Give --jwks-file or --jwks-uri, not both (OIDC Registration 1.0 §2).")
+    if options.get("jwks_file"):
+        try:
+            with open(options["jwks_file"], encoding="utf-8") as file:
+                values["jwks"] = json.load(file)
+        except (OSError, ValueError) as error:
+            raise CommandError(f"--jwks-file: {error}") from error
+        values["jwks_uri"] = ""
+    elif options.get("jwks_uri") is not None:
+        values["jwks_uri"] = options["jwks_uri"].strip()
+        values["jwks"] = None
+    return values

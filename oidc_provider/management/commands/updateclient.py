@@ -10,9 +10,9 @@ from django.db import transaction
 from oidc_provider.apis import client_exchange_apis_change, client_scopes_change
 from oidc_provider.client_settings import client_description
 from oidc_provider.models import Algorithm, Client, GrantType
-from oidc_provider.services import client_update
+from oidc_provider.services import client_secret_set, client_update
 
-from .createclient import error_messages, rate_limit_option
+from .createclient import client_key_arguments, client_key_values, error_messages, rate_limit_option
 
 # What --userinfo-alg takes for an unsigned (plain JSON) UserInfo response.
 USERINFO_PLAIN = "none"
@@ -88,6 +88,12 @@ class Command(BaseCommand):
             "--rate-limit",
             help="REQUESTS/SECONDS (e.g. 600/60), unlimited, or default (PORCHLIGHT_CLIENT_RATE_LIMIT)",
         )
+        client_key_arguments(parser)
+        parser.add_argument(
+            "--reset-secret",
+            action="store_true",
+            help="give the client a new secret in the same change (needed to switch to client_secret_jwt)",
+        )
         parser.add_argument("--json", action="store_true", help="print the client's registration as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -102,6 +108,9 @@ class Command(BaseCommand):
         try:
             # One change: settings, API scopes and exchange APIs are written together or not at all.
             with transaction.atomic():
+                secret = None
+                if options["reset_secret"]:
+                    secret = client_secret_set(client=client, save=False, actor_label="updateclient command")
                 changed = client_update(
                     client=client,
                     name=options["name"],
@@ -118,8 +127,13 @@ class Command(BaseCommand):
                     rate_limit=None
                     if options["rate_limit"] is None
                     else rate_limit_option(options["rate_limit"]),
+                    client_keys=client_key_values(options),
                     actor_label="updateclient command",
                 )
+                if secret is not None:
+                    if not changed:
+                        client.save()
+                    changed.append("client_secret")
                 if options["allow_scopes"] or options["disallow_scopes"]:
                     client_scopes_change(
                         client=client,
@@ -139,8 +153,15 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError("; ".join(error_messages(error))) from error
         if options["json"]:
-            self.stdout.write(json.dumps({**client_description(client), "changed": changed}, indent=2))
-        elif changed:
-            self.stdout.write(f"Changed {', '.join(changed)} of {client.client_id}.")
-        else:
+            shown = {**client_description(client), "changed": changed}
+            if secret is not None:
+                shown["client_secret"] = secret
+            self.stdout.write(json.dumps(shown, indent=2))
+            return
+        if not changed:
             self.stdout.write("Nothing to change.")
+            return
+        self.stdout.write(f"Changed {', '.join(changed)} of {client.client_id}.")
+        if secret is not None:
+            self.stdout.write(f"client_secret: {secret}")
+            self.stdout.write("Store the secret now: it is not shown again.")

@@ -5,7 +5,7 @@ import oidc_provider.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("oidc_provider", "0019_client_configuration"),
+        ("oidc_provider", "0018_client_configuration"),
     ]
 
     operations = [

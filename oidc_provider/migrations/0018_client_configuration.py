@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("oidc_provider", "0016_token_exchange"),
+        ("oidc_provider", "0017_client_keys"),
     ]
 
     operations = [
