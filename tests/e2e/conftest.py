@@ -123,12 +123,17 @@ class _FormParser(HTMLParser):
             self.forms[-1].fields[attributes["name"]] = attributes.get("value", "")
 
 
-def form_on(page: requests.Response, action_path: str) -> Form:
-    """Return the form on ``page`` that posts to ``action_path``, with its pre-filled inputs."""
+def forms_on(page: requests.Response) -> list[tuple[str, Form]]:
+    """Return every form on ``page`` with the path it posts to."""
     parser = _FormParser()
     parser.feed(page.text)
-    for form in parser.forms:
-        if urlsplit(urljoin(page.url, form.action)).path == action_path:
+    return [(urlsplit(urljoin(page.url, form.action)).path, form) for form in parser.forms]
+
+
+def form_on(page: requests.Response, action_path: str) -> Form:
+    """Return the form on ``page`` that posts to ``action_path``, with its pre-filled inputs."""
+    for path, form in forms_on(page):
+        if path == action_path:
             return form
     raise AssertionError(f"no form posting to {action_path} on {page.url}: {page.text[:500]}")
 
@@ -161,7 +166,8 @@ class Browser:
         self.issuer = issuer
         self.session = requests.Session()
 
-    def _follow(self, response: requests.Response) -> requests.Response:
+    def follow(self, response: requests.Response) -> requests.Response:
+        """Follow ``response``'s redirects while they stay within the provider, as a browser does."""
         while response.is_redirect:
             target = urljoin(response.url, response.headers["Location"])
             if not target.startswith(self.issuer + "/"):
@@ -170,7 +176,7 @@ class Browser:
         return response
 
     def get(self, url: str) -> requests.Response:
-        return self._follow(self.session.get(url, allow_redirects=False, timeout=10))
+        return self.follow(self.session.get(url, allow_redirects=False, timeout=10))
 
     def submit(self, page: requests.Response, action_path: str, data: dict[str, str]) -> requests.Response:
         """Submit the form on ``page`` (hidden inputs included) with ``data`` filled in."""
@@ -182,7 +188,7 @@ class Browser:
             allow_redirects=False,
             timeout=10,
         )
-        return self._follow(response)
+        return self.follow(response)
 
     def log_in(
         self, page: requests.Response, *, username: str = "alice", password: str = PASSWORD

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts.models import LoginSession
 from tests.conftest import PASSWORD, STAFF_PASSWORD, RegisteredClient
-from tests.e2e.conftest import Browser, E2EClient, Form, _FormParser, sign_in_for_tokens
+from tests.e2e.conftest import Browser, E2EClient, Form, forms_on, sign_in_for_tokens
 from tests.oauth import Served, introspection, userinfo_status
 
 NEW_PASSWORD = "a new long passphrase 42"
@@ -89,13 +89,6 @@ def scene(issuer, metadata, register, make_client, user, root) -> Iterator[Scene
         browser.session.close()
 
 
-def forms_on(page: requests.Response) -> list[tuple[str, Form]]:
-    """Every form on ``page`` with the path it posts to."""
-    parser = _FormParser()
-    parser.feed(page.text)
-    return [(urlsplit(urljoin(page.url, form.action)).path, form) for form in parser.forms]
-
-
 def post_form(
     browser: Browser,
     page: requests.Response,
@@ -113,7 +106,7 @@ def post_form(
         allow_redirects=False,
         timeout=10,
     )
-    return browser._follow(response)  # noqa: SLF001 - follow redirects within the provider, as a browser does
+    return browser.follow(response)
 
 
 def account_page(scene: Scene, browser: Browser) -> requests.Response:
