@@ -73,6 +73,9 @@ def test_browser_admin_registers_a_web_app_whose_copied_settings_complete_a_code
     page.get_by_role("link", name="Clients").click()
     page.get_by_role("link", name="Add client").click()
     page.get_by_role("link", name="Web server app").click()
+    # The admin's add form focuses its first field once loaded (change_form.js): type after that,
+    # or the focus moves into Name halfway through filling another field.
+    page.wait_for_load_state("load")
     page.get_by_role("textbox", name="Name:").fill("Team wiki")
     page.get_by_role("textbox", name="Redirect URIs:").fill(REDIRECT_URI)
     page.get_by_role("button", name="Save", exact=True).click()

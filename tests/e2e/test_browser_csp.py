@@ -73,6 +73,9 @@ def test_browser_csp_main_pages_have_no_violations(watched, issuer, rp_client, c
     expect(page.get_by_role("button", name="Save", exact=True)).to_be_visible()
     page.goto(f"{issuer}/admin/oidc_provider/client/add/")
     page.get_by_role("link", name="Web server app").click()
+    # The admin's add form focuses its first field once loaded (change_form.js): type after that,
+    # or the focus moves into Name halfway through filling another field.
+    page.wait_for_load_state("load")
     page.get_by_role("textbox", name="Name:").fill("Team wiki")
     page.get_by_role("textbox", name="Redirect URIs:").fill("https://wiki.example.com/callback")
     page.get_by_role("button", name="Save", exact=True).click()
