@@ -5,7 +5,7 @@ from typing import Any
 from oauth2_provider.scopes import BaseScopes
 from oauthlib.common import Request
 
-from .apis import allowed_api_scopes
+from .apis import allowed_api_scopes, api_scope_names
 from .custom_claims import identity_scopes
 from .models import ApiScope, Client, GrantType
 from .standard_claims import SCOPE_DESCRIPTIONS
@@ -39,9 +39,13 @@ class PorchlightScopes(BaseScopes):
             # Group names go only to clients staff allowed them; asking anyway is invalid_scope
             # (RFC 6749 §4.1.2.1, §5.2).
             scopes.remove("groups")
-        # The API scopes staff allowed this client (apis.py); any other is invalid_scope.
+        # The API scopes staff allowed this client (apis.py); any other is invalid_scope. A
+        # request that asks for none needs no lookup (the token endpoint's hottest path).
         asked = getattr(request, "scopes", None) if request is not None else None
-        return scopes + allowed_api_scopes(application, None, asked)
+        wanted = None if asked is None else api_scope_names(asked)
+        if wanted == []:
+            return scopes
+        return scopes + allowed_api_scopes(application, None, wanted)
 
     def get_default_scopes(
         self, application: Client | None = None, request: Request | None = None, *args: Any, **kwargs: Any
