@@ -153,30 +153,28 @@ def _refusal(key: str, rate: Rate) -> Refusal | None:
 # --- who is counted --------------------------------------------------------------------------
 
 
-def client_request_refused(*, client: Client, endpoint: Endpoint) -> Refusal | None:
-    """Count a request the endpoint accepted as ``client``'s; return the refusal when over budget."""
-    rate = client.request_rate
+def _counted(key: str, rate: Rate | None, *, endpoint: Endpoint, client: Client | None) -> Refusal | None:
+    """Count one request under ``key`` (``rate`` None: not counted); announce and return a refusal."""
     if rate is None:
         return None
-    refusal = _refusal(f"c:{client.pk}", rate)
+    refusal = _refusal(key, rate)
     if refusal is not None:
         request_refused.send(sender=Client, endpoint=endpoint, client=client)
     return refusal
+
+
+def client_request_refused(*, client: Client, endpoint: Endpoint) -> Refusal | None:
+    """Count a request the endpoint accepted as ``client``'s; return the refusal when over budget."""
+    return _counted(f"c:{client.pk}", client.request_rate, endpoint=endpoint, client=client)
 
 
 def unauthenticated_request_refused(
     *, request: HttpRequest, client_id: str, endpoint: Endpoint
 ) -> Refusal | None:
     """Count a request whose client did not authenticate, per (named client_id, client address)."""
-    rate = settings.PORCHLIGHT["CLIENT_RATE_LIMIT"]
-    if rate is None:
-        return None
     # Hashed: keys stay short whatever was sent, and the table holds no addresses.
     digest = hashlib.sha256(f"{client_id}\0{client_ip(request) or ''}".encode()).hexdigest()
-    refusal = _refusal(f"a:{digest}", rate)
-    if refusal is not None:
-        request_refused.send(sender=Client, endpoint=endpoint, client=None)
-    return refusal
+    return _counted(f"a:{digest}", settings.PORCHLIGHT["CLIENT_RATE_LIMIT"], endpoint=endpoint, client=None)
 
 
 def request_refused_for(
