@@ -25,6 +25,7 @@ from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from audit.actions import Action
@@ -402,7 +403,7 @@ def consent_section(
     roles = user_roles(user, api=api, client=client)
     shown = [*roles.api, *roles.client, *roles.realm] if api.keycloak_roles else roles.api
     if shown:
-        sees.append(f"your roles ({', '.join(shown)})")
+        sees.append(_("your roles (%(roles)s)") % {"roles": ", ".join(shown)})
     return ConsentSection(
         name=api.name,
         identifier=api.identifier,
