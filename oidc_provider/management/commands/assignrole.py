@@ -7,7 +7,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
 from oidc_provider.apis import api_find, role_save, role_settings
 from oidc_provider.models import Client, Role
@@ -62,15 +61,15 @@ class Command(BaseCommand):
         add_users, add_groups = ([], []) if options["remove"] else (users, groups)
         remove_users, remove_groups = (users, groups) if options["remove"] else ([], [])
         try:
-            with transaction.atomic():
-                role_save(
-                    role=role,
-                    add_users=add_users,
-                    add_groups=add_groups,
-                    remove_users=remove_users,
-                    remove_groups=remove_groups,
-                    actor_label="assignrole command",
-                )
+            # One transaction (role_save's own): a refused role leaves nothing written.
+            role_save(
+                role=role,
+                add_users=add_users,
+                add_groups=add_groups,
+                remove_users=remove_users,
+                remove_groups=remove_groups,
+                actor_label="assignrole command",
+            )
         except ValidationError as error:
             raise CommandError("; ".join(error_messages(error))) from error
         settings = role_settings(role)
