@@ -47,7 +47,11 @@ class ApiTargetError(Exception):
 
 @dataclass(frozen=True)
 class ApiTarget:
-    """The API a token is for (None: no API), and the audience to store on the grant or token."""
+    """The API a request's API scopes belong to (None: it asked for none), and the audience to store.
+
+    A request without API scopes is not matched to an API here; ``token_api`` finds the API its
+    one resource names, if any, when the token is made.
+    """
 
     api: Api | None
     resources: list[str]
@@ -87,9 +91,8 @@ def api_target(*, client: Client, scopes: Sequence[str], resources: Sequence[str
     asked = api_scope_names(scopes)
     resources = list(resources)
     if not asked:
-        # No API scope: the audience is what was asked (RFC 8707), an API's settings if it is one.
-        api = api_find(resources[0]) if len(resources) == 1 else None
-        return ApiTarget(api, resources)
+        # No API scope: the audience is what was asked (RFC 8707), unchecked and unlooked-up.
+        return ApiTarget(None, resources)
     defined = {row.name: row.api for row in ApiScope.objects.filter(name__in=asked).select_related("api")}
     unknown = [scope for scope in asked if scope not in defined]
     if unknown:

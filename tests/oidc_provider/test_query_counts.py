@@ -1,6 +1,8 @@
 """The hot endpoints do a small, fixed number of queries, however many clients and tokens exist."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import authorize, basic_auth, exchange
 
@@ -52,6 +54,21 @@ def test_query_counts_token_client_credentials(busy, machine, client, django_ass
             HTTP_AUTHORIZATION=basic_auth(machine.client_id, machine.client_secret),
         )
     assert response.status_code == 200
+
+
+def test_query_counts_token_resource_that_is_no_api_costs_one_lookup(busy, machine, client):
+    # RFC 8707 without API scopes: the one resource is looked up once, to see whether it names a
+    # registered API (oidc_provider/apis.py), and nothing else is added.
+    auth = basic_auth(machine.client_id, machine.client_secret)
+    counts = []
+    for extra in ({}, {"resource": "https://plain.example.com/"}):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(
+                "/o/token/", {"grant_type": "client_credentials", **extra}, HTTP_AUTHORIZATION=auth
+            )
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert counts[1] == counts[0] + 1
 
 
 def test_query_counts_token_authorization_code(busy, rp, logged_in, client, django_assert_max_num_queries):
