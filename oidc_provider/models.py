@@ -631,13 +631,15 @@ class Client(AbstractApplication):
             redirect_uris=self.redirect_uris.split(),
             fetch=fetch,
         )
-        if self.subject_type == self.SubjectType.PAIRWISE and not settings.PORCHLIGHT["PAIRWISE_SALT"]:
-            problems.setdefault("subject_type", []).append(
-                "Set PORCHLIGHT_PAIRWISE_SALT before making an app pairwise: every pairwise subject "
-                "is derived from it."
-            )
         for field, messages in problems.items():
             errors.setdefault(field, []).extend(messages)
+        if self.subject_type == self.SubjectType.PAIRWISE and not settings.PORCHLIGHT["PAIRWISE_SALT"]:
+            errors.setdefault("subject_type", []).append(
+                _(
+                    "Set PORCHLIGHT_PAIRWISE_SALT before making an app pairwise: every pairwise subject "
+                    "is derived from it."
+                )
+            )
 
     def primary_grant_type(self) -> str:
         """Return the value DOT's single ``authorization_grant_type`` field should hold."""
