@@ -425,7 +425,12 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             "Live (issued %(issued)s UTC): the app can read, change and delete its registration (RFC 7592)"
         ) % {"issued": f"{issued:%Y-%m-%d %H:%M}"}
 
-    @admin.action(description=_("Revoke the registration access token (the app can no longer manage itself)"))
+    # Staff who may only view clients see neither client action (Django offers an action
+    # without ``permissions`` to anyone who can open the list).
+    @admin.action(
+        description=_("Revoke the registration access token (the app can no longer manage itself)"),
+        permissions=["change"],
+    )
     def revoke_registration_access_token(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
         revoked = registration_access_tokens_revoke(clients=queryset, actor=request.user)
         if revoked:
@@ -441,7 +446,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
         else:
             messages.warning(request, gettext("None of these apps has a live registration access token."))
 
-    @admin.action(description="Reset the client secret (shown once)")
+    @admin.action(description="Reset the client secret (shown once)", permissions=["change"])
     def reset_secret(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
         clients = list(queryset.filter(client_type=Client.CLIENT_CONFIDENTIAL))
         if not clients:
