@@ -1097,11 +1097,12 @@ class Api(models.Model):
         if not isinstance(claims, list) or not all(isinstance(claim, str) for claim in claims):
             errors["token_claims"] = [_("A list of claim names.")]
         else:
-            unknown = [claim for claim in claims if claim not in api_token_claim_names()]
+            known = api_token_claim_names()
+            unknown = [claim for claim in claims if claim not in known]
             if unknown:
                 errors["token_claims"] = [
                     _("Unknown claims: %(unknown)s. Choose from: %(known)s.")
-                    % {"unknown": ", ".join(unknown), "known": ", ".join(api_token_claim_names())}
+                    % {"unknown": ", ".join(unknown), "known": ", ".join(known)}
                 ]
             else:
                 self.token_claims = list(dict.fromkeys(claims))
