@@ -17,6 +17,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import FieldOpts, FieldsetSpec, StrOrPromise
 from oauth2_provider.models import revoke_access_token
 
@@ -66,12 +68,12 @@ from .services import (
 from .tokens import refresh_token_alive
 
 # The implicit and hybrid flows (response_types.py): off unless staff turn them on, and why not to.
-DISCOURAGED_FIELDSET: tuple[str, FieldOpts] = (
-    "Advanced / discouraged",
+DISCOURAGED_FIELDSET: tuple[StrOrPromise, FieldOpts] = (
+    _("Advanced / discouraged"),
     {
         "fields": ["response_types"],
         "classes": ["collapse"],
-        "description": (
+        "description": _(
             "Response types other than “code” (the implicit and hybrid flows) send tokens through the "
             "browser, where they leak: into browser history, into Referer headers sent to other "
             "sites, and into proxy and server logs (RFC 9700 §2.1.2). Use the code flow with PKCE; "
@@ -196,8 +198,8 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                     },
                 ),
                 ("Single sign-out", {"fields": LOGOUT_FIELDS}),
-                ("Client authentication and keys", {"fields": CLIENT_KEY_FIELDS}),
-                ("APIs", {"fields": ["allowed_scopes"]}),
+                (_("Client authentication and keys"), {"fields": CLIENT_KEY_FIELDS}),
+                (_("APIs"), {"fields": ["allowed_scopes"]}),
                 DISCOURAGED_FIELDSET,
                 (
                     "Advanced",
@@ -245,9 +247,9 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             fieldsets.append(DISCOURAGED_FIELDSET)
         if kind != Kind.NATIVE:
             fieldsets.append(
-                ("Client authentication and keys", {"fields": CLIENT_KEY_FIELDS, "classes": ["collapse"]})
+                (_("Client authentication and keys"), {"fields": CLIENT_KEY_FIELDS, "classes": ["collapse"]})
             )
-        fieldsets.append(("APIs", {"fields": ["allowed_scopes"]}))
+        fieldsets.append((_("APIs"), {"fields": ["allowed_scopes"]}))
         advanced = ["grant_types"]
         if kind == Kind.WEB:
             # Public apps always use PKCE; machine-to-machine apps have no code to protect.
@@ -408,29 +410,43 @@ class ClientAdmin(admin.ModelAdmin[Client]):
         }
         return TemplateResponse(request, "admin/oidc_provider/client/handover.html", context)
 
-    @admin.display(description="registration access token")
+    @admin.display(description=_("registration access token"))
     def registration_access(self, obj: Client) -> str:
         # RFC 7592: whether the app can still manage its own registration; never the token.
         registration = ClientRegistration.objects.filter(client=obj).first()
         if registration is None:
-            return "None: staff registered this app"
+            return gettext("None: staff registered this app")
         if registration.access_token_hash is None:
-            return "Revoked: the app can no longer read, change or delete its registration"
+            return gettext("Revoked: the app can no longer read, change or delete its registration")
         issued = registration.access_token_issued
-        when = f" (issued {issued:%Y-%m-%d %H:%M} UTC)" if issued else ""
-        return f"Live{when}: the app can read, change and delete its registration (RFC 7592)"
+        if issued is None:
+            return gettext("Live: the app can read, change and delete its registration (RFC 7592)")
+        return gettext(
+            "Live (issued %(issued)s UTC): the app can read, change and delete its registration (RFC 7592)"
+        ) % {"issued": f"{issued:%Y-%m-%d %H:%M}"}
 
-    @admin.action(description="Revoke the registration access token (the app can no longer manage itself)")
+    # Staff who may only view clients see neither client action (Django offers an action
+    # without ``permissions`` to anyone who can open the list).
+    @admin.action(
+        description=_("Revoke the registration access token (the app can no longer manage itself)"),
+        permissions=["change"],
+    )
     def revoke_registration_access_token(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
         revoked = registration_access_tokens_revoke(clients=queryset, actor=request.user)
         if revoked:
             messages.success(
-                request, f"Revoked {revoked} registration access token{'s' if revoked != 1 else ''}."
+                request,
+                ngettext(
+                    "Revoked %(count)d registration access token.",
+                    "Revoked %(count)d registration access tokens.",
+                    revoked,
+                )
+                % {"count": revoked},
             )
         else:
-            messages.warning(request, "None of these apps has a live registration access token.")
+            messages.warning(request, gettext("None of these apps has a live registration access token."))
 
-    @admin.action(description="Reset the client secret (shown once)")
+    @admin.action(description="Reset the client secret (shown once)", permissions=["change"])
     def reset_secret(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
         clients = list(queryset.filter(client_type=Client.CLIENT_CONFIDENTIAL))
         if not clients:
@@ -767,8 +783,8 @@ class ApiRoleInline(admin.TabularInline[Role, Api]):
     fk_name = "api"
     fields = ("name", "description")
     extra = 0
-    verbose_name = "role"
-    verbose_name_plural = "roles (give them to people and groups under Roles)"
+    verbose_name = _("role")
+    verbose_name_plural = _("roles (give them to people and groups under Roles)")
 
 
 @admin.register(Api)
@@ -779,7 +795,7 @@ class ApiAdmin(admin.ModelAdmin[Api]):
     readonly_fields = ("created", "updated")
     inlines = [ApiScopeInline, ApiRoleInline]
 
-    @admin.display(description="scopes")
+    @admin.display(description=_("scopes"))
     def scope_list(self, obj: Api) -> str:
         return " ".join(scope.name for scope in obj.scopes.all())
 

@@ -10,66 +10,82 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from .client_settings import Kind
 from .hashers import client_secret_problem
 from .models import Algorithm, Api, Client, GrantType, ResponseType, api_token_claim_names
 from .services import CLIENT_KEY_FIELDS
 
-GRANT_TYPE_LABELS: dict[str, str] = {
-    GrantType.AUTHORIZATION_CODE: "Sign people in (authorization code flow)",
-    GrantType.REFRESH_TOKEN: "Keep people signed in (refresh tokens)",
-    GrantType.CLIENT_CREDENTIALS: "Call APIs as itself, with no person (client credentials)",
-    GrantType.DEVICE_CODE: "Sign in on a TV, console or command line (device code, RFC 8628)",
-    GrantType.TOKEN_EXCHANGE: "Call another API on a person's behalf (token exchange, RFC 8693)",
+GRANT_TYPE_LABELS: dict[str, StrOrPromise] = {
+    GrantType.AUTHORIZATION_CODE: _("Sign people in (authorization code flow)"),
+    GrantType.REFRESH_TOKEN: _("Keep people signed in (refresh tokens)"),
+    GrantType.CLIENT_CREDENTIALS: _("Call APIs as itself, with no person (client credentials)"),
+    GrantType.DEVICE_CODE: _("Sign in on a TV, console or command line (device code, RFC 8628)"),
+    GrantType.TOKEN_EXCHANGE: _("Call another API on a person's behalf (token exchange, RFC 8693)"),
 }
 
-LABELS = {
-    "name": "Name",
-    "redirect_uris": "Redirect URIs",
-    "post_logout_redirect_uris": "After signing out, return to",
-    "allowed_origins": "Browser origins",
-    "skip_authorization": "Trusted first-party app (no consent page)",
-    "release_groups": "Tell the app which groups people are in",
-    "subject_type": "Identifier apps see for a person",
-    "sector_identifier_uri": "Sector identifier URI",
-    "backchannel_logout_uri": "Back-channel logout URI",
-    "backchannel_logout_session_required": "Back-channel logout needs the session id (sid)",
-    "frontchannel_logout_uri": "Front-channel logout URI",
-    "frontchannel_logout_session_required": "Front-channel logout needs iss and sid",
-    "require_mfa": "Require two-step sign-in",
-    "algorithm": "ID token signature",
-    "access_token_algorithm": "Access token signature",
-    "user": "Owner",
+LABELS: dict[str, StrOrPromise] = {
+    "name": _("Name"),
+    "redirect_uris": _("Redirect URIs"),
+    "post_logout_redirect_uris": _("After signing out, return to"),
+    "allowed_origins": _("Browser origins"),
+    "skip_authorization": _("Trusted first-party app (no consent page)"),
+    "release_groups": _("Tell the app which groups people are in"),
+    "subject_type": _("Identifier apps see for a person"),
+    "sector_identifier_uri": _("Sector identifier URI"),
+    "backchannel_logout_uri": _("Back-channel logout URI"),
+    "backchannel_logout_session_required": _("Back-channel logout needs the session id (sid)"),
+    "frontchannel_logout_uri": _("Front-channel logout URI"),
+    "frontchannel_logout_session_required": _("Front-channel logout needs iss and sid"),
+    "require_mfa": _("Require two-step sign-in"),
+    "algorithm": _("ID token signature"),
+    "access_token_algorithm": _("Access token signature"),
+    "user": _("Owner"),
 }
-HELP = {
-    "name": "People see it when they sign in and on their Connected apps page. Must be unique.",
-    "redirect_uris": "Where people return after signing in, one per line, exactly as the app sends "
-    "it (e.g. https://app.example.com/oidc/callback). https only; http only for localhost or 127.0.0.1; "
-    "a native app (public) may use its reverse-domain scheme (com.example.app:/callback).",
-    "post_logout_redirect_uris": "Optional. Addresses the app may send people back to after "
-    "signing out, one per line, with the same rules.",
-    "allowed_origins": "Only for apps whose JavaScript calls the token, UserInfo or revocation "
-    "endpoint: their origins, one per line (e.g. https://app.example.com). https only; "
-    "http://localhost:PORT, http://127.0.0.1:PORT or http://[::1]:PORT only for public clients.",
-    "skip_authorization": "For your organisation's own apps: people are not asked to allow access.",
-    "algorithm": "RS256 works with every library; ES256 and EdDSA are smaller and faster.",
-    "access_token_algorithm": "For JWT access tokens. Every resource server accepts RS256 (RFC 9068); "
-    "choose ES256 or EdDSA only if all of this app's APIs accept it.",
-    "user": "Optional: the person responsible for this app.",
-    "subject_type": "Pairwise: each sector (the host of the sector identifier URI, else of the redirect "
-    "URIs) gets its own identifier for a person, so unrelated apps cannot match up their users.",
-    "jwks": "The app's public keys as a JWK Set (JSON), for private_key_jwt and signed request "
-    "objects. Public keys only; or give their URL below instead.",
-    "sector_identifier_uri": "Optional; for pairwise apps whose redirect URIs are on several hosts: an "
-    "https URL answering a JSON array with every redirect URI. Fetched when the app is saved.",
+HELP: dict[str, StrOrPromise] = {
+    "name": _("People see it when they sign in and on their Connected apps page. Must be unique."),
+    "redirect_uris": _(
+        "Where people return after signing in, one per line, exactly as the app sends "
+        "it (e.g. https://app.example.com/oidc/callback). https only; http only for localhost or 127.0.0.1; "
+        "a native app (public) may use its reverse-domain scheme (com.example.app:/callback)."
+    ),
+    "post_logout_redirect_uris": _(
+        "Optional. Addresses the app may send people back to after "
+        "signing out, one per line, with the same rules."
+    ),
+    "allowed_origins": _(
+        "Only for apps whose JavaScript calls the token, UserInfo or revocation "
+        "endpoint: their origins, one per line (e.g. https://app.example.com). https only; "
+        "http://localhost:PORT, http://127.0.0.1:PORT or http://[::1]:PORT only for public clients."
+    ),
+    "skip_authorization": _("For your organisation's own apps: people are not asked to allow access."),
+    "algorithm": _("RS256 works with every library; ES256 and EdDSA are smaller and faster."),
+    "access_token_algorithm": _(
+        "For JWT access tokens. Every resource server accepts RS256 (RFC 9068); "
+        "choose ES256 or EdDSA only if all of this app's APIs accept it."
+    ),
+    "user": _("Optional: the person responsible for this app."),
+    "subject_type": _(
+        "Pairwise: each sector (the host of the sector identifier URI, else of the redirect "
+        "URIs) gets its own identifier for a person, so unrelated apps cannot match up their users."
+    ),
+    "jwks": _(
+        "The app's public keys as a JWK Set (JSON), for private_key_jwt and signed request "
+        "objects. Public keys only; or give their URL below instead."
+    ),
+    "sector_identifier_uri": _(
+        "Optional; for pairwise apps whose redirect URIs are on several hosts: an "
+        "https URL answering a JSON array with every redirect URI. Fetched when the app is saved."
+    ),
 }
 
 
 def _field_label(name: str) -> str:
     label = LABELS.get(name)
     if label:
-        return label
+        return str(label)
     try:
         field = Client._meta.get_field(name)
     except FieldDoesNotExist:
@@ -80,32 +96,34 @@ def _field_label(name: str) -> str:
 
 class ClientAdminForm(forms.ModelForm[Client]):
     kind = forms.ChoiceField(
-        label="Kind of app",
+        label=_("Kind of app"),
         choices=list(Kind.LABELS.items()),
         widget=forms.RadioSelect,
-        help_text="Decides whether the app has a secret and what it may do.",
+        help_text=_("Decides whether the app has a secret and what it may do."),
     )
     grant_types = forms.MultipleChoiceField(
-        label="What the app may do",
+        label=_("What the app may do"),
         choices=list(GRANT_TYPE_LABELS.items()),
         widget=forms.CheckboxSelectMultiple,
         initial=Kind.DEFAULT_GRANT_TYPES[Kind.WEB],
     )
     response_types = forms.MultipleChoiceField(
-        label="Response types",
+        label=_("Response types"),
         choices=ResponseType.choices,
         widget=forms.CheckboxSelectMultiple,
         initial=[ResponseType.CODE],
         required=False,
-        help_text="Keep only “code” unless the app cannot do without the others (see above).",
+        help_text=_("Keep only “code” unless the app cannot do without the others (see above)."),
     )
     new_client_secret = forms.CharField(
-        label="New client secret",
+        label=_("New client secret"),
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Leave blank to keep the current secret (or, for a new app, to generate a strong one "
-        "that is shown once after saving). A secret you type must be at least 32 random characters.",
+        help_text=_(
+            "Leave blank to keep the current secret (or, for a new app, to generate a strong one "
+            "that is shown once after saving). A secret you type must be at least 32 random characters."
+        ),
     )
 
     class Meta:
@@ -213,18 +231,22 @@ class ClientAdminForm(forms.ModelForm[Client]):
         if refused:
             self.add_error(
                 "grant_types",
-                f"A {Kind.LABELS[kind].lower()} can: "
-                + "; ".join(GRANT_TYPE_LABELS[value].lower() for value in allowed)
-                + ".",
+                _("A %(kind)s can: %(abilities)s.")
+                % {
+                    "kind": Kind.LABELS[kind].lower(),
+                    "abilities": "; ".join(str(GRANT_TYPE_LABELS[value]).lower() for value in allowed),
+                },
             )
         public = self.instance.client_type == Client.CLIENT_PUBLIC
         if public and cleaned.get("new_client_secret"):
-            self.add_error("new_client_secret", "This kind of app cannot keep a secret, so it has none.")
+            self.add_error("new_client_secret", _("This kind of app cannot keep a secret, so it has none."))
         if self._needs_new_secret_for_hs256(cleaned):
             self.add_error(
                 "new_client_secret",
-                "HS256 and client_secret_jwt sign with the client secret: set or reset the secret in "
-                "the same change.",
+                _(
+                    "HS256 and client_secret_jwt sign with the client secret: set or reset the secret in "
+                    "the same change."
+                ),
             )
         return cleaned
 
@@ -273,12 +295,12 @@ def _api_token_claim_choices() -> list[tuple[str, str]]:
 
 class ApiAdminForm(forms.ModelForm[Api]):
     token_claims = forms.MultipleChoiceField(
-        label="Identity claims in its access tokens",
+        label=_("Identity claims in its access tokens"),
         # Read when the form is built: staff's own claims (docs/claims.md) come and go.
         choices=_api_token_claim_choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="Released to this API whatever scopes the app asked for; the consent page tells people.",
+        help_text=_("Released to this API whatever scopes the app asked for; the consent page tells people."),
     )
 
     class Meta:

@@ -631,13 +631,15 @@ class Client(AbstractApplication):
             redirect_uris=self.redirect_uris.split(),
             fetch=fetch,
         )
-        if self.subject_type == self.SubjectType.PAIRWISE and not settings.PORCHLIGHT["PAIRWISE_SALT"]:
-            problems.setdefault("subject_type", []).append(
-                "Set PORCHLIGHT_PAIRWISE_SALT before making an app pairwise: every pairwise subject "
-                "is derived from it."
-            )
         for field, messages in problems.items():
             errors.setdefault(field, []).extend(messages)
+        if self.subject_type == self.SubjectType.PAIRWISE and not settings.PORCHLIGHT["PAIRWISE_SALT"]:
+            errors.setdefault("subject_type", []).append(
+                _(
+                    "Set PORCHLIGHT_PAIRWISE_SALT before making an app pairwise: every pairwise subject "
+                    "is derived from it."
+                )
+            )
 
     def primary_grant_type(self) -> str:
         """Return the value DOT's single ``authorization_grant_type`` field should hold."""
@@ -1095,11 +1097,12 @@ class Api(models.Model):
         if not isinstance(claims, list) or not all(isinstance(claim, str) for claim in claims):
             errors["token_claims"] = [_("A list of claim names.")]
         else:
-            unknown = [claim for claim in claims if claim not in api_token_claim_names()]
+            known = api_token_claim_names()
+            unknown = [claim for claim in claims if claim not in known]
             if unknown:
                 errors["token_claims"] = [
                     _("Unknown claims: %(unknown)s. Choose from: %(known)s.")
-                    % {"unknown": ", ".join(unknown), "known": ", ".join(api_token_claim_names())}
+                    % {"unknown": ", ".join(unknown), "known": ", ".join(known)}
                 ]
             else:
                 self.token_claims = list(dict.fromkeys(claims))

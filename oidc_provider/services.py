@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 from oauth2_provider.generators import generate_client_secret
 
 from accounts.models import User
@@ -316,7 +317,9 @@ def identity_scope_validate(scope: IdentityScope, *, fields: bool = True) -> Non
         raise ValidationError({"name": problem})
     if ApiScope.objects.filter(name=scope.name).exists():
         # One name, one meaning: a scope is an API's or an identity scope, never both (apis.py).
-        raise ValidationError({"name": f"“{scope.name}” is a scope of an API; choose another name."})
+        raise ValidationError(
+            {"name": gettext("“%s” is a scope of an API; choose another name.") % scope.name}
+        )
 
 
 @transaction.atomic

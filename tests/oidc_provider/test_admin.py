@@ -1,5 +1,7 @@
 """Staff register and manage clients, tokens and keys in the admin; secrets are never displayed."""
 
+import html
+
 import pytest
 from django.contrib.auth.hashers import check_password
 
@@ -189,6 +191,17 @@ def test_admin_client_change_and_delete_are_audited(staff, make_client, root):
     staff.post(f"/admin/oidc_provider/client/{registered.model.pk}/delete/", {"post": "yes"})
     assert not Client.objects.filter(pk=registered.model.pk).exists()
     assert AuditEvent.objects.filter(action="client.delete", target=registered.client_id, actor=root).exists()
+
+
+def test_admin_client_change_refuses_grant_types_its_kind_cannot_use(staff, make_client):
+    registered = make_client(name="Portal", grant_types=["authorization_code", "client_credentials"])
+    response = change_client_in_admin(staff, registered.model, kind="native")
+    assert response.status_code == 200
+    assert (
+        "A single-page or native app can: sign people in (authorization code flow); keep people "
+        "signed in (refresh tokens); sign in on a tv, console or command line (device code, rfc 8628)."
+    ) in html.unescape(response.content.decode())
+    assert Client.objects.get(pk=registered.model.pk).client_type == Client.CLIENT_CONFIDENTIAL
 
 
 def test_admin_client_page_links_only_to_pages_that_answer(staff, rp):

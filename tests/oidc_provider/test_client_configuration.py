@@ -3,10 +3,12 @@
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client as BrowserClient
 
 from audit.models import AuditEvent
 from oidc_provider.models import AccessToken, Client, ClientRegistration
-from tests.conftest import RegisteredClient, authorize, exchange
+from tests.conftest import PASSWORD, RegisteredClient, authorize, exchange, sign_in
 from tests.oauth import introspection, register
 
 REDIRECT = "https://dyn.example.com/cb"
@@ -260,6 +262,26 @@ def test_staff_revoke_shuts_configuration_endpoint(client, staff, registered, ro
         action="client.registration_access_token_revoke", target=registered["client_id"], actor=root
     ).exists()
     assert b"Revoked" in staff.get(f"/admin/oidc_provider/client/{model.pk}/change/").content
+
+
+def test_staff_who_only_view_clients_cannot_revoke_or_reset(client, registered, django_user_model):
+    viewer = django_user_model.objects.create_user("viewer", password=PASSWORD, is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_client"))
+    browser = sign_in(BrowserClient(), "viewer", PASSWORD)
+    model = Client.objects.get(client_id=registered["client_id"])
+    secret_before = model.client_secret
+    listing = browser.get("/admin/oidc_provider/client/")
+    assert listing.status_code == 200
+    assert b"revoke_registration_access_token" not in listing.content
+    assert b"reset_secret" not in listing.content
+    for action in ("revoke_registration_access_token", "reset_secret"):
+        browser.post("/admin/oidc_provider/client/", {"action": action, "_selected_action": [model.pk]})
+    # The app still manages its registration with its token, and its secret is unchanged.
+    still = client.get(path_of(registered), headers=bearer(registered["registration_access_token"]))
+    assert still.status_code == 200
+    model.refresh_from_db()
+    assert model.client_secret == secret_before
+    assert not AuditEvent.objects.filter(action="client.registration_access_token_revoke").exists()
 
 
 def test_other_methods_are_not_allowed(client, registered):

@@ -19,30 +19,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
-        parser.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris")
-        parser.add_argument(
-            "--post-logout-redirect-uri", action="append", default=[], dest="post_logout_redirect_uris"
-        )
-        parser.add_argument("--allowed-origin", action="append", default=[], dest="allowed_origins")
+        client_setting_arguments(parser, creating=True)
         parser.add_argument("--public", action="store_true", help="a client that cannot keep a secret")
-        parser.add_argument(
-            "--grant-type",
-            action="append",
-            choices=GrantType.values,
-            dest="grant_types",
-            help="repeat for several (default: authorization_code and refresh_token)",
-        )
-        parser.add_argument(
-            "--response-type",
-            action="append",
-            dest="response_types",
-            metavar="TYPE",
-            help=(
-                "a response type the client may use, repeatable (default: code). The implicit and hybrid "
-                "types (id_token, 'id_token token', 'code id_token', 'code token', 'code id_token token') "
-                "send tokens through the browser: docs/clients.md, Implicit and hybrid flows"
-            ),
-        )
         parser.add_argument("--skip-consent", action="store_true", help="first-party app: no consent page")
         parser.add_argument("--id-token-alg", choices=Algorithm.values, default=Algorithm.RS256)
         parser.add_argument(
@@ -81,31 +59,6 @@ class Command(BaseCommand):
         parser.add_argument("--frontchannel-logout-uri", default="", help="loaded in a frame at sign-out")
         parser.add_argument(
             "--frontchannel-logout-session-required", action="store_true", help="add iss and sid to it"
-        )
-        parser.add_argument(
-            "--allow-scope",
-            action="append",
-            default=[],
-            dest="allow_scopes",
-            metavar="SCOPE",
-            help="an API scope the client may ask for (repeatable; docs/apis.md)",
-        )
-        parser.add_argument(
-            "--subject-type",
-            choices=Client.SubjectType.values,
-            default=Client.SubjectType.PUBLIC,
-            help="pairwise: the app sees a sub of its own sector for each person (OIDC Core 1.0 §8)",
-        )
-        parser.add_argument(
-            "--sector-identifier-uri",
-            default="",
-            help="https URL of a JSON array listing the redirect URIs of the apps in the sector",
-        )
-        parser.add_argument(
-            "--rate-limit",
-            default=RATE_LIMIT_DEFAULT,
-            help="requests per window at the token, introspection, revocation, UserInfo and device "
-            "endpoints: REQUESTS/SECONDS (e.g. 600/60), unlimited, or default (PORCHLIGHT_CLIENT_RATE_LIMIT)",
         )
         client_key_arguments(parser)
         parser.add_argument(
@@ -162,6 +115,69 @@ def error_messages(error: ValidationError) -> list[str]:
 def rate_limit_option(value: str) -> str:
     """Return the ``rate_limit`` field's value for a ``--rate-limit`` option ("default": blank)."""
     return "" if value.strip().lower() == RATE_LIMIT_DEFAULT else value.strip()
+
+
+def client_setting_arguments(parser: CommandParser, *, creating: bool) -> None:
+    """Add the settings options createclient and updateclient share.
+
+    Creating, an option not given takes the new client's default; updating, it is None (the
+    setting stays as it is) and a list given replaces the current one.
+    """
+    lists: list[str] | None = [] if creating else None
+    parser.add_argument("--redirect-uri", action="append", default=lists, dest="redirect_uris")
+    parser.add_argument(
+        "--post-logout-redirect-uri", action="append", default=lists, dest="post_logout_redirect_uris"
+    )
+    parser.add_argument("--allowed-origin", action="append", default=lists, dest="allowed_origins")
+    parser.add_argument(
+        "--grant-type",
+        action="append",
+        choices=GrantType.values,
+        dest="grant_types",
+        help="repeat for several (default: authorization_code and refresh_token)" if creating else None,
+    )
+    parser.add_argument(
+        "--response-type",
+        action="append",
+        dest="response_types",
+        metavar="TYPE",
+        help=(
+            "a response type the client may use, repeatable (default: code). The implicit and hybrid "
+            "types (id_token, 'id_token token', 'code id_token', 'code token', 'code id_token token') "
+            "send tokens through the browser: docs/clients.md, Implicit and hybrid flows"
+        )
+        if creating
+        else (
+            "a response type the client may use, repeatable; the list replaces the current one. "
+            "Types other than code send tokens through the browser (docs/clients.md)"
+        ),
+    )
+    parser.add_argument(
+        "--allow-scope",
+        action="append",
+        default=[],
+        dest="allow_scopes",
+        metavar="SCOPE",
+        help="an API scope the client may ask for (repeatable; docs/apis.md)",
+    )
+    parser.add_argument(
+        "--subject-type",
+        choices=Client.SubjectType.values,
+        default=Client.SubjectType.PUBLIC if creating else None,
+        help="pairwise: the app sees a sub of its own sector for each person (OIDC Core 1.0 §8)",
+    )
+    parser.add_argument(
+        "--sector-identifier-uri",
+        default="" if creating else None,
+        help="https URL of a JSON array listing the redirect URIs of the apps in the sector"
+        + ("" if creating else ' ("" removes it)'),
+    )
+    parser.add_argument(
+        "--rate-limit",
+        default=RATE_LIMIT_DEFAULT if creating else None,
+        help="requests per window at the token, introspection, revocation, UserInfo and device "
+        "endpoints: REQUESTS/SECONDS (e.g. 600/60), unlimited, or default (PORCHLIGHT_CLIENT_RATE_LIMIT)",
+    )
 
 
 def client_key_arguments(parser: CommandParser) -> None:

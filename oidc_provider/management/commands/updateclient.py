@@ -9,10 +9,16 @@ from django.db import transaction
 
 from oidc_provider.apis import client_exchange_apis_change, client_scopes_change
 from oidc_provider.client_settings import client_description
-from oidc_provider.models import Algorithm, Client, GrantType
+from oidc_provider.models import Algorithm, Client
 from oidc_provider.services import client_secret_set, client_update
 
-from .createclient import client_key_arguments, client_key_values, error_messages, rate_limit_option
+from .createclient import (
+    client_key_arguments,
+    client_key_values,
+    client_setting_arguments,
+    error_messages,
+    rate_limit_option,
+)
 
 # What --userinfo-alg takes for an unsigned (plain JSON) UserInfo response.
 USERINFO_PLAIN = "none"
@@ -29,32 +35,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("client_id")
         parser.add_argument("--name")
-        parser.add_argument("--redirect-uri", action="append", dest="redirect_uris")
-        parser.add_argument("--post-logout-redirect-uri", action="append", dest="post_logout_redirect_uris")
-        parser.add_argument("--allowed-origin", action="append", dest="allowed_origins")
-        parser.add_argument("--grant-type", action="append", choices=GrantType.values, dest="grant_types")
-        parser.add_argument(
-            "--response-type",
-            action="append",
-            dest="response_types",
-            metavar="TYPE",
-            help=(
-                "a response type the client may use, repeatable; the list replaces the current one. "
-                "Types other than code send tokens through the browser (docs/clients.md)"
-            ),
-        )
+        client_setting_arguments(parser, creating=False)
         for name in ("redirect-uris", "post-logout-redirect-uris", "allowed-origins"):
             parser.add_argument(
                 f"--clear-{name}", action="store_true", help=f"remove every one of the {name}"
             )
-        parser.add_argument(
-            "--allow-scope",
-            action="append",
-            default=[],
-            dest="allow_scopes",
-            metavar="SCOPE",
-            help="let the client ask for this API scope (repeatable)",
-        )
         parser.add_argument(
             "--disallow-scope",
             action="append",
@@ -81,12 +66,6 @@ class Command(BaseCommand):
             "--userinfo-alg",
             choices=[*Algorithm.values, USERINFO_PLAIN],
             help="sign UserInfo responses with this algorithm (OIDC Core 1.0 §5.3.2); none: plain JSON",
-        )
-        parser.add_argument("--subject-type", choices=Client.SubjectType.values)
-        parser.add_argument("--sector-identifier-uri", help='"" removes it')
-        parser.add_argument(
-            "--rate-limit",
-            help="REQUESTS/SECONDS (e.g. 600/60), unlimited, or default (PORCHLIGHT_CLIENT_RATE_LIMIT)",
         )
         client_key_arguments(parser)
         parser.add_argument(
