@@ -133,11 +133,20 @@ class Updated:
 def registration_update(*, registration: ClientRegistration, data: dict[str, Any]) -> Updated:
     """Replace the client's metadata with ``data`` (RFC 7592 §2.2) and rotate its access token.
 
+    ``registration`` is as found by the token the request presented (``registration_find``).
     Metadata left out takes its default, as at registration. Raises ``RegistrationError``.
     """
-    registration = (
-        ClientRegistration.objects.select_for_update().select_related("client").get(pk=registration.pk)
+    # The token is checked again under the row lock: of updates sent at once with one token, the
+    # first rotates it and the others find it spent (RFC 7592 §2.2: the old token is no longer valid).
+    locked = (
+        ClientRegistration.objects.select_for_update()
+        .select_related("client")
+        .filter(pk=registration.pk, access_token_hash=registration.access_token_hash)
+        .first()
     )
+    if locked is None:
+        raise RegistrationError("invalid_token", "A valid registration access token is required.")
+    registration = locked
     client = registration.client
     sent = [name for name in SERVER_FIELDS if name in data]
     if sent:

@@ -5,7 +5,9 @@ import json
 import pytest
 
 from audit.models import AuditEvent
+from oidc_provider.client_configuration import registration_find, registration_update
 from oidc_provider.models import AccessToken, Client, ClientRegistration
+from oidc_provider.registration import RegistrationError
 from tests.conftest import RegisteredClient, authorize, exchange
 from tests.oauth import introspection, register
 
@@ -150,6 +152,23 @@ def test_update_replaces_metadata_and_rotates_token(client, registered):
     event = AuditEvent.objects.get(action="client.change", target=registered["client_id"])
     assert event.actor_label == "registration access token"
     assert "name" in event.detail["changed"]
+
+
+def test_update_found_by_a_token_rotated_since_is_refused(client, registered):
+    # Two updates with one token: the second was found by the token before the first rotated it;
+    # under the row lock it finds the token spent and changes nothing (the live race:
+    # tests/e2e/test_client_configuration.py).
+    token = registered["registration_access_token"]
+    found = registration_find(client_id=registered["client_id"], value=token)
+    assert found is not None
+    first = put(client, registered, document_of(registered, client_name="First"))
+    assert first.status_code == 200, first.content
+    with pytest.raises(RegistrationError) as refused:
+        registration_update(registration=found, data=document_of(registered, client_name="Second"))
+    assert refused.value.error == "invalid_token"
+    assert Client.objects.get(client_id=registered["client_id"]).name == "First"
+    new_token = first.json()["registration_access_token"]
+    assert client.get(path_of(registered), headers=bearer(new_token)).status_code == 200
 
 
 def test_update_leaves_out_metadata_takes_defaults(client, initial_token, signing_keys):
