@@ -11,10 +11,9 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey
 
-from oidc_provider.models import AccessToken
 from oidc_provider.services import client_create
-from tests.conftest import concurrent_database, query_of
-from tests.e2e.conftest import REDIRECT_URI, SCOPE, race, verify_id_token
+from tests.conftest import query_of
+from tests.e2e.conftest import REDIRECT_URI, SCOPE, verify_id_token
 
 
 def key_client(name: str, key, **client_keys) -> str:
@@ -83,35 +82,6 @@ def test_jwt_client_auth_authlib_assertion_replay_is_refused(issuer, metadata):
     second = requests.post(metadata["token_endpoint"], data=data, timeout=10)
     assert second.status_code == 401
     assert second.json()["error"] == "invalid_client"
-
-
-@concurrent_database
-def test_race_one_assertion_sent_concurrently_authenticates_once(issuer, metadata):
-    # RFC 7523 §3, OIDC Core 1.0 §9: a jti is used once, also when every copy arrives at once.
-    racers = 10
-    key = OKPKey.generate_key("Ed25519", parameters={"kid": "racing-job-key"})
-    client, _ = client_create(
-        name="Racing job",
-        redirect_uris=[],
-        grant_types=["client_credentials"],
-        client_keys={
-            "token_endpoint_auth_method": "private_key_jwt",
-            "jwks": {"keys": [key.as_dict(private=False)]},
-        },
-    )
-    assertion = PrivateKeyJWT(metadata["token_endpoint"], alg="EdDSA").sign(
-        OAuth2Session(client_id=client.client_id, client_secret=key), metadata["token_endpoint"]
-    )
-    data = {
-        "grant_type": "client_credentials",
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": assertion,
-    }
-    responses = race(racers, lambda: requests.post(metadata["token_endpoint"], data=data, timeout=30))
-    statuses = sorted(response.status_code for response in responses)
-    assert statuses == [200] + [401] * (racers - 1), [r.text[:200] for r in responses]
-    assert {r.json()["error"] for r in responses if r.status_code == 401} == {"invalid_client"}
-    assert AccessToken.objects.filter(application=client).count() == 1
 
 
 def test_jwt_client_auth_authlib_client_secret_jwt(issuer, metadata):
