@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -26,10 +26,27 @@ from audit.actions import Action
 from audit.services import audit_record
 from ground.checksums import token_checksum
 
-from .models import Algorithm, ApiScope, Client, ClientRegistration, GrantType
-from .registration import Metadata, RegistrationError, kept_metadata, metadata_parse, registration_error
-from .services import LOGOUT_FIELDS, client_change_record, client_delete
+from .models import Algorithm, ApiScope, Client, ClientRegistration, GrantType, ResponseType
+from .registration import (
+    IMPLICIT,
+    Metadata,
+    RegistrationError,
+    client_grant_types,
+    kept_metadata,
+    metadata_parse,
+    registration_error,
+)
+from .response_types import front_channel
+from .services import (
+    CLIENT_KEY_FIELDS,
+    LOGOUT_FIELDS,
+    client_change_record,
+    client_delete,
+    response_types_listed,
+)
 
+# The methods by which a client sends its secret itself.
+SECRET_METHODS = (Client.AuthMethod.CLIENT_SECRET_BASIC, Client.AuthMethod.CLIENT_SECRET_POST)
 # Named in audit records of what a client did to its own registration.
 ACTOR_LABEL = "registration access token"
 
@@ -73,12 +90,23 @@ def registered_metadata(registration: ClientRegistration) -> Metadata:
             logout[f"{prefix}_logout_uri"] = uri
             logout[f"{prefix}_logout_session_required"] = getattr(client, f"{prefix}_logout_session_required")
     public = client.client_type == Client.CLIENT_PUBLIC
+    response_types = list(client.response_types or [])
+    if any(front_channel(value) for value in response_types):
+        # RFC 7591 §2: registered as the "implicit" grant (registration.client_grant_types).
+        grant_types.append(IMPLICIT)
+    client_keys = {
+        name: getattr(client, name)
+        for name in CLIENT_KEY_FIELDS
+        if name != "token_endpoint_auth_method" and getattr(client, name)
+    }
+    if "request_uris" in client_keys:
+        client_keys["request_uris"] = client.request_uris.split()
     return Metadata(
         client_name=client.name,
         redirect_uris=client.redirect_uris.split(),
         post_logout_redirect_uris=client.post_logout_redirect_uris.split(),
         grant_types=grant_types,
-        response_types=["code"] if GrantType.AUTHORIZATION_CODE in grant_types else [],
+        response_types=response_types if GrantType.AUTHORIZATION_CODE in grant_types else [],
         token_endpoint_auth_method=kept.get(
             "token_endpoint_auth_method", "none" if public else "client_secret_basic"
         ),
@@ -88,6 +116,7 @@ def registered_metadata(registration: ClientRegistration) -> Metadata:
         logout=logout,
         scope=kept.get("scope"),
         subject=subject,
+        client_keys=client_keys,
     )
 
 
@@ -133,11 +162,20 @@ class Updated:
 def registration_update(*, registration: ClientRegistration, data: dict[str, Any]) -> Updated:
     """Replace the client's metadata with ``data`` (RFC 7592 §2.2) and rotate its access token.
 
+    ``registration`` is as found by the token the request presented (``registration_find``).
     Metadata left out takes its default, as at registration. Raises ``RegistrationError``.
     """
-    registration = (
-        ClientRegistration.objects.select_for_update().select_related("client").get(pk=registration.pk)
+    # The token is checked again under the row lock: of updates sent at once with one token, the
+    # first rotates it and the others find it spent (RFC 7592 §2.2: the old token is no longer valid).
+    locked = (
+        ClientRegistration.objects.select_for_update()
+        .select_related("client")
+        .filter(pk=registration.pk, access_token_hash=registration.access_token_hash)
+        .first()
     )
+    if locked is None:
+        raise RegistrationError("invalid_token", "A valid registration access token is required.")
+    registration = locked
     client = registration.client
     sent = [name for name in SERVER_FIELDS if name in data]
     if sent:
@@ -163,9 +201,13 @@ def registration_update(*, registration: ClientRegistration, data: dict[str, Any
             "invalid_client_metadata",
             "token_endpoint_auth_method cannot change between none and a client secret; register anew.",
         )
-    needs_secret = Algorithm.HS256 in (
-        metadata.id_token_signed_response_alg,
-        metadata.userinfo_signed_response_alg,
+    if metadata.token_endpoint_auth_method in SECRET_METHODS and not client.client_secret:
+        # A private_key_jwt client was given no secret (services.client_create).
+        raise RegistrationError(
+            "invalid_client_metadata", "This client has no client secret to authenticate with; register anew."
+        )
+    needs_secret = metadata.token_endpoint_auth_method == Client.AuthMethod.CLIENT_SECRET_JWT or (
+        Algorithm.HS256 in (metadata.id_token_signed_response_alg, metadata.userinfo_signed_response_alg)
     )
     if needs_secret and not client.client_secret_encrypted:
         # OIDC Core 1.0 §10.1: the HMAC key is the secret, of which only a hash is kept.
@@ -177,7 +219,16 @@ def registration_update(*, registration: ClientRegistration, data: dict[str, Any
     client.name = metadata.client_name
     client.redirect_uris = " ".join(metadata.redirect_uris)
     client.post_logout_redirect_uris = " ".join(metadata.post_logout_redirect_uris)
-    client.grant_types = list(dict.fromkeys(metadata.grant_types))
+    client.grant_types = client_grant_types(list(dict.fromkeys(metadata.grant_types)))
+    client.response_types = response_types_listed(metadata.response_types or [ResponseType.CODE])
+    for name in CLIENT_KEY_FIELDS:
+        # As services.client_create sets them; what is left out takes the field's default.
+        if name not in metadata.client_keys:
+            setattr(client, name, _field_default(name))
+        elif name == "request_uris":
+            client.request_uris = " ".join(metadata.client_keys[name])
+        else:
+            setattr(client, name, metadata.client_keys[name])
     client.algorithm = metadata.id_token_signed_response_alg
     client.userinfo_signed_response_alg = metadata.userinfo_signed_response_alg
     for name in LOGOUT_FIELDS:
@@ -206,12 +257,20 @@ _FIELDS = (
     "redirect_uris",
     "post_logout_redirect_uris",
     "grant_types",
+    "response_types",
+    *CLIENT_KEY_FIELDS,
     "algorithm",
     "userinfo_signed_response_alg",
     *LOGOUT_FIELDS,
     "subject_type",
     "sector_identifier_uri",
 )
+
+
+def _field_default(name: str) -> Any:
+    field = Client._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field.get_default()
 
 
 def registration_delete(*, registration: ClientRegistration) -> None:

@@ -46,20 +46,13 @@ class KeySet:
     fresh: bool
 
 
-def jwks_uri_problem(uri: str) -> str | None:
-    """Return why ``uri`` cannot be a client's jwks_uri, or None (no request is sent)."""
-    if not uri.startswith("https://"):
-        return "jwks_uri must be an https URL (OIDC Registration 1.0 §2)."
-    refusal = outbound.uri_refusal(uri)
-    return f"{refusal}." if refusal else None
-
-
 def _fetch(uri: str) -> dict[str, object]:
     """Fetch and check the JWK Set at ``uri``; raise ClientKeysUnavailable on any failure."""
-    problem = jwks_uri_problem(uri)
-    if problem:
-        raise ClientKeysUnavailable(problem)
+    if not uri.startswith("https://"):
+        # Client.clean() refuses it; a client stored before then is refused here.
+        raise ClientKeysUnavailable("jwks_uri must be an https URL (OIDC Registration 1.0 §2).")
     try:
+        # outbound.request refuses a non-public address itself, before sending anything.
         response = outbound.request(
             "GET", uri, timeout=FETCH_TIMEOUT, max_bytes=MAX_BYTES, headers={"Accept": "application/json"}
         )

@@ -13,6 +13,7 @@ import json
 from urllib.parse import urlsplit
 
 import httpx
+from django.utils.translation import gettext as _
 
 from ground import outbound
 
@@ -61,15 +62,20 @@ def sector_problems(
         if not hosts:
             return {
                 "sector_identifier_uri": [
-                    "A pairwise app without redirect URIs needs a sector identifier URI: "
-                    "its host is the sector (OIDC Core 1.0 §8.1)."
+                    _(
+                        "A pairwise app without redirect URIs needs a sector identifier URI: "
+                        "its host is the sector (OIDC Core 1.0 §8.1)."
+                    )
                 ]
             }
         if len(hosts) > 1:
             return {
                 "sector_identifier_uri": [
-                    f"The redirect URIs are on more than one host ({', '.join(hosts)}): a pairwise app "
-                    "needs a sector identifier URI that lists them all (OIDC Core 1.0 §8.1)."
+                    _(
+                        "The redirect URIs are on more than one host (%(hosts)s): a pairwise app "
+                        "needs a sector identifier URI that lists them all (OIDC Core 1.0 §8.1)."
+                    )
+                    % {"hosts": ", ".join(hosts)}
                 ]
             }
     return {}
@@ -79,12 +85,12 @@ def _uri_problem(uri: str) -> str | None:
     try:
         parts = urlsplit(uri)
     except ValueError:
-        return "The sector identifier URI is not a valid URL."
+        return _("The sector identifier URI is not a valid URL.")
     if parts.scheme != "https" or not parts.hostname:
         # OIDC Registration 1.0 §2: "URL using the https scheme".
-        return "The sector identifier URI must be an https:// URL (OIDC Registration 1.0 §2)."
+        return _("The sector identifier URI must be an https:// URL (OIDC Registration 1.0 §2).")
     if parts.fragment:
-        return "The sector identifier URI must not have a fragment."
+        return _("The sector identifier URI must not have a fragment.")
     refusal = outbound.uri_refusal(uri)
     return f"{refusal}." if refusal else None
 
@@ -102,22 +108,28 @@ def _listing_problem(uri: str, redirect_uris: list[str]) -> str | None:
     except outbound.OutboundRefused as refused:
         return f"{refused.reason}."
     except httpx.HTTPError as error:
-        return f"The sector identifier URI could not be fetched ({type(error).__name__}: {str(error)[:200]})."
+        return _("The sector identifier URI could not be fetched (%(error)s).") % {
+            "error": f"{type(error).__name__}: {str(error)[:200]}"
+        }
     if response.status_code != 200:
-        return f"The sector identifier URI answered HTTP {response.status_code}, not 200 with a JSON array."
+        return _("The sector identifier URI answered HTTP %(status)s, not 200 with a JSON array.") % {
+            "status": response.status_code
+        }
     if response.truncated:
-        return f"The sector identifier URI's answer is larger than {FETCH_MAX_BYTES // 1024} KiB."
+        return _("The sector identifier URI's answer is larger than %(size)s KiB.") % {
+            "size": FETCH_MAX_BYTES // 1024
+        }
     try:
         listed = json.loads(response.content)
     except (UnicodeDecodeError, ValueError):
-        return "The sector identifier URI's answer is not JSON."
+        return _("The sector identifier URI's answer is not JSON.")
     if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
-        return "The sector identifier URI's answer must be a JSON array of redirect URIs."
+        return _("The sector identifier URI's answer must be a JSON array of redirect URIs.")
     # OIDC Registration 1.0 §5: the values are compared as strings, as registered.
     missing = [redirect_uri for redirect_uri in redirect_uris if redirect_uri not in listed]
     if missing:
-        return (
+        return _(
             "The sector identifier URI does not list every redirect URI of the app "
-            f"(OIDC Registration 1.0 §5); missing: {', '.join(missing)[:500]}."
-        )
+            "(OIDC Registration 1.0 §5); missing: %(missing)s."
+        ) % {"missing": ", ".join(missing)[:500]}
     return None

@@ -22,11 +22,11 @@ from tests.cluster import free_port
 HOST = "localhost"
 
 
-def make_certificates(folder: Path) -> dict[str, Path]:
-    """Write a test authority and a server certificate for ``localhost`` it signed; return their paths."""
+def make_certificates(folder: Path, names: tuple[str, ...] = (HOST,)) -> dict[str, Path]:
+    """Write a test authority and a server certificate for ``names`` it signed; return their paths."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Porchlight sector test CA")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Porchlight test CA")])
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -45,13 +45,13 @@ def make_certificates(folder: Path) -> dict[str, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     server = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name) for name in names]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(

@@ -13,7 +13,8 @@ import requests
 from django.utils import timezone
 
 from oidc_provider.registration import registration_token_create
-from tests.e2e.conftest import REDIRECT_URI, E2EClient, sign_in_for_tokens
+from tests.conftest import concurrent_database
+from tests.e2e.conftest import REDIRECT_URI, E2EClient, race, sign_in_for_tokens
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -95,3 +96,32 @@ def test_dynamic_client_reads_updates_and_deletes_its_registration(issuer, metad
     assert refreshed.status_code == 401 and refreshed.json()["error"] == "invalid_client"
     gone = requests.get(metadata["userinfo_endpoint"], headers=bearer(tokens["access_token"]), timeout=10)
     assert gone.status_code == 401
+
+
+@concurrent_database
+def test_race_one_registration_access_token_rotates_once(metadata):
+    # RFC 7592 §2.2: an update rotates the registration access token; two updates sent at once
+    # with the same token must not both be answered with a new token, or the old one bought two.
+    racers = 10
+    _, initial = registration_token_create(label="e2e", expires=timezone.now() + timedelta(hours=1))
+    registered = requests.post(
+        metadata["registration_endpoint"],
+        json={"client_name": "Racing app", "redirect_uris": [REDIRECT_URI]},
+        headers=bearer(initial),
+        timeout=10,
+    ).json()
+    uri, token = registered["registration_client_uri"], registered["registration_access_token"]
+    document = {"client_id": registered["client_id"], "redirect_uris": [REDIRECT_URI]}
+
+    def update() -> requests.Response:
+        return requests.put(
+            uri, json={**document, "client_name": "Racing app v2"}, headers=bearer(token), timeout=30
+        )
+
+    responses = race(racers, update)
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [401] * (racers - 1), [r.text[:200] for r in responses]
+    assert {r.json()["error"] for r in responses if r.status_code == 401} == {"invalid_token"}
+    (winner,) = (r.json()["registration_access_token"] for r in responses if r.status_code == 200)
+    assert requests.get(uri, headers=bearer(winner), timeout=10).status_code == 200
+    assert requests.get(uri, headers=bearer(token), timeout=10).status_code == 401

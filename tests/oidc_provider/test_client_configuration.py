@@ -7,7 +7,10 @@ from django.contrib.auth.models import Permission
 from django.test import Client as BrowserClient
 
 from audit.models import AuditEvent
+from oidc_provider.client_configuration import registration_find, registration_update
 from oidc_provider.models import AccessToken, Client, ClientRegistration
+from oidc_provider.registration import RegistrationError
+from tests.client_assertions import client_key, public_set
 from tests.conftest import PASSWORD, RegisteredClient, authorize, exchange, sign_in
 from tests.oauth import introspection, register
 
@@ -152,6 +155,73 @@ def test_update_replaces_metadata_and_rotates_token(client, registered):
     event = AuditEvent.objects.get(action="client.change", target=registered["client_id"])
     assert event.actor_label == "registration access token"
     assert "name" in event.detail["changed"]
+
+
+def test_update_found_by_a_token_rotated_since_is_refused(client, registered):
+    # Two updates with one token: the second was found by the token before the first rotated it;
+    # under the row lock it finds the token spent and changes nothing (the live race:
+    # tests/e2e/test_client_configuration.py).
+    token = registered["registration_access_token"]
+    found = registration_find(client_id=registered["client_id"], value=token)
+    assert found is not None
+    first = put(client, registered, document_of(registered, client_name="First"))
+    assert first.status_code == 200, first.content
+    with pytest.raises(RegistrationError) as refused:
+        registration_update(registration=found, data=document_of(registered, client_name="Second"))
+    assert refused.value.error == "invalid_token"
+    assert Client.objects.get(client_id=registered["client_id"]).name == "First"
+    new_token = first.json()["registration_access_token"]
+    assert client.get(path_of(registered), headers=bearer(new_token)).status_code == 200
+
+
+def test_update_to_private_key_jwt_takes_the_keys(client, registered):
+    # OIDC Registration 1.0 §2: the authentication method and the keys are client metadata, which
+    # an update replaces (RFC 7592 §2.2) as registration sets them.
+    keys = public_set(client_key("ES256"))
+    document = document_of(registered, token_endpoint_auth_method="private_key_jwt", jwks=keys)
+    response = put(client, registered, document)
+    assert response.status_code == 200, response.content
+    assert response.json()["token_endpoint_auth_method"] == "private_key_jwt"
+    assert response.json()["jwks"] == keys
+    stored = Client.objects.get(client_id=registered["client_id"])
+    assert stored.token_endpoint_auth_method == "private_key_jwt"
+    assert stored.jwks == keys
+    token = response.json()["registration_access_token"]
+    read = client.get(path_of(registered), headers=bearer(token)).json()
+    assert read["token_endpoint_auth_method"] == "private_key_jwt" and read["jwks"] == keys
+
+
+def test_update_of_a_key_client_to_a_secret_method_is_refused(client, initial_token, signing_keys):
+    keys = public_set(client_key("ES256"))
+    body = register(
+        client,
+        {"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt", "jwks": keys},
+        token=initial_token,
+    ).json()
+    assert "client_secret" not in body
+    document = document_of(body, token_endpoint_auth_method="client_secret_basic", jwks=None)
+    response = put(client, body, document)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"
+    assert Client.objects.get(client_id=body["client_id"]).token_endpoint_auth_method == "private_key_jwt"
+
+
+def test_read_returns_the_registered_response_types(client, initial_token, signing_keys):
+    body = register(
+        client,
+        {
+            "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code", "implicit"],
+            "response_types": ["code id_token"],
+        },
+        token=initial_token,
+    ).json()
+    read = client.get(path_of(body), headers=bearer(body["registration_access_token"])).json()
+    assert read["response_types"] == ["code id_token"]
+    assert read["grant_types"] == ["authorization_code", "implicit"]
+    response = put(client, body, document_of(read, registration_access_token=None))
+    assert response.status_code == 200, response.content
+    assert Client.objects.get(client_id=body["client_id"]).response_types == ["code id_token"]
 
 
 def test_update_leaves_out_metadata_takes_defaults(client, initial_token, signing_keys):

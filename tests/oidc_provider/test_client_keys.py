@@ -171,6 +171,20 @@ def test_client_keys_unknown_kids_cannot_make_the_provider_hammer_the_uri(
     assert keys_server.requests == ["/jwks.json", "/jwks.json"]
 
 
+def test_client_keys_jwks_uri_no_longer_allowed_is_not_fetched(
+    client, make_client, signing_keys, keys_server, settings
+):
+    # Registered while loopback was allowed; the guard is applied again at every fetch.
+    key = client_key("ES256")
+    keys_server.documents["/jwks.json"] = public_set(key)
+    job = key_job(make_client, jwks_uri=keys_server.url("/jwks.json"))
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "OUTBOUND_ALLOWED_NETWORKS": []}
+    response = token_with(client, job, key)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert keys_server.requests == []
+
+
 def test_client_keys_cached_set_expires(client, make_client, signing_keys, keys_server, clock):
     key = client_key("ES256")
     keys_server.documents["/jwks.json"] = public_set(key)
