@@ -259,7 +259,7 @@ class ProfileForm(forms.ModelForm):
         """Return the page's groups with their bound fields; the attributes staff defined last."""
         groups = [(title, [self[name] for name in names]) for title, names in PROFILE_FIELDSETS]
         if self.attribute_fields:
-            groups.append(("More about you", [self[name] for name in self.attribute_fields]))
+            groups.append((_("More about you"), [self[name] for name in self.attribute_fields]))
         return groups
 
     def clean_email(self) -> str:
