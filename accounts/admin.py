@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_otp_webauthn.models import WebAuthnCredential
 
@@ -261,7 +262,9 @@ def _attributes_save(request: HttpRequest, user: User) -> str:
             ]
         )
     changed = user_attributes_set(user=user, attributes=form.attributes(), actor=request.user)
-    return f"Saved {len(changed)} changed attribute{'s' if len(changed) != 1 else ''}."
+    return ngettext(
+        "Saved %(count)d changed attribute.", "Saved %(count)d changed attributes.", len(changed)
+    ) % {"count": len(changed)}
 
 
 USER_PAGE_SECTIONS.extend(

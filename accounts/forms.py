@@ -37,6 +37,15 @@ def current_password_clean(*, request: HttpRequest, user: User, password: str, m
     return password
 
 
+def username_hint(value: str | None) -> str:
+    """Return a login_hint (OIDC Core 1.0 §3.1.2.1) fit to pre-fill the username field, else "".
+
+    Longer than any username (AbstractUser's 150 characters) or unprintable, it is no username.
+    """
+    hint = (value or "").strip()
+    return hint if len(hint) <= 150 and hint.isprintable() else ""
+
+
 class LoginForm(auth_forms.AuthenticationForm):
     # LoginView always passes the request: attempts are counted per client address.
     request: HttpRequest
@@ -259,7 +268,7 @@ class ProfileForm(forms.ModelForm):
         """Return the page's groups with their bound fields; the attributes staff defined last."""
         groups = [(title, [self[name] for name in names]) for title, names in PROFILE_FIELDSETS]
         if self.attribute_fields:
-            groups.append(("More about you", [self[name] for name in self.attribute_fields]))
+            groups.append((_("More about you"), [self[name] for name in self.attribute_fields]))
         return groups
 
     def clean_email(self) -> str:

@@ -24,7 +24,7 @@ from audit.actions import Action
 from audit.services import audit_record
 
 from .authentication import get_auth_context
-from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm
+from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm, username_hint
 from .mfa import flows as mfa_flows
 from .mfa import policy as mfa_policy
 from .mfa import views as mfa_views
@@ -54,8 +54,8 @@ class LoginView(auth_views.LoginView):
         # OIDC Core 1.0 §3.1.2.1 login_hint, passed on by the authorization endpoint: it only
         # fills the field, so the page is the same whether or not such an account exists.
         initial = super().get_initial()
-        hint = self.request.GET.get("login_hint", "").strip()
-        if hint and len(hint) <= 150 and hint.isprintable():
+        hint = username_hint(self.request.GET.get("login_hint"))
+        if hint:
             initial["username"] = hint
         return initial
 

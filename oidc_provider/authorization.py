@@ -29,6 +29,8 @@ from oauth2_provider.oauth2_validators import is_valid_resource_uri
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import add_params_to_uri
 
+from accounts.forms import username_hint
+
 from .apis import ApiTargetError, api_target
 from .models import Client, Grant
 from .requested_claims import (
@@ -66,8 +68,6 @@ REAUTH_PARAM = "pl_reauth"
 REAUTH_SALT = "porchlight.authorize.reauth"
 SELECTED_PARAM = "pl_selected"
 SELECTED_SALT = "porchlight.authorize.selected"
-# A login_hint longer than any username is no username; it pre-fills nothing.
-MAX_LOGIN_HINT_LENGTH = 150
 # Validated request fields carried from the consent page to the code (never the raw query).
 CARRIED = (
     "client_id",
@@ -225,10 +225,7 @@ class AuthorizationParams:
     @property
     def login_hint(self) -> str:
         """Return the login_hint (OIDC Core 1.0 §3.1.2.1) fit to pre-fill a username, else ""."""
-        hint = (self.params.get("login_hint") or "").strip()
-        if len(hint) > MAX_LOGIN_HINT_LENGTH or not hint.isprintable():
-            return ""
-        return hint
+        return username_hint(self.params.get("login_hint"))
 
     def reauthenticated_since_requested(self, auth_time: int) -> bool:
         """Return whether the session signed in after this request asked for it (see return_url)."""

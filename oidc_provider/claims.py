@@ -158,9 +158,7 @@ def userinfo_claims(
 
 def claim_scope(claim: str) -> str | None:
     """Return the scope that releases ``claim``."""
-    for scope, names in SCOPE_CLAIMS.items():
-        if claim in names:
-            return scope
+    # scope_claims() lists the standard scopes first, so a standard claim finds its own.
     for scope, names in scope_claims().items():
         if claim in names:
             return scope

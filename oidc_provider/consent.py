@@ -132,9 +132,9 @@ def consent_field_readers(user: User) -> dict[str, list[str]]:
     for name, scope in tokens.values_list("application__name", "scope"):
         trusted.setdefault(name or "Unnamed app", set()).update(scope.split())
     allowed = sorted([*allowed, *trusted.items()], key=lambda item: item[0].casefold())
+    # Each field is readable by the scope that releases its claim, or by the claim allowed singly.
+    readable_by = {field: (claim_scope(claim), f"claim:{claim}") for field, claim in field_claims().items()}
     return {
-        field: [
-            name for name, scopes in allowed if claim_scope(claim) in scopes or f"claim:{claim}" in scopes
-        ]
-        for field, claim in field_claims().items()
+        field: [name for name, scopes in allowed if not scopes.isdisjoint(keys)]
+        for field, keys in readable_by.items()
     }

@@ -6,27 +6,25 @@ claims.py releases them on the one path the ID token, UserInfo and discovery sha
 
 Token, UserInfo and discovery requests must not query for the definitions
 (tests/oidc_provider/test_query_counts.py), so they are read as one ``Catalogue`` kept in
-Django's cache and, for a few seconds, in the process. Saving or deleting a definition or scope
-drops both (the receivers below); a worker whose own copy or local-memory cache still holds the
-old catalogue reads it again within ``CACHE_SECONDS``. With the Redis cache every worker sees a
-change within ``LOCAL_SECONDS``.
+Django's cache and, for a few seconds, in the process (ground/shared_value.py). Saving or
+deleting a definition or scope drops both (the receivers below); a worker whose own copy or
+local-memory cache still holds the old catalogue reads it again within ``CACHE_SECONDS``. With
+the Redis cache every worker sees a change within ``LOCAL_SECONDS``.
 """
 
 import hashlib
 import json
 import re
-import time
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.attributes import Attribute, Kind
+from ground.shared_value import SharedValue
 
 from .models import ClaimDefinition, IdentityScope
 
@@ -95,28 +93,14 @@ class Catalogue:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_local: tuple[float, Catalogue] | None = None
-
-
 def catalogue() -> Catalogue:
     """Return the custom claims and identity scopes (cached; see the module docstring)."""
-    global _local
-    now = time.monotonic()
-    if _local is not None and now - _local[0] < LOCAL_SECONDS:
-        return _local[1]
-    found = cache.get(CACHE_KEY)
-    if not isinstance(found, Catalogue):
-        found = _catalogue_read()
-        cache.set(CACHE_KEY, found, CACHE_SECONDS)
-    _local = (now, found)
-    return found
+    return _CATALOGUE.get()
 
 
 def catalogue_forget() -> None:
     """Drop the cached catalogue here and in the shared cache; the next reader reads it again."""
-    global _local
-    _local = None
-    cache.delete(CACHE_KEY)
+    _CATALOGUE.forget()
 
 
 def _catalogue_read() -> Catalogue:
@@ -137,14 +121,18 @@ def _catalogue_read() -> Catalogue:
     return Catalogue(claims=claims, scopes=scopes)
 
 
+_CATALOGUE = SharedValue(
+    CACHE_KEY, _catalogue_read, Catalogue, seconds=CACHE_SECONDS, local_seconds=LOCAL_SECONDS
+)
+
+
 @receiver(post_save, sender=ClaimDefinition)
 @receiver(post_delete, sender=ClaimDefinition)
 @receiver(post_save, sender=IdentityScope)
 @receiver(post_delete, sender=IdentityScope)
 def catalogue_changed(sender: object, **kwargs: Any) -> None:
     """Forget the catalogue now and again on commit (a reader may cache the old one in between)."""
-    catalogue_forget()
-    transaction.on_commit(catalogue_forget)
+    _CATALOGUE.forget_now_and_on_commit()
 
 
 def custom_claims() -> tuple[CustomClaim, ...]:

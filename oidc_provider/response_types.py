@@ -22,11 +22,10 @@ Discovery lists ``code`` and each other type some client has turned on (``enable
 without a query per request, like the claim catalogue (custom_claims.py).
 """
 
-import time
-
-from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+
+from ground.shared_value import SharedValue
 
 from .models import Client, ResponseType
 
@@ -72,21 +71,10 @@ def default_response_mode(value: str | None) -> str:
 
 # --- which optional types some client has turned on (discovery) -------------------------------
 
-_local: tuple[float, tuple[str, ...]] | None = None
-
 
 def enabled() -> tuple[str, ...]:
     """Return the response types beyond ``code`` that at least one client may use, in canonical order."""
-    global _local
-    now = time.monotonic()
-    if _local is not None and now - _local[0] < LOCAL_SECONDS:
-        return _local[1]
-    cached = cache.get(CACHE_KEY)
-    found: tuple[str, ...] = cached if isinstance(cached, tuple) else _enabled_read()
-    if found is not cached:
-        cache.set(CACHE_KEY, found, CACHE_SECONDS)
-    _local = (now, found)
-    return found
+    return _ENABLED.get()
 
 
 def _enabled_read() -> tuple[str, ...]:
@@ -99,14 +87,18 @@ def _enabled_read() -> tuple[str, ...]:
     return tuple(value for value in ResponseType.values if value != ResponseType.CODE and value in turned_on)
 
 
+_ENABLED: SharedValue[tuple[str, ...]] = SharedValue(
+    CACHE_KEY, _enabled_read, tuple, seconds=CACHE_SECONDS, local_seconds=LOCAL_SECONDS
+)
+
+
 def enabled_forget() -> None:
     """Drop the cached answer here and in the shared cache; the next reader reads it again."""
-    global _local
-    _local = None
-    cache.delete(CACHE_KEY)
+    _ENABLED.forget()
 
 
 @receiver(post_save, sender=Client)
 @receiver(post_delete, sender=Client)
 def _client_changed(**kwargs: object) -> None:
-    enabled_forget()
+    # Now and again on commit, as the claim catalogue (a reader may cache the old answer in between).
+    _ENABLED.forget_now_and_on_commit()

@@ -103,18 +103,11 @@ class CodeResponseMixin(OAuthLibMixin):
             # The implicit and hybrid flows: what oauthlib put in the fragment (tokens, code,
             # state), sent in the response mode asked for, which names the issuer itself.
             params = [(key, value) for key, value in urldecode(uri.partition("#")[2]) if key != "iss"]
-            return authorization_response(
-                request,
-                redirect_uri=carried["redirect_uri"],
-                client=client,
-                params=params,
-                response_mode=response_mode,
-            )
-        # The code and state oauthlib added to the redirect URI, posted instead.
-        issued = dict(urldecode(uri.partition("?")[2]))
-        params = [("code", issued["code"])]
-        if carried.get("state"):
-            params.append(("state", carried["state"]))
+        else:
+            # The code and state oauthlib added to the redirect URI, posted instead.
+            params = [("code", dict(urldecode(uri.partition("?")[2]))["code"])]
+            if carried.get("state"):
+                params.append(("state", carried["state"]))
         return authorization_response(
             request,
             redirect_uri=carried["redirect_uri"],

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
@@ -69,7 +70,7 @@ class SelectAccountView(View):
             return render(
                 request,
                 "oidc_provider/error.html",
-                {"message": "This sign-in request has expired. Go back to the app and start again."},
+                {"message": _("This sign-in request has expired. Go back to the app and start again.")},
                 status=400,
             )
         login_url = f"{reverse('accounts:login')}?{urlencode({'next': next_url})}"

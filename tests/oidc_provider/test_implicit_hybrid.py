@@ -420,6 +420,22 @@ def test_discovery_follows_a_client_turning_types_off(client, signing_keys, make
     assert client.get(DISCOVERY).json()["response_types_supported"] == ["code"]
 
 
+def test_discovery_drops_an_answer_cached_before_the_change_committed(
+    client, signing_keys, make_client, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from oidc_provider import response_types
+    from oidc_provider.services import client_update
+
+    registered = make_client(response_types=["code"])
+    with django_capture_on_commit_callbacks(execute=True):
+        client_update(client=registered.model, response_types=["code", "id_token"])
+        # Another worker, reading before the change committed, cached what it still saw.
+        cache.set(response_types.CACHE_KEY, (), response_types.CACHE_SECONDS)
+    assert client.get(DISCOVERY).json()["response_types_supported"] == ["code", "id_token"]
+
+
 # --- dynamic registration (OIDC Registration 1.0 §2, RFC 7591 §2.1) ---------------------------
 
 

@@ -1,6 +1,7 @@
 """prompt=select_account, login_hint, logout_hint and RFC 9207 iss, as the user and the RP see them."""
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -174,6 +175,16 @@ def test_login_hint_with_markup_is_escaped(browser, trusted):
     response = browser.get("/o/authorize/", request_params(trusted, login_hint='"><script>x</script>'))
     form = browser.get(response["Location"]).content.decode()
     assert "<script>x</script>" not in form
+
+
+@pytest.mark.parametrize("hint", ["a" * 151, "alice\u200bbob", "alice\tbob"])
+def test_login_hint_that_is_no_username_fills_nothing(browser, trusted, hint):
+    response = browser.get("/o/authorize/", request_params(trusted, login_hint=hint))
+    # Not sent on to the sign-in form, and the form ignores it when sent there directly.
+    assert response.status_code == 302
+    assert "login_hint" not in parse_qs(urlsplit(response["Location"]).query)
+    form = browser.get("/accounts/login/", {"login_hint": hint}).content.decode()
+    assert 'name="username" value=' not in form
 
 
 # --- RFC 9207 iss ------------------------------------------------------------------------------
