@@ -1,7 +1,7 @@
 """Requests Porchlight sends on a client's behalf, to URIs the client chose.
 
-A registered client names URIs the server itself then requests: ``backchannel_logout_uri`` and
-``sector_identifier_uri`` today, ``jwks_uri`` and ``request_uri`` (RFC 9101 §10.4) later. Sent blindly,
+A registered client names URIs the server itself then requests: ``backchannel_logout_uri``,
+``sector_identifier_uri``, ``jwks_uri`` and ``request_uri`` (RFC 9101 §10.4). Sent blindly,
 they let whoever may register a client make the server reach its own loopback, the cloud metadata
 service at 169.254.169.254 or the private network behind it: server-side request forgery
 (CWE-918). Every such request goes through ``request()``, which
