@@ -1,7 +1,9 @@
-"""Admin for clients, grants, tokens, consents and signing keys. Secrets and keys are never displayed.
+"""Admin for apps (clients), APIs, tokens, consents and signing keys. Secrets and keys are never listed.
 
-A new client's secret is shown once, on the hand-over panel the response to its creation renders
-(never stored in a message, which would put it in a cookie or the session).
+A new app's secret is shown once, on the hand-over page. The POST that made it stores it in the
+server-side session and redirects (so a reload cannot resubmit the form); the page that follows
+takes it out of the session as it shows it, so neither a reload nor another staff member sees it
+again. It is never put in a message, which could sit in a cookie.
 """
 
 from datetime import timedelta
@@ -17,6 +19,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import FieldOpts, FieldsetSpec, StrOrPromise
@@ -25,6 +28,7 @@ from oauth2_provider.models import revoke_access_token
 from accounts.models import User
 from accounts.user_page import USER_PAGE_SECTIONS, UserPageSection
 from audit.actions import Action
+from ground.admin_columns import short_date, shorten
 from audit.services import audit_record
 
 from .apis import api_delete, api_settings, role_change_record, role_settings
@@ -76,17 +80,26 @@ DISCOURAGED_FIELDSET: tuple[StrOrPromise, FieldOpts] = (
         "description": _(
             "Response types other than “code” (the implicit and hybrid flows) send tokens through the "
             "browser, where they leak: into browser history, into Referer headers sent to other "
-            "sites, and into proxy and server logs (RFC 9700 §2.1.2). Use the code flow with PKCE; "
-            "turn these on only for an older app that cannot do without them. Its tokens from the "
-            "browser then live at most 5 minutes and never come with a refresh token."
+            "sites, and into proxy and server logs. Use the code flow with PKCE; turn these on only "
+            "for an older app that cannot do without them. Its tokens from the browser then live at "
+            "most 5 minutes and never come with a refresh token."
         ),
     },
 )
+
+# The session key holding secrets made by the last POST until the page after it shows them.
+HANDOVER_SESSION_KEY = "porchlight_admin_new_secrets"
 
 # DOT registers its own admin classes for whatever models are swapped in; ours replace them.
 for _model in (Client, AccessToken, RefreshToken, IDToken, Grant, DeviceGrant):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
+
+
+def person_label(user: User) -> str:
+    """Return "Robin Ames (robin)", or the username alone for someone with no name on file."""
+    full_name = user.get_full_name()
+    return f"{full_name} ({user.get_username()})" if full_name else user.get_username()
 
 
 def handover_panel(client: Client, number: int, urls: dict[str, str]) -> dict[str, Any]:
@@ -134,41 +147,91 @@ def handover_panel(client: Client, number: int, urls: dict[str, str]) -> dict[st
         "signs_people_in": signs_people_in,
         "uses_code": GrantType.AUTHORIZATION_CODE in description["grant_types"],
         "env": "\n".join(env),
+        # Tall enough for every line, so nothing is hidden behind a scroll bar.
+        "env_rows": len(env) + 1,
     }
+
+
+class KindFilter(admin.SimpleListFilter):
+    """Whether the app keeps a secret, in the words of the add page's kinds."""
+
+    title = _("kind of app")
+    parameter_name = "client_type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
+        return [
+            (Client.CLIENT_CONFIDENTIAL, _("Has a secret (web server or machine-to-machine)")),
+            (Client.CLIENT_PUBLIC, _("No secret (single-page or native)")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Client]) -> QuerySet[Client]:
+        if self.value() in (Client.CLIENT_CONFIDENTIAL, Client.CLIENT_PUBLIC):
+            return queryset.filter(client_type=self.value())
+        return queryset
+
+
+class TrustedFilter(admin.SimpleListFilter):
+    """DOT's ``skip_authorization``, in the form's words."""
+
+    title = _("trusted first-party app")
+    parameter_name = "trusted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
+        return [("yes", _("Trusted: no consent page")), ("no", _("Asks people to allow access"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Client]) -> QuerySet[Client]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(skip_authorization=self.value() == "yes")
+        return queryset
+
+
+class IdTokenSignatureFilter(admin.ChoicesFieldListFilter):
+    title = _("ID token signature")
 
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin[Client]):
     form = ClientAdminForm
-    list_display = (
-        "name",
-        "client_id",
-        "kind",
-        "grant_type_list",
-        "skip_authorization",
-        "registration_source",
-        "created",
+    # Short columns that fit beside the filters at 1280 px; the app's page has the rest.
+    list_display = ("name", "client_id_short", "kind", "trusted", "source", "created_on")
+    list_filter = (
+        KindFilter,
+        TrustedFilter,
+        "require_mfa",
+        "release_groups",
+        ("algorithm", IdTokenSignatureFilter),
     )
-    list_filter = ("client_type", "skip_authorization", "require_mfa", "release_groups", "algorithm")
     search_fields = ("name", "client_id", "redirect_uris")
     readonly_fields = ("client_id", "created", "updated", "registration_access")
     actions = ["reset_secret", "revoke_registration_access_token"]
-    raw_id_fields = ("user",)
+    # A search box that names the person (PersonAutocompleteJsonView), not a bare id.
+    autocomplete_fields = ("user",)
     filter_horizontal = ("allowed_scopes",)
     # DOT's get_absolute_url names a page Porchlight does not serve; the developer settings
     # panel is linked from the change page instead.
     view_on_site = False
     change_form_template = "admin/oidc_provider/client/change_form.html"
 
-    @admin.display(description="kind of app")
+    @admin.display(description=_("kind of app"))
     def kind(self, obj: Client) -> str:
         return Kind.LABELS[Kind.of(obj)]
 
-    @admin.display(description="grant types")
-    def grant_type_list(self, obj: Client) -> str:
-        return ", ".join(
-            GrantType(value).label for value in obj.grant_types or [] if value in GrantType.values
-        )
+    @admin.display(description=_("client ID"), ordering="client_id")
+    def client_id_short(self, obj: Client) -> str:
+        # The whole ID is on the app's page and its hand-over page; here, enough to tell apart.
+        return format_html('<code title="{}">{}</code>', obj.client_id, shorten(obj.client_id, 14))
+
+    @admin.display(description=_("trusted (no consent page)"), boolean=True, ordering="skip_authorization")
+    def trusted(self, obj: Client) -> bool:
+        return bool(obj.skip_authorization)
+
+    @admin.display(description=_("added by"), ordering="registration_source")
+    def source(self, obj: Client) -> str:
+        return gettext("the app itself") if obj.registered_itself else gettext("staff")
+
+    @admin.display(description=_("added"), ordering="created")
+    def created_on(self, obj: Client) -> str:
+        return short_date(obj.created)
 
     def _kind(self, request: HttpRequest, obj: Client | None) -> str:
         if obj is not None:
@@ -284,6 +347,16 @@ class ClientAdmin(admin.ModelAdmin[Client]):
         if obj is None:
             # The kind was chosen on the page before; it shows above the form.
             form.base_fields["kind"].widget = form.base_fields["kind"].hidden_widget()
+            if "new_client_secret" in form.base_fields:
+                # A new app has no secret to keep.
+                form.base_fields["new_client_secret"].help_text = _(
+                    "Leave blank and Porchlight makes a strong secret, shown once after saving. "
+                    "A secret you type must be at least 32 random characters."
+                )
+        owner = form.base_fields.get("user")
+        if isinstance(owner, forms.ModelChoiceField):
+            # The chosen owner shows by name, as the search box's answers do.
+            owner.label_from_instance = person_label  # type: ignore[method-assign]
         return form
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, str | list[str]]:
@@ -333,13 +406,17 @@ class ClientAdmin(admin.ModelAdmin[Client]):
     ) -> HttpResponse:
         if "_popup" in request.POST:
             return super().response_add(request, obj, post_url_continue)
-        messages.success(request, f"“{obj.name}” was added.")
-        return self._handover(request, [obj], title=f"{obj.name} is ready")
+        messages.success(request, gettext("The app “%(name)s” was added.") % {"name": obj.name})
+        return self._handover_next(request, [obj], title=gettext("%(name)s is ready") % {"name": obj.name})
 
     def response_change(self, request: HttpRequest, obj: Client) -> HttpResponse:
         if obj.new_secret:
-            messages.success(request, f"“{obj.name}” was changed and has a new secret.")
-            return self._handover(request, [obj], title=f"New secret for {obj.name}")
+            messages.success(
+                request, gettext("The app “%(name)s” was changed and has a new secret.") % {"name": obj.name}
+            )
+            return self._handover_next(
+                request, [obj], title=gettext("New secret for %(name)s") % {"name": obj.name}
+            )
         return super().response_change(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Client) -> None:
@@ -351,6 +428,11 @@ class ClientAdmin(admin.ModelAdmin[Client]):
 
     def get_urls(self) -> list[URLPattern]:
         urls = [
+            path(
+                "new-settings/",
+                self.admin_site.admin_view(self.new_settings_view),
+                name="oidc_provider_client_new_settings",
+            ),
             path(
                 "<path:object_id>/handover/",
                 self.admin_site.admin_view(self.handover_view),
@@ -367,7 +449,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
     def _client_or_404(self, request: HttpRequest, object_id: str) -> Client:
         client = self.get_object(request, object_id)
         if client is None:
-            raise Http404("No such client.")
+            raise Http404("No such app.")
         if not self.has_view_or_change_permission(request, client):
             raise PermissionDenied
         return client
@@ -375,7 +457,30 @@ class ClientAdmin(admin.ModelAdmin[Client]):
     def handover_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Show what to hand the app's developer (no secret: it was shown once)."""
         client = self._client_or_404(request, object_id)
-        return self._handover(request, [client], title=f"Settings for {client.name}")
+        return self._handover(request, [client], title=gettext("Settings for %(name)s") % {"name": client.name})
+
+    def new_settings_view(self, request: HttpRequest) -> HttpResponse:
+        """Show the apps just made or given a new secret, with the secret: once, then never again."""
+        pending = request.session.pop(HANDOVER_SESSION_KEY, None)
+        if not isinstance(pending, dict) or not pending.get("secrets"):
+            messages.info(
+                request,
+                gettext(
+                    "A secret is shown only once, on the page after it is made. "
+                    "If it was not copied, reset it to get a new one."
+                ),
+            )
+            return redirect(reverse("admin:oidc_provider_client_changelist"))
+        secrets: dict[str, str] = pending["secrets"]
+        clients = []
+        for pk, secret in secrets.items():
+            client = self.get_object(request, pk)
+            if client is not None and self.has_view_or_change_permission(request, client):
+                client.new_secret = secret or None
+                clients.append(client)
+        if not clients:
+            return redirect(reverse("admin:oidc_provider_client_changelist"))
+        return self._handover(request, clients, title=str(pending.get("title", "")))
 
     def reset_secret_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Ask, then give the client a new secret and show it once."""
@@ -387,17 +492,27 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             return self._redirect_to(client)
         if request.method == "POST":
             client.new_secret = client_secret_set(client=client, actor=request.user)
-            return self._handover(request, [client], title=f"New secret for {client.name}")
+            return self._handover_next(
+                request, [client], title=gettext("New secret for %(name)s") % {"name": client.name}
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": client,
-            "title": f"Reset the secret of {client.name}?",
+            "title": gettext("Reset the secret of %(name)s?") % {"name": client.name},
         }
         return TemplateResponse(request, "admin/oidc_provider/client/reset_secret.html", context)
 
     def _redirect_to(self, client: Client) -> HttpResponse:
         return redirect(reverse("admin:oidc_provider_client_change", args=[client.pk]))
+
+    def _handover_next(self, request: HttpRequest, clients: list[Client], *, title: str) -> HttpResponse:
+        """Keep the new secrets for the next page alone, and send the browser there (POST, redirect, GET)."""
+        request.session[HANDOVER_SESSION_KEY] = {
+            "title": title,
+            "secrets": {str(client.pk): client.new_secret or "" for client in clients},
+        }
+        return redirect(reverse("admin:oidc_provider_client_new_settings"))
 
     def _handover(self, request: HttpRequest, clients: list[Client], *, title: str) -> HttpResponse:
         urls = provider_urls()
@@ -420,9 +535,9 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             return gettext("Revoked: the app can no longer read, change or delete its registration")
         issued = registration.access_token_issued
         if issued is None:
-            return gettext("Live: the app can read, change and delete its registration (RFC 7592)")
+            return gettext("Live: the app can read, change and delete its registration")
         return gettext(
-            "Live (issued %(issued)s UTC): the app can read, change and delete its registration (RFC 7592)"
+            "Live (issued %(issued)s UTC): the app can read, change and delete its registration"
         ) % {"issued": f"{issued:%Y-%m-%d %H:%M}"}
 
     # Staff who may only view clients see neither client action (Django offers an action
@@ -446,15 +561,15 @@ class ClientAdmin(admin.ModelAdmin[Client]):
         else:
             messages.warning(request, gettext("None of these apps has a live registration access token."))
 
-    @admin.action(description="Reset the client secret (shown once)", permissions=["change"])
+    @admin.action(description=_("Reset the apps' client secrets (each shown once)"), permissions=["change"])
     def reset_secret(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
         clients = list(queryset.filter(client_type=Client.CLIENT_CONFIDENTIAL))
         if not clients:
-            messages.error(request, "None of these apps can keep a secret, so none has one to reset.")
+            messages.error(request, gettext("None of these apps can keep a secret, so none has one to reset."))
             return None
         for client in clients:
             client.new_secret = client_secret_set(client=client, actor=request.user)
-        return self._handover(request, clients, title="New client secrets")
+        return self._handover_next(request, clients, title=gettext("New client secrets"))
 
 
 def _audit_token_revoke(request: HttpRequest, token: AccessToken | RefreshToken, kind: str) -> None:
