@@ -15,18 +15,16 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
-from django.db import models
-from django.http import Http404
-from django.urls import URLPattern, URLResolver, path
-from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from .authentication import get_auth_context
@@ -100,7 +98,7 @@ SECTIONS: tuple[Section, ...] = (
         "people",
         _("People"),
         _("Accounts, the groups they belong to, and invitations to join."),
-        {"accounts.User": _("People"), "auth.Group": None, "accounts.Invitation": None},
+        {"accounts.User": None, "auth.Group": None, "accounts.Invitation": None},
     ),
     Section(
         "security",
@@ -136,7 +134,8 @@ class PersonAutocompleteJsonView(AutocompleteJsonView):
     """Autocomplete answers that name a person ("Robin Ames (robin)"), not just a username."""
 
     def serialize_result(self, obj: models.Model, to_field_name: str) -> dict[str, str]:
-        result: dict[str, str] = super().serialize_result(obj, to_field_name)
+        # Django's documented hook for the answer's text; django-stubs does not declare it.
+        result: dict[str, str] = super().serialize_result(obj, to_field_name)  # type: ignore[misc]
         full_name = getattr(obj, "get_full_name", None)
         if callable(full_name) and full_name():
             result["text"] = f"{full_name()} ({obj})"
@@ -194,7 +193,7 @@ class PorchlightAdminSite(admin.AdminSite):
         """List one section's pages (the index's groups are sections, not Django apps)."""
         return self.app_index(request, slug)
 
-    def autocomplete_view(self, request: HttpRequest) -> HttpResponse:
+    def autocomplete_view(self, request: HttpRequest) -> HttpResponseBase:  # type: ignore[override]
         return PersonAutocompleteJsonView.as_view(admin_site=self)(request)
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
@@ -229,7 +228,9 @@ class PorchlightAdminSite(admin.AdminSite):
                     {
                         "name": section.name,
                         "app_label": section.slug,
-                        "app_url": reverse("admin:section", kwargs={"slug": section.slug}, current_app=self.name),
+                        "app_url": reverse(
+                            "admin:section", kwargs={"slug": section.slug}, current_app=self.name
+                        ),
                         "has_module_perms": True,
                         "models": entries,
                         "description": section.description,

@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -28,8 +28,8 @@ from oauth2_provider.models import revoke_access_token
 from accounts.models import User
 from accounts.user_page import USER_PAGE_SECTIONS, UserPageSection
 from audit.actions import Action
-from ground.admin_columns import short_date, shorten
 from audit.services import audit_record
+from ground.admin_columns import short_date, shorten
 
 from .apis import api_delete, api_settings, role_change_record, role_settings
 from .client_configuration import registration_access_tokens_revoke
@@ -38,7 +38,9 @@ from .consent import consent_revoke
 from .forms import ApiAdminForm, ClientAdminForm
 from .logout import logout_delivery_retry
 from .models import (
+    KEY_ALGORITHMS,
     AccessToken,
+    Algorithm,
     Api,
     ApiScope,
     ClaimDefinition,
@@ -356,7 +358,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
         owner = form.base_fields.get("user")
         if isinstance(owner, forms.ModelChoiceField):
             # The chosen owner shows by name, as the search box's answers do.
-            owner.label_from_instance = person_label  # type: ignore[method-assign]
+            owner.label_from_instance = person_label  # type: ignore[method-assign,assignment]
         return form
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, str | list[str]]:
@@ -457,7 +459,9 @@ class ClientAdmin(admin.ModelAdmin[Client]):
     def handover_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Show what to hand the app's developer (no secret: it was shown once)."""
         client = self._client_or_404(request, object_id)
-        return self._handover(request, [client], title=gettext("Settings for %(name)s") % {"name": client.name})
+        return self._handover(
+            request, [client], title=gettext("Settings for %(name)s") % {"name": client.name}
+        )
 
     def new_settings_view(self, request: HttpRequest) -> HttpResponse:
         """Show the apps just made or given a new secret, with the secret: once, then never again."""
@@ -565,7 +569,9 @@ class ClientAdmin(admin.ModelAdmin[Client]):
     def reset_secret(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
         clients = list(queryset.filter(client_type=Client.CLIENT_CONFIDENTIAL))
         if not clients:
-            messages.error(request, gettext("None of these apps can keep a secret, so none has one to reset."))
+            messages.error(
+                request, gettext("None of these apps can keep a secret, so none has one to reset.")
+            )
             return None
         for client in clients:
             client.new_secret = client_secret_set(client=client, actor=request.user)
@@ -678,13 +684,37 @@ class DeviceGrantAdmin(admin.ModelAdmin[DeviceGrant]):
         return False
 
 
+def key_usage() -> list[dict[str, Any]]:
+    """Return, per key algorithm, the key signing now and what it signs: ID tokens, access tokens."""
+    id_tokens = dict(Client.objects.values_list("algorithm").annotate(count=Count("pk")))
+    access_tokens = dict(
+        Client.objects.filter(access_token_format=Client.AccessTokenFormat.JWT)
+        .values_list("access_token_algorithm")
+        .annotate(count=Count("pk"))
+    )
+    apis = dict(Api.objects.values_list("algorithm").annotate(count=Count("pk")))
+    active = {key.algorithm: key for key in SigningKey.objects.filter(state=SigningKey.State.ACTIVE)}
+    return [
+        {
+            "algorithm": algorithm,
+            "key": active.get(algorithm),
+            "is_default": algorithm == Algorithm.RS256,
+            "id_token_apps": id_tokens.get(algorithm, 0),
+            "access_token_apps": access_tokens.get(algorithm, 0),
+            "apis": apis.get(algorithm, 0),
+        }
+        for algorithm in KEY_ALGORITHMS
+    ]
+
+
 @admin.register(SigningKey)
 class SigningKeyAdmin(admin.ModelAdmin[SigningKey]):
-    list_display = ("algorithm", "kid", "state", "created", "activated_at", "retired_at")
+    list_display = ("algorithm", "key_id", "state", "created_on", "activated_on", "retired_on")
     list_filter = ("algorithm", "state")
     fields = ("algorithm", "kid", "state", "created", "activated_at", "retired_at")
     readonly_fields = fields
     actions = ["rotate_now", "retire"]
+    change_list_template = "admin/oidc_provider/signingkey/change_list.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -692,18 +722,73 @@ class SigningKeyAdmin(admin.ModelAdmin[SigningKey]):
     def has_change_permission(self, request: HttpRequest, obj: SigningKey | None = None) -> bool:
         return False
 
-    @admin.action(description="Rotate now: a new key signs for these keys' algorithms")
+    def has_rotate_permission(self, request: HttpRequest) -> bool:
+        """Rotating and retiring keys takes the model's change permission (rows are never edited)."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.display(description=_("key ID"), ordering="kid")
+    def key_id(self, obj: SigningKey) -> str:
+        return format_html('<code title="{}">{}</code>', obj.kid, shorten(obj.kid, 16))
+
+    @admin.display(description=_("created"), ordering="created")
+    def created_on(self, obj: SigningKey) -> str:
+        return short_date(obj.created)
+
+    @admin.display(description=_("signing since"), ordering="activated_at")
+    def activated_on(self, obj: SigningKey) -> str:
+        return short_date(obj.activated_at)
+
+    @admin.display(description=_("retired"), ordering="retired_at")
+    def retired_on(self, obj: SigningKey) -> str:
+        return short_date(obj.retired_at)
+
+    def get_urls(self) -> list[URLPattern]:
+        rotate = path(
+            "rotate/",
+            self.admin_site.admin_view(self.rotate_view),
+            name="oidc_provider_signingkey_rotate",
+        )
+        return [rotate, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        context = {
+            "key_usage": key_usage(),
+            "may_rotate": self.has_rotate_permission(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def rotate_view(self, request: HttpRequest) -> HttpResponse:
+        """Ask, then give every algorithm a new signing key at once (as ``rotatekeys --force``)."""
+        if not self.has_rotate_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            steps = keys_rotate(force=True, actor=request.user)
+            messages.success(request, "; ".join(str(step) for step in steps) or gettext("Nothing to do."))
+            return redirect(reverse("admin:oidc_provider_signingkey_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Rotate every signing key now?"),
+            "key_usage": key_usage(),
+        }
+        return TemplateResponse(request, "admin/oidc_provider/signingkey/rotate.html", context)
+
+    @admin.action(
+        description=_("Rotate now: a new key signs for these keys' algorithms"), permissions=["rotate"]
+    )
     def rotate_now(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
         algorithms = sorted(set(queryset.values_list("algorithm", flat=True)))
         steps = keys_rotate(force=True, algorithms=algorithms, actor=request.user)
-        messages.success(request, "; ".join(str(step) for step in steps) or "Nothing to do.")
+        messages.success(request, "; ".join(str(step) for step in steps) or gettext("Nothing to do."))
 
     @admin.action(
-        description="Retire: stop signing with these keys (still published until their tokens expire)"
+        description=_("Retire: stop signing with these keys (still published until their tokens expire)"),
+        permissions=["rotate"],
     )
     def retire(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
         steps = [step for key in queryset for step in key_retire(key=key, actor=request.user)]
-        messages.success(request, "; ".join(str(step) for step in steps) or "Nothing to do.")
+        messages.success(request, "; ".join(str(step) for step in steps) or gettext("Nothing to do."))
 
 
 @admin.register(Consent)
