@@ -6,6 +6,7 @@ takes it out of the session as it shows it, so neither a reload nor another staf
 again. It is never put in a message, which could sit in a cookie.
 """
 
+import copy
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -346,16 +347,18 @@ class ClientAdmin(admin.ModelAdmin[Client]):
         self, request: HttpRequest, obj: Client | None = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm[Client]]:
         form = super().get_form(request, obj, change=change, **kwargs)
+        # The generated class shares its declared fields with ClientAdminForm: change copies only.
+        fields = form.base_fields = {name: copy.deepcopy(field) for name, field in form.base_fields.items()}
         if obj is None:
             # The kind was chosen on the page before; it shows above the form.
-            form.base_fields["kind"].widget = form.base_fields["kind"].hidden_widget()
-            if "new_client_secret" in form.base_fields:
+            fields["kind"].widget = fields["kind"].hidden_widget()
+            if "new_client_secret" in fields:
                 # A new app has no secret to keep.
-                form.base_fields["new_client_secret"].help_text = _(
+                fields["new_client_secret"].help_text = _(
                     "Leave blank and Porchlight makes a strong secret, shown once after saving. "
                     "A secret you type must be at least 32 random characters."
                 )
-        owner = form.base_fields.get("user")
+        owner = fields.get("user")
         if isinstance(owner, forms.ModelChoiceField):
             # The chosen owner shows by name, as the search box's answers do.
             owner.label_from_instance = person_label  # type: ignore[method-assign,assignment]
