@@ -32,17 +32,13 @@ def index_sections(response) -> dict[str, list[str]]:
     page = response.content.decode()
     sections: dict[str, list[str]] = {}
     for block in re.findall(r"<caption>(.*?)</table>", page, flags=re.S):
-        caption = html.unescape(re.search(r'class="section">([^<]+)</a>', block).group(1))
+        found = re.search(r'class="section">([^<]+)</a>', block)
+        assert found is not None, block
+        caption = html.unescape(found.group(1))
         sections[caption] = [
             html.unescape(name) for name in re.findall(r'<th scope="row"[^>]*>\s*<a [^>]*>([^<]+)</a>', block)
         ]
     return sections
-
-
-def main_content(response) -> str:
-    """The page without the navigation sidebar (which lists every page)."""
-    page = response.content.decode()
-    return page.split('id="content-start"', 1)[-1] if 'id="content-start"' in page else page
 
 
 # --- 1. the index is grouped by what staff do ------------------------------------------------
