@@ -1,9 +1,12 @@
-"""Admin for clients, grants, tokens, consents and signing keys. Secrets and keys are never displayed.
+"""Admin for apps (clients), APIs, tokens, consents and signing keys. Secrets and keys are never listed.
 
-A new client's secret is shown once, on the hand-over panel the response to its creation renders
-(never stored in a message, which would put it in a cookie or the session).
+A new app's secret is shown once, on the hand-over page. The POST that made it stores it in the
+server-side session and redirects (so a reload cannot resubmit the form); the page that follows
+takes it out of the session as it shows it, so neither a reload nor another staff member sees it
+again. It is never put in a message, which could sit in a cookie.
 """
 
+import copy
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -11,12 +14,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import FieldOpts, FieldsetSpec, StrOrPromise
@@ -26,6 +30,7 @@ from accounts.models import User
 from accounts.user_page import USER_PAGE_SECTIONS, UserPageSection
 from audit.actions import Action
 from audit.services import audit_record
+from ground.admin_columns import short_date, shorten
 
 from .apis import api_delete, api_settings, role_change_record, role_settings
 from .client_configuration import registration_access_tokens_revoke
@@ -34,7 +39,9 @@ from .consent import consent_revoke
 from .forms import ApiAdminForm, ClientAdminForm
 from .logout import logout_delivery_retry
 from .models import (
+    KEY_ALGORITHMS,
     AccessToken,
+    Algorithm,
     Api,
     ApiScope,
     ClaimDefinition,
@@ -76,17 +83,26 @@ DISCOURAGED_FIELDSET: tuple[StrOrPromise, FieldOpts] = (
         "description": _(
             "Response types other than “code” (the implicit and hybrid flows) send tokens through the "
             "browser, where they leak: into browser history, into Referer headers sent to other "
-            "sites, and into proxy and server logs (RFC 9700 §2.1.2). Use the code flow with PKCE; "
-            "turn these on only for an older app that cannot do without them. Its tokens from the "
-            "browser then live at most 5 minutes and never come with a refresh token."
+            "sites, and into proxy and server logs. Use the code flow with PKCE; turn these on only "
+            "for an older app that cannot do without them. Its tokens from the browser then live at "
+            "most 5 minutes and never come with a refresh token."
         ),
     },
 )
+
+# The session key holding secrets made by the last POST until the page after it shows them.
+HANDOVER_SESSION_KEY = "porchlight_admin_new_secrets"
 
 # DOT registers its own admin classes for whatever models are swapped in; ours replace them.
 for _model in (Client, AccessToken, RefreshToken, IDToken, Grant, DeviceGrant):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
+
+
+def person_label(user: User) -> str:
+    """Return "Robin Ames (robin)", or the username alone for someone with no name on file."""
+    full_name = user.get_full_name()
+    return f"{full_name} ({user.get_username()})" if full_name else user.get_username()
 
 
 def handover_panel(client: Client, number: int, urls: dict[str, str]) -> dict[str, Any]:
@@ -134,41 +150,91 @@ def handover_panel(client: Client, number: int, urls: dict[str, str]) -> dict[st
         "signs_people_in": signs_people_in,
         "uses_code": GrantType.AUTHORIZATION_CODE in description["grant_types"],
         "env": "\n".join(env),
+        # Tall enough for every line, so nothing is hidden behind a scroll bar.
+        "env_rows": len(env) + 1,
     }
+
+
+class KindFilter(admin.SimpleListFilter):
+    """Whether the app keeps a secret, in the words of the add page's kinds."""
+
+    title = _("kind of app")
+    parameter_name = "client_type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
+        return [
+            (Client.CLIENT_CONFIDENTIAL, _("Has a secret (web server or machine-to-machine)")),
+            (Client.CLIENT_PUBLIC, _("No secret (single-page or native)")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Client]) -> QuerySet[Client]:
+        if self.value() in (Client.CLIENT_CONFIDENTIAL, Client.CLIENT_PUBLIC):
+            return queryset.filter(client_type=self.value())
+        return queryset
+
+
+class TrustedFilter(admin.SimpleListFilter):
+    """DOT's ``skip_authorization``, in the form's words."""
+
+    title = _("trusted first-party app")
+    parameter_name = "trusted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
+        return [("yes", _("Trusted: no consent page")), ("no", _("Asks people to allow access"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Client]) -> QuerySet[Client]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(skip_authorization=self.value() == "yes")
+        return queryset
+
+
+class IdTokenSignatureFilter(admin.ChoicesFieldListFilter):
+    title = _("ID token signature")
 
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin[Client]):
     form = ClientAdminForm
-    list_display = (
-        "name",
-        "client_id",
-        "kind",
-        "grant_type_list",
-        "skip_authorization",
-        "registration_source",
-        "created",
+    # Short columns that fit beside the filters at 1280 px; the app's page has the rest.
+    list_display = ("name", "client_id_short", "kind", "trusted", "source", "created_on")
+    list_filter = (
+        KindFilter,
+        TrustedFilter,
+        "require_mfa",
+        "release_groups",
+        ("algorithm", IdTokenSignatureFilter),
     )
-    list_filter = ("client_type", "skip_authorization", "require_mfa", "release_groups", "algorithm")
     search_fields = ("name", "client_id", "redirect_uris")
     readonly_fields = ("client_id", "created", "updated", "registration_access")
     actions = ["reset_secret", "revoke_registration_access_token"]
-    raw_id_fields = ("user",)
+    # A search box that names the person (PersonAutocompleteJsonView), not a bare id.
+    autocomplete_fields = ("user",)
     filter_horizontal = ("allowed_scopes",)
     # DOT's get_absolute_url names a page Porchlight does not serve; the developer settings
     # panel is linked from the change page instead.
     view_on_site = False
     change_form_template = "admin/oidc_provider/client/change_form.html"
 
-    @admin.display(description="kind of app")
+    @admin.display(description=_("kind of app"))
     def kind(self, obj: Client) -> str:
         return Kind.LABELS[Kind.of(obj)]
 
-    @admin.display(description="grant types")
-    def grant_type_list(self, obj: Client) -> str:
-        return ", ".join(
-            GrantType(value).label for value in obj.grant_types or [] if value in GrantType.values
-        )
+    @admin.display(description=_("client ID"), ordering="client_id")
+    def client_id_short(self, obj: Client) -> str:
+        # The whole ID is on the app's page and its hand-over page; here, enough to tell apart.
+        return format_html('<code title="{}">{}</code>', obj.client_id, shorten(obj.client_id, 14))
+
+    @admin.display(description=_("trusted (no consent page)"), boolean=True, ordering="skip_authorization")
+    def trusted(self, obj: Client) -> bool:
+        return bool(obj.skip_authorization)
+
+    @admin.display(description=_("added by"), ordering="registration_source")
+    def source(self, obj: Client) -> str:
+        return gettext("the app itself") if obj.registered_itself else gettext("staff")
+
+    @admin.display(description=_("added"), ordering="created")
+    def created_on(self, obj: Client) -> str:
+        return short_date(obj.created)
 
     def _kind(self, request: HttpRequest, obj: Client | None) -> str:
         if obj is not None:
@@ -281,9 +347,21 @@ class ClientAdmin(admin.ModelAdmin[Client]):
         self, request: HttpRequest, obj: Client | None = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm[Client]]:
         form = super().get_form(request, obj, change=change, **kwargs)
+        # The generated class shares its declared fields with ClientAdminForm: change copies only.
+        fields = form.base_fields = {name: copy.deepcopy(field) for name, field in form.base_fields.items()}
         if obj is None:
             # The kind was chosen on the page before; it shows above the form.
-            form.base_fields["kind"].widget = form.base_fields["kind"].hidden_widget()
+            fields["kind"].widget = fields["kind"].hidden_widget()
+            if "new_client_secret" in fields:
+                # A new app has no secret to keep.
+                fields["new_client_secret"].help_text = _(
+                    "Leave blank and Porchlight makes a strong secret, shown once after saving. "
+                    "A secret you type must be at least 32 random characters."
+                )
+        owner = fields.get("user")
+        if isinstance(owner, forms.ModelChoiceField):
+            # The chosen owner shows by name, as the search box's answers do.
+            owner.label_from_instance = person_label  # type: ignore[method-assign,assignment]
         return form
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, str | list[str]]:
@@ -333,13 +411,17 @@ class ClientAdmin(admin.ModelAdmin[Client]):
     ) -> HttpResponse:
         if "_popup" in request.POST:
             return super().response_add(request, obj, post_url_continue)
-        messages.success(request, f"“{obj.name}” was added.")
-        return self._handover(request, [obj], title=f"{obj.name} is ready")
+        messages.success(request, gettext("The app “%(name)s” was added.") % {"name": obj.name})
+        return self._handover_next(request, [obj], title=gettext("%(name)s is ready") % {"name": obj.name})
 
     def response_change(self, request: HttpRequest, obj: Client) -> HttpResponse:
         if obj.new_secret:
-            messages.success(request, f"“{obj.name}” was changed and has a new secret.")
-            return self._handover(request, [obj], title=f"New secret for {obj.name}")
+            messages.success(
+                request, gettext("The app “%(name)s” was changed and has a new secret.") % {"name": obj.name}
+            )
+            return self._handover_next(
+                request, [obj], title=gettext("New secret for %(name)s") % {"name": obj.name}
+            )
         return super().response_change(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Client) -> None:
@@ -351,6 +433,11 @@ class ClientAdmin(admin.ModelAdmin[Client]):
 
     def get_urls(self) -> list[URLPattern]:
         urls = [
+            path(
+                "new-settings/",
+                self.admin_site.admin_view(self.new_settings_view),
+                name="oidc_provider_client_new_settings",
+            ),
             path(
                 "<path:object_id>/handover/",
                 self.admin_site.admin_view(self.handover_view),
@@ -367,7 +454,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
     def _client_or_404(self, request: HttpRequest, object_id: str) -> Client:
         client = self.get_object(request, object_id)
         if client is None:
-            raise Http404("No such client.")
+            raise Http404("No such app.")
         if not self.has_view_or_change_permission(request, client):
             raise PermissionDenied
         return client
@@ -375,7 +462,32 @@ class ClientAdmin(admin.ModelAdmin[Client]):
     def handover_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Show what to hand the app's developer (no secret: it was shown once)."""
         client = self._client_or_404(request, object_id)
-        return self._handover(request, [client], title=f"Settings for {client.name}")
+        return self._handover(
+            request, [client], title=gettext("Settings for %(name)s") % {"name": client.name}
+        )
+
+    def new_settings_view(self, request: HttpRequest) -> HttpResponse:
+        """Show the apps just made or given a new secret, with the secret: once, then never again."""
+        pending = request.session.pop(HANDOVER_SESSION_KEY, None)
+        if not isinstance(pending, dict) or not pending.get("secrets"):
+            messages.info(
+                request,
+                gettext(
+                    "A secret is shown only once, on the page after it is made. "
+                    "If it was not copied, reset it to get a new one."
+                ),
+            )
+            return redirect(reverse("admin:oidc_provider_client_changelist"))
+        secrets: dict[str, str] = pending["secrets"]
+        clients = []
+        for pk, secret in secrets.items():
+            client = self.get_object(request, pk)
+            if client is not None and self.has_view_or_change_permission(request, client):
+                client.new_secret = secret or None
+                clients.append(client)
+        if not clients:
+            return redirect(reverse("admin:oidc_provider_client_changelist"))
+        return self._handover(request, clients, title=str(pending.get("title", "")))
 
     def reset_secret_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Ask, then give the client a new secret and show it once."""
@@ -387,17 +499,27 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             return self._redirect_to(client)
         if request.method == "POST":
             client.new_secret = client_secret_set(client=client, actor=request.user)
-            return self._handover(request, [client], title=f"New secret for {client.name}")
+            return self._handover_next(
+                request, [client], title=gettext("New secret for %(name)s") % {"name": client.name}
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": client,
-            "title": f"Reset the secret of {client.name}?",
+            "title": gettext("Reset the secret of %(name)s?") % {"name": client.name},
         }
         return TemplateResponse(request, "admin/oidc_provider/client/reset_secret.html", context)
 
     def _redirect_to(self, client: Client) -> HttpResponse:
         return redirect(reverse("admin:oidc_provider_client_change", args=[client.pk]))
+
+    def _handover_next(self, request: HttpRequest, clients: list[Client], *, title: str) -> HttpResponse:
+        """Keep the new secrets for the next page alone, and send the browser there (POST, redirect, GET)."""
+        request.session[HANDOVER_SESSION_KEY] = {
+            "title": title,
+            "secrets": {str(client.pk): client.new_secret or "" for client in clients},
+        }
+        return redirect(reverse("admin:oidc_provider_client_new_settings"))
 
     def _handover(self, request: HttpRequest, clients: list[Client], *, title: str) -> HttpResponse:
         urls = provider_urls()
@@ -420,9 +542,9 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             return gettext("Revoked: the app can no longer read, change or delete its registration")
         issued = registration.access_token_issued
         if issued is None:
-            return gettext("Live: the app can read, change and delete its registration (RFC 7592)")
+            return gettext("Live: the app can read, change and delete its registration")
         return gettext(
-            "Live (issued %(issued)s UTC): the app can read, change and delete its registration (RFC 7592)"
+            "Live (issued %(issued)s UTC): the app can read, change and delete its registration"
         ) % {"issued": f"{issued:%Y-%m-%d %H:%M}"}
 
     # Staff who may only view clients see neither client action (Django offers an action
@@ -446,15 +568,17 @@ class ClientAdmin(admin.ModelAdmin[Client]):
         else:
             messages.warning(request, gettext("None of these apps has a live registration access token."))
 
-    @admin.action(description="Reset the client secret (shown once)", permissions=["change"])
+    @admin.action(description=_("Reset the apps' client secrets (each shown once)"), permissions=["change"])
     def reset_secret(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
         clients = list(queryset.filter(client_type=Client.CLIENT_CONFIDENTIAL))
         if not clients:
-            messages.error(request, "None of these apps can keep a secret, so none has one to reset.")
+            messages.error(
+                request, gettext("None of these apps can keep a secret, so none has one to reset.")
+            )
             return None
         for client in clients:
             client.new_secret = client_secret_set(client=client, actor=request.user)
-        return self._handover(request, clients, title="New client secrets")
+        return self._handover_next(request, clients, title=gettext("New client secrets"))
 
 
 def _audit_token_revoke(request: HttpRequest, token: AccessToken | RefreshToken, kind: str) -> None:
@@ -563,13 +687,37 @@ class DeviceGrantAdmin(admin.ModelAdmin[DeviceGrant]):
         return False
 
 
+def key_usage() -> list[dict[str, Any]]:
+    """Return, per key algorithm, the key signing now and what it signs: ID tokens, access tokens."""
+    id_tokens = dict(Client.objects.values_list("algorithm").annotate(count=Count("pk")))
+    access_tokens = dict(
+        Client.objects.filter(access_token_format=Client.AccessTokenFormat.JWT)
+        .values_list("access_token_algorithm")
+        .annotate(count=Count("pk"))
+    )
+    apis = dict(Api.objects.values_list("algorithm").annotate(count=Count("pk")))
+    active = {key.algorithm: key for key in SigningKey.objects.filter(state=SigningKey.State.ACTIVE)}
+    return [
+        {
+            "algorithm": algorithm,
+            "key": active.get(algorithm),
+            "is_default": algorithm == Algorithm.RS256,
+            "id_token_apps": id_tokens.get(algorithm, 0),
+            "access_token_apps": access_tokens.get(algorithm, 0),
+            "apis": apis.get(algorithm, 0),
+        }
+        for algorithm in KEY_ALGORITHMS
+    ]
+
+
 @admin.register(SigningKey)
 class SigningKeyAdmin(admin.ModelAdmin[SigningKey]):
-    list_display = ("algorithm", "kid", "state", "created", "activated_at", "retired_at")
+    list_display = ("algorithm", "key_id", "state", "created_on", "activated_on", "retired_on")
     list_filter = ("algorithm", "state")
     fields = ("algorithm", "kid", "state", "created", "activated_at", "retired_at")
     readonly_fields = fields
     actions = ["rotate_now", "retire"]
+    change_list_template = "admin/oidc_provider/signingkey/change_list.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -577,18 +725,73 @@ class SigningKeyAdmin(admin.ModelAdmin[SigningKey]):
     def has_change_permission(self, request: HttpRequest, obj: SigningKey | None = None) -> bool:
         return False
 
-    @admin.action(description="Rotate now: a new key signs for these keys' algorithms")
+    def has_rotate_permission(self, request: HttpRequest) -> bool:
+        """Rotating and retiring keys takes the model's change permission (rows are never edited)."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.display(description=_("key ID"), ordering="kid")
+    def key_id(self, obj: SigningKey) -> str:
+        return format_html('<code title="{}">{}</code>', obj.kid, shorten(obj.kid, 16))
+
+    @admin.display(description=_("created"), ordering="created")
+    def created_on(self, obj: SigningKey) -> str:
+        return short_date(obj.created)
+
+    @admin.display(description=_("signing since"), ordering="activated_at")
+    def activated_on(self, obj: SigningKey) -> str:
+        return short_date(obj.activated_at)
+
+    @admin.display(description=_("retired"), ordering="retired_at")
+    def retired_on(self, obj: SigningKey) -> str:
+        return short_date(obj.retired_at)
+
+    def get_urls(self) -> list[URLPattern]:
+        rotate = path(
+            "rotate/",
+            self.admin_site.admin_view(self.rotate_view),
+            name="oidc_provider_signingkey_rotate",
+        )
+        return [rotate, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        context = {
+            "key_usage": key_usage(),
+            "may_rotate": self.has_rotate_permission(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def rotate_view(self, request: HttpRequest) -> HttpResponse:
+        """Ask, then give every algorithm a new signing key at once (as ``rotatekeys --force``)."""
+        if not self.has_rotate_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            steps = keys_rotate(force=True, actor=request.user)
+            messages.success(request, "; ".join(str(step) for step in steps) or gettext("Nothing to do."))
+            return redirect(reverse("admin:oidc_provider_signingkey_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Rotate every signing key now?"),
+            "key_usage": key_usage(),
+        }
+        return TemplateResponse(request, "admin/oidc_provider/signingkey/rotate.html", context)
+
+    @admin.action(
+        description=_("Rotate now: a new key signs for these keys' algorithms"), permissions=["rotate"]
+    )
     def rotate_now(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
         algorithms = sorted(set(queryset.values_list("algorithm", flat=True)))
         steps = keys_rotate(force=True, algorithms=algorithms, actor=request.user)
-        messages.success(request, "; ".join(str(step) for step in steps) or "Nothing to do.")
+        messages.success(request, "; ".join(str(step) for step in steps) or gettext("Nothing to do."))
 
     @admin.action(
-        description="Retire: stop signing with these keys (still published until their tokens expire)"
+        description=_("Retire: stop signing with these keys (still published until their tokens expire)"),
+        permissions=["rotate"],
     )
     def retire(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
         steps = [step for key in queryset for step in key_retire(key=key, actor=request.user)]
-        messages.success(request, "; ".join(str(step) for step in steps) or "Nothing to do.")
+        messages.success(request, "; ".join(str(step) for step in steps) or gettext("Nothing to do."))
 
 
 @admin.register(Consent)

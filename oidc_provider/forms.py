@@ -22,8 +22,8 @@ GRANT_TYPE_LABELS: dict[str, StrOrPromise] = {
     GrantType.AUTHORIZATION_CODE: _("Sign people in (authorization code flow)"),
     GrantType.REFRESH_TOKEN: _("Keep people signed in (refresh tokens)"),
     GrantType.CLIENT_CREDENTIALS: _("Call APIs as itself, with no person (client credentials)"),
-    GrantType.DEVICE_CODE: _("Sign in on a TV, console or command line (device code, RFC 8628)"),
-    GrantType.TOKEN_EXCHANGE: _("Call another API on a person's behalf (token exchange, RFC 8693)"),
+    GrantType.DEVICE_CODE: _("Sign in on a TV, console or command line (device code)"),
+    GrantType.TOKEN_EXCHANGE: _("Call another API on a person's behalf (token exchange)"),
 }
 
 LABELS: dict[str, StrOrPromise] = {
@@ -43,6 +43,10 @@ LABELS: dict[str, StrOrPromise] = {
     "algorithm": _("ID token signature"),
     "access_token_algorithm": _("Access token signature"),
     "user": _("Owner"),
+    "may_introspect": _("May look up other apps' tokens"),
+    "require_pkce": _("Require PKCE"),
+    "access_token_format": _("Access token format"),
+    "token_exchange_apis": _("May swap tokens of these APIs"),
 }
 HELP: dict[str, StrOrPromise] = {
     "name": _("People see it when they sign in and on their Connected apps page. Must be unique."),
@@ -61,12 +65,36 @@ HELP: dict[str, StrOrPromise] = {
         "http://localhost:PORT, http://127.0.0.1:PORT or http://[::1]:PORT only for public clients."
     ),
     "skip_authorization": _("For your organisation's own apps: people are not asked to allow access."),
-    "algorithm": _("RS256 works with every library; ES256 and EdDSA are smaller and faster."),
-    "access_token_algorithm": _(
-        "For JWT access tokens. Every resource server accepts RS256 (RFC 9068); "
-        "choose ES256 or EdDSA only if all of this app's APIs accept it."
+    # The protocol references behind these lines are in docs/clients.md, for the developers who
+    # need them; the form says what each setting does for the people using the app.
+    "algorithm": _(
+        "How the app checks that sign-ins really come from here. RS256 works with every library; "
+        "ES256 and EdDSA are smaller and faster."
     ),
-    "user": _("Optional: the person responsible for this app."),
+    "access_token_algorithm": _(
+        "Every API can check RS256. Choose ES256 or EdDSA only if all the APIs this app calls accept it."
+    ),
+    "access_token_format": _(
+        "Self-contained tokens let APIs work without asking Porchlight; opaque ones reveal nothing "
+        "to the app and can be withdrawn at once."
+    ),
+    "require_pkce": _(
+        "A one-time check that stops a stolen sign-in code being used by someone else. Apps without "
+        "a secret always use it; turn it off only if this app's library cannot, and it then must "
+        "send a nonce instead."
+    ),
+    "may_introspect": _(
+        "For an API's back end: it may ask Porchlight whether any app's access token is still "
+        "valid and whose it is. Leave off for ordinary apps."
+    ),
+    "token_exchange_apis": _(
+        "For an API's own back end: it may trade a person's access token it received for one to "
+        "another API, acting for the same person."
+    ),
+    "require_signed_request_object": _(
+        "The app must sign its sign-in requests with its own key, so nobody can alter them on the way."
+    ),
+    "user": _("Optional: the person responsible for this app. Type a name, username or e-mail address."),
     "subject_type": _(
         "Pairwise: each sector (the host of the sector identifier URI, else of the redirect "
         "URIs) gets its own identifier for a person, so unrelated apps cannot match up their users."

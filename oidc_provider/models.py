@@ -131,8 +131,9 @@ class Client(AbstractApplication):
     )
 
     class AccessTokenFormat(models.TextChoices):
-        JWT = "jwt", _("JWT (RFC 9068): resource servers can validate it locally against JWKS")
-        OPAQUE = "opaque", _("Opaque: resource servers must introspect it")
+        # RFC 9068 JWT access tokens, or opaque ones the API introspects (RFC 7662); docs/clients.md.
+        JWT = "jwt", _("Self-contained (JWT): APIs check it themselves, without asking Porchlight")
+        OPAQUE = "opaque", _("Opaque: APIs must ask Porchlight what it means (introspection)")
 
     access_token_format = models.CharField(
         _("access token format"),
@@ -330,8 +331,8 @@ class Client(AbstractApplication):
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
-        verbose_name = _("client")
-        verbose_name_plural = _("clients")
+        verbose_name = _("app")
+        verbose_name_plural = _("apps")
 
     def natural_key(self) -> tuple[str]:
         return (self.client_id,)
@@ -1170,7 +1171,7 @@ class Role(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="roles",
-        verbose_name=_("client"),
+        verbose_name=_("app"),
     )
     users = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="oidc_roles", verbose_name=_("users")

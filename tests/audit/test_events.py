@@ -291,7 +291,7 @@ def test_audit_events_never_hold_a_secret(visitor, user, rp, client, staff):
         "/accounts/password/",
         {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
     )
-    handover = staff.post(f"/admin/oidc_provider/client/{rp.model.pk}/reset-secret/")
+    handover = staff.post(f"/admin/oidc_provider/client/{rp.model.pk}/reset-secret/", follow=True)
     new_secret = handover.context["panels"][0]["secret"]
     assert new_secret and new_secret != rp.client_secret
     secrets.append(new_secret)

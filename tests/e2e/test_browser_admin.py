@@ -70,8 +70,8 @@ def test_browser_admin_registers_a_web_app_whose_copied_settings_complete_a_code
 ):
     page = context.new_page()
     staff_signs_in(page, issuer)
-    page.get_by_role("link", name="Clients").click()
-    page.get_by_role("link", name="Add client").click()
+    page.get_by_role("link", name="Apps", exact=True).click()
+    page.get_by_role("link", name="Add app").click()
     page.get_by_role("link", name="Web server app").click()
     # The admin's add form focuses its first field once loaded (change_form.js): type after that,
     # or the focus moves into Name halfway through filling another field.
