@@ -15,8 +15,8 @@ SERVERS = ("gunicorn", "granian")
 RELOAD_OVERLAP = 10
 
 
-def _count(name: str, default: int) -> int:
-    value = os.environ.get(name) or str(default)
+def _count(name: str, configured: str | None, default: int) -> int:
+    value = configured or str(default)
     try:
         number = int(value)
     except ValueError:
@@ -58,8 +58,8 @@ def gunicorn_command() -> list[str]:
 def granian_command() -> list[str]:
     """Return the command line that runs Granian with Porchlight's settings (the environment)."""
     bind = os.environ.get("PORCHLIGHT_BIND", "127.0.0.1:8000")
-    workers = _count("PORCHLIGHT_WORKERS", (os.cpu_count() or 1) * 2)
-    threads = _count("PORCHLIGHT_THREADS", 1)
+    workers = _count("PORCHLIGHT_WORKERS", os.environ.get("PORCHLIGHT_WORKERS"), (os.cpu_count() or 1) * 2)
+    threads = _count("PORCHLIGHT_THREADS", os.environ.get("PORCHLIGHT_THREADS"), 1)
     # Read by each worker (porchlight/granian_wsgi.py, ops/metrics.py) from the environment.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder(bind))
     return [
