@@ -84,8 +84,6 @@ class RequestEnviron:
         self.app = app
         # Granian copies the process environment when its worker starts; so does this.
         self.process = dict(os.environ)
-        self.behind_proxy = settings.PORCHLIGHT["BEHIND_PROXY"]
-        self.proxies = settings.PORCHLIGHT["TRUSTED_PROXIES"]
 
     def environ(self, environ: Environ) -> Environ:
         """Return the part of ``environ`` that describes the request."""
@@ -95,9 +93,9 @@ class RequestEnviron:
             request_set = key in ALWAYS_SET or key.startswith("wsgi.")
             if request_set or ((key.startswith("HTTP_") or key in OPTIONAL) and process.get(key) != value):
                 kept[key] = value
-        if not self.behind_proxy:
+        if not settings.PORCHLIGHT["BEHIND_PROXY"]:
             return kept
-        if not _trusted(kept.get("REMOTE_ADDR", ""), self.proxies):
+        if not _trusted(kept.get("REMOTE_ADDR", ""), settings.PORCHLIGHT["TRUSTED_PROXIES"]):
             for key in PROXY_HEADERS:
                 kept.pop(key, None)
         elif proto := kept.get("HTTP_X_FORWARDED_PROTO"):
