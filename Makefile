@@ -56,10 +56,11 @@ run: $(STAMP)
 	@echo "  Demo user:     username=demo  password=porchlight-demo"
 	@echo "  Admin:         $(PORCHLIGHT_ISSUER)/admin/ (create a superuser: $(PY) manage.py createsuperuser)"
 	@echo ""
-	@# The task worker (back-channel logout deliveries) runs beside gunicorn and stops with it.
+	@# The task worker (back-channel logout deliveries) runs beside the server and stops with it.
+	@# `manage.py serve` becomes the server PORCHLIGHT_SERVER names: gunicorn (default) or granian.
 	$(PY) manage.py db_worker --no-reload & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(VENV)/bin/gunicorn -c porchlight/gunicorn.conf.py
+	$(PY) manage.py serve
 
 # The browser tests need Debian's chromium; install it when missing (root on CI machines).
 chromium:
@@ -75,9 +76,11 @@ redis:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
 # Both databases' suites run at once (TEST_JOBS=1: one after the other), each on PYTEST_WORKERS
-# processes (pytest-xdist): most of the suite waits on live servers, gunicorn nodes and Chromium,
+# processes (pytest-xdist): most of the suite waits on live servers, server nodes and Chromium,
 # so more processes than cores keep the cores busy. Each suite's output is printed whole when it
-# ends; either failing fails `make test`.
+# ends; either failing fails `make test`. The nodes tests start with `manage.py serve`
+# (tests/cluster.py) run under gunicorn on SQLite and under Granian on PostgreSQL, so each runs
+# under both servers once per `make test`.
 TEST_JOBS ?= 2
 PYTEST_WORKERS ?= 3
 PYTEST := $(PY) -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --durations=25
@@ -108,12 +111,12 @@ docs: $(TEST_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 test-sqlite: $(TEST_STAMP) $(NODE_STAMP)
-	@echo "=== test suite on SQLite ==="
-	$(PYTEST)
+	@echo "=== test suite on SQLite, server nodes under gunicorn ==="
+	PORCHLIGHT_TEST_SERVER=gunicorn $(PYTEST)
 
 test-postgres: $(TEST_STAMP) $(NODE_STAMP)
-	@echo "=== test suite on PostgreSQL 15 (throwaway cluster) ==="
-	$(PY) tests/pg_cluster.py $(PYTEST)
+	@echo "=== test suite on PostgreSQL 15 (throwaway cluster), server nodes under Granian ==="
+	PORCHLIGHT_TEST_SERVER=granian $(PY) tests/pg_cluster.py $(PYTEST)
 
 # The part that needs no server, browser or second node: seconds to a minute.
 test-fast: $(TEST_STAMP)

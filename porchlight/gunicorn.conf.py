@@ -70,6 +70,10 @@ accesslog = os.environ.get("PORCHLIGHT_ACCESS_LOG", "-") or None
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 logger_class = RedactingLogger
 wsgi_app = "porchlight.wsgi:application"
+# No peer's X-Forwarded-Proto changes the scheme here, nor may any peer set SCRIPT_NAME by header:
+# the application judges forwarded headers by PORCHLIGHT_TRUSTED_PROXIES (ops/wsgi_environ.py), as
+# it does under Granian. Headers spelled with an underscore are dropped (gunicorn's header_map).
+forwarded_allow_ips = ""
 
 # gunicorn 27's control socket defaults to one path in the home directory, shared by every
 # instance of the same user (two instances delete each other's); off unless a path is given.

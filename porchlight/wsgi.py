@@ -7,6 +7,7 @@ from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.db import connections
 
 from ops.malformed_requests import CONTENT_TYPE_ERROR
+from ops.wsgi_environ import RequestEnviron
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "porchlight.settings")
 
@@ -35,7 +36,7 @@ class Handler(WSGIHandler):
 
 # As django.core.wsgi.get_wsgi_application() does, with the request class above.
 django.setup(set_prefix=False)
-application = Handler()
+application = RequestEnviron(Handler())
 # gunicorn loads this module in its master and forks the workers from it (preload_app), and
 # each worker keeps its database connection between requests: no worker may inherit one the
 # master opened (SQLite and libpq connections must not cross fork()).

@@ -1,4 +1,8 @@
-"""A PostgreSQL cluster the test owns (it can stop and restart it), gunicorn nodes on it, a Redis."""
+"""A PostgreSQL cluster the test owns (it can stop and restart it), server nodes on it, a Redis.
+
+A node is the provider started as an operator starts it, with `manage.py serve`: under gunicorn,
+or under Granian when PORCHLIGHT_TEST_SERVER=granian (the Makefile runs the PostgreSQL suite so).
+"""
 
 import atexit
 import os
@@ -20,8 +24,6 @@ import requests
 from tests.environment import ROOT, clean_environment
 from tests.pg_cluster import PG_BIN, as_owner, ensure_installed
 from tests.pg_cluster import free_port as free_pg_port
-
-BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
@@ -177,11 +179,38 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=5)
 
 
+# The server nodes run under: gunicorn (the default) or granian, as PORCHLIGHT_SERVER chooses.
+TEST_SERVER = os.environ.get("PORCHLIGHT_TEST_SERVER") or "gunicorn"
+
+
+def wait_until_serving(base: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Wait until ``base`` answers discovery; fail with the log's end if the server exits or hangs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(base + "/.well-known/openid-configuration", timeout=2, allow_redirects=False)
+            return
+        except requests.ConnectionError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.1)
+
+
 @contextmanager
-def gunicorn_node(
-    env: dict[str, str], log: Path, *, workers: int = 1, port: int | None = None
+def server_node(
+    env: dict[str, str],
+    log: Path,
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    server: str | None = None,
+    process: list[subprocess.Popen] | None = None,
 ) -> Iterator[str]:
-    """Serve the provider under gunicorn on ``port`` (a free loopback one by default); yield its URL."""
+    """Serve the provider with `manage.py serve` on ``port`` (a free loopback one by default); yield its URL.
+
+    ``server`` is gunicorn or granian (PORCHLIGHT_TEST_SERVER's choice by default); ``process``,
+    when given, receives the server's process (a test that signals it).
+    """
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -189,28 +218,23 @@ def gunicorn_node(
         "PORCHLIGHT_BIND": f"127.0.0.1:{port}",
         "PORCHLIGHT_ISSUER": env.get("PORCHLIGHT_ISSUER", base),
         "PORCHLIGHT_WORKERS": str(workers),
+        "PORCHLIGHT_SERVER": server or TEST_SERVER,
     }
     with log.open("ab") as output:
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "porchlight/gunicorn.conf.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=output,
+        running = subprocess.Popen(
+            [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, stdout=output, stderr=output
         )
+    if process is not None:
+        process.append(running)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(base + "/.well-known/openid-configuration", timeout=2)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"gunicorn did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.1)
+        wait_until_serving(base, running, log)
         yield base
     finally:
-        stop(server)
+        stop(running)
+
+
+# The name the tests knew when every node ran gunicorn.
+gunicorn_node = server_node
 
 
 @contextmanager

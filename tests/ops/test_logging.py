@@ -1,4 +1,4 @@
-"""Request ids and log lines under gunicorn: one JSON line per request, probes left out, no secrets."""
+"""Request ids and log lines under the server: one JSON line per request, probes left out, no secrets."""
 
 import json
 import time
@@ -39,7 +39,7 @@ def access_lines(output: Path) -> list[dict]:
             entry = json.loads(line)
         except ValueError:
             continue
-        if entry.get("logger") == "gunicorn.access":
+        if entry.get("logger") in ("gunicorn.access", "granian.access"):
             lines.append(entry)
     return lines
 

@@ -1,0 +1,109 @@
+"""The WSGI environ Django sees: the request's own keys, and forwarded headers only from our proxies.
+
+Applied in porchlight/wsgi.py, under gunicorn and Granian alike (``manage.py serve``):
+
+- Granian builds each request's environ on a copy of the whole process environment, so
+  ``DATABASE_URL``, ``PORCHLIGHT_SECRET_KEY`` and the key-encryption keys would sit in
+  ``request.META``, where an error report or any page that shows META would print them. Only the
+  CGI variables of the request (RFC 3875 §4.1), ``HTTP_*`` header variables and ``wsgi.*`` keys
+  (PEP 3333) are kept; a header variable or optional CGI variable whose name *and* value equal a
+  process environment variable's (``HTTP_PROXY`` set for outbound requests) came from the
+  environment, not from the request, and is dropped too.
+- ``X-Forwarded-Proto`` and ``X-Forwarded-Host`` are what a proxy says about the client's
+  connection, and with ``PORCHLIGHT_BEHIND_PROXY`` Django reads them on every request
+  (``SECURE_PROXY_SSL_HEADER``, ``USE_X_FORWARDED_HOST``). They count only when the direct peer
+  is one of ``PORCHLIGHT_TRUSTED_PROXIES``, as ``X-Forwarded-For`` does (ground/client_address.py):
+  from any other peer they are removed. From a trusted proxy, ``X-Forwarded-Proto`` also sets
+  ``wsgi.url_scheme``, so the request's scheme is the client's under either server
+  (gunicorn.conf.py trusts no peer itself and leaves this to this module).
+
+Header names with an underscore (``X_Forwarded_For``) become the same variable as the hyphenated
+name. gunicorn drops such headers before the environ is built (its ``header_map``); Granian maps
+them, and this module cannot tell them apart once they are variables: docs/deployment.md says
+what the proxy in front of Granian must do about them.
+"""
+
+import ipaddress
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+
+from ground.client_address import parse_address
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApplication = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+# RFC 3875 §4.1 and what servers commonly add (REQUEST_URI, RAW_URI, REMOTE_PORT).
+# A server sets these on every request, so their value is the request's whatever the process
+# environment holds.
+ALWAYS_SET = frozenset(
+    {
+        "GATEWAY_INTERFACE",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "REMOTE_ADDR",
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "SERVER_SOFTWARE",
+    }
+)
+OPTIONAL = frozenset(
+    {
+        "AUTH_TYPE",
+        "CONTENT_LENGTH",
+        "CONTENT_TYPE",
+        "PATH_TRANSLATED",
+        "RAW_URI",
+        "REMOTE_HOST",
+        "REMOTE_PORT",
+        "REMOTE_USER",
+        "REQUEST_URI",
+    }
+)
+# What Django reads from a proxy (settings.py, with BEHIND_PROXY). X-Forwarded-For and RFC 7239's
+# Forwarded stay: client_address judges the first by the peer, and /metrics refuses a request
+# that carries a forwarded address it does not read (ops/metrics.py).
+PROXY_HEADERS = ("HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST")
+
+
+def _trusted(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    ip = parse_address(address)
+    return ip is not None and any(ip in network for network in networks)
+
+
+class RequestEnviron:
+    """Call ``app`` with the request's keys only, forwarded headers judged by the direct peer."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+        # Granian copies the process environment when its worker starts; so does this.
+        self.process = dict(os.environ)
+
+    def environ(self, environ: Environ) -> Environ:
+        """Return the part of ``environ`` that describes the request."""
+        process = self.process
+        kept: Environ = {}
+        for key, value in environ.items():
+            request_set = key in ALWAYS_SET or key.startswith("wsgi.")
+            if request_set or ((key.startswith("HTTP_") or key in OPTIONAL) and process.get(key) != value):
+                kept[key] = value
+        if not settings.PORCHLIGHT["BEHIND_PROXY"]:
+            return kept
+        if not _trusted(kept.get("REMOTE_ADDR", ""), settings.PORCHLIGHT["TRUSTED_PROXIES"]):
+            for key in PROXY_HEADERS:
+                kept.pop(key, None)
+        elif proto := kept.get("HTTP_X_FORWARDED_PROTO"):
+            # As Django reads SECURE_PROXY_SSL_HEADER: the first value.
+            scheme = proto.split(",", 1)[0].strip().lower()
+            if scheme in ("http", "https"):
+                kept["wsgi.url_scheme"] = scheme
+        return kept
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return self.app(self.environ(environ), start_response)
