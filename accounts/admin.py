@@ -218,9 +218,11 @@ class UserAdmin(DjangoUserAdmin):
         user = self.get_object(request, object_id)
         if user is not None:
             sections = sorted(USER_PAGE_SECTIONS, key=lambda section: section.order)
+            drawn = [(s.apart, {"template": s.template, "data": s.context(user)}) for s in sections]
             extra_context = {
                 **(extra_context or {}),
-                "user_sections": [{"template": s.template, "data": s.context(user)} for s in sections],
+                "user_sections": [section for apart, section in drawn if not apart],
+                "user_sections_apart": [section for apart, section in drawn if apart],
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -387,6 +389,7 @@ USER_PAGE_SECTIONS.extend(
                 "grace_days": settings.PORCHLIGHT["ACCOUNT_DELETION_GRACE_DAYS"],
             },
             order=100,
+            apart=True,
         ),
     ]
 )

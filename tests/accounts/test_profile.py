@@ -207,3 +207,72 @@ def test_profile_names_trusted_apps_that_received_a_field(logged_in, user, clien
     exchange(client, trusted, authorize(logged_in, trusted, scope="openid phone"))
     content = logged_in.get("/accounts/profile/").content.decode()
     assert seen_by(content, "Contact") == "No app can see this | Seen by: Intranet"
+
+
+SECTIONS = {
+    "name": {
+        "first_name": "Alicia",
+        "middle_name": "",
+        "last_name": "Liddell",
+        "nickname": "",
+        "preferred_username": "",
+    },
+    "address": {
+        "address_street_address": "1 Broad Street",
+        "address_locality": "Oxford",
+        "address_region": "",
+        "address_postal_code": "OX1 3AS",
+        "address_country": "United Kingdom",
+    },
+}
+
+
+def test_profile_page_is_sections_each_with_its_own_save(logged_in, user):
+    content = logged_in.get("/accounts/profile/").content.decode()
+    forms = re.findall(r'<form method="post"[^>]*class="card profile" id="section-([a-z]+)"', content)
+    assert forms == ["name", "contact", "address", "language", "about"]
+    for slug in forms:
+        body = content.split(f'id="section-{slug}"')[1].split("</form>")[0]
+        assert f'name="section" value="{slug}"' in body and 'type="submit" class="primary"' in body
+
+
+def test_profile_section_saves_only_its_fields(logged_in, user):
+    user.nickname, user.zoneinfo = "Al", "Europe/London"
+    user.save()
+    response = logged_in.post("/accounts/profile/", {"section": "address", **SECTIONS["address"]})
+    assert response.status_code == 302 and response["Location"] == "/accounts/profile/#section-address"
+    user.refresh_from_db()
+    assert (user.address_locality, user.address_postal_code) == ("Oxford", "OX1 3AS")
+    # Not posted, so not touched: the other sections keep what was stored.
+    assert (user.first_name, user.nickname, user.zoneinfo, user.phone_number) == (
+        "Alice",
+        "Al",
+        "Europe/London",
+        "+441632960000",
+    )
+    assert user.email == "alice@example.com" and user.email_verified is True
+
+
+def test_profile_section_ignores_fields_of_other_sections(logged_in, user):
+    logged_in.post("/accounts/profile/", {"section": "name", **SECTIONS["name"], "email": "x@example.com"})
+    user.refresh_from_db()
+    assert user.first_name == "Alicia" and user.email == "alice@example.com"
+
+
+def test_profile_section_error_is_shown_in_that_section_and_saves_nothing(logged_in, user):
+    response = logged_in.post(
+        "/accounts/profile/", {"section": "contact", "email": user.email, "phone_number": "1"}
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    contact = content.split('id="section-contact"')[1].split("</form>")[0]
+    assert "international format" in contact
+    assert 'role="alert"' not in content.split('id="section-contact"')[0]
+    assert 'value="Alice"' in content  # the Name section still shows what is stored
+    user.refresh_from_db()
+    assert user.phone_number == "+441632960000"
+
+
+def test_account_home_names_passkeys_with_two_step_sign_in(logged_in):
+    content = logged_in.get("/accounts/").content.decode()
+    assert ">Two-step sign-in and passkeys</a>" in content
