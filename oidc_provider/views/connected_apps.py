@@ -1,5 +1,7 @@
 """Connected apps: the apps a signed-in user has allowed, and revoking them (docs/design.md, gap 10)."""
 
+from datetime import datetime
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -10,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
+from django_stubs_ext import WithAnnotations
 
 from accounts.authentication import AuthenticatedHttpRequest
 
@@ -19,7 +22,12 @@ from ..models import AccessToken, Client, Consent, RefreshToken
 from ..names import host_shown
 
 
-def consents_with_last_use(consents: QuerySet[Consent]) -> QuerySet[Consent]:
+class _LastUse(TypedDict):
+    last_access: datetime | None
+    last_refresh: datetime | None
+
+
+def consents_with_last_use(consents: QuerySet[Consent]) -> "QuerySet[WithAnnotations[Consent, _LastUse]]":
     """Annotate each consent with when its app last got a token for its user, in the same query.
 
     An access token is issued at every sign-in and every refresh, a refresh token at sign-in
@@ -31,6 +39,14 @@ def consents_with_last_use(consents: QuerySet[Consent]) -> QuerySet[Consent]:
         return Subquery(tokens.order_by("-created").values("created")[:1])
 
     return consents.annotate(last_access=newest(AccessToken), last_refresh=newest(RefreshToken))
+
+
+# Quoted: django-stubs-ext's WithAnnotations cannot be subscripted at run time on Python 3.11.
+def last_used(consent: "WithAnnotations[Consent, _LastUse]") -> datetime | None:
+    """Return when the app of an annotated ``consent`` last got a token for its user, if on record."""
+    return max(
+        (when for when in (consent.last_access, consent.last_refresh) if when is not None), default=None
+    )
 
 
 def app_home(client: Client) -> str:
@@ -51,10 +67,7 @@ class ConnectedAppsView(LoginRequiredMixin, View):
             {
                 "consent": consent,
                 "home": app_home(consent.client),
-                "last_used": max(
-                    (when for when in (consent.last_access, consent.last_refresh) if when is not None),
-                    default=None,
-                ),
+                "last_used": last_used(consent),
                 "scopes": scope_descriptions(consent.scopes),
                 # Claims allowed by name (the claims parameter, OIDC Core 1.0 §5.5).
                 "claims": [(claim, claim_description(claim)) for claim in consent.claims or []],
