@@ -382,8 +382,13 @@ class ProfileForm(forms.ModelForm):
         if self.section is None:
             return None
         columns = {field.name for field in User._meta.concrete_fields}
-        derived = ["email_verified", "phone_number_verified", "attributes", "updated_at"]
-        return [*(name for name in self.fields if name in columns), *derived]
+        # What follows from this section's fields: a new address is unverified, attributes are
+        # stored together, and the profile's updated_at (auto_now) moves with every save.
+        follows = {"email": "email_verified", "phone_number": "phone_number_verified"}
+        derived = [follows[name] for name in self.fields if name in follows]
+        if self.attribute_fields:
+            derived.append("attributes")
+        return [*(name for name in self.fields if name in columns), *derived, "updated_at"]
 
     def save(self, commit: bool = True) -> User:
         user = super().save(commit=False)
