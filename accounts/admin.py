@@ -7,10 +7,12 @@ from oidc_provider, since accounts never imports it). Each section's buttons pos
 action URL; every action is audited.
 """
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
@@ -29,6 +31,7 @@ from audit.services import audit_record, events_about
 
 from .attributes import AttributesForm, attributes_defined
 from .export import admin as export_admin  # noqa: F401  (the user page's "Data" section)
+from .forms import language_choices, time_zone_choices
 from .invitations.forms import InviteForm, InviteImportForm
 from .invitations.services import (
     Invitee,
@@ -68,8 +71,65 @@ class AccountStateFilter(admin.SimpleListFilter):
         return users_in_state(queryset, state) if state in ACCOUNT_STATES else queryset
 
 
+# Plain words for the fields whose model help speaks in standards (the profile page's own
+# wording, accounts/forms.py, where the person edits the same fields).
+USER_FORM_HELP = {
+    "username": _("What they type to sign in: letters, digits and @ . + - _ only."),
+    "preferred_username": _("The username apps see; left empty, apps see the one they sign in with."),
+    "phone_number": _("With the country code, e.g. +44 20 7946 0000."),
+    "zoneinfo": _("Apps use it to show them times in their local time."),
+    "locale": _("The language apps should use with them."),
+    "is_active": _("They can sign in. The Danger zone above deactivates with an audit record and says more."),
+    "is_staff": _("They can sign in to this administration site."),
+    "is_superuser": _("They may do everything here, whatever their groups allow."),
+    "groups": _("Their groups decide what they may do here and which account policy applies to them."),
+    "user_permissions": _("Permissions given to this person alone, on top of their groups'."),
+}
+
+
+class UserForm(UserChangeForm):
+    """Django's user form without the password: staff never see or set one (a reset link does)."""
+
+    password = None  # type: ignore[assignment]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, text in USER_FORM_HELP.items():
+            if name in self.fields:
+                self.fields[name].help_text = text
+        # The lists the person chooses from on their own profile page (one source: accounts/forms.py).
+        if "zoneinfo" in self.fields:
+            self.fields["zoneinfo"].widget = forms.Select(choices=time_zone_choices(self.instance.zoneinfo))
+        if "locale" in self.fields:
+            self.fields["locale"].widget = forms.Select(choices=language_choices(self.instance.locale))
+
+
+class UserAddForm(forms.ModelForm):
+    """A new account without a password: the person chooses one through a reset or invitation link."""
+
+    class Meta:
+        model = User
+        fields = ("username", "email", "first_name", "last_name")
+        help_texts = {
+            "username": USER_FORM_HELP["username"],
+            "email": _("Send them a password reset link from their page once the account exists."),
+        }
+
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=False)
+        user.set_unusable_password()
+        if commit:
+            user.save()
+            self.save_m2m()
+        return user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = UserForm
+    add_form = UserAddForm
+    add_form_template = "admin/accounts/user/add_form.html"
+    add_fieldsets = ((None, {"fields": ("username", "email", "first_name", "last_name")}),)
     list_display = ("username", "email", "first_name", "last_name", "email_verified", "status", "is_staff")
     list_filter = (AccountStateFilter, "is_staff", "is_superuser", "email_verified", "groups")
     search_fields = ("username", "email", "first_name", "last_name", "subject")
@@ -77,8 +137,9 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ("subject", "email_verified", "updated_at", "last_login", "date_joined")
     # Profile links typed without a scheme are https (Django 6's default; 5.2 warns otherwise).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    # No "password" field: the page's "Send a password reset link" is the only way (README).
     fieldsets = (
-        (None, {"fields": ("username", "password", "subject")}),
+        (None, {"fields": ("username", "subject")}),
         (_("Name"), {"fields": ("first_name", "middle_name", "last_name", "nickname", "preferred_username")}),
         (_("Contact"), {"fields": ("email", "email_verified", "phone_number", "phone_number_verified")}),
         (
@@ -98,12 +159,27 @@ class UserAdmin(DjangoUserAdmin):
                 )
             },
         ),
-        (
-            _("Permissions"),
-            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
-        ),
+        (_("Access"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
         (_("Dates"), {"fields": ("last_login", "date_joined", "updated_at")}),
     )
+    # Permissions one by one: for superusers only, folded away (groups are the usual way).
+    superuser_fieldsets = (
+        (
+            _("Advanced: permissions given one by one"),
+            {"classes": ("collapse",), "fields": ("user_permissions",)},
+        ),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.add_fieldsets
+        if request.user.is_superuser:
+            return (*self.fieldsets, *self.superuser_fieldsets)
+        return self.fieldsets
+
+    def user_change_password(self, request, id, form_url=""):
+        """Refuse Django's "set a password" page: staff never choose a person's password."""
+        raise Http404("Staff cannot set a password; send a password reset link from the user's page.")
 
     def save_model(self, request, obj, form, change):
         # An address staff type in is one nobody has shown they receive mail at.
@@ -142,9 +218,11 @@ class UserAdmin(DjangoUserAdmin):
         user = self.get_object(request, object_id)
         if user is not None:
             sections = sorted(USER_PAGE_SECTIONS, key=lambda section: section.order)
+            drawn = [(s.apart, {"template": s.template, "data": s.context(user)}) for s in sections]
             extra_context = {
                 **(extra_context or {}),
-                "user_sections": [{"template": s.template, "data": s.context(user)} for s in sections],
+                "user_sections": [section for apart, section in drawn if not apart],
+                "user_sections_apart": [section for apart, section in drawn if apart],
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -282,6 +360,7 @@ USER_PAGE_SECTIONS.extend(
         UserPageSection(
             template="admin/accounts/user/_account.html",
             context=lambda user: {
+                "state": account_state(user),
                 "has_password": user.has_usable_password(),
                 "invitation": user.invitations.order_by("-created").first(),
             },
@@ -301,6 +380,17 @@ USER_PAGE_SECTIONS.extend(
             order=40,
         ),
         UserPageSection(template="admin/accounts/user/_activity.html", context=_activity_context, order=90),
+        # Last and apart: deactivating and erasing (their actions are the Account status section's,
+        # accounts/lifecycle/admin.py).
+        UserPageSection(
+            template="admin/accounts/user/_danger.html",
+            context=lambda user: {
+                "state": account_state(user),
+                "grace_days": settings.PORCHLIGHT["ACCOUNT_DELETION_GRACE_DAYS"],
+            },
+            order=100,
+            apart=True,
+        ),
     ]
 )
 

@@ -152,27 +152,70 @@ def time_zone_choices(current: str = "") -> list:
     return [("", "Not set"), *sorted(groups.items())]
 
 
+# Regional variants people often choose, named in their own language as language pickers do;
+# Django's LANG_INFO names the bare languages (and a few variants) the same way.
+REGIONAL_LANGUAGES = {
+    "de-AT": "Deutsch (Österreich)",
+    "de-CH": "Deutsch (Schweiz)",
+    "de-DE": "Deutsch (Deutschland)",
+    "en-AU": "English (Australia)",
+    "en-CA": "English (Canada)",
+    "en-GB": "English (United Kingdom)",
+    "en-IE": "English (Ireland)",
+    "en-IN": "English (India)",
+    "en-NZ": "English (New Zealand)",
+    "en-US": "English (United States)",
+    "en-ZA": "English (South Africa)",
+    "es-AR": "español (Argentina)",
+    "es-CO": "español (Colombia)",
+    "es-ES": "español (España)",
+    "es-MX": "español (México)",
+    "es-US": "español (Estados Unidos)",
+    "fr-BE": "français (Belgique)",
+    "fr-CA": "français (Canada)",
+    "fr-CH": "français (Suisse)",
+    "fr-FR": "français (France)",
+    "it-CH": "italiano (Svizzera)",
+    "it-IT": "italiano (Italia)",
+    "nl-BE": "Nederlands (België)",
+    "nl-NL": "Nederlands (Nederland)",
+    "pt-BR": "português (Brasil)",
+    "pt-PT": "português (Portugal)",
+}
+
+
 def language_choices(current: str = "") -> list[tuple[str, str]]:
-    """Return language tags (en-GB, pt-BR, zh-Hans) with their names, as <select> choices."""
+    """Return language tags (en-GB, pt-BR, zh-Hans) as <select> choices, named in their own language.
+
+    The values stay the tags (BCP 47, as OIDC Core 1.0 §5.1 ``locale`` asks); a stored tag not
+    in the list is kept, named after its language where that is known.
+    """
     choices = {}
     for code, info in LANG_INFO.items():
         if "name" not in info:
             continue  # a fallback entry, not a language
-        language, *rest = code.split("-")
-        # BCP 47 §2.1.1 casing: region subtags upper case, script subtags title case.
-        tag = "-".join([language, *(part.upper() if len(part) == 2 else part.title() for part in rest)])
-        local = info.get("name_local", "")
-        choices[tag] = info["name"] if not local or local == info["name"] else f"{info['name']} ({local})"
+        choices[bcp47_case(code)] = info.get("name_local") or info["name"]
+    choices.update(REGIONAL_LANGUAGES)
     if current and current not in choices:
-        choices[current] = current
+        language = LANG_INFO.get(current.split("-")[0].lower(), {})
+        name = language.get("name_local") or language.get("name")
+        choices[current] = f"{name} ({current})" if name else current
     return [("", "Not set"), *sorted(choices.items(), key=lambda item: item[1].casefold())]
 
 
-# The profile page's groups, in order; each field is in exactly one.
+def bcp47_case(code: str) -> str:
+    """Return ``code`` cased as BCP 47 §2.1.1 recommends: region upper case, script title case."""
+    language, *rest = code.split("-")
+    return "-".join([language.lower(), *(part.upper() if len(part) == 2 else part.title() for part in rest)])
+
+
+# The profile page's sections, in order: (slug, title, fields); each field is in exactly one.
+# Each section is its own form with its own Save, and saves only its fields.
 PROFILE_FIELDSETS = [
-    ("Name", ["first_name", "middle_name", "last_name", "nickname", "preferred_username"]),
-    ("Contact", ["email", "phone_number"]),
+    ("name", "Name", ["first_name", "middle_name", "last_name", "nickname", "preferred_username"]),
+    ("contact", "Contact", ["email", "phone_number"]),
     (
+        "address",
         "Address",
         [
             "address_street_address",
@@ -182,9 +225,11 @@ PROFILE_FIELDSETS = [
             "address_country",
         ],
     ),
-    ("Language and region", ["locale", "zoneinfo"]),
-    ("About you", ["birthdate", "gender", "picture", "profile", "website"]),
+    ("language", "Language and region", ["locale", "zoneinfo"]),
+    ("about", "About you", ["birthdate", "gender", "picture", "profile", "website"]),
 ]
+# The attributes staff defined (accounts/attributes.py), when there are any.
+ATTRIBUTES_SECTION = "more"
 
 
 class ProfileForm(forms.ModelForm):
@@ -208,7 +253,7 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = [name for _, names in PROFILE_FIELDSETS for name in names]
+        fields = [name for _, _title, names in PROFILE_FIELDSETS for name in names]
         labels = {
             "first_name": "First name",
             "middle_name": "Middle name",
@@ -253,9 +298,11 @@ class ProfileForm(forms.ModelForm):
             "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
         }
 
-    def __init__(self, *args, request: HttpRequest, **kwargs) -> None:
+    def __init__(self, *args, request: HttpRequest, section: str | None = None, **kwargs) -> None:
+        """Make the whole profile's form or, given a ``section`` slug, that section's alone."""
         super().__init__(*args, **kwargs)
         self.request = request
+        self.section = section
         # Lists to choose from; the stored values stay the standard tags (IANA names, BCP 47),
         # and the checks below still apply to whatever is posted.
         self.fields["zoneinfo"].widget = forms.Select(choices=time_zone_choices(self.instance.zoneinfo))
@@ -263,13 +310,35 @@ class ProfileForm(forms.ModelForm):
         # The attributes staff defined (accounts/attributes.py); those users may not edit are
         # shown disabled, and Django keeps their stored value whatever is posted.
         self.attribute_fields = attribute_fields_add(self, self.instance.attributes or {}, editable_only=True)
+        if section is not None:
+            # One section: the other fields are not in the form, so what is saved leaves them be.
+            keep = set(self.section_fields(section))
+            for name in list(self.fields):
+                if name not in keep:
+                    del self.fields[name]
+            self.attribute_fields = [name for name in self.attribute_fields if name in keep]
+
+    def section_fields(self, section: str) -> list[str]:
+        """Return the names of the fields in ``section``; [] for no such section."""
+        if section == ATTRIBUTES_SECTION:
+            return list(self.attribute_fields)
+        return next((names for slug, _title, names in PROFILE_FIELDSETS if slug == section), [])
+
+    @classmethod
+    def sections(cls) -> list[tuple[str, str]]:
+        """Return the page's sections as (slug, title), the attributes staff defined last."""
+        titles = [(slug, title) for slug, title, _names in PROFILE_FIELDSETS]
+        return [*titles, (ATTRIBUTES_SECTION, _("More about you"))]
 
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
-        """Return the page's groups with their bound fields; the attributes staff defined last."""
-        groups = [(title, [self[name] for name in names]) for title, names in PROFILE_FIELDSETS]
+        """Return the form's groups with their bound fields; the attributes staff defined last."""
+        groups = [
+            (title, [self[name] for name in names if name in self.fields])
+            for _slug, title, names in PROFILE_FIELDSETS
+        ]
         if self.attribute_fields:
             groups.append((_("More about you"), [self[name] for name in self.attribute_fields]))
-        return groups
+        return [(title, fields) for title, fields in groups if fields]
 
     def clean_email(self) -> str:
         value = self.cleaned_data["email"]
@@ -304,6 +373,23 @@ class ProfileForm(forms.ModelForm):
             raise forms.ValidationError("Use a language tag such as en-GB.")
         return value
 
+    def update_fields(self) -> list[str] | None:
+        """Return the columns a save writes: a section's own (and what follows from them), else all.
+
+        A section's Save leaves the other fields as stored, even if they changed in another tab
+        since this page was shown.
+        """
+        if self.section is None:
+            return None
+        columns = {field.name for field in User._meta.concrete_fields}
+        # What follows from this section's fields: a new address is unverified, attributes are
+        # stored together, and the profile's updated_at (auto_now) moves with every save.
+        follows = {"email": "email_verified", "phone_number": "phone_number_verified"}
+        derived = [follows[name] for name in self.fields if name in follows]
+        if self.attribute_fields:
+            derived.append("attributes")
+        return [*(name for name in self.fields if name in columns), *derived, "updated_at"]
+
     def save(self, commit: bool = True) -> User:
         user = super().save(commit=False)
         # A changed address is no longer verified (email_verified / phone_number_verified).
@@ -313,5 +399,5 @@ class ProfileForm(forms.ModelForm):
             user.phone_number_verified = False
         user.attributes = attributes_from_form(self, user.attributes or {})
         if commit:
-            user.save()
+            user.save(update_fields=self.update_fields())
         return user

@@ -27,6 +27,8 @@ class UserPageSection:
     context: Callable[[User], dict]
     actions: dict[str, Callable[[HttpRequest, User], str | HttpResponse]] = field(default_factory=dict)
     order: int = 50
+    # Drawn below the others, full width and set apart (the danger zone).
+    apart: bool = False
 
 
 # Filled by each admin module that adds a section; read on every request, so import order is free.

@@ -139,34 +139,61 @@ def frames_allow(request: HttpRequest, response: HttpResponse, frames: list[str]
 
 
 class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):
+    """The profile in sections, each its own form with its own Save, saving only its fields."""
+
     form_class = ProfileForm
     template_name = "accounts/profile.html"
-    success_url = reverse_lazy("accounts:profile")
     success_message = "Your profile was saved."
 
     def get_object(self, queryset=None):
         return self.request.user
 
+    def posted_section(self) -> str | None:
+        """Return the section the POST saves; None (the whole profile) when it names none."""
+        if self.request.method != "POST":
+            return None
+        section = self.request.POST.get("section", "")
+        return section if section in dict(ProfileForm.sections()) else None
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request, "section": self.posted_section()}
+
+    def get_success_url(self) -> str:
+        section = self.posted_section()
+        return reverse("accounts:profile") + (f"#section-{section}" if section else "")
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        posted, posted_form = self.posted_section(), context["form"]
         seen = apps_seeing(self.request.user)
-        groups = []
-        for title, fields in context["form"].fieldsets():
+        sections = []
+        for slug, title in ProfileForm.sections():
+            # The section just posted keeps what was typed and its errors; the others show what is stored.
+            if slug == posted or (posted is None and posted_form.is_bound):
+                form = posted_form
+            else:
+                form = ProfileForm(instance=self.request.user, request=self.request, section=slug)
+            fields = [form[name] for name in form.section_fields(slug)]
+            if not fields:
+                continue  # "More about you" when staff defined no attributes
             readers = [seen.get(field.name, []) for field in fields]
             # Said once for the group when every field in it goes to the same apps.
             shared = readers[0] if all(names == readers[0] for names in readers) else None
-            groups.append(
-                {"title": title, "seen_by": shared, "fields": list(zip(fields, readers, strict=True))}
+            sections.append(
+                {
+                    "slug": slug,
+                    "title": title,
+                    "form": form,
+                    "seen_by": shared,
+                    "fields": list(zip(fields, readers, strict=True)),
+                }
             )
-        context["groups"] = groups
-        if context["form"].has_error("email", "reauthentication_required"):
+        context["sections"] = sections
+        if posted_form.has_error("email", "reauthentication_required"):
             context["reauthenticate_url"] = (
-                f"{reverse('accounts:login')}?{urlencode({'next': self.request.path})}"
+                f"{reverse('accounts:login')}?{urlencode({'next': self.request.path + '#section-contact'})}"
             )
         return context
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form):
         old_email = form.initial.get("email") or ""

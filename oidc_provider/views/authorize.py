@@ -20,6 +20,13 @@ from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import urldecode
+from oauthlib.oauth2.rfc6749.errors import (
+    InvalidClientIdError,
+    InvalidRedirectURIError,
+    MismatchingRedirectURIError,
+    MissingClientIdError,
+    MissingRedirectURIError,
+)
 
 from accounts.authentication import AuthContext, get_auth_context
 
@@ -55,9 +62,29 @@ class Failure(Protocol):
     def description(self) -> str | None: ...
 
 
-def error_page(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
-    """Render a plain error page; used when redirecting the error would be unsafe."""
-    return render(request, "oidc_provider/error.html", {"message": message}, status=status)
+def error_page(
+    request: HttpRequest, message: str, status: int = 400, *, problem: str = "", code: str = ""
+) -> HttpResponse:
+    """Render a plain error page; used when redirecting the error would be unsafe.
+
+    ``problem`` picks the page's advice ("unknown_app", "return_address", or general); ``code``
+    is the technical error, shown small for the app's developer.
+    """
+    context = {"message": message, "problem": problem, "code": code}
+    return render(request, "oidc_provider/error.html", context, status=status)
+
+
+def fatal_error_page(request: HttpRequest, error: OAuthToolkitError, message: str) -> HttpResponse:
+    """Render the page for an error that must not go back to the app (RFC 6749 §4.1.2.1)."""
+    lib = error.oauthlib_error
+    if isinstance(lib, InvalidClientIdError | MissingClientIdError):
+        problem = "unknown_app"
+    elif isinstance(lib, InvalidRedirectURIError | MismatchingRedirectURIError):
+        problem = "return_address"
+    else:
+        problem = ""
+    code = f"{lib.error}: {lib.description}" if lib.description else lib.error
+    return error_page(request, message, problem=problem, code=code)
 
 
 class CodeResponseMixin(OAuthLibMixin):
@@ -87,7 +114,7 @@ class CodeResponseMixin(OAuthLibMixin):
                 request=request, scopes=" ".join(scopes), credentials=credentials, allow=True
             )
         except FatalClientError as error:
-            return error_page(request, self._describe(error))
+            return fatal_error_page(request, error, self._describe(error))
         except OAuthToolkitError as error:
             lib = error.oauthlib_error
             return authorization_response(
@@ -134,15 +161,20 @@ class CodeResponseMixin(OAuthLibMixin):
             if redirect_uri
             else _("The app asked to return to an address it has not registered.")
         )
-        reasons = {
-            "invalid_client_id": _("This app is not registered here."),
-            "invalid_redirect_uri": unregistered,
-            "mismatching_redirect_uri": unregistered,
-            "missing_redirect_uri": _("The app did not say where to return to."),
-            "missing_client_id": _("The request does not name an app."),
-        }
-        # oauthlib's own descriptions are protocol English, for the app's developer.
-        return reasons.get(lib.error, lib.description or _("The app sent an invalid sign-in request."))
+        # oauthlib's fatal errors all say "invalid_request": told apart by their class.
+        reasons: list[tuple[type[Exception], str]] = [
+            (
+                InvalidClientIdError,
+                _("The app that sent you here is not registered here, or no longer is."),
+            ),
+            (MissingClientIdError, _("The app that sent you here did not say which app it is.")),
+            (InvalidRedirectURIError, unregistered),
+            (MismatchingRedirectURIError, unregistered),
+            (MissingRedirectURIError, _("The app did not say where to return to.")),
+        ]
+        found = next((text for kind, text in reasons if isinstance(lib, kind)), None)
+        # oauthlib's own descriptions are protocol English, for the app's developer (shown small).
+        return found or lib.description or _("The app sent an invalid sign-in request.")
 
 
 # OIDC Core 1.0 §3.1.2.1: an authorization request may be POSTed, from the RP's page, not ours.
@@ -178,13 +210,13 @@ class AuthorizeView(CodeResponseMixin, View):
             scopes, credentials = self.validate_authorization_request(request)
         except FatalClientError as error:
             # Unknown client or unregistered redirect_uri: never redirect (RFC 6749 §4.1.2.1).
-            return error_page(request, self._describe(error, params))
+            return fatal_error_page(request, error, self._describe(error, params))
         except OAuthToolkitError as error:
             lib = error.oauthlib_error
             named = Client.objects.filter(client_id=params.get("client_id")).first()
             redirect_uri = lib.redirect_uri or self._redirect_uri_checked(named, params)
             if not redirect_uri:
-                return error_page(request, self._describe(error, params))
+                return fatal_error_page(request, error, self._describe(error, params))
             return self._error(request, params, redirect_uri, named, lib)
 
         client: Client = credentials["request"].client

@@ -1,27 +1,73 @@
 """Connected apps: the apps a signed-in user has allowed, and revoking them (docs/design.md, gap 10)."""
 
+from datetime import datetime
+from typing import TypedDict
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
+from django_stubs_ext import WithAnnotations
 
 from accounts.authentication import AuthenticatedHttpRequest
 
 from ..claims import claim_description
 from ..consent import consent_revoke, scope_descriptions
-from ..models import Consent
+from ..models import AccessToken, Client, Consent, RefreshToken
+from ..names import host_shown
+
+
+class _LastUse(TypedDict):
+    last_access: datetime | None
+    last_refresh: datetime | None
+
+
+def consents_with_last_use(consents: QuerySet[Consent]) -> "QuerySet[WithAnnotations[Consent, _LastUse]]":
+    """Annotate each consent with when its app last got a token for its user, in the same query.
+
+    An access token is issued at every sign-in and every refresh, a refresh token at sign-in
+    and rotation; the newer of the two is when the app last used the account.
+    """
+
+    def newest(model: type[AccessToken] | type[RefreshToken]) -> Subquery:
+        tokens = model.objects.filter(user=OuterRef("user"), application=OuterRef("client"))
+        return Subquery(tokens.order_by("-created").values("created")[:1])
+
+    return consents.annotate(last_access=newest(AccessToken), last_refresh=newest(RefreshToken))
+
+
+# Quoted: django-stubs-ext's WithAnnotations cannot be subscripted at run time on Python 3.11.
+def last_used(consent: "WithAnnotations[Consent, _LastUse]") -> datetime | None:
+    """Return when the app of an annotated ``consent`` last got a token for its user, if on record."""
+    return max(
+        (when for when in (consent.last_access, consent.last_refresh) if when is not None), default=None
+    )
+
+
+def app_home(client: Client) -> str:
+    """Return the address of ``client``'s site: the scheme and host of its first return address."""
+    # The host the consent page named (names.host_shown); a native app's custom scheme has none.
+    first = (client.redirect_uris or "").split()
+    parts = urlsplit(first[0]) if first else None
+    if parts is None or parts.scheme not in {"http", "https"} or not host_shown(first[0]):
+        return ""
+    return f"{parts.scheme}://{parts.netloc}/"
 
 
 @method_decorator(never_cache, name="dispatch")
 class ConnectedAppsView(LoginRequiredMixin, View):
     def get(self, request: AuthenticatedHttpRequest) -> HttpResponse:
-        consents = Consent.objects.filter(user=request.user).select_related("client")
+        consents = consents_with_last_use(Consent.objects.filter(user=request.user).select_related("client"))
         apps = [
             {
                 "consent": consent,
+                "home": app_home(consent.client),
+                "last_used": last_used(consent),
                 "scopes": scope_descriptions(consent.scopes),
                 # Claims allowed by name (the claims parameter, OIDC Core 1.0 §5.5).
                 "claims": [(claim, claim_description(claim)) for claim in consent.claims or []],

@@ -159,3 +159,117 @@ def test_admin_user_superusers_are_acted_on_by_superusers_only(root, django_user
     browser = sign_in(BrowserClient(), "helpdesk", PASSWORD)
     assert browser.post(f"/admin/accounts/user/{root.pk}/act/tokens_revoke/").status_code == 403
     assert not AuditEvent.objects.filter(action="user.tokens_revoke").exists()
+
+
+# Staff never see or choose a person's password (README, docs/accounts.md): no field, no button,
+# no page, and the stock URL refused - for superusers too.
+
+
+def test_admin_user_page_shows_no_password_hash_or_set_password_button(staff, user):
+    page = user_page(staff, user)
+    assert "algorithm" not in page and "argon2" not in page and "pbkdf2" not in page
+    assert user.password not in page and user.password.split("$")[-1] not in page
+    assert "Reset password" not in page and "Set password" not in page
+    assert "/password/" not in page.replace("password_reset_send", "")
+    # The page's own way is still there.
+    assert "Send a password reset link" in page
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_admin_user_password_url_is_refused_even_to_a_superuser(staff, user, method):
+    before = user.password
+    new = "chosen-by-staff-Xq93"
+    response = getattr(staff, method)(
+        f"/admin/accounts/user/{user.pk}/password/",
+        {"password1": new, "password2": new, "usable_password": "true"},
+    )
+    assert response.status_code == 404
+    user.refresh_from_db()
+    assert user.password == before and not user.check_password(new)
+    assert BrowserClient().post("/accounts/login/", {"username": "alice", "password": new}).status_code == 200
+
+
+def test_admin_user_add_form_has_no_password_and_makes_an_account_without_one(staff, django_user_model):
+    page = staff.get("/admin/accounts/user/add/").content.decode()
+    assert 'name="password1"' not in page and 'name="usable_password"' not in page
+    assert "starts without a password" in page
+    response = staff.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "newcomer",
+            "email": "new@example.com",
+            "password1": "x-Chosen-1",
+            "password2": "x-Chosen-1",
+        },
+    )
+    assert response.status_code == 302
+    newcomer = django_user_model.objects.get(username="newcomer")
+    assert not newcomer.has_usable_password() and not newcomer.check_password("x-Chosen-1")
+
+
+def test_admin_user_page_groups_shown_and_permissions_only_for_superusers_folded(
+    staff, user, django_user_model
+):
+    page = user_page(staff, user)
+    assert 'name="groups"' in page
+    # Permissions one by one: for superusers, in a folded "advanced" section with the two-list widget.
+    advanced = page.split("Advanced: permissions given one by one")[1].split("</fieldset>")[0]
+    assert 'name="user_permissions"' in advanced and "selectfilter" in advanced
+    assert re.search(r'<fieldset class="[^"]*collapse[^"]*"', page) or "<details" in page
+    clerk = django_user_model.objects.create_user("clerk", password="clerk-password-123", is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_user", "change_user"]))
+    clerk_page = sign_in(BrowserClient(), "clerk", "clerk-password-123").get(
+        f"/admin/accounts/user/{user.pk}/change/"
+    )
+    assert clerk_page.status_code == 200
+    assert 'name="user_permissions"' not in clerk_page.content.decode()
+    assert 'name="groups"' in clerk_page.content.decode()
+
+
+def test_admin_user_page_time_zone_and_language_are_the_profile_pages_lists(staff, user):
+    user.zoneinfo, user.locale = "Europe/London", "en-US"
+    user.save()
+    page = user_page(staff, user)
+    zones = page.split('<select name="zoneinfo"')[1].split("</select>")[0]
+    assert '<option value="Europe/London" selected>London</option>' in zones
+    languages = page.split('<select name="locale"')[1].split("</select>")[0]
+    assert '<option value="en-US" selected>English (United States)</option>' in languages
+    text = re.sub(r"<[^>]+>", " ", page)
+    for jargon in ("BCP47", "BCP 47", "E.164", "Raw passwords"):
+        assert jargon not in text
+
+
+def test_admin_user_page_dates_have_one_format(staff, user, logged_in, client, rp):
+    exchange(client, rp, authorize(logged_in, rp))
+    page = user_page(staff, user)
+    # Django's DATETIME_FORMAT for the staff member's language (English: "Dec. 6, 2026, 3:42 p.m.").
+    from django.utils import formats, timezone
+
+    user.refresh_from_db()
+    expected = formats.date_format(timezone.localtime(user.last_login), "DATETIME_FORMAT")
+    assert expected in page
+    text = re.sub(r"<[^>]+>", " ", page)
+    # No other spelling of a date: neither "6 Dec 2026" nor ISO dates.
+    assert not re.search(r"\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b", text)
+    assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b", text)
+
+
+def test_admin_user_page_says_active_and_verified_once(staff, user):
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", user_page(staff, user).split('id="person"')[1]))
+    cards = text.split("Username:")[0]
+    assert cards.count("verified") == 1
+    assert len(re.findall(r"\bActive\b", cards)) == 0 and cards.count("Can sign in") == 1
+
+
+def test_admin_user_page_puts_deactivate_and_erase_in_a_separate_danger_zone(staff, user):
+    page = user_page(staff, user)
+    danger = page.split('id="person-danger"')[1].split("</section>")[0]
+    assert "Deactivate" in danger and "Erase now" in danger and "cannot be undone" in danger
+    rest = page.split('id="person-danger"')[0]
+    assert "account_erase" not in rest and "account_deactivate" not in rest
+    # Still works from there, with its confirmation.
+    response = act(staff, user, "account_deactivate", confirm="yes")
+    assert "Deactivated" in user_page(staff, user)
+    assert response.status_code == 200

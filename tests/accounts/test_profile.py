@@ -149,7 +149,7 @@ def test_profile_page_speaks_plainly_in_groups(logged_in, user):
         "include the country code, e.g. +44 20 7946 0000",
     ):
         assert label.casefold() in text.casefold()
-    legends = re.findall(r"<legend>([^<]*)</legend>", page.content.decode())
+    legends = re.findall(r"<legend[^>]*>([^<]*)</legend>", page.content.decode())
     assert legends == ["Name", "Contact", "Address", "Language and region", "About you"]
 
 
@@ -158,9 +158,12 @@ def test_profile_time_zone_and_language_are_lists(logged_in, user):
     zones = content.split('<select name="zoneinfo"')[1].split("</select>")[0]
     assert '<optgroup label="Europe">' in zones and '<option value="Europe/London">London</option>' in zones
     languages = content.split('<select name="locale"')[1].split("</select>")[0]
-    # Stored as language tags; shown by name.
-    assert '<option value="pt-BR">Brazilian Portuguese (Português Brasileiro)</option>' in languages
-    assert '<option value="en-GB">British English</option>' in languages
+    # Stored as language tags; shown by name, in the language itself.
+    assert '<option value="pt-BR">português (Brasil)</option>' in languages
+    assert '<option value="en-GB">English (United Kingdom)</option>' in languages
+    assert '<option value="en-US">English (United States)</option>' in languages
+    assert '<option value="de">Deutsch</option>' in languages
+    assert ">en-US<" not in languages
 
 
 def test_profile_language_choice_is_stored_as_tag(logged_in, user):
@@ -177,14 +180,14 @@ def test_profile_language_choice_is_stored_as_tag(logged_in, user):
 
 
 def test_profile_keeps_a_stored_language_not_in_the_list(logged_in, user):
-    user.locale = "en-US"
+    user.locale = "en-JM"
     user.save()
     content = logged_in.get("/accounts/profile/").content.decode()
-    assert '<option value="en-US" selected>' in content
+    assert '<option value="en-JM" selected>English (en-JM)</option>' in content
 
 
 def seen_by(content: str, legend: str) -> str:
-    group = content.split(f"<legend>{legend}</legend>")[1].split("</fieldset>")[0]
+    group = re.split(rf"<legend[^>]*>{legend}</legend>", content)[1].split("</fieldset>")[0]
     return " | ".join(re.findall(r'class="small[^"]*seen-by">([^<]*)<', group))
 
 
@@ -204,3 +207,72 @@ def test_profile_names_trusted_apps_that_received_a_field(logged_in, user, clien
     exchange(client, trusted, authorize(logged_in, trusted, scope="openid phone"))
     content = logged_in.get("/accounts/profile/").content.decode()
     assert seen_by(content, "Contact") == "No app can see this | Seen by: Intranet"
+
+
+SECTIONS = {
+    "name": {
+        "first_name": "Alicia",
+        "middle_name": "",
+        "last_name": "Liddell",
+        "nickname": "",
+        "preferred_username": "",
+    },
+    "address": {
+        "address_street_address": "1 Broad Street",
+        "address_locality": "Oxford",
+        "address_region": "",
+        "address_postal_code": "OX1 3AS",
+        "address_country": "United Kingdom",
+    },
+}
+
+
+def test_profile_page_is_sections_each_with_its_own_save(logged_in, user):
+    content = logged_in.get("/accounts/profile/").content.decode()
+    forms = re.findall(r'<form method="post"[^>]*class="card profile" id="section-([a-z]+)"', content)
+    assert forms == ["name", "contact", "address", "language", "about"]
+    for slug in forms:
+        body = content.split(f'id="section-{slug}"')[1].split("</form>")[0]
+        assert f'name="section" value="{slug}"' in body and 'type="submit" class="primary"' in body
+
+
+def test_profile_section_saves_only_its_fields(logged_in, user):
+    user.nickname, user.zoneinfo = "Al", "Europe/London"
+    user.save()
+    response = logged_in.post("/accounts/profile/", {"section": "address", **SECTIONS["address"]})
+    assert response.status_code == 302 and response["Location"] == "/accounts/profile/#section-address"
+    user.refresh_from_db()
+    assert (user.address_locality, user.address_postal_code) == ("Oxford", "OX1 3AS")
+    # Not posted, so not touched: the other sections keep what was stored.
+    assert (user.first_name, user.nickname, user.zoneinfo, user.phone_number) == (
+        "Alice",
+        "Al",
+        "Europe/London",
+        "+441632960000",
+    )
+    assert user.email == "alice@example.com" and user.email_verified is True
+
+
+def test_profile_section_ignores_fields_of_other_sections(logged_in, user):
+    logged_in.post("/accounts/profile/", {"section": "name", **SECTIONS["name"], "email": "x@example.com"})
+    user.refresh_from_db()
+    assert user.first_name == "Alicia" and user.email == "alice@example.com"
+
+
+def test_profile_section_error_is_shown_in_that_section_and_saves_nothing(logged_in, user):
+    response = logged_in.post(
+        "/accounts/profile/", {"section": "contact", "email": user.email, "phone_number": "1"}
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    contact = content.split('id="section-contact"')[1].split("</form>")[0]
+    assert "international format" in contact
+    assert 'role="alert"' not in content.split('id="section-contact"')[0]
+    assert 'value="Alice"' in content  # the Name section still shows what is stored
+    user.refresh_from_db()
+    assert user.phone_number == "+441632960000"
+
+
+def test_account_home_names_passkeys_with_two_step_sign_in(logged_in):
+    content = logged_in.get("/accounts/").content.decode()
+    assert ">Two-step sign-in and passkeys</a>" in content

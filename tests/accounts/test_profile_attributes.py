@@ -115,3 +115,26 @@ def test_profile_attributes_allowed_by_name_are_in_the_data_export(logged_in, us
     (consent,) = json.loads(data_export_json(user=user))["consents"]
     assert consent["scopes"] == ["openid"]
     assert consent["claims"] == [{"claim": "department", "in_plain_words": "Department"}]
+
+
+def test_profile_attributes_are_their_own_section_saving_only_them(logged_in, user, attributes):
+    user.attributes = {"department": "Research"}
+    user.nickname = "Al"
+    user.save()
+    page = logged_in.get(PROFILE).content.decode()
+    more = page.split('id="section-more"')[1].split("</form>")[0]
+    assert 'name="section" value="more"' in more and 'name="attribute__pronouns"' in more
+    response = logged_in.post(
+        PROFILE, {"section": "more", "attribute__pronouns": "they/them", "nickname": "X"}
+    )
+    assert response.status_code == 302 and response["Location"].endswith("#section-more")
+    user.refresh_from_db()
+    assert user.attributes == {"department": "Research", "pronouns": "they/them"}
+    assert user.nickname == "Al"
+    # Another section's Save leaves the attributes as they are.
+    logged_in.post(PROFILE, {"section": "name", "first_name": "Alicia", "last_name": "Liddell"})
+    user.refresh_from_db()
+    assert user.first_name == "Alicia" and user.attributes == {
+        "department": "Research",
+        "pronouns": "they/them",
+    }

@@ -46,7 +46,7 @@ def test_browser_login_consent_returns_code_to_rp(page, issuer, metadata, rp_cli
     assert "Your email address" in shared["email"]
     assert "when you are not using it" in shared["offline_access"]
     assert page.get_by_role("button", name="Allow").is_visible()
-    assert page.get_by_role("button", name="Cancel").is_visible()
+    assert page.get_by_role("button", name="Deny").is_visible()
     page.screenshot(path=tmp_path / "consent.png", full_page=True)
 
     page.get_by_role("button", name="Allow").click()
@@ -66,7 +66,7 @@ def test_browser_consent_cancel_returns_access_denied(page, issuer, metadata, rp
     request = authorization_request(metadata["authorization_endpoint"], rp_client)
     page.goto(request.url)
     chromium_sign_in(page)
-    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Deny").click()
 
     page.wait_for_url(f"{rp_client.redirect_uri}?**")
     callback = query_of(page.url)

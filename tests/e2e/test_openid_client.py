@@ -144,7 +144,7 @@ def test_openid_client_form_post_delivers_access_denied(node_rp, register, issue
         page = context.new_page()
         page.goto(url)
         chromium_sign_in(page)
-        page.get_by_role("button", name="Cancel").click()
+        page.get_by_role("button", name="Deny").click()
         page.wait_for_url(client.redirect_uri)
         failed = rp.expect("callback_error")
         assert page.get_by_text("Sign-in failed").is_visible()

@@ -57,11 +57,11 @@ def assert_error_redirect(response, rp, error: str, state: str | None) -> dict:
     return query
 
 
-def assert_error_page(response) -> None:
+def assert_error_page(response, heading: bytes = b"We could not sign you in") -> None:
     """Assert an error shown to the user, never sent anywhere (RFC 6749 §4.1.2.1)."""
     assert response.status_code == 400
     assert "Location" not in response
-    assert b"We could not sign you in" in response.content
+    assert heading in response.content
 
 
 def set_auth_time(browser, auth_time: int) -> None:
@@ -137,11 +137,23 @@ def test_authorize_pkce_checked_before_login(rp, browser):
 def test_authorize_unknown_client_shows_error_page(logged, rp, client, logged_in):
     http = logged_in if logged else client
     params = params_for(rp, client_id="no-such-client")
-    assert_error_page(http.get(AUTHORIZE, params))
+    response = http.get(AUTHORIZE, params)
+    assert_error_page(response, heading=b"This app is not known to Porchlight")
+    page = response.content.decode()
+    # Said plainly, with a way on; the return address is not the problem, so not advised on.
+    assert "The app that sent you here is not registered here, or no longer is." in page
+    assert "contact whoever runs the app" in page and 'href="/accounts/"' in page
+    assert "compare the return address" not in page
+    # oauthlib's wording only small, for the developer, after the advice.
+    technical = page.split('<details class="technical small">')[1]
+    assert "Invalid client_id parameter value." in technical
+    assert "Invalid client_id parameter value." not in page.split("<details")[0]
 
 
 def test_authorize_missing_client_id_shows_error_page(rp, logged_in):
-    assert_error_page(logged_in.get(AUTHORIZE, params_for(rp, client_id=None)))
+    response = logged_in.get(AUTHORIZE, params_for(rp, client_id=None))
+    assert_error_page(response, heading=b"This app is not known to Porchlight")
+    assert b"did not say which app it is" in response.content
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,12 @@
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client as BrowserClient
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import LoginSession
-from oidc_provider.models import Consent, LogoutDelivery
+from oidc_provider.models import AccessToken, Consent, LogoutDelivery, RefreshToken
 from oidc_provider.standard_claims import SCOPE_DESCRIPTIONS
 from tests.conftest import PASSWORD, authorize, basic_auth, exchange, query_of
 
@@ -281,3 +283,48 @@ def test_connected_apps_revoke_page_of_someone_elses_app_reveals_nothing(rp, log
 def test_connected_apps_revoke_page_requires_login(browser):
     response = browser.get("/account/apps/1/revoke/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def app_entry(page, app_name: str) -> str:
+    return page.content.decode().split(f"<h2>{app_name}</h2>")[1].split('class="app"')[0]
+
+
+def test_connected_apps_show_each_apps_site_mark_and_last_use(rp, make_client, logged_in, client):
+    unused = make_client(name="Calendar", redirect_uris=["https://cal.example.org/auth/cb"])
+    authorize(logged_in, unused, scope="openid")  # allowed, but the code is never redeemed
+    exchange(client, rp, authorize(logged_in, rp))
+    page = logged_in.get(APPS)
+    used = app_entry(page, "Test app")
+    assert 'href="https://rp.example.com/"' in used
+    assert re.search(r"Last used <time datetime=\"\d{4}-\d\d-\d\dT", used)
+    assert 'href="https://cal.example.org/"' in app_entry(page, "Calendar")
+    assert "Not used recently." in app_entry(page, "Calendar")
+    # Each app has a mark (no app registers a logo here): its initial.
+    marks = re.findall(r'<span class="app-mark" aria-hidden="true">([^<]*)</span>', page.content.decode())
+    assert sorted(marks) == ["C", "T"]
+
+
+def test_connected_apps_last_use_follows_a_refresh(rp, logged_in, client):
+    tokens = exchange(client, rp, authorize(logged_in, rp)).json()
+    first = re.search(r'Last used <time datetime="([^"]+)"', app_entry(logged_in.get(APPS), "Test app"))
+    assert first
+    # The first token was issued a while ago; the refresh is the newest use.
+    long_ago = AccessToken.objects.get().created.replace(year=2020)
+    AccessToken.objects.update(created=long_ago)
+    RefreshToken.objects.update(created=long_ago)
+    assert 'datetime="2020-' in app_entry(logged_in.get(APPS), "Test app")
+    assert refresh(client, rp, tokens["refresh_token"]).status_code == 200
+    assert 'datetime="2020-' not in app_entry(logged_in.get(APPS), "Test app")
+
+
+def test_connected_apps_page_queries_do_not_grow_with_apps(rp, make_client, logged_in, client):
+    exchange(client, rp, authorize(logged_in, rp))
+    with CaptureQueriesContext(connection) as one:
+        logged_in.get(APPS)
+    for number in range(3):
+        other = make_client(name=f"App {number}")
+        exchange(client, other, authorize(logged_in, other))
+    with CaptureQueriesContext(connection) as four:
+        page = logged_in.get(APPS)
+    assert page.content.decode().count("Last used <time") == 4
+    assert len(four) == len(one)

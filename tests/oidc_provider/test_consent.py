@@ -277,3 +277,14 @@ def test_consent_admin_offers_no_plain_delete(staff, rp, logged_in):
     page = staff.get("/admin/oidc_provider/consent/").content.decode()
     assert 'value="revoke"' in page
     assert 'value="delete_selected"' not in page
+
+
+def test_consent_page_offers_allow_or_deny_and_says_where_either_leads(rp, logged_in):
+    response = request_authorization(logged_in, rp, "openid profile")
+    assert_consent_page(response)
+    content = response.content.decode()
+    assert (
+        '<button type="submit" name="deny" value="1">Deny</button>' in content and ">Cancel<" not in content
+    )
+    assert 'sent back to Test app at <strong id="redirect-host">rp.example.com</strong>' in content
+    assert "Deny sends you back to Test app at rp.example.com without giving it anything." in content

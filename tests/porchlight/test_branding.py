@@ -120,5 +120,18 @@ def test_error_page_for_an_unregistered_redirect_uri_shows_what_was_received(log
     page = response.content.decode()
     assert response.status_code == 400
     assert "https://evil.example.com/cb" in page and rp.client_id in page
-    assert "compare the return address above" in page
+    assert "compare the return address below" in page
     assert 'href="/accounts/"' in page
+
+
+def test_branding_without_a_logo_shows_porchlights_mark_and_a_favicon(client, db):
+    page = client.get("/accounts/login/").content.decode()
+    brand = page.split('class="brand"')[1].split("</a>")[0]
+    assert '<svg class="mark"' in brand and "Porchlight" in brand
+    head = page.split("</head>")[0]
+    assert 'rel="icon"' in head and "favicon.svg" in head and "favicon.ico" in head
+
+
+def test_branding_logo_replaces_the_mark(acme, client, db):
+    page = client.get("/accounts/login/").content.decode()
+    assert '<svg class="mark"' not in page.split('class="brand"')[1].split("</a>")[0]

@@ -1,5 +1,7 @@
 """The quick start serves the provider under gunicorn with static files from whitenoise."""
 
+import re
+
 import pytest
 import requests
 
@@ -31,3 +33,10 @@ def test_gunicorn_serves_discovery_login_and_static(served):
     css = requests.get(served + "/static/porchlight/site.css", timeout=5)
     assert css.status_code == 200 and "text/css" in css.headers["Content-Type"]
     assert len(requests.get(served + "/o/jwks/", timeout=5).json()["keys"]) == 4
+    # Every page names its icon (no request for a missing /favicon.ico); WhiteNoise serves both.
+    icons = re.findall(r'<link rel="icon" href="([^"]+)"', login.text)
+    assert len(icons) == 2, icons
+    for href in icons:
+        icon = requests.get(served + href, timeout=5)
+        assert icon.status_code == 200, href
+        assert icon.headers["Content-Type"] in {"image/svg+xml", "image/x-icon", "image/vnd.microsoft.icon"}
