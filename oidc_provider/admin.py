@@ -993,10 +993,19 @@ class ApiRoleInline(admin.TabularInline[Role, Api]):
 @admin.register(Api)
 class ApiAdmin(admin.ModelAdmin[Api]):
     form = ApiAdminForm
-    list_display = ("name", "identifier", "format", "algorithm", "lifetime", "scope_list")
+    list_display = ("name", "identifier", "format", "signed_with", "token_lifetime", "scope_list")
     search_fields = ("name", "identifier", "scopes__name")
     readonly_fields = ("created", "updated")
     inlines = [ApiScopeInline, ApiRoleInline]
+
+    # Short headers and values: the form explains each choice; the list only has to tell APIs apart.
+    @admin.display(description=_("signed with"), ordering="algorithm")
+    def signed_with(self, obj: Api) -> str:
+        return obj.algorithm or "—"
+
+    @admin.display(description=_("token lifetime"), ordering="lifetime")
+    def token_lifetime(self, obj: Api) -> StrOrPromise:
+        return _("%(seconds)s s") % {"seconds": obj.lifetime} if obj.lifetime else _("default")
 
     @admin.display(description=_("scopes"))
     def scope_list(self, obj: Api) -> str:
