@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .actions import action_label
+
 
 class AuditEvent(models.Model):
     created = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
@@ -32,3 +34,8 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created:%Y-%m-%d %H:%M:%S} {self.action} {self.target}"
+
+    @property
+    def label(self) -> str:
+        """What happened, in words (the action code stays what logs and exports carry)."""
+        return action_label(self.action)

@@ -382,8 +382,10 @@ _LAYOUT = """(tablesMustFit) => {
       if (holder && holder !== document.body && box.width > holder.clientWidth + 1) {
         // Name the widest columns of the first row: where a fix would start.
         const first = el.tBodies[0] && el.tBodies[0].rows[0];
-        const widths = first ? [...first.cells].map((cell) => [cell.getBoundingClientRect().width, name(cell)])
-          .sort((a, b) => b[0] - a[0]).slice(0, 3).map(([w, n]) => `${n} ${Math.round(w)} px`).join(", ") : "";
+        const widths = first ? [...first.cells]
+          .map((cell) => [cell.getBoundingClientRect().width, name(cell)])
+          .sort((a, b) => b[0] - a[0]).slice(0, 3)
+          .map(([w, n]) => `${n} ${Math.round(w)} px`).join(", ") : "";
         problems.push(`${name(el)} is ${Math.round(box.width)} px wide in a ${holder.clientWidth} px box ` +
                       `(${label(holder)}): some columns show only by scrolling sideways` +
                       (widths ? ` (widest cells: ${widths})` : ""));
