@@ -131,7 +131,8 @@ def test_stolen_session_cannot_change_the_email_address(logged_in, user):
     assert response.status_code == 200
     page = response.content.decode()
     assert "sign in again first" in page
-    assert 'href="/accounts/login/?next=%2Faccounts%2Fprofile%2F"' in page
+    # Signing in again returns to the profile's contact section, where the address is.
+    assert 'href="/accounts/login/?next=%2Faccounts%2Fprofile%2F%23section-contact"' in page
     # Nothing typed is lost: the page shows it again to correct.
     assert 'value="attacker@example.net"' in page
     user.refresh_from_db()
