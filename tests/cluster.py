@@ -364,6 +364,7 @@ class ServedProvider:
     url: str
     env: dict[str, str]
     log: Path
+    pid: int  # the server's (`manage.py serve` becomes the server)
 
     def log_tail(self, size: int = 6000) -> str:
         """Return the end of the server's log (its errors and tracebacks), for a failing test's report."""
@@ -420,5 +421,6 @@ def served_provider(folder: Path, *, workers: int = 2, **settings: str) -> Itera
         env = node_environment(folder, database_url, ISSUER=url, **settings)
         for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
             manage(env, *args)
-        with server_node(env, log, workers=workers, port=port):
-            yield ServedProvider(url, env, log)
+        process: list[subprocess.Popen] = []
+        with server_node(env, log, workers=workers, port=port, process=process):
+            yield ServedProvider(url, env, log, process[0].pid)
