@@ -10,8 +10,10 @@ into the served provider's database or settings from the test process.
 The flows are the other modules' own tests, collected here a second time: ``issuer``, ``user``
 and ``register`` below stand in for the live-server fixtures they use, so the same code drives
 openid-client (Node), py-oidc-auth (FastAPI) and oidc-client-ts (Chromium) against the served
-process. Authlib's lifecycle test changes in-process settings, so its default flow is composed
-here from that module's helpers. A failing test's report ends with the server's log
+process. A test collected here must keep to what goes over HTTP: the test process's settings do
+not reach the served one, and its database is not open to it (no database fixture asks for it),
+so an ORM call fails loudly. Authlib's lifecycle test changes in-process settings, so its default
+flow is composed here from that module's helpers. A failing test's report ends with the server's log
 (tests/e2e/conftest.py).
 """
 
