@@ -5,6 +5,7 @@ or under Granian when PORCHLIGHT_TEST_SERVER=granian (the Makefile runs the Post
 """
 
 import atexit
+import json
 import os
 import shutil
 import socket
@@ -14,8 +15,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
@@ -353,3 +355,72 @@ def scratch_database(tmp_path: Path, *, migrated: bool = False) -> Iterator[str]
         yield prefix + name
     finally:
         _drop_postgres(name)
+
+
+@dataclass
+class ServedProvider:
+    """The provider under `manage.py serve` on a database of its own, set up with `manage.py` alone."""
+
+    url: str
+    env: dict[str, str]
+    log: Path
+    pid: int  # the server's (`manage.py serve` becomes the server)
+
+    def log_tail(self, size: int = 6000) -> str:
+        """Return the end of the server's log (its errors and tracebacks), for a failing test's report."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return text[-size:] or "(the server wrote nothing)"
+
+    def create_user(self, username: str, password: str, **fields: object) -> str:
+        """Create a user from the shell, as an operator would; return the user's subject (``sub``)."""
+        code = (
+            "from accounts.models import User; "
+            f"user = User.objects.create_user(username={username!r}, password={password!r}, **{fields!r}); "
+            "print(user.subject)"
+        )
+        return manage(self.env, "shell", "-v0", "-c", code).strip()
+
+    def create_client(
+        self,
+        name: str,
+        *,
+        redirect_uri: str,
+        post_logout_redirect_uri: str,
+        public: bool = False,
+        grant_types: Sequence[str] = (),
+        require_pkce: bool = True,
+        allowed_origins: Sequence[str] = (),
+    ) -> tuple[str, str | None]:
+        """Register a client with `manage.py createclient`; return its id and secret (None if public)."""
+        args = [name, "--redirect-uri", redirect_uri, "--post-logout-redirect-uri", post_logout_redirect_uri]
+        args += ["--public"] if public else []
+        args += [option for grant in grant_types for option in ("--grant-type", str(grant))]
+        args += [] if require_pkce else ["--no-require-pkce"]
+        args += [option for origin in allowed_origins for option in ("--allowed-origin", origin)]
+        created = json.loads(manage(self.env, "createclient", *args, "--json"))
+        return created["client_id"], created["client_secret"]
+
+    def delete_client(self, client_id: str) -> None:
+        """Delete a client with everything it holds, with `manage.py deleteclient`."""
+        manage(self.env, "deleteclient", client_id, "--no-input")
+
+
+@contextmanager
+def served_provider(folder: Path, *, workers: int = 2, **settings: str) -> Iterator[ServedProvider]:
+    """Serve the provider as production does, on a migrated database of its own; yield it.
+
+    Static files are collected and signing keys made with `manage.py`, then `manage.py serve`
+    starts the server PORCHLIGHT_TEST_SERVER names (``server_node``) with ``workers`` workers, so
+    one sign-in's requests reach different processes. ``settings`` are PORCHLIGHT_ variables.
+    The server is stopped by its PID, and the database dropped, when the block ends.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = folder / "server.log"
+    with scratch_database(folder, migrated=True) as database_url:
+        env = node_environment(folder, database_url, ISSUER=url, **settings)
+        for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
+            manage(env, *args)
+        process: list[subprocess.Popen] = []
+        with server_node(env, log, workers=workers, port=port, process=process):
+            yield ServedProvider(url, env, log, process[0].pid)

@@ -24,6 +24,7 @@ from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwr
 
 from oidc_provider import keys, rotation
 from oidc_provider.services import client_create
+from tests.cluster import TEST_SERVER, ServedProvider
 from tests.conftest import PASSWORD, pkce_pair, query_of
 from tests.tokens import half_hash
 
@@ -424,3 +425,17 @@ def chromium_approve_device(page: Page, *, verification_uri: str, user_code: str
     # RFC 8628 §5.4: the user sees which app asks before allowing it.
     page.get_by_role("button", name="Allow").click()
     page.get_by_role("heading", name="Device connected").wait_for()
+
+
+# --- the provider under a production server (test_served_relying_parties.py) -----------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Show the end of the served provider's log in the report of a test that failed against it."""
+    report = yield
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, ServedProvider):
+                report.sections.append((f"{TEST_SERVER} log ({value.log})", value.log_tail()))
+    return report
