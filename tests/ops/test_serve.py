@@ -310,7 +310,9 @@ def failed_sign_in(proxied: Proxied, headers: str, *, source: str) -> int:
     status, out, body = get(port, "/accounts/login/", headers, host=ISSUER_HOST, source=source)
     assert status == 200, (status, out)
     cookie = out["set-cookie"].split(";", 1)[0]
-    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)[1].decode()
+    found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+    assert found, body
+    token = found[1].decode()
     form = urlencode({"csrfmiddlewaretoken": token, "username": "nobody", "password": "wrong"})
     request = (
         f"POST /accounts/login/ HTTP/1.1\r\nHost: {ISSUER_HOST}\r\n{headers}"
