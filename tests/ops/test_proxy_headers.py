@@ -12,11 +12,13 @@ import subprocess
 import sys
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from ground.client_address import client_ip
+from ops import wsgi_environ
 from ops.wsgi_environ import RequestEnviron
 from tests.environment import ROOT, clean_environment
 
@@ -116,6 +118,19 @@ def test_forwarded_naming_nobody_leaves_the_proxy_as_the_client(behind_proxy, va
         assert seen["HTTP_FORWARDED"] == value
 
 
+def test_forwarded_warns_once_of_a_proxy_still_sending_x_forwarded(behind_proxy, caplog):
+    behind_proxy("forwarded")
+    # As in a worker that has just started.
+    wsgi_environ._warn_x_forwarded.cache_clear()
+    with caplog.at_level("WARNING", logger="ops.wsgi_environ"):
+        for _ in range(3):
+            assert "HTTP_X_FORWARDED_FOR" not in environ_of(PROXY, HTTP_X_FORWARDED_FOR=CLIENT)
+        # A client's own X-Forwarded-For beside the proxy's Forwarded is no sign of it.
+        environ_of(PROXY, HTTP_X_FORWARDED_FOR=CLIENT, HTTP_FORWARDED=f"for={CLIENT}")
+    warnings = [record for record in caplog.records if "no Forwarded header" in record.getMessage()]
+    assert len(warnings) == 1 and "docs/deployment.md" in warnings[0].getMessage()
+
+
 def test_x_forwarded_is_read_as_before_with_x_forwarded(behind_proxy):
     behind_proxy("x-forwarded")
     seen = environ_of(
@@ -149,6 +164,13 @@ def granian_behind_proxy(settings, **porchlight):
         "PROXY_DROPS_UNDERSCORE_HEADERS": False,
         **porchlight,
     }
+
+
+def test_wsgi_application_refuses_to_start_with_x_forwarded_under_granian(settings):
+    # A server started without `manage.py serve` loads the application: it must not serve.
+    granian_behind_proxy(settings)
+    with pytest.raises(ImproperlyConfigured, match="X_Forwarded_For"):
+        RequestEnviron(WSGIHandler())
 
 
 def test_check_refuses_x_forwarded_under_granian(settings):
