@@ -29,25 +29,38 @@ def _trusted_proxy(ip: IPAddress) -> bool:
     return any(ip in network for network in settings.PORCHLIGHT["TRUSTED_PROXIES"])
 
 
-def client_address(request: HttpRequest) -> IPAddress | None:
-    """Return the client's address: REMOTE_ADDR, or behind our proxies the right-most untrusted hop."""
-    remote = parse_address(request.META.get("REMOTE_ADDR", ""))
-    # X-Forwarded-For is only as good as whoever sent it: a client that reaches us directly
-    # (past the proxy) would otherwise name any address it likes.
-    if remote is None or not settings.PORCHLIGHT["BEHIND_PROXY"] or not _trusted_proxy(remote):
-        return remote
-    # Each proxy appends the address it received the request from, so only the right-most
-    # entries are trustworthy: walk from the right past our own proxies (TRUSTED_PROXIES); the
-    # first other address is the client. Anything left of it may be forged by the client.
-    client = remote
-    for hop in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
-        ip = parse_address(hop)
+def walk(remote: IPAddress, hops: list[str]) -> tuple[IPAddress, int | None]:
+    """Return the client behind trusted proxy ``remote`` and the index of the hop naming it.
+
+    ``hops`` are the addresses each proxy appended, left to right (``X-Forwarded-For``, or the
+    ``for`` of each ``Forwarded`` element). Each proxy appends the address it received the
+    request from, so only the right-most entries are trustworthy: walk from the right past our
+    own proxies (TRUSTED_PROXIES); the first other address is the client. Anything left of it
+    may be forged by the client. A hop that is no address (``unknown``, garbage) stops the walk:
+    the client is then the last proxy reached. The index is that of the left-most hop a trusted
+    proxy wrote (where the walk stopped), None when there are none.
+    """
+    client, index = remote, None
+    for position in range(len(hops) - 1, -1, -1):
+        index = position
+        ip = parse_address(hops[position])
         if ip is None:
             break
         client = ip
         if not _trusted_proxy(client):
             break
-    return client
+    return client, index
+
+
+def client_address(request: HttpRequest) -> IPAddress | None:
+    """Return the client's address: REMOTE_ADDR, or behind our proxies the right-most untrusted hop."""
+    remote = parse_address(request.META.get("REMOTE_ADDR", ""))
+    # X-Forwarded-For is only as good as whoever sent it: a client that reaches us directly
+    # (past the proxy) would otherwise name any address it likes. With PORCHLIGHT_PROXY_HEADERS
+    # =forwarded, ops/wsgi_environ.py has put a trusted proxy's RFC 7239 Forwarded here.
+    if remote is None or not settings.PORCHLIGHT["BEHIND_PROXY"] or not _trusted_proxy(remote):
+        return remote
+    return walk(remote, request.META.get("HTTP_X_FORWARDED_FOR", "").split(","))[0]
 
 
 def ip_key(address: str) -> str | None:

@@ -18,20 +18,41 @@ Applied in porchlight/wsgi.py, under gunicorn and Granian alike (``manage.py ser
   (gunicorn.conf.py trusts no peer itself and leaves this to this module).
 
 Header names with an underscore (``X_Forwarded_For``) become the same variable as the hyphenated
-name. gunicorn drops such headers before the environ is built (its ``header_map``); Granian maps
-them, and this module cannot tell them apart once they are variables: docs/deployment.md says
-what the proxy in front of Granian must do about them.
+name, and once they are variables nobody can tell them apart. gunicorn drops such headers before
+the environ is built (its ``header_map``); Granian maps them. So with
+``PORCHLIGHT_PROXY_HEADERS=forwarded`` (the default under Granian) the proxy speaks RFC 7239's
+``Forwarded``, whose name has no separator for an underscore to imitate, and this module:
+
+- removes every ``HTTP_X_FORWARDED_*`` variable, whoever sent it;
+- from a trusted direct peer, reads ``Forwarded`` (ground/forwarded.py), walks its elements from
+  the right past trusted proxies as ``X-Forwarded-For`` is walked (ground/client_address.walk),
+  and writes what it found into ``HTTP_X_FORWARDED_FOR`` (every element's address, for
+  client_address to walk again to the same client), ``HTTP_X_FORWARDED_PROTO`` and
+  ``HTTP_X_FORWARDED_HOST`` (the ``proto`` and ``host`` of the element the walk stopped at: the
+  one written by the proxy the client connected to). This is the one place Forwarded is read:
+  settings, client_address and /metrics read the X-Forwarded variables under either setting.
+  ``Forwarded`` itself is then removed; from any other peer, or when it names no element, it
+  stays, and /metrics lets no such request in by address (ops/metrics.py).
+
+Under Granian, ``x-forwarded`` behind a proxy is refused (ops/checks.py), unless the operator
+states that the proxy drops header names with an underscore.
 """
 
+import functools
 import ipaddress
+import logging
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
-from ground.client_address import parse_address
+from ground.client_address import parse_address, walk
+from ground.forwarded import parse_forwarded
+from ops.checks import proxy_headers_problem
 
+logger = logging.getLogger(__name__)
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApplication = Callable[[Environ, StartResponse], Iterable[bytes]]
@@ -66,15 +87,51 @@ OPTIONAL = frozenset(
         "REQUEST_URI",
     }
 )
-# What Django reads from a proxy (settings.py, with BEHIND_PROXY). X-Forwarded-For and RFC 7239's
-# Forwarded stay: client_address judges the first by the peer, and /metrics refuses a request
-# that carries a forwarded address it does not read (ops/metrics.py).
+# What Django reads from a proxy (settings.py, with BEHIND_PROXY). With x-forwarded, X-Forwarded-For
+# and RFC 7239's Forwarded stay: client_address judges the first by the peer, and /metrics refuses
+# a request that carries a forwarded address it does not read (ops/metrics.py).
 PROXY_HEADERS = ("HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST")
+X_FORWARDED = "HTTP_X_FORWARDED_"
 
 
 def _trusted(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     ip = parse_address(address)
     return ip is not None and any(ip in network for network in networks)
+
+
+@functools.cache
+def _warn_x_forwarded() -> None:
+    # Once per worker: a proxy that sends X-Forwarded-* and no Forwarded makes every request look
+    # like the proxy's own (throttling, audit addresses).
+    logger.warning(
+        "A trusted proxy sent X-Forwarded-* headers and no Forwarded header; with "
+        "PORCHLIGHT_PROXY_HEADERS=forwarded they are ignored and requests count as the proxy's own. "
+        "Have the proxy send Forwarded (RFC 7239): see docs/deployment.md."
+    )
+
+
+def _read_forwarded(environ: Environ) -> None:
+    """Write a trusted proxy's ``Forwarded`` into the X-Forwarded variables (see the docstring)."""
+    elements = parse_forwarded(environ.get("HTTP_FORWARDED", ""))
+    remote = parse_address(environ["REMOTE_ADDR"])
+    if not elements or remote is None:
+        return
+    # A hop that names no address (unknown, obfuscated, malformed) stops client_address's walk.
+    environ["HTTP_X_FORWARDED_FOR"] = ", ".join(element.client or "unknown" for element in elements)
+    _, index = walk(remote, [element.client for element in elements])
+    if index is None:
+        return
+    # The element of the proxy the client connected to: its proto and host are the client's.
+    stop = elements[index]
+    if stop.proto:
+        environ["HTTP_X_FORWARDED_PROTO"] = stop.proto
+    if stop.host:
+        environ["HTTP_X_FORWARDED_HOST"] = stop.host
+    # Read. When it names no client there (for=unknown, a malformed element), it stays: the
+    # request came through a proxy from someone unknown, and /metrics lets no such request in
+    # by address.
+    if stop.client:
+        del environ["HTTP_FORWARDED"]
 
 
 class RequestEnviron:
@@ -84,6 +141,9 @@ class RequestEnviron:
         self.app = app
         # Granian copies the process environment when its worker starts; so does this.
         self.process = dict(os.environ)
+        # A server started without `manage.py serve` (which refuses too) must not serve either.
+        if problem := proxy_headers_problem():
+            raise ImproperlyConfigured(problem)
 
     def environ(self, environ: Environ) -> Environ:
         """Return the part of ``environ`` that describes the request."""
@@ -95,7 +155,16 @@ class RequestEnviron:
                 kept[key] = value
         if not settings.PORCHLIGHT["BEHIND_PROXY"]:
             return kept
-        if not _trusted(kept.get("REMOTE_ADDR", ""), settings.PORCHLIGHT["TRUSTED_PROXIES"]):
+        trusted = _trusted(kept.get("REMOTE_ADDR", ""), settings.PORCHLIGHT["TRUSTED_PROXIES"])
+        if settings.PORCHLIGHT["PROXY_HEADERS"] == "forwarded":
+            removed = [key for key in kept if key.startswith(X_FORWARDED)]
+            for key in removed:
+                del kept[key]
+            if trusted:
+                if "HTTP_FORWARDED" not in kept and removed:
+                    _warn_x_forwarded()
+                _read_forwarded(kept)
+        if not trusted:
             for key in PROXY_HEADERS:
                 kept.pop(key, None)
         elif proto := kept.get("HTTP_X_FORWARDED_PROTO"):

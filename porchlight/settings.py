@@ -291,6 +291,8 @@ CSRF_COOKIE_SECURE = _issuer.scheme == "https"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# With PORCHLIGHT_PROXY_HEADERS=forwarded, ops/wsgi_environ.py writes a trusted proxy's RFC 7239
+# Forwarded into these variables (and removes any a client sent), so both spellings are read here.
 if env_bool("PORCHLIGHT_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
@@ -460,6 +462,19 @@ def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         raise ImproperlyConfigured(f"PORCHLIGHT_TRUSTED_PROXIES: {exc}") from exc
 
 
+def _proxy_headers() -> str:
+    # Granian maps a header spelled X_Forwarded_For to the variable X-Forwarded-For becomes, and
+    # gunicorn drops it: under Granian the forwarded headers are RFC 7239's Forwarded by default,
+    # whose name no underscore spelling can imitate (ops/wsgi_environ.py, ops/checks.py).
+    default = "forwarded" if _server == "granian" else "x-forwarded"
+    value = (env("PORCHLIGHT_PROXY_HEADERS") or default).strip().lower()
+    if value not in {"x-forwarded", "forwarded"}:
+        raise ImproperlyConfigured(
+            f"PORCHLIGHT_PROXY_HEADERS must be x-forwarded or forwarded, not {value!r}"
+        )
+    return value
+
+
 def _networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     try:
         return [ipaddress.ip_network(item, strict=False) for item in env_list(name, default)]
@@ -467,6 +482,8 @@ def _networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipa
         raise ImproperlyConfigured(f"{name}: {exc}") from exc
 
 
+# manage.py serve starts the server this names (ops/management/commands/serve.py checks the name).
+_server = (env("PORCHLIGHT_SERVER") or "gunicorn").strip().lower()
 _login_lockout = env_int("PORCHLIGHT_LOGIN_LOCKOUT", 300, maximum=86400)
 
 
@@ -517,6 +534,9 @@ class PorchlightSettings(TypedDict):
     REFRESH_REUSE_GRACE: int
     OFFLINE_TOKEN_MAX_LIFETIME: int
     BEHIND_PROXY: bool
+    SERVER: str
+    PROXY_HEADERS: str
+    PROXY_DROPS_UNDERSCORE_HEADERS: bool
     RECENT_AUTH_MAX_AGE: int
     DATA_EXPORT_LIFETIME: int
     OPEN_REGISTRATION: bool
@@ -586,6 +606,13 @@ PORCHLIGHT: PorchlightSettings = {
         "PORCHLIGHT_OFFLINE_TOKEN_MAX_LIFETIME", 60 * 60 * 24 * 90, minimum=0, maximum=60 * 60 * 24 * 3650
     ),
     "BEHIND_PROXY": env_bool("PORCHLIGHT_BEHIND_PROXY", False),
+    "SERVER": _server,
+    # Which headers a trusted proxy describes the client with: x-forwarded (X-Forwarded-For,
+    # -Proto, -Host) or forwarded (RFC 7239). Default: x-forwarded under gunicorn, forwarded
+    # under Granian, where x-forwarded is refused (ops/checks.py) unless the operator states
+    # that the proxy drops header names with an underscore.
+    "PROXY_HEADERS": _proxy_headers(),
+    "PROXY_DROPS_UNDERSCORE_HEADERS": env_bool("PORCHLIGHT_PROXY_DROPS_UNDERSCORE_HEADERS", False),
     # Downloading one's data or deleting the account needs a sign-in this recent (seconds).
     "RECENT_AUTH_MAX_AGE": env_int("PORCHLIGHT_RECENT_AUTH_MAX_AGE", 300, minimum=30, maximum=86400),
     # How long a prepared copy of a person's data waits for its one download (seconds).
@@ -600,7 +627,7 @@ PORCHLIGHT: PorchlightSettings = {
     # and the seconds a device waits between polls (each slow_down adds 5).
     "DEVICE_CODE_LIFETIME": env_int("PORCHLIGHT_DEVICE_CODE_LIFETIME", 600, minimum=60, maximum=3600),
     "DEVICE_POLL_INTERVAL": env_int("PORCHLIGHT_DEVICE_POLL_INTERVAL", 5, maximum=60),
-    # With BEHIND_PROXY, X-Forwarded-For is read only when the direct peer (REMOTE_ADDR) is one
+    # With BEHIND_PROXY, X-Forwarded-For (or Forwarded) is read only when the direct peer (REMOTE_ADDR) is one
     # of these networks, and these hops are skipped when looking for the client in it.
     "TRUSTED_PROXIES": _trusted_proxies(),
     # Seconds between housekeeping runs (oidc_provider/housekeeping.py): pruning and key rotation.

@@ -7,6 +7,7 @@ carry exact header spellings or come from a given loopback address go over raw s
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -15,6 +16,7 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -192,13 +194,35 @@ ISSUER_HOST = "id.example.test"
 # The proxy's address; 127.0.0.1, where other clients come from, is not trusted.
 PROXY = "127.0.0.2"
 DISCOVERY = "/.well-known/openid-configuration"
+# The client the proxy names, and the address a client would rather be recorded under.
+CLIENT = "198.51.100.7"
+FORGED = "203.0.113.66"
 
 
-@pytest.fixture(scope="module", params=SERVERS)
+@dataclass
+class Proxied:
+    server: str
+    headers: str  # PORCHLIGHT_PROXY_HEADERS: the server's default unless set
+    port: int
+    env: dict
+
+
+# Each server with the proxy headers it uses by default (gunicorn: X-Forwarded-*, Granian: RFC 7239
+# Forwarded), and gunicorn told to read Forwarded.
+PROXIED = [("gunicorn", "x-forwarded"), ("granian", "forwarded"), ("gunicorn", "forwarded")]
+
+
+@pytest.fixture(scope="module", params=PROXIED, ids=["-".join(pair) for pair in PROXIED])
 def proxied(request, tmp_path_factory):
     """The provider on an https issuer behind a proxy at 127.0.0.2, debug off."""
-    tmp_path = tmp_path_factory.mktemp(f"proxied-{request.param}")
+    server, headers = request.param
+    tmp_path = tmp_path_factory.mktemp(f"proxied-{server}-{headers}")
     migrated_sqlite(tmp_path)
+    settings = (
+        {"PROXY_HEADERS": headers}
+        if headers != ("forwarded" if server == "granian" else "x-forwarded")
+        else {}
+    )
     env = node_environment(
         tmp_path,
         None,
@@ -207,63 +231,146 @@ def proxied(request, tmp_path_factory):
         TRUSTED_PROXIES=f"{PROXY}/32",
         SECRET_KEY=secrets.token_urlsafe(40),
         KEY_ENCRYPTION_KEY=secrets.token_urlsafe(32),
+        # /metrics answers clients from this network without a token: access judged by address.
+        METRICS_ALLOWED_NETWORKS="203.0.113.0/24",
+        **settings,
     )
     env.update(DJANGO_SETTINGS_MODULE="tests.serving_settings")
-    manage(env, "rotatekeys")
+    # The sign-in page links its static files through the manifest, as in production.
+    for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
+        manage(env, *args)
     port = free_port()
     with ExitStack() as running:
-        running.enter_context(server_node(env, tmp_path / "server.log", port=port, server=request.param))
-        yield request.param, port
+        running.enter_context(server_node(env, tmp_path / "server.log", port=port, server=server))
+        yield Proxied(server, headers, port, env)
+
+
+def proxy_says(
+    proxied: Proxied, *, client: str = CLIENT, proto: str = "https", host: str = ISSUER_HOST
+) -> str:
+    """Return the header lines the proxy adds, in the spelling the provider is set up to read."""
+    if proxied.headers == "forwarded":
+        return f'Forwarded: for="{client}";proto={proto};host="{host}"\r\n'
+    return f"X-Forwarded-For: {client}\r\nX-Forwarded-Proto: {proto}\r\nX-Forwarded-Host: {host}\r\n"
 
 
 def test_serve_takes_the_scheme_and_host_from_a_trusted_proxy(proxied):
-    _, port = proxied
-    headers = "X-Forwarded-Proto: https\r\nX-Forwarded-Host: id.example.test\r\n"
-    status, _, body = get(port, "/serving-test/meta", headers, host="porchlight.internal", source=PROXY)
+    port = proxied.port
+    status, _, body = get(
+        port, "/serving-test/meta", proxy_says(proxied), host="porchlight.internal", source=PROXY
+    )
     seen = json.loads(body)
     assert status == 200 and seen["secure"] is True and seen["host"] == ISSUER_HOST
     # Discovery answers (no redirect to https), with HSTS (RFC 6797), as the client asked over https.
-    status, headers_out, body = get(
-        port,
-        "/.well-known/openid-configuration",
-        "X-Forwarded-Proto: https\r\n",
-        host=ISSUER_HOST,
-        source=PROXY,
-    )
+    status, headers_out, body = get(port, DISCOVERY, proxy_says(proxied), host=ISSUER_HOST, source=PROXY)
     assert status == 200 and json.loads(body)["issuer"] == f"https://{ISSUER_HOST}"
     assert "strict-transport-security" in headers_out
     # Plain http through the proxy is sent to https.
     status, headers_out, _ = get(
-        port,
-        "/.well-known/openid-configuration",
-        "X-Forwarded-Proto: http\r\n",
-        host=ISSUER_HOST,
-        source=PROXY,
+        port, DISCOVERY, proxy_says(proxied, proto="http"), host=ISSUER_HOST, source=PROXY
     )
-    assert (
-        status == 301 and headers_out["location"] == f"https://{ISSUER_HOST}/.well-known/openid-configuration"
-    )
+    assert status == 301 and headers_out["location"] == f"https://{ISSUER_HOST}{DISCOVERY}"
 
 
 def test_serve_ignores_forwarded_scheme_and_host_from_anyone_else(proxied):
-    _, port = proxied
-    headers = "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\n"
-    status, headers_out, _ = get(port, "/.well-known/openid-configuration", headers, host=ISSUER_HOST)
+    headers = (
+        "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\n"
+        'Forwarded: for=203.0.113.66;proto=https;host="evil.example"\r\n'
+    )
+    status, headers_out, _ = get(proxied.port, DISCOVERY, headers, host=ISSUER_HOST)
     # Still plain http: sent to https on the host the request named, not the forwarded one.
     assert status == 301 and "strict-transport-security" not in headers_out
-    assert headers_out["location"] == f"https://{ISSUER_HOST}/.well-known/openid-configuration"
+    assert headers_out["location"] == f"https://{ISSUER_HOST}{DISCOVERY}"
 
 
-# Granian maps a header spelled with underscores to the same variable as the hyphenated one, and
-# the application cannot tell them apart: docs/deployment.md says what the proxy must do.
-@pytest.mark.parametrize("proxied", ["gunicorn"], indirect=True)
-def test_serve_drops_headers_spelled_with_an_underscore(proxied):
-    _, port = proxied
-    status, headers_out, _ = get(
-        port,
-        "/.well-known/openid-configuration",
-        "X_Forwarded_Proto: https\r\n",
-        host=ISSUER_HOST,
-        source=PROXY,
+def forged_by_the_client(proxied: Proxied, **values: str) -> str:
+    """Return header lines a client adds that a proxy forwarding underscore names passes on.
+
+    Sent after the proxy's own lines: Granian keeps the later of two spellings of one variable.
+    With Forwarded, the hyphenated X-Forwarded-* a proxy leaves alone are the client's too.
+    """
+    lines = [f"X_Forwarded_{name.title()}: {value}\r\n" for name, value in values.items()]
+    if proxied.headers == "forwarded":
+        lines += [f"X-Forwarded-{name.title()}: {value}\r\n" for name, value in values.items()]
+    return "".join(lines)
+
+
+def test_serve_keeps_the_scheme_a_client_forges_behind_the_proxy_out(proxied):
+    headers = proxy_says(proxied, proto="http") + forged_by_the_client(
+        proxied, proto="https", host="evil.example"
     )
+    status, headers_out, _ = get(proxied.port, DISCOVERY, headers, host=ISSUER_HOST, source=PROXY)
     assert status == 301 and "strict-transport-security" not in headers_out
+    assert headers_out["location"] == f"https://{ISSUER_HOST}{DISCOVERY}"
+
+
+def failed_sign_in(proxied: Proxied, headers: str, *, source: str) -> int:
+    """Sign in with a wrong password, as a browser does (the form, then its post); return the status."""
+    port = proxied.port
+    status, out, body = get(port, "/accounts/login/", headers, host=ISSUER_HOST, source=source)
+    assert status == 200, (status, out)
+    cookie = out["set-cookie"].split(";", 1)[0]
+    found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+    assert found, body
+    token = found[1].decode()
+    form = urlencode({"csrfmiddlewaretoken": token, "username": "nobody", "password": "wrong"})
+    request = (
+        f"POST /accounts/login/ HTTP/1.1\r\nHost: {ISSUER_HOST}\r\n{headers}"
+        f"Origin: https://{ISSUER_HOST}\r\nCookie: {cookie}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(form)}\r\nConnection: close\r\n\r\n{form}"
+    )
+    return raw(port, request.encode("latin-1"), source=source)[0]
+
+
+def recorded_addresses(proxied: Proxied) -> list[str]:
+    """Return the addresses of the failed sign-ins in the audit log, oldest first, as staff see them."""
+    events = "AuditEvent.objects.filter(action='login.failure').order_by('pk')"
+    code = f"from audit.models import AuditEvent; print(','.join({events}.values_list('ip', flat=True)))"
+    return [ip for ip in manage(proxied.env, "shell", "-v0", "-c", code).strip().split(",") if ip]
+
+
+def test_serve_records_the_client_the_proxy_names_whatever_the_client_forges(proxied):
+    recorded = len(recorded_addresses(proxied))
+    forged = forged_by_the_client(proxied, **{"for": FORGED, "proto": "https"})
+    assert failed_sign_in(proxied, proxy_says(proxied) + forged, source=PROXY) == 200
+    assert failed_sign_in(proxied, proxy_says(proxied, client="2001:db8:1:2::9"), source=PROXY) == 200
+    assert recorded_addresses(proxied)[recorded:] == [CLIENT, "2001:db8:1:2::/64"]
+
+
+def metrics_status(proxied: Proxied, headers: str, *, source: str) -> int:
+    return get(proxied.port, "/metrics", headers, host=ISSUER_HOST, source=source)[0]
+
+
+def test_serve_judges_metrics_access_on_the_client_a_trusted_proxy_names(proxied):
+    # /metrics lets in 203.0.113.0/24 by address: the proxy's word counts, and only the proxy's.
+    assert metrics_status(proxied, proxy_says(proxied, client=FORGED), source=PROXY) == 200
+    assert (
+        metrics_status(
+            proxied, proxy_says(proxied) + forged_by_the_client(proxied, **{"for": FORGED}), source=PROXY
+        )
+        == 403
+    )
+    untrusted = f"X-Forwarded-For: {FORGED}\r\nForwarded: for={FORGED}\r\n"
+    assert metrics_status(proxied, untrusted, source="127.0.0.1") == 403
+    assert metrics_status(proxied, f"X_Forwarded_For: {FORGED}\r\n", source="127.0.0.1") == 403
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "garbage",
+        'for="203.0.113.66',
+        "for=[2001:db8::1];proto=https",
+        "for=203.0.113.66;for=203.0.113.67;proto=https",
+        'for=203.0.113.66;proto="https;host=a"b',
+        ";;;,,,=;",
+        "for=" + "x" * 4000,
+    ],
+)
+def test_serve_ignores_a_malformed_forwarded_header(proxied, value):
+    headers = f"Forwarded: {value}\r\n"
+    # Never a server error; the scheme stays http and nobody is let in by the address it names.
+    status, headers_out, _ = get(proxied.port, DISCOVERY, headers, host=ISSUER_HOST, source=PROXY)
+    assert status == 301 and headers_out["location"] == f"https://{ISSUER_HOST}{DISCOVERY}"
+    assert metrics_status(proxied, headers, source=PROXY) == 403

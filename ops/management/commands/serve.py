@@ -10,6 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from ops.checks import PROXY_HEADERS_HINT, proxy_headers_problem
+
 SERVERS = ("gunicorn", "granian")
 # Seconds an old Granian worker keeps serving after its replacement started, on SIGHUP.
 RELOAD_OVERLAP = 10
@@ -108,9 +110,13 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def handle(self, *args: Any, **options: Any) -> None:
-        server = os.environ.get("PORCHLIGHT_SERVER") or "gunicorn"
+        # The server the system checks judged (ops/checks.py): settings read PORCHLIGHT_SERVER.
+        server = settings.PORCHLIGHT["SERVER"]
         if server not in SERVERS:
             raise CommandError(f"PORCHLIGHT_SERVER must be one of {', '.join(SERVERS)}, not {server!r}")
+        # Forwarded headers a client could forge under this server: refused, not served.
+        if problem := proxy_headers_problem():
+            raise CommandError(f"{problem} {PROXY_HEADERS_HINT}")
         command = gunicorn_command() if server == "gunicorn" else granian_command()
         sys.stdout.flush()
         sys.stderr.flush()
