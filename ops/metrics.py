@@ -35,6 +35,8 @@ from audit.actions import Action
 from ground.client_address import client_address
 from oidc_provider.rate_limits import request_refused
 
+from .wsgi_environ import UNREAD_FORWARDING
+
 REQUESTS = Counter(
     "porchlight_http_requests_total",
     "HTTP requests answered, by endpoint and status.",
@@ -176,10 +178,12 @@ def _allowed(request: HttpRequest) -> bool:
 
 
 def _forwarded_unread(request: HttpRequest) -> bool:
-    # client_address reads X-Forwarded-For only with BEHIND_PROXY, and RFC 7239's Forwarded never.
-    # A client can add either header itself, but that only ever costs it access.
+    # client_address reads X-Forwarded-For only with BEHIND_PROXY. RFC 7239's Forwarded is read
+    # (into X-Forwarded-For) only with PROXY_HEADERS=forwarded, from a trusted proxy, and removed
+    # once read; X-Forwarded-* is then dropped, and the request marked (ops/wsgi_environ.py).
+    # A client can add any of these headers itself, but that only ever costs it access.
     unread_xff = not settings.PORCHLIGHT["BEHIND_PROXY"] and request.META.get("HTTP_X_FORWARDED_FOR")
-    return bool(unread_xff or request.META.get("HTTP_FORWARDED"))
+    return bool(unread_xff or request.META.get("HTTP_FORWARDED") or request.META.get(UNREAD_FORWARDING))
 
 
 @require_GET

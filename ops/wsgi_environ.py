@@ -92,6 +92,8 @@ OPTIONAL = frozenset(
 # a request that carries a forwarded address it does not read (ops/metrics.py).
 PROXY_HEADERS = ("HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST")
 X_FORWARDED = "HTTP_X_FORWARDED_"
+# Set on a request that carried proxy headers this configuration does not read.
+UNREAD_FORWARDING = "porchlight.unread_forwarding"
 
 
 def _trusted(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
@@ -164,6 +166,10 @@ class RequestEnviron:
                 if "HTTP_FORWARDED" not in kept and removed:
                     _warn_x_forwarded()
                 _read_forwarded(kept)
+            if removed:
+                # Someone said who the client is in a way not read here: the address this request
+                # is judged on may be a proxy's, so nothing is let in by it (ops/metrics.py).
+                kept[UNREAD_FORWARDING] = True
         if not trusted:
             for key in PROXY_HEADERS:
                 kept.pop(key, None)

@@ -118,6 +118,28 @@ def test_forwarded_naming_nobody_leaves_the_proxy_as_the_client(behind_proxy, va
         assert seen["HTTP_FORWARDED"] == value
 
 
+def test_metrics_let_nobody_in_by_the_address_of_a_proxy_still_sending_x_forwarded(behind_proxy, settings, db):
+    # The proxy runs on an address /metrics lets in (loopback, on the same host, say) and has not
+    # been switched to Forwarded: every client's request would look like the proxy's own.
+    behind_proxy("forwarded")
+    settings.PORCHLIGHT = {
+        **settings.PORCHLIGHT,
+        "METRICS_ALLOWED_NETWORKS": [ipaddress.ip_network("10.0.0.0/8")],
+    }
+    wsgi_environ._warn_x_forwarded.cache_clear()
+
+    def metrics_status(**headers: str) -> int:
+        environ = environ_of(
+            PROXY, PATH_INFO="/metrics", SERVER_NAME="testserver", SERVER_PORT="80", **headers
+        )
+        return WSGIHandler()(environ, lambda *args: None).status_code
+
+    assert metrics_status(HTTP_X_FORWARDED_FOR=CLIENT) == 403
+    assert metrics_status(HTTP_X_FORWARDED_FOR=CLIENT, HTTP_FORWARDED=f"for={CLIENT}") == 403
+    # The proxy itself, scraping with no forwarding headers, is still let in by its address.
+    assert metrics_status() == 200
+
+
 def test_forwarded_warns_once_of_a_proxy_still_sending_x_forwarded(behind_proxy, caplog):
     behind_proxy("forwarded")
     # As in a worker that has just started.
