@@ -22,8 +22,9 @@ def test_browser_email_change_then_link_verifies_it(page, issuer, user):
     page.goto(f"{issuer}/accounts/profile/")
     chromium_sign_in(page)
     page.get_by_label("E-mail address").fill("alice.new@example.com")
-    page.get_by_role("button", name="Save").click()
-    page.wait_for_url(f"{issuer}/accounts/profile/")
+    # The contact section has its own Save and returns to that section.
+    page.get_by_role("button", name="Save Contact").click()
+    page.wait_for_url(f"{issuer}/accounts/profile/#section-contact")
     assert page.get_by_text("We sent a link to alice.new@example.com").is_visible()
     assert page.get_by_text("alice.new@example.com is not verified").is_visible()
 
