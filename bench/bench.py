@@ -547,19 +547,23 @@ def measure(
     )
 
 
-def bench_floor(server: str) -> Iterator[Row]:
-    """Serve a constant JSON answer from a bare WSGI callable under ``server``, set up as for the provider."""
+# The floors: a bare WSGI callable (bench/floor.py), and the least Django (bench/floor_django.py).
+FLOORS = {"floor": "bench.floor:application", "django_floor": "bench.floor_django:application"}
+
+
+def bench_floor(server: str, name: str = "floor") -> Iterator[Row]:
+    """Serve a constant JSON answer from floor ``name`` under ``server``, set up as for the provider."""
     with ExitStack() as stack:
         root = stack.enter_context(temp_dir("porchlight-bench-floor-"))
         port = free_port()
         log_path = root / "server.log"
         process = stack.enter_context(
-            provider(provider_env(root / "var", port, None), log_path, server, "bench.floor:application")
+            provider(provider_env(root / "var", port, None), log_path, server, FLOORS[name])
         )
         base_url = f"http://127.0.0.1:{port}"
         wait_until_answering(process, base_url, log_path, "/floor")
         for connections in CONNECTIONS:
-            endpoint = Endpoint("floor", "/floor")
+            endpoint = Endpoint(name, "/floor")
             yield measure(
                 Database("none", None), process, base_url, endpoint, connections, server_name=server
             )
@@ -775,7 +779,7 @@ def print_comparison(rows: list[Row]) -> None:
     )
     header = "{:<11} {:<18} {:>10} {:>8} {:>7}  {:<22} {:>15} {:>15} {:>10}"
     for endpoint in dict.fromkeys(row.endpoint for row in rows if row.server != NODE_NAME):
-        if endpoint == "floor":
+        if endpoint in FLOORS:
             continue
         print(f"\n{endpoint}")
         print(
@@ -927,6 +931,9 @@ def main() -> int:
                 floor[(server, row.connections)] = row
                 rows.append(row)
                 print_row(row, {})
+            for row in bench_floor(server, "django_floor"):
+                rows.append(row)
+                print_row(row, floor)
         if NODE:
             for row in bench_node():
                 rows.append(row)
