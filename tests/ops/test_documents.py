@@ -9,7 +9,8 @@ import sys
 from collections.abc import Callable
 
 import pytest
-from django.core.signals import request_started
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from prometheus_client import REGISTRY
 
 from oidc_provider import keys
@@ -86,6 +87,13 @@ def fresh_documents(db, signing_keys):
     # Each test starts with no answer kept, as a new worker does.
     application._entries.clear()
     keys.clear_cache()
+    # As Django's test client does: the request cycle must not close the test's connection (and
+    # with it the transaction the test runs in) on PostgreSQL.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.mark.parametrize("path", DOCUMENT_PATHS)
