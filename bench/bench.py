@@ -71,6 +71,8 @@ GRANIAN_BLOCKING_THREADS = 4
 # node-oidc-provider 9 (bench/node/), measured in the same run; BENCH_NODE=0 leaves it out.
 NODE = os.environ.get("BENCH_NODE", "1") != "0"
 NODE_NAME = "node-oidc-provider"
+# Single-use codes and refresh tokens seeded per server measured (bench/seed.py).
+POOL = int(os.environ.get("BENCH_POOL", "8000"))
 WARM_UP_SECONDS = 2
 MEASURE_SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 WRK_THREADS = 2
@@ -661,7 +663,10 @@ def bench_database(name: str) -> Iterator[Row]:
         database = stack.enter_context(postgres_cluster()) if name == "PostgreSQL" else Database(name, None)
         port = free_port()
         env = provider_env(root / "var", port, database.url)
-        seed_env = {**env, "BENCH_GROWTH": "1"} if GROWTH else env
+        # BENCH_POOL codes and refresh tokens for each server measured (seed.py).
+        seed_env = {**env, "BENCH_POOL": str(POOL * len(SERVERS))}
+        if GROWTH:
+            seed_env["BENCH_GROWTH"] = "1"
         seeded = run(
             [PYTHON, str(BENCH_DIR / "seed.py")], what=f"preparing {name}", timeout=SEED_TIMEOUT, env=seed_env
         )
