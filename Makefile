@@ -124,7 +124,14 @@ test-fast: $(TEST_STAMP)
 
 # Load figures per endpoint (bench/bench.py); `make bench PROFILE=token` profiles one endpoint,
 # `make bench GROWTH=1` measures against 1,000,000 stored tokens and prunes them under load.
-bench: $(TEST_STAMP)
+# node-oidc-provider, measured beside Porchlight, installed from bench/node/package-lock.json.
+BENCH_NODE_STAMP := bench/node/node_modules/.installed
+$(BENCH_NODE_STAMP): bench/node/package-lock.json bench/node/package.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm (Node.js 20.19+) is needed for bench/node"; exit 1; }
+	npm ci --prefix bench/node --no-audit --no-fund --loglevel=error
+	touch $(BENCH_NODE_STAMP)
+
+bench: $(TEST_STAMP) $(BENCH_NODE_STAMP)
 	$(PY) bench/bench.py
 
 # Every page of tests/e2e/pages.py at 1280 and 390 px, into docs/screenshots/; pngquant (Debian's,

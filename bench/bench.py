@@ -56,10 +56,23 @@ from tests import pg_cluster  # noqa: E402 - its install check and postgres user
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+GRANIAN = str(Path(sys.executable).parent / "granian")
+NODE_DIR = BENCH_DIR / "node"
 CORES = os.cpu_count() or 1
 DATABASES = tuple(os.environ.get("BENCH_DATABASES", "SQLite,PostgreSQL").split(","))
 ENDPOINTS = tuple(filter(None, os.environ.get("BENCH_ENDPOINTS", "").split(",")))
-CONNECTIONS = tuple(int(value) for value in os.environ.get("BENCH_CONNECTIONS", "16,64").split(","))
+CONNECTIONS = tuple(int(value) for value in os.environ.get("BENCH_CONNECTIONS", "1,64").split(","))
+# The servers Porchlight runs under, each measured in turn on the same database.
+SERVERS = tuple(filter(None, os.environ.get("BENCH_SERVERS", "granian,gunicorn").split(",")))
+# Worker processes of every server measured, node-oidc-provider's cluster included.
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(CORES)))
+# Granian's threads per worker for the blocking WSGI callable.
+GRANIAN_BLOCKING_THREADS = 4
+# node-oidc-provider 9 (bench/node/), measured in the same run; BENCH_NODE=0 leaves it out.
+NODE = os.environ.get("BENCH_NODE", "1") != "0"
+NODE_NAME = "node-oidc-provider"
+# Single-use codes and refresh tokens seeded per server measured (bench/seed.py).
+POOL = int(os.environ.get("BENCH_POOL", "8000"))
 WARM_UP_SECONDS = 2
 MEASURE_SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 WRK_THREADS = 2
@@ -97,6 +110,8 @@ class Endpoint:
 class Row:
     database: str
     endpoint: str
+    # gunicorn or granian (Porchlight), or node-oidc-provider.
+    server: str
     connections: int
     requests_per_second: float
     p50_ms: float
@@ -230,14 +245,57 @@ def stop_postgres(data: Path) -> None:
         pass
 
 
+def server_argv(server: str, port: int, app: str | None = None) -> list[str]:
+    """Return the command that serves the provider (or ``app``) under ``server`` on ``port``.
+
+    The one place that says how each server is started. The provider runs as in production,
+    through ``manage.py serve`` (the server from PORCHLIGHT_SERVER, its settings from the
+    environment: ``server_env``); a floor ``app`` runs under the same server's own CLI with the
+    same workers.
+    """
+    if server not in ("gunicorn", "granian"):
+        raise BenchError(f"unknown server {server!r} in BENCH_SERVERS (gunicorn, granian)")
+    if app is None:
+        return [sys.executable, "manage.py", "serve"]
+    if server == "gunicorn":
+        return [GUNICORN, "-c", "porchlight/gunicorn.conf.py", app]
+    return [
+        GRANIAN,
+        "--interface",
+        "wsgi",
+        "--workers",
+        str(WORKERS),
+        "--blocking-threads",
+        str(GRANIAN_BLOCKING_THREADS),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        app,
+    ]
+
+
+def server_env(server: str, env: dict[str, str]) -> dict[str, str]:
+    """Return ``env`` for ``manage.py serve`` under ``server``: Granian gets its blocking threads."""
+    chosen = {**env, "PORCHLIGHT_SERVER": server}
+    if server == "granian":
+        chosen.setdefault("PORCHLIGHT_THREADS", str(GRANIAN_BLOCKING_THREADS))
+    return chosen
+
+
 @contextmanager
-def provider(env: dict[str, str], log_path: Path, app: str | None = None) -> Iterator[subprocess.Popen]:
-    """Run the provider (or ``app``) under gunicorn with the production configuration."""
+def provider(
+    env: dict[str, str], log_path: Path, server: str = "gunicorn", app: str | None = None
+) -> Iterator[subprocess.Popen]:
+    """Run the provider (or ``app``) under ``server``, as server_argv() starts it."""
+    port = int(env["PORCHLIGHT_BIND"].rpartition(":")[2])
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [GUNICORN, "-c", "porchlight/gunicorn.conf.py", *([app] if app else [])],
+            server_argv(server, port, app),
             cwd=ROOT,
-            env=env,
+            env=server_env(server, env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -260,6 +318,8 @@ def provider_env(var_dir: Path, port: int, database_url: str | None) -> dict[str
     # Every request is counted against its client's budget, as in production, but the budget is
     # never reached: a 429 costs far less than the answer it replaces and would flatter the figures.
     env.setdefault("PORCHLIGHT_CLIENT_RATE_LIMIT", "10000000/60")
+    # gunicorn's workers; Granian and node-oidc-provider are given the same number.
+    env.setdefault("PORCHLIGHT_WORKERS", str(WORKERS))
     if database_url:
         env["DATABASE_URL"] = database_url
     return env
@@ -299,7 +359,7 @@ def wait_until_answering(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log = tail(log_path.read_text(errors="replace"))
-            raise BenchError(f"gunicorn exited with {process.returncode} before answering:\n{log}")
+            raise BenchError(f"the server exited with {process.returncode} before answering:\n{log}")
         try:
             status, body = fetch(base_url, discovery)
         except (URLError, OSError):
@@ -308,7 +368,7 @@ def wait_until_answering(
         if status == 200:
             return
         raise BenchError(f"the provider started but discovery answered {status}: {body[:300]!r}")
-    raise BenchError(f"gunicorn did not answer within {START_TIMEOUT} s:\n{tail(log_path.read_text())}")
+    raise BenchError(f"the server did not answer within {START_TIMEOUT} s:\n{tail(log_path.read_text())}")
 
 
 def check_answers(base_url: str, endpoints: list[Endpoint]) -> None:
@@ -469,6 +529,7 @@ def measure(
     endpoint: Endpoint,
     connections: int,
     runs_left: int = 1,
+    server_name: str = "gunicorn",
 ) -> Row:
     # Of the pool left for this and the remaining rows of the endpoint: a quarter of this row's
     # share for the warm-up, the rest for the measurement.
@@ -486,6 +547,7 @@ def measure(
     return Row(
         database=database.name,
         endpoint=endpoint.name,
+        server=server_name,
         connections=connections,
         requests_per_second=result["requests"] / (result["duration_us"] / 1e6),
         p50_ms=result["p50_us"] / 1000,
@@ -498,19 +560,111 @@ def measure(
     )
 
 
-def bench_floor() -> Iterator[Row]:
-    """Serve a constant JSON answer from a bare WSGI callable under the same gunicorn setup."""
+# The floors: a bare WSGI callable (bench/floor.py), and the least Django (bench/floor_django.py).
+FLOORS = {"floor": "bench.floor:application", "django_floor": "bench.floor_django:application"}
+
+
+def bench_floor(server: str, name: str = "floor") -> Iterator[Row]:
+    """Serve a constant JSON answer from floor ``name`` under ``server``, set up as for the provider."""
     with ExitStack() as stack:
         root = stack.enter_context(temp_dir("porchlight-bench-floor-"))
         port = free_port()
-        log_path = root / "gunicorn.log"
+        log_path = root / "server.log"
         process = stack.enter_context(
-            provider(provider_env(root / "var", port, None), log_path, "bench.floor:application")
+            provider(provider_env(root / "var", port, None), log_path, server, FLOORS[name])
         )
         base_url = f"http://127.0.0.1:{port}"
         wait_until_answering(process, base_url, log_path, "/floor")
         for connections in CONNECTIONS:
-            yield measure(Database("none", None), process, base_url, Endpoint("floor", "/floor"), connections)
+            endpoint = Endpoint(name, "/floor")
+            yield measure(
+                Database("none", None), process, base_url, endpoint, connections, server_name=server
+            )
+
+
+# node-oidc-provider's paths for the workloads both serve (bench/node/server.mjs).
+NODE_CREDENTIALS = {
+    "machine": ("bench-machine", "bench-machine-secret-0123456789abcdef"),
+    "relying_party": ("bench-rp", "bench-rp-secret-0123456789abcdef"),
+    "access_token": "benchAccessToken0123456789abcdefghijklmnopqrs",
+}
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def node_endpoints() -> list[Endpoint]:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    token = NODE_CREDENTIALS["access_token"]
+    return [
+        Endpoint("discovery", "/.well-known/openid-configuration", answers=lambda body: "issuer" in body),
+        Endpoint("jwks", "/jwks", answers=lambda body: bool(body.get("keys"))),
+        Endpoint(
+            "introspection",
+            "/token/introspection",
+            method="POST",
+            body=urlencode({"token": token}),
+            headers={"Authorization": basic(*NODE_CREDENTIALS["relying_party"]), **form},
+            answers=lambda body: body.get("active") is True,
+        ),
+        Endpoint(
+            "userinfo",
+            "/me",
+            headers={"Authorization": f"Bearer {token}"},
+            answers=lambda body: "sub" in body and "email" in body,
+        ),
+        Endpoint(
+            "token_opaque",
+            "/token",
+            method="POST",
+            body=urlencode({"grant_type": "client_credentials"}),
+            headers={"Authorization": basic(*NODE_CREDENTIALS["machine"]), **form},
+            answers=lambda body: str(body.get("access_token", "")).count(".") != 2,
+        ),
+    ]
+
+
+def ensure_node_provider() -> None:
+    """Install node-oidc-provider from bench/node/package-lock.json unless the Makefile did."""
+    if (NODE_DIR / "node_modules" / "oidc-provider").is_dir():
+        return
+    if not shutil.which("npm"):
+        raise BenchError("npm (Node.js 20.19+) is needed for node-oidc-provider; or set BENCH_NODE=0")
+    argv = ["npm", "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--loglevel=error"]
+    run(argv, what="npm ci in bench/node", timeout=600)
+
+
+def bench_node() -> Iterator[Row]:
+    """Run node-oidc-provider (in memory, its defaults, a cluster of WORKERS) and load it as Porchlight."""
+    ensure_node_provider()
+    endpoints = [e for e in node_endpoints() if not ENDPOINTS or e.name in ENDPOINTS]
+    if not endpoints:
+        return
+    with ExitStack() as stack:
+        root = stack.enter_context(temp_dir("porchlight-bench-node-"))
+        port = free_port()
+        log_path = root / "node.log"
+        env = {**os.environ, "PORT": str(port), "BENCH_WORKERS": str(WORKERS), "NODE_ENV": "production"}
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                ["node", str(NODE_DIR / "server.mjs")],
+                cwd=NODE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        stack.callback(stop, process, grace=10)
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until_answering(process, base_url, log_path)
+        check_answers(base_url, endpoints)
+        memory = Database("memory", None)
+        for endpoint in endpoints:
+            for connections in CONNECTIONS:
+                yield measure(memory, process, base_url, endpoint, connections, server_name=NODE_NAME)
+        if process.poll() is not None:
+            raise BenchError(f"node-oidc-provider exited during the run:\n{tail(log_path.read_text())}")
 
 
 def bench_database(name: str) -> Iterator[Row]:
@@ -520,31 +674,45 @@ def bench_database(name: str) -> Iterator[Row]:
         database = stack.enter_context(postgres_cluster()) if name == "PostgreSQL" else Database(name, None)
         port = free_port()
         env = provider_env(root / "var", port, database.url)
-        seed_env = {**env, "BENCH_GROWTH": "1"} if GROWTH else env
+        # BENCH_POOL codes and refresh tokens for each server measured (seed.py).
+        seed_env = {**env, "BENCH_POOL": str(POOL * len(SERVERS))}
+        if GROWTH:
+            seed_env["BENCH_GROWTH"] = "1"
         seeded = run(
             [PYTHON, str(BENCH_DIR / "seed.py")], what=f"preparing {name}", timeout=SEED_TIMEOUT, env=seed_env
         )
         endpoints = [
             e for e in endpoints_for(json.loads(seeded.stdout)) if not ENDPOINTS or e.name in ENDPOINTS
         ]
-        log_path = root / "gunicorn.log"
-        process = stack.enter_context(provider(env, log_path))
         base_url = f"http://127.0.0.1:{port}"
-        wait_until_answering(process, base_url, log_path)
-        check_answers(base_url, endpoints)
-        for endpoint in endpoints:
-            loads = endpoint.connections or CONNECTIONS
-            for done, connections in enumerate(loads):
-                yield measure(database, process, base_url, endpoint, connections, len(loads) - done)
-        if GROWTH:
-            token = next(e for e in endpoints_for(json.loads(seeded.stdout)) if e.name == "token")
-            yield from prune_under_load(database, process, base_url, env, token)
-        if process.poll() is not None:
-            raise BenchError(f"gunicorn exited during the run:\n{tail(log_path.read_text())}")
+        for index, server in enumerate(SERVERS):
+            log_path = root / f"{server}.log"
+            with provider(env, log_path, server) as process:
+                wait_until_answering(process, base_url, log_path)
+                check_answers(base_url, endpoints)
+                for endpoint in endpoints:
+                    loads = endpoint.connections or CONNECTIONS
+                    # The single-use pools are shared out over every row of every server.
+                    later = (len(SERVERS) - index - 1) * len(loads)
+                    for done, connections in enumerate(loads):
+                        runs_left = later + len(loads) - done
+                        yield measure(
+                            database, process, base_url, endpoint, connections, runs_left, server_name=server
+                        )
+                if GROWTH and index == len(SERVERS) - 1:
+                    token = next(e for e in endpoints_for(json.loads(seeded.stdout)) if e.name == "token")
+                    yield from prune_under_load(database, process, base_url, env, token, server)
+                if process.poll() is not None:
+                    raise BenchError(f"{server} exited during the run:\n{tail(log_path.read_text())}")
 
 
 def prune_under_load(
-    database: Database, server: subprocess.Popen, base_url: str, env: dict[str, str], endpoint: Endpoint
+    database: Database,
+    server: subprocess.Popen,
+    base_url: str,
+    env: dict[str, str],
+    endpoint: Endpoint,
+    server_name: str,
 ) -> Iterator[Row]:
     """Run housekeeping's batched deletes while ``endpoint`` is loaded; a row per measurement."""
     started = time.monotonic()
@@ -560,7 +728,7 @@ def prune_under_load(
         while prune.poll() is None:
             if time.monotonic() - started > PRUNE_TIMEOUT:
                 raise BenchError(f"housekeeping did not finish within {PRUNE_TIMEOUT} s")
-            row = measure(database, server, base_url, endpoint, max(CONNECTIONS))
+            row = measure(database, server, base_url, endpoint, max(CONNECTIONS), server_name=server_name)
             yield Row(**{**row.__dict__, "endpoint": "token+prune"})
     finally:
         stop(prune, grace=5)
@@ -578,14 +746,26 @@ def signing_rates() -> dict[str, float]:
 
 # --- report -------------------------------------------------------------------------------
 
-ROW_FORMAT = "{:<11} {:<14} {:>5} {:>11} {:>8} {:>8} {:>10} {:>9} {:>8} {:>7}"
+ROW_FORMAT = "{:<11} {:<18} {:<14} {:>5} {:>11} {:>8} {:>8} {:>10} {:>9} {:>8} {:>7}"
+
+# Porchlight under its fastest server (least server CPU per request) ÷ node-oidc-provider, at
+# the highest load measured: the most each may be, and PostgreSQL's CPU per request.
+RATIO_TARGETS = {
+    "discovery": 1.0,
+    "jwks": 1.0,
+    "userinfo": 2.5,
+    "introspection": 3.0,
+    "token_opaque": 4.0,
+}
+DATABASE_CPU_TARGETS = {"userinfo": 0.1, "introspection": 0.1, "token_opaque": 0.1}
 
 
-def print_row(row: Row, floor: dict[int, Row]) -> None:
-    base = floor.get(row.connections)
+def print_row(row: Row, floor: dict[tuple[str, int], Row]) -> None:
+    base = floor.get((row.server, row.connections))
     print(
         ROW_FORMAT.format(
             row.database,
+            row.server,
             row.endpoint,
             row.connections,
             f"{row.requests_per_second:.1f}",
@@ -599,6 +779,85 @@ def print_row(row: Row, floor: dict[int, Row]) -> None:
     )
 
 
+def met(value: float, target: float) -> str:
+    return f"target {target:g}: {'met' if value <= target else 'not met'}"
+
+
+def print_comparison(rows: list[Row]) -> None:
+    """Per endpoint and database: node-oidc-provider, Porchlight under each server, side by side."""
+    top = max(CONNECTIONS)
+    low = min(CONNECTIONS)
+    node = {row.endpoint: row for row in rows if row.server == NODE_NAME and row.connections == top}
+    node_low = {row.endpoint: row for row in rows if row.server == NODE_NAME and row.connections == low}
+    print(
+        f"\nPer endpoint, at {top} connections (p50/p99 also at {low}); ratio: server CPU ms/req "
+        f"÷ {NODE_NAME}'s; the target is for Porchlight under its fastest server."
+    )
+    header = "{:<11} {:<18} {:>10} {:>8} {:>7}  {:<22} {:>15} {:>15} {:>10}"
+    for endpoint in dict.fromkeys(row.endpoint for row in rows if row.server != NODE_NAME):
+        if endpoint in FLOORS:
+            continue
+        print(f"\n{endpoint}")
+        print(
+            header.format(
+                "database",
+                "server",
+                "server ms",
+                "db ms",
+                "ratio",
+                "",
+                f"p50/p99 @{top}",
+                f"p50/p99 @{low}",
+                "req/s",
+            )
+        )
+        reference = node.get(endpoint)
+        lines: list[tuple[bool, Row, Row | None]] = (
+            [(False, reference, node_low.get(endpoint))] if reference else []
+        )
+        for database in DATABASES:
+            measured = [
+                row
+                for row in rows
+                if row.database == database and row.endpoint == endpoint and row.server != NODE_NAME
+            ]
+            at_top = {
+                row.server: row for row in measured if row.connections == max(r.connections for r in measured)
+            }
+            at_low = {
+                row.server: row for row in measured if row.connections == min(r.connections for r in measured)
+            }
+            quickest = min(at_top.values(), key=lambda row: row.server_cpu_ms, default=None)
+            for server, row in at_top.items():
+                lines.append((quickest is row, row, at_low.get(server)))
+        for fastest, row, row_low in lines:
+            ratio, judged = "-", ""
+            if reference and row is not reference:
+                value = row.server_cpu_ms / max(reference.server_cpu_ms, 1e-9)
+                ratio = f"{value:.2f}x"
+                if fastest and endpoint in RATIO_TARGETS:
+                    judged = met(value, RATIO_TARGETS[endpoint])
+            if fastest and row.database_cpu_ms is not None and endpoint in DATABASE_CPU_TARGETS:
+                judged += (
+                    ("; " if judged else "")
+                    + "db "
+                    + met(row.database_cpu_ms, DATABASE_CPU_TARGETS[endpoint])
+                )
+            print(
+                header.format(
+                    row.database,
+                    row.server,
+                    f"{row.server_cpu_ms:.3f}",
+                    "-" if row.database_cpu_ms is None else f"{row.database_cpu_ms:.3f}",
+                    ratio,
+                    judged,
+                    f"{row.p50_ms:.1f}/{row.p99_ms:.1f}",
+                    f"{row_low.p50_ms:.1f}/{row_low.p99_ms:.1f}" if row_low else "-",
+                    f"{row.requests_per_second:.0f}",
+                )
+            )
+
+
 def gunicorn_setup() -> str:
     """Describe the worker setup porchlight/gunicorn.conf.py gives under this environment."""
     config = runpy.run_path(str(ROOT / "porchlight" / "gunicorn.conf.py"))
@@ -610,7 +869,7 @@ def gunicorn_setup() -> str:
 def problems(rows: list[Row]) -> list[str]:
     found = []
     for row in rows:
-        where = f"{row.database} {row.endpoint} at {row.connections} connections"
+        where = f"{row.database} {row.server} {row.endpoint} at {row.connections} connections"
         if row.failed:
             statuses = ", ".join(f"{count} x {status}" for status, count in sorted(row.statuses.items()))
             found.append(f"{where}: {row.failed} responses other than {row.expected_status} ({statuses})")
@@ -643,6 +902,8 @@ def profile(endpoint: str) -> int:
 
 
 def main() -> int:
+    # gunicorn's workers (gunicorn.conf.py reads it), as many as Granian's and node's.
+    os.environ.setdefault("PORCHLIGHT_WORKERS", str(WORKERS))
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     # Rows appear as they are measured, in order with the messages on stderr, even through a pipe.
@@ -651,14 +912,17 @@ def main() -> int:
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     if os.environ.get("PROFILE"):
         return profile(os.environ["PROFILE"])
+    node = f", and {NODE_NAME} 9 (bench/node/, in memory, a cluster of {WORKERS} workers)" if NODE else ""
     print(
         f"Porchlight benchmark: {CORES} cores shared with whatever else runs (load average {load} at "
         f"start), gunicorn with {gunicorn_setup()}, wrk with {WRK_THREADS} threads on the same machine, "
         f"127.0.0.1 only.\nEach row: {WARM_UP_SECONDS} s warm-up, then {MEASURE_SECONDS} s measured. "
-        "Latency is per request as wrk sees it. CPU ms/req is summed over gunicorn's processes\n"
+        "Latency is per request as wrk sees it. CPU ms/req is summed over the server's processes\n"
         "(server) and PostgreSQL's (db), from /proc; SQLite's cost is inside the server figure. "
-        "'floor' is requests/s as a share of a\nbare WSGI callable's under the same gunicorn "
-        "setup, measured in this run.\n"
+        "'floor' is requests/s as a share of a\nbare WSGI callable's under the same server "
+        f"setup, measured in this run. Servers: {', '.join(SERVERS)}{node}.\n"
+        f"Granian: {WORKERS} workers of {server_env('granian', {}).get('PORCHLIGHT_THREADS')} blocking "
+        "threads (manage.py serve).\n"
     )
     rows: list[Row] = []
     try:
@@ -666,6 +930,7 @@ def main() -> int:
         print(
             ROW_FORMAT.format(
                 "database",
+                "server",
                 "endpoint",
                 "conns",
                 "requests/s",
@@ -678,10 +943,18 @@ def main() -> int:
             )
         )
         floor = {}
-        for row in bench_floor():
-            floor[row.connections] = row
-            rows.append(row)
-            print_row(row, {})
+        for server in SERVERS:
+            for row in bench_floor(server):
+                floor[(server, row.connections)] = row
+                rows.append(row)
+                print_row(row, {})
+            for row in bench_floor(server, "django_floor"):
+                rows.append(row)
+                print_row(row, floor)
+        if NODE:
+            for row in bench_node():
+                rows.append(row)
+                print_row(row, {})
         for database in DATABASES:
             for row in bench_database(database):
                 rows.append(row)
@@ -693,6 +966,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\nbench: interrupted; servers stopped and temporary files removed", file=sys.stderr)
         return 130
+    print_comparison(rows)
     print("\nID token signing on one core (oidc_provider.keys.sign):")
     for algorithm, rate in rates.items():
         print(f"  {algorithm:<6} {rate:>9.0f} signatures/s")
@@ -701,7 +975,7 @@ def main() -> int:
         # The password hash dominates: server CPU per sign-in is what one core spends on each.
         print("\nPassword sign-in (the first of settings.PASSWORD_HASHERS):")
     for row in signins:
-        print(f"  {row.database:<11} {1000 / row.server_cpu_ms:>6.1f} sign-ins/s per core")
+        print(f"  {row.database:<11} {row.server:<9} {1000 / row.server_cpu_ms:>6.1f} sign-ins/s per core")
     found = problems(rows)
     if found:
         print("\nbench: FAILED: some requests did not succeed:", file=sys.stderr)

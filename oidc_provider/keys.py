@@ -164,6 +164,11 @@ def key_set() -> KeySet:
     return current
 
 
+def key_set_held() -> KeySet | None:
+    """Return the key set this process holds now, without loading one (None: none is held)."""
+    return _cached
+
+
 def usable_algorithms() -> list[str]:
     """Return the algorithms that have an active key, in a stable order."""
     current = key_set()

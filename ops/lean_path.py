@@ -27,6 +27,7 @@ from django.utils.module_loading import import_string
 # The URL names of the endpoints that take no session; the paths come from the URLconf.
 PROTOCOL_URL_NAMES = (
     "openid-configuration",
+    "oauth-authorization-server",
     "oidc_provider:jwks",
     "oidc_provider:token",
     "oidc_provider:userinfo",

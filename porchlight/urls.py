@@ -16,6 +16,10 @@ urlpatterns = [
     path(".well-known/openid-configuration", DiscoveryView.as_view(), name="openid-configuration"),
     # Some clients append a slash to the issuer's well-known path; the same document answers.
     path(".well-known/openid-configuration/", DiscoveryView.as_view()),
+    # RFC 8414 §3: the same metadata at OAuth's well-known path (an issuer without a path).
+    path(
+        ".well-known/oauth-authorization-server", DiscoveryView.as_view(), name="oauth-authorization-server"
+    ),
     # The protocol endpoints under /o/ and the Connected apps page at /account/apps/.
     path("", include("oidc_provider.urls")),
     # Before accounts.urls: the invitation link's page (accounts/invitations/).

@@ -36,7 +36,16 @@ class Handler(WSGIHandler):
 
 # As django.core.wsgi.get_wsgi_application() does, with the request class above.
 django.setup(set_prefix=False)
-application = RequestEnviron(Handler())
+
+from ops.documents import PublishedDocuments  # noqa: E402 - needs the apps loaded (its views' models)
+
+django_application = Handler()
+# Discovery, RFC 8414 metadata and the JWKS are answered from bytes this process holds, in front
+# of Django's request cycle, until the key set (or catalogue) may have changed (ops/documents.py).
+# Outermost, the request's own environ (ops/wsgi_environ.py): the kept documents are chosen by
+# the scheme and Host it settles, and never see the process environment.
+published_documents = PublishedDocuments(django_application)
+application = RequestEnviron(published_documents)
 # gunicorn loads this module in its master and forks the workers from it (preload_app), and
 # each worker keeps its database connection between requests: no worker may inherit one the
 # master opened (SQLite and libpq connections must not cross fork()).

@@ -18,7 +18,7 @@ from ..rate_limits import client_request_refused, too_many_requests
 from ..requested_claims import claims_loaded
 from ..signed_userinfo import CONTENT_TYPE as USERINFO_JWT
 from ..signed_userinfo import userinfo_jwt
-from ..tokens import access_token_find, token_usable
+from ..tokens import access_token_presented, token_usable
 
 SCOPES = ["openid"]
 
@@ -79,7 +79,7 @@ class UserInfoView(View):
         value = bearer_token(request)
         if not value:
             return self._error(request, {"error": "invalid_token"})
-        token = access_token_find(value=value)
+        token = access_token_presented(value=value)
         error = token_error(request, token)
         if error is not None:
             return self._error(request, error)

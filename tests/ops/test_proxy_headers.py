@@ -118,7 +118,7 @@ def test_forwarded_naming_nobody_leaves_the_proxy_as_the_client(behind_proxy, va
         assert seen["HTTP_FORWARDED"] == value
 
 
-def test_metrics_let_nobody_in_by_the_address_of_a_proxy_still_sending_x_forwarded(behind_proxy, settings, db):
+def test_metrics_let_nobody_in_by_a_proxy_address_when_it_still_sends_x_forwarded(behind_proxy, settings, db):
     # The proxy runs on an address /metrics lets in (loopback, on the same host, say) and has not
     # been switched to Forwarded: every client's request would look like the proxy's own.
     behind_proxy("forwarded")
@@ -132,7 +132,7 @@ def test_metrics_let_nobody_in_by_the_address_of_a_proxy_still_sending_x_forward
         environ = environ_of(
             PROXY, PATH_INFO="/metrics", SERVER_NAME="testserver", SERVER_PORT="80", **headers
         )
-        return WSGIHandler()(environ, lambda *args: None).status_code
+        return WSGIHandler()(environ, lambda *args: None).status_code  # type: ignore[arg-type]
 
     assert metrics_status(HTTP_X_FORWARDED_FOR=CLIENT) == 403
     assert metrics_status(HTTP_X_FORWARDED_FOR=CLIENT, HTTP_FORWARDED=f"for={CLIENT}") == 403
