@@ -47,7 +47,10 @@ trap cleanup EXIT INT TERM
 git archive --format=tar -o "$work/source.tar" "$revision" \
     manage.py pyproject.toml requirements/runtime.txt \
     accounts audit ground oidc_provider ops porchlight static templates
-cp "$here/entrypoint" "$here/healthcheck.py" "$work/"
+# The image's own files, from the same commit.
+for file in entrypoint healthcheck.py debian-python.txt; do
+    git show "$revision:deploy/image/$file" > "$work/$file"
+done
 
 # The builder's pip trusts what this machine trusts (a proxy's CA too); the file stays in the
 # builder. Every command in the builder runs with a clean environment: no PIP_* of this machine.
@@ -63,7 +66,7 @@ echo "== builder: $suite minbase + python3-venv, the venv from requirements/runt
 mmdebstrap --mode=root --variant=minbase --include=python3,python3-venv --format=directory \
     --customize-hook='mkdir -p "$1/opt/porchlight/app"' \
     --customize-hook="tar -xf '$work/source.tar' -C \"\$1/opt/porchlight/app\"" \
-    --customize-hook="cp '$work/ca.pem' '$here/debian-python.txt' \"\$1/tmp/\"" \
+    --customize-hook="cp '$work/ca.pem' '$work/debian-python.txt' \"\$1/tmp/\"" \
     --customize-hook="chroot \"\$1\" $in_builder python3 -m venv /opt/porchlight/venv" \
     --customize-hook="chroot \"\$1\" $in_builder /opt/porchlight/venv/bin/pip install --cert /tmp/ca.pem \
         --quiet --no-cache-dir --disable-pip-version-check --require-hashes --only-binary :all: \
@@ -76,7 +79,8 @@ mmdebstrap --mode=root --variant=minbase --include=python3,python3-venv --format
     --customize-hook="chroot \"\$1\" $in_builder $build_env PORCHLIGHT_DEBUG=false /opt/porchlight/venv/bin/python \
         /opt/porchlight/app/manage.py check --fail-level WARNING" \
     --customize-hook='test "$(ls "$1/opt/porchlight/app/var")" = staticfiles' \
-    --customize-hook="cp '$work/entrypoint' '$work/healthcheck.py' \"\$1/opt/porchlight/\"" \
+    --customize-hook="install -m 0755 '$work/entrypoint' \"\$1/opt/porchlight/entrypoint\"" \
+    --customize-hook="install -m 0644 '$work/healthcheck.py' \"\$1/opt/porchlight/healthcheck.py\"" \
     "$suite" "$work/builder" "$mirror"
 
 echo "== runtime: $suite minbase + python3 + ca-certificates, /opt/porchlight from the builder"
@@ -97,6 +101,7 @@ ctr=$(buildah from --quiet --format "$format" scratch)
 buildah add --quiet "$ctr" "$work/rootfs.tar" / >/dev/null
 buildah config \
     --user 10001:10001 \
+    --hostname porchlight \
     --workingdir /opt/porchlight/app \
     --entrypoint '["/opt/porchlight/entrypoint"]' \
     --cmd '["serve"]' \
