@@ -101,8 +101,8 @@ def run_options(secret_folder: Path, database_url: str, port: int) -> list[str]:
     ]
 
 
-@pytest.fixture
-def served(image: str, secret_files: Path) -> Iterator[tuple[str, str]]:
+@pytest.fixture(params=["gunicorn", "granian"])
+def served(request: pytest.FixtureRequest, image: str, secret_files: Path) -> Iterator[tuple[str, str]]:
     """The image's `serve` on a migrated throwaway PostgreSQL; yields (base URL, container name)."""
     port = free_port()
     name = f"porchlight-test-{port}"
@@ -111,7 +111,8 @@ def served(image: str, secret_files: Path) -> Iterator[tuple[str, str]]:
         for command in (["migrate", "--no-input", "-v0"], ["rotatekeys"]):
             done = podman("run", "--rm", *options, image, *command)
             assert done.returncode == 0, done.stderr
-        started = podman("run", "--detach", "--name", name, *options, image)
+        server = ["--env", f"PORCHLIGHT_SERVER={request.param}"]
+        started = podman("run", "--detach", "--name", name, *options, *server, image)
         assert started.returncode == 0, started.stderr
         try:
             yield f"http://127.0.0.1:{port}", name
