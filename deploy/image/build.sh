@@ -22,7 +22,7 @@ cd "$repo"
 
 ref=${SOURCE_REF:-HEAD}
 revision=$(git rev-parse "$ref^{commit}")
-version=$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -n 1)
+version=$(git show "$revision:pyproject.toml" | sed -n 's/^version = "\(.*\)"$/\1/p' | head -n 1)
 suite=${DEBIAN_SUITE:-bookworm}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 format=${IMAGE_FORMAT:-docker}
