@@ -157,6 +157,38 @@ def test_serves_discovery_and_keys_from_a_read_only_root(served: tuple[str, str]
     assert podman("healthcheck", "run", name).returncode == 0
 
 
+def test_the_task_worker_role_runs_the_queued_housekeeping(image: str, secret_files: Path) -> None:
+    """`db_worker` from the same image takes the job `housekeeping --schedule` queued and runs it."""
+    port = free_port()
+    name = f"porchlight-worker-{port}"
+    count = (
+        "from django_tasks_db.models import DBTaskResult; "
+        "print(DBTaskResult.objects.filter(status='SUCCESSFUL').count())"
+    )
+    with postgres_cluster() as cluster:
+        options = run_options(secret_files, cluster.url, port)
+        for command in (["migrate", "--no-input", "-v0"], ["housekeeping", "--schedule", "-v0"]):
+            done = podman("run", "--rm", *options, image, *command)
+            assert done.returncode == 0, done.stderr
+        started = podman(
+            "run", "--detach", "--no-healthcheck", "--name", name, *options, image, "db_worker", "--no-reload"
+        )
+        assert started.returncode == 0, started.stderr
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                done = podman("run", "--rm", *options, image, "shell", "-v0", "-c", count)
+                assert done.returncode == 0, done.stderr
+                if int(done.stdout.strip() or 0) >= 1:
+                    break
+                state = podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
+                if state != "running" or time.monotonic() > deadline:
+                    raise AssertionError(f"no job ran ({state}): {podman('logs', name).stderr[-3000:]}")
+                time.sleep(1)
+        finally:
+            podman("rm", "--force", "--time", "10", name)
+
+
 def test_runs_as_a_user_that_is_not_root(image: str) -> None:
     config = json.loads(podman("image", "inspect", image).stdout)[0]["Config"]
     assert config["User"] == "10001:10001"
