@@ -11,7 +11,7 @@ NODE_DIR := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 export PORCHLIGHT_BIND ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres test-fast lint docs bench install clean chromium screenshots node lock redis
+.PHONY: run test test-sqlite test-postgres test-fast lint docs bench install clean chromium screenshots node lock redis image
 
 $(STAMP): requirements/runtime.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -141,6 +141,17 @@ screenshots: $(TEST_STAMP) chromium
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq pngquant >/dev/null; }
 	$(PY) docs/screenshots.py
+
+# The container image (docs/deployment.md, "Container image"): Debian packages made into a root
+# filesystem with mmdebstrap, the venv from the hashed runtime lock, one layer committed by buildah.
+# Needs root; Debian's mmdebstrap, buildah and podman are installed when missing, as chromium is.
+# IMAGE=name:tag names it (default localhost/porchlight:<version>); DEBIAN_MIRROR=a snapshot.debian.org
+# URL pins the Debian packages too.
+image:
+	@command -v mmdebstrap >/dev/null 2>&1 && command -v buildah >/dev/null 2>&1 && command -v podman >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mmdebstrap buildah podman runc >/dev/null; }
+	sh deploy/image/build.sh
 
 clean:
 	rm -rf $(VENV) var $(NODE_DIR)/node_modules

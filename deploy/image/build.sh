@@ -1,0 +1,129 @@
+#!/bin/sh
+# Build Porchlight's container image from Debian packages and the hashed runtime lock alone
+# (`make image`). Needs root (mmdebstrap's root mode, buildah's storage), mmdebstrap and buildah.
+#
+#   1. builder: a Debian minbase with python3-venv (never part of the image); the venv is
+#      installed into it with `pip --require-hashes --only-binary :all:` (no compiler is ever
+#      needed) from requirements/runtime.txt and debian-python.txt (what Debian's Python 3.11.2
+#      needs beyond the lock), the committed source is unpacked beside it, byte-compiled, and `collectstatic` runs.
+#   2. runtime: a Debian minbase with python3 and ca-certificates only; the builder's
+#      /opt/porchlight is copied in, the porchlight user (10001) is added, docs and caches dropped.
+#   3. buildah turns that root filesystem into one layer with the configuration, the labels and
+#      every timestamp set to the commit's time (SOURCE_DATE_EPOCH).
+#
+# Environment: IMAGE (name:tag, default localhost/porchlight:<version>), DEBIAN_SUITE (bookworm),
+# DEBIAN_MIRROR (deb.debian.org; a snapshot.debian.org URL pins the packages too),
+# IMAGE_FORMAT (docker: the only format that keeps HEALTHCHECK; oci drops it), SOURCE_REF (HEAD).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo"
+
+ref=${SOURCE_REF:-HEAD}
+revision=$(git rev-parse "$ref^{commit}")
+version=$(git show "$revision:pyproject.toml" | sed -n 's/^version = "\(.*\)"$/\1/p' | head -n 1)
+suite=${DEBIAN_SUITE:-bookworm}
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+format=${IMAGE_FORMAT:-docker}
+image=${IMAGE:-localhost/porchlight:$version}
+SOURCE_DATE_EPOCH=$(git log -1 --format=%ct "$revision")
+export SOURCE_DATE_EPOCH
+created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+
+if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+    echo "build.sh: note: uncommitted changes are not in the image; it is built from $revision" >&2
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/porchlight-image.XXXXXX")
+ctr=""
+cleanup() {
+    if [ -n "$ctr" ]; then buildah rm "$ctr" >/dev/null 2>&1 || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# What the server needs at run time, from the commit (tests, docs, bench and fixtures stay out).
+git archive --format=tar -o "$work/source.tar" "$revision" \
+    manage.py pyproject.toml requirements/runtime.txt \
+    accounts audit ground oidc_provider ops porchlight static templates
+# The image's own files, from the same commit.
+for file in entrypoint healthcheck.py debian-python.txt; do
+    git show "$revision:deploy/image/$file" > "$work/$file"
+done
+
+# The builder's pip trusts what this machine trusts (a proxy's CA too); the file stays in the
+# builder. Every command in the builder runs with a clean environment: no PIP_* of this machine.
+ca=${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
+cp "$ca" "$work/ca.pem"
+in_builder="env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
+
+# Throwaway values: collectstatic must not generate a secret key under var/ (it would be baked
+# into the image); nothing is signed or encrypted at build time.
+build_env="PORCHLIGHT_SECRET_KEY=build-time-only PORCHLIGHT_KEY_ENCRYPTION_KEY=build-time-only"
+
+echo "== builder: $suite minbase + python3-venv, the venv from requirements/runtime.txt"
+mmdebstrap --mode=root --variant=minbase --include=python3,python3-venv --format=directory \
+    --customize-hook='mkdir -p "$1/opt/porchlight/app"' \
+    --customize-hook="tar -xf '$work/source.tar' -C \"\$1/opt/porchlight/app\"" \
+    --customize-hook="cp '$work/ca.pem' '$work/debian-python.txt' \"\$1/tmp/\"" \
+    --customize-hook="chroot \"\$1\" $in_builder python3 -m venv /opt/porchlight/venv" \
+    --customize-hook="chroot \"\$1\" $in_builder /opt/porchlight/venv/bin/pip install --cert /tmp/ca.pem \
+        --quiet --no-cache-dir --disable-pip-version-check --require-hashes --only-binary :all: \
+        -r /opt/porchlight/app/requirements/runtime.txt -r /tmp/debian-python.txt" \
+    --customize-hook="chroot \"\$1\" $in_builder /opt/porchlight/venv/bin/pip uninstall --quiet --yes pip setuptools" \
+    --customize-hook="chroot \"\$1\" $in_builder /opt/porchlight/venv/bin/python \
+        -m compileall -q --invalidation-mode checked-hash /opt/porchlight/app" \
+    --customize-hook="chroot \"\$1\" $in_builder $build_env /opt/porchlight/venv/bin/python \
+        /opt/porchlight/app/manage.py collectstatic --no-input -v0" \
+    --customize-hook="chroot \"\$1\" $in_builder $build_env PORCHLIGHT_DEBUG=false /opt/porchlight/venv/bin/python \
+        /opt/porchlight/app/manage.py check --fail-level WARNING" \
+    --customize-hook='test "$(ls "$1/opt/porchlight/app/var")" = staticfiles' \
+    --customize-hook="install -m 0755 '$work/entrypoint' \"\$1/opt/porchlight/entrypoint\"" \
+    --customize-hook="install -m 0644 '$work/healthcheck.py' \"\$1/opt/porchlight/healthcheck.py\"" \
+    "$suite" "$work/builder" "$mirror"
+
+echo "== runtime: $suite minbase + python3 + ca-certificates, /opt/porchlight from the builder"
+# Documentation, manual pages and translations are not installed; nor are Recommends.
+mmdebstrap --mode=root --variant=minbase --include=python3,ca-certificates --format=tar \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-exclude=/usr/share/info/*' \
+    --customize-hook="cp -a '$work/builder/opt/porchlight' \"\$1/opt/\"" \
+    --customize-hook='echo "porchlight:x:10001:10001:Porchlight:/nonexistent:/usr/sbin/nologin" >> "$1/etc/passwd"' \
+    --customize-hook='echo "porchlight:x:10001:" >> "$1/etc/group"' \
+    --customize-hook='echo "porchlight:!:::::::" >> "$1/etc/shadow"' \
+    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/* "$1"/var/cache/ldconfig/aux-cache' \
+    "$suite" "$work/rootfs.tar" "$mirror"
+
+echo "== image: $image"
+ctr=$(buildah from --quiet --format "$format" scratch)
+buildah add --quiet "$ctr" "$work/rootfs.tar" / >/dev/null
+buildah config \
+    --user 10001:10001 \
+    --hostname porchlight \
+    --workingdir /opt/porchlight/app \
+    --entrypoint '["/opt/porchlight/entrypoint"]' \
+    --cmd '["serve"]' \
+    --env PATH=/opt/porchlight/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --env PYTHONDONTWRITEBYTECODE=1 \
+    --env PYTHONUNBUFFERED=1 \
+    --env PORCHLIGHT_BIND=0.0.0.0:8000 \
+    --env PORCHLIGHT_METRICS_DIR=/tmp/porchlight-metrics \
+    --port 8000/tcp \
+    --stop-signal SIGTERM \
+    --healthcheck 'CMD /opt/porchlight/venv/bin/python /opt/porchlight/healthcheck.py' \
+    --healthcheck-interval 30s --healthcheck-timeout 5s --healthcheck-start-period 20s \
+    --healthcheck-retries 3 \
+    --label org.opencontainers.image.title=Porchlight \
+    --label "org.opencontainers.image.description=A self-hosted OpenID Connect provider" \
+    --label "org.opencontainers.image.version=$version" \
+    --label "org.opencontainers.image.revision=$revision" \
+    --label "org.opencontainers.image.source=${IMAGE_SOURCE:-$(git config --get remote.origin.url || echo unknown)}" \
+    --label "org.opencontainers.image.created=$created" \
+    --label "org.opencontainers.image.base.name=debian:$suite (mmdebstrap minbase)" \
+    --created-by "deploy/image/build.sh" \
+    "$ctr"
+buildah commit --quiet --format "$format" --timestamp "$SOURCE_DATE_EPOCH" --rm "$ctr" "$image"
+ctr=""
+echo "== built $image from $revision"

@@ -1,0 +1,237 @@
+"""The container image as an operator runs it: built by deploy/image/build.sh, run under podman.
+
+One image runs every role; here the one-off commands (`migrate`, `rotatekeys`) and `serve`, on a
+throwaway PostgreSQL reached over the host's network, with a read-only root filesystem and the
+secrets given as files (`*_FILE`). PORCHLIGHT_TEST_IMAGE names an image already built from this
+commit, to skip the build. The machine's own limits decide podman's run options (below), never the
+image.
+"""
+
+import json
+import os
+import resource
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.cluster import free_port, postgres_cluster
+from tests.environment import ROOT
+
+pytestmark = pytest.mark.image
+
+BUILD = ROOT / "deploy" / "image" / "build.sh"
+
+
+def podman_run_options() -> list[str]:
+    """What `podman run` needs on this machine: a runtime it accepts, limits within the host's own.
+
+    podman's default open-files limit (about a million) is refused where the host's is lower;
+    PORCHLIGHT_PODMAN_RUNTIME chooses the OCI runtime (runc by default, crun is refused on some
+    machines).
+    """
+    options = ["--runtime", os.environ.get("PORCHLIGHT_PODMAN_RUNTIME", "runc")]
+    for name, limit in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC)):
+        soft, _hard = resource.getrlimit(limit)
+        value = min(soft, 4096) if soft != resource.RLIM_INFINITY else 4096
+        options += ["--ulimit", f"{name}={value}:{value}"]
+    return options
+
+
+def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    given = os.environ.get("PORCHLIGHT_TEST_IMAGE")
+    if given:
+        return given
+    revision = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    name = f"localhost/porchlight:test-{revision}"
+    built = subprocess.run(
+        ["sh", str(BUILD)],
+        cwd=ROOT,
+        env={**os.environ, "IMAGE": name},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    return name
+
+
+@pytest.fixture
+def secret_files(tmp_path: Path) -> Path:
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    (folder / "secret_key").write_text(secrets.token_urlsafe(50) + "\n")
+    (folder / "kek").write_text(secrets.token_urlsafe(32) + "\n")
+    # The container's user (10001) reads them; a secrets mount does the same with its own modes.
+    for path in [folder, *folder.iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return folder
+
+
+def run_options(secret_folder: Path, database_url: str, port: int) -> list[str]:
+    return [
+        *podman_run_options(),
+        "--read-only",
+        "--network=host",
+        "--volume",
+        f"{secret_folder}:/run/secrets:ro",
+        "--env",
+        f"DATABASE_URL={database_url}",
+        "--env",
+        f"PORCHLIGHT_ISSUER=http://127.0.0.1:{port}",
+        "--env",
+        f"PORCHLIGHT_BIND=127.0.0.1:{port}",
+        "--env",
+        "PORCHLIGHT_WORKERS=2",
+        "--env",
+        "PORCHLIGHT_SECRET_KEY_FILE=/run/secrets/secret_key",
+        "--env",
+        "PORCHLIGHT_KEY_ENCRYPTION_KEY_FILE=/run/secrets/kek",
+    ]
+
+
+@pytest.fixture(params=["gunicorn", "granian"])
+def served(request: pytest.FixtureRequest, image: str, secret_files: Path) -> Iterator[tuple[str, str]]:
+    """The image's `serve` on a migrated throwaway PostgreSQL; yields (base URL, container name)."""
+    port = free_port()
+    name = f"porchlight-test-{port}"
+    with postgres_cluster() as cluster:
+        options = run_options(secret_files, cluster.url, port)
+        for command in (["migrate", "--no-input", "-v0"], ["rotatekeys"]):
+            done = podman("run", "--rm", *options, image, *command)
+            assert done.returncode == 0, done.stderr
+        server = ["--env", f"PORCHLIGHT_SERVER={request.param}"]
+        started = podman("run", "--detach", "--name", name, *options, *server, image)
+        assert started.returncode == 0, started.stderr
+        try:
+            yield f"http://127.0.0.1:{port}", name
+        finally:
+            podman("rm", "--force", "--time", "10", name)
+
+
+def wait_ready(base: str, name: str, timeout: float = 90) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            response = requests.get(base + "/readyz", timeout=3)
+            if response.status_code == 200:
+                return response
+        except requests.ConnectionError:
+            pass
+        state = podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
+        if state != "running" or time.monotonic() > deadline:
+            raise AssertionError(f"not ready ({state}): {podman('logs', name).stderr[-3000:]}")
+        time.sleep(0.5)
+
+
+def test_serves_discovery_and_keys_from_a_read_only_root(served: tuple[str, str]) -> None:
+    base, name = served
+    ready = wait_ready(base, name).json()
+    assert ready["checks"] == {"database": True, "migrations": True, "signing_key": True}
+
+    discovery = requests.get(base + "/.well-known/openid-configuration", timeout=5).json()
+    assert discovery["issuer"] == base
+    jwks = requests.get(discovery["jwks_uri"], timeout=5).json()
+    assert {key["alg"] for key in jwks["keys"]} >= {"RS256", "ES256"}
+    assert all("d" not in key for key in jwks["keys"])
+
+    # Static files were collected at build time: the admin's stylesheet, by its hashed name.
+    login = requests.get(base + "/admin/login/", timeout=5)
+    stylesheet = next(
+        part.split('"')[0] for part in login.text.split('href="')[1:] if part.startswith("/static/")
+    )
+    assert requests.get(base + stylesheet, timeout=5).status_code == 200
+
+    # The image's HEALTHCHECK, run as the engine would.
+    assert podman("healthcheck", "run", name).returncode == 0
+
+
+def test_the_task_worker_role_runs_the_queued_housekeeping(image: str, secret_files: Path) -> None:
+    """`db_worker` from the same image takes the job `housekeeping --schedule` queued and runs it."""
+    port = free_port()
+    name = f"porchlight-worker-{port}"
+    count = (
+        "from django_tasks_db.models import DBTaskResult; "
+        "print(DBTaskResult.objects.filter(status='SUCCESSFUL').count())"
+    )
+    with postgres_cluster() as cluster:
+        options = run_options(secret_files, cluster.url, port)
+        for command in (["migrate", "--no-input", "-v0"], ["housekeeping", "--schedule", "-v0"]):
+            done = podman("run", "--rm", *options, image, *command)
+            assert done.returncode == 0, done.stderr
+        started = podman(
+            "run", "--detach", "--no-healthcheck", "--name", name, *options, image, "db_worker", "--no-reload"
+        )
+        assert started.returncode == 0, started.stderr
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                done = podman("run", "--rm", *options, image, "shell", "-v0", "-c", count)
+                assert done.returncode == 0, done.stderr
+                if int(done.stdout.strip() or 0) >= 1:
+                    break
+                state = podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
+                if state != "running" or time.monotonic() > deadline:
+                    raise AssertionError(f"no job ran ({state}): {podman('logs', name).stderr[-3000:]}")
+                time.sleep(1)
+        finally:
+            podman("rm", "--force", "--time", "10", name)
+
+
+def test_runs_as_a_user_that_is_not_root(image: str) -> None:
+    config = json.loads(podman("image", "inspect", image).stdout)[0]["Config"]
+    assert config["User"] == "10001:10001"
+    ids = podman("run", "--rm", *podman_run_options(), "--entrypoint", "/usr/bin/id", image)
+    assert ids.returncode == 0, ids.stderr
+    assert "uid=10001(porchlight)" in ids.stdout
+    assert "(root)" not in ids.stdout
+
+
+def test_holds_no_compiler_and_no_test_tools(image: str) -> None:
+    look = (
+        "for tool in gcc cc c++ g++ clang make ld pip pip3; do command -v $tool; done; "
+        "ls /usr/lib/gcc 2>/dev/null; "
+        # gcc-12-base holds no compiler (libgcc's copyright files): every Debian system has it.
+        "dpkg-query -W -f '${Package}\\n' "
+        "| grep -E '^(gcc(-[0-9]+)?|cpp(-[0-9]+)?|binutils|libc6-dev|python3(\\.[0-9]+)?-(venv|pip|dev))$'; "
+        # django is there: the import check itself works.
+        "for module in django pytest pip setuptools playwright; do "
+        'python -c "import $module" 2>/dev/null && echo $module; done; true'
+    )
+    found = podman("run", "--rm", *podman_run_options(), "--entrypoint", "/bin/sh", image, "-c", look)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split() == ["django"]
+
+
+def test_labels_name_version_source_and_revision(image: str) -> None:
+    labels = json.loads(podman("image", "inspect", image).stdout)[0]["Config"]["Labels"]
+    revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    if not os.environ.get("PORCHLIGHT_TEST_IMAGE"):
+        assert labels["org.opencontainers.image.revision"] == revision.strip()
+    assert labels["org.opencontainers.image.version"]
+    assert labels["org.opencontainers.image.source"]
+
+
+def test_an_unreadable_secret_file_stops_the_container(image: str) -> None:
+    done = podman(
+        "run",
+        "--rm",
+        *podman_run_options(),
+        "--env",
+        "PORCHLIGHT_SECRET_KEY_FILE=/run/secrets/missing",
+        image,
+        "serve",
+    )
+    assert done.returncode == 78
+    assert "PORCHLIGHT_SECRET_KEY_FILE names /run/secrets/missing, which cannot be read" in done.stderr
