@@ -183,6 +183,14 @@ def stop(process: subprocess.Popen) -> None:
 
 # The server nodes run under: gunicorn (the default) or granian, as PORCHLIGHT_SERVER chooses.
 TEST_SERVER = os.environ.get("PORCHLIGHT_TEST_SERVER") or "gunicorn"
+# The servers a test of serving itself (tests/ops/test_serve.py) runs under: both, unless the run names
+# one. `make test` names gunicorn for the SQLite suite and Granian for the PostgreSQL one, so each
+# such test runs under each server once per `make test`, not twice.
+SERVERS_UNDER_TEST = (
+    [os.environ["PORCHLIGHT_TEST_SERVER"]]
+    if os.environ.get("PORCHLIGHT_TEST_SERVER")
+    else ["gunicorn", "granian"]
+)
 
 
 def wait_until_serving(base: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:

@@ -153,6 +153,10 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if _is_e2e(item, starters, verdicts):
             item.add_marker(pytest.mark.e2e)
+    # Tests that start servers, nodes or Chromium take seconds each, the rest milliseconds: handed
+    # out first (a stable sort keeps each group's order), they run beside each other and beside the
+    # quick ones, instead of one of them keeping the run waiting at its end on a single worker.
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
 
 
 # --- pytest-xdist: which tests go to a worker together -----------------------------------------

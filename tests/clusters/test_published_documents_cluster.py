@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from tests.cluster import gunicorn_node, manage, node_environment, postgres_cluster
+from tests.cluster import gunicorn_node, manage, node_environment, scratch_database
 
 CACHE_SECONDS = 2
 
@@ -26,14 +26,13 @@ def discovery_algorithms(base: str) -> list[str]:
 
 
 def test_published_documents_list_a_key_rotated_elsewhere_within_the_bound(tmp_path):
-    with postgres_cluster() as cluster:
+    with scratch_database(tmp_path, migrated=True) as database_url:
         env = node_environment(
             tmp_path,
-            cluster.url,
+            database_url,
             ISSUER="http://127.0.0.1:8000",
             METADATA_CACHE_SECONDS=str(CACHE_SECONDS),
         )
-        manage(env, "migrate", "-v0")
         manage(env, "rotatekeys", "--algorithm", "RS256")
         with (
             gunicorn_node(env, tmp_path / "a.log", workers=2) as node_a,

@@ -8,7 +8,7 @@ import requests
 from jwcrypto import jwk, jwt
 
 from oidc_provider import keys, rotation
-from tests.cluster import gunicorn_node, manage, node_environment, postgres_cluster
+from tests.cluster import gunicorn_node, manage, node_environment, scratch_database
 from tests.tokens import kid_of
 
 CACHE_SECONDS = 3
@@ -36,14 +36,13 @@ def verifies_against(token: str, base: str) -> str | None:
 
 
 def test_rotatekeys_now_new_key_listed_by_every_node_before_any_signs(tmp_path):
-    with postgres_cluster() as cluster:
+    with scratch_database(tmp_path, migrated=True) as database_url:
         env = node_environment(
             tmp_path,
-            cluster.url,
+            database_url,
             ISSUER="http://127.0.0.1:8000",
             METADATA_CACHE_SECONDS=str(CACHE_SECONDS),
         )
-        manage(env, "migrate", "-v0")
         manage(env, "rotatekeys", "--algorithm", "RS256")
         client = json.loads(
             # The loops below ask for tokens as fast as they can: no per-client budget to run out of.
