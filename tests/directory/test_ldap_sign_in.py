@@ -176,3 +176,16 @@ def test_directory_sync_with_dn_template_finds_removed_entries(directory, settin
     assert counts == {"directory_synced": 2, "directory_deactivated": 1}
     assert not User.objects.get(username="ada").is_active
     assert User.objects.get(username="grace").is_active
+
+
+def test_directory_account_shows_on_its_admin_user_page(directory, staff):
+    assert sign_in(BrowserClient(), "ada", "ada-directory-pw").status_code == 302
+    ada = User.objects.get(username="ada")
+    page = staff.get(f"/admin/accounts/user/{ada.pk}/change/").content.decode()
+    assert f"uid=ada,{PEOPLE}" in page
+    assert "Signs in with the directory password" in page
+    local = User.objects.get(username="root")
+    assert (
+        "Signs in with the directory password"
+        not in staff.get(f"/admin/accounts/user/{local.pk}/change/").content.decode()
+    )
