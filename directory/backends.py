@@ -32,7 +32,6 @@ from django_auth_ldap.config import (
     GroupOfNamesType,
     GroupOfUniqueNamesType,
     LDAPSearch,
-    LDAPSettings,
     NestedActiveDirectoryGroupType,
     PosixGroupType,
 )
@@ -179,13 +178,13 @@ def _attribute(attrs: dict[str, list[str]] | None, name: str) -> list[str]:
 class DirectoryBackend(LDAPBackend):
     """django-auth-ldap configured from ``settings.PORCHLIGHT_LDAP`` (the PORCHLIGHT_LDAP_* variables)."""
 
-    # Nothing is read from AUTH_LDAP_* settings: every value comes from backend_settings().
+    # Nothing is read from AUTH_LDAP_* settings: every value comes from backend_settings(), through
+    # the two attributes django-auth-ldap gives subclasses for a collection of settings of their own.
     settings_prefix = "PORCHLIGHT_DIRECTORY_BACKEND_"
 
-    def __init__(self) -> None:
-        config = django_settings.PORCHLIGHT_LDAP
-        if config is not None:
-            self._settings = LDAPSettings(self.settings_prefix, backend_settings(config))
+    @property
+    def default_settings(self) -> dict[str, Any]:
+        return backend_settings(_config())
 
     # --- Django's backend API -------------------------------------------------------------------
 
