@@ -11,26 +11,30 @@ NODE_DIR := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 export PORCHLIGHT_BIND ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres test-fast lint docs bench install clean chromium screenshots node lock redis image
+.PHONY: run test test-sqlite test-postgres test-fast lint docs bench install clean chromium screenshots node lock redis image ldap-build slapd
 
 $(STAMP): requirements/runtime.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/runtime.txt
 	touch $(STAMP)
 
-$(TEST_STAMP): requirements/test.txt $(STAMP)
+$(TEST_STAMP): requirements/test.txt $(STAMP) | ldap-build
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/test.txt
 	touch $(TEST_STAMP)
 
 install: $(STAMP)
 
-# Recompile both lock files from pyproject.toml, keeping the pinned versions unless a bound
-# changed (add --upgrade to the first line to move to the newest releases).
+# Recompile the lock files from pyproject.toml, keeping the pinned versions unless a bound
+# changed (add --upgrade to the first line to move to the newest releases). The LDAP extra
+# (python-ldap, built from source) is in the test lock and in ldap.txt (runtime + LDAP), never in
+# runtime.txt, which the container image installs with no compiler (docs/ldap.md).
 lock: $(TEST_STAMP)
 	$(VENV)/bin/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras --no-emit-index-url \
-		--no-emit-find-links --extra test -o requirements/test.txt pyproject.toml
+		--no-emit-find-links --extra test --extra ldap -o requirements/test.txt pyproject.toml
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
 		--no-emit-find-links -c requirements/test.txt -o requirements/runtime.txt pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+		--no-emit-find-links --extra ldap -c requirements/test.txt -o requirements/ldap.txt pyproject.toml
 
 $(NODE_STAMP): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
 	@command -v npm >/dev/null 2>&1 || { echo "npm (Node.js 20+) is needed for tests/e2e/node"; exit 1; }
@@ -75,6 +79,23 @@ redis:
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
+# python-ldap (the LDAP extra, in the test lock) is built from source: it needs OpenLDAP's and
+# Cyrus SASL's headers and a compiler (Debian's, installed when missing, as chromium is).
+ldap-build:
+	@command -v cc >/dev/null 2>&1 && [ -f /usr/include/ldap.h ] && [ -f /usr/include/sasl/sasl.h ] || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			build-essential libldap2-dev libsasl2-dev >/dev/null; }
+
+# The directory sign-in tests (tests/directory/) run a real OpenLDAP server: Debian's slapd,
+# started by the test on a free loopback port with its own fixture directory. Installed without
+# its debconf questions; the system's own slapd service is never started or used.
+slapd:
+	@command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $$SUDO apt-get install -y -qq \
+			slapd ldap-utils >/dev/null; }
+
 # Both databases' suites run at once (TEST_JOBS=1: one after the other), each on PYTEST_WORKERS
 # processes (pytest-xdist): most of the suite waits on live servers, server nodes and Chromium,
 # so more processes than cores keep the cores busy. Each suite's output is printed whole when it
@@ -85,7 +106,7 @@ TEST_JOBS ?= 2
 PYTEST_WORKERS ?= 3
 PYTEST := $(PY) -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --durations=25
 
-test: $(TEST_STAMP) chromium redis node lint docs
+test: $(TEST_STAMP) chromium redis slapd node lint docs
 	@# Both suites read the development secret key under var/: make it before they start together.
 	$(PY) manage.py check -v0 >/dev/null
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-sqlite test-postgres

@@ -8,6 +8,7 @@ The record lives in the session under ``SESSION_KEY`` and is written only at sig
 
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_backends
 from django.http import HttpRequest
 
 from .models import User
@@ -52,3 +53,27 @@ def session_sid(request: HttpRequest) -> str:
     """Return the ``sid`` of the sign-in this browser's session holds, or "" when it holds none."""
     data = request.session.get(SESSION_KEY)
     return str(data.get("sid") or "") if isinstance(data, dict) else ""
+
+
+class SignInUnavailable(Exception):
+    """Raised by an authentication backend that cannot judge the password now (its directory is down).
+
+    The sign-in form shows the message instead of "not correct", and the attempt counts neither as
+    a failure nor a success. Other backends (local accounts) are unaffected: Django tries them first.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def password_managed_elsewhere(user: User) -> str:
+    """Return why ``user`` cannot change their password here (a backend owns it), or "" when they can.
+
+    A backend says so with a ``password_managed_elsewhere(user) -> str`` method (directory/backends.py).
+    """
+    for backend in get_backends():
+        managed = getattr(backend, "password_managed_elsewhere", None)
+        if managed is not None and (message := managed(user)):
+            return str(message)
+    return ""

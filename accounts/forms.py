@@ -16,6 +16,7 @@ from audit.services import audit_record
 
 from . import throttling
 from .attributes import attribute_fields_add, attributes_from_form
+from .authentication import SignInUnavailable
 from .models import User
 from .recent_auth import recently_authenticated
 
@@ -75,6 +76,12 @@ class LoginForm(auth_forms.AuthenticationForm):
             raise forms.ValidationError(attempt.decision.message, code="throttled")
         try:
             cleaned_data = super().clean()
+        except SignInUnavailable as unavailable:
+            # A directory account's password could not be checked: say so plainly, and count
+            # the attempt neither way (local accounts never get here; their backend comes first).
+            self._audit_failure(username, "directory unreachable")
+            throttling.throttle_unjudged(attempt=attempt)
+            raise forms.ValidationError(unavailable.message, code="unavailable") from None
         except forms.ValidationError:
             self._audit_failure(username, "invalid")
             decision = throttling.throttle_failure(attempt=attempt)

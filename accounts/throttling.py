@@ -436,6 +436,19 @@ def throttle_failure(*, attempt: Attempt) -> ThrottleDecision:
 
 
 @transaction.atomic
+def throttle_unjudged(*, attempt: Attempt) -> None:
+    """Give back ``attempt``, which could not be checked (the directory did not answer).
+
+    Neither right nor wrong: nothing is forgiven, and an outage locks nobody out.
+    """
+    if not attempt.allowed:
+        return
+    counts = _counts()
+    for pair in _ordered(list(attempt.keys)):
+        counts.give_back(pair, _locked_row(pair))
+
+
+@transaction.atomic
 def throttle_success(*, attempt: Attempt) -> None:
     """Give back the right ``attempt`` and forget the account's failures."""
     if not attempt.allowed:

@@ -23,7 +23,7 @@ from django.views.generic import UpdateView
 from audit.actions import Action
 from audit.services import audit_record
 
-from .authentication import get_auth_context
+from .authentication import get_auth_context, password_managed_elsewhere
 from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm, username_hint
 from .mfa import flows as mfa_flows
 from .mfa import policy as mfa_policy
@@ -219,6 +219,13 @@ class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:home")
     success_message = "Your password was changed."
+
+    def dispatch(self, request, *args, **kwargs):
+        # A directory account's password is the directory's: changed there, never here.
+        managed = password_managed_elsewhere(request.user) if request.user.is_authenticated else ""
+        if managed:
+            return render(request, "accounts/password_managed.html", {"message": managed})
+        return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "request": self.request}

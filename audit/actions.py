@@ -42,6 +42,10 @@ class Action(StrEnum):
     USER_ATTRIBUTES_CHANGE = "user.attributes_change"
     # Accounts brought over from another provider with their subject identifiers (importusers).
     USERS_IMPORT = "user.import"
+    # Directory sign-in (directory/): an account made at a first directory sign-in, and a directory
+    # that could not be reached (a sign-in refused with a message, or a sync stopped).
+    DIRECTORY_ACCOUNT_CREATE = "directory.account_create"
+    DIRECTORY_UNREACHABLE = "directory.unreachable"
     # Consent and tokens (oidc_provider).
     CONSENT_GRANT = "consent.grant"
     CONSENT_REVOKE = "consent.revoke"
@@ -130,6 +134,8 @@ LABELS: dict[Action, Promise] = {
     Action.USER_TOKENS_REVOKE: _("Staff revoked a person's tokens"),
     Action.USER_ATTRIBUTES_CHANGE: _("Staff changed a person's attributes"),
     Action.USERS_IMPORT: _("People imported"),
+    Action.DIRECTORY_ACCOUNT_CREATE: _("Account made from the directory"),
+    Action.DIRECTORY_UNREACHABLE: _("Directory could not be reached"),
     Action.CONSENT_GRANT: _("App allowed"),
     Action.CONSENT_REVOKE: _("App's access withdrawn"),
     Action.TOKEN_REVOKE: _("Token revoked"),

@@ -21,6 +21,7 @@ from accounts.lifecycle.services import accounts_erase_due
 from accounts.models import LoginFailure, LoginSession
 from accounts.sessions import login_sessions_expire
 from audit.services import audit_purge
+from directory.services import directory_accounts_sync
 from ground.batches import BATCH_SIZE, batched_delete
 
 from . import rotation
@@ -63,6 +64,9 @@ def housekeeping_prune(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
     counts = {"sessions_expired": login_sessions_expire(), "logouts_resumed": logout_deliveries_resume()}
     # Deleted accounts whose grace period is over (accounts/lifecycle/services.py).
     counts["accounts_erased"] = accounts_erase_due()
+    # Directory accounts read again; those the directory removed or disabled are deactivated
+    # (directory/services.py; nothing when directory sign-in is off).
+    counts.update(directory_accounts_sync())
     counts.update(expired_tokens_purge(batch_size=batch_size))
     # Ended sign-in sessions and the logout notices sent for them, after the retention period.
     ended = timezone.now() - timedelta(days=settings.PORCHLIGHT["SESSION_RETENTION_DAYS"])

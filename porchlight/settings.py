@@ -7,7 +7,9 @@ secret key); with debug off and a non-loopback issuer, a missing secret key stop
 
 import base64
 import hashlib
+import importlib.util
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -138,6 +140,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "audit",
     "accounts",
+    # Directory sign-in (LDAP, Active Directory): which accounts are the directory's.
+    "directory",
     "oidc_provider",
     # Probes, metrics, request logs and the middleware of ops/; it imports the apps above.
     "ops",
@@ -655,6 +659,154 @@ PORCHLIGHT: PorchlightSettings = {
     # Keep it with the key-encryption key: changing or losing it changes every pairwise sub.
     "PAIRWISE_SALT": _pairwise_salt(),
 }
+
+# --- Directory sign-in: LDAP and Active Directory (directory/, docs/ldap.md) --------------------
+# Off unless PORCHLIGHT_LDAP_URI is set; then people without a local account sign in by binding
+# to the directory (django-auth-ldap, the optional `ldap` extra: requirements/ldap.txt).
+
+
+class LdapSettings(TypedDict):
+    """The keys of ``PORCHLIGHT_LDAP`` (None when directory sign-in is off)."""
+
+    URI: str
+    BIND_DN: str
+    BIND_PASSWORD: str
+    USER_SEARCH_BASE: str
+    USER_FILTER: str
+    USER_DN_TEMPLATE: str
+    START_TLS: bool
+    CA_FILE: str
+    ATTR_MAP: dict[str, str]
+    TRUST_EMAIL: bool
+    GROUP_SEARCH_BASE: str
+    GROUP_TYPE: str
+    GROUP_MAP: dict[str, str]
+    REQUIRE_GROUP: str
+    DENY_GROUP: str
+    TIMEOUT: int
+    SYNC_INTERVAL: int
+
+
+LDAP_GROUP_TYPES = ("groupOfNames", "groupOfUniqueNames", "posixGroup", "activeDirectory")
+# The account fields PORCHLIGHT_LDAP_ATTR_MAP may fill: text fields of accounts.User.
+LDAP_ATTR_FIELDS = (
+    "first_name",
+    "last_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "email",
+    "phone_number",
+    "locale",
+    "zoneinfo",
+    "website",
+    "profile",
+    "picture",
+    "gender",
+    "address_formatted",
+    "address_street_address",
+    "address_locality",
+    "address_region",
+    "address_postal_code",
+    "address_country",
+)
+
+
+def _ldap_pairs(items: list[str], *, name: str) -> dict[str, str]:
+    # "field=attribute,field=attribute": Porchlight's user field, then the directory's attribute.
+    pairs = {}
+    for item in items:
+        field, sep, attribute = item.partition("=")
+        if not sep or not field.strip() or not attribute.strip():
+            raise ImproperlyConfigured(
+                f"{name} must be field=attribute pairs separated by commas, not {item!r}"
+            )
+        if field.strip() not in LDAP_ATTR_FIELDS:
+            raise ImproperlyConfigured(
+                f"{name}: {field.strip()!r} is not one of {', '.join(LDAP_ATTR_FIELDS)}"
+            )
+        pairs[field.strip()] = attribute.strip()
+    return pairs
+
+
+def _ldap_group_map() -> dict[str, str]:
+    # A JSON object: each directory group's DN, and the Porchlight group its members are put in.
+    value = env("PORCHLIGHT_LDAP_GROUP_MAP") or ""
+    if not value:
+        return {}
+    try:
+        mapping = json.loads(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"PORCHLIGHT_LDAP_GROUP_MAP must be a JSON object: {exc}") from exc
+    if not isinstance(mapping, dict) or not all(
+        isinstance(dn, str) and dn.strip() and isinstance(group, str) and 0 < len(group.strip()) <= 150
+        for dn, group in mapping.items()
+    ):
+        raise ImproperlyConfigured(
+            "PORCHLIGHT_LDAP_GROUP_MAP must map group DNs to Porchlight group names (1-150 characters)"
+        )
+    return {dn.strip(): group.strip() for dn, group in mapping.items()}
+
+
+def _ldap() -> LdapSettings | None:
+    uri = (env("PORCHLIGHT_LDAP_URI") or "").strip()
+    if not uri:
+        return None
+    if not all(part.startswith(("ldap://", "ldaps://")) for part in uri.split()):
+        raise ImproperlyConfigured(f"PORCHLIGHT_LDAP_URI must be ldap:// or ldaps:// URLs, not {uri!r}")
+    if importlib.util.find_spec("django_auth_ldap") is None:
+        raise ImproperlyConfigured(
+            "PORCHLIGHT_LDAP_URI is set, but django-auth-ldap is not installed: "
+            "pip install --require-hashes -r requirements/ldap.txt (docs/ldap.md)"
+        )
+    config = LdapSettings(
+        URI=uri,
+        BIND_DN=env("PORCHLIGHT_LDAP_BIND_DN") or "",
+        BIND_PASSWORD=env("PORCHLIGHT_LDAP_BIND_PASSWORD") or "",
+        USER_SEARCH_BASE=env("PORCHLIGHT_LDAP_USER_SEARCH_BASE") or "",
+        USER_FILTER=env("PORCHLIGHT_LDAP_USER_FILTER") or "(uid=%(user)s)",
+        USER_DN_TEMPLATE=env("PORCHLIGHT_LDAP_USER_DN_TEMPLATE") or "",
+        START_TLS=env_bool("PORCHLIGHT_LDAP_START_TLS", False),
+        CA_FILE=env("PORCHLIGHT_LDAP_CA_FILE") or "",
+        ATTR_MAP=_ldap_pairs(
+            env_list("PORCHLIGHT_LDAP_ATTR_MAP", ["first_name=givenName", "last_name=sn", "email=mail"]),
+            name="PORCHLIGHT_LDAP_ATTR_MAP",
+        ),
+        TRUST_EMAIL=env_bool("PORCHLIGHT_LDAP_TRUST_EMAIL", False),
+        GROUP_SEARCH_BASE=env("PORCHLIGHT_LDAP_GROUP_SEARCH_BASE") or "",
+        GROUP_TYPE=env("PORCHLIGHT_LDAP_GROUP_TYPE") or "groupOfNames",
+        GROUP_MAP=_ldap_group_map(),
+        REQUIRE_GROUP=env("PORCHLIGHT_LDAP_REQUIRE_GROUP") or "",
+        DENY_GROUP=env("PORCHLIGHT_LDAP_DENY_GROUP") or "",
+        TIMEOUT=env_int("PORCHLIGHT_LDAP_TIMEOUT", 5, maximum=60),
+        SYNC_INTERVAL=env_int("PORCHLIGHT_LDAP_SYNC_INTERVAL", 3600, minimum=60, maximum=7 * 86400),
+    )
+    if bool(config["USER_SEARCH_BASE"]) == bool(config["USER_DN_TEMPLATE"]):
+        raise ImproperlyConfigured(
+            "Directory sign-in needs exactly one of PORCHLIGHT_LDAP_USER_SEARCH_BASE and "
+            "PORCHLIGHT_LDAP_USER_DN_TEMPLATE"
+        )
+    if "%(user)s" not in (config["USER_DN_TEMPLATE"] or config["USER_FILTER"]):
+        raise ImproperlyConfigured("PORCHLIGHT_LDAP_USER_FILTER and _USER_DN_TEMPLATE must contain %(user)s")
+    if config["GROUP_TYPE"] not in LDAP_GROUP_TYPES:
+        raise ImproperlyConfigured(f"PORCHLIGHT_LDAP_GROUP_TYPE must be one of {', '.join(LDAP_GROUP_TYPES)}")
+    if (config["GROUP_MAP"] or config["REQUIRE_GROUP"] or config["DENY_GROUP"]) and not config[
+        "GROUP_SEARCH_BASE"
+    ]:
+        raise ImproperlyConfigured(
+            "PORCHLIGHT_LDAP_GROUP_MAP, _REQUIRE_GROUP and _DENY_GROUP need PORCHLIGHT_LDAP_GROUP_SEARCH_BASE"
+        )
+    if config["CA_FILE"] and not Path(config["CA_FILE"]).is_file():
+        raise ImproperlyConfigured(f"PORCHLIGHT_LDAP_CA_FILE: {config['CA_FILE']} is not a file")
+    return config
+
+
+PORCHLIGHT_LDAP = _ldap()
+# Local accounts first, always: their sign-in never waits on the directory, and the directory
+# backend leaves alone any username a local account holds (directory/backends.py).
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if PORCHLIGHT_LDAP:
+    AUTHENTICATION_BACKENDS.append("directory.backends.DirectoryBackend")
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oidc_provider.Client"
 OAUTH2_PROVIDER_GRANT_MODEL = "oidc_provider.Grant"

@@ -57,7 +57,7 @@ def pytest_configure(config) -> None:
 #
 # A test is end-to-end when it needs more than the test client: the provider on a live server or
 # under gunicorn, a second node, headless Chromium, a real RP program, or a server of its own
-# (PostgreSQL, Redis). Such tests are marked here, never by hand, so none can be left out of
+# (PostgreSQL, Redis, slapd). Such tests are marked here, never by hand, so none can be left out of
 # `pytest -m e2e` or slip into the fast `pytest -m "not e2e"`: everything under the directories
 # below, everything that uses one of the fixtures, and everything whose test function, fixtures,
 # or the test helpers they call start one of the servers in ``_server_starters()``. A fixture that
@@ -69,7 +69,7 @@ E2E_FIXTURES = {"live_server", "redis_url"}
 
 
 def _server_starters() -> list:
-    from tests import cluster, rp
+    from tests import cluster, rp, slapd
     from tests.e2e import conftest as e2e
 
     return [
@@ -78,6 +78,7 @@ def _server_starters() -> list:
         cluster.gunicorn_node,
         cluster.task_worker,
         cluster.redis_server,
+        slapd.slapd_server,
         rp.serve_asgi,
         rp.NodeRP,
         e2e.chromium_context,

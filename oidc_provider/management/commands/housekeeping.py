@@ -7,8 +7,9 @@ from oidc_provider.housekeeping import housekeeping_run, housekeeping_schedule
 
 class Command(BaseCommand):
     help = (
-        "Prune expired tokens, grants, device codes, sessions, lockouts and old audit events, and "
-        "step key rotation. With --schedule, enqueue the self-repeating background job instead."
+        "Prune expired tokens, grants, device codes, sessions, lockouts and old audit events, re-read "
+        "directory accounts, and step key rotation. With --schedule, enqueue the self-repeating "
+        "background job instead."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
