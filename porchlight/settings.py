@@ -139,6 +139,8 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "oidc_provider",
+    # SCIM 2.0 provisioning at /scim/v2/ (scim/): it imports the apps above, none imports it.
+    "scim",
     # Probes, metrics, request logs and the middleware of ops/; it imports the apps above.
     "ops",
 ]
