@@ -93,6 +93,14 @@ def _provisioned(user: User) -> ProvisionedUser | None:
         return None
 
 
+def display_default(user: User) -> str:
+    """Return the displayName shown for ``user`` when none was provisioned: the full name, or the username."""
+    return (
+        " ".join(part for part in (user.first_name, user.middle_name, user.last_name) if part)
+        or user.username
+    )
+
+
 def user_resource(user: User) -> dict[str, Any]:
     """Return ``user`` as a SCIM User (RFC 7643 §4.1), leaving out attributes that have no value."""
     extra = _provisioned(user)
@@ -114,7 +122,7 @@ def user_resource(user: User) -> dict[str, Any]:
     resource["userName"] = user.username
     if name:
         resource["name"] = name
-    resource["displayName"] = (extra.display_name if extra is not None else "") or formatted or user.username
+    resource["displayName"] = (extra.display_name if extra is not None else "") or display_default(user)
     for key, value in (
         ("nickName", user.nickname),
         ("profileUrl", user.profile),

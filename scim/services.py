@@ -22,7 +22,14 @@ from audit.services import audit_record
 
 from .errors import invalid_value, mutability, uniqueness
 from .models import ProvisionedGroup, ProvisionedUser, ProvisioningClient
-from .resources import USER_FIELDS, GroupWrite, UserWrite, provisionable_users, user_fields_check
+from .resources import (
+    USER_FIELDS,
+    GroupWrite,
+    UserWrite,
+    display_default,
+    provisionable_users,
+    user_fields_check,
+)
 
 
 def actor_label(client: ProvisioningClient) -> str:
@@ -95,6 +102,7 @@ def scim_user_replace(*, client: ProvisioningClient, user: User, write: UserWrit
     user = User.objects.select_for_update().get(pk=user.pk)
     if write.password is not None:
         raise mutability("password is set only when the account is created; people change it on Porchlight.")
+    shown_before = display_default(user)
     fields = {name: value for name, value in write.fields.items() if name != "is_active"}
     changed = [name for name in USER_FIELDS if name in fields and getattr(user, name) != fields[name]]
     if "username" in changed or "email" in changed:
@@ -112,6 +120,9 @@ def scim_user_replace(*, client: ProvisioningClient, user: User, write: UserWrit
             update.append("email_verified")
         _save(user, update_fields=update)
     extra, _ = ProvisionedUser.objects.get_or_create(user=user)
+    if not extra.display_name and write.display_name in (shown_before, display_default(user)):
+        # The default a PATCH read back and sent again is not a displayName of its own.
+        write.display_name = ""
     if extra.external_id != write.external_id:
         changed.append("externalId")
     if extra.display_name != write.display_name:
