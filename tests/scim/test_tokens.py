@@ -14,7 +14,9 @@ from tests.scim.conftest import Scim, body_of, error_of
 def scimtoken(name: str) -> str:
     out = StringIO()
     call_command("scimtoken", name, stdout=out)
-    return re.search(r"Token:\s+(\S+)", out.getvalue()).group(1)
+    match = re.search(r"Token:\s+(\S+)", out.getvalue())
+    assert match is not None, out.getvalue()
+    return match.group(1)
 
 
 def test_scimtoken_prints_a_token_that_works_once_stored_as_a_hash(db):
