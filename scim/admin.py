@@ -34,6 +34,10 @@ class ProvisioningClientAdmin(admin.ModelAdmin[ProvisioningClient]):
         # A client is renamed by making a new one: its name is what the audit log calls it.
         return ("name", *self.readonly_fields) if obj else self.readonly_fields
 
+    def has_delete_permission(self, request: HttpRequest, obj: ProvisioningClient | None = None) -> bool:
+        # Revoked, not deleted: the revocation is audited and the row says when it happened.
+        return False
+
     def save_model(
         self,
         request: HttpRequest,
