@@ -43,7 +43,9 @@ def _condition(comparison: Comparison, columns: dict[str, tuple[str, str, bool]]
     if kind == "id":
         # Ids are strings in SCIM (RFC 7643 §3.1); one that is no number here names nothing.
         text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
-        condition = Q(**{column: int(text)}) if text.isdigit() and len(text) <= 18 else NOTHING
+        condition = (
+            Q(**{column: int(text)}) if text.isascii() and text.isdigit() and len(text) <= 18 else NOTHING
+        )
     elif kind == "boolean":
         if not isinstance(value, bool):
             raise invalid_filter(f"{comparison.attribute} is compared with true or false.")

@@ -308,7 +308,7 @@ def member_ids(values: Any) -> list[int]:
         if not isinstance(member, dict) or not isinstance(member.get("value"), str | int):
             raise invalid_value("Each member is an object whose value is a User's id.")
         value = str(member["value"]).strip()
-        if not value.isdigit() or len(value) > 18:
+        if not (value.isascii() and value.isdigit()) or len(value) > 18:
             raise invalid_value(f"{value[:40]!r} is not the id of a User here.")
         ids.append(int(value))
     return ids

@@ -47,13 +47,28 @@ def scim_response(body: dict[str, Any], status: int = 200) -> HttpResponse:
     return response
 
 
+def _has_nul(value: Any) -> bool:
+    # PostgreSQL stores and compares no text with NUL in it (psycopg raises DataError): such a
+    # value is refused before it reaches a query, on SQLite as well.
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def json_body(request: HttpRequest) -> Any:
-    """Return the request's JSON document, or raise ``invalidSyntax``."""
+    """Return the request's JSON document, or raise ``invalidSyntax`` (``invalidValue`` for a NUL)."""
     try:
-        return json.loads(request.body)
+        document = json.loads(request.body)
     except (ValueError, RecursionError) as error:
         # UnicodeDecodeError and JSONDecodeError are ValueErrors; so is a number too long to read.
         raise invalid_syntax("The body is not a JSON document.") from error
+    if _has_nul(document):
+        raise invalid_value("A value contains a NUL character.")
+    return document
 
 
 def _integer(request: HttpRequest, name: str, default: int) -> int:
@@ -76,10 +91,13 @@ class ScimView(View):
         try:
             # RFC 7644 §2: an RFC 6750 bearer token.
             scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-            client = provisioning_client_authenticate(value.strip()) if scheme.lower() == "bearer" else None
+            value = value.strip() if scheme.lower() == "bearer" and "\x00" not in value else ""
+            client = provisioning_client_authenticate(value) if value else None
             if client is None:
                 raise ScimError(401, "A valid SCIM bearer token is required.")
             self.client = client
+            if any(_has_nul(key) or _has_nul(values) for key, values in request.GET.lists()):
+                raise invalid_value("The query string contains a NUL character.")
             handler = getattr(self, (request.method or "").lower(), None)
             if handler is None or (request.method or "").lower() not in self.http_method_names:
                 raise ScimError(405, f"{request.method} is not supported here.")
@@ -107,7 +125,7 @@ class ResourceView(ScimView):
         raise NotImplementedError
 
     def find(self, pk: str) -> Any:
-        if not pk.isdigit() or len(pk) > 18:
+        if not (pk.isascii() and pk.isdigit()) or len(pk) > 18:
             raise not_found(f"No {self.kind} has the id {pk[:40]!r}.")
         obj = self.queryset().filter(pk=int(pk)).first()
         if obj is None:

@@ -108,6 +108,10 @@ def test_scim_group_conflicts_and_unknown_members(scim):
         scim.post("/Groups", {"displayName": "Dev", "members": [{"value": "999999"}]}), 400, "invalidValue"
     )
     error_of(scim.post("/Groups", {"displayName": "Dev", "members": [{"value": "abc"}]}), 400, "invalidValue")
+    error_of(
+        scim.post("/Groups", {"displayName": "Dev", "members": [{"value": "\u00b2"}]}), 400, "invalidValue"
+    )
+    assert body_of(scim.get("/Groups", filter=quote('members.value eq "\u00b2"')))["totalResults"] == 0
     error_of(scim.post("/Groups", {"displayName": "Dev", "members": "everyone"}), 400, "invalidValue")
     error_of(scim.post("/Groups", {"displayName": ""}), 400, "invalidValue")
     error_of(scim.post("/Groups", {"displayName": "x" * 151}), 400, "invalidValue")
@@ -211,3 +215,85 @@ def test_scim_a_revoked_token_stops_working(db):
     provisioning_client_revoke(client=client, actor=None)
     error_of(scim.get("/Users"), 401)
     assert ProvisioningClient.objects.get().revoked is not None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a\x85\x0b\x1bb",
+        "a\x00b",
+        "\xed\xa0\x80.x",
+        "\xff\xfe.\xff",
+        "x" * 10000 + "." + "y" * 10000,
+        "..",
+        "a.b.c",
+    ],
+)
+def test_scim_any_bearer_value_is_401(scim, value):
+    error_of(scim.request("GET", "/Users", authorization=f"Bearer {value}"), 401)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "filter=%ff%fe",
+        "filter=userName%20eq%20%22%ED%A0%80%22",
+        "startIndex=%00",
+        "count=9" * 50,
+        "filter=" + "a" * 5000,
+    ],
+)
+def test_scim_odd_query_strings_are_answered(scim, query):
+    response = scim.request("GET", "/Users?" + query)
+    assert response.status_code in (200, 400), response.content[:300]
+    if response.status_code == 400:
+        error_of(response, 400)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-7", "text/plain", "application/json"]
+)
+def test_scim_bodies_are_read_as_json_whatever_their_type(scim, content_type):
+    response = scim.http.post(
+        "/scim/v2/Users",
+        json.dumps({"userName": "kim"}),
+        content_type=content_type,
+        headers={"authorization": f"Bearer {scim.token}"},
+    )
+    assert body_of(response, 201)["userName"] == "kim"
+
+
+def test_scim_oversized_body_is_413(scim, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    error_of(scim.post("/Users", {"userName": "big", "displayName": "x" * 2000}), 413)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/Users?filter=userName%20eq%20%22a%00b%22", None),
+        ("GET", "/Groups?filter=displayName%20eq%20%22%00%22", None),
+        ("GET", "/Users?attributes=%00", None),
+        ("POST", "/Users", {"userName": "a\x00b"}),
+        ("POST", "/Users", {"userName": "nul", "externalId": "\x00"}),
+        ("POST", "/Groups", {"displayName": "G\x00"}),
+        ("POST", "/Users", {"userName": "nul", "\x00": 1}),
+    ],
+)
+def test_scim_nul_characters_are_refused_on_every_database(scim, method, path, body):
+    error_of(scim.request(method, path, body), 400, "invalidValue")
+
+
+def test_scim_a_nul_in_the_token_is_401(scim):
+    error_of(scim.request("GET", "/Users", authorization="Bearer \x00.x"), 401)
+    error_of(scim.request("GET", "/Users", authorization=f"Bearer {scim.token.split('.')[0]}\x00.x"), 401)
+
+
+def test_scim_an_unparseable_form_is_a_scim_error(scim):
+    response = scim.http.post(
+        "/scim/v2/Users",
+        "x",
+        content_type="multipart/form-data",
+        headers={"authorization": f"Bearer {scim.token}"},
+    )
+    error_of(response, 400, "invalidSyntax")
