@@ -254,7 +254,8 @@ def user_write(resource: Any) -> UserWrite:
         "profile": text(data.get("profileurl"), "profileUrl"),
         "locale": text(data.get("locale"), "locale"),
         "zoneinfo": text(data.get("timezone"), "timezone"),
-        "is_active": boolean(data["active"], "active") if data.get("active") is not None else True,
+        # None: not said; a new account is active, a replaced one keeps its state.
+        "is_active": boolean(data["active"], "active") if data.get("active") is not None else None,
     }
     email = _chosen(data.get("emails"), "emails")
     fields["email"] = text(email.get("value"), "emails.value").strip() if email else ""

@@ -72,7 +72,7 @@ def _lifecycle(*, client: ProvisioningClient, user: User, active: bool) -> None:
 @transaction.atomic
 def scim_user_create(*, client: ProvisioningClient, write: UserWrite) -> User:
     """Create the account ``write`` describes (RFC 7644 §3.3); refuse a taken userName with 409."""
-    fields = write.fields
+    fields = {**write.fields, "is_active": write.fields["is_active"] is not False}
     _check_free(username=fields["username"], email=fields["email"])
     user = User(**fields)
     user_fields_check(user, fields)
@@ -137,7 +137,8 @@ def scim_user_replace(*, client: ProvisioningClient, user: User, write: UserWrit
             actor_label=actor_label(client),
             detail={"changed": sorted(changed)},
         )
-    _lifecycle(client=client, user=user, active=write.fields["is_active"])
+    if write.fields["is_active"] is not None:
+        _lifecycle(client=client, user=user, active=write.fields["is_active"])
     return user
 
 

@@ -77,3 +77,29 @@ def test_scim_deactivation_tells_every_app_by_back_channel_logout(
         assert claims_of(receiver.tokens[0])["sub"] == user.subject
     finally:
         receiver.stop()
+
+
+def test_scim_put_without_active_keeps_the_account_off(scim, user):
+    body_of(scim.patch(f"/Users/{user.pk}", {"op": "replace", "path": "active", "value": False}))
+    replaced = body_of(
+        scim.put(f"/Users/{user.pk}", {"userName": "alice", "emails": [{"value": "alice@example.com"}]})
+    )
+    assert replaced["active"] is False and "name" not in replaced
+    user.refresh_from_db()
+    assert not user.is_active and user.first_name == ""
+
+
+def test_scim_attributes_of_an_erased_account_are_erased_too(scim, user):
+    from accounts.lifecycle.services import account_erase
+    from scim.models import ProvisionedUser
+
+    body_of(
+        scim.patch(
+            f"/Users/{user.pk}", {"op": "replace", "value": {"displayName": "Alice L.", "externalId": "e-1"}}
+        )
+    )
+    assert ProvisionedUser.objects.get(user=user).display_name == "Alice L."
+    account_erase(user=user, actor=None)
+    assert not ProvisionedUser.objects.filter(user=user).exists()
+    error_of(scim.get(f"/Users/{user.pk}"), 404)
+    assert body_of(scim.get("/Users", filter='externalId eq "e-1"'))["totalResults"] == 0
