@@ -6,4 +6,4 @@ class ScimConfig(AppConfig):
     verbose_name = "SCIM provisioning"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (signal receivers)
+        from . import export_sections, receivers  # noqa: F401  (data export section, signal receivers)

@@ -7,7 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client as BrowserClient
 
+from accounts.lifecycle.services import account_erase
 from accounts.models import LoginSession
+from scim.models import ProvisionedUser
 from tests.conftest import PASSWORD, authorize, exchange, sign_in
 from tests.logout_receiver import LogoutReceiver
 from tests.oauth import introspection, refresh, userinfo_status
@@ -90,9 +92,6 @@ def test_scim_put_without_active_keeps_the_account_off(scim, user):
 
 
 def test_scim_attributes_of_an_erased_account_are_erased_too(scim, user):
-    from accounts.lifecycle.services import account_erase
-    from scim.models import ProvisionedUser
-
     body_of(
         scim.patch(
             f"/Users/{user.pk}", {"op": "replace", "value": {"displayName": "Alice L.", "externalId": "e-1"}}
@@ -103,3 +102,10 @@ def test_scim_attributes_of_an_erased_account_are_erased_too(scim, user):
     assert not ProvisionedUser.objects.filter(user=user).exists()
     error_of(scim.get(f"/Users/{user.pk}"), 404)
     assert body_of(scim.get("/Users", filter='externalId eq "e-1"'))["totalResults"] == 0
+
+
+def test_scim_attributes_are_in_the_persons_data_export(scim, user):
+    body_of(scim.patch(f"/Users/{user.pk}", {"op": "replace", "value": {"externalId": "emp-77"}}))
+    out = StringIO()
+    call_command("exportuser", "alice", stdout=out)
+    assert '"scim_external_id": "emp-77"' in out.getvalue()
