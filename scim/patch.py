@@ -10,6 +10,7 @@ listing the members to remove. Attributes of schema extensions Porchlight does n
 left aside, as they are in a POST or PUT.
 """
 
+import json
 import re
 from typing import Any
 
@@ -39,8 +40,12 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _key(element: Any) -> Any:
-    return str(element.get("value")) if isinstance(element, dict) and "value" in element else element
+def _key(element: Any) -> str:
+    # A value is the same value when its "value" is (members, emails), or, for a value without
+    # one (an address), when all of it is.
+    if isinstance(element, dict) and "value" in element:
+        return str(element["value"])
+    return json.dumps(element, sort_keys=True, default=str)
 
 
 def _new_element(comparisons: list[Comparison]) -> dict[str, Any]:

@@ -16,4 +16,6 @@ urlpatterns = [
     path("ResourceTypes/<str:name>", views.ResourceTypesView.as_view(), name="resource-type"),
     path("Schemas", views.SchemasView.as_view(), name="schemas"),
     path("Schemas/<str:name>", views.SchemasView.as_view(), name="schema"),
+    # Last: every other path answers a SCIM error rather than the site's 404 page.
+    path("<path:rest>", views.ElsewhereView.as_view(), name="elsewhere"),
 ]

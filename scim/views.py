@@ -303,6 +303,23 @@ class ServiceProviderConfigView(ScimView):
         return scim_response(service_provider_config())
 
 
+class ElsewhereView(ScimView):
+    """Any other path under /scim/v2/: 501 for what RFC 7644 defines and Porchlight does not do, else 404."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+    # RFC 7644 §3.7 (bulk), §3.4.3 (search by POST), §3.11 (/Me).
+    NOT_IMPLEMENTED = {"bulk", ".search", "users/.search", "groups/.search", "me"}
+
+    def _answer(self, request: HttpRequest, rest: str) -> HttpResponse:
+        if rest.strip("/").lower() in self.NOT_IMPLEMENTED or rest.lower().startswith("me/"):
+            raise ScimError(
+                501, "Porchlight does not support this SCIM operation (see ServiceProviderConfig)."
+            )
+        raise not_found("No SCIM endpoint here.")
+
+    get = post = put = patch = delete = _answer
+
+
 class ResourceTypesView(DiscoveryView):
     documents = staticmethod(resource_types)
 

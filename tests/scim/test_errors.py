@@ -297,3 +297,21 @@ def test_scim_an_unparseable_form_is_a_scim_error(scim):
         headers={"authorization": f"Bearer {scim.token}"},
     )
     error_of(response, 400, "invalidSyntax")
+
+
+def test_scim_patch_add_of_an_address_is_kept(scim):
+    ada = new_user(scim)
+    address = {"type": "work", "streetAddress": "1 Main St", "locality": "Springfield", "country": "US"}
+    added = body_of(scim.patch(f"/Users/{ada}", {"op": "add", "path": "addresses", "value": [address]}))
+    assert added["addresses"][0]["streetAddress"] == "1 Main St"
+    again = body_of(scim.patch(f"/Users/{ada}", {"op": "add", "path": "addresses", "value": [address]}))
+    assert len(again["addresses"]) == 1
+
+
+def test_scim_other_paths_are_scim_errors(scim):
+    error_of(scim.get("/Printers"), 404)
+    error_of(scim.get("/Users/1/extra"), 404)
+    error_of(scim.post("/Bulk", {"Operations": []}), 501)
+    error_of(scim.post("/.search", {"filter": 'userName eq "x"'}), 501)
+    error_of(scim.get("/Me"), 501)
+    error_of(scim.request("GET", "/Printers", authorization=""), 401)
