@@ -92,6 +92,7 @@ SECTIONS: tuple[Section, ...] = (
             "oidc_provider.IdentityScope": None,
             "oidc_provider.ClaimDefinition": None,
             "oidc_provider.RegistrationToken": _("Registration tokens (self-registering apps)"),
+            "scim.ProvisioningClient": _("SCIM provisioning clients (HR and directory tools)"),
         },
     ),
     Section(

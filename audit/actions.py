@@ -95,6 +95,16 @@ class Action(StrEnum):
     EMAIL_VERIFICATION_LIMITED = "email.verification_limited"
     EMAIL_VERIFIED = "email.verified"
     EMAIL_MARKED_VERIFIED = "email.marked_verified"
+    # SCIM provisioning (scim/): the clients' tokens, and what a client did to accounts and groups.
+    # Deactivating and deleting an account through SCIM are account.deactivate and
+    # account.deletion_request, with the client as the actor.
+    SCIM_CLIENT_CREATE = "scim_client.create"
+    SCIM_CLIENT_REVOKE = "scim_client.revoke"
+    SCIM_USER_CREATE = "scim.user_create"
+    SCIM_USER_CHANGE = "scim.user_change"
+    SCIM_GROUP_CREATE = "scim.group_create"
+    SCIM_GROUP_CHANGE = "scim.group_change"
+    SCIM_GROUP_DELETE = "scim.group_delete"
     # Keys (oidc_provider/rotation.py, importkey, reencrypt).
     SIGNING_KEY_CREATED_ACTIVE = "signing_key.created_active"
     SIGNING_KEY_CREATED_NEXT = "signing_key.created_next"
@@ -174,6 +184,13 @@ LABELS: dict[Action, Promise] = {
     Action.EMAIL_VERIFICATION_LIMITED: _("E-mail check refused (too many sent)"),
     Action.EMAIL_VERIFIED: _("E-mail address confirmed"),
     Action.EMAIL_MARKED_VERIFIED: _("Staff marked an e-mail address confirmed"),
+    Action.SCIM_CLIENT_CREATE: _("SCIM provisioning token made"),
+    Action.SCIM_CLIENT_REVOKE: _("SCIM provisioning token revoked"),
+    Action.SCIM_USER_CREATE: _("Account provisioned (SCIM)"),
+    Action.SCIM_USER_CHANGE: _("Account changed by provisioning (SCIM)"),
+    Action.SCIM_GROUP_CREATE: _("Group provisioned (SCIM)"),
+    Action.SCIM_GROUP_CHANGE: _("Group changed by provisioning (SCIM)"),
+    Action.SCIM_GROUP_DELETE: _("Group deleted by provisioning (SCIM)"),
     Action.SIGNING_KEY_CREATED_ACTIVE: _("Signing key made and in use"),
     Action.SIGNING_KEY_CREATED_NEXT: _("Next signing key made (published, not yet signing)"),
     Action.SIGNING_KEY_PROMOTED: _("Signing key put in use"),

@@ -23,7 +23,10 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.template import loader
 
+from scim.errors import ScimError
+
 PROTOCOL_PREFIX = "/o/"
+SCIM_PREFIX = "/scim/"
 # RFC 3986 §2.1: "%" must start a two-hex-digit escape; oauthlib raises ValueError otherwise.
 BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # Set in the WSGI environ (porchlight/wsgi.py) when Django could not parse the Content-Type header.
@@ -102,6 +105,9 @@ class MalformedRequestMiddleware:
             return render(request, "oidc_provider/logout_confirm.html", context, status=400)
         if request.path.startswith(PROTOCOL_PREFIX):
             return JsonResponse({"error": "invalid_request", "error_description": description}, status=400)
+        if request.path.startswith(SCIM_PREFIX):
+            # SCIM clients read RFC 7644 §3.12 error bodies.
+            return ScimError(400, description, "invalidSyntax").response()
         # Any other page: the project's 400 page, rendered as Django's bad_request view does.
         return HttpResponseBadRequest(loader.get_template("400.html").render())
 

@@ -143,6 +143,8 @@ INSTALLED_APPS = [
     # Directory sign-in (LDAP, Active Directory): which accounts are the directory's.
     "directory",
     "oidc_provider",
+    # SCIM 2.0 provisioning at /scim/v2/ (scim/): it imports the apps above, none imports it.
+    "scim",
     # Probes, metrics, request logs and the middleware of ops/; it imports the apps above.
     "ops",
 ]

@@ -25,6 +25,8 @@ urlpatterns = [
     # Before accounts.urls: the invitation link's page (accounts/invitations/).
     path("accounts/invitation/", include("accounts.invitations.urls")),
     path("accounts/", include("accounts.urls")),
+    # SCIM 2.0 provisioning (RFC 7644), for the bearer tokens of provisioning clients only.
+    path("scim/v2/", include("scim.urls")),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False)),
 ]

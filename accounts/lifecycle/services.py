@@ -111,13 +111,13 @@ def account_deactivate(*, user: User, actor, reason: str = "", actor_label: str 
 
 
 @transaction.atomic
-def account_reactivate(*, user: User, actor) -> None:
+def account_reactivate(*, user: User, actor, actor_label: str = "") -> None:
     """Let ``user`` sign in again (a deletion awaiting erasure is called off too)."""
     _check_not_erased(user)
     user.is_active = True
     user.deletion_requested = user.erase_after = None
     user.save(update_fields=["is_active", "deletion_requested", "erase_after"])
-    audit_record(action=Action.ACCOUNT_REACTIVATE, target=user, actor=actor)
+    audit_record(action=Action.ACCOUNT_REACTIVATE, target=user, actor=actor, actor_label=actor_label)
 
 
 @transaction.atomic

@@ -46,7 +46,7 @@ trap cleanup EXIT INT TERM
 # What the server needs at run time, from the commit (tests, docs, bench and fixtures stay out).
 git archive --format=tar -o "$work/source.tar" "$revision" \
     manage.py pyproject.toml requirements/runtime.txt \
-    accounts audit directory ground oidc_provider ops porchlight static templates
+    accounts audit directory ground oidc_provider ops porchlight scim static templates
 # The image's own files, from the same commit.
 for file in entrypoint healthcheck.py debian-python.txt; do
     git show "$revision:deploy/image/$file" > "$work/$file"

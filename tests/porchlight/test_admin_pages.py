@@ -23,6 +23,7 @@ from oidc_provider.apis import api_save, client_scopes_change, role_save
 from oidc_provider.models import Api, DeviceGrant, Role
 from oidc_provider.registration import registration_token_create
 from oidc_provider.services import claim_define
+from scim.tokens import provisioning_client_create
 from tests.conftest import PASSWORD, authorize, exchange
 
 # Links that change state or end the session are forms in Porchlight's admin; these are the
@@ -60,6 +61,7 @@ def every_model_has_a_row(staff, user, logged_in, client, rp, make_client, signi
     authorize(logged_in, make_client(name="Unredeemed"))  # a code never exchanged
     BrowserClient().post("/accounts/login/", {"username": "alice", "password": "wrong"})  # lockout record
     registration_token_create(label="partner", expires=timezone.now() + timedelta(days=1))
+    provisioning_client_create(name="Entra")
     finance = Group.objects.create(name="finance")
     finance.user_set.add(user)
     ledger = api_save(
