@@ -20,7 +20,8 @@ hash: Argon2 takes 50-100 ms, and a lock held that long would queue every login 
 (an office behind NAT) and keep a database transaction open while hashing.
 
 Password reset requests use the same rows under their own scopes: at most
-``PASSWORD_RESET_MAX_PER_ACCOUNT`` (or ``_PER_IP``) mails per ``PASSWORD_RESET_WINDOW``.
+``PASSWORD_RESET_MAX_PER_ACCOUNT`` (or ``_PER_IP``) mails per ``PASSWORD_RESET_WINDOW``; so do
+sign-ups: at most ``SIGNUP_MAX_PER_ADDRESS`` (or ``_PER_IP``) per ``SIGNUP_WINDOW``.
 
 With ``PORCHLIGHT_CACHE_THROTTLE`` the counts within the window live in the shared cache (Redis)
 instead, one atomic ``INCR`` per key and attempt, so a failed login writes no row; lockouts stay
@@ -62,6 +63,8 @@ LOCK_ORDER: list[str] = [
     Scope.CLIENT_IP,
     Scope.RESET_ACCOUNT,
     Scope.RESET_IP,
+    Scope.SIGNUP_ADDRESS,
+    Scope.SIGNUP_IP,
 ]
 
 Key = tuple[str, str]
@@ -109,7 +112,10 @@ class Limit:
 
 def _limit(scope: str) -> Limit:
     conf = settings.PORCHLIGHT
-    per_ip = scope in (Scope.CLIENT_IP, Scope.RESET_IP)
+    per_ip = scope in (Scope.CLIENT_IP, Scope.RESET_IP, Scope.SIGNUP_IP)
+    if scope in (Scope.SIGNUP_ADDRESS, Scope.SIGNUP_IP):
+        signups = conf["SIGNUP_MAX_PER_IP"] if per_ip else conf["SIGNUP_MAX_PER_ADDRESS"]
+        return Limit(signups, conf["SIGNUP_WINDOW"], 0, 0)
     if scope in (Scope.RESET_ACCOUNT, Scope.RESET_IP):
         resets = conf["PASSWORD_RESET_MAX_PER_IP"] if per_ip else conf["PASSWORD_RESET_MAX_PER_ACCOUNT"]
         return Limit(resets, conf["PASSWORD_RESET_WINDOW"], 0, 0)
@@ -468,6 +474,18 @@ def throttle_password_reset(*, request: HttpRequest, email: str) -> bool:
         return False
     # Every request counts: reaching the limit holds the account (or IP) until its window ends.
     _confirm(keys, now=now, action=Action.PASSWORD_RESET_LIMITED, actor_label="password reset throttle")
+    return True
+
+
+@transaction.atomic
+def throttle_signup(*, request: HttpRequest, email: str) -> bool:
+    """Count a sign-up for ``email`` from this client; return whether it may go ahead."""
+    now = timezone.now()
+    keys: list[Key] = [(Scope.SIGNUP_ADDRESS, account_key(email)), *_ip_keys(request, Scope.SIGNUP_IP)]
+    if _counts().reserve(keys, watch=[], now=now) is not None:
+        return False
+    # Every sign-up counts, whether it made an account or told an existing one's owner.
+    _confirm(keys, now=now, action=Action.SIGNUP_LIMITED, actor_label="sign-up throttle")
     return True
 
 
