@@ -11,11 +11,53 @@ from ..models import User
 from . import policy
 
 
-class SignUpForm(ProfileForm):
-    """The address, the profile fields staff chose (each required), a password, and the terms.
+class SignUpDetailsForm(ProfileForm):
+    """The profile fields staff chose (each required) and, with a terms URL, accepting the terms.
 
-    The profile fields are the profile page's, with its checks (time zone, phone number, ...).
+    The fields are the profile page's, with its checks (time zone, phone number, ...). An
+    invitation's page uses this form alone (PORCHLIGHT_SIGNUP=invite); the sign-up page adds the
+    address and the password.
     """
+
+    # Fields of the subclass kept besides the chosen ones.
+    own_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, request: HttpRequest, instance: User, **kwargs) -> None:
+        super().__init__(*args, request=request, instance=instance, **kwargs)
+        keep = {*self.own_fields, *policy.signup_fields()}
+        for name in list(self.fields):
+            if name not in keep:
+                del self.fields[name]
+        self.attribute_fields = []
+        for field in self.fields.values():
+            field.required = True
+        url = policy.terms_url()
+        if url:
+            self.fields["terms"] = forms.BooleanField(
+                label=format_html(
+                    '{} <a href="{}" target="_blank" rel="noopener">{}</a>',
+                    _("I accept the"),
+                    url,
+                    _("terms of use"),
+                ),
+                required=True,
+                error_messages={"required": _("You can only sign up if you accept the terms of use.")},
+            )
+
+    @staticmethod
+    def asks_anything() -> bool:
+        """Return whether the form has anything to ask (fields chosen, or terms to accept)."""
+        return bool(policy.signup_fields() or policy.terms_url())
+
+    def profile_values(self) -> dict[str, object]:
+        """Return the profile fields as cleaned, for the account."""
+        return {name: self.cleaned_data[name] for name in policy.signup_fields() if name in self.cleaned_data}
+
+
+class SignUpForm(SignUpDetailsForm):
+    """The sign-up page: the address, the details staff chose, a password (twice), the terms."""
+
+    own_fields = ("email", "password1", "password2")
 
     password1 = forms.CharField(
         label=_("Password"),
@@ -31,27 +73,8 @@ class SignUpForm(ProfileForm):
 
     def __init__(self, *args, request: HttpRequest, **kwargs) -> None:
         super().__init__(*args, request=request, instance=User(), **kwargs)
-        keep = {"email", *policy.signup_fields(), "password1", "password2"}
-        for name in list(self.fields):
-            if name not in keep:
-                del self.fields[name]
-        self.attribute_fields = []
-        for name in self.fields:
-            self.fields[name].required = True
         self.fields["email"].help_text = _("We send a link there: your account works once you open it.")
         self.fields["email"].widget.attrs["autofocus"] = True
-        url = policy.terms_url()
-        if url:
-            self.fields["terms"] = forms.BooleanField(
-                label=format_html(
-                    '{} <a href="{}" target="_blank" rel="noopener">{}</a>',
-                    _("I accept the"),
-                    url,
-                    _("terms of use"),
-                ),
-                required=True,
-                error_messages={"required": _("You can only sign up if you accept the terms of use.")},
-            )
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -80,10 +103,6 @@ class SignUpForm(ProfileForm):
             except forms.ValidationError as error:
                 self.add_error("password1", error)
         return cleaned
-
-    def profile_values(self) -> dict[str, object]:
-        """Return the profile fields as cleaned, for the new account."""
-        return {name: self.cleaned_data[name] for name in policy.signup_fields() if name in self.cleaned_data}
 
 
 class SignUpConfirmForm(forms.Form):

@@ -333,3 +333,42 @@ def test_signup_next_must_stay_on_this_site(open_signup, mailed, mailoutbox):
     sign_up(person, mailed, next="https://evil.example/")
     _, done = confirm(link_in(mailoutbox[0]), browser=person)
     assert done["Location"] == "/accounts/"
+
+
+def test_signup_invite_mode_invitation_asks_the_signup_details_and_terms(settings, staff, mailed, mailoutbox):
+    settings.PORCHLIGHT = {
+        **settings.PORCHLIGHT,
+        "SIGNUP": "invite",
+        "SIGNUP_FIELDS": ["nickname"],
+        "SIGNUP_TERMS_URL": "https://example.com/terms",
+        "SIGNUP_TERMS_VERSION": "v3",
+    }
+    with mailed():
+        staff.post("/admin/accounts/invitation/add/", {"email": "robin@example.com", "username": ""})
+    link = re.search(
+        r"http://127\.0\.0\.1:8000(/accounts/invitation/\?token=\S+)", mailoutbox[-1].body
+    ).group(1)
+    person = BrowserClient()
+    person.get(link)
+    page = person.get("/accounts/invitation/").content.decode()
+    assert 'name="nickname"' in page and 'href="https://example.com/terms"' in page
+    passwords = {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    refused = person.post("/accounts/invitation/", {**passwords, "nickname": "Rob"})
+    assert refused.status_code == 200 and b"accept the terms" in refused.content
+    done = person.post("/accounts/invitation/", {**passwords, "nickname": "Rob", "terms": "on"})
+    assert done.status_code == 302
+    user = User.objects.get(email="robin@example.com")
+    assert user.nickname == "Rob" and user.check_password(NEW_PASSWORD)
+    assert SignUp.objects.get(user=user).terms_version == "v3"
+
+
+def test_signup_off_invitation_asks_only_the_password(settings, staff, mailed, mailoutbox):
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "SIGNUP_FIELDS": ["nickname"]}
+    with mailed():
+        staff.post("/admin/accounts/invitation/add/", {"email": "robin@example.com", "username": ""})
+    link = re.search(
+        r"http://127\.0\.0\.1:8000(/accounts/invitation/\?token=\S+)", mailoutbox[-1].body
+    ).group(1)
+    person = BrowserClient()
+    person.get(link)
+    assert b'name="nickname"' not in person.get("/accounts/invitation/").content
