@@ -40,7 +40,7 @@ from typing import Literal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -68,6 +68,8 @@ LOCK_ORDER: list[str] = [
 ]
 
 Key = tuple[str, str]
+# Times a row is looked for or made while concurrent attempts make and delete it.
+ROW_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,21 @@ def _latest_lockout(keys: list[Key], now: datetime) -> datetime | None:
     )
 
 
+def _row_locked_or_made(pair: Key, now: datetime) -> LoginFailure:
+    """Return ``pair``'s row, locked, made (empty) if there is none."""
+    scope, key = pair
+    for _attempt in range(ROW_TRIES):
+        try:
+            return LoginFailure.objects.select_for_update().get_or_create(
+                scope=scope, key=key, defaults={"window_started": now, "last_failure": now, "expires": now}
+            )[0]
+        except IntegrityError:
+            # A concurrent attempt made the row (the insert waited for it), and a right answer
+            # deleted it again before this one could read it (PostgreSQL): look again.
+            continue
+    raise IntegrityError(f"{scope} {key}: the row kept appearing and disappearing")
+
+
 class _Refused(Exception):
     def __init__(self, until: datetime) -> None:
         self.until = until
@@ -237,11 +254,7 @@ class _DatabaseCounts:
                 for scope, key in _ordered(keys):
                     # The row lock makes count-and-check one step: a concurrent attempt waits here
                     # and then sees this one counted (PostgreSQL; SQLite serialises whole writes).
-                    row, _ = LoginFailure.objects.select_for_update().get_or_create(
-                        scope=scope,
-                        key=key,
-                        defaults={"window_started": now, "last_failure": now, "expires": now},
-                    )
+                    row = _row_locked_or_made((scope, key), now)
                     limit = _limit(scope)
                     until = _lock_end(row, now)
                     if until is None:
@@ -368,9 +381,7 @@ class _CacheCounts:
             return None
         if row is None:
             scope, key = pair
-            row, _ = LoginFailure.objects.select_for_update().get_or_create(
-                scope=scope, key=key, defaults={"window_started": now, "last_failure": now, "expires": now}
-            )
+            row = _row_locked_or_made((scope, key), now)
             if _locked(row, now):
                 return row  # a concurrent failure locked it first
         return self._view(pair, row, names, count, now)
