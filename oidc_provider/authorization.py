@@ -69,6 +69,8 @@ MAX_PENDING = 10
 PENDING_LIFETIME = 30 * 60
 REAUTH_PARAM = "pl_reauth"
 REAUTH_SALT = "porchlight.authorize.reauth"
+CREATED_PARAM = "pl_created"
+CREATED_SALT = "porchlight.authorize.created"
 SELECTED_PARAM = "pl_selected"
 SELECTED_SALT = "porchlight.authorize.selected"
 # Validated request fields carried from the consent page to the code (never the raw query).
@@ -213,18 +215,25 @@ class AuthorizationParams:
         return f"{path}?{query.urlencode()}"
 
     def created_url(self, path: str) -> str:
-        """Return this request as a GET URL on ``path`` without prompt=create, to continue after sign-up.
+        """Return this request as a GET URL on ``path`` noting that the account was made for it.
 
-        Prompt Create 1.0 §4: once the account exists the flow goes on as an authentication; the
-        other prompt values stay.
+        Prompt Create 1.0 §4: once the account exists the flow goes on as an authentication. The
+        note is signed, and carried beside a request object too (which still asks for create), so
+        the sign-up page is not shown again.
         """
         query = (self.sent if self.sent is not None else self.params).copy()
-        rest = [value for value in (query.get("prompt") or "").split() if value != PROMPT_CREATE]
-        if rest:
-            query["prompt"] = " ".join(rest)
-        else:
-            query.pop("prompt", None)
+        query[CREATED_PARAM] = signing.dumps(1, salt=CREATED_SALT)
         return f"{path}?{query.urlencode()}"
+
+    def account_created(self) -> bool:
+        """Return whether prompt=create was already answered for this request (see created_url)."""
+        marker = self.params.get(CREATED_PARAM)
+        if not marker:
+            return False
+        try:
+            return bool(signing.loads(marker, salt=CREATED_SALT) == 1)
+        except signing.BadSignature:
+            return False
 
     def selected_url(self, path: str, user_pk: int) -> str:
         """Return this request as a GET URL on ``path`` noting that ``user_pk`` chose to continue.

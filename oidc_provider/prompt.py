@@ -55,8 +55,8 @@ def interaction_needed(
     # Read first: a malformed max_age is refused (invalid_request) whether or not anyone signed in.
     max_age = params.max_age
     # Prompt Create 1.0 §4: the user asked to create an account, signed in or not (only while sign-up
-    # is open: authorization_check refuses it otherwise); the URL it returns to no longer asks.
-    if PROMPT_CREATE in params.prompt:
+    # is open: authorization_check refuses it otherwise); the URL sign-up returns to notes it is done.
+    if PROMPT_CREATE in params.prompt and not params.account_created():
         return CREATE
     user = request.user
     # No sign-in context: no one is signed in (get_auth_context).

@@ -63,6 +63,17 @@ def _existing(email: str) -> User | None:
     return User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).order_by("pk").first()
 
 
+def signups_expired_delete() -> int:
+    """Delete the accounts of sign-ups whose link expired unused; return how many."""
+    stale = User.objects.filter(
+        is_active=False,
+        last_login__isnull=True,
+        signup__status=SignUp.Status.UNVERIFIED,
+        signup__created__lt=timezone.now() - _lifetime(),
+    )
+    return stale.delete()[1].get(User._meta.label, 0)
+
+
 def _expired_unverified(user: User) -> bool:
     """Return whether ``user`` is a sign-up whose link expired unused (its address may sign up again)."""
     signup = SignUp.objects.filter(user=user).first()

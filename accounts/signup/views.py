@@ -27,7 +27,8 @@ SENT_KEY = "porchlight_signup_sent"
 
 def next_url_checked(request: HttpRequest, value: str | None) -> str:
     """Return ``value`` when it is a path on this site to continue to, else ""."""
-    if not value or not value.startswith("/") or len(value) > 8000:
+    # Printable only: it is stored (PostgreSQL refuses NUL) and sent back in a Location header.
+    if not value or not value.startswith("/") or len(value) > 8000 or not value.isprintable():
         return ""
     safe = url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()}, require_https=False)
     return value if safe else ""

@@ -34,6 +34,7 @@ from .. import mfa_policy
 from ..apis import api_scope_names, consent_section
 from ..authorization import (
     CARRIED,
+    CREATED_PARAM,
     REAUTH_PARAM,
     AuthorizationError,
     AuthorizationParams,
@@ -193,7 +194,7 @@ class AuthorizeView(CodeResponseMixin, View):
     def authorize(self, request: HttpRequest, params: AuthorizationParams) -> HttpResponse:
         try:
             # OIDC Core 1.0 §6, RFC 9101: a request object's parameters, merged (request_objects.py).
-            merged = request_object_params(params.params, keep=(REAUTH_PARAM,))
+            merged = request_object_params(params.params, keep=(REAUTH_PARAM, CREATED_PARAM))
         except RequestObjectError as error:
             named = Client.objects.filter(client_id=params.get("client_id") or "").first()
             redirect_uri = self._redirect_uri_checked(named, params)

@@ -10,6 +10,7 @@ from django.test import Client as BrowserClient
 
 from accounts.models import SignUp, User
 from audit.models import AuditEvent
+from oidc_provider.housekeeping import housekeeping_prune
 from tests.conftest import PASSWORD, authorize, query_of, sign_in
 
 NEW_PASSWORD = "a long walk to the lighthouse"
@@ -309,7 +310,7 @@ def test_prompt_create_opens_signup_then_returns_to_authorization(open_signup, m
     assert first.status_code == 302 and urlsplit(first["Location"]).path == SIGNUP
     next_url = query_of(first["Location"])["next"]
     back = query_of(next_url)
-    assert back["prompt"] == "consent" and back["client_id"] == rp.client_id
+    assert back["prompt"] == "create consent" and back["client_id"] == rp.client_id
     signup_page = person.get(first["Location"]).content.decode()
     assert 'name="next"' in signup_page
 
@@ -372,3 +373,31 @@ def test_signup_off_invitation_asks_only_the_password(settings, staff, mailed, m
     person = BrowserClient()
     person.get(link)
     assert b'name="nickname"' not in person.get("/accounts/invitation/").content
+
+
+def test_signup_odd_input_never_fails(open_signup, mailed):
+    person = BrowserClient()
+    for next_url in ["/o/authorize/?x=\x00", "//evil.example/", "/" + "a" * 9000, "\u2028/"]:
+        response = sign_up(person, mailed, email=f"p{len(next_url)}@example.com", next=next_url)
+        assert response.status_code == 302
+        assert SignUp.objects.get(user__email=f"p{len(next_url)}@example.com").next_url == ""
+    for path in [
+        "verify/%00/x/",
+        "verify/" + "A" * 200 + "/1-2/",
+        "verify/OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk/x-y/",
+    ]:
+        assert person.get(SIGNUP + path).status_code in (400, 404)
+        assert person.post(SIGNUP + path, {"password": "x"}).status_code in (400, 404)
+    weird = {"email": "a@b", "password1": "\x00", "password2": "\x00", "next": "\x00"}
+    assert person.post(SIGNUP, weird).status_code == 200
+
+
+def test_signup_unconfirmed_accounts_deleted_by_housekeeping_after_link_expires(
+    browser, open_signup, mailed, clock, user
+):
+    sign_up(browser, mailed)
+    assert housekeeping_prune()["signups_expired"] == 0
+    clock.advance(3 * 86400)
+    assert housekeeping_prune()["signups_expired"] == 1
+    assert not User.objects.filter(email="robin@example.com").exists()
+    assert User.objects.filter(username="alice").exists()

@@ -66,7 +66,7 @@ def test_browser_prompt_create_signup_confirm_then_app_gets_code(
 
     # Back at the same authorization request, signed in: the consent page, then the app.
     page.wait_for_url(f"{metadata['authorization_endpoint']}?**")
-    assert "prompt=create" not in page.url
+    assert "pl_created=" in page.url
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{rp_client.redirect_uri}?**")
     callback = query_of(page.url)
