@@ -9,12 +9,13 @@ says whether the address was known. The link is the e-mail verification link
 """
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -74,6 +75,19 @@ def signups_expired_delete() -> int:
     return stale.delete()[1].get(User._meta.label, 0)
 
 
+def _tell_existing(*, request: HttpRequest, email: str, account: User | None) -> None:
+    """Mail ``email`` that it has an account already (instead of a link), and audit the attempt."""
+    audit_record(
+        action=Action.SIGNUP_EXISTING, target=account or email, actor_label="sign-up form", request=request
+    )
+    context = {
+        "email": email,
+        "login": issuer_link(reverse("accounts:login")),
+        "reset": issuer_link(reverse("accounts:password-reset")),
+    }
+    _mail("existing", context, email)
+
+
 def _expired_unverified(user: User) -> bool:
     """Return whether ``user`` is a sign-up whose link expired unused (its address may sign up again)."""
     signup = SignUp.objects.filter(user=user).first()
@@ -101,19 +115,17 @@ def signup_create(
         existing = None
     if existing is not None:
         make_password(password)  # the same work as a new account's hash
-        audit_record(
-            action=Action.SIGNUP_EXISTING, target=existing, actor_label="sign-up form", request=request
-        )
-        context = {
-            "email": email,
-            "login": issuer_link(reverse("accounts:login")),
-            "reset": issuer_link(reverse("accounts:password-reset")),
-        }
-        _mail("existing", context, email)
+        _tell_existing(request=request, email=email, account=existing)
         return None
     user = User(username=email, email=email, is_active=False, **profile)
     user.set_password(password)
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # Another sign-up for this address made the account a moment ago (the username is unique).
+        _tell_existing(request=request, email=email, account=_existing(email))
+        return None
     now = timezone.now()
     version = policy.terms_version() if policy.terms_url() else ""
     SignUp.objects.create(
@@ -127,7 +139,7 @@ def signup_create(
     if version:
         detail["terms_version"] = version
     if next_url:
-        detail["next"] = "authorization" if next_url.startswith("/o/") else "page"
+        detail["next"] = urlsplit(next_url).path  # the page, never its query
     audit_record(
         action=Action.SIGNUP_CREATE, target=user, actor_label="sign-up form", detail=detail, request=request
     )

@@ -61,3 +61,30 @@ def test_race_one_signup_link_confirmed_from_several_browsers_confirms_once(open
     assert user.is_active and user.email_verified
     assert SignUp.objects.get(user=user).status == SignUp.Status.ACTIVE
     assert AuditEvent.objects.filter(action="signup.verified").count() == 1
+
+
+def test_race_same_address_signed_up_from_several_browsers_makes_one_account(
+    open_signup, settings, issuer, mailoutbox
+):
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "SIGNUP_MAX_PER_ADDRESS": RACERS}
+    browsers = []
+    for _ in range(RACERS):
+        session = requests.Session()
+        form = form_on(session.get(f"{issuer}/accounts/signup/", timeout=10), "/accounts/signup/")
+        browsers.append((session, form.fields))
+    taken = iter(range(RACERS))
+
+    def submit() -> requests.Response:
+        session, fields = browsers[next(taken)]
+        data = {**fields, "email": "robin@example.com", "password1": PASSWORD, "password2": PASSWORD}
+        return session.post(
+            f"{issuer}/accounts/signup/", data=data, headers={"Referer": f"{issuer}/"}, allow_redirects=False
+        )
+
+    responses = race(RACERS, submit)
+    # Every browser sees the same page, whichever made the account.
+    assert [response.status_code for response in responses] == [302] * RACERS
+    assert {response.headers["Location"] for response in responses} == {"/accounts/signup/sent/"}
+    assert User.objects.filter(email="robin@example.com").count() == 1
+    links = [message for message in mailoutbox if LINK.search(message.body)]
+    assert len(links) == 1 and len(mailoutbox) == RACERS
