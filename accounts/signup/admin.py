@@ -2,8 +2,12 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from ..models import User
+from ..user_page import USER_PAGE_SECTIONS, UserPageSection
 from .models import SignUp
 from .services import signup_approve, signup_reject
 
@@ -69,3 +73,32 @@ class SignUpAdmin(admin.ModelAdmin):
                 messages.error(request, " ".join(error.messages))
             else:
                 messages.success(request, done % {"email": email})
+
+
+def _signup_of(user: User) -> SignUp:
+    signup = SignUp.objects.filter(user=user).first()
+    if signup is None:
+        raise ValidationError(gettext("%(user)s did not sign up: staff made the account.") % {"user": user})
+    return signup
+
+
+def _approve(request: HttpRequest, user: User) -> str:
+    signup_approve(signup=_signup_of(user), actor=request.user)
+    return gettext("Approved the sign-up of %(email)s: the account can sign in.") % {"email": user.email}
+
+
+def _reject(request: HttpRequest, user: User) -> str:
+    email = user.email
+    signup_reject(signup=_signup_of(user), actor=request.user)
+    return gettext("Rejected the sign-up of %(email)s: the account is deleted.") % {"email": email}
+
+
+# A person who signed up: when, from where, the terms accepted, and approve or reject while it waits.
+USER_PAGE_SECTIONS.append(
+    UserPageSection(
+        template="admin/accounts/user/_signup.html",
+        context=lambda user: {"signup": SignUp.objects.filter(user=user).first()},
+        actions={"signup_approve": _approve, "signup_reject": _reject},
+        order=24,
+    )
+)

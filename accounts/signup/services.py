@@ -68,6 +68,7 @@ def signups_expired_delete() -> int:
     """Delete the accounts of sign-ups whose link expired unused; return how many."""
     stale = User.objects.filter(
         is_active=False,
+        email_verified=False,
         last_login__isnull=True,
         signup__status=SignUp.Status.UNVERIFIED,
         signup__created__lt=timezone.now() - _lifetime(),
@@ -96,6 +97,7 @@ def _expired_unverified(user: User) -> bool:
         and signup.status == SignUp.Status.UNVERIFIED
         and signup.created + _lifetime() < timezone.now()
         and not user.is_active
+        and not user.email_verified
     )
 
 

@@ -401,3 +401,21 @@ def test_signup_unconfirmed_accounts_deleted_by_housekeeping_after_link_expires(
     assert housekeeping_prune()["signups_expired"] == 1
     assert not User.objects.filter(email="robin@example.com").exists()
     assert User.objects.filter(username="alice").exists()
+
+
+def test_signup_user_page_shows_it_and_approves_or_refuses(
+    browser, open_signup, mailed, mailoutbox, staff, user
+):
+    open_signup(SIGNUP_REVIEW=True, SIGNUP_TERMS_URL="https://example.com/terms")
+    sign_up(browser, mailed, terms="on")
+    confirm(link_in(mailoutbox[0]))
+    robin = User.objects.get(email="robin@example.com")
+    page = staff.get(f"/admin/accounts/user/{robin.pk}/change/").content.decode()
+    assert "waiting for staff review" in page and "Accepted the terms https://example.com/terms" in page
+    done = staff.post(f"/admin/accounts/user/{robin.pk}/act/signup_approve/", follow=True)
+    assert b"can sign in" in done.content
+    robin.refresh_from_db()
+    assert robin.is_active
+    # An account staff made has no sign-up to approve: said so, not a failure.
+    refused = staff.post(f"/admin/accounts/user/{user.pk}/act/signup_approve/", follow=True)
+    assert refused.status_code == 200 and b"did not sign up" in refused.content
