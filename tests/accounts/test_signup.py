@@ -2,6 +2,8 @@
 
 import hashlib
 import re
+import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,6 +14,8 @@ from accounts.models import SignUp, User
 from audit.models import AuditEvent
 from oidc_provider.housekeeping import housekeeping_prune
 from tests.conftest import PASSWORD, authorize, query_of, sign_in
+from tests.docs.pages import ROOT
+from tests.environment import clean_environment
 
 NEW_PASSWORD = "a long walk to the lighthouse"
 SIGNUP = "/accounts/signup/"
@@ -419,3 +423,17 @@ def test_signup_user_page_shows_it_and_approves_or_refuses(
     # An account staff made has no sign-up to approve: said so, not a failure.
     refused = staff.post(f"/admin/accounts/user/{user.pk}/act/signup_approve/", follow=True)
     assert refused.status_code == 200 and b"did not sign up" in refused.content
+
+
+def test_signup_serve_refuses_fields_that_name_no_field(tmp_path):
+    env = clean_environment(
+        tmp_path,
+        PORCHLIGHT_SIGNUP="open",
+        PORCHLIGHT_SIGNUP_FIELDS="first_name,is_staff",
+        PORCHLIGHT_BIND="127.0.0.1:1",
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "PORCHLIGHT_SIGNUP_FIELDS names is_staff" in done.stderr
