@@ -81,8 +81,12 @@ def _tell_existing(*, request: HttpRequest, email: str, account: User | None) ->
     audit_record(
         action=Action.SIGNUP_EXISTING, target=account or email, actor_label="sign-up form", request=request
     )
+    pending = (
+        account is not None and SignUp.objects.filter(user=account, status=SignUp.Status.UNVERIFIED).exists()
+    )
     context = {
         "email": email,
+        "pending": pending,
         "login": issuer_link(reverse("accounts:login")),
         "reset": issuer_link(reverse("accounts:password-reset")),
     }

@@ -437,3 +437,14 @@ def test_signup_serve_refuses_fields_that_name_no_field(tmp_path):
     )
     assert done.returncode == 1
     assert "PORCHLIGHT_SIGNUP_FIELDS names is_staff" in done.stderr
+
+
+def test_signup_twice_before_confirming_says_a_signup_is_waiting(browser, open_signup, mailed, mailoutbox):
+    sign_up(browser, mailed)
+    sign_up(BrowserClient(), mailed, password="another long passphrase here")
+    first, second = mailoutbox
+    assert LINK.search(first.body) and not LINK.search(second.body)
+    assert "already waiting to be confirmed" in second.body and "first message" in second.body
+    assert User.objects.filter(email="robin@example.com").count() == 1
+    _, done = confirm(link_in(first))
+    assert done.status_code == 302
