@@ -54,6 +54,7 @@ from .services import (
     user_password_reset_send,
 )
 from .sessions import login_sessions_end, login_sessions_live, user_agent_summary
+from .signup import admin as signup_admin  # noqa: F401  (sign-ups, approved or rejected)
 from .throttling import throttle_clear
 from .user_page import USER_PAGE_SECTIONS, UserPageSection
 from .verification import admin as verification_admin  # noqa: F401  (the e-mail section)

@@ -98,8 +98,8 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "people",
         _("People"),
-        _("Accounts, the groups they belong to, and invitations to join."),
-        {"accounts.User": None, "auth.Group": None, "accounts.Invitation": None},
+        _("Accounts, the groups they belong to, invitations to join, and sign-ups."),
+        {"accounts.User": None, "auth.Group": None, "accounts.Invitation": None, "accounts.SignUp": None},
     ),
     Section(
         "security",

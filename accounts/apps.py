@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.core import checks
 
 
 class AccountsConfig(AppConfig):
@@ -11,6 +12,9 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import sessions  # noqa: F401  (signal receivers)
+        from .signup.checks import check_signup_settings
+
+        checks.register(check_signup_settings)
 
 
 class PorchlightAdminConfig(admin_apps.AdminConfig):

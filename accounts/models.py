@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 # The MFA devices live with the rest of MFA; importing them here makes them accounts models.
 from .mfa.models import RecoveryCode, RecoveryCodeDevice, TOTPAuthenticator  # noqa: F401
+from .signup.models import SignUp  # noqa: F401
 from .subjects import configured_format, random_subject
 
 # Draws of a new subject before giving up: a second collision in a row is the random source failing.
@@ -148,6 +149,9 @@ class LoginFailure(models.Model):
         # Password reset requests (every request counts, not only failures).
         RESET_ACCOUNT = "reset_account", _("password reset: e-mail")
         RESET_IP = "reset_ip", _("password reset: client IP")
+        # Sign-ups (every one counts, like password reset requests).
+        SIGNUP_ADDRESS = "signup_address", _("sign-up: e-mail")
+        SIGNUP_IP = "signup_ip", _("sign-up: client IP")
 
     scope = models.CharField(_("counted per"), max_length=16, choices=Scope.choices)
     # The normalized username or e-mail (existing or not), or the client IP (an IPv6 client's /64).

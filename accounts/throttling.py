@@ -20,7 +20,8 @@ hash: Argon2 takes 50-100 ms, and a lock held that long would queue every login 
 (an office behind NAT) and keep a database transaction open while hashing.
 
 Password reset requests use the same rows under their own scopes: at most
-``PASSWORD_RESET_MAX_PER_ACCOUNT`` (or ``_PER_IP``) mails per ``PASSWORD_RESET_WINDOW``.
+``PASSWORD_RESET_MAX_PER_ACCOUNT`` (or ``_PER_IP``) mails per ``PASSWORD_RESET_WINDOW``; so do
+sign-ups: at most ``SIGNUP_MAX_PER_ADDRESS`` (or ``_PER_IP``) per ``SIGNUP_WINDOW``.
 
 With ``PORCHLIGHT_CACHE_THROTTLE`` the counts within the window live in the shared cache (Redis)
 instead, one atomic ``INCR`` per key and attempt, so a failed login writes no row; lockouts stay
@@ -39,7 +40,7 @@ from typing import Literal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -62,9 +63,13 @@ LOCK_ORDER: list[str] = [
     Scope.CLIENT_IP,
     Scope.RESET_ACCOUNT,
     Scope.RESET_IP,
+    Scope.SIGNUP_ADDRESS,
+    Scope.SIGNUP_IP,
 ]
 
 Key = tuple[str, str]
+# Times a row is looked for or made while concurrent attempts make and delete it.
+ROW_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,10 @@ class Limit:
 
 def _limit(scope: str) -> Limit:
     conf = settings.PORCHLIGHT
-    per_ip = scope in (Scope.CLIENT_IP, Scope.RESET_IP)
+    per_ip = scope in (Scope.CLIENT_IP, Scope.RESET_IP, Scope.SIGNUP_IP)
+    if scope in (Scope.SIGNUP_ADDRESS, Scope.SIGNUP_IP):
+        signups = conf["SIGNUP_MAX_PER_IP"] if per_ip else conf["SIGNUP_MAX_PER_ADDRESS"]
+        return Limit(signups, conf["SIGNUP_WINDOW"], 0, 0)
     if scope in (Scope.RESET_ACCOUNT, Scope.RESET_IP):
         resets = conf["PASSWORD_RESET_MAX_PER_IP"] if per_ip else conf["PASSWORD_RESET_MAX_PER_ACCOUNT"]
         return Limit(resets, conf["PASSWORD_RESET_WINDOW"], 0, 0)
@@ -211,6 +219,21 @@ def _latest_lockout(keys: list[Key], now: datetime) -> datetime | None:
     )
 
 
+def _row_locked_or_made(pair: Key, now: datetime) -> LoginFailure:
+    """Return ``pair``'s row, locked, made (empty) if there is none."""
+    scope, key = pair
+    for _attempt in range(ROW_TRIES):
+        try:
+            return LoginFailure.objects.select_for_update().get_or_create(
+                scope=scope, key=key, defaults={"window_started": now, "last_failure": now, "expires": now}
+            )[0]
+        except IntegrityError:
+            # A concurrent attempt made the row (the insert waited for it), and a right answer
+            # deleted it again before this one could read it (PostgreSQL): look again.
+            continue
+    raise IntegrityError(f"{scope} {key}: the row kept appearing and disappearing")
+
+
 class _Refused(Exception):
     def __init__(self, until: datetime) -> None:
         self.until = until
@@ -231,11 +254,7 @@ class _DatabaseCounts:
                 for scope, key in _ordered(keys):
                     # The row lock makes count-and-check one step: a concurrent attempt waits here
                     # and then sees this one counted (PostgreSQL; SQLite serialises whole writes).
-                    row, _ = LoginFailure.objects.select_for_update().get_or_create(
-                        scope=scope,
-                        key=key,
-                        defaults={"window_started": now, "last_failure": now, "expires": now},
-                    )
+                    row = _row_locked_or_made((scope, key), now)
                     limit = _limit(scope)
                     until = _lock_end(row, now)
                     if until is None:
@@ -362,9 +381,7 @@ class _CacheCounts:
             return None
         if row is None:
             scope, key = pair
-            row, _ = LoginFailure.objects.select_for_update().get_or_create(
-                scope=scope, key=key, defaults={"window_started": now, "last_failure": now, "expires": now}
-            )
+            row = _row_locked_or_made((scope, key), now)
             if _locked(row, now):
                 return row  # a concurrent failure locked it first
         return self._view(pair, row, names, count, now)
@@ -481,6 +498,18 @@ def throttle_password_reset(*, request: HttpRequest, email: str) -> bool:
         return False
     # Every request counts: reaching the limit holds the account (or IP) until its window ends.
     _confirm(keys, now=now, action=Action.PASSWORD_RESET_LIMITED, actor_label="password reset throttle")
+    return True
+
+
+@transaction.atomic
+def throttle_signup(*, request: HttpRequest, email: str) -> bool:
+    """Count a sign-up for ``email`` from this client; return whether it may go ahead."""
+    now = timezone.now()
+    keys: list[Key] = [(Scope.SIGNUP_ADDRESS, account_key(email)), *_ip_keys(request, Scope.SIGNUP_IP)]
+    if _counts().reserve(keys, watch=[], now=now) is not None:
+        return False
+    # Every sign-up counts, whether it made an account or told an existing one's owner.
+    _confirm(keys, now=now, action=Action.SIGNUP_LIMITED, actor_label="sign-up throttle")
     return True
 
 

@@ -38,5 +38,6 @@ urlpatterns = [
     path("delete/", lifecycle_views.account_delete, name="account-delete"),
     path("closed/", lifecycle_views.account_closed, name="account-closed"),
     path("mfa/", include("accounts.mfa.urls")),
+    path("signup/", include("accounts.signup.urls")),
     path("", views.home, name="home"),
 ]

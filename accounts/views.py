@@ -41,6 +41,7 @@ from .sessions import (
     signed_out_page_take,
     user_agent_summary,
 )
+from .signup import policy as signup_policy
 from .verification.views import email_verification_request
 from .visibility import apps_seeing
 
@@ -58,6 +59,15 @@ class LoginView(auth_views.LoginView):
         if hint:
             initial["username"] = hint
         return initial
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if signup_policy.signup_open():
+            # Sign-up continues where sign-in would have: the app's request waits in ``next``.
+            next_url = context.get("next") or ""
+            query = f"?{urlencode({'next': next_url})}" if next_url else ""
+            context["signup_url"] = reverse("accounts:signup:start") + query
+        return context
 
     def form_valid(self, form):
         user = form.get_user()

@@ -79,6 +79,13 @@ class Action(StrEnum):
     INVITATION_RESEND = "invitation.resend"
     INVITATION_WITHDRAW = "invitation.withdraw"
     INVITATION_ACCEPT = "invitation.accept"
+    # People signing up for themselves (accounts/signup/services.py).
+    SIGNUP_CREATE = "signup.create"
+    SIGNUP_EXISTING = "signup.existing"
+    SIGNUP_LIMITED = "signup.limited"
+    SIGNUP_VERIFIED = "signup.verified"
+    SIGNUP_APPROVE = "signup.approve"
+    SIGNUP_REJECT = "signup.reject"
     # An account's lifecycle (accounts/lifecycle/services.py).
     ACCOUNT_DEACTIVATE = "account.deactivate"
     ACCOUNT_REACTIVATE = "account.reactivate"
@@ -183,6 +190,12 @@ LABELS: dict[Action, Promise] = {
     Action.EMAIL_VERIFICATION_SENT: _("E-mail check sent"),
     Action.EMAIL_VERIFICATION_LIMITED: _("E-mail check refused (too many sent)"),
     Action.EMAIL_VERIFIED: _("E-mail address confirmed"),
+    Action.SIGNUP_CREATE: _("Signed up (address not yet confirmed)"),
+    Action.SIGNUP_EXISTING: _("Sign-up with the address of an existing account (its owner was told)"),
+    Action.SIGNUP_LIMITED: _("Sign-ups refused (too many)"),
+    Action.SIGNUP_VERIFIED: _("Sign-up address confirmed"),
+    Action.SIGNUP_APPROVE: _("Staff approved a sign-up"),
+    Action.SIGNUP_REJECT: _("Staff rejected a sign-up"),
     Action.EMAIL_MARKED_VERIFIED: _("Staff marked an e-mail address confirmed"),
     Action.SCIM_CLIENT_CREATE: _("SCIM provisioning token made"),
     Action.SCIM_CLIENT_REVOKE: _("SCIM provisioning token revoked"),

@@ -30,6 +30,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import add_params_to_uri
 
 from accounts.forms import username_hint
+from accounts.signup.policy import signup_open
 
 from .apis import ApiTargetError, api_target
 from .models import Client, Grant
@@ -52,6 +53,8 @@ from .scopes import PorchlightScopes
 
 # OIDC Core 1.0 §3.1.2.1 prompt values this provider acts on.
 PROMPT_VALUES = ("none", "login", "consent", "select_account")
+# Prompt Create 1.0 §4: the user wants to create an account; acted on only while sign-up is open.
+PROMPT_CREATE = "create"
 # OAuth 2.0 Multiple Response Type Encoding Practices §2.1 and Form Post Response Mode §2, for
 # the code flow; the implicit and hybrid flows' are response_types.FRONT_CHANNEL_MODES.
 RESPONSE_MODES = ("query", "form_post")
@@ -66,6 +69,8 @@ MAX_PENDING = 10
 PENDING_LIFETIME = 30 * 60
 REAUTH_PARAM = "pl_reauth"
 REAUTH_SALT = "porchlight.authorize.reauth"
+CREATED_PARAM = "pl_created"
+CREATED_SALT = "porchlight.authorize.created"
 SELECTED_PARAM = "pl_selected"
 SELECTED_SALT = "porchlight.authorize.selected"
 # Validated request fields carried from the consent page to the code (never the raw query).
@@ -93,6 +98,11 @@ class PendingAuthorization(TypedDict):
     user: int | None
 
 
+def prompt_values() -> tuple[str, ...]:
+    """Return the prompt values this provider acts on now (discovery's ``prompt_values_supported``)."""
+    return (*PROMPT_VALUES, PROMPT_CREATE) if signup_open() else PROMPT_VALUES
+
+
 class AuthorizationError(Exception):
     """An error for the relying party, sent to its (validated) redirect_uri (OIDC Core §3.1.2.6)."""
 
@@ -100,6 +110,10 @@ class AuthorizationError(Exception):
         super().__init__(description)
         self.error = error
         self.description = description
+
+
+class PromptUnsupported(AuthorizationError):
+    """An error answered with an HTTP 400 page rather than at the redirect_uri (Prompt Create 1.0 §4.1)."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +214,27 @@ class AuthorizationParams:
             query[REAUTH_PARAM] = signing.dumps(int(time.time()), salt=REAUTH_SALT)
         return f"{path}?{query.urlencode()}"
 
+    def created_url(self, path: str) -> str:
+        """Return this request as a GET URL on ``path`` noting that the account was made for it.
+
+        Prompt Create 1.0 §4: once the account exists the flow goes on as an authentication. The
+        note is signed, and carried beside a request object too (which still asks for create), so
+        the sign-up page is not shown again.
+        """
+        query = (self.sent if self.sent is not None else self.params).copy()
+        query[CREATED_PARAM] = signing.dumps(1, salt=CREATED_SALT)
+        return f"{path}?{query.urlencode()}"
+
+    def account_created(self) -> bool:
+        """Return whether prompt=create was already answered for this request (see created_url)."""
+        marker = self.params.get(CREATED_PARAM)
+        if not marker:
+            return False
+        try:
+            return bool(signing.loads(marker, salt=CREATED_SALT) == 1)
+        except signing.BadSignature:
+            return False
+
     def selected_url(self, path: str, user_pk: int) -> str:
         """Return this request as a GET URL on ``path`` noting that ``user_pk`` chose to continue.
 
@@ -293,7 +328,11 @@ def authorization_check(
     # credentials, and DOT stores it with the code): never the raw parameter.
     carried["claims"] = params.claims_asked(client, scopes)
     prompt = params.prompt
-    if prompt - set(PROMPT_VALUES):
+    if PROMPT_CREATE in prompt and not signup_open():
+        # Prompt Create 1.0 §4.1: a prompt value not in prompt_values_supported gets an HTTP 400
+        # with invalid_request, naming the value.
+        raise PromptUnsupported("invalid_request", "Unsupported prompt value: create (sign-up is not open).")
+    if prompt - set(prompt_values()):
         raise AuthorizationError("invalid_request", "Unsupported prompt value.")
     if "none" in prompt and len(prompt) > 1:
         raise AuthorizationError("invalid_request", "prompt=none cannot be combined with other values.")

@@ -20,6 +20,7 @@ from accounts.export.services import data_exports_expire
 from accounts.lifecycle.services import accounts_erase_due
 from accounts.models import LoginFailure, LoginSession
 from accounts.sessions import login_sessions_expire
+from accounts.signup.services import signups_expired_delete
 from audit.services import audit_purge
 from directory.services import directory_accounts_sync
 from ground.batches import BATCH_SIZE, batched_delete
@@ -67,6 +68,8 @@ def housekeeping_prune(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
     # Directory accounts read again; those the directory removed or disabled are deactivated
     # (directory/services.py; nothing when directory sign-in is off).
     counts.update(directory_accounts_sync())
+    # Sign-ups never confirmed before their link expired: nobody can use them (accounts/signup/).
+    counts["signups_expired"] = signups_expired_delete()
     counts.update(expired_tokens_purge(batch_size=batch_size))
     # Ended sign-in sessions and the logout notices sent for them, after the retention period.
     ended = timezone.now() - timedelta(days=settings.PORCHLIGHT["SESSION_RETENTION_DAYS"])

@@ -9,7 +9,7 @@ from django.urls import reverse
 from oauth2_provider.settings import oauth2_settings
 
 from . import keys, response_types
-from .authorization import CODE_CHALLENGE_METHODS, PROMPT_VALUES, RESPONSE_MODES
+from .authorization import CODE_CHALLENGE_METHODS, RESPONSE_MODES, prompt_values
 from .claims import supported_claims
 from .client_auth import ASSERTION_ALGORITHMS, AUTH_METHODS
 from .custom_claims import catalogue
@@ -26,7 +26,7 @@ class Document:
     etag: str
 
 
-_cached: tuple[tuple[str, str, str, str], Document] | None = None
+_cached: tuple[tuple[str, str, str, str, str], Document] | None = None
 
 
 def _url(name: str) -> str:
@@ -82,7 +82,8 @@ def build() -> dict[str, Any]:
         "request_uri_parameter_supported": True,
         "require_request_uri_registration": True,
         "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGORITHMS),
-        "prompt_values_supported": list(PROMPT_VALUES),
+        # Prompt Create 1.0 §4.2: "create" exactly while sign-up is open (PORCHLIGHT_SIGNUP).
+        "prompt_values_supported": list(prompt_values()),
         "acr_values_supported": list(ACR_LEVELS),
         "authorization_response_iss_parameter_supported": True,
         **LOGOUT_DISCOVERY,
@@ -99,6 +100,7 @@ def document() -> Document:
         oauth2_settings.OIDC_ISS_ENDPOINT,
         catalogue().version,
         " ".join(response_types.enabled()),
+        " ".join(prompt_values()),
     )
     if _cached is None or _cached[0] != version:
         body = json.dumps(build(), indent=None, separators=(",", ":")).encode()

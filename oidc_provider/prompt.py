@@ -17,7 +17,7 @@ from accounts.authentication import AuthContext
 from accounts.models import User
 
 from . import keys, mfa_policy
-from .authorization import AuthorizationError, AuthorizationParams
+from .authorization import PROMPT_CREATE, AuthorizationError, AuthorizationParams
 from .consent import consent_covers
 from .models import Client
 from .requested_claims import acr_values_for, claims_to_consent
@@ -36,6 +36,9 @@ class Interaction:
 LOGIN = Interaction("login", "login_required", "The user must sign in.")
 SECOND_FACTOR = Interaction("second_factor", "interaction_required", "The user must use a second factor.")
 CONSENT = Interaction("consent", "consent_required", "The user has not consented to this client.")
+# Prompt Create 1.0 §4: prompt=none cannot be combined with create (authorization_check), so
+# this error is never sent; the interaction opens the sign-up page.
+CREATE = Interaction("create", "interaction_required", "The user must create an account.")
 SELECT_ACCOUNT = Interaction(
     "select_account", "account_selection_required", "The user must choose which account to use."
 )
@@ -51,6 +54,10 @@ def interaction_needed(
     """Return what the user must do first for this request, or None if nothing is left to ask."""
     # Read first: a malformed max_age is refused (invalid_request) whether or not anyone signed in.
     max_age = params.max_age
+    # Prompt Create 1.0 §4: the user asked to create an account, signed in or not (only while sign-up
+    # is open: authorization_check refuses it otherwise); the URL sign-up returns to notes it is done.
+    if PROMPT_CREATE in params.prompt and not params.account_created():
+        return CREATE
     user = request.user
     # No sign-in context: no one is signed in (get_auth_context).
     if context is None or not user.is_authenticated or login_needed(user, client, params, context, max_age):

@@ -265,6 +265,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# A local list of breached passwords (accounts/passwords.py): SHA-1 hashes in hex, sorted, one a
+# line (optionally ":count" after each, as Have I Been Pwned's "ordered by hash" download has it).
+# Every new password is looked up in it by binary search, so the file is never read into memory.
+BREACHED_PASSWORDS_FILE = env("PORCHLIGHT_BREACHED_PASSWORDS_FILE") or ""
+if BREACHED_PASSWORDS_FILE:
+    AUTH_PASSWORD_VALIDATORS.append(
+        {
+            "NAME": "accounts.passwords.BreachedPasswordValidator",
+            "OPTIONS": {"path": BREACHED_PASSWORDS_FILE},
+        }
+    )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -501,6 +512,16 @@ def _subject_format() -> str:
     return value
 
 
+def _signup() -> str:
+    # accounts/signup/: who may create an account. off: staff only (today's tools: the admin,
+    # invitations, importusers); invite: also only through a staff invitation, whose page then asks
+    # for the sign-up fields and terms too; open: anyone, on the sign-up page.
+    value = (env("PORCHLIGHT_SIGNUP") or "off").strip().lower()
+    if value not in {"off", "invite", "open"}:
+        raise ImproperlyConfigured(f"PORCHLIGHT_SIGNUP must be off, invite or open, not {value!r}")
+    return value
+
+
 def _pairwise_salt() -> str:
     # oidc_provider/subjects.py: the secret in every pairwise sub (OIDC Core 1.0 §8.1). Not needed
     # to start, so an upgrade does not stop; a pairwise client cannot be saved without it.
@@ -559,6 +580,15 @@ class PorchlightSettings(TypedDict):
     ACCOUNT_DELETION_GRACE_DAYS: int
     SUBJECT_FORMAT: str
     PAIRWISE_SALT: str
+    SIGNUP: str
+    SIGNUP_FIELDS: list[str]
+    SIGNUP_EMAIL_DOMAINS: list[str]
+    SIGNUP_TERMS_URL: str
+    SIGNUP_TERMS_VERSION: str
+    SIGNUP_REVIEW: bool
+    SIGNUP_MAX_PER_ADDRESS: int
+    SIGNUP_MAX_PER_IP: int
+    SIGNUP_WINDOW: int
 
 
 PORCHLIGHT: PorchlightSettings = {
@@ -660,6 +690,23 @@ PORCHLIGHT: PorchlightSettings = {
     "SUBJECT_FORMAT": _subject_format(),
     # Keep it with the key-encryption key: changing or losing it changes every pairwise sub.
     "PAIRWISE_SALT": _pairwise_salt(),
+    # Sign-up (accounts/signup/): off, invite or open.
+    "SIGNUP": _signup(),
+    # The profile fields the sign-up page asks for, each required (besides the e-mail address and
+    # password); a name that is no such field stops start-up (accounts/signup/checks.py).
+    "SIGNUP_FIELDS": env_list("PORCHLIGHT_SIGNUP_FIELDS", []),
+    # Only addresses at these domains may sign up (exactly these, not their subdomains); empty: any.
+    "SIGNUP_EMAIL_DOMAINS": [domain.lower() for domain in env_list("PORCHLIGHT_SIGNUP_EMAIL_DOMAINS", [])],
+    # With a terms URL, signing up needs ticking "I accept"; the version accepted is recorded.
+    "SIGNUP_TERMS_URL": env("PORCHLIGHT_SIGNUP_TERMS_URL") or "",
+    "SIGNUP_TERMS_VERSION": env("PORCHLIGHT_SIGNUP_TERMS_VERSION") or "",
+    # New accounts wait, after confirming their address, until staff approve them in the admin.
+    "SIGNUP_REVIEW": env_bool("PORCHLIGHT_SIGNUP_REVIEW", False),
+    # Sign-ups per e-mail address and per client network (an IPv4 address, an IPv6 /64) within the
+    # window, counted like password reset requests (accounts/throttling.py).
+    "SIGNUP_MAX_PER_ADDRESS": env_int("PORCHLIGHT_SIGNUP_MAX_PER_ADDRESS", 3, maximum=1000),
+    "SIGNUP_MAX_PER_IP": env_int("PORCHLIGHT_SIGNUP_MAX_PER_IP", 10, maximum=100_000),
+    "SIGNUP_WINDOW": env_int("PORCHLIGHT_SIGNUP_WINDOW", 3600, maximum=86400),
 }
 
 # --- Directory sign-in: LDAP and Active Directory (directory/, docs/ldap.md) --------------------

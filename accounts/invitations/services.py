@@ -27,7 +27,7 @@ from audit.services import audit_record
 from ground.checksums import token_checksum
 
 from ..links import issuer_link
-from ..models import Invitation
+from ..models import Invitation, SignUp
 
 MAX_IMPORT_ROWS = 1000
 CSV_COLUMNS = ("email", "first_name", "last_name", "username")
@@ -198,8 +198,18 @@ def invitation_find(token: str) -> Invitation | None:
 
 
 @transaction.atomic
-def invitation_accept(*, invitation: Invitation, password: str):
-    """Set the invited user's password, count their e-mail as verified, and spend the link."""
+def invitation_accept(
+    *,
+    invitation: Invitation,
+    password: str,
+    profile: dict[str, object] | None = None,
+    terms_version: str = "",
+):
+    """Set the invited user's password, count their e-mail as verified, and spend the link.
+
+    With PORCHLIGHT_SIGNUP=invite the page also asks for the sign-up details: ``profile`` fields
+    are saved, and ``terms_version`` (the terms accepted) is recorded as the account's sign-up.
+    """
     # FOR UPDATE locks the joined user row too (SQLite: the whole database), so staff cannot change
     # the address between this check and the save.
     invitation = Invitation.objects.select_for_update().select_related("user").get(pk=invitation.pk)
@@ -211,8 +221,19 @@ def invitation_accept(*, invitation: Invitation, password: str):
     user.set_password(password)
     # The link reached this address, so the person controls it (OIDC Core 1.0 §5.1 email_verified).
     user.email_verified = True
-    user.save(update_fields=["password", "email_verified", "updated_at"])
+    for name, value in (profile or {}).items():
+        setattr(user, name, value)
+    user.save(update_fields=["password", "email_verified", "updated_at", *(profile or {})])
     invitation.accepted = timezone.now()
     invitation.save(update_fields=["accepted"])
-    audit_record(action=Action.INVITATION_ACCEPT, target=user, actor=user)
+    if terms_version:
+        SignUp.objects.create(
+            user=user,
+            status=SignUp.Status.ACTIVE,
+            verified=invitation.accepted,
+            terms_version=terms_version,
+            terms_accepted=invitation.accepted,
+        )
+    detail = {"terms_version": terms_version} if terms_version else {}
+    audit_record(action=Action.INVITATION_ACCEPT, target=user, actor=user, detail=detail)
     return user

@@ -14,6 +14,8 @@ from ..mfa import policy
 from ..mfa.views import with_next
 from ..models import Invitation
 from ..sessions import record_authentication
+from ..signup import policy as signup_policy
+from ..signup.forms import SignUpDetailsForm
 from .services import invitation_accept, invitation_find, invitation_usable
 
 SESSION_KEY = "porchlight_invitation"
@@ -45,10 +47,24 @@ def accept(request: HttpRequest) -> HttpResponse:
     if invitation is None:
         return render(request, "accounts/invitation_invalid.html", status=400)
     user = invitation.user
-    form = SetPasswordForm(user, request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    data = request.POST if request.method == "POST" else None
+    form = SetPasswordForm(user, data)
+    # PORCHLIGHT_SIGNUP=invite: the invitation is the way to sign up, so it asks what sign-up asks.
+    details = (
+        SignUpDetailsForm(data, request=request, instance=user)
+        if signup_policy.signup_mode() == signup_policy.INVITE and SignUpDetailsForm.asks_anything()
+        else None
+    )
+    if request.method == "POST" and form.is_valid() and (details is None or details.is_valid()):
+        profile = details.profile_values() if details is not None else None
+        terms = signup_policy.terms_version() if details is not None and signup_policy.terms_url() else ""
         try:
-            user = invitation_accept(invitation=invitation, password=form.cleaned_data["new_password1"])
+            user = invitation_accept(
+                invitation=invitation,
+                password=form.cleaned_data["new_password1"],
+                profile=profile,
+                terms_version=terms,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -61,4 +77,5 @@ def accept(request: HttpRequest) -> HttpResponse:
                 )
             messages.success(request, "Your password is set. Welcome!")
             return redirect("accounts:home")
-    return render(request, "accounts/invitation_accept.html", {"form": form, "invited": user})
+    context = {"form": form, "details": details, "invited": user}
+    return render(request, "accounts/invitation_accept.html", context)

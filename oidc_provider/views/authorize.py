@@ -34,9 +34,11 @@ from .. import mfa_policy
 from ..apis import api_scope_names, consent_section
 from ..authorization import (
     CARRIED,
+    CREATED_PARAM,
     REAUTH_PARAM,
     AuthorizationError,
     AuthorizationParams,
+    PromptUnsupported,
     authorization_audience,
     authorization_check,
     authorization_response,
@@ -46,11 +48,11 @@ from ..claims import claim_description, scope_description
 from ..consent import consent_scopes
 from ..models import Client
 from ..names import host_shown
-from ..prompt import LOGIN, SECOND_FACTOR, SELECT_ACCOUNT, interaction_needed
+from ..prompt import CREATE, LOGIN, SECOND_FACTOR, SELECT_ACCOUNT, interaction_needed
 from ..request_objects import RequestObjectError, request_object_params
 from ..requested_claims import claims_loaded, claims_to_consent
 from ..response_types import front_channel
-from .select_account import login_redirect, select_account_page
+from .select_account import login_redirect, select_account_page, signup_redirect
 
 
 class Failure(Protocol):
@@ -192,7 +194,7 @@ class AuthorizeView(CodeResponseMixin, View):
     def authorize(self, request: HttpRequest, params: AuthorizationParams) -> HttpResponse:
         try:
             # OIDC Core 1.0 §6, RFC 9101: a request object's parameters, merged (request_objects.py).
-            merged = request_object_params(params.params, keep=(REAUTH_PARAM,))
+            merged = request_object_params(params.params, keep=(REAUTH_PARAM, CREATED_PARAM))
         except RequestObjectError as error:
             named = Client.objects.filter(client_id=params.get("client_id") or "").first()
             redirect_uri = self._redirect_uri_checked(named, params)
@@ -233,6 +235,12 @@ class AuthorizeView(CodeResponseMixin, View):
             authorization_check(params, client, scopes, carried)
             authorization_audience(client, scopes, carried)
             interaction = interaction_needed(request, params, client, scopes, context)
+        except PromptUnsupported as error:
+            return error_page(
+                request,
+                _("The app asked to create an account, but this service does not let people sign up."),
+                code=f"{error.error}: {error.description}",
+            )
         except AuthorizationError as error:
             return self._error(request, params, redirect_uri, client, error)
         if interaction is None:
@@ -241,6 +249,8 @@ class AuthorizeView(CodeResponseMixin, View):
         if "none" in params.prompt:
             # OIDC Core 1.0 §3.1.2.6: prompt=none forbids asking the user; the RP learns what was needed.
             return self._error(request, params, redirect_uri, client, interaction)
+        if interaction is CREATE:
+            return signup_redirect(params.created_url(request.path))
         if interaction is LOGIN:
             return login_redirect(params.return_url(request.path, reauth_requested=True), params.login_hint)
         if interaction is SELECT_ACCOUNT:

@@ -37,6 +37,11 @@ def login_redirect(next_url: str, login_hint: str = "") -> HttpResponseRedirect:
     return redirect_to_login(next_url, login_url)
 
 
+def signup_redirect(next_url: str) -> HttpResponseRedirect:
+    """Send the user to sign up, then back to ``next_url`` (Prompt Create 1.0 §4)."""
+    return HttpResponseRedirect(f"{reverse('accounts:signup:start')}?{urlencode({'next': next_url})}")
+
+
 def select_account_page(request: HttpRequest, client: Client, params: AuthorizationParams) -> HttpResponse:
     """Show who is signed in: continue as them, or use another account."""
     user = request.user

@@ -307,3 +307,21 @@ def test_request_objects_request_uris_must_be_https_and_public(make_client, sign
         with pytest.raises(ValidationError) as error:
             make_client(name="URI app", client_keys={"jwks": public_set(key), "request_uris": uri})
         assert problem in str(error.value.message_dict["request_uris"])
+
+
+def test_request_objects_prompt_create_in_object_opens_signup_once(logged_in, app, key, settings):
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "SIGNUP": "open"}
+    claims = object_claims(app, prompt="create")
+    query = {
+        "client_id": app.client_id,
+        "response_type": "code",
+        "scope": "openid",
+        "request": jwt_of(claims, key),
+    }
+    first = logged_in.get("/o/authorize/", query)
+    assert first.status_code == 302 and first["Location"].startswith("/accounts/signup/?next=")
+    # Where sign-up returns to: the same object (still asking for create), noted as answered.
+    back = query_of(first["Location"])["next"]
+    assert "request=" in back
+    result = code_of(send(logged_in, query_of(back)), claims)
+    assert result.state == claims["state"]

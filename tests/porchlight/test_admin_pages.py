@@ -55,7 +55,9 @@ def admin_links(page_url: str, html: str) -> set[str]:
 
 
 @pytest.fixture
-def every_model_has_a_row(staff, user, logged_in, client, rp, make_client, signing_keys, django_user_model):
+def every_model_has_a_row(
+    staff, user, logged_in, client, rp, make_client, signing_keys, django_user_model, settings
+):
     """One row (at least) of every model the admin shows, made the way the service makes them."""
     exchange(client, rp, authorize(logged_in, rp))  # tokens, ID token, consent, used code
     authorize(logged_in, make_client(name="Unredeemed"))  # a code never exchanged
@@ -85,6 +87,12 @@ def every_model_has_a_row(staff, user, logged_in, client, rp, make_client, signi
     TOTPAuthenticator.objects.create(user=user, name="Phone", confirmed=True)
     recovery_codes_generate(user)
     invitation_create(invitee=Invitee("robin@example.com", "Robin"), created_by=None)
+    # Someone signed up on the sign-up page and has not confirmed the address yet.
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "SIGNUP": "open"}
+    password = "a long walk to the lighthouse"
+    BrowserClient().post(
+        "/accounts/signup/", {"email": "sam@example.com", "password1": password, "password2": password}
+    )
     DeviceGrant.objects.create(
         client_id=rp.client_id,
         device_code="0" * 64,

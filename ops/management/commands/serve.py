@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.signup.checks import check_signup_settings
 from ops.checks import PROXY_HEADERS_HINT, proxy_headers_problem
 
 SERVERS = ("gunicorn", "granian")
@@ -117,6 +118,12 @@ class Command(BaseCommand):
         # Forwarded headers a client could forge under this server: refused, not served.
         if problem := proxy_headers_problem():
             raise CommandError(f"{problem} {PROXY_HEADERS_HINT}")
+        # The sign-up settings staff wrote (fields, terms URL, breached-password list): refused
+        # here too, as the server runs no system checks.
+        if problems := check_signup_settings():
+            raise CommandError(
+                " ".join(f"{problem.msg} {problem.hint or ''}".strip() for problem in problems)
+            )
         command = gunicorn_command() if server == "gunicorn" else granian_command()
         sys.stdout.flush()
         sys.stderr.flush()
