@@ -14,6 +14,10 @@
 # Environment: IMAGE (name:tag, default localhost/porchlight:<version>), DEBIAN_SUITE (bookworm),
 # DEBIAN_MIRROR (deb.debian.org; a snapshot.debian.org URL pins the packages too),
 # IMAGE_FORMAT (docker: the only format that keeps HEALTHCHECK; oci drops it), SOURCE_REF (HEAD).
+#
+# `build.sh --inputs` builds nothing: it prints a digest of everything the image is made from (the
+# git objects of the files taken from the commit, this script, the suite, mirror and format), so
+# `make test-image` can reuse an image built from the same inputs by another commit.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +35,22 @@ SOURCE_DATE_EPOCH=$(git log -1 --format=%ct "$revision")
 export SOURCE_DATE_EPOCH
 created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 
+# What the server needs at run time, from the commit (tests, docs, bench and fixtures stay out),
+# and the image's own files, from the same commit.
+sources="manage.py pyproject.toml requirements/runtime.txt accounts audit ground oidc_provider ops porchlight static templates"
+own="entrypoint healthcheck.py debian-python.txt"
+
+if [ "${1:-}" = "--inputs" ]; then
+    {
+        for path in $sources; do git rev-parse "$revision:$path"; done
+        for file in $own; do git rev-parse "$revision:deploy/image/$file"; done
+        # build.sh runs from the work tree: its own bytes count as they are.
+        sha256sum < "$here/build.sh"
+        echo "$suite $mirror $format"
+    } | sha256sum | cut -c 1-16
+    exit 0
+fi
+
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
     echo "build.sh: note: uncommitted changes are not in the image; it is built from $revision" >&2
 fi
@@ -43,12 +63,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# What the server needs at run time, from the commit (tests, docs, bench and fixtures stay out).
-git archive --format=tar -o "$work/source.tar" "$revision" \
-    manage.py pyproject.toml requirements/runtime.txt \
-    accounts audit ground oidc_provider ops porchlight static templates
-# The image's own files, from the same commit.
-for file in entrypoint healthcheck.py debian-python.txt; do
+# shellcheck disable=SC2086 # $sources is a list of paths without spaces
+git archive --format=tar -o "$work/source.tar" "$revision" $sources
+for file in $own; do
     git show "$revision:deploy/image/$file" > "$work/$file"
 done
 

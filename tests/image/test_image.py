@@ -1,10 +1,11 @@
 """The container image as an operator runs it: built by deploy/image/build.sh, run under podman.
 
-One image runs every role; here the one-off commands (`migrate`, `rotatekeys`) and `serve`, on a
-throwaway PostgreSQL reached over the host's network, with a read-only root filesystem and the
-secrets given as files (`*_FILE`). PORCHLIGHT_TEST_IMAGE names an image already built from this
-commit, to skip the build. The machine's own limits decide podman's run options (below), never the
-image.
+One image runs every role; here the one-off commands (`migrate`, `rotatekeys`, `createclient`, a
+user made with `shell`) and `serve`, on a throwaway PostgreSQL reached over the host's network, with
+a read-only root filesystem and the secrets given as files (`*_FILE`); a relying party (Authlib)
+signs in through it, before and after the container restarts. PORCHLIGHT_TEST_IMAGE names an image
+already built from this commit's inputs (`make test-image` does), to skip the build. The
+machine's own limits decide podman's run options (below), never the image.
 """
 
 import json
@@ -18,8 +19,19 @@ from pathlib import Path
 
 import pytest
 import requests
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
 
 from tests.cluster import free_port, postgres_cluster
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import (
+    POST_LOGOUT_REDIRECT_URI,
+    REDIRECT_URI,
+    SCOPE,
+    Browser,
+    query_of,
+    verify_id_token,
+)
 from tests.environment import ROOT
 
 pytestmark = pytest.mark.image
@@ -155,6 +167,97 @@ def test_serves_discovery_and_keys_from_a_read_only_root(served: tuple[str, str]
 
     # The image's HEALTHCHECK, run as the engine would.
     assert podman("healthcheck", "run", name).returncode == 0
+
+
+def kids(jwks_uri: str) -> set[str]:
+    return {key["kid"] for key in requests.get(jwks_uri, timeout=5).json()["keys"]}
+
+
+def test_code_flow_keys_and_sessions_survive_a_restart(image: str, secret_files: Path) -> None:
+    """A relying party signs a user in; after `podman restart` the keys and the session are the same."""
+    port = free_port()
+    name = f"porchlight-restart-{port}"
+    create_user = (
+        "from accounts.models import User; "
+        f"User.objects.create_user(username='alice', password={PASSWORD!r}, email='alice@example.com')"
+    )
+    with postgres_cluster() as cluster:
+        options = run_options(secret_files, cluster.url, port)
+        for command in (
+            ["migrate", "--no-input", "-v0"],
+            ["rotatekeys"],
+            ["shell", "-v0", "-c", create_user],
+        ):
+            done = podman("run", "--rm", *options, image, *command)
+            assert done.returncode == 0, done.stderr
+        registered = podman(
+            "run",
+            "--rm",
+            *options,
+            image,
+            *("createclient", "Image RP", "--redirect-uri", REDIRECT_URI),
+            *("--post-logout-redirect-uri", POST_LOGOUT_REDIRECT_URI, "--json"),
+        )
+        assert registered.returncode == 0, registered.stderr
+        client = json.loads(registered.stdout)
+        started = podman("run", "--detach", "--name", name, *options, image)
+        assert started.returncode == 0, started.stderr
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base, name)
+            metadata = requests.get(base + "/.well-known/openid-configuration", timeout=5).json()
+            keys_before = kids(metadata["jwks_uri"])
+            assert keys_before
+
+            rp = OAuth2Session(
+                client_id=client["client_id"],
+                client_secret=client["client_secret"],
+                scope=SCOPE,
+                redirect_uri=REDIRECT_URI,
+                code_challenge_method="S256",
+            )
+            browser = Browser(base)
+            verifier, nonce = generate_token(48), generate_token(16)
+            url, _state = rp.create_authorization_url(
+                metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+            )
+            location = browser.sign_in(url)
+            token = rp.fetch_token(
+                metadata["token_endpoint"], authorization_response=location, code_verifier=verifier
+            )
+            claims = verify_id_token(
+                token["id_token"], metadata=metadata, client_id=client["client_id"], nonce=nonce
+            )
+            assert rp.get(metadata["userinfo_endpoint"]).json()["email"] == "alice@example.com"
+
+            restarted = podman("restart", "--time", "10", name)
+            assert restarted.returncode == 0, restarted.stderr
+            wait_ready(base, name)
+            assert kids(metadata["jwks_uri"]) == keys_before
+
+            # The browser's session cookie still signs it in: a silent request (OIDC Core 1.0
+            # §3.1.2.1, prompt=none) comes straight back with a code, no login page.
+            verifier, nonce = generate_token(48), generate_token(16)
+            url, state = rp.create_authorization_url(
+                metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce, prompt="none"
+            )
+            response = browser.get(url)
+            assert response.status_code == 302, response.text[:500]
+            callback = query_of(response.headers["Location"])
+            assert callback["state"] == state and "code" in callback, callback
+            again = rp.fetch_token(
+                metadata["token_endpoint"],
+                authorization_response=response.headers["Location"],
+                code_verifier=verifier,
+            )
+            # Signed with a key published before the restart, by the same user's session.
+            again_claims = verify_id_token(
+                again["id_token"], metadata=metadata, client_id=client["client_id"], nonce=nonce
+            )
+            assert again_claims["sub"] == claims["sub"]
+            assert again_claims["auth_time"] == claims["auth_time"]
+        finally:
+            podman("rm", "--force", "--time", "10", name)
 
 
 def test_the_task_worker_role_runs_the_queued_housekeeping(image: str, secret_files: Path) -> None:
