@@ -7,7 +7,8 @@
 #      needed) from requirements/runtime.txt and debian-python.txt (what Debian's Python 3.11.2
 #      needs beyond the lock), the committed source is unpacked beside it, byte-compiled, and `collectstatic` runs.
 #   2. runtime: a Debian minbase with python3 and ca-certificates only; the builder's
-#      /opt/porchlight is copied in, the porchlight user (10001) is added, docs and caches dropped.
+#      /opt/porchlight is copied in, the porchlight user (10001) is added with /data (the
+#      entrypoint's `trial` keeps its SQLite database there), docs and caches dropped.
 #   3. buildah turns that root filesystem into one layer with the configuration, the labels and
 #      every timestamp set to the commit's time (SOURCE_DATE_EPOCH).
 #
@@ -110,6 +111,7 @@ mmdebstrap --mode=root --variant=minbase --include=python3,ca-certificates --for
     --customize-hook='echo "porchlight:x:10001:10001:Porchlight:/nonexistent:/usr/sbin/nologin" >> "$1/etc/passwd"' \
     --customize-hook='echo "porchlight:x:10001:" >> "$1/etc/group"' \
     --customize-hook='echo "porchlight:!:::::::" >> "$1/etc/shadow"' \
+    --customize-hook='install -d -m 0700 -o 10001 -g 10001 "$1/data"' \
     --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/* "$1"/var/cache/ldconfig/aux-cache' \
     "$suite" "$work/rootfs.tar" "$mirror"
 
