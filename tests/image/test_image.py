@@ -260,6 +260,47 @@ def test_code_flow_keys_and_sessions_survive_a_restart(image: str, secret_files:
             podman("rm", "--force", "--time", "10", name)
 
 
+def test_trial_serves_on_sqlite_with_one_command(image: str) -> None:
+    """`trial`: SQLite and a secret key in /data, no other setting; a one-off command reaches its data."""
+    port = free_port()
+    name = f"porchlight-trial-{port}"
+    started = podman(
+        "run",
+        "--detach",
+        "--name",
+        name,
+        *podman_run_options(),
+        "--network=host",
+        "--env",
+        f"PORCHLIGHT_BIND=127.0.0.1:{port}",
+        "--env",
+        f"PORCHLIGHT_ISSUER=http://localhost:{port}",
+        image,
+        "trial",
+    )
+    assert started.returncode == 0, started.stderr
+    try:
+        base = f"http://localhost:{port}"
+        ready = wait_ready(base, name).json()
+        assert ready["checks"] == {"database": True, "migrations": True, "signing_key": True}
+        assert requests.get(base + "/.well-known/openid-configuration", timeout=5).json()["issuer"] == base
+        created = podman(
+            "exec",
+            name,
+            "/opt/porchlight/entrypoint",
+            *("trial", "createclient", "Trial RP", "--redirect-uri", REDIRECT_URI, "--json"),
+        )
+        assert created.returncode == 0, created.stderr
+        listed = podman("exec", name, "/opt/porchlight/entrypoint", "trial", "listclients")
+        assert json.loads(created.stdout)["client_id"] in listed.stdout
+        # The database and the generated key are the porchlight user's, in /data alone.
+        files = podman("exec", name, "ls", "-ln", "/data").stdout
+        assert "porchlight.sqlite3" in files and "secret_key" in files
+        assert all(" 10001 10001 " in line for line in files.splitlines()[1:]), files
+    finally:
+        podman("rm", "--force", "--time", "10", name)
+
+
 def test_the_task_worker_role_runs_the_queued_housekeeping(image: str, secret_files: Path) -> None:
     """`db_worker` from the same image takes the job `housekeeping --schedule` queued and runs it."""
     port = free_port()
