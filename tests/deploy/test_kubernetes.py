@@ -11,7 +11,7 @@ import copy
 from functools import cache
 from urllib.parse import urlsplit
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]  # ships no types
 import pytest
 import yaml
 
