@@ -324,12 +324,12 @@ def test_the_task_worker_role_runs_the_queued_housekeeping(
         deadline = time.monotonic() + 90
         while True:
             with psycopg.connect(database) as connection:
-                (ran,) = connection.execute(
+                ran = connection.execute(
                     "SELECT count(*) FROM django_tasks_database_dbtaskresult"
                     " WHERE status = 'SUCCESSFUL' AND task_path LIKE %s",
                     ["%housekeeping%"],
                 ).fetchone()
-            if ran >= 1:
+            if ran and ran[0] >= 1:
                 break
             state = podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
             if state != "running" or time.monotonic() > deadline:
