@@ -11,7 +11,7 @@ NODE_DIR := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 export PORCHLIGHT_BIND ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres test-fast lint docs bench install clean chromium screenshots node lock redis image ldap-build slapd
+.PHONY: run test test-sqlite test-postgres test-fast lint docs bench install clean chromium screenshots node lock redis image ldap-build slapd image-tools test-image
 
 $(STAMP): requirements/runtime.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -96,20 +96,21 @@ slapd:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $$SUDO apt-get install -y -qq \
 			slapd ldap-utils >/dev/null; }
 
-# Both databases' suites run at once (TEST_JOBS=1: one after the other), each on PYTEST_WORKERS
-# processes (pytest-xdist): most of the suite waits on live servers, server nodes and Chromium,
-# so more processes than cores keep the cores busy. Each suite's output is printed whole when it
-# ends; either failing fails `make test`. The nodes tests start with `manage.py serve`
-# (tests/cluster.py) run under gunicorn on SQLite and under Granian on PostgreSQL, so each runs
-# under both servers once per `make test`.
-TEST_JOBS ?= 2
+# Both databases' suites and the container image's test run at once (TEST_JOBS=1: one after the
+# other), each suite on PYTEST_WORKERS processes (pytest-xdist): most of the suite waits on live
+# servers, server nodes and Chromium, and the image build on Debian's mirror, so more processes
+# than cores keep the cores busy. Each part's output is printed whole when it ends; any failing
+# fails `make test`. The nodes tests start with `manage.py serve` (tests/cluster.py) run under
+# gunicorn on SQLite and under Granian on PostgreSQL, so each runs under both servers once per
+# `make test`.
+TEST_JOBS ?= 3
 PYTEST_WORKERS ?= 3
 PYTEST := $(PY) -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --durations=25
 
-test: $(TEST_STAMP) chromium redis slapd node lint docs
+test: $(TEST_STAMP) chromium redis slapd node image-tools lint docs
 	@# Both suites read the development secret key under var/: make it before they start together.
 	$(PY) manage.py check -v0 >/dev/null
-	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-sqlite test-postgres
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-sqlite test-postgres test-image
 
 # Django's deployment checks with a production configuration (https issuer, secrets set, debug
 # off): any warning fails. The secrets are throwaway values made for this run.
@@ -168,11 +169,24 @@ screenshots: $(TEST_STAMP) chromium
 # Needs root; Debian's mmdebstrap, buildah and podman are installed when missing, as chromium is.
 # IMAGE=name:tag names it (default localhost/porchlight:<version>); DEBIAN_MIRROR=a snapshot.debian.org
 # URL pins the Debian packages too.
-image:
+image-tools:
 	@command -v mmdebstrap >/dev/null 2>&1 && command -v buildah >/dev/null 2>&1 && command -v podman >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mmdebstrap buildah podman runc >/dev/null; }
+
+image: image-tools
 	sh deploy/image/build.sh
+
+# The image built from this commit and run (tests/image, `-m image`): migrate, a relying party's
+# code flow, a restart that keeps keys and sessions, the worker, non-root, no compiler. The image
+# is tagged with a digest of its inputs (`build.sh --inputs`: the committed files it is made of,
+# build.sh, suite, mirror), so one already on this machine from the same inputs is reused and
+# only a change to what goes into it costs a build (about 100 s on 2 cores).
+test-image: $(TEST_STAMP) image-tools
+	@tag=localhost/porchlight:inputs-$$(sh deploy/image/build.sh --inputs); \
+	if podman image exists $$tag; then echo "== reusing $$tag (built from the same inputs)"; \
+	else echo "== building $$tag"; IMAGE=$$tag sh deploy/image/build.sh || exit 1; fi; \
+	PORCHLIGHT_TEST_IMAGE=$$tag $(PY) -m pytest -p no:cacheprovider --durations=10 -m image tests/image
 
 clean:
 	rm -rf $(VENV) var $(NODE_DIR)/node_modules
