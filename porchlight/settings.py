@@ -139,6 +139,8 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "oidc_provider",
+    # Sign-in with upstream identity providers (OpenID Connect, GitHub); it imports the apps above.
+    "upstream",
     # Probes, metrics, request logs and the middleware of ops/; it imports the apps above.
     "ops",
 ]

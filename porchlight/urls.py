@@ -25,6 +25,8 @@ urlpatterns = [
     # Before accounts.urls: the invitation link's page (accounts/invitations/).
     path("accounts/invitation/", include("accounts.invitations.urls")),
     path("accounts/", include("accounts.urls")),
+    # "Sign in with …" another identity provider: start, callback, linking, back-channel logout.
+    path("upstream/", include("upstream.urls")),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False)),
 ]
