@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from authlib.integrations.base_client import OAuthError
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
@@ -124,8 +125,15 @@ def upstream_identity(request: HttpRequest, provider: UpstreamProvider) -> Upstr
     except SignInFailure as exc:
         raise failure(request, provider, exc.reason, exc.error or exc.reason) from exc
     except UPSTREAM_ERRORS as exc:
-        reason = "unreachable" if isinstance(exc, requests.RequestException) else "invalid_token"
-        raise failure(request, provider, reason, exc) from exc
+        raise failure(request, provider, _reason(exc), exc) from exc
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, requests.RequestException):
+        return "unreachable"  # down, refused, timed out, or an HTTP error status
+    if isinstance(exc, OAuthError):
+        return "upstream_error"  # an OAuth error answer from its token endpoint (RFC 6749 §5.2)
+    return "invalid_token"  # an answer that fails validation (signature, claims, shape)
 
 
 def _oidc_identity(request: HttpRequest, app) -> UpstreamIdentity:
