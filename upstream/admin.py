@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import HttpRequest
 
 from accounts import encryption
@@ -14,6 +15,13 @@ from audit.services import audit_record
 from .clients import redirect_uri
 from .flows import identity_unlink
 from .models import LinkedIdentity, UpstreamProvider
+
+
+def _formfield(field: models.Field, **kwargs):
+    # An address typed without a scheme is https (Django 6's default, said now).
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return field.formfield(**kwargs)
 
 
 class UpstreamProviderForm(forms.ModelForm):
@@ -28,6 +36,7 @@ class UpstreamProviderForm(forms.ModelForm):
 
     class Meta:
         model = UpstreamProvider
+        formfield_callback = _formfield
         fields = [
             "label",
             "slug",
@@ -59,6 +68,7 @@ class UpstreamProviderForm(forms.ModelForm):
 @admin.register(UpstreamProvider)
 class UpstreamProviderAdmin(admin.ModelAdmin):
     form = UpstreamProviderForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("label", "slug", "kind", "enabled", "may_create_accounts", "trust_mfa", "linked")
     readonly_fields = ("redirect_uri", "backchannel_logout_uri")
     fieldsets = (
