@@ -7,13 +7,15 @@ against the upstream's JWKS (with the algorithms discovery lists), ``iss``, ``au
 it: which claims are essential and what they must equal.
 """
 
+from urllib.parse import urlsplit
+
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.django_client import DjangoOAuth2App
 from authlib.integrations.django_client.integration import DjangoIntegration
-from django.conf import settings
 from django.urls import reverse
 from joserfc.errors import JoseError
+from oauth2_provider.settings import oauth2_settings
 
 from accounts import encryption
 
@@ -41,8 +43,9 @@ UPSTREAM_ERRORS: tuple[type[Exception], ...] = (
 
 
 def redirect_uri(provider: UpstreamProvider) -> str:
-    """Return the redirect URI to register at the upstream for ``provider``."""
-    return settings.ISSUER + reverse("upstream:callback", args=[provider.slug])
+    """Return the redirect URI to register at the upstream for ``provider``, at the issuer's origin."""
+    issuer = urlsplit(oauth2_settings.OIDC_ISS_ENDPOINT)
+    return f"{issuer.scheme}://{issuer.netloc}{reverse('upstream:callback', args=[provider.slug])}"
 
 
 def client_secret(provider: UpstreamProvider) -> str:
