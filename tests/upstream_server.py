@@ -85,6 +85,16 @@ class _Server:
         target = query["redirect_uri"] + "?" + urlencode({"code": code, "state": query["state"]})
         self.send(handler, 302, headers={"Location": target})
 
+    CLIENT_ID = ""
+    CLIENT_SECRET = ""
+
+    def client_authenticated(self, handler, form: dict[str, str]) -> bool:
+        """RFC 6749 §2.3.1: the client's secret, by HTTP Basic or in the form."""
+        basic = "Basic " + base64.b64encode(f"{self.CLIENT_ID}:{self.CLIENT_SECRET}".encode()).decode()
+        return handler.headers.get("Authorization", "") == basic or (
+            form.get("client_id") == self.CLIENT_ID and form.get("client_secret") == self.CLIENT_SECRET
+        )
+
     def code_redeemable(self, form: dict[str, str]) -> dict[str, str] | None:
         request = self.codes.pop(form.get("code", ""), None)
         if request is None:
@@ -167,6 +177,9 @@ class FakeOIDC(_Server):
         if mode == "error":
             self.send(handler, 500, {"error": "server_error"})
             return
+        if not self.client_authenticated(handler, form):
+            self.send(handler, 401, {"error": "invalid_client"})
+            return
         request = self.code_redeemable(form)
         if request is None:
             self.send(handler, 400, {"error": "invalid_grant"})
@@ -229,12 +242,7 @@ class FakeGitHub(_Server):
         elif route == "/login/oauth/access_token" and method == "POST":
             # GitHub answers in JSON when the request accepts it; a bad code is a 200 with an error.
             request = self.code_redeemable(form)
-            secret_ok = (
-                form.get("client_secret") == self.CLIENT_SECRET
-                or handler.headers.get("Authorization", "")
-                == "Basic " + base64.b64encode(f"{self.CLIENT_ID}:{self.CLIENT_SECRET}".encode()).decode()
-            )
-            if request is None or not secret_ok:
+            if request is None or not self.client_authenticated(handler, form):
                 self.send(handler, 200, {"error": "bad_verification_code"})
                 return
             token = "gho_" + secrets.token_urlsafe(16)

@@ -74,3 +74,18 @@ def test_user_page_lists_linked_identities_and_unlinks(staff, corp, fake_oidc, c
     assert not LinkedIdentity.objects.exists()
     event = AuditEvent.objects.get(action="upstream.unlink")
     assert event.actor.username == "root"
+
+
+def test_reencrypt_moves_the_upstream_secret_to_the_new_key(settings, corp, fake_oidc, client):
+    old = corp.client_secret_encrypted
+    settings.PORCHLIGHT = {
+        **settings.PORCHLIGHT,
+        "KEY_ENCRYPTION_KEY": "a new key-encryption key",
+        "KEY_ENCRYPTION_KEY_FALLBACKS": [settings.PORCHLIGHT["KEY_ENCRYPTION_KEY"]],
+    }
+    result = encryption.encrypted_values_reencrypt(actor_label="test")
+    assert result.reencrypted["upstream.UpstreamProvider.client_secret_encrypted"] == 1
+    corp.refresh_from_db()
+    assert corp.client_secret_encrypted != old and encryption.is_current(corp.client_secret_encrypted)
+    # The upstream still accepts the secret: the sign-in goes through.
+    assert round_trip(client, "corp").status_code == 302

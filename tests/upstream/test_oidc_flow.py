@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from accounts import encryption
 from accounts.models import User
 from audit.models import AuditEvent
 from tests.conftest import authorize, exchange, validate_id_token
@@ -184,3 +185,11 @@ def test_sign_in_page_shows_the_buttons_keeping_next(client, corp):
     page = client.get("/accounts/login/", {"next": next_url}).content.decode()
     assert "Sign in with Corp" in page
     assert "/upstream/corp/start/?next=%2Fo%2Fauthorize%2F%3Fclient_id%3Dabc%26scope%3Dopenid" in page
+
+
+def test_wrong_client_secret_is_an_upstream_refusal(client, corp):
+    corp.client_secret_encrypted = encryption.encrypt(b"not the secret the upstream gave")
+    corp.save()
+    assert_failure_page(round_trip(client, "corp"), 400, "Corp did not sign you in")
+    assert not User.objects.exists()
+    assert failure_reasons() == ["upstream_error"]
