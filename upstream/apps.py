@@ -9,4 +9,4 @@ class UpstreamConfig(AppConfig):
     encrypted_fields = [("UpstreamProvider", "client_secret_encrypted")]
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (signal receivers)
+        from . import export_sections, receivers  # noqa: F401  (data export section, signal receivers)

@@ -168,3 +168,23 @@ def test_deactivated_account_is_not_signed_in(client, corp, fake_oidc, user):
     response = round_trip(client, "corp")
     assert response.status_code == 400
     assert "deactivated" in response.content.decode()
+
+
+def test_data_export_lists_linked_identities_and_erasure_removes_them(client, corp, fake_oidc):
+    from accounts.export.services import EXPORT_SECTIONS
+    from accounts.lifecycle.services import account_erase
+
+    round_trip(client, "corp")
+    user = User.objects.get(email="new.person@example.org")
+    [row] = EXPORT_SECTIONS["linked_identities"](user)
+    assert (row["provider"], row["subject"], row["email"]) == (
+        "Corp",
+        "upstream-user-1",
+        "new.person@example.org",
+    )
+    account_erase(user=user, actor=None, actor_label="test")
+    assert not LinkedIdentity.objects.exists()
+    # The erased account is not reached again through the upstream: a new sign-in makes a new account.
+    client.cookies.clear()
+    round_trip(client, "corp")
+    assert LinkedIdentity.objects.get().user_id != user.pk
