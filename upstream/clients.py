@@ -38,6 +38,7 @@ UPSTREAM_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
     KeyError,
     TypeError,
+    AttributeError,
     RuntimeError,
 )
 

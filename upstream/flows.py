@@ -269,6 +269,9 @@ def upstream_session_record(request: HttpRequest, session: LoginSession) -> None
     pending = request.session.pop(SESSION_KEY, None)
     if not isinstance(pending, dict) or pending.get("user") != session.user_id:
         return
+    if FEDERATED_AMR not in session.amr:
+        # The upstream sign-in was abandoned (at the second factor) and this one is another.
+        return
     if pending.get("expires", 0) < time.time():
         return
     provider = UpstreamProvider.objects.filter(pk=int(pending.get("provider") or 0)).first()
@@ -390,9 +393,22 @@ def link_pending(request: HttpRequest) -> LinkPending | None:
 
 
 def link_may_confirm(request: HttpRequest, pending: LinkPending) -> bool:
-    """Return whether this session is the account's owner, signed in the usual way (not upstream)."""
+    """Return whether this session is the account's owner, signed in one of the account's existing ways.
+
+    That is Porchlight's own sign-in (password, passkey), or another upstream provider already
+    linked to the account; never the sign-in that is waiting to be linked.
+    """
     context = get_auth_context(request)
-    return context is not None and request.user.pk == pending.user_id and FEDERATED_AMR not in context.amr
+    if context is None or request.user.pk != pending.user_id:
+        return False
+    if FEDERATED_AMR not in context.amr:
+        return True
+    began = UpstreamSession.objects.filter(login_session__sid=context.session_id).first()
+    return (
+        began is not None
+        and began.provider_id != pending.provider.pk
+        and LinkedIdentity.objects.filter(user_id=pending.user_id, provider_id=began.provider_id).exists()
+    )
 
 
 def link_confirm(request: HttpRequest, pending: LinkPending) -> LinkedIdentity:

@@ -188,3 +188,46 @@ def test_data_export_lists_linked_identities_and_erasure_removes_them(client, co
     client.cookies.clear()
     round_trip(client, "corp")
     assert LinkedIdentity.objects.get().user_id != user.pk
+
+
+def test_account_signed_in_through_one_upstream_links_another(client, corp, fake_oidc, github, fake_github):
+    round_trip(client, "corp")  # an account made by Corp, with no password
+    user = User.objects.get(email="new.person@example.org")
+    # The account page's "Link another" goes through GitHub and back to a confirmation.
+    page = client.get("/accounts/").content.decode()
+    assert "/upstream/github/start/?next=%2Faccounts%2F" in page
+    assert round_trip(client, "github", next_url="/accounts/")["Location"] == "/upstream/link/"
+    assert "Link GitHub" in client.get("/upstream/link/").content.decode()
+    client.post("/upstream/link/")
+    assert set(LinkedIdentity.objects.filter(user=user).values_list("provider__slug", flat=True)) == {
+        "corp",
+        "github",
+    }
+
+
+def test_a_sign_in_waiting_to_be_linked_does_not_confirm_itself(client, corp, fake_oidc, user):
+    fake_oidc.behaviour.claims = {"email": "alice@example.com"}
+    round_trip(client, "corp")
+    # Signed in as alice through an unrelated path that carries amr fed but no linked provider.
+    client.force_login(user)
+    session = client.session
+    session["porchlight_auth"] = {"auth_time": 1, "amr": ["fed"], "sid": "made-up"}
+    session.save()
+    client.post("/upstream/link/")
+    assert not LinkedIdentity.objects.exists()
+
+
+def test_abandoned_upstream_sign_in_is_not_tied_to_the_next_password_sign_in(client, corp, fake_oidc, user):
+    from upstream.models import UpstreamSession
+
+    link_alice(client, corp, fake_oidc)
+    device = TOTPAuthenticator.objects.create(user=user, name="Phone", confirmed=True)
+    round_trip(client, "corp")  # waits at the second factor, and is left there
+    client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    step = client.post(
+        "/accounts/mfa/authenticate/",
+        {"method": "totp", "code": totp_code(device.bin_key), "next": "/accounts/"},
+    )
+    assert step.status_code == 302 and auth_context(client)["amr"] == ["pwd", "otp", "mfa"]
+    # The upstream's logout cannot end this sign-in: it did not begin it.
+    assert not UpstreamSession.objects.exists()

@@ -48,3 +48,11 @@ def test_github_refusing_the_code_is_a_plain_page(client, github, fake_github):
     assert response.status_code == 400
     assert "Sign-in did not complete" in response.content.decode()
     assert not User.objects.exists()
+
+
+def test_github_answering_nonsense_is_a_plain_page(client, github, fake_github):
+    fake_github.user = ["not", "a", "user"]
+    response = round_trip(client, "github")
+    assert response.status_code == 400
+    assert "could not be verified" in response.content.decode()
+    assert not User.objects.exists()
