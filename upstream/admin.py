@@ -55,6 +55,7 @@ class UpstreamProviderForm(forms.ModelForm):
             "group_claim",
             "group_map",
             "trust_mfa",
+            "mfa_acr_values",
         ]
 
     def clean(self):
@@ -93,7 +94,7 @@ class UpstreamProviderAdmin(admin.ModelAdmin):
             "Accounts",
             {"fields": ("may_create_accounts", "allowed_domains", "claim_map", "group_claim", "group_map")},
         ),
-        ("Second factor", {"fields": ("trust_mfa",)}),
+        ("Second factor", {"fields": ("trust_mfa", "mfa_acr_values")}),
     )
 
     @admin.display(description="linked accounts")

@@ -70,6 +70,7 @@ class UpstreamIdentity:
     email_verified: bool = False
     claims: dict[str, Any] = field(default_factory=dict)
     amr: tuple[str, ...] = ()
+    acr: str = ""
     sid: str = ""
 
 
@@ -155,6 +156,7 @@ def _oidc_identity(request: HttpRequest, app) -> UpstreamIdentity:
         email_verified=claims.get("email_verified") is True,
         claims=claims,
         amr=tuple(value for value in amr if isinstance(value, str)) if isinstance(amr, list) else (),
+        acr=str(claims.get("acr") or ""),
         sid=str(claims.get("sid") or ""),
     )
 
@@ -234,13 +236,23 @@ def _sign_in(
     if identity.email:
         link.email = identity.email
     link.save(update_fields=["last_used", "email"])
-    trusted = provider.trust_mfa and "mfa" in identity.amr
-    methods = [FEDERATED_AMR, *(m for m in identity.amr if m in RFC8176_AMR)] if trusted else [FEDERATED_AMR]
+    trusted = provider.trust_mfa and (
+        "mfa" in identity.amr or (bool(identity.acr) and identity.acr in provider.mfa_acr_values.split())
+    )
+    methods = [FEDERATED_AMR]
+    if trusted:
+        # RFC 8176 §2 "mfa": the upstream says (by amr or by an acr staff named) a second factor was used.
+        methods += [*(m for m in identity.amr if m in RFC8176_AMR and m != "mfa"), "mfa"]
     audit_record(
         action=Action.UPSTREAM_SIGN_IN,
         target=user,
         actor=user,
-        detail={"provider": provider.slug, "upstream_amr": list(identity.amr), "mfa_trusted": trusted},
+        detail={
+            "provider": provider.slug,
+            "upstream_amr": list(identity.amr),
+            "upstream_acr": identity.acr,
+            "mfa_trusted": trusted,
+        },
         request=request,
     )
     pending = {

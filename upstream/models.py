@@ -114,8 +114,16 @@ class UpstreamProvider(models.Model):
         _("trust its second factor"),
         default=False,
         help_text=_(
-            "When the provider's ID token says (amr containing “mfa”) that a second factor was used, "
-            "Porchlight does not ask for its own."
+            "When the provider's ID token says that a second factor was used (its amr contains “mfa”, "
+            "or its acr is one of the values below), Porchlight does not ask for its own."
+        ),
+    )
+    mfa_acr_values = models.CharField(
+        _("acr values that mean a second factor"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "Space-separated, as this provider writes them in its ID tokens' acr; used when trusted."
         ),
     )
     enabled = models.BooleanField(_("shown on the sign-in page"), default=True)

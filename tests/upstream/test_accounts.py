@@ -231,3 +231,16 @@ def test_abandoned_upstream_sign_in_is_not_tied_to_the_next_password_sign_in(cli
     assert step.status_code == 302 and auth_context(client)["amr"] == ["pwd", "otp", "mfa"]
     # The upstream's logout cannot end this sign-in: it did not begin it.
     assert not UpstreamSession.objects.exists()
+
+
+def test_trusted_upstream_acr_named_by_staff_counts(client, corp, fake_oidc, user):
+    link_alice(client, corp, fake_oidc)
+    TOTPAuthenticator.objects.create(user=user, name="Phone", confirmed=True)
+    corp.trust_mfa, corp.mfa_acr_values = True, "urn:example:loa:2fa silver"
+    corp.save()
+    fake_oidc.behaviour.claims = {"email": "alice@example.com", "acr": "urn:example:loa:1fa"}
+    assert round_trip(client, "corp")["Location"].startswith("/accounts/mfa/authenticate/")
+    client.cookies.clear()
+    fake_oidc.behaviour.claims = {"email": "alice@example.com", "acr": "urn:example:loa:2fa"}
+    assert round_trip(client, "corp")["Location"] == "/accounts/"
+    assert auth_context(client)["amr"] == ["fed", "mfa"]
