@@ -139,6 +139,9 @@ class UpstreamProvider(models.Model):
     def clean(self) -> None:
         if self.kind == self.Kind.OIDC and not self.discovery_url:
             raise ValidationError({"discovery_url": _("An OpenID Connect provider needs its discovery URL.")})
+        if self.kind == self.Kind.OIDC and "openid" not in self.scopes.split():
+            # OIDC Core 1.0 §3.1.2.1: without it the request is plain OAuth, with no ID token.
+            raise ValidationError({"scopes": _("An OpenID Connect provider is asked for the openid scope.")})
         if not isinstance(self.claim_map, dict) or not all(
             isinstance(key, str) and value in PROFILE_FIELDS for key, value in self.claim_map.items()
         ):

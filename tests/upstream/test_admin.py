@@ -57,6 +57,7 @@ def test_admin_refuses_a_provider_without_secret_or_discovery_or_with_a_bad_map(
         form_data(client_secret=""),
         form_data(discovery_url=""),
         form_data(claim_map='{"given_name": "is_superuser"}'),
+        form_data(scopes="email profile"),
     ):
         response = staff.post(ADD, data)
         assert response.status_code == 200 and b"errorlist" in response.content
