@@ -114,11 +114,12 @@ def upstream_identity(request: HttpRequest, provider: UpstreamProvider) -> Upstr
     if callback_next(request, provider) is None:
         # A callback whose state this browser never sent (or already used): forged or replayed.
         raise failure(request, provider, "state", "unknown or already used state")
+    app = oauth_app(provider)
     if request.GET.get("error"):
         # RFC 6749 §4.1.2.1: the upstream refused (the person cancelled, or it is misconfigured).
+        app.framework.clear_state_data(request.session, request.GET.get("state"))
         error = f"{request.GET.get('error')}: {request.GET.get('error_description', '')}"[:200]
         raise failure(request, provider, "upstream_error", error)
-    app = oauth_app(provider)
     try:
         if provider.kind == UpstreamProvider.Kind.GITHUB:
             return _github_identity(request, app)
@@ -138,6 +139,13 @@ def _reason(exc: Exception) -> str:
 
 
 def _oidc_identity(request: HttpRequest, app) -> UpstreamIdentity:
+    metadata = app.load_server_metadata()
+    iss = request.GET.get("iss")
+    if iss is None and metadata.get("authorization_response_iss_parameter_supported") is True:
+        raise SignInFailure("invalid_token", "", error="the response has no iss (RFC 9207 §2.4)")
+    if iss is not None and iss != metadata["issuer"]:
+        # RFC 9207 §2.4: an answer naming another issuer is a mix-up; the code is not redeemed.
+        raise SignInFailure("invalid_token", "", error="the response's iss is another issuer (RFC 9207 §2.4)")
     token = app.authorize_access_token(request, claims_options=id_token_claims_options(app), leeway=60)
     claims = token.get("userinfo")
     if not claims:

@@ -193,3 +193,12 @@ def test_wrong_client_secret_is_an_upstream_refusal(client, corp):
     assert_failure_page(round_trip(client, "corp"), 400, "Corp did not sign you in")
     assert not User.objects.exists()
     assert failure_reasons() == ["upstream_error"]
+
+
+def test_response_from_another_issuer_is_refused(client, corp, fake_oidc):
+    # RFC 9207 §2.4 (mix-up): the iss in the authorization response must be the upstream's.
+    upstream = requests.get(start(client, "corp"), allow_redirects=False, timeout=10)
+    path = callback_path(upstream.headers["Location"]) + "&iss=https%3A%2F%2Fother.example"
+    assert_failure_page(client.get(path), 400, "could not be verified")
+    assert "POST /token" not in fake_oidc.requests
+    assert not User.objects.exists()
