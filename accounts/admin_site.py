@@ -110,6 +110,7 @@ SECTIONS: tuple[Section, ...] = (
             "oidc_provider.SigningKey": None,
             "audit.AuditEvent": _("Audit log"),
             "accounts.LoginFailure": None,
+            "upstream.UpstreamProvider": _("Sign-in providers (Google, Entra, GitHub, …)"),
         },
     ),
 )

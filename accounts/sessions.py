@@ -38,6 +38,9 @@ from .security_notices import Change, security_notice_send
 
 # Sent with ``session`` (the ended LoginSession) once the row is marked ended.
 login_session_ended = Signal()
+# Sent with ``request`` and ``session`` (the new LoginSession) when a sign-in's row is made, so an
+# app above accounts can note what began it (upstream/: the upstream session, for its logout).
+login_session_started = Signal()
 # Sent with ``user`` after a password change or reset; offline grants die with the old password.
 password_changed = Signal()
 # Sent with ``user`` whenever an inactive account is saved (accounts/lifecycle/services.py, the admin's
@@ -75,7 +78,9 @@ def login_session_start(request: HttpRequest, *, sid: str, amr: list[str]) -> Lo
             "session_key": session_key,
         },
     )
-    if not created and (session.amr, session.session_key) != (amr, session_key):
+    if created:
+        login_session_started.send(sender=LoginSession, request=request, session=session)
+    elif (session.amr, session.session_key) != (amr, session_key):
         # A step-up: login() cycled the Django session key.
         session.amr, session.session_key, session.last_seen = amr, session_key, now
         session.save(update_fields=["amr", "session_key", "last_seen"])

@@ -120,6 +120,18 @@ class Action(StrEnum):
     SIGNING_KEY_REMOVED = "signing_key.removed"
     SIGNING_KEY_IMPORTED = "signing_key.imported"
     KEY_ENCRYPTION_KEY_REENCRYPT = "key_encryption_key.reencrypt"
+    # Upstream identity providers (upstream/): staff configure them, people sign in through them
+    # and link or unlink their identities there, and an upstream's back-channel logout ends sessions.
+    UPSTREAM_PROVIDER_CREATE = "upstream.provider_create"
+    UPSTREAM_PROVIDER_CHANGE = "upstream.provider_change"
+    UPSTREAM_PROVIDER_DELETE = "upstream.provider_delete"
+    UPSTREAM_SIGN_IN = "upstream.sign_in"
+    UPSTREAM_FAILURE = "upstream.failure"
+    UPSTREAM_ACCOUNT_CREATE = "upstream.account_create"
+    UPSTREAM_LINK_OFFER = "upstream.link_offer"
+    UPSTREAM_LINK = "upstream.link"
+    UPSTREAM_UNLINK = "upstream.unlink"
+    UPSTREAM_LOGOUT = "upstream.logout"
     # The log itself.
     AUDIT_PURGE = "audit.purge"
 
@@ -211,6 +223,16 @@ LABELS: dict[Action, Promise] = {
     Action.SIGNING_KEY_REMOVED: _("Signing key removed"),
     Action.SIGNING_KEY_IMPORTED: _("Signing key imported"),
     Action.KEY_ENCRYPTION_KEY_REENCRYPT: _("Stored keys re-encrypted"),
+    Action.UPSTREAM_PROVIDER_CREATE: _("Upstream sign-in provider added"),
+    Action.UPSTREAM_PROVIDER_CHANGE: _("Upstream sign-in provider changed"),
+    Action.UPSTREAM_PROVIDER_DELETE: _("Upstream sign-in provider deleted"),
+    Action.UPSTREAM_SIGN_IN: _("Signed in through an upstream provider"),
+    Action.UPSTREAM_FAILURE: _("Upstream sign-in failed"),
+    Action.UPSTREAM_ACCOUNT_CREATE: _("Account made by an upstream sign-in"),
+    Action.UPSTREAM_LINK_OFFER: _("Upstream identity waiting for its account's owner"),
+    Action.UPSTREAM_LINK: _("Upstream identity linked"),
+    Action.UPSTREAM_UNLINK: _("Upstream identity unlinked"),
+    Action.UPSTREAM_LOGOUT: _("Signed out by an upstream provider"),
     Action.AUDIT_PURGE: _("Old audit events purged"),
 }
 

@@ -145,6 +145,8 @@ INSTALLED_APPS = [
     "oidc_provider",
     # SCIM 2.0 provisioning at /scim/v2/ (scim/): it imports the apps above, none imports it.
     "scim",
+    # Sign-in with upstream identity providers (OpenID Connect, GitHub); it imports the apps above.
+    "upstream",
     # Probes, metrics, request logs and the middleware of ops/; it imports the apps above.
     "ops",
 ]

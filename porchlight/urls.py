@@ -27,6 +27,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     # SCIM 2.0 provisioning (RFC 7644), for the bearer tokens of provisioning clients only.
     path("scim/v2/", include("scim.urls")),
+    # "Sign in with …" another identity provider: start, callback, linking, back-channel logout.
+    path("upstream/", include("upstream.urls")),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False)),
 ]

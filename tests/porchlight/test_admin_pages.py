@@ -25,6 +25,7 @@ from oidc_provider.registration import registration_token_create
 from oidc_provider.services import claim_define
 from scim.tokens import provisioning_client_create
 from tests.conftest import PASSWORD, authorize, exchange
+from upstream.models import UpstreamProvider
 
 # Links that change state or end the session are forms in Porchlight's admin; these are the
 # only anchors that would, and they are covered by their own tests.
@@ -85,6 +86,9 @@ def every_model_has_a_row(
     )
     elsewhere.post("/accounts/logout/")
     TOTPAuthenticator.objects.create(user=user, name="Phone", confirmed=True)
+    UpstreamProvider.objects.create(
+        slug="corp", label="Corp", discovery_url="https://id.corp.example/.well-known/openid-configuration"
+    )
     recovery_codes_generate(user)
     invitation_create(invitee=Invitee("robin@example.com", "Robin"), created_by=None)
     # Someone signed up on the sign-up page and has not confirmed the address yet.

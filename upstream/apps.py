@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class UpstreamConfig(AppConfig):
+    name = "upstream"
+    verbose_name = "Upstream identity providers"
+    # Encrypted with the key-encryption key (accounts/encryption.py); `manage.py reencrypt`
+    # moves it to a new one.
+    encrypted_fields = [("UpstreamProvider", "client_secret_encrypted")]
+
+    def ready(self) -> None:
+        from . import export_sections, receivers  # noqa: F401  (data export section, signal receivers)
