@@ -8,6 +8,8 @@ from typing import Any
 from django.urls import reverse
 from oauth2_provider.settings import oauth2_settings
 
+from accounts.languages import ui_locales_supported
+
 from . import keys, response_types
 from .authorization import CODE_CHALLENGE_METHODS, PROMPT_VALUES, RESPONSE_MODES
 from .claims import supported_claims
@@ -85,6 +87,8 @@ def build() -> dict[str, Any]:
         "prompt_values_supported": list(PROMPT_VALUES),
         "acr_values_supported": list(ACR_LEVELS),
         "authorization_response_iss_parameter_supported": True,
+        # Discovery 1.0 §3: the languages of the pages, exactly those with a catalog (LANGUAGES).
+        "ui_locales_supported": ui_locales_supported(),
         **LOGOUT_DISCOVERY,
     }
 
