@@ -123,6 +123,8 @@ class EndSessionView(RPInitiatedLogoutView):
         # DOT leaves logout_hint out of the confirmation form; the page shows whom it named.
         initial: dict[str, str | None] = super().get_initial()  # type: ignore[no-untyped-call]
         initial["logout_hint"] = self.request.GET.get("logout_hint") or None
+        # DOT leaves ui_locales out of the question's form; the answer needs it too (§2).
+        initial["ui_locales"] = self.request.GET.get("ui_locales") or None
         return initial
 
     def _hint_names_someone_else(self, user: User, session_id: str) -> bool:
