@@ -8,6 +8,7 @@ from django import forms
 from django.conf.locale import LANG_INFO
 from django.contrib.auth import forms as auth_forms
 from django.http import HttpRequest
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_stubs_ext import StrOrPromise
@@ -17,6 +18,7 @@ from audit.services import audit_record
 
 from . import throttling
 from .attributes import attribute_fields_add, attributes_from_form
+from .languages import user_language
 from .models import User
 from .recent_auth import recently_authenticated
 
@@ -123,6 +125,11 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
     """Django's form, sending at most so many mails per e-mail address and per client IP."""
+
+    def send_mail(self, subject_template_name: str, email_template_name: str, context: dict, *args, **kwargs):
+        # In the language of the account it is for (its locale), else the page's (docs/languages.md).
+        with translation.override(user_language(context["user"])):
+            super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)
 
     # Narrower than Django's: the request is required (mails are counted per client address), and
     # PasswordResetView passes every argument by keyword.

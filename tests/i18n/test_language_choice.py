@@ -192,3 +192,13 @@ def test_email_goes_out_in_the_recipients_language(user, django_capture_on_commi
     (message,) = mail.outbox
     assert "Ihr Passwort wurde geändert" in message.subject + message.body
     assert "Wenn Sie das waren, ist nichts zu tun." in message.body
+
+
+def test_password_reset_mail_in_the_accounts_language_or_the_pages(browser, user):
+    browser.post("/accounts/password/reset/", {"email": user.email}, headers={"accept-language": "de"})
+    (german,) = mail.outbox
+    assert german.subject.startswith("Ihr Passwort für")
+    user.locale = "en-GB"
+    user.save(update_fields=["locale"])
+    browser.post("/accounts/password/reset/", {"email": user.email}, headers={"accept-language": "de"})
+    assert mail.outbox[1].subject.startswith("Reset your")
