@@ -263,7 +263,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                         ]
                     },
                 ),
-                ("Single sign-out", {"fields": LOGOUT_FIELDS}),
+                (_("Single sign-out"), {"fields": LOGOUT_FIELDS}),
                 (_("Client authentication and keys"), {"fields": CLIENT_KEY_FIELDS}),
                 (_("APIs"), {"fields": ["allowed_scopes"]}),
                 DISCOURAGED_FIELDSET,
@@ -309,7 +309,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                     },
                 )
             )
-            fieldsets.append(("Single sign-out", {"fields": LOGOUT_FIELDS}))
+            fieldsets.append((_("Single sign-out"), {"fields": LOGOUT_FIELDS}))
             fieldsets.append(DISCOURAGED_FIELDSET)
         if kind != Kind.NATIVE:
             fieldsets.append(
@@ -897,7 +897,7 @@ class RegistrationTokenAdmin(admin.ModelAdmin[RegistrationToken]):
             "token": obj,
             "value": obj.new_value,
         }
-        context["title"] = f"Initial access token for {obj.label}"
+        context["title"] = _("Initial access token for %(label)s") % {"label": obj.label}
         return TemplateResponse(request, "admin/oidc_provider/registrationtoken/created.html", context)
 
 
