@@ -368,8 +368,7 @@ def chromium_context(*, javascript: bool = True, locale: str | None = None) -> I
     """
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        options = {"locale": locale} if locale else {}
-        context = browser.new_context(java_script_enabled=javascript, **options)
+        context = browser.new_context(java_script_enabled=javascript, locale=locale)
         context.route(f"{RP_ORIGIN}/**", rp_page)
         try:
             yield context
