@@ -76,12 +76,14 @@ def ui_locales_forget(request: HttpRequest) -> None:
 
 def request_language(request: HttpRequest) -> str:
     """Return the language for ``request``, by the order in this module's docstring."""
-    session = getattr(request, "session", None)
+    # Without a session cookie there is no ui_locales kept and no one signed in; not touching
+    # the session then keeps answers free of "Vary: Cookie" (cacheable, ops/documents.py).
+    session = getattr(request, "session", None) if settings.SESSION_COOKIE_NAME in request.COOKIES else None
     if session is not None:
         language = language_of(session.get(SESSION_KEY))
         if language:
             return language
-    user = getattr(request, "user", None)
+    user = getattr(request, "user", None) if session is not None else None
     if user is not None and user.is_authenticated:
         language = language_of(getattr(user, "locale", ""))
         if language:
@@ -99,7 +101,9 @@ class LanguageMiddleware:
     """Activate the request's language (``request_language``) for its pages, e-mails and messages.
 
     Placed after the session and authentication middleware. Pages differ by the session, the
-    account and the cookie, which vary with Cookie already, and by Accept-Language, added here.
+    account and the cookie, which vary with Cookie already, and by Accept-Language, added here to
+    HTML answers only: a JSON answer for a program (discovery at its slash path, say) is the
+    same in every language, and stays cacheable (ops/documents.py keeps none that varies).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -109,8 +113,10 @@ class LanguageMiddleware:
         _activate(request, request_language(request))
         try:
             response = self.get_response(request)
-            patch_vary_headers(response, ("Accept-Language",))
-            response.headers.setdefault("Content-Language", translation.get_language())
+            # A 304 has no body (and Django's default content type): it says nothing in a language.
+            if response.status_code != 304 and response.get("Content-Type", "").startswith("text/html"):
+                patch_vary_headers(response, ("Accept-Language",))
+                response.headers.setdefault("Content-Language", translation.get_language())
         finally:
             # A protocol endpoint later served by this thread skips this middleware: it must not
             # inherit this person's language.

@@ -60,8 +60,16 @@ def test_switcher_on_every_page_for_people_not_signed_in(browser):
     assert 'action="/i18n/setlang/"' in page and 'name="csrfmiddlewaretoken"' in page
     options = re.findall(r'<option value="([^"]+)"', page.split('id="language-select"')[1])
     assert options == ["en", "de", "es", "fr", "nl", "pt-br"]
-    for path in ("/accounts/password/reset/", "/no-such-page/"):
-        assert 'action="/i18n/setlang/"' in browser.get(path).content.decode()
+    assert 'action="/i18n/setlang/"' in browser.get("/accounts/password/reset/").content.decode()
+
+
+def test_error_pages_have_no_switcher_and_set_no_cookie(db):
+    from django.test import Client
+
+    # Error pages answer any path, protocol ones included: no form there, so no CSRF cookie.
+    page = Client().get("/no-such-page/", headers={"accept-language": "de"})
+    assert page.status_code == 404 and lang_of(page) == "de"
+    assert 'action="/i18n/setlang/"' not in page.content.decode() and "csrftoken" not in page.cookies
 
 
 def test_switcher_choice_outranks_accept_language(browser):
