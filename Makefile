@@ -11,7 +11,7 @@ NODE_DIR := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 export PORCHLIGHT_BIND ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres test-fast lint docs bench install clean chromium screenshots node lock redis image ldap-build slapd image-tools test-image
+.PHONY: run test test-sqlite test-postgres test-fast lint docs bench install clean chromium screenshots node lock redis image ldap-build slapd image-tools test-image gettext messages
 
 $(STAMP): requirements/runtime.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -96,6 +96,24 @@ slapd:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $$SUDO apt-get install -y -qq \
 			slapd ldap-utils >/dev/null; }
 
+# The translation catalogs (docs/languages.md) are made and checked with Debian's gettext
+# (xgettext, msgmerge, msgfmt, msgcmp; installed when missing, as chromium is). The compiled
+# catalogs (locale/*/LC_MESSAGES/django.mo) are committed: `make run` needs no gettext.
+gettext:
+	@command -v msgfmt >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gettext >/dev/null; }
+
+# Every translatable string of the code and templates into each shipped language's django.po
+# (settings.LANGUAGES but English), then compiled to django.mo. tests/i18n/ fails when a catalog
+# misses a string this would add, or when a django.mo does not match its django.po.
+MESSAGE_LANGUAGES := de es fr nl pt_BR
+messages: $(STAMP) gettext
+	$(PY) manage.py makemessages --no-obsolete --add-location file $(addprefix -l ,$(MESSAGE_LANGUAGES)) \
+		--ignore tests --ignore bench --ignore deploy --ignore docs --ignore var --ignore static \
+		--ignore fixtures --ignore node_modules
+	$(PY) manage.py compilemessages -v0 $(addprefix -l ,$(MESSAGE_LANGUAGES))
+
 # Both databases' suites and the container image's test run at once (TEST_JOBS=1: one after the
 # other), each suite on PYTEST_WORKERS processes (pytest-xdist): most of the suite waits on live
 # servers, server nodes and Chromium, and the image build on Debian's mirror, so more processes
@@ -107,7 +125,7 @@ TEST_JOBS ?= 3
 PYTEST_WORKERS ?= 3
 PYTEST := $(PY) -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --durations=25
 
-test: $(TEST_STAMP) chromium redis slapd node image-tools lint docs
+test: $(TEST_STAMP) chromium redis slapd node image-tools gettext lint docs
 	@# Both suites read the development secret key under var/: make it before they start together.
 	$(PY) manage.py check -v0 >/dev/null
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-sqlite test-postgres test-image
@@ -141,7 +159,7 @@ test-postgres: $(TEST_STAMP) $(NODE_STAMP)
 	PORCHLIGHT_TEST_SERVER=granian $(PY) tests/pg_cluster.py $(PYTEST)
 
 # The part that needs no server, browser or second node: seconds to a minute.
-test-fast: $(TEST_STAMP)
+test-fast: $(TEST_STAMP) gettext
 	$(PYTEST) -m "not e2e"
 
 # Load figures per endpoint (bench/bench.py); `make bench PROFILE=token` profiles one endpoint,

@@ -21,8 +21,9 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_otp_webauthn.models import WebAuthnCredential
 
@@ -59,13 +60,21 @@ from .throttling import throttle_clear
 from .user_page import USER_PAGE_SECTIONS, UserPageSection
 from .verification import admin as verification_admin  # noqa: F401  (the e-mail section)
 
+# The account states (accounts/lifecycle/services.py) in words for the admin's list and filter.
+STATE_LABELS = {
+    "active": _("active"),
+    "deactivated": _("deactivated"),
+    "awaiting erasure": _("awaiting erasure"),
+    "erased": _("erased"),
+}
+
 
 class AccountStateFilter(admin.SimpleListFilter):
     title = _("account status")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [(state, state.capitalize()) for state in ACCOUNT_STATES]
+        return [(state, capfirst(STATE_LABELS.get(state, state))) for state in ACCOUNT_STATES]
 
     def queryset(self, request, queryset):
         state = self.value()
@@ -202,7 +211,9 @@ class UserAdmin(DjangoUserAdmin):
     def status(self, obj: User) -> str:
         # Active, deactivated, awaiting erasure or erased (accounts/lifecycle/services.py).
         state = account_state(obj)
-        return f"awaiting erasure on {obj.erase_after:%Y-%m-%d}" if state == "awaiting erasure" else state
+        if state == "awaiting erasure":
+            return gettext("awaiting erasure on %(date)s") % {"date": f"{obj.erase_after:%Y-%m-%d}"}
+        return str(STATE_LABELS.get(state, state))
 
     def has_change_permission(self, request, obj=None):
         # An erased account is a tombstone: nothing to edit, and no one to restore.
@@ -275,31 +286,40 @@ def _device_rename(request: HttpRequest, user: User) -> str:
     device = user_device(user=user, persistent_id=request.POST.get("device", ""))
     old = device.name
     user_device_rename(user=user, device=device, name=request.POST.get("name", ""), actor=request.user)
-    return f"Renamed “{old}” to “{device.name}”."
+    return gettext("Renamed “%(old)s” to “%(new)s”.") % {"old": old, "new": device.name}
 
 
 def _device_remove(request: HttpRequest, user: User) -> str:
     device = user_device(user=user, persistent_id=request.POST.get("device", ""))
     user_device_remove(user=user, device=device, actor=request.user)
-    return f"Removed {user.get_username()}’s “{device.name}”."
+    return gettext("Removed %(username)s’s “%(name)s”.") % {
+        "username": user.get_username(),
+        "name": device.name,
+    }
 
 
 def _mfa_reset(request: HttpRequest, user: User) -> str:
     count = user_mfa_reset(user=user, actor=request.user)
-    return f"Removed {count} authenticator(s) and recovery codes of {user.get_username()}."
+    return ngettext(
+        "Removed %(count)d authenticator and the recovery codes of %(username)s.",
+        "Removed %(count)d authenticators and the recovery codes of %(username)s.",
+        count,
+    ) % {"count": count, "username": user.get_username()}
 
 
 def _password_reset_send(request: HttpRequest, user: User) -> str:
     user_password_reset_send(user=user, actor=request.user)
-    return f"Sent a password reset link to {user.email}."
+    return gettext("Sent a password reset link to %(email)s.") % {"email": user.email}
 
 
 def _invitation_resend(request: HttpRequest, user: User) -> str:
     invitation = user.invitations.order_by("-created").first()
     if invitation is None:
-        raise ValidationError("This user was not invited.")
+        raise ValidationError(_("This user was not invited."))
     invitation_resend(invitation=invitation, actor=request.user)
-    return f"Sent {user.email} a new invitation link; the old one no longer works."
+    return gettext("Sent %(email)s a new invitation link; the old one no longer works.") % {
+        "email": user.email
+    }
 
 
 def _sessions_context(user: User) -> dict:
@@ -317,8 +337,11 @@ def _session_end(request: HttpRequest, user: User) -> str:
     ended = login_sessions_end(
         sessions=sessions, reason=LoginSession.EndReason.ENDED_BY_STAFF, actor=request.user
     )
-    plural = "s" if ended != 1 else ""
-    return f"Ended {ended} session{plural} of {user.get_username()}; their apps are being told."
+    return ngettext(
+        "Ended %(count)d session of %(username)s; their apps are being told.",
+        "Ended %(count)d sessions of %(username)s; their apps are being told.",
+        ended,
+    ) % {"count": ended, "username": user.get_username()}
 
 
 def _activity_context(user: User) -> dict:
@@ -446,7 +469,13 @@ class LoginFailureAdmin(admin.ModelAdmin):
     def clear_selected(self, request, queryset):
         count = throttle_clear(records=queryset, actor=request.user)
         messages.success(
-            request, f"Cleared {count} record(s); those accounts and addresses can sign in again."
+            request,
+            ngettext(
+                "Cleared %(count)d record; those accounts and addresses can sign in again.",
+                "Cleared %(count)d records; those accounts and addresses can sign in again.",
+                count,
+            )
+            % {"count": count},
         )
 
 
@@ -540,15 +569,15 @@ class InvitationAdmin(admin.ModelAdmin):
             else:
                 messages.success(
                     request,
-                    f"Invited {invitation.user.email}: the link works until "
-                    f"{invitation.expires:%d %b %Y %H:%M} UTC.",
+                    gettext("Invited %(email)s: the link works until %(expires)s UTC.")
+                    % {"email": invitation.user.email, "expires": f"{invitation.expires:%d %b %Y %H:%M}"},
                 )
                 return redirect("admin:accounts_invitation_changelist")
         return self._page(
             request,
             "admin/accounts/invitation/invite.html",
             form=form,
-            title="Invite someone",
+            title=gettext("Invite someone"),
             lifetime_days=settings.PORCHLIGHT["INVITATION_LIFETIME"] // 86400,
         )
 
@@ -563,10 +592,17 @@ class InvitationAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 form.add_error("file", error)
             else:
-                messages.success(request, f"Invited {len(invited)} people.")
+                messages.success(
+                    request,
+                    ngettext("Invited %(count)d person.", "Invited %(count)d people.", len(invited))
+                    % {"count": len(invited)},
+                )
                 return redirect("admin:accounts_invitation_changelist")
         return self._page(
-            request, "admin/accounts/invitation/import.html", form=form, title="Invite people from a CSV file"
+            request,
+            "admin/accounts/invitation/import.html",
+            form=form,
+            title=gettext("Invite people from a CSV file"),
         )
 
     def get_actions(self, request):
@@ -576,14 +612,16 @@ class InvitationAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Resend: mail a new link (the old one stops working)"), permissions=["add"])
     def resend(self, request, queryset):
-        self._each(request, queryset, invitation_resend, "Sent a new link to")
+        self._each(request, queryset, invitation_resend, gettext_noop("Sent a new link to %(email)s."))
 
     @admin.action(
         description=_("Withdraw: the link stops working and the unused account is removed"),
         permissions=["add"],
     )
     def withdraw(self, request, queryset):
-        self._each(request, queryset, invitation_withdraw, "Withdrew the invitation of")
+        self._each(
+            request, queryset, invitation_withdraw, gettext_noop("Withdrew the invitation of %(email)s.")
+        )
 
     def _each(self, request, queryset, step, done: str) -> None:
         for invitation in queryset.select_related("user"):
@@ -593,7 +631,7 @@ class InvitationAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
             else:
-                messages.success(request, f"{done} {email}.")
+                messages.success(request, gettext(done) % {"email": email})
 
 
 @admin.register(LoginSession)
@@ -637,4 +675,7 @@ class LoginSessionAdmin(admin.ModelAdmin):
         ended = login_sessions_end(
             sessions=queryset, reason=LoginSession.EndReason.ENDED_BY_STAFF, actor=request.user
         )
-        messages.success(request, f"Ended {ended} session{'s' if ended != 1 else ''}.")
+        messages.success(
+            request,
+            ngettext("Ended %(count)d session.", "Ended %(count)d sessions.", ended) % {"count": ended},
+        )

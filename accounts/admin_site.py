@@ -147,7 +147,7 @@ class PersonAutocompleteJsonView(AutocompleteJsonView):
 class PorchlightAdminSite(admin.AdminSite):
     site_title = settings.SITE_NAME
     site_header = f"{settings.SITE_NAME} administration"
-    index_title = "Manage apps, people and keys"
+    index_title = _("Manage apps, people and keys")
 
     def has_permission(self, request: HttpRequest) -> bool:
         return admin_step_missing(request) is None

@@ -1,12 +1,13 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     default = True
     name = "accounts"
-    verbose_name = "Accounts"
+    verbose_name = _("Accounts")
     # Encrypted with the key-encryption key (encryption.py); `manage.py reencrypt` moves them to a new one.
     encrypted_fields = [("TOTPAuthenticator", "key_encrypted"), ("DataExport", "payload_encrypted")]
 

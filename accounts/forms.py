@@ -8,7 +8,9 @@ from django import forms
 from django.conf.locale import LANG_INFO
 from django.contrib.auth import forms as auth_forms
 from django.http import HttpRequest
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_stubs_ext import StrOrPromise
 
 from audit.actions import Action
@@ -17,6 +19,7 @@ from audit.services import audit_record
 from . import throttling
 from .attributes import attribute_fields_add, attributes_from_form
 from .authentication import SignInUnavailable
+from .languages import user_language
 from .models import User
 from .recent_auth import recently_authenticated
 
@@ -53,12 +56,12 @@ class LoginForm(auth_forms.AuthenticationForm):
 
     error_messages = {
         # Never say whether the account exists.
-        "invalid_login": "The username or password is not correct.",
-        "inactive": "The username or password is not correct.",
+        "invalid_login": gettext_lazy("The username or password is not correct."),
+        "inactive": gettext_lazy("The username or password is not correct."),
     }
 
     username = forms.CharField(
-        label="Username",
+        label=gettext_lazy("Username"),
         max_length=254,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
@@ -108,10 +111,10 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
     """Django's form, with the old password counted like a login."""
 
     keep_session = forms.BooleanField(
-        label="Stay signed in on this device",
+        label=gettext_lazy("Stay signed in on this device"),
         required=False,
         initial=True,
-        help_text="Every other sign-in, and every app's access, ends either way.",
+        help_text=gettext_lazy("Every other sign-in, and every app's access, ends either way."),
     )
 
     def __init__(self, user, *args, request: HttpRequest, **kwargs) -> None:
@@ -129,6 +132,11 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
     """Django's form, sending at most so many mails per e-mail address and per client IP."""
+
+    def send_mail(self, subject_template_name: str, email_template_name: str, context: dict, *args, **kwargs):
+        # In the language of the account it is for (its locale), else the page's (docs/languages.md).
+        with translation.override(user_language(context["user"])):
+            super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)
 
     # Narrower than Django's: the request is required (mails are counted per client address), and
     # PasswordResetView passes every argument by keyword.
@@ -153,10 +161,10 @@ def time_zone_choices(current: str = "") -> list:
     groups: dict[str, list[tuple[str, str]]] = {}
     names = available_timezones() | ({current} if current else set())
     for name in sorted(names):
-        region, _, place = name.partition("/")
+        region, _slash, place = name.partition("/")
         label = place.replace("_", " ").replace("/", " / ") if place else name
         groups.setdefault(region if place else "Other", []).append((name, label))
-    return [("", "Not set"), *sorted(groups.items())]
+    return [("", _("Not set")), *sorted(groups.items())]
 
 
 # Regional variants people often choose, named in their own language as language pickers do;
@@ -207,7 +215,7 @@ def language_choices(current: str = "") -> list[tuple[str, str]]:
         language = LANG_INFO.get(current.split("-")[0].lower(), {})
         name = language.get("name_local") or language.get("name")
         choices[current] = f"{name} ({current})" if name else current
-    return [("", "Not set"), *sorted(choices.items(), key=lambda item: item[1].casefold())]
+    return [("", _("Not set")), *sorted(choices.items(), key=lambda item: item[1].casefold())]
 
 
 def bcp47_case(code: str) -> str:
@@ -219,11 +227,15 @@ def bcp47_case(code: str) -> str:
 # The profile page's sections, in order: (slug, title, fields); each field is in exactly one.
 # Each section is its own form with its own Save, and saves only its fields.
 PROFILE_FIELDSETS = [
-    ("name", "Name", ["first_name", "middle_name", "last_name", "nickname", "preferred_username"]),
-    ("contact", "Contact", ["email", "phone_number"]),
+    (
+        "name",
+        gettext_lazy("Name"),
+        ["first_name", "middle_name", "last_name", "nickname", "preferred_username"],
+    ),
+    ("contact", gettext_lazy("Contact"), ["email", "phone_number"]),
     (
         "address",
-        "Address",
+        gettext_lazy("Address"),
         [
             "address_street_address",
             "address_locality",
@@ -232,8 +244,8 @@ PROFILE_FIELDSETS = [
             "address_country",
         ],
     ),
-    ("language", "Language and region", ["locale", "zoneinfo"]),
-    ("about", "About you", ["birthdate", "gender", "picture", "profile", "website"]),
+    ("language", gettext_lazy("Language and region"), ["locale", "zoneinfo"]),
+    ("about", gettext_lazy("About you"), ["birthdate", "gender", "picture", "profile", "website"]),
 ]
 # The attributes staff defined (accounts/attributes.py), when there are any.
 ATTRIBUTES_SECTION = "more"
@@ -243,56 +255,63 @@ class ProfileForm(forms.ModelForm):
     """The claim fields a user may edit about themselves (OIDC Core 1.0 §5.1), in plain words."""
 
     profile = forms.URLField(
-        label="Page about you",
+        label=gettext_lazy("Page about you"),
         required=False,
         assume_scheme="https",
-        help_text="A page where people can read more about you, e.g. https://example.com/about/alice",
+        help_text=gettext_lazy(
+            "A page where people can read more about you, e.g. https://example.com/about/alice"
+        ),
     )
     picture = forms.URLField(
-        label="Photo",
+        label=gettext_lazy("Photo"),
         required=False,
         assume_scheme="https",
-        help_text="The address of a picture of you, e.g. https://example.com/alice.jpg",
+        help_text=gettext_lazy("The address of a picture of you, e.g. https://example.com/alice.jpg"),
     )
     website = forms.URLField(
-        label="Website", required=False, assume_scheme="https", help_text="e.g. https://alice.example.com"
+        label=gettext_lazy("Website"),
+        required=False,
+        assume_scheme="https",
+        help_text=gettext_lazy("e.g. https://alice.example.com"),
     )
 
     class Meta:
         model = User
         fields = [name for _, _title, names in PROFILE_FIELDSETS for name in names]
         labels = {
-            "first_name": "First name",
-            "middle_name": "Middle name",
-            "last_name": "Last name",
-            "nickname": "Nickname",
-            "preferred_username": "Username shown to apps",
-            "email": "E-mail address",
-            "phone_number": "Phone number",
-            "address_street_address": "Street address",
-            "address_locality": "Town or city",
-            "address_region": "County, state or province",
-            "address_postal_code": "Postcode",
-            "address_country": "Country",
-            "locale": "Language",
-            "zoneinfo": "Time zone",
-            "birthdate": "Date of birth",
-            "gender": "Gender",
+            "first_name": gettext_lazy("First name"),
+            "middle_name": gettext_lazy("Middle name"),
+            "last_name": gettext_lazy("Last name"),
+            "nickname": gettext_lazy("Nickname"),
+            "preferred_username": gettext_lazy("Username shown to apps"),
+            "email": gettext_lazy("E-mail address"),
+            "phone_number": gettext_lazy("Phone number"),
+            "address_street_address": gettext_lazy("Street address"),
+            "address_locality": gettext_lazy("Town or city"),
+            "address_region": gettext_lazy("County, state or province"),
+            "address_postal_code": gettext_lazy("Postcode"),
+            "address_country": gettext_lazy("Country"),
+            "locale": gettext_lazy("Language"),
+            "zoneinfo": gettext_lazy("Time zone"),
+            "birthdate": gettext_lazy("Date of birth"),
+            "gender": gettext_lazy("Gender"),
         }
         help_texts = {
-            "first_name": "Also called given name, e.g. Alice",
-            "last_name": "Also called family name or surname, e.g. Liddell",
-            "nickname": "What friends call you, e.g. Al",
-            "preferred_username": "e.g. alice.l — left empty, apps see the name you sign in with",
-            "email": "Changing it sends a link to the new address, to confirm it is yours.",
-            "phone_number": "Include the country code, e.g. +44 20 7946 0000",
-            "address_street_address": "House number and street, e.g. 12 High Street",
-            "address_region": "Only where addresses use one, e.g. California",
-            "address_postal_code": "Or ZIP code, e.g. OX1 2JD",
-            "address_country": "e.g. United Kingdom",
-            "locale": "The language apps should use with you",
-            "zoneinfo": "Apps use it to show you times in your local time",
-            "gender": "In your own words, e.g. female, male, non-binary",
+            "first_name": gettext_lazy("Also called given name, e.g. Alice"),
+            "last_name": gettext_lazy("Also called family name or surname, e.g. Liddell"),
+            "nickname": gettext_lazy("What friends call you, e.g. Al"),
+            "preferred_username": gettext_lazy(
+                "e.g. alice.l — left empty, apps see the name you sign in with"
+            ),
+            "email": gettext_lazy("Changing it sends a link to the new address, to confirm it is yours."),
+            "phone_number": gettext_lazy("Include the country code, e.g. +44 20 7946 0000"),
+            "address_street_address": gettext_lazy("House number and street, e.g. 12 High Street"),
+            "address_region": gettext_lazy("Only where addresses use one, e.g. California"),
+            "address_postal_code": gettext_lazy("Or ZIP code, e.g. OX1 2JD"),
+            "address_country": gettext_lazy("e.g. United Kingdom"),
+            "locale": gettext_lazy("The language apps should use with you"),
+            "zoneinfo": gettext_lazy("Apps use it to show you times in your local time"),
+            "gender": gettext_lazy("In your own words, e.g. female, male, non-binary"),
         }
         widgets = {
             "birthdate": forms.DateInput(attrs={"type": "date"}),
@@ -334,13 +353,13 @@ class ProfileForm(forms.ModelForm):
     @classmethod
     def sections(cls) -> list[tuple[str, str]]:
         """Return the page's sections as (slug, title), the attributes staff defined last."""
-        titles = [(slug, title) for slug, title, _names in PROFILE_FIELDSETS]
+        titles = [(slug, str(title)) for slug, title, _names in PROFILE_FIELDSETS]
         return [*titles, (ATTRIBUTES_SECTION, _("More about you"))]
 
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
         """Return the form's groups with their bound fields; the attributes staff defined last."""
         groups = [
-            (title, [self[name] for name in names if name in self.fields])
+            (str(title), [self[name] for name in names if name in self.fields])
             for _slug, title, names in PROFILE_FIELDSETS
         ]
         if self.attribute_fields:
@@ -364,20 +383,20 @@ class ProfileForm(forms.ModelForm):
     def clean_zoneinfo(self) -> str:
         value = self.cleaned_data["zoneinfo"]
         if value and value not in available_timezones():
-            raise forms.ValidationError("Use a time zone name such as Europe/Paris.")
+            raise forms.ValidationError(_("Use a time zone name such as Europe/Paris."))
         return value
 
     def clean_phone_number(self) -> str:
         # OIDC Core 1.0 §5.1: E.164 is RECOMMENDED for phone_number.
         value = self.cleaned_data["phone_number"].replace(" ", "")
         if value and not re.fullmatch(r"\+[1-9]\d{6,14}", value):
-            raise forms.ValidationError("Use international format, e.g. +44 20 7946 0000.")
+            raise forms.ValidationError(_("Use international format, e.g. +44 20 7946 0000."))
         return value
 
     def clean_locale(self) -> str:
         value = self.cleaned_data["locale"]
         if value and not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", value):
-            raise forms.ValidationError("Use a language tag such as en-GB.")
+            raise forms.ValidationError(_("Use a language tag such as en-GB."))
         return value
 
     def update_fields(self) -> list[str] | None:

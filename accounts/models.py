@@ -104,7 +104,7 @@ class User(AbstractUser):
     def save(self, *args: Any, **kwargs: Any) -> None:
         loaded = getattr(self, "_loaded_subject", None)
         if loaded is not None and loaded != self.subject:
-            raise ValidationError("The subject identifier of a user cannot change.")
+            raise ValidationError(_("The subject identifier of a user cannot change."))
         if self._state.adding and getattr(self, "_subject_drawn", False):
             self._draw_free_subject()
         super().save(*args, **kwargs)
@@ -118,7 +118,7 @@ class User(AbstractUser):
             if not taken(subject=self.subject).exists():
                 return
             self.subject = new_subject()
-        raise ValidationError("No free subject identifier could be drawn.")
+        raise ValidationError(_("No free subject identifier could be drawn."))
 
 
 class GroupSettings(models.Model):

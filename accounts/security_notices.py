@@ -15,9 +15,10 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from .languages import user_language
 from .links import issuer_link
 from .models import User
 
@@ -64,8 +65,10 @@ def security_notice_send(*, user: User, change: Change, detail: str = "", to: st
         # The account page, which lists the user's sessions and ends them.
         "link": issuer_link(reverse("accounts:home")),
     }
-    subject = render_to_string("accounts/security_notice_subject.txt", context).strip()
-    body = render_to_string("accounts/security_notice_email.txt", context)
+    # In the language of the person it is for (their locale), whoever sends it.
+    with translation.override(user_language(user)):
+        subject = render_to_string("accounts/security_notice_subject.txt", context).strip()
+        body = render_to_string("accounts/security_notice_email.txt", context)
 
     def deliver() -> None:
         try:

@@ -26,7 +26,7 @@ def user_device(*, user, persistent_id: str) -> Device:
     devices = policy.primary_devices(user)
     device = next((device for device in devices if device.persistent_id == persistent_id), None)
     if device is None:
-        raise ValidationError("No such device.")
+        raise ValidationError(_("No such device."))
     return device
 
 
@@ -34,7 +34,7 @@ def user_device_rename(*, user, device: Device, name: str, actor) -> None:
     """Rename one of ``user``'s devices."""
     name = name.strip()
     if not name or len(name) > 64:
-        raise ValidationError("Give the device a name of at most 64 characters.")
+        raise ValidationError(_("Give the device a name of at most 64 characters."))
     old = device.name
     flows.device_rename(device=device, name=name)
     audit_record(
@@ -80,9 +80,9 @@ def user_mfa_reset(*, user, actor) -> int:
 def user_password_reset_send(*, user, actor) -> None:
     """E-mail ``user`` a single-use link to choose a new password ("Forgot your password?"'s mail)."""
     if not user.email:
-        raise ValidationError("This user has no e-mail address to send the link to.")
+        raise ValidationError(_("This user has no e-mail address to send the link to."))
     if not user.is_active:
-        raise ValidationError("This account is deactivated: activate it first.")
+        raise ValidationError(_("This account is deactivated: activate it first."))
     # The link points at the issuer, the address people know, whatever host staff use.
     issuer = urlsplit(settings.ISSUER)
     context = {

@@ -242,8 +242,9 @@ def user_agent_summary(user_agent: str) -> str:
     browser = next((name for token, name in _BROWSERS if token in user_agent), "")
     system = next((name for token, name in _SYSTEMS if token in user_agent), "")
     if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or "Unknown browser"
+        # Translators: a browser and the system it runs on, e.g. "Firefox on Windows".
+        return _("%(browser)s on %(system)s") % {"browser": browser, "system": system}
+    return browser or system or _("Unknown browser")
 
 
 def login_sessions_live(*, user) -> list[LoginSession]:

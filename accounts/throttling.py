@@ -44,6 +44,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from audit.actions import Action
 from audit.services import audit_record
@@ -82,7 +83,11 @@ class ThrottleDecision:
     def message(self) -> str:
         """Return the text shown to a refused user: the same whether or not the account exists."""
         minutes = max(1, math.ceil(self.retry_after / 60))
-        return f"Too many failed attempts. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
+        return ngettext(
+            "Too many failed attempts. Try again in %(minutes)d minute.",
+            "Too many failed attempts. Try again in %(minutes)d minutes.",
+            minutes,
+        ) % {"minutes": minutes}
 
 
 ALLOWED = ThrottleDecision(allowed=True)

@@ -15,16 +15,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django.views.generic import UpdateView
+from django.views.i18n import set_language
 
 from audit.actions import Action
 from audit.services import audit_record
 
 from .authentication import get_auth_context, password_managed_elsewhere
 from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm, username_hint
+from .languages import ui_locales_forget
 from .mfa import flows as mfa_flows
 from .mfa import policy as mfa_policy
 from .mfa import views as mfa_views
@@ -126,7 +129,11 @@ def sessions_end(request):
     if sid != "others":
         mine = mine.filter(sid=sid)
     ended = login_sessions_end(sessions=mine, reason=LoginSession.EndReason.ENDED_BY_USER, actor=request.user)
-    messages.success(request, f"Signed out of {ended} other session{'s' if ended != 1 else ''}.")
+    messages.success(
+        request,
+        ngettext("Signed out of %(count)d other session.", "Signed out of %(count)d other sessions.", ended)
+        % {"count": ended},
+    )
     return redirect("accounts:home")
 
 
@@ -153,7 +160,7 @@ class ProfileView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):
 
     form_class = ProfileForm
     template_name = "accounts/profile.html"
-    success_message = "Your profile was saved."
+    success_message = gettext_lazy("Your profile was saved.")
 
     def get_object(self, queryset=None):
         return self.request.user
@@ -228,7 +235,7 @@ class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
     form_class = PasswordChangeForm
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:home")
-    success_message = "Your password was changed."
+    success_message = gettext_lazy("Your password was changed.")
 
     def dispatch(self, request, *args, **kwargs):
         # A directory account's password is the directory's: changed there, never here.
@@ -273,3 +280,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         # Whoever knew the old password is out: every session ends (RFC 9700 §4.14.2).
         password_change_record(request=self.request, user=form.user)
         return response
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """Django's ``set_language`` (the switcher's choice, in a cookie), which also outranks an app's
+    ``ui_locales`` for the rest of the request the person is in (accounts/languages.py)."""
+    ui_locales_forget(request)
+    return set_language(request)

@@ -118,20 +118,20 @@ def handover_panel(client: Client, number: int, urls: dict[str, str]) -> dict[st
     if GrantType.REFRESH_TOKEN in description["grant_types"]:
         scopes.append("offline_access")
     rows = [
-        {"id": f"issuer-{number}", "label": "Issuer", "value": urls["issuer"]},
-        {"id": f"discovery-{number}", "label": "Discovery URL", "value": urls["discovery_url"]},
-        {"id": f"client-id-{number}", "label": "Client ID", "value": client.client_id},
+        {"id": f"issuer-{number}", "label": _("Issuer"), "value": urls["issuer"]},
+        {"id": f"discovery-{number}", "label": _("Discovery URL"), "value": urls["discovery_url"]},
+        {"id": f"client-id-{number}", "label": _("Client ID"), "value": client.client_id},
     ]
     if secret:
-        rows.append({"id": f"client-secret-{number}", "label": "Client secret", "value": secret})
+        rows.append({"id": f"client-secret-{number}", "label": _("Client secret"), "value": secret})
     for index, uri in enumerate(description["redirect_uris"], 1):
-        rows.append({"id": f"redirect-uri-{number}-{index}", "label": "Redirect URI", "value": uri})
+        rows.append({"id": f"redirect-uri-{number}-{index}", "label": _("Redirect URI"), "value": uri})
     for index, uri in enumerate(description["post_logout_redirect_uris"], 1):
         rows.append(
-            {"id": f"post-logout-{number}-{index}", "label": "Post-logout redirect URI", "value": uri}
+            {"id": f"post-logout-{number}-{index}", "label": _("Post-logout redirect URI"), "value": uri}
         )
     if signs_people_in:
-        rows.append({"id": f"scopes-{number}", "label": "Scopes to ask for", "value": " ".join(scopes)})
+        rows.append({"id": f"scopes-{number}", "label": _("Scopes to ask for"), "value": " ".join(scopes)})
     env = [
         f"OIDC_ISSUER={urls['issuer']}",
         f"OIDC_DISCOVERY_URL={urls['discovery_url']}",
@@ -217,7 +217,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
 
     @admin.display(description=_("kind of app"))
     def kind(self, obj: Client) -> str:
-        return Kind.LABELS[Kind.of(obj)]
+        return str(Kind.LABELS[Kind.of(obj)])
 
     @admin.display(description=_("client ID"), ordering="client_id")
     def client_id_short(self, obj: Client) -> str:
@@ -249,7 +249,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             return [
                 (None, {"fields": ["client_id", "kind", "name"]}),
                 (
-                    "Signing people in",
+                    _("Signing people in"),
                     {
                         "fields": [
                             "redirect_uris",
@@ -263,7 +263,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                         ]
                     },
                 ),
-                ("Single sign-out", {"fields": LOGOUT_FIELDS}),
+                (_("Single sign-out"), {"fields": LOGOUT_FIELDS}),
                 (_("Client authentication and keys"), {"fields": CLIENT_KEY_FIELDS}),
                 (_("APIs"), {"fields": ["allowed_scopes"]}),
                 DISCOURAGED_FIELDSET,
@@ -296,7 +296,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                 sign_in.append("allowed_origins")
             fieldsets.append(
                 (
-                    "Signing people in",
+                    _("Signing people in"),
                     {
                         "fields": [
                             *sign_in,
@@ -309,7 +309,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                     },
                 )
             )
-            fieldsets.append(("Single sign-out", {"fields": LOGOUT_FIELDS}))
+            fieldsets.append((_("Single sign-out"), {"fields": LOGOUT_FIELDS}))
             fieldsets.append(DISCOURAGED_FIELDSET)
         if kind != Kind.NATIVE:
             fieldsets.append(
@@ -337,7 +337,9 @@ class ClientAdmin(admin.ModelAdmin[Client]):
                 {
                     "fields": [*advanced],
                     "classes": ["collapse"],
-                    "description": "The defaults suit this kind of app; change them when its developer asks.",
+                    "description": _(
+                        "The defaults suit this kind of app; change them when its developer asks."
+                    ),
                 },
             )
         )
@@ -378,8 +380,8 @@ class ClientAdmin(admin.ModelAdmin[Client]):
             context = {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
-                "title": "Add an app",
-                "subtitle": "What kind of app is it?",
+                "title": _("Add an app"),
+                "subtitle": _("What kind of app is it?"),
                 "kinds": [(kind, Kind.LABELS[kind], Kind.HELP[kind]) for kind in Kind.LABELS],
             }
             return TemplateResponse(request, "admin/oidc_provider/client/choose_kind.html", context)
@@ -495,7 +497,7 @@ class ClientAdmin(admin.ModelAdmin[Client]):
         if not self.has_change_permission(request, client):
             raise PermissionDenied
         if client.client_type != Client.CLIENT_CONFIDENTIAL:
-            messages.error(request, "This kind of app cannot keep a secret, so it has none to reset.")
+            messages.error(request, _("This kind of app cannot keep a secret, so it has none to reset."))
             return self._redirect_to(client)
         if request.method == "POST":
             client.new_secret = client_secret_set(client=client, actor=request.user)
@@ -616,14 +618,18 @@ class AccessTokenAdmin(TokenAdmin[AccessToken]):
     exclude = ("token", "token_checksum")
     actions = ["revoke"]
 
-    @admin.action(description="Revoke selected access tokens (and their refresh tokens)")
+    @admin.action(description=_("Revoke selected access tokens (and their refresh tokens)"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
         count = 0
         for token in queryset.select_related("user", "application"):
             _audit_token_revoke(request, token, "access token")
             revoke_access_token(token)
             count += 1
-        messages.success(request, f"Revoked {count} access token(s).")
+        messages.success(
+            request,
+            ngettext("Revoked %(count)d access token.", "Revoked %(count)d access tokens.", count)
+            % {"count": count},
+        )
 
 
 @admin.register(RefreshToken)
@@ -633,14 +639,18 @@ class RefreshTokenAdmin(TokenAdmin[RefreshToken]):
     exclude = ("token", "token_checksum")
     actions = ["revoke"]
 
-    @admin.action(description="Revoke selected refresh tokens (and their access tokens)")
+    @admin.action(description=_("Revoke selected refresh tokens (and their access tokens)"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[RefreshToken]) -> None:
         count = 0
         for token in queryset.filter(revoked__isnull=True).select_related("user", "application"):
             _audit_token_revoke(request, token, "refresh token")
             token.revoke()
             count += 1
-        messages.success(request, f"Revoked {count} refresh token(s).")
+        messages.success(
+            request,
+            ngettext("Revoked %(count)d refresh token.", "Revoked %(count)d refresh tokens.", count)
+            % {"count": count},
+        )
 
 
 @admin.register(IDToken)
@@ -821,17 +831,20 @@ class ConsentAdmin(admin.ModelAdmin[Consent]):
     def delete_model(self, request: HttpRequest, obj: Consent) -> None:
         consent_revoke(user=obj.user, client=obj.client, actor=request.user, request=request)
 
-    @admin.display(description="granted scopes")
+    @admin.display(description=_("granted scopes"))
     def scope_list(self, obj: Consent) -> str:
         return " ".join(obj.scopes)
 
-    @admin.action(description="Revoke selected consents (and the clients' tokens)", permissions=["delete"])
+    @admin.action(description=_("Revoke selected consents (and the clients' tokens)"), permissions=["delete"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[Consent]) -> None:
         count = 0
         for consent in queryset.select_related("user", "client"):
             consent_revoke(user=consent.user, client=consent.client, actor=request.user, request=request)
             count += 1
-        messages.success(request, f"Revoked {count} consent(s).")
+        messages.success(
+            request,
+            ngettext("Revoked %(count)d consent.", "Revoked %(count)d consents.", count) % {"count": count},
+        )
 
 
 @admin.register(RegistrationToken)
@@ -884,7 +897,7 @@ class RegistrationTokenAdmin(admin.ModelAdmin[RegistrationToken]):
             "token": obj,
             "value": obj.new_value,
         }
-        context["title"] = f"Initial access token for {obj.label}"
+        context["title"] = _("Initial access token for %(label)s") % {"label": obj.label}
         return TemplateResponse(request, "admin/oidc_provider/registrationtoken/created.html", context)
 
 
@@ -922,7 +935,7 @@ def _user_consent_revoke(request: HttpRequest, user: User) -> str:
         else None
     )
     if consent is None:
-        raise ValidationError("That consent no longer exists.")
+        raise ValidationError(_("That consent no longer exists."))
     consent_revoke(user=user, client=consent.client, actor=request.user, request=request)
     return f"{consent.client.name} can no longer use {user.get_username()}’s account; its tokens are revoked."
 
@@ -966,10 +979,18 @@ class LogoutDeliveryAdmin(admin.ModelAdmin[LogoutDelivery]):
     def has_change_permission(self, request: HttpRequest, obj: LogoutDelivery | None = None) -> bool:
         return False
 
-    @admin.action(description="Send the selected failed deliveries again", permissions=["view"])
+    @admin.action(description=_("Send the selected failed deliveries again"), permissions=["view"])
     def retry(self, request: HttpRequest, queryset: QuerySet[LogoutDelivery]) -> None:
         retried = sum(logout_delivery_retry(delivery=d, actor=request.user) for d in queryset)
-        messages.success(request, f"Queued {retried} failed deliver{'ies' if retried != 1 else 'y'} again.")
+        messages.success(
+            request,
+            ngettext(
+                "Queued %(count)d failed delivery again.",
+                "Queued %(count)d failed deliveries again.",
+                retried,
+            )
+            % {"count": retried},
+        )
 
 
 # --- APIs, their scopes and roles (apis.py; docs/apis.md) ---------------------------------------

@@ -11,6 +11,8 @@ UserInfo or both as the definition says. A claim the claims request parameter as
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+from django.utils.translation import gettext
+
 from accounts.attributes import attribute_values, field_name
 from accounts.models import User
 
@@ -45,13 +47,15 @@ def scope_claims() -> dict[str, tuple[str, ...]]:
 
 def scope_description(scope: str) -> str:
     """Return what ``scope`` shares, in plain words, for the consent and account pages."""
-    return SCOPE_DESCRIPTIONS.get(scope) or identity_scopes().get(scope) or scope
+    if scope in SCOPE_DESCRIPTIONS:
+        return gettext(SCOPE_DESCRIPTIONS[scope])
+    return identity_scopes().get(scope) or scope
 
 
 def claim_description(claim: str) -> str:
     """Return what ``claim`` shares, in plain words, for a consent page that asks for it singly."""
     if claim in CLAIM_DESCRIPTIONS:
-        return CLAIM_DESCRIPTIONS[claim]
+        return gettext(CLAIM_DESCRIPTIONS[claim])
     labels = {custom.name: custom.label for custom in custom_claims()}
     return labels.get(claim, claim)
 

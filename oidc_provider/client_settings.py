@@ -5,6 +5,7 @@ client commands' ``--json`` output come from here, so they always agree.
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from oauth2_provider.settings import oauth2_settings
 
 from ground.rates import UNLIMITED
@@ -23,15 +24,17 @@ class Kind:
     MACHINE = "machine"
 
     LABELS = {
-        WEB: "Web server app",
-        NATIVE: "Single-page or native app",
-        MACHINE: "Machine-to-machine",
+        WEB: _("Web server app"),
+        NATIVE: _("Single-page or native app"),
+        MACHINE: _("Machine-to-machine"),
     }
     HELP = {
-        WEB: "Runs on a server that can keep a secret (Django, Rails, Spring, PHP…). Signs people in.",
-        NATIVE: "Runs in the browser or on a phone, desktop or TV and cannot keep a secret. "
-        "Signs people in with PKCE.",
-        MACHINE: "A service or script that calls APIs as itself, with no person signing in.",
+        WEB: _("Runs on a server that can keep a secret (Django, Rails, Spring, PHP…). Signs people in."),
+        NATIVE: _(
+            "Runs in the browser or on a phone, desktop or TV and cannot keep a secret. "
+            "Signs people in with PKCE."
+        ),
+        MACHINE: _("A service or script that calls APIs as itself, with no person signing in."),
     }
     # What each kind may use: RFC 8628 device sign-in suits apps on devices (TVs, CLIs).
     # RFC 8693 token exchange needs a client that authenticates: an API's server-side client.

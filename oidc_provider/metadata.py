@@ -8,6 +8,8 @@ from typing import Any
 from django.urls import reverse
 from oauth2_provider.settings import oauth2_settings
 
+from accounts.languages import ui_locales_supported
+
 from . import keys, response_types
 from .authorization import CODE_CHALLENGE_METHODS, RESPONSE_MODES, prompt_values
 from .claims import supported_claims
@@ -86,6 +88,8 @@ def build() -> dict[str, Any]:
         "prompt_values_supported": list(prompt_values()),
         "acr_values_supported": list(ACR_LEVELS),
         "authorization_response_iss_parameter_supported": True,
+        # Discovery 1.0 §3: the languages of the pages, exactly those with a catalog (LANGUAGES).
+        "ui_locales_supported": ui_locales_supported(),
         **LOGOUT_DISCOVERY,
     }
 

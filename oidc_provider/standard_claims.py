@@ -4,6 +4,8 @@ Data only, so that models, validators and the claims path (claims.py) can all re
 importing one another.
 """
 
+from django.utils.translation import gettext_noop
+
 # OIDC Core 1.0 §5.4.
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),
@@ -55,15 +57,20 @@ FIELD_CLAIMS: dict[str, str] = {
     "address_country": "address",
 }
 
-# What the consent page tells the user each scope shares, in plain words.
+# What the consent page tells the user each scope shares, in plain words. Marked for translation
+# and kept in English here; claims.scope_description() translates them when a page shows them.
 SCOPE_DESCRIPTIONS: dict[str, str] = {
-    "openid": "Sign you in and know it is you (an identifier unique to you)",
-    "profile": "Your name, username, profile picture, website, gender, birthday, time zone and language",
-    "email": "Your email address and whether it is verified",
-    "address": "Your postal address",
-    "phone": "Your phone number and whether it is verified",
-    "groups": "The names of the groups you belong to",
-    "offline_access": "Stay connected when you are not using it (keeps access until you revoke it)",
+    "openid": gettext_noop("Sign you in and know it is you (an identifier unique to you)"),
+    "profile": gettext_noop(
+        "Your name, username, profile picture, website, gender, birthday, time zone and language"
+    ),
+    "email": gettext_noop("Your email address and whether it is verified"),
+    "address": gettext_noop("Your postal address"),
+    "phone": gettext_noop("Your phone number and whether it is verified"),
+    "groups": gettext_noop("The names of the groups you belong to"),
+    "offline_access": gettext_noop(
+        "Stay connected when you are not using it (keeps access until you revoke it)"
+    ),
 }
 
 # Protocol claims that ID tokens carry (OIDC Core 1.0 §2, §3.1.3.6; jti per RFC 7519 §4.1.7,
@@ -88,24 +95,24 @@ ID_TOKEN_CLAIMS = (
 # The standard claims one by one, in plain words, for a consent page that asks for them singly
 # (the claims request parameter, OIDC Core 1.0 §5.5).
 CLAIM_DESCRIPTIONS: dict[str, str] = {
-    "name": "Your full name",
-    "family_name": "Your family name",
-    "given_name": "Your first name",
-    "middle_name": "Your middle name",
-    "nickname": "Your nickname",
-    "preferred_username": "Your username",
-    "profile": "The address of your profile page",
-    "picture": "Your profile picture",
-    "website": "Your website",
-    "gender": "Your gender",
-    "birthdate": "Your date of birth",
-    "zoneinfo": "Your time zone",
-    "locale": "Your language",
-    "updated_at": "When you last changed your profile",
-    "email": "Your email address",
-    "email_verified": "Whether your email address is verified",
-    "address": "Your postal address",
-    "phone_number": "Your phone number",
-    "phone_number_verified": "Whether your phone number is verified",
-    "groups": "The names of the groups you belong to",
+    "name": gettext_noop("Your full name"),
+    "family_name": gettext_noop("Your family name"),
+    "given_name": gettext_noop("Your first name"),
+    "middle_name": gettext_noop("Your middle name"),
+    "nickname": gettext_noop("Your nickname"),
+    "preferred_username": gettext_noop("Your username"),
+    "profile": gettext_noop("The address of your profile page"),
+    "picture": gettext_noop("Your profile picture"),
+    "website": gettext_noop("Your website"),
+    "gender": gettext_noop("Your gender"),
+    "birthdate": gettext_noop("Your date of birth"),
+    "zoneinfo": gettext_noop("Your time zone"),
+    "locale": gettext_noop("Your language"),
+    "updated_at": gettext_noop("When you last changed your profile"),
+    "email": gettext_noop("Your email address"),
+    "email_verified": gettext_noop("Whether your email address is verified"),
+    "address": gettext_noop("Your postal address"),
+    "phone_number": gettext_noop("Your phone number"),
+    "phone_number_verified": gettext_noop("Whether your phone number is verified"),
+    "groups": gettext_noop("The names of the groups you belong to"),
 }

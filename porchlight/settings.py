@@ -170,6 +170,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.sessions.LastSeenMiddleware",
+    # The page's language: ui_locales, the account's locale, the switcher, Accept-Language.
+    "accounts.languages.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -184,6 +186,7 @@ BROWSER_MIDDLEWARE = {
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.sessions.LastSeenMiddleware",
+    "accounts.languages.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 }
 PROTOCOL_MIDDLEWARE = [
@@ -279,7 +282,19 @@ if BREACHED_PASSWORDS_FILE:
         }
     )
 
-LANGUAGE_CODE = "en-us"
+# The languages Porchlight ships catalogs for (locale/<code>/LC_MESSAGES/django.po, docs/languages.md).
+# Discovery's ui_locales_supported lists exactly these (oidc_provider/metadata.py); a page's language
+# is chosen by accounts/languages.py.
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("nl", "Nederlands"),
+    ("pt-br", "Português (Brasil)"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

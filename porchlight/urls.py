@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts.views import language_set
 from oidc_provider.views import DiscoveryView
 from ops import health, metrics
 
@@ -29,6 +30,8 @@ urlpatterns = [
     path("scim/v2/", include("scim.urls")),
     # "Sign in with …" another identity provider: start, callback, linking, back-channel logout.
     path("upstream/", include("upstream.urls")),
+    # The language switcher on every page for people not signed in (Django's set_language).
+    path("i18n/setlang/", language_set, name="set_language"),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False)),
 ]

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_otp_webauthn.models import WebAuthnCredential
 from django_tasks import task
 
@@ -36,6 +36,7 @@ from audit.services import audit_record, events_about
 from ground.checksums import token_checksum
 
 from .. import encryption
+from ..languages import user_language
 from ..models import DataExport, LoginSession, RecoveryCodeDevice, TOTPAuthenticator
 
 logger = logging.getLogger(__name__)
@@ -274,8 +275,10 @@ def data_export_ready_notify(*, export: DataExport) -> None:
     if not user.email:
         return
     context = {"user": user, "expires": export.expires, "site": settings.ISSUER}
-    subject = render_to_string("accounts/data_export_ready_subject.txt", context).strip()
-    body = render_to_string("accounts/data_export_ready_email.txt", context)
+    # In the language of the person it is for (their locale), whoever sends it.
+    with translation.override(user_language(user)):
+        subject = render_to_string("accounts/data_export_ready_subject.txt", context).strip()
+        body = render_to_string("accounts/data_export_ready_email.txt", context)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
 
 

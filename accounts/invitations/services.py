@@ -20,12 +20,14 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from audit.actions import Action
 from audit.services import audit_record
 from ground.checksums import token_checksum
 
+from ..languages import user_language
 from ..links import issuer_link
 from ..models import Invitation, SignUp
 
@@ -53,9 +55,11 @@ class Invitee:
         username = (self.username.strip() or email).lower()
         User = get_user_model()
         if User.objects.filter(username__iexact=username).exists():
-            raise ValidationError(f"There is already a user called {username}.")
+            raise ValidationError(_("There is already a user called %(username)s.") % {"username": username})
         if User.objects.filter(email__iexact=email).exists():
-            raise ValidationError(f"There is already a user with the e-mail address {email}.")
+            raise ValidationError(
+                _("There is already a user with the e-mail address %(email)s.") % {"email": email}
+            )
         User.username_validator(username)
         max_length = User._meta.get_field("username").max_length
         if max_length is not None and len(username) > max_length:
@@ -88,8 +92,10 @@ def invitation_send(*, invitation: Invitation, token: str) -> None:
         if invitation.created_by
         else "",
     }
-    subject = render_to_string("accounts/invitation_subject.txt", context).strip()
-    body = render_to_string("accounts/invitation_email.txt", context)
+    # In the language of the person it is for (their locale), whoever sends it.
+    with translation.override(user_language(user)):
+        subject = render_to_string("accounts/invitation_subject.txt", context).strip()
+        body = render_to_string("accounts/invitation_email.txt", context)
     to = [invitation.email]
     transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to))
 
@@ -128,29 +134,36 @@ def invitees_from_csv(text: str) -> list[Invitee]:
     header = [name.strip().lower() for name in reader.fieldnames or []]
     if "email" not in header or set(header) - set(CSV_COLUMNS):
         raise ValidationError(
-            f"The first line must name the columns: email, and any of {', '.join(CSV_COLUMNS[1:])}."
+            _("The first line must name the columns: email, and any of %(columns)s.")
+            % {"columns": ", ".join(CSV_COLUMNS[1:])}
         )
     reader.fieldnames = header
     invitees, problems, seen = [], [], set()
     for row in reader:
         if reader.line_num > MAX_IMPORT_ROWS + 1:
-            raise ValidationError(f"At most {MAX_IMPORT_ROWS} people at a time.")
+            raise ValidationError(_("At most %(count)d people at a time.") % {"count": MAX_IMPORT_ROWS})
         values = {key: (value or "").strip() for key, value in row.items() if key in CSV_COLUMNS}
         if not any(values.values()):
             continue
         try:
             invitee = Invitee(**values).cleaned()
         except ValidationError as error:
-            problems.append(f"Line {reader.line_num}: {' '.join(error.messages)}")
+            problems.append(
+                _("Line %(line)d: %(problem)s")
+                % {"line": reader.line_num, "problem": " ".join(error.messages)}
+            )
             continue
         if invitee.username in seen or invitee.email in seen:
-            problems.append(f"Line {reader.line_num}: {invitee.email} appears twice.")
+            problems.append(
+                _("Line %(line)d: %(email)s appears twice.")
+                % {"line": reader.line_num, "email": invitee.email}
+            )
         seen |= {invitee.username, invitee.email}
         invitees.append(invitee)
     if problems:
         raise ValidationError(problems)
     if not invitees:
-        raise ValidationError("The file names nobody to invite.")
+        raise ValidationError(_("The file names nobody to invite."))
     return invitees
 
 
@@ -164,9 +177,14 @@ def invitations_import(*, text: str, created_by) -> list[Invitation]:
 def invitation_resend(*, invitation: Invitation, actor) -> None:
     """Mail a new link (the old one stops working) with a fresh expiry."""
     if invitation.accepted:
-        raise ValidationError(f"{invitation.user.email} has already accepted the invitation.")
+        raise ValidationError(
+            _("%(email)s has already accepted the invitation.") % {"email": invitation.user.email}
+        )
     if not invitation.user.email:
-        raise ValidationError(f"{invitation.user.get_username()} has no e-mail address to send a link to.")
+        raise ValidationError(
+            _("%(username)s has no e-mail address to send a link to.")
+            % {"username": invitation.user.get_username()}
+        )
     # To the account's address now, which may not be the one the old link went to.
     token = _issue(invitation)
     invitation.save(update_fields=["token_hash", "sent", "expires", "email"])
@@ -179,7 +197,9 @@ def invitation_withdraw(*, invitation: Invitation, actor) -> None:
     """Withdraw a pending invitation: its link stops working and the unused account is removed."""
     user = invitation.user
     if invitation.accepted or user.has_usable_password() or user.last_login:
-        raise ValidationError(f"{user.email} already uses the account; deactivate the user instead.")
+        raise ValidationError(
+            _("%(email)s already uses the account; deactivate the user instead.") % {"email": user.email}
+        )
     audit_record(action=Action.INVITATION_WITHDRAW, target=user, actor=actor, detail={"email": user.email})
     user.delete()
 
@@ -215,7 +235,7 @@ def invitation_accept(
     invitation = Invitation.objects.select_for_update().select_related("user").get(pk=invitation.pk)
     if not invitation_usable(invitation):
         # Used meanwhile (two tabs), expired while the form was open, or the address changed.
-        raise ValidationError("This invitation link has already been used or has expired.")
+        raise ValidationError(_("This invitation link has already been used or has expired."))
     user = invitation.user
     password_validation.validate_password(password, user)
     user.set_password(password)

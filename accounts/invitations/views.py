@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -75,7 +76,7 @@ def accept(request: HttpRequest) -> HttpResponse:
                 return redirect(
                     with_next(reverse("accounts:mfa:totp-enroll"), reverse("accounts:home")) + "&required=1"
                 )
-            messages.success(request, "Your password is set. Welcome!")
+            messages.success(request, _("Your password is set. Welcome!"))
             return redirect("accounts:home")
     context = {"form": form, "details": details, "invited": user}
     return render(request, "accounts/invitation_accept.html", context)

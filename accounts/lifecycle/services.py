@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_otp_webauthn.models import WebAuthnUserHandle
 
 from audit.actions import Action
@@ -84,13 +85,13 @@ def _check_not_last_superuser(user: User) -> None:
         and not User.objects.filter(is_superuser=True, is_active=True).exclude(pk=user.pk).exists()
     ):
         raise ValidationError(
-            "This is the only active superuser: make another one before closing this account."
+            _("This is the only active superuser: make another one before closing this account.")
         )
 
 
 def _check_not_erased(user: User) -> None:
     if user.erased is not None:
-        raise ValidationError("This account was erased; nothing of it is left to change.")
+        raise ValidationError(_("This account was erased; nothing of it is left to change."))
 
 
 @transaction.atomic
@@ -154,7 +155,7 @@ def account_restore(*, user: User, actor) -> None:
     """Call off ``user``'s deletion during the grace period and let them sign in again."""
     _check_not_erased(user)
     if user.erase_after is None:
-        raise ValidationError("This account is not awaiting erasure.")
+        raise ValidationError(_("This account is not awaiting erasure."))
     user.is_active = True
     user.deletion_requested = user.erase_after = None
     user.save(update_fields=["is_active", "deletion_requested", "erase_after"])

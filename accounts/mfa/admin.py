@@ -8,6 +8,7 @@ from typing import TypedDict
 
 from django.contrib import admin
 from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import WithAnnotations
 
 from .models import RecoveryCodeDevice, TOTPAuthenticator
@@ -42,7 +43,7 @@ class RecoveryCodeDeviceAdmin(DeviceAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(remaining_count=Count("codes"))
 
-    @admin.display(description="unused codes", ordering="remaining_count")
+    @admin.display(description=_("unused codes"), ordering="remaining_count")
     # Quoted: django-stubs-ext's WithAnnotations cannot be subscripted at run time on Python 3.11.
     def remaining(self, obj: "WithAnnotations[RecoveryCodeDevice, _Remaining]") -> int:
         return obj.remaining_count

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from ..authentication import AuthenticatedHttpRequest
 from ..forms import current_password_clean
@@ -28,19 +29,19 @@ class DescribedForm(forms.Form):
 
 class TOTPCodeForm(DescribedForm):
     code = forms.CharField(
-        label="Code from your authenticator app",
+        label=_("Code from your authenticator app"),
         max_length=16,
         widget=forms.TextInput(attrs=CODE_ATTRS),
-        help_text="Six digits, changing every 30 seconds.",
+        help_text=_("Six digits, changing every 30 seconds."),
     )
 
 
 class RecoveryCodeForm(DescribedForm):
     code = forms.CharField(
-        label="Recovery code",
+        label=_("Recovery code"),
         max_length=32,
         widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True, "spellcheck": "false"}),
-        help_text="One of the codes you saved when you set up two-step sign-in. Each works once.",
+        help_text=_("One of the codes you saved when you set up two-step sign-in. Each works once."),
     )
 
 
@@ -48,14 +49,14 @@ SECOND_FACTOR_FORMS = {Method.TOTP: TOTPCodeForm, Method.RECOVERY: RecoveryCodeF
 
 
 class RenameDeviceForm(forms.Form):
-    name = forms.CharField(label="Name", max_length=64)
+    name = forms.CharField(label=_("Name"), max_length=64)
 
 
 class RemoveDeviceForm(forms.Form):
     """Confirm removal; the password is asked for only when the last factor would go."""
 
     password = forms.CharField(
-        label="Your password",
+        label=_("Your password"),
         strip=False,
         required=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
@@ -76,5 +77,5 @@ class RemoveDeviceForm(forms.Form):
             request=self.request,
             user=self.request.user,
             password=self.cleaned_data.get("password", ""),
-            message="That is not your current password.",
+            message=_("That is not your current password."),
         )

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp_webauthn.models import WebAuthnCredential
@@ -58,7 +59,7 @@ def authenticate(request: HttpRequest) -> HttpResponse:
     target = safe_next(request)
     user = flows.second_factor_user(request)
     if user is None:
-        messages.info(request, "Your sign-in took too long. Please enter your password again.")
+        messages.info(request, _("Your sign-in took too long. Please enter your password again."))
         return redirect(with_next(reverse("accounts:login"), target))
     methods = flows.available_methods(user)
     if not methods:
@@ -80,7 +81,7 @@ def authenticate(request: HttpRequest) -> HttpResponse:
             flows.second_factor_complete(request, user=user, device=result.device, method=method)
             return redirect(target)
         if result.throttle.allowed:
-            form.add_error("code", "That code is not correct. Check it and try again.")
+            form.add_error("code", _("That code is not correct. Check it and try again."))
         else:
             form.add_error(None, result.throttle.message)
     others = [
@@ -105,17 +106,17 @@ def totp_enroll(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Show a new key as a QR code and as text; a first code from the app confirms it."""
     target = safe_next(request)
     if TOTPAuthenticator.objects.devices_for_user(request.user, confirmed=True).exists():
-        messages.info(request, "An authenticator app is already set up.")
+        messages.info(request, _("An authenticator app is already set up."))
         return redirect(target)
     device = totp.totp_device_pending(request.user)
     form = TOTPCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if flows.totp_activate(request, device=device, code=form.cleaned_data["code"]):
-            messages.success(request, "Your authenticator app is set up.")
+            messages.success(request, _("Your authenticator app is set up."))
             if flows.NEW_CODES_KEY in request.session:
                 return redirect(with_next(reverse("accounts:mfa:recovery-codes"), target))
             return redirect(target)
-        form.add_error("code", "That code is not correct. Check the time on your phone and try again.")
+        form.add_error("code", _("That code is not correct. Check the time on your phone and try again."))
     return render(
         request,
         "accounts/mfa/totp_enroll.html",
@@ -137,7 +138,7 @@ def recovery_codes_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     target = safe_next(request)
     if request.method == "POST":
         if not policy.primary_devices(request.user):
-            messages.error(request, "Set up an authenticator first; recovery codes back it up.")
+            messages.error(request, _("Set up an authenticator first; recovery codes back it up."))
             return redirect("accounts:mfa:index")
         flows.recovery_codes_issue(request)
         return redirect(with_next(reverse("accounts:mfa:recovery-codes"), target))
@@ -215,9 +216,9 @@ def device_rename(request: AuthenticatedHttpRequest, kind: str, pk: int) -> Http
             detail={"device": device.persistent_id, "from": old, "to": device.name},
             request=request,
         )
-        messages.success(request, f"Renamed to “{device.name}”.")
+        messages.success(request, _("Renamed to “%(name)s”.") % {"name": device.name})
     else:
-        messages.error(request, "Give the device a name of at most 64 characters.")
+        messages.error(request, _("Give the device a name of at most 64 characters."))
     return redirect("accounts:mfa:index")
 
 
@@ -242,6 +243,6 @@ def device_remove(request: AuthenticatedHttpRequest, kind: str, pk: int) -> Http
             detail=detail,
             request=request,
         )
-        messages.success(request, f"Removed “{device.name}”.")
+        messages.success(request, _("Removed “%(name)s”.") % {"name": device.name})
         return redirect("accounts:mfa:index")
     return render(request, "accounts/mfa/device_remove.html", {"form": form, "device": device, "last": last})

@@ -16,16 +16,18 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import base36_to_int, urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.timesince import timesince
+from django.utils.translation import gettext_lazy as _
 
 from audit.actions import Action
 from audit.models import AuditEvent
 from audit.services import about, audit_record
 
+from ..languages import user_language
 from ..links import issuer_link
 from ..models import User
 
@@ -92,11 +94,11 @@ def _sent_recently(user: User) -> int:
 def email_verification_send(*, user: User, actor, request: HttpRequest | None = None) -> None:
     """Mail ``user`` a link that verifies their address; raise ValidationError when it cannot go."""
     if not user.email:
-        raise ValidationError("There is no e-mail address to verify.")
+        raise ValidationError(_("There is no e-mail address to verify."))
     if user.email_verified:
-        raise ValidationError(f"{user.email} is already verified.")
+        raise ValidationError(_("%(email)s is already verified.") % {"email": user.email})
     if not user.is_active:
-        raise ValidationError("This account is deactivated.")
+        raise ValidationError(_("This account is deactivated."))
     with transaction.atomic():
         # The user's row lock makes count-and-record one step, so concurrent requests cannot
         # all slip under the limit. The limit is the password reset mail's, per account: each
@@ -111,14 +113,16 @@ def email_verification_send(*, user: User, actor, request: HttpRequest | None = 
             request=request,
         )
     if limited:
-        raise ValidationError("Several links were sent recently. Try again later.", code="throttled")
+        raise ValidationError(_("Several links were sent recently. Try again later."), code="throttled")
     context = {
         "user": user,
         "link": email_verification_link(user=user),
         "lifetime": _lifetime_text(),
     }
-    subject = render_to_string("accounts/email_verify_subject.txt", context).strip()
-    body = render_to_string("accounts/email_verify_email.txt", context)
+    # In the language of the person it is for (their locale), whoever sends it.
+    with translation.override(user_language(user)):
+        subject = render_to_string("accounts/email_verify_subject.txt", context).strip()
+        body = render_to_string("accounts/email_verify_email.txt", context)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
 
 
@@ -160,9 +164,9 @@ def email_verify(*, uidb64: str, token: str, request: HttpRequest | None = None)
 def email_mark_verified(*, user: User, actor) -> None:
     """Record that staff vouch for ``user``'s address without a link being followed."""
     if not user.email:
-        raise ValidationError("This user has no e-mail address.")
+        raise ValidationError(_("This user has no e-mail address."))
     if user.email_verified:
-        raise ValidationError(f"{user.email} is already verified.")
+        raise ValidationError(_("%(email)s is already verified.") % {"email": user.email})
     user.email_verified = True
     user.save(update_fields=["email_verified", "updated_at"])
     audit_record(

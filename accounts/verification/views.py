@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -19,7 +20,10 @@ def email_verification_request(request) -> None:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.info(request, f"We sent a link to {request.user.email}: open it to confirm the address.")
+        messages.info(
+            request,
+            _("We sent a link to %(email)s: open it to confirm the address.") % {"email": request.user.email},
+        )
 
 
 @login_required

@@ -46,7 +46,7 @@ created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 
 # What the server needs at run time, from the commit (tests, docs, bench and fixtures stay out),
 # and the image's own files, from the same commit.
-sources="manage.py pyproject.toml requirements/runtime.txt accounts audit directory ground oidc_provider ops porchlight scim static templates upstream"
+sources="manage.py pyproject.toml requirements/runtime.txt accounts audit directory ground oidc_provider ops porchlight scim static templates upstream locale"
 own="entrypoint healthcheck.py debian-python.txt"
 
 if [ "${1:-}" = "--inputs" ]; then

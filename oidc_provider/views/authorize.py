@@ -29,6 +29,7 @@ from oauthlib.oauth2.rfc6749.errors import (
 )
 
 from accounts.authentication import AuthContext, get_auth_context
+from accounts.languages import ui_locales_forget, ui_locales_use
 
 from .. import mfa_policy
 from ..apis import api_scope_names, consent_section
@@ -111,6 +112,8 @@ class CodeResponseMixin(OAuthLibMixin):
             },
         }
         response_mode = carried.get("response_mode", "query")
+        # The request is answered: its ui_locales no longer chooses the language.
+        ui_locales_forget(request)
         try:
             uri, _headers, _body, _status = self.create_authorization_response(
                 request=request, scopes=" ".join(scopes), credentials=credentials, allow=True
@@ -208,6 +211,9 @@ class AuthorizeView(CodeResponseMixin, View):
             request.method = "GET"
             request.GET, request.POST = QueryDict(query), QueryDict()
             request.META["QUERY_STRING"] = query
+        # OIDC Core 1.0 §3.1.2.1: ui_locales, the person's languages for the pages of this request
+        # (sign-in, second factor, consent), kept until the answer goes back (accounts/languages.py).
+        ui_locales_use(request, params.get("ui_locales"))
         try:
             scopes, credentials = self.validate_authorization_request(request)
         except FatalClientError as error:

@@ -10,6 +10,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django_stubs_ext import WithAnnotations
@@ -84,15 +85,15 @@ class ConnectedAppsView(LoginRequiredMixin, View):
         consent = Consent.objects.select_related("client").filter(pk=consent_id).first()
         if consent is None:
             # Already revoked (a second click, another tab): the result the user wanted.
-            messages.info(request, "That app was already disconnected.")
+            messages.info(request, _("That app was already disconnected."))
             return redirect("oidc_provider:connected-apps")
         if consent.user_id != request.user.pk:
             raise Http404
         consent_revoke(user=request.user, client=consent.client, request=request)
         messages.success(
             request,
-            f"{consent.client.name or 'The app'} can no longer use your account. "
-            "It will ask again if you sign in to it.",
+            _("%(app)s can no longer use your account. It will ask again if you sign in to it.")
+            % {"app": consent.client.name or _("The app")},
         )
         return redirect("oidc_provider:connected-apps")
 
@@ -104,7 +105,7 @@ class ConnectedAppRevokeView(LoginRequiredMixin, View):
     def get(self, request: AuthenticatedHttpRequest, consent_id: int) -> HttpResponse:
         consent = Consent.objects.select_related("client").filter(pk=consent_id, user=request.user).first()
         if consent is None:
-            messages.info(request, "That app is not connected to your account.")
+            messages.info(request, _("That app is not connected to your account."))
             return redirect("oidc_provider:connected-apps")
         context = {
             "consent": consent,

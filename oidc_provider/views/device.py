@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -48,8 +49,8 @@ from ..rate_limits import client_request_refused, too_many_requests, unauthentic
 from .token import client_challenge
 
 CONFIRM_SALT = "porchlight.device.confirm"
-WRONG_CODE = "That code is not right, or it has expired. Check the code your device shows and try again."
-STALE = "That code has expired or was already answered. Start again on your device to get a new code."
+WRONG_CODE = _("That code is not right, or it has expired. Check the code your device shows and try again.")
+STALE = _("That code has expired or was already answered. Start again on your device to get a new code.")
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -204,7 +205,7 @@ class DeviceView(SignedInView):
             decision = throttle_failure(attempt=attempt)
             if not decision.allowed:
                 return code_page(request, user_code=typed, error=decision.message, status=429)
-            return code_page(request, user_code=typed, error=WRONG_CODE)
+            return code_page(request, user_code=typed, error=str(WRONG_CODE))
         throttle_success(attempt=attempt)
         grant, _client = found
         token = signing.dumps({"grant": grant.pk, "user": request.user.pk}, salt=CONFIRM_SALT)
@@ -218,7 +219,7 @@ class DeviceConfirmView(SignedInView):
     def get(self, request: AuthenticatedHttpRequest) -> HttpResponse:
         found = self._pending(request, request.GET.get("request", ""))
         if found is None:
-            return code_page(request, error=STALE, status=400)
+            return code_page(request, error=str(STALE), status=400)
         grant, client = found
         if mfa_policy.second_factor_missing(request, client, self.auth_context):
             return mfa_policy.second_factor_redirect(request)
@@ -237,7 +238,7 @@ class DeviceConfirmView(SignedInView):
         token = request.POST.get("request", "")
         found = self._pending(request, token)
         if found is None:
-            return code_page(request, error=STALE, status=400)
+            return code_page(request, error=str(STALE), status=400)
         grant, client = found
         context = self.auth_context
         if mfa_policy.second_factor_missing(request, client, context):
@@ -249,7 +250,7 @@ class DeviceConfirmView(SignedInView):
         else:
             answered = device_grant_deny(grant=grant, client=client, user=request.user)
         if not answered:
-            return code_page(request, error=STALE, status=400)
+            return code_page(request, error=str(STALE), status=400)
         return render(request, "oidc_provider/device_done.html", {"client": client, "allowed": allowed})
 
     @staticmethod

@@ -1,11 +1,12 @@
 """RP-Initiated Logout 1.0: end the user's session and send them back to the app."""
 
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib.auth import logout
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from oauth2_provider.exceptions import (
@@ -20,6 +21,7 @@ from oauth2_provider.views import RPInitiatedLogoutView
 from oauthlib.common import add_params_to_uri
 
 from accounts.authentication import get_auth_context
+from accounts.languages import ui_locales_use
 from accounts.models import User
 from accounts.sessions import login_session_current, signed_out_page_prepare
 from audit.actions import Action
@@ -32,6 +34,17 @@ from ..subjects import audience_client, subject_matches
 
 class EndSessionView(RPInitiatedLogoutView):
     template_name = "oidc_provider/logout_confirm.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # RP-Initiated Logout 1.0 §2: ui_locales, the person's languages for these pages. DOT's
+        # form carries it from the question to the answer in a hidden field.
+        ui_locales_use(request, self._ui_locales(request))
+        response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[no-untyped-call]
+        return response
+
+    @staticmethod
+    def _ui_locales(request: HttpRequest) -> str | None:
+        return request.GET.get("ui_locales") or request.POST.get("ui_locales")
 
     def validate_logout_request_user(
         self, id_token_hint: str | None, client_id: str | None
@@ -110,6 +123,8 @@ class EndSessionView(RPInitiatedLogoutView):
         # DOT leaves logout_hint out of the confirmation form; the page shows whom it named.
         initial: dict[str, str | None] = super().get_initial()  # type: ignore[no-untyped-call]
         initial["logout_hint"] = self.request.GET.get("logout_hint") or None
+        # DOT leaves ui_locales out of the question's form; the answer needs it too (§2).
+        initial["ui_locales"] = self.request.GET.get("ui_locales") or None
         return initial
 
     def _hint_names_someone_else(self, user: User, session_id: str) -> bool:
@@ -179,6 +194,8 @@ class EndSessionView(RPInitiatedLogoutView):
         if signed_in:
             session = login_session_current(self.request)
             logout(self.request)
+            # The new, signed-out session keeps the language for the signed-out page.
+            ui_locales_use(self.request, self._ui_locales(self.request))
             # Front-Channel Logout 1.0 §4: the apps' logout pages load on our signed-out page,
             # which then continues to the app.
             if signed_out_page_prepare(self.request, session=session, next_url=target):

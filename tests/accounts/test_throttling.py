@@ -262,7 +262,7 @@ def test_admin_lists_and_clears_lockout_so_user_can_sign_in(user, staff, clock, 
         {"action": "clear_selected", "_selected_action": [pk]},
         follow=True,
     )
-    assert "Cleared 1 record(s)" in response.content.decode()
+    assert "Cleared 1 record;" in response.content.decode()
     assert sign_in("alice", PASSWORD, ip=OTHER_IP).status_code == 302
     assert AuditEvent.objects.filter(action="login_lockout_cleared", actor_label="root").exists()
 

@@ -358,15 +358,17 @@ def rp_page(route: Route) -> None:
 
 
 @contextmanager
-def chromium_context(*, javascript: bool = True) -> Iterator[BrowserContext]:
+def chromium_context(*, javascript: bool = True, locale: str | None = None) -> Iterator[BrowserContext]:
     """Headless Chromium (JavaScript on or off) whose requests to the RP are answered locally.
+
+    ``locale`` is the browser's language (``navigator.language`` and ``Accept-Language``).
 
     Fixtures using it should depend on every database fixture first, so their ORM work is
     done before Playwright's event loop starts and after it stops.
     """
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(java_script_enabled=javascript)
+        context = browser.new_context(java_script_enabled=javascript, locale=locale)
         context.route(f"{RP_ORIGIN}/**", rp_page)
         try:
             yield context

@@ -41,6 +41,8 @@ WIDE = "1280"
 PASSWORD = "porchlight-demo"
 STAFF = ("admin", "porchlight-admin-demo")
 DEMO_USER = "demo"
+# A person whose account says German (locale de-DE): the pages they see are in German.
+GERMAN_USER = "jonas"
 CALLBACK = "http://localhost:8080/callback"
 # Addresses reserved for documentation (RFC 5737), so the sessions pages show no real ones.
 DEVICES = {
@@ -134,8 +136,12 @@ def demo_rows(*, issuer: str) -> Demo:
         person.first_name, person.last_name = first, last
         person.save()
         people[username] = person
+    german = users.objects.create_user(GERMAN_USER, "jonas@example.com", PASSWORD)
+    german.first_name, german.last_name, german.locale = "Jonas", "Weber", "de-DE"
+    german.save()
+    people[GERMAN_USER] = german
     for name, members in [
-        ("Engineering", ["demo", "robin", "lee"]),
+        ("Engineering", ["demo", "robin", "lee", GERMAN_USER]),
         ("On call", ["demo", "sam"]),
         ("Finance", ["maria"]),
     ]:
@@ -268,6 +274,9 @@ class AppSignIn:
 # --- the pages ---------------------------------------------------------------------------------
 
 VISITOR, SIGNING_IN, MEMBER, STAFF_MEMBER = "visitor", "signing in", "member", "staff"
+# The same pages in German: a browser asking for German (Accept-Language), and a person whose
+# account's language is German (docs/languages.md).
+GERMAN_VISITOR, GERMAN_MEMBER = "visitor (German browser)", "member (German account)"
 
 
 @dataclass(frozen=True)
@@ -313,9 +322,12 @@ def add_app(page: Any, demo: Demo, width: str) -> Any:
 
 SCREENS = [
     Screen("sign-in", "Sign-in", VISITOR, "/accounts/login/"),
+    Screen("sign-in-de", "Sign-in, for a browser that asks for German", GERMAN_VISITOR, "/accounts/login/"),
     Screen("second-factor", "Second factor", SIGNING_IN, "/accounts/mfa/authenticate/"),
     Screen("consent", "Consent", MEMBER, "/o/authorize/?{consent_query}"),
+    Screen("consent-de", "Consent, for an account in German", GERMAN_MEMBER, "/o/authorize/?{consent_query}"),
     Screen("account", "Account home", MEMBER, "/accounts/"),
+    Screen("account-de", "Account home, for an account in German", GERMAN_MEMBER, "/accounts/"),
     Screen("profile", "Profile", MEMBER, "/accounts/profile/"),
     Screen("security", "Two-step sign-in and passkeys", MEMBER, "/accounts/mfa/"),
     Screen("sessions", "Where you're signed in", MEMBER, "/accounts/", section="#sessions-heading"),
@@ -506,20 +518,26 @@ class Tour:
 
     def _page(self, role: str) -> Any:
         if role not in self._pages:
-            context = self.browser.new_context()
+            german = role in (GERMAN_VISITOR, GERMAN_MEMBER)
+            # Playwright's locale is the browser's language: navigator.language and Accept-Language.
+            context = self.browser.new_context(locale="de-DE") if german else self.browser.new_context()
             self.responses.watch(context)
             page = context.new_page()
-            if role != VISITOR:
+            if role not in (VISITOR, GERMAN_VISITOR):
                 self._sign_in(page, role)
             self._pages[role] = page
         return self._pages[role]
 
     def _sign_in(self, page: Any, role: str) -> None:
-        username, password = STAFF if role == STAFF_MEMBER else (DEMO_USER, PASSWORD)
+        username, password = {STAFF_MEMBER: STAFF, GERMAN_MEMBER: (GERMAN_USER, PASSWORD)}.get(
+            role, (DEMO_USER, PASSWORD)
+        )
         page.goto(self.demo.url("/accounts/login/"))
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state("load")
+        # By field name: the labels are in the page's language.
+        page.locator("#id_username").fill(username)
+        page.locator("#id_password").fill(password)
+        page.locator("form[action='/accounts/login/'] button[type=submit]").click()
         page.wait_for_url(lambda url: urlsplit(url).path != "/accounts/login/")
         if role == MEMBER:
             page.locator("input[name=code]").fill(totp_code(self.demo.totp_key))

@@ -256,7 +256,7 @@ def test_consent_admin_revoke_action_revokes_consent_and_tokens(staff, rp, logge
         follow=True,
     )
     assert response.status_code == 200
-    assert "Revoked 1 consent(s)." in response.content.decode()
+    assert "Revoked 1 consent." in response.content.decode()
     assert not Consent.objects.filter(pk=consent.pk).exists()
     refused = client.post(
         "/o/token/",
