@@ -1,0 +1,272 @@
+"""The "Connect your app" recipes (docs/recipes/) run as their readers run them.
+
+Each test takes the blocks with a file name (```python title="app.py"```) out of its page into
+``tmp_path``, sets only the environment variables the page names (issuer, client ID and secret,
+the app's URL), starts the app with the command the page shows (Django's runserver, `flask run`,
+uvicorn, node, a static file server) and signs in to it through one Porchlight served as
+production serves it (``served_provider``, shared by the module): the app must show the signed-in
+person's claims after the callback, and its sign-out must end Porchlight's session too. The apps
+are served as ``localhost`` and Porchlight as ``127.0.0.1``, so their cookies stay apart, as they
+would on two hosts.
+
+The programs that cannot run here (oauth2-proxy, Grafana, Nextcloud) have their snippets checked
+against the live discovery document and against the option names their documentation lists.
+"""
+
+import os
+import re
+import secrets
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import requests
+
+from tests.cluster import ServedProvider, free_port, served_provider, stop
+from tests.conftest import PASSWORD
+from tests.docs.pages import page_text, titled_blocks
+from tests.e2e.conftest import Browser
+
+BIN = Path(sys.executable).parent
+# What a reader's shell has; the test process's own settings (DJANGO_SETTINGS_MODULE,
+# PORCHLIGHT_*) stay out of the apps.
+BASE_ENV = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
+# The placeholders the pages ask the reader to replace.
+EXAMPLE_ISSUER = "https://id.example.com"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[ServedProvider]:
+    """One Porchlight for every recipe (a server start costs seconds); stopped by PID after them."""
+    with served_provider(tmp_path_factory.mktemp("recipes")) as provider:
+        provider.create_user(
+            "alice",
+            PASSWORD,
+            email="alice@example.com",
+            email_verified=True,
+            first_name="Alice",
+            last_name="Liddell",
+        )
+        yield provider
+
+
+@pytest.fixture(scope="module")
+def discovery(served) -> dict:
+    response = requests.get(f"{served.url}/.well-known/openid-configuration", timeout=10)
+    assert response.status_code == 200
+    return response.json()
+
+
+@pytest.fixture
+def browser(served) -> Iterator[Browser]:
+    browser = Browser(served.url)
+    yield browser
+    browser.session.close()
+
+
+def write_files(page: str, folder: Path) -> dict[str, str]:
+    """Write the page's named blocks into ``folder``; return them by file name."""
+    blocks = titled_blocks(page)
+    assert blocks, f"{page} shows no file"
+    for name, body in blocks.items():
+        (folder / name).write_text(body)
+    return blocks
+
+
+def shell_lines(page: str, prefix: str) -> list[list[str]]:
+    """Return the commands of the page's ``sh`` blocks that start with ``prefix``, split into words."""
+    found = []
+    for block in re.findall(r"^```sh\n(.*?)^```", page_text(page), re.MULTILINE | re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.startswith(prefix):
+                found.append(shlex.split(line))
+    assert found, f"{page} shows no `{prefix}` command"
+    return found
+
+
+@contextmanager
+def running(command: list[str], *, cwd: Path, env: dict[str, str], url: str) -> Iterator[None]:
+    """Run ``command`` in ``cwd`` until the block ends; wait until ``url`` answers first."""
+    log = cwd / "app.log"
+    with log.open("ab") as output:
+        process = subprocess.Popen(command, cwd=cwd, env={**BASE_ENV, **env}, stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(url, timeout=2, allow_redirects=False)
+                break
+            except requests.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"{command[0]} did not start: {log.read_text()[-3000:]}") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        stop(process)
+
+
+def app_command(page: str, prefix: str, port: int, folder: Path) -> list[str]:
+    """The page's command that starts the app, with the reader's port and tools (the suite's venv)."""
+    words = shell_lines(page, prefix)[-1]
+    words = [str(port) if re.fullmatch(r"\d{4}", word) else word for word in words]
+    tool = BIN / words[0]
+    return [str(tool) if tool.exists() else words[0], *words[1:]]
+
+
+def sign_in(browser: Browser, start: str) -> requests.Response:
+    """Follow the app's sign-in link to Porchlight, sign in and allow, return the app's page after."""
+    to_provider = browser.session.get(start, allow_redirects=False, timeout=10)
+    assert to_provider.is_redirect, to_provider.text[:500]
+    location = browser.sign_in(urljoin(start, to_provider.headers["Location"]))
+    assert not location.startswith(browser.issuer), location
+    return browser.session.get(location, timeout=10)
+
+
+def assert_porchlight_asks_for_the_password(browser: Browser, start: str) -> None:
+    """Porchlight's session ended: signing in to the app again shows the sign-in form."""
+    to_provider = browser.session.get(start, allow_redirects=False, timeout=10)
+    page = browser.get(urljoin(start, to_provider.headers["Location"]))
+    assert page.status_code == 200
+    assert urlsplit(page.url).path == "/accounts/login/", page.url
+
+
+def register(served: ServedProvider, name: str, *, redirect_uri: str, post_logout: str, **options):
+    return served.create_client(
+        name, redirect_uri=redirect_uri, post_logout_redirect_uri=post_logout, **options
+    )
+
+
+def registration(page: str) -> tuple[str, str]:
+    """The redirect and post-logout URIs the page's `createclient` command registers (for port 8001)."""
+    words = shell_lines(page, "python manage.py createclient")[0]
+    return words[words.index("--redirect-uri") + 1], words[words.index("--post-logout-redirect-uri") + 1]
+
+
+def on_port(uri: str, port: int) -> str:
+    parts = urlsplit(uri)
+    return parts._replace(netloc=f"{parts.hostname}:{port}").geturl()
+
+
+# --- Django with mozilla-django-oidc --------------------------------------------------------
+
+
+def test_recipe_django_mozilla_django_oidc(served, browser, tmp_path):
+    write_files("recipes/django.md", tmp_path)
+    port = free_port()
+    app = f"http://localhost:{port}"
+    redirect_uri, post_logout = (on_port(uri, port) for uri in registration("recipes/django.md"))
+    assert redirect_uri == f"{app}/oidc/callback/"
+    client_id, secret = register(served, "Django recipe", redirect_uri=redirect_uri, post_logout=post_logout)
+    env = {
+        "OIDC_ISSUER": served.url,
+        "OIDC_CLIENT_ID": client_id,
+        "OIDC_CLIENT_SECRET": secret,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    }
+    migrate = app_command("recipes/django.md", "django-admin migrate", port, tmp_path)
+    subprocess.run(migrate, cwd=tmp_path, env={**BASE_ENV, **env}, check=True, capture_output=True)
+    runserver = app_command("recipes/django.md", "django-admin runserver", port, tmp_path)
+    # runserver's reloader would start a second process; the reader's Ctrl-C stops both.
+    with running([*runserver, "--noreload"], cwd=tmp_path, env=env, url=f"{app}/"):
+        assert "Not signed in" in browser.session.get(f"{app}/", timeout=10).text
+        home = sign_in(browser, f"{app}/oidc/authenticate/")
+        assert home.url == f"{app}/"
+        assert "Signed in as Alice Liddell (alice@example.com)" in home.text, home.text
+
+        back = browser.submit(home, "/oidc/logout/", {})
+        assert back.status_code == 302 and back.headers["Location"] == post_logout
+        assert "Not signed in" in browser.session.get(back.headers["Location"], timeout=10).text
+        assert_porchlight_asks_for_the_password(browser, f"{app}/oidc/authenticate/")
+
+
+# --- Flask with Authlib ---------------------------------------------------------------------
+
+
+def test_recipe_flask_authlib(served, browser, tmp_path):
+    write_files("recipes/flask.md", tmp_path)
+    port = free_port()
+    app = f"http://localhost:{port}"
+    redirect_uri, post_logout = (on_port(uri, port) for uri in registration("recipes/flask.md"))
+    client_id, secret = register(served, "Flask recipe", redirect_uri=redirect_uri, post_logout=post_logout)
+    env = {
+        "OIDC_ISSUER": served.url,
+        "OIDC_CLIENT_ID": client_id,
+        "OIDC_CLIENT_SECRET": secret,
+        "FLASK_SECRET_KEY": secrets.token_urlsafe(32),
+    }
+    command = app_command("recipes/flask.md", "flask --app app run", port, tmp_path)
+    with running(command, cwd=tmp_path, env=env, url=f"{app}/"):
+        assert "Not signed in" in browser.session.get(f"{app}/", timeout=10).text
+        home = sign_in(browser, f"{app}/login")
+        assert home.url == f"{app}/"
+        assert "Signed in as Alice Liddell (alice@example.com)" in home.text, home.text
+
+        back = browser.submit(home, "/logout", {})
+        assert back.status_code == 302 and back.headers["Location"] == post_logout
+        assert "Not signed in" in browser.session.get(back.headers["Location"], timeout=10).text
+        assert_porchlight_asks_for_the_password(browser, f"{app}/login")
+
+
+# --- FastAPI with py-oidc-auth --------------------------------------------------------------
+
+
+def test_recipe_fastapi_py_oidc_auth(served, browser, tmp_path):
+    page = "recipes/fastapi.md"
+    write_files(page, tmp_path)
+    port = free_port()
+    app = f"http://localhost:{port}"
+    redirect_uri, post_logout = (on_port(uri, port) for uri in registration(page))
+    client_id, secret = register(served, "FastAPI recipe", redirect_uri=redirect_uri, post_logout=post_logout)
+    env = {
+        "OIDC_ISSUER": served.url,
+        "OIDC_CLIENT_ID": client_id,
+        "OIDC_CLIENT_SECRET": secret,
+        "APP_URL": app,
+    }
+    # The URLs the page tells the reader to open, on the test's port.
+    login, logout = (
+        on_port(url, port)
+        for url in re.findall(r"`(http://localhost:8000/api/auth/v2/log(?:in|out)\?[^`]+)`", page_text(page))
+    )
+    command = app_command(page, "uvicorn app:app", port, tmp_path)
+    with running(command, cwd=tmp_path, env=env, url=f"{app}/logged-out"):
+        callback = sign_in(browser, login)
+        assert callback.status_code == 200, callback.text
+        tokens = callback.json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        me = requests.get(f"{app}/api/me", headers=bearer, timeout=10)
+        assert me.status_code == 200, me.text
+        subject = me.json()["sub"]
+        assert requests.get(f"{app}/api/me", timeout=10).status_code == 401
+        profile = requests.get(f"{app}/api/auth/v2/userinfo", headers=bearer, timeout=10)
+        assert profile.status_code == 200, profile.text
+        assert profile.json()["email"] == "alice@example.com"
+        assert profile.json()["username"] == "alice"
+
+        refreshed = requests.post(
+            f"{app}/api/auth/v2/token", data={"refresh-token": tokens["refresh_token"]}, timeout=10
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        renewed = refreshed.json()
+        me = requests.get(
+            f"{app}/api/me", headers={"Authorization": f"Bearer {renewed['access_token']}"}, timeout=10
+        )
+        assert me.json() == {"sub": subject}
+
+        # No ID token hint: Porchlight asks first (RP-Initiated Logout 1.0 §2), then sends them back.
+        question = browser.get(logout)
+        assert question.status_code == 200 and "Sign out of FastAPI recipe?" in question.text
+        back = browser.submit(question, "/o/logout/", {})
+        assert back.status_code == 302 and back.headers["Location"] == post_logout
+        assert browser.session.get(post_logout, timeout=10).json() == {"message": "You are signed out."}
+        after = requests.post(
+            f"{app}/api/auth/v2/token", data={"refresh-token": renewed["refresh_token"]}, timeout=10
+        )
+        assert after.status_code == 400 and "invalid_grant" in after.text
+        assert_porchlight_asks_for_the_password(browser, login)
