@@ -13,10 +13,12 @@ The programs that cannot run here (oauth2-proxy, Grafana, Nextcloud) have their 
 against the live discovery document and against the option names their documentation lists.
 """
 
+import json
 import os
 import re
 import secrets
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -31,7 +33,8 @@ import requests
 from tests.cluster import ServedProvider, free_port, served_provider, stop
 from tests.conftest import PASSWORD
 from tests.docs.pages import page_text, titled_blocks
-from tests.e2e.conftest import Browser
+from tests.e2e.conftest import Browser, chromium_context, chromium_sign_in
+from tests.rp import NODE_DIR
 
 BIN = Path(sys.executable).parent
 # What a reader's shell has; the test process's own settings (DJANGO_SETTINGS_MODULE,
@@ -270,3 +273,89 @@ def test_recipe_fastapi_py_oidc_auth(served, browser, tmp_path):
         )
         assert after.status_code == 400 and "invalid_grant" in after.text
         assert_porchlight_asks_for_the_password(browser, login)
+
+
+# --- a single-page app with oidc-client-ts ----------------------------------------------------
+
+
+def test_recipe_spa_oidc_client_ts(served, tmp_path):
+    page = "recipes/spa.md"
+    blocks = write_files(page, tmp_path)
+    port = free_port()
+    app = f"http://localhost:{port}"
+    redirect_uri, post_logout = (on_port(uri, port) for uri in registration(page))
+    words = shell_lines(page, "python manage.py createclient")[0]
+    assert on_port(words[words.index("--allowed-origin") + 1], port) == app
+    client_id, _ = register(
+        served,
+        "Single-page app recipe",
+        redirect_uri=redirect_uri,
+        post_logout=post_logout,
+        public=True,
+        allowed_origins=(app,),
+    )
+    # The two values the page tells the reader to replace in config.js, and the library it copies.
+    config = blocks["config.js"]
+    assert EXAMPLE_ISSUER in config and "YOUR_CLIENT_ID" in config
+    (tmp_path / "config.js").write_text(
+        config.replace(EXAMPLE_ISSUER, served.url).replace("YOUR_CLIENT_ID", client_id)
+    )
+    assert shell_lines(page, "cp node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js")
+    shutil.copy(NODE_DIR / "node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js", tmp_path)
+    command = app_command(page, "python3 -m http.server", port, tmp_path)
+    command[0] = sys.executable
+    with running(command, cwd=tmp_path, env={}, url=f"{app}/"), chromium_context() as context:
+        tab = context.new_page()
+        tab.goto(f"{app}/")
+        status = tab.locator("#status")
+        status.get_by_text("Not signed in").wait_for()
+        tab.get_by_role("button", name="Sign in").click()
+        tab.wait_for_url(f"{served.url}/**")
+        chromium_sign_in(tab)
+        tab.get_by_role("button", name="Allow").click()
+        tab.wait_for_url(f"{app}/")
+        status.get_by_text("Signed in as Alice Liddell (alice@example.com)").wait_for()
+
+        tab.get_by_role("button", name="Sign out").click()
+        tab.wait_for_url(post_logout)
+        status.get_by_text("Not signed in").wait_for()
+        tab.get_by_role("button", name="Sign in").click()
+        tab.wait_for_url(f"{served.url}/accounts/login/**")
+        tab.get_by_role("heading", name="Sign in", exact=True).wait_for()
+
+
+# --- Node.js with Express and openid-client -------------------------------------------------
+
+
+def test_recipe_express_openid_client(served, browser, tmp_path):
+    page = "recipes/express.md"
+    write_files(page, tmp_path)
+    # The packages the page installs, from the suite's lock (tests/e2e/node).
+    installed = shell_lines(page, "npm install")[0][2:]
+    assert set(installed) <= set(json.loads((NODE_DIR / "package.json").read_text())["dependencies"])
+    (tmp_path / "node_modules").symlink_to(NODE_DIR / "node_modules")
+    port = free_port()
+    app = f"http://localhost:{port}"
+    redirect_uri, post_logout = (on_port(uri, port) for uri in registration(page))
+    client_id, secret = register(served, "Express recipe", redirect_uri=redirect_uri, post_logout=post_logout)
+    env = {
+        "OIDC_ISSUER": served.url,
+        "OIDC_CLIENT_ID": client_id,
+        "OIDC_CLIENT_SECRET": secret,
+        "APP_URL": app,
+        "PORT": str(port),
+        "SESSION_SECRET": secrets.token_urlsafe(32),
+    }
+    node = shutil.which("node")
+    assert node, "node is not installed"
+    command = app_command(page, "node app.mjs", port, tmp_path)
+    with running([node, *command[1:]], cwd=tmp_path, env=env, url=f"{app}/"):
+        assert "Not signed in" in browser.session.get(f"{app}/", timeout=10).text
+        home = sign_in(browser, f"{app}/login")
+        assert home.url == f"{app}/"
+        assert "Signed in as Alice Liddell (alice@example.com)" in home.text, home.text
+
+        back = browser.submit(home, "/logout", {})
+        assert back.status_code == 302 and back.headers["Location"] == post_logout
+        assert "Not signed in" in browser.session.get(back.headers["Location"], timeout=10).text
+        assert_porchlight_asks_for_the_password(browser, f"{app}/login")
