@@ -13,6 +13,7 @@ The programs that cannot run here (oauth2-proxy, Grafana, Nextcloud) have their 
 against the live discovery document and against the option names their documentation lists.
 """
 
+import configparser
 import json
 import os
 import re
@@ -22,10 +23,11 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 import requests
@@ -359,3 +361,168 @@ def test_recipe_express_openid_client(served, browser, tmp_path):
         assert back.status_code == 302 and back.headers["Location"] == post_logout
         assert "Not signed in" in browser.session.get(back.headers["Location"], timeout=10).text
         assert_porchlight_asks_for_the_password(browser, f"{app}/login")
+
+
+# --- oauth2-proxy, Grafana and Nextcloud: their snippets against discovery and their docs ---------
+
+# The options each program documents, as far as the snippets use them.
+# https://oauth2-proxy.github.io/oauth2-proxy/configuration/overview (config file: the flags with _)
+OAUTH2_PROXY_OPTIONS = {
+    "provider",
+    "provider_display_name",
+    "oidc_issuer_url",
+    "client_id",
+    "client_secret",
+    "client_secret_file",
+    "redirect_url",
+    "scope",
+    "code_challenge_method",
+    "oidc_email_claim",
+    "oidc_groups_claim",
+    "email_domains",
+    "allowed_groups",
+    "cookie_secret",
+    "cookie_secure",
+    "upstreams",
+    "whitelist_domains",
+    "http_address",
+}
+# https://grafana.com/docs/grafana/latest/setup-grafana/configure-access/configure-authentication/generic-oauth/
+GRAFANA_OPTIONS = {
+    "server": {"root_url"},
+    "auth": {"signout_redirect_url", "disable_login_form", "oauth_auto_login"},
+    "auth.generic_oauth": {
+        "enabled",
+        "name",
+        "icon",
+        "client_id",
+        "client_secret",
+        "scopes",
+        "auth_url",
+        "token_url",
+        "api_url",
+        "auth_style",
+        "use_pkce",
+        "use_refresh_token",
+        "allow_sign_up",
+        "auto_login",
+        "login_attribute_path",
+        "name_attribute_path",
+        "email_attribute_path",
+        "groups_attribute_path",
+        "role_attribute_path",
+        "role_attribute_strict",
+        "allowed_groups",
+        "allowed_domains",
+    },
+}
+# https://github.com/nextcloud/user_oidc ("Commandline settings": occ user_oidc:provider)
+USER_OIDC_PROVIDER_OPTIONS = {
+    "clientid",
+    "clientsecret",
+    "discoveryuri",
+    "endsessionendpointuri",
+    "postlogouturi",
+    "scope",
+    "unique-uid",
+    "check-bearer",
+    "send-id-token-hint",
+    "mapping-uid",
+    "mapping-display-name",
+    "mapping-email",
+    "mapping-groups",
+    "group-provisioning",
+}
+SERVICES = "recipes/services.md"
+
+
+def snippet(name: str, served: ServedProvider) -> str:
+    """The page's snippet ``name`` with the example issuer replaced by the running one."""
+    text = titled_blocks(SERVICES)[name]
+    assert EXAMPLE_ISSUER in text, f"{name} names no issuer to replace"
+    return text.replace(EXAMPLE_ISSUER, served.url)
+
+
+def registered(app_name: str) -> list[str]:
+    """The words of the page's `createclient` command for ``app_name``."""
+    for words in shell_lines(SERVICES, "python manage.py createclient"):
+        if words[3] == app_name:
+            return words
+    raise AssertionError(f"no createclient for {app_name}")
+
+
+def assert_scopes_allowed(scopes: list[str], discovery: dict, registration: list[str]) -> None:
+    assert "openid" in scopes
+    assert set(scopes) <= set(discovery["scopes_supported"]), scopes
+    # A client asks for groups only when staff allowed it (docs/claims.md).
+    assert ("groups" in scopes) == ("--release-groups" in registration)
+
+
+def test_recipe_oauth2_proxy_snippet_matches_discovery(served, discovery):
+    config = tomllib.loads(snippet("oauth2-proxy.cfg", served))
+    assert set(config) <= OAUTH2_PROXY_OPTIONS, set(config) - OAUTH2_PROXY_OPTIONS
+    assert config["provider"] == "oidc"
+    # oauth2-proxy discovers the rest from the issuer, which must match discovery's exactly.
+    assert config["oidc_issuer_url"] == discovery["issuer"]
+    words = registered("Internal app")
+    assert config["redirect_url"] == words[words.index("--redirect-uri") + 1]
+    assert urlsplit(config["redirect_url"]).path == "/oauth2/callback"
+    assert_scopes_allowed(config["scope"].split(), discovery, words)
+    assert config["code_challenge_method"] in discovery["code_challenge_methods_supported"]
+    for claim in (config["oidc_email_claim"], config["oidc_groups_claim"]):
+        assert claim in discovery["claims_supported"], claim
+    # Go's oauth2 package sends the secret in the Authorization header first.
+    assert "client_secret_basic" in discovery["token_endpoint_auth_methods_supported"]
+
+
+def test_recipe_grafana_snippet_matches_discovery(served, discovery):
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(snippet("grafana.ini", served))
+    for section in parser.sections():
+        assert set(parser[section]) <= GRAFANA_OPTIONS[section], (section, set(parser[section]))
+    oauth = parser["auth.generic_oauth"]
+    assert oauth["auth_url"] == discovery["authorization_endpoint"]
+    assert oauth["token_url"] == discovery["token_endpoint"]
+    assert oauth["api_url"] == discovery["userinfo_endpoint"]
+    words = registered("Grafana")
+    redirect_uri = words[words.index("--redirect-uri") + 1]
+    assert redirect_uri == parser["server"]["root_url"] + "/login/generic_oauth"
+    assert_scopes_allowed(oauth["scopes"].split(), discovery, words)
+    assert oauth.getboolean("use_pkce") and "S256" in discovery["code_challenge_methods_supported"]
+    assert oauth["auth_style"] == "InHeader"
+    assert "client_secret_basic" in discovery["token_endpoint_auth_methods_supported"]
+    assert "refresh_token" in discovery["grant_types_supported"]
+    for option in (
+        "login_attribute_path",
+        "name_attribute_path",
+        "email_attribute_path",
+        "groups_attribute_path",
+    ):
+        assert oauth[option] in discovery["claims_supported"], option
+    assert re.match(r"contains\(groups\[\*\]", oauth["role_attribute_path"])
+
+    # Sign-out goes to the end session endpoint, naming the client and a registered return page.
+    signout = urlsplit(parser["auth"]["signout_redirect_url"])
+    assert f"{signout.scheme}://{signout.netloc}{signout.path}" == discovery["end_session_endpoint"]
+    query = dict(parse_qsl(signout.query))
+    assert query["client_id"] == oauth["client_id"]
+    assert query["post_logout_redirect_uri"] == words[words.index("--post-logout-redirect-uri") + 1]
+
+
+def test_recipe_nextcloud_user_oidc_snippet_matches_discovery(served, discovery):
+    lines = snippet("nextcloud-oidc.sh", served).replace("\\\n", " ").splitlines()
+    commands = [shlex.split(line) for line in lines if line.strip()]
+    assert all(words[:2] == ["php", "occ"] for words in commands)
+    assert [words[2] for words in commands] == ["app:install", "config:system:set", "user_oidc:provider"]
+    assert commands[1][3:] == ["user_oidc", "use_pkce", "--type=boolean", "--value=true"]
+    assert "S256" in discovery["code_challenge_methods_supported"]
+    options = dict(word[2:].split("=", 1) for word in commands[2][4:])
+    assert set(options) <= USER_OIDC_PROVIDER_OPTIONS, set(options) - USER_OIDC_PROVIDER_OPTIONS
+    assert options["discoveryuri"] == f"{served.url}/.well-known/openid-configuration"
+    assert requests.get(options["discoveryuri"], timeout=10).json()["issuer"] == discovery["issuer"]
+    words = registered("Nextcloud")
+    assert_scopes_allowed(options["scope"].split(), discovery, words)
+    for option in ("mapping-uid", "mapping-display-name", "mapping-email"):
+        assert options[option] in discovery["claims_supported"], option
+    assert options["postlogouturi"] == words[words.index("--post-logout-redirect-uri") + 1]
+    assert urlsplit(words[words.index("--redirect-uri") + 1]).path == "/apps/user_oidc/code"
