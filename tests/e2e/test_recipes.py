@@ -234,9 +234,10 @@ def test_recipe_fastapi_py_oidc_auth(served, browser, tmp_path):
         "OIDC_CLIENT_SECRET": secret,
         "APP_URL": app,
     }
-    # The URLs the page tells the reader to open, on the test's port.
+    # The URLs the page tells the reader to open (the app's address in their query too), on the
+    # test's port.
     login, logout = (
-        on_port(url, port)
+        url.replace("http://localhost:8000", app)
         for url in re.findall(r"`(http://localhost:8000/api/auth/v2/log(?:in|out)\?[^`]+)`", page_text(page))
     )
     command = app_command(page, "uvicorn app:app", port, tmp_path)
