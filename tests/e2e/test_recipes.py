@@ -318,6 +318,17 @@ def test_recipe_spa_oidc_client_ts(served, tmp_path):
         tab.get_by_role("button", name="Allow").click()
         tab.wait_for_url(f"{app}/")
         status.get_by_text("Signed in as Alice Liddell (alice@example.com)").wait_for()
+        # What automaticSilentRenew does before the access token expires: a refresh token grant,
+        # from the page's own UserManager (a top-level const, so the page's global scope has it).
+        before, after = tab.evaluate(
+            """async () => {
+                const before = await manager.getUser();
+                const after = await manager.signinSilent();
+                return [before, after].map((u) => [u.access_token, u.refresh_token, u.profile.sub]);
+            }"""
+        )
+        assert before[0] != after[0] and before[1] != after[1], "the tokens were renewed and rotated"
+        assert before[2] == after[2]
 
         tab.get_by_role("button", name="Sign out").click()
         tab.wait_for_url(post_logout)
