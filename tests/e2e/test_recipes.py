@@ -2,7 +2,8 @@
 
 Each test takes the blocks with a file name (```python title="app.py"```) out of its page into
 ``tmp_path``, sets only the environment variables the page names (issuer, client ID and secret,
-the app's URL), starts the app with the command the page shows (Django's runserver, `flask run`,
+the app's URL), registers the app with the page's own `createclient` command (its URIs moved to
+the test's port), starts the app with the command the page shows (Django's runserver, `flask run`,
 uvicorn, node, a static file server) and signs in to it through one Porchlight served as
 production serves it (``served_provider``, shared by the module): the app must show the signed-in
 person's claims after the callback, and its sign-out must end Porchlight's session too. The apps
@@ -26,13 +27,14 @@ import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 import requests
 
-from tests.cluster import ServedProvider, free_port, served_provider, stop
+from tests.cluster import ServedProvider, free_port, manage, served_provider, stop
 from tests.conftest import PASSWORD
 from tests.docs.pages import page_text, titled_blocks
 from tests.e2e.conftest import Browser, chromium_context, chromium_sign_in
@@ -116,7 +118,7 @@ def running(command: list[str], *, cwd: Path, env: dict[str, str], url: str) -> 
         stop(process)
 
 
-def app_command(page: str, prefix: str, port: int, folder: Path) -> list[str]:
+def app_command(page: str, prefix: str, port: int) -> list[str]:
     """The page's command that starts the app, with the reader's port and tools (the suite's venv)."""
     words = shell_lines(page, prefix)[-1]
     words = [str(port) if re.fullmatch(r"\d{4}", word) else word for word in words]
@@ -141,21 +143,30 @@ def assert_porchlight_asks_for_the_password(browser: Browser, start: str) -> Non
     assert urlsplit(page.url).path == "/accounts/login/", page.url
 
 
-def register(served: ServedProvider, name: str, *, redirect_uri: str, post_logout: str, **options):
-    return served.create_client(
-        name, redirect_uri=redirect_uri, post_logout_redirect_uri=post_logout, **options
-    )
-
-
-def registration(page: str) -> tuple[str, str]:
-    """The redirect and post-logout URIs the page's `createclient` command registers (for port 8001)."""
-    words = shell_lines(page, "python manage.py createclient")[0]
-    return words[words.index("--redirect-uri") + 1], words[words.index("--post-logout-redirect-uri") + 1]
-
-
 def on_port(uri: str, port: int) -> str:
     parts = urlsplit(uri)
     return parts._replace(netloc=f"{parts.hostname}:{port}").geturl()
+
+
+@dataclass
+class Registered:
+    client_id: str
+    secret: str | None
+    redirect_uri: str
+    post_logout_redirect_uri: str
+
+
+def register(served: ServedProvider, page: str, port: int) -> Registered:
+    """Run the page's `createclient` command against ``served``, with the app's URIs on ``port``."""
+    words = shell_lines(page, "python manage.py createclient")[0][3:]
+    words = [on_port(word, port) if word.startswith("http://localhost:") else word for word in words]
+    created = json.loads(manage(served.env, "createclient", *words, "--json"))
+    return Registered(
+        created["client_id"],
+        created["client_secret"],
+        words[words.index("--redirect-uri") + 1],
+        words[words.index("--post-logout-redirect-uri") + 1],
+    )
 
 
 # --- Django with mozilla-django-oidc --------------------------------------------------------
@@ -165,18 +176,18 @@ def test_recipe_django_mozilla_django_oidc(served, browser, tmp_path):
     write_files("recipes/django.md", tmp_path)
     port = free_port()
     app = f"http://localhost:{port}"
-    redirect_uri, post_logout = (on_port(uri, port) for uri in registration("recipes/django.md"))
-    assert redirect_uri == f"{app}/oidc/callback/"
-    client_id, secret = register(served, "Django recipe", redirect_uri=redirect_uri, post_logout=post_logout)
+    client = register(served, "recipes/django.md", port)
+    assert client.redirect_uri == f"{app}/oidc/callback/"
+    post_logout = client.post_logout_redirect_uri
     env = {
         "OIDC_ISSUER": served.url,
-        "OIDC_CLIENT_ID": client_id,
-        "OIDC_CLIENT_SECRET": secret,
+        "OIDC_CLIENT_ID": client.client_id,
+        "OIDC_CLIENT_SECRET": client.secret,
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
     }
-    migrate = app_command("recipes/django.md", "django-admin migrate", port, tmp_path)
+    migrate = app_command("recipes/django.md", "django-admin migrate", port)
     subprocess.run(migrate, cwd=tmp_path, env={**BASE_ENV, **env}, check=True, capture_output=True)
-    runserver = app_command("recipes/django.md", "django-admin runserver", port, tmp_path)
+    runserver = app_command("recipes/django.md", "django-admin runserver", port)
     # runserver's reloader would start a second process; the reader's Ctrl-C stops both.
     with running([*runserver, "--noreload"], cwd=tmp_path, env=env, url=f"{app}/"):
         assert "Not signed in" in browser.session.get(f"{app}/", timeout=10).text
@@ -197,15 +208,16 @@ def test_recipe_flask_authlib(served, browser, tmp_path):
     write_files("recipes/flask.md", tmp_path)
     port = free_port()
     app = f"http://localhost:{port}"
-    redirect_uri, post_logout = (on_port(uri, port) for uri in registration("recipes/flask.md"))
-    client_id, secret = register(served, "Flask recipe", redirect_uri=redirect_uri, post_logout=post_logout)
+    client = register(served, "recipes/flask.md", port)
+    assert client.redirect_uri == f"{app}/callback"
+    post_logout = client.post_logout_redirect_uri
     env = {
         "OIDC_ISSUER": served.url,
-        "OIDC_CLIENT_ID": client_id,
-        "OIDC_CLIENT_SECRET": secret,
+        "OIDC_CLIENT_ID": client.client_id,
+        "OIDC_CLIENT_SECRET": client.secret,
         "FLASK_SECRET_KEY": secrets.token_urlsafe(32),
     }
-    command = app_command("recipes/flask.md", "flask --app app run", port, tmp_path)
+    command = app_command("recipes/flask.md", "flask --app app run", port)
     with running(command, cwd=tmp_path, env=env, url=f"{app}/"):
         assert "Not signed in" in browser.session.get(f"{app}/", timeout=10).text
         home = sign_in(browser, f"{app}/login")
@@ -226,12 +238,12 @@ def test_recipe_fastapi_py_oidc_auth(served, browser, tmp_path):
     write_files(page, tmp_path)
     port = free_port()
     app = f"http://localhost:{port}"
-    redirect_uri, post_logout = (on_port(uri, port) for uri in registration(page))
-    client_id, secret = register(served, "FastAPI recipe", redirect_uri=redirect_uri, post_logout=post_logout)
+    client = register(served, page, port)
+    post_logout = client.post_logout_redirect_uri
     env = {
         "OIDC_ISSUER": served.url,
-        "OIDC_CLIENT_ID": client_id,
-        "OIDC_CLIENT_SECRET": secret,
+        "OIDC_CLIENT_ID": client.client_id,
+        "OIDC_CLIENT_SECRET": client.secret,
         "APP_URL": app,
     }
     # The URLs the page tells the reader to open (the app's address in their query too), on the
@@ -240,7 +252,7 @@ def test_recipe_fastapi_py_oidc_auth(served, browser, tmp_path):
         url.replace("http://localhost:8000", app)
         for url in re.findall(r"`(http://localhost:8000/api/auth/v2/log(?:in|out)\?[^`]+)`", page_text(page))
     )
-    command = app_command(page, "uvicorn app:app", port, tmp_path)
+    command = app_command(page, "uvicorn app:app", port)
     with running(command, cwd=tmp_path, env=env, url=f"{app}/logged-out"):
         callback = sign_in(browser, login)
         assert callback.status_code == 200, callback.text
@@ -267,7 +279,7 @@ def test_recipe_fastapi_py_oidc_auth(served, browser, tmp_path):
 
         # No ID token hint: Porchlight asks first (RP-Initiated Logout 1.0 §2), then sends them back.
         question = browser.get(logout)
-        assert question.status_code == 200 and "Sign out of FastAPI recipe?" in question.text
+        assert question.status_code == 200 and "Sign out of My FastAPI app?" in question.text
         back = browser.submit(question, "/o/logout/", {})
         assert back.status_code == 302 and back.headers["Location"] == post_logout
         assert browser.session.get(post_logout, timeout=10).json() == {"message": "You are signed out."}
@@ -286,17 +298,9 @@ def test_recipe_spa_oidc_client_ts(served, tmp_path):
     blocks = write_files(page, tmp_path)
     port = free_port()
     app = f"http://localhost:{port}"
-    redirect_uri, post_logout = (on_port(uri, port) for uri in registration(page))
-    words = shell_lines(page, "python manage.py createclient")[0]
-    assert on_port(words[words.index("--allowed-origin") + 1], port) == app
-    client_id, _ = register(
-        served,
-        "Single-page app recipe",
-        redirect_uri=redirect_uri,
-        post_logout=post_logout,
-        public=True,
-        allowed_origins=(app,),
-    )
+    client = register(served, page, port)
+    assert client.secret is None, "a single-page app is a public client"
+    client_id, post_logout = client.client_id, client.post_logout_redirect_uri
     # The two values the page tells the reader to replace in config.js, and the library it copies.
     config = blocks["config.js"]
     assert EXAMPLE_ISSUER in config and "YOUR_CLIENT_ID" in config
@@ -305,7 +309,7 @@ def test_recipe_spa_oidc_client_ts(served, tmp_path):
     )
     assert shell_lines(page, "cp node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js")
     shutil.copy(NODE_DIR / "node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js", tmp_path)
-    command = app_command(page, "python3 -m http.server", port, tmp_path)
+    command = app_command(page, "python3 -m http.server", port)
     command[0] = sys.executable
     with running(command, cwd=tmp_path, env={}, url=f"{app}/"), chromium_context() as context:
         tab = context.new_page()
@@ -350,19 +354,19 @@ def test_recipe_express_openid_client(served, browser, tmp_path):
     (tmp_path / "node_modules").symlink_to(NODE_DIR / "node_modules")
     port = free_port()
     app = f"http://localhost:{port}"
-    redirect_uri, post_logout = (on_port(uri, port) for uri in registration(page))
-    client_id, secret = register(served, "Express recipe", redirect_uri=redirect_uri, post_logout=post_logout)
+    client = register(served, page, port)
+    post_logout = client.post_logout_redirect_uri
     env = {
         "OIDC_ISSUER": served.url,
-        "OIDC_CLIENT_ID": client_id,
-        "OIDC_CLIENT_SECRET": secret,
+        "OIDC_CLIENT_ID": client.client_id,
+        "OIDC_CLIENT_SECRET": client.secret,
         "APP_URL": app,
         "PORT": str(port),
         "SESSION_SECRET": secrets.token_urlsafe(32),
     }
     node = shutil.which("node")
     assert node, "node is not installed"
-    command = app_command(page, "node app.mjs", port, tmp_path)
+    command = app_command(page, "node app.mjs", port)
     with running([node, *command[1:]], cwd=tmp_path, env=env, url=f"{app}/"):
         assert "Not signed in" in browser.session.get(f"{app}/", timeout=10).text
         home = sign_in(browser, f"{app}/login")
@@ -455,10 +459,12 @@ def snippet(name: str, served: ServedProvider) -> str:
     return text.replace(EXAMPLE_ISSUER, served.url)
 
 
-def registered(app_name: str) -> list[str]:
-    """The words of the page's `createclient` command for ``app_name``."""
+def registered(served: ServedProvider, app_name: str) -> list[str]:
+    """Run the page's `createclient` command for ``app_name`` against ``served``; return its words."""
     for words in shell_lines(SERVICES, "python manage.py createclient"):
         if words[3] == app_name:
+            created = json.loads(manage(served.env, "createclient", *words[3:], "--json"))
+            assert created["client_secret"], "a web server app, with a secret"
             return words
     raise AssertionError(f"no createclient for {app_name}")
 
@@ -476,7 +482,7 @@ def test_recipe_oauth2_proxy_snippet_matches_discovery(served, discovery):
     assert config["provider"] == "oidc"
     # oauth2-proxy discovers the rest from the issuer, which must match discovery's exactly.
     assert config["oidc_issuer_url"] == discovery["issuer"]
-    words = registered("Internal app")
+    words = registered(served, "Internal app")
     assert config["redirect_url"] == words[words.index("--redirect-uri") + 1]
     assert urlsplit(config["redirect_url"]).path == "/oauth2/callback"
     assert_scopes_allowed(config["scope"].split(), discovery, words)
@@ -496,7 +502,7 @@ def test_recipe_grafana_snippet_matches_discovery(served, discovery):
     assert oauth["auth_url"] == discovery["authorization_endpoint"]
     assert oauth["token_url"] == discovery["token_endpoint"]
     assert oauth["api_url"] == discovery["userinfo_endpoint"]
-    words = registered("Grafana")
+    words = registered(served, "Grafana")
     redirect_uri = words[words.index("--redirect-uri") + 1]
     assert redirect_uri == parser["server"]["root_url"] + "/login/generic_oauth"
     assert_scopes_allowed(oauth["scopes"].split(), discovery, words)
@@ -532,7 +538,7 @@ def test_recipe_nextcloud_user_oidc_snippet_matches_discovery(served, discovery)
     assert set(options) <= USER_OIDC_PROVIDER_OPTIONS, set(options) - USER_OIDC_PROVIDER_OPTIONS
     assert options["discoveryuri"] == f"{served.url}/.well-known/openid-configuration"
     assert requests.get(options["discoveryuri"], timeout=10).json()["issuer"] == discovery["issuer"]
-    words = registered("Nextcloud")
+    words = registered(served, "Nextcloud")
     assert_scopes_allowed(options["scope"].split(), discovery, words)
     for option in ("mapping-uid", "mapping-display-name", "mapping-email"):
         assert options[option] in discovery["claims_supported"], option
