@@ -76,3 +76,16 @@ def first_code_word(cell: str) -> str:
     spans = code_spans(cell)
     assert spans, f"no code span in table cell {cell!r}"
     return spans[0].split()[0]
+
+
+# A fenced block with a file name: ```python title="app.py"``` (mkdocs-material shows the title).
+_TITLED_BLOCK = re.compile(r'^```[\w-]*\s+title="([^"]+)"[^\n]*\n(.*?)^```', re.MULTILINE | re.DOTALL)
+
+
+def titled_blocks(page: str) -> dict[str, str]:
+    """Return the fenced blocks of ``page`` that carry a ``title`` (a file name), by that name."""
+    blocks: dict[str, str] = {}
+    for name, body in _TITLED_BLOCK.findall(page_text(page)):
+        assert name not in blocks, f"{page} shows {name} twice"
+        blocks[name] = body
+    return blocks

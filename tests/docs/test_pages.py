@@ -6,7 +6,7 @@ import pytest
 
 from tests.docs.pages import DOCS, ROOT, code_spans
 
-PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
 # A path in the repository, as the pages write one in a code span: `porchlight/settings.py`, `tests/e2e/`.
 TOP_LEVEL = "|".join(
     re.escape(path.name)
