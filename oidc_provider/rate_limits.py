@@ -59,6 +59,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from ground.cache_counts import cache_count, cache_window_started
 from ground.client_address import client_ip
+from ground.prepared_queries import statement_cursor
 from ground.rates import Rate
 
 from .models import Client, ClientRequestCount
@@ -117,7 +118,7 @@ def _upsert_sql() -> str:
 
 def _database_count(key: str, rate: Rate, now_ms: int) -> tuple[int, int]:
     """Count one request under ``key``; return its count in the window and when that ends (ms)."""
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(_upsert_sql(), [key, now_ms + rate.seconds * 1000, now_ms, now_ms])
         count, expires = cursor.fetchone()
     return int(count), int(expires)
