@@ -938,9 +938,14 @@ def interrupted(signum, frame) -> None:
 
 
 def profile(endpoint: str) -> int:
-    """Print where one endpoint's time goes (bench/hotspots.py), on a throwaway SQLite database."""
-    with temp_dir("porchlight-bench-profile-") as root:
-        env = provider_env(root / "var", 8000, None)  # in process: nothing listens
+    """Print where one endpoint's time goes (bench/hotspots.py), on a throwaway database.
+
+    SQLite, or PostgreSQL when BENCH_DATABASES names only PostgreSQL.
+    """
+    with ExitStack() as stack:
+        root = stack.enter_context(temp_dir("porchlight-bench-profile-"))
+        database = stack.enter_context(postgres_cluster()) if DATABASES == ("PostgreSQL",) else None
+        env = provider_env(root / "var", 8000, database.url if database else None)  # in process
         env["BENCH_POOL"] = "1000"  # codes or refresh tokens for the token_code/token_refresh profiles
         argv = [PYTHON, str(BENCH_DIR / "hotspots.py"), endpoint]
         try:
