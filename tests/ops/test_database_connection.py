@@ -27,14 +27,14 @@ def client_credentials(base: str, client: dict) -> requests.Response:
 
 
 def terminate_backends(database_url: str) -> int:
-    """End every other connection to the database, as an administrator or a failover would; return how many."""
+    """End every other connection to the database, as an administrator would; return how many."""
     parts = urlsplit(database_url)
     with psycopg.connect(database_url, autocommit=True) as admin:
-        ended = admin.execute(
+        (ended,) = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()",
             [parts.path.lstrip("/")],
-        ).fetchone()[0]
+        ).fetchall()[0]
         deadline = time.monotonic() + 10
         while admin.execute(
             "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
