@@ -67,9 +67,12 @@ def _writer(logger: logging.Logger) -> Callable[[str], None]:
     def write(line: str) -> None:
         if not logger.isEnabledFor(logging.INFO):
             return
-        with handler.lock or nullcontext():
-            handler.stream.write(line + handler.terminator)
-            handler.stream.flush()
+        try:
+            with handler.lock or nullcontext():
+                handler.stream.write(line + handler.terminator)
+                handler.stream.flush()
+        except Exception:  # noqa: BLE001 - as the handler's own emit: a lost line never fails a request
+            handler.handleError(logging.makeLogRecord({"msg": line}))
 
     return write
 
