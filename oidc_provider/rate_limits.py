@@ -28,7 +28,7 @@ seconds; every request in it adds one, refused ones included, and a request whos
 the budget is refused until the window ends. In the database it is one upsert per request
 (``INSERT … ON CONFLICT DO UPDATE … RETURNING``, atomic on PostgreSQL and SQLite alike: of any
 number of concurrent requests exactly the budget's worth get a count within it). A budget of
-``LEASE_FROM`` requests or more is counted ``lease_size`` at a time per process (``_database_count``:
+2,000 requests or more is counted ``lease_size`` at a time per process (``_database_count``:
 never more than the budget served, at most ``lease_size - 1`` per process unserved at a window's
 end). On PostgreSQL the table is UNLOGGED (migration 0021): counts are worth nothing after a
 crash or on a promoted standby, so they write no WAL. With
@@ -122,14 +122,15 @@ def _upsert_sql() -> str:
     )
 
 
-# A budget of this many requests per window or more is counted in leases (see _database_count).
-LEASE_FROM = 1000
+# A lease is this fraction of the budget (1/1000), at most LEASE_MAX requests: budgets of 2,000
+# requests per window or more are counted in leases of 2 or more (see _database_count).
+LEASE_DIVISOR = 1000
 LEASE_MAX = 32
 
 
 def lease_size(rate: Rate) -> int:
     """Return how many requests of ``rate`` one process counts at a time: a thousandth of it, 1 to 32."""
-    return max(1, min(LEASE_MAX, rate.requests // LEASE_FROM))
+    return max(1, min(LEASE_MAX, rate.requests // LEASE_DIVISOR))
 
 
 @dataclass
@@ -178,7 +179,7 @@ def _database_count(key: str, rate: Rate, now_ms: int) -> tuple[int, int]:
     counts again. Of any number of concurrent requests on any number of nodes, no more than the
     budget are served (each served request was counted within it, atomically); those a process
     counted and did not serve before the window ended, at most ``lease_size - 1`` per process and
-    budget, are lost to the client. Below ``LEASE_FROM`` every request is one upsert, as before.
+    budget, are lost to the client. Below 2,000 requests per window every request is one upsert, as before.
     """
     size = lease_size(rate)
     if size == 1:
