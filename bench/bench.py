@@ -81,6 +81,9 @@ WRK_TIMEOUT = "10s"
 START_TIMEOUT = 60
 RESULT_MARKER = "BENCH_RESULT "
 GROWTH = os.environ.get("GROWTH") == "1"
+# BENCH_STATEMENTS=1: PostgreSQL loads pg_stat_statements, and each PostgreSQL row is followed by
+# the statements it ran per request, with PostgreSQL's planning and execution time for each.
+STATEMENTS = os.environ.get("BENCH_STATEMENTS") == "1"
 SEED_TIMEOUT = 3600 if GROWTH else 300
 PRUNE_TIMEOUT = 1800
 
@@ -122,6 +125,9 @@ class Row:
     server_cpu_ms: float
     database_cpu_ms: float | None
     expected_status: int = 200
+    requests: int = 0
+    # BENCH_STATEMENTS=1: what PostgreSQL ran during the row (STATEMENTS_SQL's rows).
+    statements: tuple[tuple, ...] = ()
 
     @property
     def failed(self) -> int:
@@ -217,14 +223,54 @@ def postgres_cluster() -> Iterator[Database]:
         run(pg_cluster.as_owner([*initdb, "--encoding=UTF8", "--no-sync"]), what="initdb", timeout=120)
         port = free_port()
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        if STATEMENTS:
+            options += (
+                " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
+            )
         try:
             log = str(root / "server.log")
             start = [pg_ctl, "-D", str(data), "-l", log, "-o", options, "-w", "start"]
             run(pg_cluster.as_owner(start), what="PostgreSQL start", timeout=120)
             postmaster = int((data / "postmaster.pid").read_text().split()[0])
-            yield Database("PostgreSQL", f"postgres://porchlight@127.0.0.1:{port}/postgres", postmaster)
+            url = f"postgres://porchlight@127.0.0.1:{port}/postgres"
+            if STATEMENTS:
+                statements_query(url, "CREATE EXTENSION pg_stat_statements")
+            yield Database("PostgreSQL", url, postmaster)
         finally:
             stop_postgres(data)
+
+
+def statements_query(url: str, sql: str) -> list[tuple]:
+    """Run one statement of the bench's own on the throwaway cluster; return its rows."""
+    import psycopg  # the provider's own driver, in the same virtualenv
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        cursor = connection.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+
+
+# Per statement the provider ran (the bench's own left out): calls, planning and execution ms.
+STATEMENTS_SQL = """
+SELECT calls, total_plan_time, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g')
+FROM pg_stat_statements
+WHERE query NOT LIKE '%pg_stat_statements%'
+ORDER BY total_plan_time + total_exec_time DESC
+"""
+
+
+def print_statements(statements: list[tuple], requests: int) -> None:
+    """Print the statements of one row per request: how many, and PostgreSQL's time in each."""
+    calls = sum(row[0] for row in statements)
+    planned = sum(row[1] for row in statements)
+    executed = sum(row[2] for row in statements)
+    print(
+        f"    {calls / requests:.2f} statements/request; PostgreSQL ms/request planning "
+        f"{planned / requests:.3f}, executing {executed / requests:.3f}"
+    )
+    for count, plan, execute, query in statements[:8]:
+        if count >= requests / 100:
+            per = f"{count / requests:5.2f} x plan {plan / count:.3f} exec {execute / count:.3f}"
+            print(f"    {per}  {query[:100]}")
 
 
 def stop_postgres(data: Path) -> None:
@@ -534,6 +580,8 @@ def measure(
     # Of the pool left for this and the remaining rows of the endpoint: a quarter of this row's
     # share for the warm-up, the rest for the measurement.
     wrk(base_url, endpoint, connections, WARM_UP_SECONDS, pool_share(endpoint, 4 * runs_left))
+    if STATEMENTS and database.url:
+        statements_query(database.url, "SELECT pg_stat_statements_reset()")
     server_before = tree_cpu_seconds(server.pid)
     database_before = tree_cpu_seconds(database.server_pid) if database.server_pid else None
     result = wrk(base_url, endpoint, connections, MEASURE_SECONDS, pool_share(endpoint, runs_left))
@@ -544,6 +592,7 @@ def measure(
         else None
     )
     requests = max(result["requests"], 1)
+    statements = statements_query(database.url, STATEMENTS_SQL) if STATEMENTS and database.url else []
     return Row(
         database=database.name,
         endpoint=endpoint.name,
@@ -557,6 +606,8 @@ def measure(
         server_cpu_ms=server_cpu * 1000 / requests,
         database_cpu_ms=None if database_cpu is None else database_cpu * 1000 / requests,
         expected_status=endpoint.status,
+        requests=requests,
+        statements=tuple(statements),
     )
 
 
@@ -887,9 +938,14 @@ def interrupted(signum, frame) -> None:
 
 
 def profile(endpoint: str) -> int:
-    """Print where one endpoint's time goes (bench/hotspots.py), on a throwaway SQLite database."""
-    with temp_dir("porchlight-bench-profile-") as root:
-        env = provider_env(root / "var", 8000, None)  # in process: nothing listens
+    """Print where one endpoint's time goes (bench/hotspots.py), on a throwaway database.
+
+    SQLite, or PostgreSQL when BENCH_DATABASES names only PostgreSQL.
+    """
+    with ExitStack() as stack:
+        root = stack.enter_context(temp_dir("porchlight-bench-profile-"))
+        database = stack.enter_context(postgres_cluster()) if DATABASES == ("PostgreSQL",) else None
+        env = provider_env(root / "var", 8000, database.url if database else None)  # in process
         env["BENCH_POOL"] = "1000"  # codes or refresh tokens for the token_code/token_refresh profiles
         argv = [PYTHON, str(BENCH_DIR / "hotspots.py"), endpoint]
         try:
@@ -959,6 +1015,8 @@ def main() -> int:
             for row in bench_database(database):
                 rows.append(row)
                 print_row(row, floor)
+                if row.statements:
+                    print_statements(list(row.statements), row.requests)
         rates = signing_rates()
     except BenchError as error:
         print(f"\nbench: FAILED: {error}", file=sys.stderr)

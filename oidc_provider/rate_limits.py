@@ -27,7 +27,11 @@ Counting. A window opens with the first request after the last one ended and las
 seconds; every request in it adds one, refused ones included, and a request whose count passes
 the budget is refused until the window ends. In the database it is one upsert per request
 (``INSERT … ON CONFLICT DO UPDATE … RETURNING``, atomic on PostgreSQL and SQLite alike: of any
-number of concurrent requests exactly the budget's worth get a count within it); with
+number of concurrent requests exactly the budget's worth get a count within it). A budget of
+2,000 requests or more is counted ``lease_size`` at a time per process (``_database_count``:
+never more than the budget served, at most ``lease_size - 1`` per process unserved at a window's
+end). On PostgreSQL the table is UNLOGGED (migration 0021): counts are worth nothing after a
+crash or on a promoted standby, so they write no WAL. With
 ``PORCHLIGHT_CACHE_THROTTLE`` it is the shared cache's ``INCR`` (``ground/cache_counts.py``), as
 the login throttle counts. Housekeeping deletes rows whose window has ended.
 
@@ -40,6 +44,7 @@ no code for it; ``slow_down`` tells a device to poll less often for good (RFC 86
 
 import hashlib
 import math
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -59,6 +64,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from ground.cache_counts import cache_count, cache_window_started
 from ground.client_address import client_ip
+from ground.prepared_queries import statement_cursor
 from ground.rates import Rate
 
 from .models import Client, ClientRequestCount
@@ -107,20 +113,101 @@ def _upsert_sql() -> str:
     # its window is still open (PostgreSQL and SQLite, SQL's ON CONFLICT semantics). Only quoted
     # names of the model's own are formatted in; every value is a parameter.
     return (
-        f"INSERT INTO {table} ({key}, {count}, {expires}) VALUES (%s, 1, %s) "  # noqa: S608
+        f"INSERT INTO {table} ({key}, {count}, {expires}) VALUES (%s, %s, %s) "  # noqa: S608
         f"ON CONFLICT ({key}) DO UPDATE SET "
-        f"{count} = CASE WHEN {table}.{expires} > %s THEN {table}.{count} + 1 ELSE 1 END, "
+        f"{count} = CASE WHEN {table}.{expires} > %s THEN {table}.{count} + excluded.{count} "
+        f"ELSE excluded.{count} END, "
         f"{expires} = CASE WHEN {table}.{expires} > %s THEN {table}.{expires} ELSE excluded.{expires} END "
         f"RETURNING {count}, {expires}"
     )
 
 
+# A lease is this fraction of the budget (1/1000), at most LEASE_MAX requests: budgets of 2,000
+# requests per window or more are counted in leases of 2 or more (see _database_count).
+LEASE_DIVISOR = 1000
+LEASE_MAX = 32
+
+
+def lease_size(rate: Rate) -> int:
+    """Return how many requests of ``rate`` one process counts at a time: a thousandth of it, 1 to 32."""
+    return max(1, min(LEASE_MAX, rate.requests // LEASE_DIVISOR))
+
+
+@dataclass
+class _Lease:
+    rate: Rate
+    alias: str
+    expires: int  # the window's end, epoch ms
+    left: int  # requests counted in the database and not yet served by this process
+
+
+_leases: dict[str, _Lease] = {}
+_leases_lock = threading.Lock()
+# Held while a process counts a lease for a key, so that its other threads wait for that lease
+# instead of each counting one of their own (a budget's last requests would go unserved).
+_counting_locks = [threading.Lock() for _ in range(64)]
+
+
+def _leased(key: str, rate: Rate, now_ms: int, alias: str) -> int | None:
+    """Serve one request from this process's lease for ``key``; return the window's end, or None."""
+    with _leases_lock:
+        lease = _leases.get(key)
+        if (
+            lease is None
+            or lease.left <= 0
+            or lease.expires <= now_ms
+            or lease.rate != rate
+            or lease.alias != alias
+        ):
+            return None
+        lease.left -= 1
+        return lease.expires
+
+
+def _upsert(key: str, size: int, rate: Rate, now_ms: int) -> tuple[int, int]:
+    with statement_cursor(connection) as cursor:
+        cursor.execute(_upsert_sql(), [key, size, now_ms + rate.seconds * 1000, now_ms, now_ms])
+        count, expires = (int(value) for value in cursor.fetchone())
+    return count, expires
+
+
 def _database_count(key: str, rate: Rate, now_ms: int) -> tuple[int, int]:
-    """Count one request under ``key``; return its count in the window and when that ends (ms)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_upsert_sql(), [key, now_ms + rate.seconds * 1000, now_ms, now_ms])
-        count, expires = cursor.fetchone()
-    return int(count), int(expires)
+    """Count one request under ``key``; return its count in the window and when that ends (ms).
+
+    A large budget is counted ``lease_size`` requests at a time: the upsert adds that many, this
+    process serves the ones within the budget from memory until its window ends, and only then
+    counts again. Of any number of concurrent requests on any number of nodes, no more than the
+    budget are served (each served request was counted within it, atomically); those a process
+    counted and did not serve before the window ended, at most ``lease_size - 1`` per process and
+    budget, are lost to the client. Below 2,000 requests per window every request is one upsert, as before.
+    """
+    size = lease_size(rate)
+    if size == 1:
+        return _upsert(key, 1, rate, now_ms)
+    alias = connection.alias
+    # Reported as the last request within the budget: never refused.
+    if (expires := _leased(key, rate, now_ms, alias)) is not None:
+        return rate.requests, expires
+    with _counting_locks[hash(key) % len(_counting_locks)]:
+        # Another thread may have counted a lease while this one waited.
+        if (expires := _leased(key, rate, now_ms, alias)) is not None:
+            return rate.requests, expires
+        count, expires = _upsert(key, size, rate, now_ms)
+        # This process's share: the counts after the ones before ours, as far as the budget reaches.
+        served = min(count, rate.requests) - (count - size)
+        with _leases_lock:
+            if served > 1:
+                _leases[key] = _Lease(rate=rate, alias=alias, expires=expires, left=served - 1)
+            else:
+                _leases.pop(key, None)
+    # The first of this process's share is this request's.
+    return (count - size + 1 if served > 0 else count), expires
+
+
+def leases_forget() -> None:
+    """Forget the requests this process counted and has not served (a test's fresh database)."""
+    with _leases_lock:
+        _leases.clear()
 
 
 def _cache_count(key: str, rate: Rate, now_ms: int) -> tuple[int, int]:

@@ -12,7 +12,8 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 from ops.log_redaction import redact_secret_paths
@@ -21,6 +22,7 @@ from ops.wsgi_environ import Environ, StartResponse, WSGIApplication
 # Load balancers probe these every second or so; a line each would drown the log.
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 LOGGER = "granian.access"
+MESSAGE_ONLY = "%(message)s"
 
 
 def access_logger(destination: str) -> logging.Logger | None:
@@ -35,9 +37,44 @@ def access_logger(destination: str) -> logging.Logger | None:
         handler: logging.Handler = (
             logging.StreamHandler(sys.stdout) if destination == "-" else logging.FileHandler(destination)
         )
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(logging.Formatter(MESSAGE_ONLY))
         logger.addHandler(handler)
     return logger
+
+
+def _writer(logger: logging.Logger) -> Callable[[str], None]:
+    """Return what writes one line to ``logger``'s destination.
+
+    For the handler ``access_logger`` sets up, the line goes straight to its stream, under the
+    handler's lock and flushed, as the handler would write it: a LogRecord, its formatting and
+    the logging machinery around them cost more than the rest of the line (ops/access_log.py is
+    on every request under Granian). Any other setup is logged as such.
+    """
+    handlers = logger.handlers
+    direct = (
+        len(handlers) == 1
+        and not logger.filters
+        and not handlers[0].filters
+        and isinstance(handlers[0], logging.StreamHandler)
+        and handlers[0].formatter is not None
+        and handlers[0].formatter._fmt == MESSAGE_ONLY
+    )
+    if not direct:
+        return logger.info
+    handler = handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+
+    def write(line: str) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        try:
+            with handler.lock or nullcontext():
+                handler.stream.write(line + handler.terminator)
+                handler.stream.flush()
+        except Exception:  # noqa: BLE001 - as the handler's own emit: a lost line never fails a request
+            handler.handleError(logging.makeLogRecord({"msg": line}))
+
+    return write
 
 
 class _Body:
@@ -60,34 +97,51 @@ class _Body:
             self.done(self.sent)
 
 
+class _Response:
+    """What the application answered: its status and request id (start_response's, as sent)."""
+
+    __slots__ = ("start_response", "status", "request_id")
+
+    def __init__(self, start_response: StartResponse) -> None:
+        self.start_response, self.status, self.request_id = start_response, "500", "-"
+
+    def __call__(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        self.status = status
+        for name, value in headers:
+            if len(name) == 12 and name.lower() == "x-request-id":
+                self.request_id = value
+                break
+        return self.start_response(status, headers, exc_info)
+
+
 class AccessLog:
     """Log each request ``app`` answers, in gunicorn's plain or JSON access-log format."""
 
     def __init__(self, app: WSGIApplication, logger: logging.Logger | None, log_format: str) -> None:
         self.app, self.logger, self.json = app, logger, log_format == "json"
+        self.write = _writer(logger) if logger is not None else None
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        logger = self.logger
-        if logger is None:
+        write = self.write
+        if write is None:
             return self.app(environ, start_response)
         started = time.perf_counter()
-        response: dict[str, Any] = {}
-
-        def record(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
-            response["status"] = status
-            response["headers"] = headers
-            return start_response(status, headers, exc_info)
+        response = _Response(start_response)
 
         def done(sent: int) -> None:
-            status = str(response.get("status", "500"))
-            path = environ.get("PATH_INFO", "")
-            if path in PROBE_PATHS and status.startswith("200"):
+            status = str(response.status)
+            if status.startswith("200") and environ.get("PATH_INFO", "") in PROBE_PATHS:
                 return
-            headers = {name.lower(): value for name, value in response.get("headers", [])}
             elapsed_ms = int((time.perf_counter() - started) * 1000)
-            logger.info(self.line(environ, status, headers, sent, elapsed_ms))
+            write(self.line(environ, status, {"x-request-id": response.request_id}, sent, elapsed_ms))
 
-        return _Body(self.app(environ, record), done)
+        body = self.app(environ, response)
+        if type(body) is list:
+            # Complete already (the published documents, ops/documents.py): nothing to close, so
+            # the line is written now rather than through a wrapper around the body.
+            done(sum(map(len, body)))
+            return body
+        return _Body(body, done)
 
     def line(self, environ: Environ, status: str, headers: dict[str, str], sent: int, elapsed_ms: int) -> str:
         """Return the access-log line of one request."""

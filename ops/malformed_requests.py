@@ -123,9 +123,10 @@ def _has_nul(request: HttpRequest) -> bool:
         for key, values in params.lists():
             if "\x00" in key or any("\x00" in value for value in values):
                 return True
-    if "\x00" in request.headers.get("Origin", ""):
+    # META, not request.headers: that builds a mapping of every header to read two.
+    if "\x00" in request.META.get("HTTP_ORIGIN", ""):
         return True
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(credentials.strip()).decode("utf-8", "replace")

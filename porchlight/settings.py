@@ -218,6 +218,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that polls the socket before it sends SELECT 1, and
+    # the protocol endpoints' lookups prepared once per kept connection (ground/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "ground.postgresql"
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        # psycopg's default; only ground.postgresql's prepared cursor prepares (every other
+        # cursor binds on the client). 0 keeps a connection per request, as poolers need: none.
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writes from several gunicorn workers wait for the lock instead of failing at once. Each
     # worker keeps its connection (PORCHLIGHT_DB_CONN_MAX_AGE), so the PRAGMA runs once per

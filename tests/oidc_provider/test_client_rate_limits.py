@@ -16,9 +16,11 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from ground.rates import Rate
-from oidc_provider.models import Client, DeviceGrant
+from oidc_provider.models import Client, ClientRequestCount, DeviceGrant
+from oidc_provider.rate_limits import leases_forget
 from tests.admin_forms import change_client_in_admin
 from tests.conftest import authorize, basic_auth, concurrent_database, exchange
 
@@ -460,3 +462,89 @@ def test_client_rate_limits_concurrent_requests_get_exactly_the_budget(
         if response.status_code == 429:
             assert response.json()["error"] == "too_many_requests"
             assert 1 <= int(response.headers["Retry-After"]) <= 3600
+
+
+# --- large budgets, counted a lease at a time ----------------------------------------------------
+
+
+@pytest.fixture
+def leased(settings):
+    """Counts in the database, this process holding no lease from an earlier test."""
+    settings.PORCHLIGHT = {**settings.PORCHLIGHT, "CACHE_THROTTLE": False}
+    leases_forget()
+    yield
+    leases_forget()
+
+
+def counted_already(registered, count: int) -> None:
+    """Start the client's window as if other nodes had counted ``count`` requests in it."""
+    now_ms = int(timezone.now().timestamp() * 1000)
+    ClientRequestCount.objects.create(
+        key=f"c:{registered.model.pk}", count=count, expires=now_ms + WINDOW * 1000
+    )
+
+
+def test_client_rate_limits_large_budget_lets_exactly_the_budget_through(
+    client, leased, make_client, signing_keys
+):
+    limit = 32_000  # counted 32 requests at a time
+    job = make_client(
+        name="Busy", redirect_uris=[], grant_types=["client_credentials"], rate_limit=f"{limit}/{WINDOW}"
+    )
+    counted_already(job, limit - 40)
+
+    responses = [token(client, job) for _ in range(42)]
+
+    assert statuses(responses) == [200] * 40 + [429, 429]
+    assert_refused(responses[-1])
+
+
+def test_client_rate_limits_large_budget_unserved_lease_is_lost_never_overspent(
+    client, leased, make_client, signing_keys
+):
+    limit = 32_000
+    job = make_client(
+        name="Busy", redirect_uris=[], grant_types=["client_credentials"], rate_limit=f"{limit}/{WINDOW}"
+    )
+    counted_already(job, limit - 40)
+    assert token(client, job).status_code == 200
+    # The worker that counted 32 stops (a restart); its other 31 are not served by anyone.
+    leases_forget()
+
+    responses = [token(client, job) for _ in range(10)]
+
+    assert statuses(responses) == [200] * 8 + [429, 429]
+
+
+@concurrent_database
+def test_client_rate_limits_large_budget_concurrent_requests_get_exactly_the_budget(
+    live_server, transactional_db, leased, monkeypatch, make_client, signing_keys
+):
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    limit, left, requests_sent = 32_000, 5, 16
+    job = make_client(
+        name="Busy job", redirect_uris=[], grant_types=["client_credentials"], rate_limit=f"{limit}/3600"
+    )
+    counted_already(job, limit - left)
+    auth = basic_auth(job.client_id, job.client_secret)
+    barrier = threading.Barrier(requests_sent)
+    responses: list = [None] * requests_sent
+
+    def post(index: int) -> None:
+        barrier.wait()
+        responses[index] = requests.post(
+            f"{live_server.url}/o/token/",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": auth},
+            timeout=60,
+        )
+
+    threads = [threading.Thread(target=post, args=(index,)) for index in range(requests_sent)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(response.status_code for response in responses) == [200] * left + [429] * (
+        requests_sent - left
+    )
