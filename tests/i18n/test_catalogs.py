@@ -20,7 +20,18 @@ from django.utils.translation import to_locale
 from tests.i18n.template_text import ROOT
 
 # The source folders ``make messages`` reads (it walks the checkout and ignores the rest).
-SOURCES = ("accounts", "audit", "directory", "ground", "oidc_provider", "ops", "porchlight", "scim", "templates", "upstream")
+SOURCES = (
+    "accounts",
+    "audit",
+    "directory",
+    "ground",
+    "oidc_provider",
+    "ops",
+    "porchlight",
+    "scim",
+    "templates",
+    "upstream",
+)
 LANGUAGES = [to_locale(code) for code, _name in settings.LANGUAGES if code != "en"]
 # Catalogs whose translation is still being written: the completeness test is expected to fail
 # for them, and fails ("XPASS(strict)") as soon as one is complete, so that it is removed here.
