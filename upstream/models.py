@@ -46,7 +46,7 @@ class UpstreamProvider(models.Model):
         _("short name"),
         unique=True,
         help_text=_(
-            "In this provider's addresses here: /upstream/<short name>/callback/ is its redirect URI."
+            "In this provider's addresses here: /upstream/[short name]/callback/ is its redirect URI."
         ),
     )
     label = models.CharField(
