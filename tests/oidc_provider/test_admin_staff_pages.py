@@ -48,12 +48,13 @@ def test_admin_index_groups_pages_by_what_staff_do(staff):
     sections = index_sections(staff.get("/admin/"))
     assert list(sections) == ["Apps & APIs", "People", "Security", "Advanced / diagnostics"]
     assert sections["Apps & APIs"][:3] == ["Apps", "APIs", "Roles"]
-    assert sections["People"] == ["Users", "Groups", "Invitations"]
+    assert sections["People"] == ["Users", "Groups", "Invitations", "Sign-ups"]
     assert sections["Security"] == [
         "Sign-in sessions",
         "Signing keys",
         "Audit log",
         "Failed logins and lockouts",
+        "Sign-in providers (Google, Entra, GitHub, …)",
     ]
     # The internals sit only under the marked diagnostics section.
     internals = {
