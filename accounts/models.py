@@ -217,6 +217,7 @@ class LoginSession(models.Model):
     class Meta:
         ordering = ["-created"]
         verbose_name = _("sign-in session")
+        verbose_name_plural = _("sign-in sessions")
 
     def __str__(self) -> str:
         return f"{self.user} since {self.created:%Y-%m-%d %H:%M}"
@@ -249,6 +250,7 @@ class Invitation(models.Model):
     class Meta:
         ordering = ["-created"]
         verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
 
     def __str__(self) -> str:
         return f"Invitation for {self.user.email or self.user.get_username()}"
@@ -290,6 +292,7 @@ class DataExport(models.Model):
     class Meta:
         ordering = ["-requested"]
         verbose_name = _("data export")
+        verbose_name_plural = _("data exports")
 
     def __str__(self) -> str:
         return f"Data export for {self.user} ({self.get_status_display()})"

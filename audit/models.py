@@ -31,6 +31,7 @@ class AuditEvent(models.Model):
         ordering = ["-created"]
         indexes = [models.Index(fields=["target_type", "target_id"], name="audit_event_target")]
         verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
 
     def __str__(self) -> str:
         return f"{self.created:%Y-%m-%d %H:%M:%S} {self.action} {self.target}"

@@ -27,6 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_auth_ldap.backend import LDAPBackend, ldap_error, populate_user
 from django_auth_ldap.config import (
     GroupOfNamesType,
@@ -43,7 +44,7 @@ from audit.services import audit_record
 
 from .models import DirectoryAccount
 
-UNREACHABLE_MESSAGE = (
+UNREACHABLE_MESSAGE = gettext_lazy(
     "Your organisation's directory could not be reached, so your password could not be checked. "
     "Try again in a few minutes."
 )
@@ -292,7 +293,7 @@ class DirectoryBackend(LDAPBackend):
                     detail={"error": error},
                     request=request,
                 )
-                raise SignInUnavailable(UNREACHABLE_MESSAGE) from None
+                raise SignInUnavailable(str(UNREACHABLE_MESSAGE)) from None
 
     def _refusal(self, ldap_user: Any) -> str:
         """Return why the directory no longer lets this person in, or ""."""

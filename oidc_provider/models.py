@@ -757,6 +757,7 @@ class IDToken(AbstractIDToken):
     class Meta(AbstractIDToken.Meta):
         swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"
         verbose_name = _("ID token")
+        verbose_name_plural = _("ID tokens")
 
 
 class DeviceGrant(AuthContextFields, AbstractDeviceGrant):
@@ -788,6 +789,7 @@ class SessionClient(models.Model):
             models.UniqueConstraint(fields=["session", "client"], name="oidc_provider_sessionclient_unique")
         ]
         verbose_name = _("app in a sign-in session")
+        verbose_name_plural = _("apps in sign-in sessions")
 
     def __str__(self) -> str:
         return f"{self.client} in {self.session}"
@@ -852,6 +854,7 @@ class SigningKey(models.Model):
     class Meta:
         ordering = ["algorithm", "-created"]
         verbose_name = _("signing key")
+        verbose_name_plural = _("signing keys")
         constraints = [
             models.UniqueConstraint(
                 fields=["algorithm"],
@@ -879,6 +882,7 @@ class Consent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "client"], name="one_consent_per_user_client")]
         verbose_name = _("consent")
+        verbose_name_plural = _("consents")
 
     def __str__(self) -> str:
         return f"{self.user} → {self.client}"
@@ -902,6 +906,7 @@ class IdentityScope(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = _("identity scope")
+        verbose_name_plural = _("identity scopes")
 
     def __str__(self) -> str:
         return self.name
@@ -945,6 +950,7 @@ class ClaimDefinition(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = _("claim definition")
+        verbose_name_plural = _("claim definitions")
 
     def __str__(self) -> str:
         return self.name
@@ -974,6 +980,7 @@ class RegistrationToken(models.Model):
     class Meta:
         ordering = ["-created"]
         verbose_name = _("registration token")
+        verbose_name_plural = _("registration tokens")
 
     def __str__(self) -> str:
         return self.label
@@ -1003,6 +1010,7 @@ class ClientRegistration(models.Model):
 
     class Meta:
         verbose_name = _("client registration")
+        verbose_name_plural = _("client registrations")
 
     def __str__(self) -> str:
         return f"Registration of {self.client}"
@@ -1181,6 +1189,7 @@ class Role(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = _("role")
+        verbose_name_plural = _("roles")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(api__isnull=True) | models.Q(client__isnull=True),
@@ -1238,6 +1247,7 @@ class ClientRequestCount(models.Model):
 
     class Meta:
         verbose_name = _("client request count")
+        verbose_name_plural = _("client request counts")
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
@@ -1257,6 +1267,7 @@ class ClientAssertionUse(models.Model):
 
     class Meta:
         verbose_name = _("used client assertion")
+        verbose_name_plural = _("used client assertions")
         constraints = [
             models.UniqueConstraint(fields=["client", "jti_hash"], name="client_assertion_jti_once"),
         ]
@@ -1281,6 +1292,7 @@ class ClientKeySet(models.Model):
 
     class Meta:
         verbose_name = _("fetched client key set")
+        verbose_name_plural = _("fetched client key sets")
 
     def __str__(self) -> str:
         return f"{self.uri} (tried {self.tried:%Y-%m-%d %H:%M})"

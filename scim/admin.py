@@ -9,6 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from .models import ProvisioningClient
 from .tokens import provisioning_client_create, provisioning_client_revoke
@@ -69,14 +71,18 @@ class ProvisioningClientAdmin(admin.ModelAdmin[ProvisioningClient]):
             "opts": self.opts,
             "client": obj,
             "value": obj.new_value,
-            "title": f"SCIM token for {obj.name}",
+            "title": gettext("SCIM token for %(name)s") % {"name": obj.name},
             "base_url": settings.ISSUER + reverse("scim:users").removesuffix("Users"),
         }
         return TemplateResponse(request, "admin/scim/provisioningclient/created.html", context)
 
-    @admin.action(description="Revoke the selected clients' tokens")
+    @admin.action(description=_("Revoke the selected clients' tokens"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ProvisioningClient]) -> None:
         staff = request.user
         assert staff.is_authenticated
         count = sum(provisioning_client_revoke(client=client, actor=staff) for client in queryset)  # type: ignore[arg-type]
-        messages.success(request, f"Revoked {count} SCIM token(s).")
+        messages.success(
+            request,
+            ngettext("Revoked %(count)d SCIM token.", "Revoked %(count)d SCIM tokens.", count)
+            % {"count": count},
+        )

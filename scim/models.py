@@ -16,11 +16,16 @@ class ProvisioningClient(models.Model):
     """
 
     name = models.CharField(_("name"), max_length=100, help_text=_("Which system provisions with it."))
-    key_id = models.CharField(max_length=16, unique=True, editable=False)
+    key_id = models.CharField(_("key ID"), max_length=16, unique=True, editable=False)
     token_hash = models.CharField(max_length=64, editable=False)
     created = models.DateTimeField(_("created"), auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        editable=False,
     )
     # Recorded at most once a minute (tokens.py), so a busy sync does not write on every request.
     last_used = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
@@ -32,6 +37,7 @@ class ProvisioningClient(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = _("SCIM provisioning client")
+        verbose_name_plural = _("SCIM provisioning clients")
         constraints = [
             # A revoked client's name may be used again by its successor.
             models.UniqueConstraint(
@@ -55,6 +61,7 @@ class ProvisionedUser(models.Model):
 
     class Meta:
         verbose_name = _("provisioned user")
+        verbose_name_plural = _("provisioned users")
 
 
 class ProvisionedGroup(models.Model):
@@ -67,3 +74,4 @@ class ProvisionedGroup(models.Model):
 
     class Meta:
         verbose_name = _("provisioned group")
+        verbose_name_plural = _("provisioned groups")

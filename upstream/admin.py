@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts import encryption
 from accounts.models import User
@@ -27,11 +29,11 @@ def _formfield(field: models.Field, **kwargs):
 class UpstreamProviderForm(forms.ModelForm):
     # Write-only: the stored secret is never sent back to the page (STYLE: never display secrets).
     client_secret = forms.CharField(
-        label="Client secret",
+        label=_("Client secret"),
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Stored encrypted. Leave empty to keep the one stored.",
+        help_text=_("Stored encrypted. Leave empty to keep the one stored."),
     )
 
     class Meta:
@@ -62,7 +64,9 @@ class UpstreamProviderForm(forms.ModelForm):
         cleaned = super().clean() or {}
         stored = bool(self.instance.pk and self.instance.client_secret_encrypted)
         if not cleaned.get("client_secret") and not stored:
-            raise ValidationError({"client_secret": "The upstream gave this client a secret: enter it."})
+            raise ValidationError(
+                {"client_secret": gettext("The upstream gave this client a secret: enter it.")}
+            )
         return cleaned
 
 
@@ -75,7 +79,7 @@ class UpstreamProviderAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("label", "slug", "icon", "enabled", "order")}),
         (
-            "Connection",
+            _("Connection"),
             {
                 "fields": (
                     "kind",
@@ -91,21 +95,21 @@ class UpstreamProviderAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Accounts",
+            _("Accounts"),
             {"fields": ("may_create_accounts", "allowed_domains", "claim_map", "group_claim", "group_map")},
         ),
-        ("Second factor", {"fields": ("trust_mfa", "mfa_acr_values")}),
+        (_("Second factor"), {"fields": ("trust_mfa", "mfa_acr_values")}),
     )
 
-    @admin.display(description="linked accounts")
+    @admin.display(description=_("linked accounts"))
     def linked(self, obj: UpstreamProvider) -> int:
         return obj.identities.count()
 
-    @admin.display(description="redirect URI (register it at the upstream)")
+    @admin.display(description=_("redirect URI (register it at the upstream)"))
     def redirect_uri(self, obj: UpstreamProvider) -> str:
-        return redirect_uri(obj) if obj.pk else "(shown once saved)"
+        return redirect_uri(obj) if obj.pk else gettext("(shown once saved)")
 
-    @admin.display(description="back-channel logout URI (OpenID Connect)")
+    @admin.display(description=_("back-channel logout URI (OpenID Connect)"))
     def backchannel_logout_uri(self, obj: UpstreamProvider) -> str:
         if not obj.pk or obj.kind != UpstreamProvider.Kind.OIDC:
             return "—"
@@ -150,10 +154,13 @@ def _identity_unlink(request: HttpRequest, user: User) -> str:
         else None
     )
     if link is None:
-        raise ValidationError("That linked identity no longer exists.")
+        raise ValidationError(gettext("That linked identity no longer exists."))
     assert isinstance(request.user, User)  # the admin opens only to signed-in staff
     identity_unlink(request, link=link, actor=request.user)
-    return f"{link.provider.label} no longer signs {user.get_username()} in."
+    return gettext("%(provider)s no longer signs %(username)s in.") % {
+        "provider": link.provider.label,
+        "username": user.get_username(),
+    }
 
 
 USER_PAGE_SECTIONS.append(

@@ -27,6 +27,7 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.authentication import get_auth_context
 from accounts.mfa import flows as mfa_flows
@@ -479,16 +480,18 @@ def identity_unlink(request: HttpRequest, *, link: LinkedIdentity, actor: User) 
 
 
 MESSAGES = {
-    "state": "This sign-in link was already used or did not start here. Please start again.",
-    "upstream_error": "{provider} did not sign you in.",
-    "unreachable": "{provider} could not be reached, or did not answer in time. Please try again later.",
-    "invalid_token": "{provider}'s answer could not be verified, so it was not used.",
-    "email_unverified": "{provider} did not confirm your e-mail address, which an account here needs.",
-    "no_account": "No account here goes with your {provider} sign-in. Ask the people who run this service.",
-    "domain_not_allowed": "Accounts are not made here for your e-mail address's domain.",
-    "account_inactive": "The account this {provider} sign-in belongs to is deactivated.",
-    "several_accounts": "More than one account here has your address. Sign in the usual way.",
-    "link_refused": "That {provider} sign-in is already linked to an account.",
+    "state": _("This sign-in link was already used or did not start here. Please start again."),
+    "upstream_error": _("%(provider)s did not sign you in."),
+    "unreachable": _("%(provider)s could not be reached, or did not answer in time. Please try again later."),
+    "invalid_token": _("%(provider)s's answer could not be verified, so it was not used."),
+    "email_unverified": _("%(provider)s did not confirm your e-mail address, which an account here needs."),
+    "no_account": _(
+        "No account here goes with your %(provider)s sign-in. Ask the people who run this service."
+    ),
+    "domain_not_allowed": _("Accounts are not made here for your e-mail address's domain."),
+    "account_inactive": _("The account this %(provider)s sign-in belongs to is deactivated."),
+    "several_accounts": _("More than one account here has your address. Sign in the usual way."),
+    "link_refused": _("That %(provider)s sign-in is already linked to an account."),
 }
 STATUS = {"unreachable": 502}
 
@@ -503,5 +506,5 @@ def failure(request: HttpRequest, provider: UpstreamProvider, reason: str, error
         detail={"provider": provider.slug, "reason": reason, "error": text},
         request=request,
     )
-    message = MESSAGES.get(reason, MESSAGES["upstream_error"]).format(provider=provider.label)
+    message = MESSAGES.get(reason, MESSAGES["upstream_error"]) % {"provider": provider.label}
     return SignInFailure(reason, message, error=text, status=STATUS.get(reason, 400))

@@ -46,7 +46,7 @@ class UpstreamProvider(models.Model):
         _("short name"),
         unique=True,
         help_text=_(
-            "In this provider's addresses here: /upstream/<short name>/callback/ is its redirect URI."
+            "In this provider's addresses here: /upstream/[short name]/callback/ is its redirect URI."
         ),
     )
     label = models.CharField(
@@ -132,6 +132,7 @@ class UpstreamProvider(models.Model):
     class Meta:
         ordering = ["order", "label"]
         verbose_name = _("upstream identity provider")
+        verbose_name_plural = _("upstream identity providers")
 
     def __str__(self) -> str:
         return self.label
@@ -199,3 +200,4 @@ class UpstreamSession(models.Model):
 
     class Meta:
         verbose_name = _("sign-in through an upstream provider")
+        verbose_name_plural = _("sign-ins through an upstream provider")

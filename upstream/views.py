@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -76,7 +77,7 @@ def link(request: HttpRequest) -> HttpResponse:
     """Link the identity waiting in this browser to its account, once the owner signed in the usual way."""
     pending = flows.link_pending(request)
     if pending is None:
-        messages.info(request, "Nothing is waiting to be linked; start the sign-in again.")
+        messages.info(request, _("Nothing is waiting to be linked; start the sign-in again."))
         return redirect(settings.LOGIN_REDIRECT_URL)
     if not flows.link_may_confirm(request, pending):
         return render(
@@ -95,7 +96,9 @@ def link(request: HttpRequest) -> HttpResponse:
         flows.link_confirm(request, pending)
     except flows.SignInFailure as exc:
         return failure_page(request, exc, next_url=next_url)
-    messages.success(request, f"You can now sign in with {pending.provider.label}.")
+    messages.success(
+        request, _("You can now sign in with %(provider)s.") % {"provider": pending.provider.label}
+    )
     return redirect(next_url)
 
 
@@ -109,11 +112,14 @@ def unlink(request: HttpRequest, pk: int) -> HttpResponse:
     if not flows.sign_in_methods_left(identity):
         messages.error(
             request,
-            f"{identity.provider.label} is your only way to sign in: set a password or add a passkey first.",
+            _("%(provider)s is your only way to sign in: set a password or add a passkey first.")
+            % {"provider": identity.provider.label},
         )
     else:
         flows.identity_unlink(request, link=identity, actor=identity.user)
-        messages.success(request, f"{identity.provider.label} no longer signs you in.")
+        messages.success(
+            request, _("%(provider)s no longer signs you in.") % {"provider": identity.provider.label}
+        )
     return redirect(reverse("accounts:home") + "#linked-heading")
 
 

@@ -52,6 +52,7 @@ class TOTPAuthenticator(TimestampMixin, Device):
 
     class Meta(Device.Meta):
         verbose_name = _("authenticator app")
+        verbose_name_plural = _("authenticator apps")
 
     @property
     def bin_key(self) -> bytes:
@@ -121,6 +122,7 @@ class RecoveryCodeDevice(TimestampMixin, Device):
 
     class Meta(Device.Meta):
         verbose_name = _("recovery code set")
+        verbose_name_plural = _("recovery code sets")
 
     def code_hash(self, code: str) -> str:
         return recovery_code_hash(code, salt=self.salt, iterations=self.iterations)

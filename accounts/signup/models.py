@@ -39,6 +39,7 @@ class SignUp(models.Model):
     class Meta:
         ordering = ["-created"]
         verbose_name = _("sign-up")
+        verbose_name_plural = _("sign-ups")
 
     def __str__(self) -> str:
         return str(_("Sign-up of %(email)s") % {"email": self.user.email})
