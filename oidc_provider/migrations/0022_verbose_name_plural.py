@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oidc_provider', '0020_admin_vocabulary'),
+        ('oidc_provider', '0021_lookup_indexes'),
     ]
 
     operations = [
