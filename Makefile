@@ -187,10 +187,13 @@ screenshots: $(TEST_STAMP) chromium
 # Needs root; Debian's mmdebstrap, buildah and podman are installed when missing, as chromium is.
 # IMAGE=name:tag names it (default localhost/porchlight:<version>); DEBIAN_MIRROR=a snapshot.debian.org
 # URL pins the Debian packages too.
+# docker-compose (Debian's Compose 1.x) brings deploy/compose/ up on podman's Docker API
+# (tests/deploy/test_compose_up.py, `-m image`).
 image-tools:
-	@command -v mmdebstrap >/dev/null 2>&1 && command -v buildah >/dev/null 2>&1 && command -v podman >/dev/null 2>&1 || { \
+	@command -v mmdebstrap >/dev/null 2>&1 && command -v buildah >/dev/null 2>&1 && command -v podman >/dev/null 2>&1 \
+		&& command -v docker-compose >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mmdebstrap buildah podman runc >/dev/null; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mmdebstrap buildah podman runc docker-compose >/dev/null; }
 
 image: image-tools
 	sh deploy/image/build.sh

@@ -57,6 +57,11 @@ def nginx() -> str:
 
 def test_compose_has_every_service_of_the_deployment() -> None:
     assert set(compose()["services"]) == PORCHLIGHT | {"postgres", "redis", "proxy"}
+    # Compose 1.x (Debian's docker-compose, which tests/deploy/test_compose_up.py runs it with)
+    # refuses any top-level key but these; the project is named by `-p`.
+    assert set(raw()) <= {"version", "services", "networks", "volumes", "secrets", "configs"} | {
+        key for key in raw() if key.startswith("x-")
+    }
 
 
 def test_compose_needs_the_issuer() -> None:
