@@ -52,6 +52,10 @@ UNREACHABLE_MESSAGE = gettext_lazy(
 USERNAME_MAX_LENGTH = 150
 # [MS-ADTS] §2.2.16 userAccountControl bits: ADS_UF_ACCOUNTDISABLE.
 AD_ACCOUNT_DISABLED = 0x0002
+# Every user attribute, and the entry's own identifier, which is operational in OpenLDAP and so
+# read only when named: entryUUID (RFC 4530 §2), objectGUID ([MS-ADA3] Object-Guid). A server
+# that knows one of the names returns it and ignores the other.
+USER_ATTRIBUTES = ["*", "entryUUID", "objectGUID"]
 
 # PORCHLIGHT_LDAP_GROUP_TYPE: django-auth-ldap's group type, and the object class its groups have.
 GROUP_TYPES = {
@@ -102,12 +106,13 @@ def backend_settings(config: Any) -> dict[str, Any]:
         "CONNECTION_OPTIONS": options,
         "USER_ATTR_MAP": dict(config["ATTR_MAP"]),
         "ALWAYS_UPDATE_USER": True,
+        "USER_ATTRLIST": USER_ATTRIBUTES,
     }
     if config["USER_DN_TEMPLATE"]:
         values["USER_DN_TEMPLATE"] = config["USER_DN_TEMPLATE"]
     else:
         values["USER_SEARCH"] = LDAPSearch(
-            config["USER_SEARCH_BASE"], ldap.SCOPE_SUBTREE, config["USER_FILTER"]
+            config["USER_SEARCH_BASE"], ldap.SCOPE_SUBTREE, config["USER_FILTER"], attrlist=USER_ATTRIBUTES
         )
     if config["GROUP_SEARCH_BASE"]:
         group_type, object_class = GROUP_TYPES[config["GROUP_TYPE"]]
@@ -174,6 +179,16 @@ def _attribute(attrs: dict[str, list[str]] | None, name: str) -> list[str]:
         if key.lower() == name.lower():
             return list(values)
     return []
+
+
+def _entry_id(attrs: dict[str, list[Any]] | None) -> str:
+    """Return the entry's own identifier (entryUUID, or objectGUID as hex), or "" if it has none."""
+    for value in _attribute(attrs, "entryUUID"):
+        return str(value).strip().lower()
+    for value in _attribute(attrs, "objectGUID"):
+        # Binary: django-auth-ldap leaves it bytes, unless the bytes happened to be valid UTF-8.
+        return (value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogateescape")).hex()
+    return ""
 
 
 class DirectoryBackend(LDAPBackend):
@@ -252,7 +267,7 @@ class DirectoryBackend(LDAPBackend):
                         raise DirectoryUnreachable(type(reported[0]).__name__)
                     if user is None:
                         raise _Discard
-                    refusal = self._refusal(user.ldap_user)
+                    refusal = self._refusal(user)
                     self._record(user, request=None)
                     return refusal
             except _Discard:
@@ -278,7 +293,7 @@ class DirectoryBackend(LDAPBackend):
                     user = super().authenticate(request, username=username, password=password)
                     if reported:
                         raise DirectoryUnreachable(type(reported[0]).__name__)
-                    if user is None or not user.is_active or self._refusal(user.ldap_user):
+                    if user is None or not user.is_active or self._refusal(user):
                         raise _Discard
                     self._record(user, request=request)
                     return user
@@ -295,8 +310,15 @@ class DirectoryBackend(LDAPBackend):
                 )
                 raise SignInUnavailable(str(UNREACHABLE_MESSAGE)) from None
 
-    def _refusal(self, ldap_user: Any) -> str:
+    def _refusal(self, user: User) -> str:
         """Return why the directory no longer lets this person in, or ""."""
+        ldap_user = user.ldap_user  # type: ignore[attr-defined]
+        # The username now names another entry than the one this account was made from (the
+        # person left, the name was given to someone new): not theirs to sign in to.
+        known = DirectoryAccount.objects.filter(user_id=user.pk).values_list("entry_id", flat=True).first()
+        current = _entry_id(ldap_user.attrs)
+        if known and current and known != current:
+            return "replaced by another entry in the directory"
         for value in _attribute(ldap_user.attrs, "userAccountControl"):
             if value.strip().isdigit() and int(value) & AD_ACCOUNT_DISABLED:
                 return "disabled in the directory"
@@ -314,9 +336,13 @@ class DirectoryBackend(LDAPBackend):
         # django-auth-ldap hangs the entry it read on the user it returns.
         ldap_user = user.ldap_user  # type: ignore[attr-defined]
         dn = ldap_user.dn or ""
-        account, created = DirectoryAccount.objects.update_or_create(
-            user=user, defaults={"dn": dn, "synced": timezone.now()}
-        )
+        values = {"dn": dn, "synced": timezone.now()}
+        # The identifier is kept from the first reading on, never replaced (_refusal compares
+        # with it); accounts made before it was read learn it at their next reading.
+        known = DirectoryAccount.objects.filter(user_id=user.pk).values_list("entry_id", flat=True).first()
+        if not known and (entry_id := _entry_id(ldap_user.attrs)):
+            values["entry_id"] = entry_id
+        account, created = DirectoryAccount.objects.update_or_create(user=user, defaults=values)
         if created:
             audit_record(
                 action=Action.DIRECTORY_ACCOUNT_CREATE,

@@ -117,6 +117,16 @@ class Directory:
     def delete(self, dn: str) -> None:
         self.admin().delete_s(dn)
 
+    def add(self, entry: str) -> None:
+        """Add the entry an LDIF text (``person()``, ``group()``) describes."""
+        lines = entry.splitlines()
+        dn = lines[0].removeprefix("dn: ")
+        attributes: dict[str, list[bytes]] = {}
+        for line in lines[1:]:
+            name, value = line.split(": ", 1)
+            attributes.setdefault(name, []).append(value.encode())
+        self.admin().add_s(dn, list(attributes.items()))
+
     def replace(self, dn: str, attribute: str, *values: str) -> None:
         self.admin().modify_s(dn, [(ldap.MOD_REPLACE, attribute, [value.encode() for value in values])])
 

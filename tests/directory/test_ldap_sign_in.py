@@ -13,7 +13,7 @@ from directory.services import directory_accounts_sync
 from oidc_provider.housekeeping import housekeeping_run
 from tests.conftest import PASSWORD, BrowserClient
 from tests.directory.conftest import ldap_config
-from tests.slapd import GROUPS, PEOPLE
+from tests.slapd import GROUPS, PEOPLE, person
 
 UNREACHABLE = "directory could not be reached"
 NOT_CORRECT = "The username or password is not correct."
@@ -151,6 +151,32 @@ def test_directory_sync_deactivates_removed_and_disabled_accounts(directory, set
     assert reasons == {"ada": "removed from the directory", "grace": "disabled in the directory"}
     # A disabled account does not sign in either.
     assert NOT_CORRECT in sign_in(BrowserClient(), "grace", "grace-directory-pw").content.decode()
+
+
+def test_directory_name_given_to_a_new_entry_does_not_reach_the_old_account(directory):
+    # Ada leaves; the directory later gives her username to someone new (a new entry, a new
+    # entryUUID). The newcomer must not sign in to Ada's account, with her groups and her apps.
+    ada_browser = BrowserClient()
+    assert sign_in(ada_browser, "ada", "ada-directory-pw").status_code == 302
+    assert DirectoryAccount.objects.get(user__username="ada").entry_id
+    directory.delete(f"uid=ada,{PEOPLE}")
+    directory.add(person("ada", given="Adam", surname="Newman", password="adam-directory-pw"))
+
+    refused = sign_in(BrowserClient(), "ada", "adam-directory-pw")
+
+    assert NOT_CORRECT in refused.content.decode()
+    ada = User.objects.get(username="ada")
+    assert (ada.first_name, ada.last_name) == ("Ada", "Lovelace")  # nothing of the new entry copied
+    # The sync deactivates the old account, ending Ada's sessions, and says why.
+    DirectoryAccount.objects.update(synced=timezone.now() - timedelta(hours=2))
+    assert directory_accounts_sync()["directory_deactivated"] == 1
+    assert not User.objects.get(username="ada").is_active
+    assert ada_browser.get("/accounts/").status_code == 302
+    event = AuditEvent.objects.get(action=Action.ACCOUNT_DEACTIVATE, target="ada")
+    assert event.detail["reason"] == "replaced by another entry in the directory"
+    # Staff turning the account back on does not hand it to the newcomer either.
+    User.objects.filter(username="ada").update(is_active=True)
+    assert NOT_CORRECT in sign_in(BrowserClient(), "ada", "adam-directory-pw").content.decode()
 
 
 def test_directory_sync_deactivates_nobody_while_the_directory_is_down(directory):
