@@ -18,8 +18,13 @@ $(STAMP): requirements/runtime.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/runtime.txt
 	touch $(STAMP)
 
+# The lock names every package with its version and hashes, so pip installs it as it is (--no-deps)
+# instead of resolving again: a dependency asking for a package with extras (scim2-models wants
+# pydantic[email]) would otherwise send pip's resolver after an unpinned release, which
+# --require-hashes refuses. `pip check` then fails the install if the lock is not whole.
 $(TEST_STAMP): requirements/test.txt $(STAMP) | ldap-build
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/test.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/test.txt
+	$(PY) -m pip check
 	touch $(TEST_STAMP)
 
 install: $(STAMP)
