@@ -430,6 +430,29 @@ def test_client_rate_limits_housekeeping_prunes_ended_windows(client, settings, 
 # --- concurrency --------------------------------------------------------------------------------
 
 
+def tokens_at_once(base: str, job, count: int) -> list:
+    """Send ``count`` client_credentials requests for ``job`` to the live server at the same moment."""
+    auth = basic_auth(job.client_id, job.client_secret)
+    barrier = threading.Barrier(count)
+    responses: list = [None] * count
+
+    def post(index: int) -> None:
+        barrier.wait()
+        responses[index] = requests.post(
+            f"{base}/o/token/",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": auth},
+            timeout=60,
+        )
+
+    threads = [threading.Thread(target=post, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return responses
+
+
 @concurrent_database
 def test_client_rate_limits_concurrent_requests_get_exactly_the_budget(
     live_server, transactional_db, budget, settings, monkeypatch, make_client, signing_keys
@@ -440,24 +463,7 @@ def test_client_rate_limits_concurrent_requests_get_exactly_the_budget(
     job = make_client(
         name="Busy job", redirect_uris=[], grant_types=["client_credentials"], rate_limit=f"{limit}/3600"
     )
-    auth = basic_auth(job.client_id, job.client_secret)
-    barrier = threading.Barrier(requests_sent)
-    responses: list = [None] * requests_sent
-
-    def post(index: int) -> None:
-        barrier.wait()
-        responses[index] = requests.post(
-            f"{live_server.url}/o/token/",
-            data={"grant_type": "client_credentials"},
-            headers={"Authorization": auth},
-            timeout=60,
-        )
-
-    threads = [threading.Thread(target=post, args=(index,)) for index in range(requests_sent)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    responses = tokens_at_once(live_server.url, job, requests_sent)
 
     codes = sorted(response.status_code for response in responses)
     assert codes == [200] * limit + [429] * (requests_sent - limit)
@@ -529,24 +535,7 @@ def test_client_rate_limits_large_budget_concurrent_requests_get_exactly_the_bud
         name="Busy job", redirect_uris=[], grant_types=["client_credentials"], rate_limit=f"{limit}/3600"
     )
     counted_already(job, limit - left)
-    auth = basic_auth(job.client_id, job.client_secret)
-    barrier = threading.Barrier(requests_sent)
-    responses: list = [None] * requests_sent
-
-    def post(index: int) -> None:
-        barrier.wait()
-        responses[index] = requests.post(
-            f"{live_server.url}/o/token/",
-            data={"grant_type": "client_credentials"},
-            headers={"Authorization": auth},
-            timeout=60,
-        )
-
-    threads = [threading.Thread(target=post, args=(index,)) for index in range(requests_sent)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    responses = tokens_at_once(live_server.url, job, requests_sent)
 
     assert sorted(response.status_code for response in responses) == [200] * left + [429] * (
         requests_sent - left
