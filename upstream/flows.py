@@ -33,6 +33,7 @@ from accounts.authentication import get_auth_context
 from accounts.mfa import flows as mfa_flows
 from accounts.mfa import policy as mfa_policy
 from accounts.models import LoginSession, User
+from accounts.recent_auth import recently_authenticated
 from accounts.sessions import record_authentication
 from audit.actions import Action
 from audit.services import audit_record
@@ -421,6 +422,10 @@ def link_may_confirm(request: HttpRequest, pending: LinkPending) -> bool:
     """
     context = get_auth_context(request)
     if context is None or request.user.pk != pending.user_id:
+        return False
+    # A new way into the account asks for a fresh sign-in, as a new second factor does
+    # (accounts/recent_auth.py): a session left open hours ago cannot add one.
+    if not recently_authenticated(request):
         return False
     if FEDERATED_AMR not in context.amr:
         return True

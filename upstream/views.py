@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.mfa import views as mfa_views
+from accounts.recent_auth import recent_authentication_required
 
 from . import backchannel, flows
 from .models import LinkedIdentity, UpstreamProvider
@@ -104,6 +105,7 @@ def link(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@recent_authentication_required(return_to="accounts:home")
 def unlink(request: HttpRequest, pk: int) -> HttpResponse:
     """Unlink one of the signed-in user's upstream identities, unless it is their last way in."""
     identity = get_object_or_404(

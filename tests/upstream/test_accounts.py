@@ -146,7 +146,14 @@ def test_account_page_lists_and_unlinks_identities(client, corp, fake_oidc):
     assert LinkedIdentity.objects.filter(pk=identity.pk).exists()
     user.set_password(PASSWORD)
     user.save()
-    client.force_login(user)  # the password change signed this browser out
+    # The password change signed this browser out. A session with no fresh sign-in is sent to
+    # sign in again before it may remove a way in, and nothing is unlinked meanwhile.
+    client.force_login(user)
+    stale = client.post(f"/upstream/identities/{identity.pk}/unlink/")
+    assert stale.status_code == 302 and stale["Location"].startswith("/accounts/login/")
+    assert LinkedIdentity.objects.filter(pk=identity.pk).exists()
+    signed_in = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    assert signed_in.status_code == 302
     client.post(f"/upstream/identities/{identity.pk}/unlink/")
     assert not LinkedIdentity.objects.filter(pk=identity.pk).exists()
     assert AuditEvent.objects.filter(action="upstream.unlink", target_id=str(user.pk)).exists()
@@ -156,8 +163,8 @@ def test_nobody_unlinks_another_persons_identity(client, corp, fake_oidc, user):
     identity = link_alice(client, corp, fake_oidc)
     round_trip(client, "corp")  # alice, through the link
     client.post("/accounts/logout/")
-    other = User.objects.create_user("mallory", password=PASSWORD)
-    client.force_login(other)
+    User.objects.create_user("mallory", password=PASSWORD)
+    assert client.post("/accounts/login/", {"username": "mallory", "password": PASSWORD}).status_code == 302
     assert client.post(f"/upstream/identities/{identity.pk}/unlink/").status_code == 404
     assert LinkedIdentity.objects.filter(pk=identity.pk).exists()
 
