@@ -9,6 +9,7 @@ Needs Debian's gettext (``make gettext``).
 
 import gettext
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,15 +49,18 @@ def catalog(language: str) -> Path:
 def fresh_template(tmp_path_factory) -> Path:
     """Return the django.pot a fresh makemessages makes from the code and templates."""
     work = tmp_path_factory.mktemp("messages")
+    # Copies, not links: makemessages writes a ``.py`` work file beside each template it reads,
+    # and the other suite (or ``make messages``) may be reading the same checkout at this moment.
+    skip = shutil.ignore_patterns("__pycache__", "node_modules")
     for name in SOURCES:
-        (work / name).symlink_to(ROOT / name, target_is_directory=True)
+        shutil.copytree(ROOT / name, work / name, ignore=skip)
     # The project's settings, writing into this folder's locale/ rather than the checkout's.
     (work / "i18n_settings.py").write_text(
         f"from porchlight.settings import *  # noqa: F403\nLOCALE_PATHS = [{str(work / 'locale')!r}]\n"
     )
     (work / "locale").mkdir()
     subprocess.run(
-        [sys.executable, "-m", "django", "makemessages", "-l", "de", "--keep-pot", "--symlinks", "-v0"],
+        [sys.executable, "-m", "django", "makemessages", "-l", "de", "--keep-pot", "-v0"],
         cwd=work,
         env={
             "PATH": "/usr/bin:/bin",
