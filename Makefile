@@ -10,6 +10,11 @@ TEST_STAMP := $(VENV)/.installed-test
 NODE_DIR := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 export PORCHLIGHT_BIND ?= 127.0.0.1:8000
+# Python keeps compiled bytecode under __pycache__/ (ignored by git; the image is built from git's
+# files alone), even where the shell sets PYTHONDONTWRITEBYTECODE: the suites start hundreds of
+# Python processes (test workers, manage.py, server nodes), and without it each compiles the
+# project and pytest rewrites every test module afresh, seconds of CPU apiece.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test test-sqlite test-postgres test-fast lint docs bench install clean chromium screenshots node lock redis image ldap-build slapd image-tools test-image gettext messages
 

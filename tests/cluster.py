@@ -171,6 +171,18 @@ def create_user(env: dict[str, str], username: str, password: str, **fields: str
     )
 
 
+def create_users(env: dict[str, str], password: str, *usernames: str) -> None:
+    """Create several users with one password from one shell run (each ``manage.py`` start costs a second)."""
+    manage(
+        env,
+        "shell",
+        "-v0",
+        "-c",
+        f"from accounts.models import User\nfor name in {list(usernames)!r}: "
+        f"User.objects.create_user(username=name, password={password!r})",
+    )
+
+
 def stop(process: subprocess.Popen) -> None:
     """Ask ``process`` to stop as a service manager does; kill it if it has not within 15 s."""
     process.terminate()
@@ -280,10 +292,12 @@ class _Migrated(TypedDict, total=False):
     folder: Path
     sqlite: Path
     postgresql: str  # the database's name
+    static: Path  # a STATIC_ROOT filled by collectstatic
 
 
-# Databases with every migration applied, made once per test process and then copied for each
-# node: migrating from nothing costs seconds of CPU, and tests of serving need not repeat it.
+# Databases with every migration applied, and the static files collected, made once per test
+# process and then copied for each node: migrating from nothing costs seconds of CPU, collecting
+# (and compressing) the static files two, and tests of serving need not repeat either.
 _migrated: _Migrated = {}
 
 
@@ -329,6 +343,29 @@ def _migrated_postgres() -> str:
         manage(node_environment(_migration_folder(), prefix + name), "migrate", "-v0")
         _migrated["postgresql"] = name
     return _migrated["postgresql"]
+
+
+def _collected_static() -> Path:
+    if "static" not in _migrated:
+        var_dir = _migration_folder() / "static"
+        manage(node_environment(var_dir, None), "collectstatic", "--no-input", "-v0")
+        _migrated["static"] = var_dir / "staticfiles"
+    return _migrated["static"]
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copy2(source, target)
+
+
+def collected_static(var_dir: Path) -> None:
+    """Put static files as ``manage.py collectstatic`` leaves them where a node on ``var_dir`` serves them.
+
+    The files are links to one collection per test process; nothing a node does writes to them.
+    """
+    shutil.copytree(_collected_static(), var_dir / "staticfiles", copy_function=_link_or_copy)
 
 
 def migrated_sqlite(var_dir: Path) -> None:
@@ -417,7 +454,8 @@ class ServedProvider:
 def served_provider(folder: Path, *, workers: int = 2, **settings: str) -> Iterator[ServedProvider]:
     """Serve the provider as production does, on a migrated database of its own; yield it.
 
-    Static files are collected and signing keys made with `manage.py`, then `manage.py serve`
+    Static files are collected (once per test process: ``collected_static``) and signing keys made with
+    `manage.py rotatekeys`, then `manage.py serve`
     starts the server PORCHLIGHT_TEST_SERVER names (``server_node``) with ``workers`` workers, so
     one sign-in's requests reach different processes. ``settings`` are PORCHLIGHT_ variables.
     The server is stopped by its PID, and the database dropped, when the block ends.
@@ -427,8 +465,8 @@ def served_provider(folder: Path, *, workers: int = 2, **settings: str) -> Itera
     log = folder / "server.log"
     with scratch_database(folder, migrated=True) as database_url:
         env = node_environment(folder, database_url, ISSUER=url, **settings)
-        for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
-            manage(env, *args)
+        collected_static(folder)
+        manage(env, "rotatekeys")
         process: list[subprocess.Popen] = []
         with server_node(env, log, workers=workers, port=port, process=process):
             yield ServedProvider(url, env, log, process[0].pid)

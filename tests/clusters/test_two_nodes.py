@@ -21,7 +21,8 @@ import redis
 import requests
 
 from tests.cluster import (
-    create_user,
+    collected_static,
+    create_users,
     gunicorn_node,
     manage,
     node_environment,
@@ -82,10 +83,9 @@ def nodes(request, tmp_path_factory) -> Iterator[TwoNodes]:
             settings["CACHE_THROTTLE"] = "true"
         database_url = stack.enter_context(scratch_database(tmp_path, migrated=True))
         env = node_environment(tmp_path, database_url, **settings)
-        for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
-            manage(env, *args)
-        for username in ("alice", "bob", "carol", "dave"):
-            create_user(env, username, PASSWORD)
+        collected_static(tmp_path)
+        manage(env, "rotatekeys")
+        create_users(env, PASSWORD, "alice", "bob", "carol", "dave", "erin")
         client = json.loads(
             manage(
                 env,
@@ -235,7 +235,6 @@ def test_two_nodes_logout_on_one_node_kills_tokens_and_is_delivered_once(nodes):
 
 
 def test_two_nodes_session_ended_on_one_node_tokens_inactive_on_the_other(nodes):
-    create_user(nodes.env, "erin", PASSWORD)
     tokens = sign_in_for_tokens(nodes, Browser(nodes.a), "erin")
 
     def introspect_on_b(token: str) -> dict:

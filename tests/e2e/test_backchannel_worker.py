@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from tests.cluster import (
+    collected_static,
     create_user,
     free_port,
     gunicorn_node,
@@ -87,8 +88,8 @@ def stack(tmp_path, database_url):
         LOGOUT_RETRY_DELAY=str(RETRY_DELAY),
         LOGOUT_TIMEOUT="2",
     )
-    for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
-        manage(env, *args)
+    collected_static(tmp_path)
+    manage(env, "rotatekeys")
     create_user(env, "alice", PASSWORD, email="alice@example.com")
     # The worker exactly as `make run` and the systemd unit start it.
     with (

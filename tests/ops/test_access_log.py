@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.http import urlsafe_base64_encode
 
 from ops.log_redaction import redact_secret_paths
-from tests.cluster import gunicorn_node, manage, migrated_sqlite, node_environment
+from tests.cluster import collected_static, gunicorn_node, manage, migrated_sqlite, node_environment
 
 MAKE_RESET_LINK = """
 from django.contrib.auth import get_user_model
@@ -50,7 +50,7 @@ def logged_server(tmp_path):
     """gunicorn with its access log on, and a user with a valid password-reset link."""
     env = node_environment(tmp_path, None, ACCESS_LOG="-")
     migrated_sqlite(tmp_path)
-    manage(env, "collectstatic", "--no-input", "-v0")
+    collected_static(tmp_path)
     token, link = manage(env, "shell", "-v0", "-c", MAKE_RESET_LINK).split()
     output = tmp_path / "server.log"
     with ExitStack() as running:

@@ -8,7 +8,14 @@ import pytest
 import requests
 from django.test import Client as BrowserClient
 
-from tests.cluster import free_port, gunicorn_node, manage, node_environment, postgres_cluster
+from tests.cluster import (
+    collected_static,
+    free_port,
+    gunicorn_node,
+    manage,
+    node_environment,
+    postgres_cluster,
+)
 from tests.conftest import basic_auth
 
 
@@ -32,7 +39,7 @@ def test_database_outage_answers_503_and_recovers(tmp_path):
     with postgres_cluster() as cluster:
         env = node_environment(tmp_path, cluster.url, ISSUER="http://127.0.0.1:8000")
         manage(env, "migrate", "-v0")
-        manage(env, "collectstatic", "--no-input", "-v0")
+        collected_static(tmp_path)
         manage(env, "rotatekeys", "-v0")
         client = json.loads(
             manage(env, "createclient", "Backend", "--grant-type", "client_credentials", "--json")

@@ -23,6 +23,7 @@ import requests
 
 from tests.cluster import (
     SERVERS_UNDER_TEST,
+    collected_static,
     free_port,
     manage,
     migrated_sqlite,
@@ -256,8 +257,8 @@ def proxied(request, tmp_path_factory):
     )
     env.update(DJANGO_SETTINGS_MODULE="tests.serving_settings")
     # The sign-in page links its static files through the manifest, as in production.
-    for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
-        manage(env, *args)
+    collected_static(tmp_path)
+    manage(env, "rotatekeys")
     port = free_port()
     with ExitStack() as running:
         running.enter_context(server_node(env, tmp_path / "server.log", port=port, server=server))

@@ -18,8 +18,6 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from scim2_client.engines.wsgi import WSGISCIMClient
-from scim2_tester import Status, check_server
 
 from scim.tokens import provisioning_client_create
 
@@ -60,6 +58,11 @@ def application() -> Iterator[object]:
 
 
 def test_scim_compliance_checker_finds_no_server_error(db, application):
+    # Imported here, not with the module: scim2-models' pydantic classes read their own source
+    # for field docs when imported, about 4 s of CPU that every test process would pay collecting.
+    from scim2_client.engines.wsgi import WSGISCIMClient
+    from scim2_tester import Status, check_server
+
     _client, token = provisioning_client_create(name="scim2-tester")
     scim = WSGISCIMClient(
         application, base_url="http://127.0.0.1:8000/scim/v2", headers={"Authorization": f"Bearer {token}"}

@@ -22,7 +22,7 @@ from django.db import close_old_connections
 from django.test import Client as BrowserClient
 
 from oidc_provider.models import Grant, GrantType
-from tests.cluster import gunicorn_node, manage, node_environment, scratch_database
+from tests.cluster import collected_static, gunicorn_node, manage, node_environment, scratch_database
 from tests.conftest import PASSWORD, basic_auth, pkce_pair
 from tests.error_responses import LONG, assert_json_error, assert_page
 
@@ -474,8 +474,8 @@ def served(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("no-server-errors")
     with scratch_database(tmp_path, migrated=True) as database_url:
         env = node_environment(tmp_path, database_url)
-        for args in (["collectstatic", "--no-input", "-v0"], ["rotatekeys"]):
-            manage(env, *args)
+        collected_static(tmp_path)
+        manage(env, "rotatekeys")
         client = json.loads(
             manage(env, "createclient", "Resource server", "--grant-type", "client_credentials", "--json")
         )
