@@ -46,7 +46,7 @@ from .id_token import IDToken
 from .logout import session_client_record
 from .models import AccessToken, Client, Grant, GrantType, RefreshToken, ResponseType
 from .models import IDToken as IDTokenRecord
-from .rate_limits import loaded_assertion, loaded_client
+from .rate_limits import loaded_assertion, loaded_authenticated, loaded_client
 from .refresh import refresh_token_lock, refresh_token_rotated
 from .request_state import ValidatorRequest, auth_context_fields, auth_context_of, state_of
 from .requested_claims import claims_loaded
@@ -164,6 +164,13 @@ class PorchlightValidator(_OAuth2Validator):
         return required
 
     def authenticate_client(self, request: ValidatorRequest, *args: Any, **kwargs: Any) -> bool:
+        authenticated = loaded_authenticated()
+        if authenticated is not None and assertion_of(request.decoded_body or []) is None:
+            # The view authenticated this request's client already, with the same credentials,
+            # to count it (rate_limits.identify_client): the secret is not checked twice. Every
+            # check below passed then; a request it refused never gets here as authenticated.
+            request.client = authenticated
+            return True
         # Each client authenticates only with the method it is registered for (client_auth.py).
         assertion = assertion_of(request.decoded_body or [])
         if assertion is not None:
