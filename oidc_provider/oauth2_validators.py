@@ -29,7 +29,7 @@ from accounts.sessions import login_session_active
 from audit.actions import Action
 from audit.services import audit_record
 from ground.checksums import token_checksum
-from ground.prepared_queries import PreparedLookup
+from ground.prepared_queries import PreparedInsert, PreparedLookup
 
 from . import apis, codes, device
 from .access_tokens import requested_resources
@@ -56,6 +56,8 @@ from .tokens import client_tokens_find, refresh_token_remaining, token_usable
 logger = logging.getLogger(__name__)
 
 _CLIENT_BY_CLIENT_ID = PreparedLookup(Client, lambda client_id: Client.objects.filter(client_id=client_id))
+# Every token request's INSERT, compiled once per connection (ground/prepared_queries.py).
+_ACCESS_TOKEN_INSERT = PreparedInsert(AccessToken)
 
 USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access", "groups"}
 
@@ -516,8 +518,15 @@ class PorchlightValidator(_OAuth2Validator):
             # The token's API may set its own lifetime (access_tokens.py); the response says it.
             token["expires_in"] = request.expires_in
         # DOT wraps the save in a transaction of its own, a SAVEPOINT and its RELEASE inside the
-        # token request's (views/token.py); one transaction is enough.
-        with transaction.atomic(using=router.db_for_write(AccessToken), savepoint=False):
+        # token request's (views/token.py); one transaction is enough. Without a refresh token
+        # the save is one INSERT (client_credentials, which runs in no outer transaction), atomic
+        # on its own: no BEGIN and COMMIT round trips around it.
+        saving = (
+            transaction.atomic(using=router.db_for_write(AccessToken), savepoint=False)
+            if "refresh_token" in token
+            else contextlib.nullcontext()
+        )
+        with saving:
             self._save_bearer_token(token, request, *args, **kwargs)
         issued = state.issued_refresh_token
         if "refresh_token" in token and issued is not None:
@@ -596,7 +605,7 @@ class PorchlightValidator(_OAuth2Validator):
             **auth_context_fields(state_of(request).auth_context),
         )
         set_token_value(access_token, token["access_token"])
-        access_token.save()
+        _ACCESS_TOKEN_INSERT.save(access_token)
         return access_token
 
     def _create_refresh_token(

@@ -54,9 +54,38 @@ def test_query_counts_token_client_credentials(busy, machine, client):
             HTTP_AUTHORIZATION=basic_auth(machine.client_id, machine.client_secret),
         )
     assert response.status_code == 200
-    # The client (one indexed SELECT), the budget's upsert and the one INSERT of the token (in
-    # DOT's transaction: BEGIN and COMMIT in production, no SAVEPOINT inside the test's own).
+    # The client (one indexed SELECT), the budget's upsert and the one INSERT of the token (in no
+    # transaction: the next test).
     assert statements(queries) == ["SELECT", "INSERT", "INSERT"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_query_counts_token_client_credentials_opens_no_transaction(machine, client):
+    # A client_credentials token is one INSERT, atomic on its own: no BEGIN and COMMIT round
+    # trips around it. Outside the test's transaction, every statement runs in autocommit.
+    auth = basic_auth(machine.client_id, machine.client_secret)
+    # The first request also fills the process's caches (the identity scopes, the APIs).
+    assert (
+        client.post("/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=auth).status_code
+        == 200
+    )
+    in_transaction = []
+
+    def record(execute, sql, params, many, context):
+        in_transaction.append((sql.split()[0].upper(), connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        response = client.post("/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 200
+    assert in_transaction == [("SELECT", False), ("INSERT", False), ("INSERT", False)]
+    # The token it answered is the one stored.
+    introspected = client.post(
+        "/o/introspect/",
+        {"token": response.json()["access_token"]},
+        HTTP_AUTHORIZATION=auth,
+    )
+    assert introspected.json()["active"] is True
 
 
 def test_query_counts_token_resource_that_is_no_api_costs_one_lookup(busy, machine, client):
