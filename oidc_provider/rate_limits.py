@@ -281,11 +281,18 @@ def identify_client(core: Any, request: HttpRequest) -> ClientIdentity:
     """Authenticate the client of ``request`` as oauthlib's token and revocation endpoints do.
 
     ``core`` is DOT's ``OAuthLibCore`` (a view's ``get_oauthlib_core()``); the oauthlib request is
-    the one DOT would build, from its public parts, with the query re-encoded so it always parses.
+    the one DOT would build, from its public parts, with the query re-encoded so it always parses,
+    and of the headers only the one client authentication reads (RFC 6749 §2.3.1 Basic): DOT
+    would copy, and oauthlib decode, every header and the whole WSGI environment.
     """
     query = urlencode([(key, request.GET[key]) for key in request.GET])
     uri = f"{request.path}?{query}" if query else request.path
-    oauth_request = Request(uri, "POST", urlencode(core.extract_body(request)), core.extract_headers(request))
+    authorization = request.META.get("HTTP_AUTHORIZATION")
+    # Spelled both ways, as DOT's extract_headers does.
+    headers = (
+        {} if authorization is None else {"HTTP_AUTHORIZATION": authorization, "Authorization": authorization}
+    )
+    oauth_request = Request(uri, "POST", urlencode(core.extract_body(request)), headers)
     validator = core.server.request_validator
     authenticating = False
     try:
