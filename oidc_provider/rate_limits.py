@@ -277,7 +277,19 @@ def request_refused_for(
     return unauthenticated_request_refused(request=request, client_id=identity.client_id, endpoint=endpoint)
 
 
-def identify_client(core: Any, request: HttpRequest) -> ClientIdentity:
+_MACHINE: ContextVar[bool] = ContextVar("porchlight_machine_client_lookup", default=False)
+
+
+def machine_lookup() -> bool:
+    """Return whether the client being authenticated is read for a machine request only.
+
+    Introspection and client_credentials read only the client's authentication, grant and token
+    settings (``oauth2_validators.MACHINE_CLIENT_FIELDS``), not its browser-flow columns.
+    """
+    return _MACHINE.get()
+
+
+def identify_client(core: Any, request: HttpRequest, *, machine: bool = False) -> ClientIdentity:
     """Authenticate the client of ``request`` as oauthlib's token and revocation endpoints do.
 
     ``core`` is DOT's ``OAuthLibCore`` (a view's ``get_oauthlib_core()``); the oauthlib request is
@@ -295,6 +307,7 @@ def identify_client(core: Any, request: HttpRequest) -> ClientIdentity:
     oauth_request = Request(uri, "POST", urlencode(core.extract_body(request)), headers)
     validator = core.server.request_validator
     authenticating = False
+    machine_token = _MACHINE.set(machine)
     try:
         authenticating = validator.client_authentication_required(oauth_request)
         if authenticating:
@@ -304,6 +317,8 @@ def identify_client(core: Any, request: HttpRequest) -> ClientIdentity:
     except errors.OAuth2Error:
         # Basic and the body named different clients (RFC 6749 §2.3): no client is accepted.
         accepted = False
+    finally:
+        _MACHINE.reset(machine_token)
     client: Client | None = vars(oauth_request).get("client")
     client_id = oauth_request.client_id
     return ClientIdentity(

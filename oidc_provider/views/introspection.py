@@ -34,7 +34,8 @@ class IntrospectionView(OAuthLibMixin, View):
     http_method_names = ["post", "options"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        identity = identify_client(self.get_oauthlib_core(), request)
+        # Only the client's authentication and introspection settings are read (rate_limits.py).
+        identity = identify_client(self.get_oauthlib_core(), request, machine=True)
         # RFC 7662 §2.1: the caller must authenticate, which a public client cannot do.
         client = identity.client if identity.accepted and self._confidential(identity.client) else None
         refusal = request_refused_for(

@@ -53,7 +53,9 @@ class TokenView(DotTokenView):
         outer = nullcontext() if grant_type == GrantType.CLIENT_CREDENTIALS else transaction.atomic()
         # The client's budget is counted before the grant runs and outside its transaction
         # (rate_limits.py): a refused request consumes nothing, and the count's row is not held.
-        identity = identify_client(self.get_oauthlib_core(), request)
+        # A client_credentials request reads only the client's machine settings (rate_limits.py).
+        machine = grant_type == GrantType.CLIENT_CREDENTIALS
+        identity = identify_client(self.get_oauthlib_core(), request, machine=machine)
         refusal = request_refused_for(request=request, identity=identity, endpoint="token")
         if refusal is not None:
             # Browser apps read the refusal and its Retry-After (cors_endpoint).

@@ -4,7 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import authorize, basic_auth, exchange
+from oidc_provider.models import Client
+from tests.client_assertions import assertion_params, claims_for, client_key, public_set, signed
+from tests.conftest import ISSUER, authorize, basic_auth, exchange
 
 
 @pytest.fixture
@@ -175,3 +177,55 @@ def test_query_counts_introspection_of_unknown_token(rp, client, tokens, django_
             HTTP_AUTHORIZATION=basic_auth(rp.client_id, rp.client_secret),
         )
     assert response.json() == {"active": False}
+
+
+def test_query_counts_machine_requests_read_no_client_column_later(make_client, signing_keys, client):
+    # Introspection and client_credentials read 21 of the client's columns; one they use and did
+    # not read would be read on its own (SELECT "id", "<column>" ... WHERE "id" = ...).
+    key = client_key("ES256")
+    jobs = {
+        "jwt": make_client(name="JWT job", redirect_uris=[], grant_types=["client_credentials"]),
+        "opaque": make_client(
+            name="Opaque job",
+            redirect_uris=[],
+            grant_types=["client_credentials"],
+            access_token_format=Client.AccessTokenFormat.OPAQUE,
+        ),
+        "key": make_client(
+            name="Key job",
+            redirect_uris=[],
+            grant_types=["client_credentials"],
+            client_keys={"token_endpoint_auth_method": "private_key_jwt", "jwks": public_set(key)},
+        ),
+    }
+    cc = {"grant_type": "client_credentials"}
+    with CaptureQueriesContext(connection) as queries:
+        answers = [
+            client.post("/o/token/", cc, HTTP_AUTHORIZATION=basic_auth(job.client_id, job.client_secret))
+            for job in (jobs["jwt"], jobs["opaque"])
+        ]
+        answers.append(
+            client.post(
+                "/o/token/",
+                {**cc, "client_id": jobs["opaque"].client_id, "client_secret": jobs["opaque"].client_secret},
+                HTTP_ORIGIN="https://rp.example.com",
+            )
+        )
+        assertion = signed(claims_for(jobs["key"].client_id, f"{ISSUER}/o/token/"), key, "ES256")
+        answers.append(client.post("/o/token/", {**cc, **assertion_params(assertion)}))
+        answers.append(
+            client.post(
+                "/o/introspect/",
+                {"token": answers[1].json()["access_token"]},
+                HTTP_AUTHORIZATION=basic_auth(jobs["opaque"].client_id, jobs["opaque"].client_secret),
+            )
+        )
+    assert [answer.status_code for answer in answers] == [200] * 5
+    assert answers[-1].json()["active"] is True
+    later = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith('SELECT "oidc_provider_client"."id", ')
+        and 'WHERE "oidc_provider_client"."id" = ' in query["sql"]
+    ]
+    assert later == []
