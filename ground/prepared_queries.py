@@ -1,4 +1,4 @@
-"""One-row lookups compiled to SQL once per database connection, then only executed.
+"""One-row lookups and inserts compiled to SQL once per database connection, then only executed.
 
 The protocol endpoints each find one row by one indexed value (an access token by its checksum,
 a client by its client_id). Django compiles a queryset's SQL anew on every evaluation; for a
@@ -10,6 +10,13 @@ objects the way ``ModelIterable`` does. On PostgreSQL the statement is also prep
 once per connection (``statement_cursor``: PostgreSQL's planning of a joined row cost more than
 running it). The statement goes through Django's cursor wrapper, so query logging,
 ``assertNumQueries`` and execute wrappers see it like any other.
+
+A ``PreparedInsert`` saves a new row the same way: the token endpoint's INSERT of the access
+token, which Django's ``Model.save()`` compiled anew for every token (and PostgreSQL planned
+anew). It does what ``save()`` does for a new row of a model without parents (each field's
+``pre_save`` and database value, the related objects' checks, the primary key read back with
+``RETURNING``) and nothing for what such a row never needs; a model with ``pre_save`` or
+``post_save`` receivers, or a row that already has its primary key, goes through ``save()``.
 """
 
 import threading
@@ -17,13 +24,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.db.models.expressions import Expression
 
 # A private helper of Django's ModelIterable, absent from django-stubs; typed by _Populator below.
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import InsertQuery
 from django.db.models.sql.compiler import SQLCompiler
 
 _M = TypeVar("_M", bound=Model)
@@ -112,4 +121,77 @@ class PreparedLookup(Generic[_M]):
             init_list=[column[0].target.attname for column in select[start:end]],
             fields=slice(start, end),
             populators=get_related_populators(klass_info, select, alias),
+        )
+
+
+@dataclass(frozen=True)
+class _CompiledInsert:
+    connection: BaseDatabaseWrapper
+    sql: str
+    fields: list[Field[Any, Any]]
+    returning: list[Field[Any, Any]]
+
+
+class PreparedInsert(Generic[_M]):
+    """Insert new ``model`` rows as ``Model.save()`` does, with the SQL compiled once per connection."""
+
+    def __init__(self, model: type[_M]):
+        self.model = model
+        self.local = threading.local()
+
+    def save(self, obj: _M) -> None:
+        """Insert ``obj``, a new row, and set its primary key (``Model.save()``, without compiling)."""
+        model = self.model
+        if obj.pk is not None or pre_save.has_listeners(model) or post_save.has_listeners(model):
+            obj.save()
+            return
+        alias = router.db_for_write(model, instance=obj)
+        connection = connections[alias]
+        compiled: _CompiledInsert | None = getattr(self.local, alias, None)
+        if compiled is None or compiled.connection is not connection:
+            compiled = self._compile(alias)
+            setattr(self.local, alias, compiled)
+        # As Model.save(): related objects must be saved, and their keys are read from them.
+        obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
+        values = []
+        for field in compiled.fields:
+            value = field.pre_save(obj, True)
+            if hasattr(value, "resolve_expression"):
+                # An expression for a value: Django's compiler turns it into SQL.
+                obj.save()
+                return
+            values.append(field.get_db_prep_save(value, connection=connection))
+        with transaction.mark_for_rollback_on_error(alias), statement_cursor(connection) as cursor:
+            cursor.execute(compiled.sql, values)
+            row = cursor.fetchone()
+        for value, field in zip(row, compiled.returning, strict=True):
+            setattr(obj, field.attname, value)
+        obj._state.adding = False
+        obj._state.db = alias
+
+    def _compile(self, alias: str) -> _CompiledInsert:
+        # As Model._save_table() and QuerySet._insert() do for a new row, once.
+        meta = self.model._meta
+        connection = connections[alias]
+        fields = [
+            field
+            for field in meta.local_concrete_fields
+            if not field.generated and field is not meta.auto_field
+        ]
+        if (
+            meta.parents
+            or not connection.features.can_return_columns_from_insert
+            or any(hasattr(field, "get_placeholder") for field in fields)
+        ):
+            raise ValueError(f"{self.model.__name__}: a prepared insert needs a plain table and RETURNING")
+        query = InsertQuery(self.model)
+        # Compiled with a blank row: only the SQL is kept, each call prepares its own values.
+        query.insert_values(fields, [self.model()])
+        compiler = query.get_compiler(using=alias)
+        compiler.returning_fields = meta.db_returning_fields
+        [(sql, params)] = compiler.as_sql()
+        if len(params) != len(fields):
+            raise ValueError(f"{self.model.__name__}: a prepared insert takes one parameter per field")
+        return _CompiledInsert(
+            connection=connection, sql=sql, fields=fields, returning=list(meta.db_returning_fields)
         )

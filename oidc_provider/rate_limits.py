@@ -20,8 +20,9 @@ validator's public ``client_authentication_required``, ``authenticate_client`` a
 ``authenticate_client_id`` (as oauthlib's grants and revocation endpoint do), before the grant
 runs and before the token request's transaction opens: a refused request consumes no code,
 refresh token or device code, and the count's row is locked only for its own statement, never
-across a token request. The client row found here is handed to the validator for the same request
-(``client_loaded``), so authenticating first costs no second lookup.
+across a token request. The client row found here, and whether it authenticated, is handed to
+the validator for the same request (``client_loaded``), so authenticating first costs no second
+lookup and no second check of the secret.
 
 Counting. A window opens with the first request after the last one ended and lasts the budget's
 seconds; every request in it adds one, refused ones included, and a request whose count passes
@@ -46,7 +47,7 @@ import hashlib
 import math
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,6 +99,9 @@ class ClientIdentity:
     client_id: str
     # The client assertion that authenticated the client, if one did (client_auth.py).
     assertion: str | None = None
+    # Whether the client authenticated (RFC 6749 §2.3.1), by secret or assertion, rather than
+    # only naming itself (a public client).
+    authenticated: bool = False
 
 
 # --- the stores --------------------------------------------------------------------------------
@@ -273,24 +277,48 @@ def request_refused_for(
     return unauthenticated_request_refused(request=request, client_id=identity.client_id, endpoint=endpoint)
 
 
-def identify_client(core: Any, request: HttpRequest) -> ClientIdentity:
+_MACHINE: ContextVar[bool] = ContextVar("porchlight_machine_client_lookup", default=False)
+
+
+def machine_lookup() -> bool:
+    """Return whether the client being authenticated is read for a machine request only.
+
+    Introspection and client_credentials read only the client's authentication, grant and token
+    settings (``oauth2_validators.MACHINE_CLIENT_FIELDS``), not its browser-flow columns.
+    """
+    return _MACHINE.get()
+
+
+def identify_client(core: Any, request: HttpRequest, *, machine: bool = False) -> ClientIdentity:
     """Authenticate the client of ``request`` as oauthlib's token and revocation endpoints do.
 
     ``core`` is DOT's ``OAuthLibCore`` (a view's ``get_oauthlib_core()``); the oauthlib request is
-    the one DOT would build, from its public parts, with the query re-encoded so it always parses.
+    the one DOT would build, from its public parts, with the query re-encoded so it always parses,
+    and of the headers only the one client authentication reads (RFC 6749 §2.3.1 Basic): DOT
+    would copy, and oauthlib decode, every header and the whole WSGI environment.
     """
     query = urlencode([(key, request.GET[key]) for key in request.GET])
     uri = f"{request.path}?{query}" if query else request.path
-    oauth_request = Request(uri, "POST", urlencode(core.extract_body(request)), core.extract_headers(request))
+    authorization = request.META.get("HTTP_AUTHORIZATION")
+    # Spelled both ways, as DOT's extract_headers does.
+    headers = (
+        {} if authorization is None else {"HTTP_AUTHORIZATION": authorization, "Authorization": authorization}
+    )
+    oauth_request = Request(uri, "POST", urlencode(core.extract_body(request)), headers)
     validator = core.server.request_validator
+    authenticating = False
+    machine_token = _MACHINE.set(machine)
     try:
-        if validator.client_authentication_required(oauth_request):
+        authenticating = validator.client_authentication_required(oauth_request)
+        if authenticating:
             accepted = validator.authenticate_client(oauth_request)
         else:
             accepted = validator.authenticate_client_id(oauth_request.client_id, oauth_request)
     except errors.OAuth2Error:
         # Basic and the body named different clients (RFC 6749 §2.3): no client is accepted.
         accepted = False
+    finally:
+        _MACHINE.reset(machine_token)
     client: Client | None = vars(oauth_request).get("client")
     client_id = oauth_request.client_id
     return ClientIdentity(
@@ -298,6 +326,7 @@ def identify_client(core: Any, request: HttpRequest) -> ClientIdentity:
         accepted=bool(accepted),
         client_id=client_id if isinstance(client_id, str) else (client.client_id if client else ""),
         assertion=state_of(oauth_request).authenticated_assertion if accepted else None,
+        authenticated=bool(accepted) and authenticating,
     )
 
 
@@ -305,28 +334,45 @@ def identify_client(core: Any, request: HttpRequest) -> ClientIdentity:
 
 _LOADED: ContextVar[Client | None] = ContextVar("porchlight_loaded_client", default=None)
 _ASSERTION: ContextVar[str | None] = ContextVar("porchlight_loaded_assertion", default=None)
+_AUTHENTICATED: ContextVar[bool] = ContextVar("porchlight_loaded_authenticated", default=False)
 
 
 @contextmanager
-def client_loaded(client: Client | None, *, assertion: str | None = None) -> Iterator[None]:
+def client_loaded(
+    client: Client | None, *, assertion: str | None = None, authenticated: bool = False
+) -> Iterator[None]:
     """Let the validator reuse ``client``, already looked up, for the rest of this request.
 
     ``assertion``: the client assertion that authenticated it here; its jti is spent already,
     so the validator accepts it again within this request only (client_auth.py).
+    ``authenticated``: the client authenticated here (its secret or assertion checked), so the
+    validator need not check the same credentials of the same request again.
     """
     token = _LOADED.set(client)
     assertion_token = _ASSERTION.set(assertion if client is not None else None)
+    authenticated_token = _AUTHENTICATED.set(authenticated and client is not None)
     try:
         yield
     finally:
+        _AUTHENTICATED.reset(authenticated_token)
         _ASSERTION.reset(assertion_token)
         _LOADED.reset(token)
+
+
+def identity_loaded(identity: ClientIdentity) -> AbstractContextManager[None]:
+    """Return ``client_loaded`` for what ``identify_client`` found."""
+    return client_loaded(identity.client, assertion=identity.assertion, authenticated=identity.authenticated)
 
 
 def loaded_assertion(client: Client) -> str | None:
     """Return the assertion ``client_loaded`` says authenticated ``client`` in this request."""
     loaded = _LOADED.get()
     return _ASSERTION.get() if loaded is not None and loaded.pk == client.pk else None
+
+
+def loaded_authenticated() -> Client | None:
+    """Return the client that authenticated earlier in this request (``client_loaded``), or None."""
+    return _LOADED.get() if _AUTHENTICATED.get() else None
 
 
 def loaded_client(client_id: str) -> Client | None:

@@ -81,6 +81,27 @@ _PRESENTED_ACCESS_TOKEN = PreparedLookup(
 )
 
 
+# What introspection reads (access_token_claims, token_usable, the caller's right to see it): 19
+# columns instead of UserInfo's 50, which carry the user's claims.
+INTROSPECTED_TOKEN_FIELDS = ("expires", "scope", "resource", "created", "auth_time", "acr", "act")
+# sub: subject_for reads the client's subject type and sector, and the user's subject.
+INTROSPECTED_CLIENT_FIELDS = ("client_id", "redirect_uris", "subject_type", "sector_identifier_uri")
+INTROSPECTED_USER_FIELDS = ("username", "is_active", "subject")
+
+_INTROSPECTED_ACCESS_TOKEN = PreparedLookup(
+    AccessToken,
+    lambda checksum: (
+        AccessToken.objects.select_related("user", "application")
+        .only(
+            *INTROSPECTED_TOKEN_FIELDS,
+            *(f"application__{name}" for name in INTROSPECTED_CLIENT_FIELDS),
+            *(f"user__{name}" for name in INTROSPECTED_USER_FIELDS),
+        )
+        .filter(token_checksum=checksum)
+    ),
+)
+
+
 def _subject(token: AccessToken | RefreshToken, client: Client) -> str:
     # RFC 9068 §2.2: with no end user (client_credentials) the subject is the client.
     return subject_for(token.user, client) if token.user is not None else client.client_id
@@ -108,6 +129,15 @@ def access_token_presented(*, value: str) -> AccessToken | None:
     One indexed SELECT (by checksum) of the token's, its user's and its client's columns they use.
     """
     return _PRESENTED_ACCESS_TOKEN.first(token_checksum(value))
+
+
+def access_token_introspected(*, value: str) -> AccessToken | None:
+    """Return the stored access token ``value`` with what introspection reads of it.
+
+    One indexed SELECT (by checksum) of the token's, its user's and its client's columns that
+    ``access_token_claims`` and ``token_usable`` use.
+    """
+    return _INTROSPECTED_ACCESS_TOKEN.first(token_checksum(value))
 
 
 def access_token_claims(token: AccessToken) -> dict[str, Any]:

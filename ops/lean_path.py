@@ -21,7 +21,8 @@ from django.core.exceptions import MiddlewareNotUsed
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
+from django.urls.resolvers import ResolverMatch
 from django.utils.module_loading import import_string
 
 # The URL names of the endpoints that take no session; the paths come from the URLconf.
@@ -38,7 +39,30 @@ PROTOCOL_URL_NAMES = (
 
 
 class ProtocolHandler(BaseHandler):
-    """A request handler whose middleware chain is ``settings.PROTOCOL_MIDDLEWARE``."""
+    """A request handler whose middleware chain is ``settings.PROTOCOL_MIDDLEWARE``.
+
+    The protocol paths take no arguments, so each resolves to the same view every time: it is
+    resolved once per path (and URLconf) and process, not through every URL pattern per request.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._resolver: URLResolver | None = None
+        self._matches: dict[str, ResolverMatch] = {}
+
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        if hasattr(request, "urlconf"):
+            # A middleware chose another URLconf for this request: resolved as Django does.
+            return super().resolve_request(request)
+        resolver = get_resolver()
+        if resolver is not self._resolver:
+            # The URLconf changed (a test's override_settings clears Django's cache too).
+            self._resolver, self._matches = resolver, {}
+        match = self._matches.get(request.path_info)
+        if match is None:
+            match = self._matches[request.path_info] = resolver.resolve(request.path_info)
+        request.resolver_match = match
+        return match
 
     def load_middleware(self, is_async: bool = False) -> None:
         """Build the chain as Django's ``BaseHandler`` does, synchronous middleware only."""

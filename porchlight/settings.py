@@ -914,7 +914,7 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     # RFC 9068 JWT access tokens for clients that want them (oidc_provider/access_tokens.py);
     # refresh tokens stay opaque random strings.
     "ACCESS_TOKEN_GENERATOR": "oidc_provider.access_tokens.generate_access_token",
-    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+    "REFRESH_TOKEN_GENERATOR": "oidc_provider.access_tokens.random_token",
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": env_int("PORCHLIGHT_AUTHORIZATION_CODE_LIFETIME", 60, maximum=600),
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("PORCHLIGHT_ACCESS_TOKEN_LIFETIME", 900, maximum=86400),
     "ID_TOKEN_EXPIRE_SECONDS": env_int("PORCHLIGHT_ID_TOKEN_LIFETIME", 900, maximum=86400),

@@ -18,10 +18,11 @@ from csp.middleware import CSPMiddleware
 from django.contrib.auth.hashers import BasePasswordHasher, make_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.handlers.base import BaseHandler
+from django.db.models import Model
 
 # get_related_populators: a private helper of Django's ModelIterable, absent from django-stubs.
 from django.db.models.query import ModelIterable, QuerySet, get_related_populators  # type: ignore[attr-defined]
-from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler
 from django.forms.models import BaseModelForm
 from django.http import HttpResponse
 from django.test import RequestFactory
@@ -215,6 +216,43 @@ def test_private_apis_django_model_iterable_internals():
     )
     assert parameters(SQLCompiler.apply_converters) == ["self", "rows", "converters"], changed(
         DJANGO, "SQLCompiler.apply_converters", "its signature"
+    )
+
+
+def test_private_apis_django_model_insert_internals():
+    # Prepared inserts do what Model._save_table does for a new row, with QuerySet._insert's query.
+    table = source(Model._save_table)
+    for name in (
+        "meta.local_concrete_fields",
+        "meta.auto_field",
+        "meta.db_returning_fields",
+        "setattr(self, field.attname",
+    ):
+        assert name in table, changed(DJANGO, "Model._save_table", f"it no longer uses {name}")
+    assert "self._prepare_related_fields_for_save(" in source(Model.save), changed(
+        DJANGO, "Model.save", "it no longer calls _prepare_related_fields_for_save"
+    )
+    assert parameters(Model._prepare_related_fields_for_save) == ["self", "operation_name", "fields"], (
+        changed(DJANGO, "Model._prepare_related_fields_for_save", "its signature")
+    )
+    inserting = source(QuerySet._insert)
+    for name in ("sql.InsertQuery(", ".insert_values(", "returning_fields"):
+        assert name in inserting, changed(DJANGO, "QuerySet._insert", f"it no longer uses {name}")
+    compiler = source(SQLInsertCompiler.as_sql)
+    for name in ("self.returning_fields", "self.pre_save_val(", "self.prepare_value("):
+        assert name in compiler, changed(DJANGO, "SQLInsertCompiler.as_sql", f"it no longer uses {name}")
+
+
+def test_private_apis_django_handler_resolve_request():
+    # The lean path resolves each protocol path once; Django's handler resolves through this method.
+    assert parameters(BaseHandler.resolve_request) == ["self", "request"], changed(
+        DJANGO, "BaseHandler.resolve_request", "its signature"
+    )
+    assert "self.resolve_request(request)" in source(BaseHandler._get_response), changed(
+        DJANGO, "BaseHandler._get_response", "it no longer calls resolve_request"
+    )
+    assert "request.resolver_match = " in source(BaseHandler.resolve_request), changed(
+        DJANGO, "BaseHandler.resolve_request", "it no longer sets request.resolver_match"
     )
 
 

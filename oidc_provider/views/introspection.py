@@ -18,7 +18,7 @@ from ground.checksums import token_checksum
 
 from ..models import Client, RefreshToken
 from ..rate_limits import identify_client, request_refused_for, too_many_requests
-from ..tokens import access_token_claims, access_token_presented, refresh_token_claims, token_usable
+from ..tokens import access_token_claims, access_token_introspected, refresh_token_claims, token_usable
 
 INACTIVE = {"active": False}
 
@@ -34,7 +34,8 @@ class IntrospectionView(OAuthLibMixin, View):
     http_method_names = ["post", "options"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        identity = identify_client(self.get_oauthlib_core(), request)
+        # Only the client's authentication and introspection settings are read (rate_limits.py).
+        identity = identify_client(self.get_oauthlib_core(), request, machine=True)
         # RFC 7662 §2.1: the caller must authenticate, which a public client cannot do.
         client = identity.client if identity.accepted and self._confidential(identity.client) else None
         refusal = request_refused_for(
@@ -70,7 +71,7 @@ class IntrospectionView(OAuthLibMixin, View):
         return client.may_introspect or token_client_id == client.pk
 
     def _access_token(self, value: str, client: Client) -> dict[str, Any] | None:
-        token = access_token_presented(value=value)
+        token = access_token_introspected(value=value)
         if token is None:
             return None
         if not self._may_see(token.application_id, client) or not token.is_valid() or not token_usable(token):

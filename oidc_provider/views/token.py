@@ -13,7 +13,7 @@ from oauth2_provider.views import TokenView as DotTokenView
 
 from ..cors import cors_endpoint
 from ..models import GrantType
-from ..rate_limits import client_loaded, identify_client, request_refused_for, too_many_requests
+from ..rate_limits import identify_client, identity_loaded, request_refused_for, too_many_requests
 
 
 def client_challenge(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -53,12 +53,14 @@ class TokenView(DotTokenView):
         outer = nullcontext() if grant_type == GrantType.CLIENT_CREDENTIALS else transaction.atomic()
         # The client's budget is counted before the grant runs and outside its transaction
         # (rate_limits.py): a refused request consumes nothing, and the count's row is not held.
-        identity = identify_client(self.get_oauthlib_core(), request)
+        # A client_credentials request reads only the client's machine settings (rate_limits.py).
+        machine = grant_type == GrantType.CLIENT_CREDENTIALS
+        identity = identify_client(self.get_oauthlib_core(), request, machine=machine)
         refusal = request_refused_for(request=request, identity=identity, endpoint="token")
         if refusal is not None:
             # Browser apps read the refusal and its Retry-After (cors_endpoint).
             return too_many_requests(refusal)
-        with client_loaded(identity.client, assertion=identity.assertion), outer:
+        with identity_loaded(identity), outer:
             if grant_type == GrantType.DEVICE_CODE:
                 # RFC 8628 §3.4: oauthlib's device grant with Porchlight's validator hooks
                 # (oidc_provider/device.py). DOT's own branch looks the code up in clear, for
@@ -108,7 +110,7 @@ class RevokeTokenView(DotRevokeTokenView):
         refusal = request_refused_for(request=request, identity=identity, endpoint="revocation")
         if refusal is not None:
             return too_many_requests(refusal)
-        with client_loaded(identity.client, assertion=identity.assertion):
+        with identity_loaded(identity):
             response = super().post(request, *args, **kwargs)  # type: ignore[no-untyped-call]
         if not response.content:
             # RFC 7009 §2.2: success is a 200 without content, so without a Content-Type (RFC 9110

@@ -1,6 +1,7 @@
 """JWT access tokens (RFC 9068): what a resource server validating locally, or introspecting, sees."""
 
 import json
+import re
 import uuid
 from io import StringIO
 
@@ -279,6 +280,9 @@ def test_access_token_opaque_format_is_not_a_jwt_and_works(
     with pytest.raises(DecodeError):
         jwt.decode(access_token, KeySet.import_key_set(client.get(JWKS).json()), algorithms=["RS256"])
     assert "." not in access_token
+    # As oauthlib makes them: 30 characters of [A-Za-z0-9]; so is the refresh token.
+    assert re.fullmatch(r"[A-Za-z0-9]{30}", access_token)
+    assert re.fullmatch(r"[A-Za-z0-9]{30}", body["refresh_token"])
     # The ID token still binds it (at_hash), and it is a bearer credential like a JWT one.
     validate_id_token(
         body["id_token"],

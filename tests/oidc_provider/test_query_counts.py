@@ -4,7 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import authorize, basic_auth, exchange
+from oidc_provider.models import Client
+from tests.client_assertions import assertion_params, claims_for, client_key, public_set, signed
+from tests.conftest import ISSUER, authorize, basic_auth, exchange
 
 
 @pytest.fixture
@@ -54,9 +56,38 @@ def test_query_counts_token_client_credentials(busy, machine, client):
             HTTP_AUTHORIZATION=basic_auth(machine.client_id, machine.client_secret),
         )
     assert response.status_code == 200
-    # The client (one indexed SELECT), the budget's upsert and the one INSERT of the token (in
-    # DOT's transaction: BEGIN and COMMIT in production, no SAVEPOINT inside the test's own).
+    # The client (one indexed SELECT), the budget's upsert and the one INSERT of the token (in no
+    # transaction: the next test).
     assert statements(queries) == ["SELECT", "INSERT", "INSERT"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_query_counts_token_client_credentials_opens_no_transaction(machine, client):
+    # A client_credentials token is one INSERT, atomic on its own: no BEGIN and COMMIT round
+    # trips around it. Outside the test's transaction, every statement runs in autocommit.
+    auth = basic_auth(machine.client_id, machine.client_secret)
+    # The first request also fills the process's caches (the identity scopes, the APIs).
+    assert (
+        client.post("/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=auth).status_code
+        == 200
+    )
+    in_transaction = []
+
+    def record(execute, sql, params, many, context):
+        in_transaction.append((sql.split()[0].upper(), connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        response = client.post("/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 200
+    assert in_transaction == [("SELECT", False), ("INSERT", False), ("INSERT", False)]
+    # The token it answered is the one stored.
+    introspected = client.post(
+        "/o/introspect/",
+        {"token": response.json()["access_token"]},
+        HTTP_AUTHORIZATION=auth,
+    )
+    assert introspected.json()["active"] is True
 
 
 def test_query_counts_token_resource_that_is_no_api_costs_one_lookup(busy, machine, client):
@@ -121,9 +152,10 @@ def test_query_counts_introspection_of_access_token(rp, client, tokens):
     with CaptureQueriesContext(connection) as queries:
         response = client.post("/o/introspect/", {"token": tokens["access_token"]}, HTTP_AUTHORIZATION=auth)
     assert response.json()["active"] is True
-    # The client, the budget's upsert, the token with its user and client (one SELECT each).
+    # The client, the budget's upsert, the token with its user and client (one SELECT each), of
+    # the token the columns introspection reads (not the user's claims, which UserInfo reads).
     assert statements(queries) == ["SELECT", "INSERT", "SELECT"]
-    assert selected_columns(queries.captured_queries[2]["sql"]) == 50
+    assert selected_columns(queries.captured_queries[2]["sql"]) == 19
 
 
 @pytest.mark.parametrize(("kind", "most"), [("access_token", 2), ("refresh_token", 3)])
@@ -145,3 +177,55 @@ def test_query_counts_introspection_of_unknown_token(rp, client, tokens, django_
             HTTP_AUTHORIZATION=basic_auth(rp.client_id, rp.client_secret),
         )
     assert response.json() == {"active": False}
+
+
+def test_query_counts_machine_requests_read_no_client_column_later(make_client, signing_keys, client):
+    # Introspection and client_credentials read 21 of the client's columns; one they use and did
+    # not read would be read on its own (SELECT "id", "<column>" ... WHERE "id" = ...).
+    key = client_key("ES256")
+    jobs = {
+        "jwt": make_client(name="JWT job", redirect_uris=[], grant_types=["client_credentials"]),
+        "opaque": make_client(
+            name="Opaque job",
+            redirect_uris=[],
+            grant_types=["client_credentials"],
+            access_token_format=Client.AccessTokenFormat.OPAQUE,
+        ),
+        "key": make_client(
+            name="Key job",
+            redirect_uris=[],
+            grant_types=["client_credentials"],
+            client_keys={"token_endpoint_auth_method": "private_key_jwt", "jwks": public_set(key)},
+        ),
+    }
+    cc = {"grant_type": "client_credentials"}
+    with CaptureQueriesContext(connection) as queries:
+        answers = [
+            client.post("/o/token/", cc, HTTP_AUTHORIZATION=basic_auth(job.client_id, job.client_secret))
+            for job in (jobs["jwt"], jobs["opaque"])
+        ]
+        answers.append(
+            client.post(
+                "/o/token/",
+                {**cc, "client_id": jobs["opaque"].client_id, "client_secret": jobs["opaque"].client_secret},
+                HTTP_ORIGIN="https://rp.example.com",
+            )
+        )
+        assertion = signed(claims_for(jobs["key"].client_id, f"{ISSUER}/o/token/"), key, "ES256")
+        answers.append(client.post("/o/token/", {**cc, **assertion_params(assertion)}))
+        answers.append(
+            client.post(
+                "/o/introspect/",
+                {"token": answers[1].json()["access_token"]},
+                HTTP_AUTHORIZATION=basic_auth(jobs["opaque"].client_id, jobs["opaque"].client_secret),
+            )
+        )
+    assert [answer.status_code for answer in answers] == [200] * 5
+    assert answers[-1].json()["active"] is True
+    later = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith('SELECT "oidc_provider_client"."id", ')
+        and 'WHERE "oidc_provider_client"."id" = ' in query["sql"]
+    ]
+    assert later == []
