@@ -153,7 +153,7 @@ def node_environment(var_dir: Path, database_url: str | None, **settings: str) -
 def manage(env: dict[str, str], *args: str) -> str:
     """Run a management command as an operator would; return its output."""
     done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -343,6 +343,34 @@ def _migrated_postgres() -> str:
         manage(node_environment(_migration_folder(), prefix + name), "migrate", "-v0")
         _migrated["postgresql"] = name
     return _migrated["postgresql"]
+
+
+def keep_migrated_copy() -> None:
+    """Keep a copy of the test database, just made by migrating, for the nodes' databases.
+
+    Called once per test process right after pytest-django creates the test database (the
+    ``django_db_setup`` of tests/conftest.py), so ``migrated_sqlite`` and ``scratch_database``
+    copy what ``manage.py migrate`` made instead of migrating once more.
+    """
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        target = _migration_folder() / "porchlight.sqlite3"
+        connection.ensure_connection()
+        with closing(sqlite3.connect(target)) as copy:
+            connection.connection.backup(copy)
+        _migrated["sqlite"] = target
+    elif connection.vendor == "postgresql":
+        import psycopg
+
+        admin, _ = _postgres_admin()
+        name = f"porchlight_migrated_{uuid.uuid4().hex[:12]}"
+        source = connection.settings_dict["NAME"]
+        connection.close()  # a template database may have no other session
+        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
+            pg.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+        atexit.register(_forget_postgres, name)
+        _migrated["postgresql"] = name
 
 
 def _collected_static() -> Path:

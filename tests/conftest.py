@@ -29,7 +29,7 @@ from accounts.mfa.models import RecoveryCodeDevice
 from oidc_provider import custom_claims, keys, response_types, rotation
 from oidc_provider.models import Client
 from oidc_provider.services import client_create
-from tests.cluster import redis_server
+from tests.cluster import keep_migrated_copy, redis_server
 from tests.logout_receiver import LogoutReceiver
 from tests.tokens import half_hash, header_of
 
@@ -194,6 +194,30 @@ def pytest_xdist_make_scheduler(config, log):
             return path if _has_module_fixture(config.rootpath / path) else nodeid
 
     return ModuleFixtureScheduling(config, log)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and a copy of it as migrations left it (tests/cluster.py)."""
+    with django_db_blocker.unblock():
+        keep_migrated_copy()
+
+
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_before_nodes(request):
+    # A run with tests that use the database or start nodes makes the test database before its
+    # first test, so the nodes' databases are copies of it (keep_migrated_copy) even when a
+    # node's test comes first; a run without any (tests/docs alone) makes none.
+    if any(
+        item.get_closest_marker("django_db")
+        or item.get_closest_marker("e2e")
+        or DATABASE_FIXTURES & set(item.fixturenames)
+        for item in request.session.items
+    ):
+        request.getfixturevalue("django_db_setup")
 
 
 @pytest.fixture(autouse=True)
