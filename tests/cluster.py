@@ -5,6 +5,7 @@ or under Granian when PORCHLIGHT_TEST_SERVER=granian (the Makefile runs the Post
 """
 
 import atexit
+import fcntl
 import json
 import os
 import shutil
@@ -15,11 +16,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import requests
 
@@ -343,6 +344,87 @@ def _migrated_postgres() -> str:
         manage(node_environment(_migration_folder(), prefix + name), "migrate", "-v0")
         _migrated["postgresql"] = name
     return _migrated["postgresql"]
+
+
+# --- one migration per run ------------------------------------------------------------------
+#
+# Each process of a `pytest -n` run makes its own test database. The first to get there migrates
+# it and keeps a copy in a folder the run's processes share; the others copy that instead of
+# migrating again (seconds of CPU each). Only the test database's `migrate` is replaced, while
+# pytest-django makes it (tests/conftest.py); Django's own steps around it run as they do.
+
+_call_command: Callable[..., Any] | None = None
+
+
+def _keep_test_database(shared: Path) -> str:
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        target = shared / "migrated.sqlite3"
+        connection.ensure_connection()
+        with closing(sqlite3.connect(target)) as copy:
+            connection.connection.backup(copy)
+        return str(target)
+    import psycopg
+
+    admin, _ = _postgres_admin()
+    name = f"porchlight_run_{uuid.uuid4().hex[:12]}"
+    source = connection.settings_dict["NAME"]
+    connection.close()  # a template database may have no other session
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
+        pg.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    return name
+
+
+def _restore_test_database(kept: str) -> None:
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        with closing(sqlite3.connect(kept)) as source:
+            source.backup(connection.connection)
+        return
+    import psycopg
+
+    admin, _ = _postgres_admin()
+    name = connection.settings_dict["NAME"]
+    connection.close()
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
+        pg.execute(f'DROP DATABASE "{name}"')
+        pg.execute(f'CREATE DATABASE "{name}" TEMPLATE "{kept}"')
+
+
+def migrate_test_database_once(shared: Path) -> None:
+    """Until ``migrated_test_database``, the test database's migrate runs once per ``shared`` folder."""
+    global _call_command
+    from django.core import management
+
+    original = _call_command = management.call_command
+
+    def call_command(command_name: Any, *args: Any, **options: Any) -> Any:
+        if command_name != "migrate" or not options.get("run_syncdb"):
+            return original(command_name, *args, **options)
+        with (shared / "migrated.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            marker = shared / "migrated.name"
+            if marker.exists():
+                _restore_test_database(marker.read_text())
+                return None
+            result = original(command_name, *args, **options)
+            marker.write_text(_keep_test_database(shared))
+            return result
+
+    management.call_command = call_command
+
+
+def migrated_test_database() -> None:
+    """End ``migrate_test_database_once``: ``call_command`` is Django's own again."""
+    global _call_command
+    from django.core import management
+
+    if _call_command is not None:
+        management.call_command = _call_command
+        _call_command = None
 
 
 def keep_migrated_copy() -> None:

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import inspect
 import json
+import os
 import secrets
 import shutil
 from collections import Counter, defaultdict
@@ -29,7 +30,7 @@ from accounts.mfa.models import RecoveryCodeDevice
 from oidc_provider import custom_claims, keys, response_types, rotation
 from oidc_provider.models import Client
 from oidc_provider.services import client_create
-from tests.cluster import keep_migrated_copy, redis_server
+from tests.cluster import keep_migrated_copy, migrate_test_database_once, migrated_test_database, redis_server
 from tests.logout_receiver import LogoutReceiver
 from tests.tokens import half_hash, header_of
 
@@ -197,8 +198,18 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings, tmp_path_factory) -> None:
+    # Runs just before pytest-django makes the test database: in a `pytest -n` run, only the
+    # first process migrates it, the others copy it (tests/cluster.py, "one migration per run").
+    # The workers' temporary folders share a parent for the run, and for that run only.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        migrate_test_database_once(tmp_path_factory.getbasetemp().parent)
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, and a copy of it as migrations left it (tests/cluster.py)."""
+    migrated_test_database()
     with django_db_blocker.unblock():
         keep_migrated_copy()
 
