@@ -196,9 +196,9 @@ class PorchlightValidator(_OAuth2Validator):
         return required
 
     def authenticate_client(self, request: ValidatorRequest, *args: Any, **kwargs: Any) -> bool:
-        authenticated = loaded_authenticated()
+        authenticated = loaded_authenticated(request)
         if authenticated is not None and assertion_of(request.decoded_body or []) is None:
-            # The view authenticated this request's client already, with the same credentials,
+            # The view authenticated this request's client already, with these same credentials,
             # to count it (rate_limits.identify_client): the secret is not checked twice. Every
             # check below passed then; a request it refused never gets here as authenticated.
             request.client = authenticated

@@ -49,7 +49,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal
@@ -99,9 +99,19 @@ class ClientIdentity:
     client_id: str
     # The client assertion that authenticated the client, if one did (client_auth.py).
     assertion: str | None = None
-    # Whether the client authenticated (RFC 6749 §2.3.1), by secret or assertion, rather than
-    # only naming itself (a public client).
-    authenticated: bool = False
+    # The credentials the client authenticated with (RFC 6749 §2.3.1), by secret or assertion,
+    # rather than only naming itself (a public client); None when it did not authenticate.
+    credentials: "Credentials | None" = field(default=None, repr=False)
+
+
+# The client credentials a request carries: its Authorization header and the body's client_id
+# and client_secret (RFC 6749 §2.3.1).
+Credentials = tuple[str | None, str | None, str | None]
+
+
+def credentials_of(request: Request) -> Credentials:
+    """Return the client credentials ``request`` (an oauthlib request) carries."""
+    return (request.headers.get("Authorization"), request.client_id, request.client_secret)
 
 
 # --- the stores --------------------------------------------------------------------------------
@@ -326,7 +336,7 @@ def identify_client(core: Any, request: HttpRequest, *, machine: bool = False) -
         accepted=bool(accepted),
         client_id=client_id if isinstance(client_id, str) else (client.client_id if client else ""),
         assertion=state_of(oauth_request).authenticated_assertion if accepted else None,
-        authenticated=bool(accepted) and authenticating,
+        credentials=credentials_of(oauth_request) if accepted and authenticating else None,
     )
 
 
@@ -334,23 +344,23 @@ def identify_client(core: Any, request: HttpRequest, *, machine: bool = False) -
 
 _LOADED: ContextVar[Client | None] = ContextVar("porchlight_loaded_client", default=None)
 _ASSERTION: ContextVar[str | None] = ContextVar("porchlight_loaded_assertion", default=None)
-_AUTHENTICATED: ContextVar[bool] = ContextVar("porchlight_loaded_authenticated", default=False)
+_AUTHENTICATED: ContextVar[Credentials | None] = ContextVar("porchlight_loaded_credentials", default=None)
 
 
 @contextmanager
 def client_loaded(
-    client: Client | None, *, assertion: str | None = None, authenticated: bool = False
+    client: Client | None, *, assertion: str | None = None, credentials: Credentials | None = None
 ) -> Iterator[None]:
     """Let the validator reuse ``client``, already looked up, for the rest of this request.
 
     ``assertion``: the client assertion that authenticated it here; its jti is spent already,
     so the validator accepts it again within this request only (client_auth.py).
-    ``authenticated``: the client authenticated here (its secret or assertion checked), so the
-    validator need not check the same credentials of the same request again.
+    ``credentials``: what the client authenticated with here (its secret or assertion checked),
+    so the validator need not check the same credentials again; other credentials it checks.
     """
     token = _LOADED.set(client)
     assertion_token = _ASSERTION.set(assertion if client is not None else None)
-    authenticated_token = _AUTHENTICATED.set(authenticated and client is not None)
+    authenticated_token = _AUTHENTICATED.set(credentials if client is not None else None)
     try:
         yield
     finally:
@@ -361,7 +371,7 @@ def client_loaded(
 
 def identity_loaded(identity: ClientIdentity) -> AbstractContextManager[None]:
     """Return ``client_loaded`` for what ``identify_client`` found."""
-    return client_loaded(identity.client, assertion=identity.assertion, authenticated=identity.authenticated)
+    return client_loaded(identity.client, assertion=identity.assertion, credentials=identity.credentials)
 
 
 def loaded_assertion(client: Client) -> str | None:
@@ -370,9 +380,10 @@ def loaded_assertion(client: Client) -> str | None:
     return _ASSERTION.get() if loaded is not None and loaded.pk == client.pk else None
 
 
-def loaded_authenticated() -> Client | None:
-    """Return the client that authenticated earlier in this request (``client_loaded``), or None."""
-    return _LOADED.get() if _AUTHENTICATED.get() else None
+def loaded_authenticated(request: Request) -> Client | None:
+    """Return the client that authenticated earlier with the credentials ``request`` carries, or None."""
+    credentials = _AUTHENTICATED.get()
+    return _LOADED.get() if credentials is not None and credentials == credentials_of(request) else None
 
 
 def loaded_client(client_id: str) -> Client | None:
