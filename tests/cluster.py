@@ -356,19 +356,20 @@ def _migrated_postgres() -> str:
 _call_command: Callable[..., Any] | None = None
 
 
-def _keep_test_database(shared: Path) -> str:
+def _copy_test_database(sqlite_file: Path, prefix: str) -> str:
+    """Copy the test database (to ``sqlite_file``, or to a new PostgreSQL database named from
+    ``prefix``); return the copy's file or database name."""
     from django.db import connection
 
     if connection.vendor == "sqlite":
-        target = shared / "migrated.sqlite3"
         connection.ensure_connection()
-        with closing(sqlite3.connect(target)) as copy:
+        with closing(sqlite3.connect(sqlite_file)) as copy:
             connection.connection.backup(copy)
-        return str(target)
+        return str(sqlite_file)
     import psycopg
 
     admin, _ = _postgres_admin()
-    name = f"porchlight_run_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     source = connection.settings_dict["NAME"]
     connection.close()  # a template database may have no other session
     with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
@@ -411,7 +412,7 @@ def migrate_test_database_once(shared: Path) -> None:
                 _restore_test_database(marker.read_text())
                 return None
             result = original(command_name, *args, **options)
-            marker.write_text(_keep_test_database(shared))
+            marker.write_text(_copy_test_database(shared / "migrated.sqlite3", "porchlight_run"))
             return result
 
     management.call_command = call_command
@@ -436,23 +437,12 @@ def keep_migrated_copy() -> None:
     """
     from django.db import connection
 
+    copy = _copy_test_database(_migration_folder() / "porchlight.sqlite3", "porchlight_migrated")
     if connection.vendor == "sqlite":
-        target = _migration_folder() / "porchlight.sqlite3"
-        connection.ensure_connection()
-        with closing(sqlite3.connect(target)) as copy:
-            connection.connection.backup(copy)
-        _migrated["sqlite"] = target
-    elif connection.vendor == "postgresql":
-        import psycopg
-
-        admin, _ = _postgres_admin()
-        name = f"porchlight_migrated_{uuid.uuid4().hex[:12]}"
-        source = connection.settings_dict["NAME"]
-        connection.close()  # a template database may have no other session
-        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
-            pg.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
-        atexit.register(_forget_postgres, name)
-        _migrated["postgresql"] = name
+        _migrated["sqlite"] = Path(copy)
+    else:
+        atexit.register(_forget_postgres, copy)
+        _migrated["postgresql"] = copy
 
 
 def _collected_static() -> Path:

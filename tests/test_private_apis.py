@@ -49,6 +49,13 @@ def changed(library: str, name: str, what: str) -> str:
     return f"{library} changed {name}: {what}. Porchlight relies on it; see docs/private-apis.md."
 
 
+def assert_uses(function, name: str, *parts: str) -> None:
+    """Fail, naming the change, unless Django's ``function`` (called ``name``) still has each of ``parts``."""
+    text = source(function)
+    for part in parts:
+        assert part in text, changed(DJANGO, name, f"it no longer uses {part}")
+
+
 # --- django-oauth-toolkit: the validator methods PorchlightValidator overrides ----------------
 
 
@@ -174,16 +181,16 @@ def test_private_apis_django_handler_middleware_chain():
     # The lean path builds a second handler's chain as BaseHandler.load_middleware does.
     for name in ("_view_middleware", "_template_response_middleware", "_exception_middleware"):
         assert name in vars(BaseHandler), changed(DJANGO, f"BaseHandler.{name}", "it is gone")
-    loader = source(BaseHandler.load_middleware)
-    for name in (
+    assert_uses(
+        BaseHandler.load_middleware,
+        "BaseHandler.load_middleware",
         "self._view_middleware",
         "self._template_response_middleware",
         "self._exception_middleware",
         "self._middleware_chain",
         "self._get_response",
         "convert_exception_to_response(",
-    ):
-        assert name in loader, changed(DJANGO, "BaseHandler.load_middleware", f"it no longer uses {name}")
+    )
     assert "self._middleware_chain(" in source(BaseHandler.get_response), changed(
         DJANGO, "BaseHandler.get_response", "it no longer calls _middleware_chain"
     )
@@ -198,19 +205,23 @@ def test_private_apis_django_model_iterable_internals():
     assert parameters(get_related_populators) == ["klass_info", "select", "db"], changed(
         DJANGO, "get_related_populators", "its signature"
     )
-    iterator = source(ModelIterable.__iter__)
-    for name in (
+    assert_uses(
+        ModelIterable.__iter__,
+        "ModelIterable.__iter__",
         "get_related_populators(",
         "compiler.select",
         "compiler.klass_info",
         "compiler.annotation_col_map",
         "from_db(",
         ".populate(row, obj)",
-    ):
-        assert name in iterator, changed(DJANGO, "ModelIterable.__iter__", f"it no longer uses {name}")
-    rows = source(SQLCompiler.results_iter)
-    for name in ("self.col_count", "self.get_converters(", "self.apply_converters("):
-        assert name in rows, changed(DJANGO, "SQLCompiler.results_iter", f"it no longer uses {name}")
+    )
+    assert_uses(
+        SQLCompiler.results_iter,
+        "SQLCompiler.results_iter",
+        "self.col_count",
+        "self.get_converters(",
+        "self.apply_converters(",
+    )
     assert parameters(SQLCompiler.get_converters) == ["self", "expressions"], changed(
         DJANGO, "SQLCompiler.get_converters", "its signature"
     )
@@ -221,26 +232,30 @@ def test_private_apis_django_model_iterable_internals():
 
 def test_private_apis_django_model_insert_internals():
     # Prepared inserts do what Model._save_table does for a new row, with QuerySet._insert's query.
-    table = source(Model._save_table)
-    for name in (
+    assert_uses(
+        Model._save_table,
+        "Model._save_table",
         "meta.local_concrete_fields",
         "meta.auto_field",
         "meta.db_returning_fields",
         "setattr(self, field.attname",
-    ):
-        assert name in table, changed(DJANGO, "Model._save_table", f"it no longer uses {name}")
+    )
     assert "self._prepare_related_fields_for_save(" in source(Model.save), changed(
         DJANGO, "Model.save", "it no longer calls _prepare_related_fields_for_save"
     )
     assert parameters(Model._prepare_related_fields_for_save) == ["self", "operation_name", "fields"], (
         changed(DJANGO, "Model._prepare_related_fields_for_save", "its signature")
     )
-    inserting = source(QuerySet._insert)
-    for name in ("sql.InsertQuery(", ".insert_values(", "returning_fields"):
-        assert name in inserting, changed(DJANGO, "QuerySet._insert", f"it no longer uses {name}")
-    compiler = source(SQLInsertCompiler.as_sql)
-    for name in ("self.returning_fields", "self.pre_save_val(", "self.prepare_value("):
-        assert name in compiler, changed(DJANGO, "SQLInsertCompiler.as_sql", f"it no longer uses {name}")
+    assert_uses(
+        QuerySet._insert, "QuerySet._insert", "sql.InsertQuery(", ".insert_values(", "returning_fields"
+    )
+    assert_uses(
+        SQLInsertCompiler.as_sql,
+        "SQLInsertCompiler.as_sql",
+        "self.returning_fields",
+        "self.pre_save_val(",
+        "self.prepare_value(",
+    )
 
 
 def test_private_apis_django_handler_resolve_request():
