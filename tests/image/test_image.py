@@ -144,7 +144,18 @@ def served(
         podman("rm", "--force", "--time", "10", name)
 
 
-def wait_ready(base: str, name: str, timeout: float = 90) -> requests.Response:
+def container_logs(name: str) -> str:
+    """The end of what the container wrote to stdout and to stderr."""
+    logs = podman("logs", name)
+    return f"stdout: {logs.stdout[-2000:]}\nstderr: {logs.stderr[-3000:]}"
+
+
+def wait_ready(base: str, name: str, timeout: float = 300) -> requests.Response:
+    """The container's /readyz once it answers 200.
+
+    The deadline is that of a manage.py command in the suite (tests/cluster.py): `trial` migrates
+    a new SQLite database before it serves, which takes minutes while both suites load the cores.
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -155,7 +166,7 @@ def wait_ready(base: str, name: str, timeout: float = 90) -> requests.Response:
             pass
         state = podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
         if state != "running" or time.monotonic() > deadline:
-            raise AssertionError(f"not ready ({state}): {podman('logs', name).stderr[-3000:]}")
+            raise AssertionError(f"not ready ({state}): {container_logs(name)}")
         time.sleep(0.5)
 
 
@@ -333,7 +344,7 @@ def test_the_task_worker_role_runs_the_queued_housekeeping(
                 break
             state = podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
             if state != "running" or time.monotonic() > deadline:
-                raise AssertionError(f"no job ran ({state}): {podman('logs', name).stderr[-3000:]}")
+                raise AssertionError(f"no job ran ({state}): {container_logs(name)}")
             time.sleep(1)
     finally:
         podman("rm", "--force", "--time", "10", name)
