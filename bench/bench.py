@@ -13,7 +13,7 @@ one endpoint goes instead (bench/hotspots.py).
 
 Reduced runs: BENCH_DATABASES=SQLite,PostgreSQL, BENCH_ENDPOINTS=discovery,token,
 BENCH_CONNECTIONS=16,64, BENCH_SECONDS=8. PORCHLIGHT_WORKER_CLASS / PORCHLIGHT_WORKERS /
-PORCHLIGHT_THREADS pass through to gunicorn as in production.
+PORCHLIGHT_THREADS pass through to gunicorn and Granian as in production.
 
 ``GROWTH=1`` seeds each database with 100,000 users, 1,000,000 expired access tokens and
 200,000 revoked refresh tokens first (bulk inserts, bench/seed.py), and at the end runs
@@ -66,8 +66,9 @@ CONNECTIONS = tuple(int(value) for value in os.environ.get("BENCH_CONNECTIONS", 
 SERVERS = tuple(filter(None, os.environ.get("BENCH_SERVERS", "granian,gunicorn").split(",")))
 # Worker processes of every server measured, node-oidc-provider's cluster included.
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(CORES)))
-# Granian's threads per worker for the blocking WSGI callable.
-GRANIAN_BLOCKING_THREADS = 4
+# Threads per worker (Granian's blocking threads) as production has them: PORCHLIGHT_THREADS, 1
+# unless set (docs/performance.md, "Threads under Granian").
+THREADS = os.environ.get("PORCHLIGHT_THREADS", "1")
 # node-oidc-provider 9 (bench/node/), measured in the same run; BENCH_NODE=0 leaves it out.
 NODE = os.environ.get("BENCH_NODE", "1") != "0"
 NODE_NAME = "node-oidc-provider"
@@ -312,7 +313,7 @@ def server_argv(server: str, port: int, app: str | None = None) -> list[str]:
         "--workers",
         str(WORKERS),
         "--blocking-threads",
-        str(GRANIAN_BLOCKING_THREADS),
+        THREADS,
         "--host",
         "127.0.0.1",
         "--port",
@@ -324,11 +325,8 @@ def server_argv(server: str, port: int, app: str | None = None) -> list[str]:
 
 
 def server_env(server: str, env: dict[str, str]) -> dict[str, str]:
-    """Return ``env`` for ``manage.py serve`` under ``server``: Granian gets its blocking threads."""
-    chosen = {**env, "PORCHLIGHT_SERVER": server}
-    if server == "granian":
-        chosen.setdefault("PORCHLIGHT_THREADS", str(GRANIAN_BLOCKING_THREADS))
-    return chosen
+    """Return ``env`` for ``manage.py serve`` under ``server``, with the threads the floors run."""
+    return {**env, "PORCHLIGHT_SERVER": server, "PORCHLIGHT_THREADS": THREADS}
 
 
 @contextmanager
@@ -977,8 +975,7 @@ def main() -> int:
         "(server) and PostgreSQL's (db), from /proc; SQLite's cost is inside the server figure. "
         "'floor' is requests/s as a share of a\nbare WSGI callable's under the same server "
         f"setup, measured in this run. Servers: {', '.join(SERVERS)}{node}.\n"
-        f"Granian: {WORKERS} workers of {server_env('granian', {}).get('PORCHLIGHT_THREADS')} blocking "
-        "threads (manage.py serve).\n"
+        f"Granian: {WORKERS} workers of {THREADS} blocking thread(s) (manage.py serve).\n"
     )
     rows: list[Row] = []
     try:
