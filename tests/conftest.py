@@ -198,20 +198,28 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings, tmp_path_factory) -> None:
-    # Runs just before pytest-django makes the test database: in a `pytest -n` run, only the
-    # first process migrates it, the others copy it (tests/cluster.py, "one migration per run").
-    # The workers' temporary folders share a parent for the run, and for that run only.
+def django_db_modify_db_settings(django_db_modify_db_settings, tmp_path_factory) -> str:
+    """The default database's name before pytest-django makes the test database.
+
+    Runs just before it does: in a `pytest -n` run, only the first process migrates the test
+    database, the others copy it (tests/cluster.py, "one migration per run"). The workers'
+    temporary folders share a parent for the run, and for that run only.
+    """
     if os.environ.get("PYTEST_XDIST_WORKER"):
         migrate_test_database_once(tmp_path_factory.getbasetemp().parent)
+    return connection.settings_dict["NAME"]
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(django_db_setup, django_db_modify_db_settings, django_db_blocker):
     """pytest-django's test database, and a copy of it as migrations left it (tests/cluster.py)."""
     migrated_test_database()
-    with django_db_blocker.unblock():
-        keep_migrated_copy()
+    # pytest-django makes the test database only when a collected test asks for the database;
+    # without one (node tests alone) the connection still names the configured database, which
+    # is never copied: the nodes' databases are then migrated from nothing (tests/cluster.py).
+    if connection.settings_dict["NAME"] != django_db_modify_db_settings:
+        with django_db_blocker.unblock():
+            keep_migrated_copy()
 
 
 DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
