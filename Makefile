@@ -124,21 +124,21 @@ messages: $(STAMP) gettext
 		--ignore fixtures --ignore node_modules
 	$(PY) manage.py compilemessages -v0 $(addprefix -l ,$(MESSAGE_LANGUAGES))
 
-# Both databases' suites and the container image's test run at once (TEST_JOBS=1: one after the
-# other), each suite on PYTEST_WORKERS processes (pytest-xdist): most of the suite waits on live
+# The checks (lint, docs), both databases' suites and the container image's test run at once
+# (TEST_JOBS=1: one after the other), each suite on PYTEST_WORKERS processes (pytest-xdist): most of the suite waits on live
 # servers, server nodes and Chromium, and the image build on Debian's mirror, so more processes
 # than cores keep the cores busy. Each part's output is printed whole when it ends; any failing
 # fails `make test`. The nodes tests start with `manage.py serve` (tests/cluster.py) run under
 # gunicorn on SQLite and under Granian on PostgreSQL, so each runs under both servers once per
 # `make test`.
-TEST_JOBS ?= 3
+TEST_JOBS ?= 5
 PYTEST_WORKERS ?= 3
 PYTEST := $(PY) -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --durations=25
 
-test: $(TEST_STAMP) chromium redis slapd node image-tools gettext lint docs
+test: $(TEST_STAMP) chromium redis slapd node image-tools gettext
 	@# Both suites read the development secret key under var/: make it before they start together.
 	$(PY) manage.py check -v0 >/dev/null
-	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-sqlite test-postgres test-image
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target lint docs test-sqlite test-postgres test-image
 
 # Django's deployment checks with a production configuration (https issuer, secrets set, debug
 # off): any warning fails. The secrets are throwaway values made for this run.
