@@ -1,9 +1,10 @@
 """Back-channel logout as in production: gunicorn and the task worker, each its own process.
 
-Both share one database made for the test (a SQLite file, or a fresh PostgreSQL database on the
-PostgreSQL run). A receiver on a loopback port plays the apps' back-channel endpoint and checks
-every logout token against the published JWKS. Nothing here reaches into the provider's
-internals: everything goes through HTTP and `manage.py`.
+Both share one database made for the module (a SQLite file, or a fresh PostgreSQL database on the
+PostgreSQL run); each test signs in its own person with its own apps. A receiver on a loopback
+port plays the apps' back-channel endpoint and checks every logout token against the published
+JWKS. Nothing here reaches into the provider's internals: everything goes through HTTP and
+`manage.py`.
 """
 
 import json
@@ -16,7 +17,6 @@ import requests
 
 from tests.cluster import (
     collected_static,
-    create_user,
     free_port,
     gunicorn_node,
     manage,
@@ -33,12 +33,14 @@ PASSWORD = "a long enough test passphrase"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 # Retries 1 s and 2 s after the first try; the third try is the last.
 ATTEMPTS, RETRY_DELAY = 3, 1
+# One person per test, so that no test's sessions are another's.
+USERS = ("alice", "bob", "carol")
 
 
-@pytest.fixture
-def database_url(tmp_path):
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
     """A database of its own for the served provider and its worker; dropped afterwards."""
-    with scratch_database(tmp_path, migrated=True) as url:
+    with scratch_database(tmp_path_factory.mktemp("backchannel-db"), migrated=True) as url:
         yield url
 
 
@@ -65,22 +67,26 @@ class Stack:
         created = json.loads(out)
         return E2EClient(created["client_id"], created["client_secret"], REDIRECT_URI, "")
 
-    def deliveries(self) -> list[dict]:
-        """What the admin's logout delivery list shows, read the way an operator would."""
+    def deliveries(self, *apps: str) -> list[dict]:
+        """What the admin's logout delivery list shows for ``apps``, read the way an operator would."""
         fields = "'client__name', 'state', 'attempts', 'last_error'"
         code = (
             "import json; from oidc_provider.models import LogoutDelivery as D; "
-            f"print(json.dumps(list(D.objects.order_by('pk').values({fields}))))"
+            f"rows = D.objects.filter(client__name__in={list(apps)!r}).order_by('pk'); "
+            f"print(json.dumps(list(rows.values({fields}))))"
         )
         return json.loads(manage(self.env, "shell", "-v0", "-c", code))
 
 
-@pytest.fixture
-def stack(tmp_path, database_url):
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, database_url):
+    """One provider and worker for the module (each start costs seconds); each test has its own
+    person (``USERS``) and apps, and reads only its apps' deliveries."""
+    folder = tmp_path_factory.mktemp("backchannel")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = node_environment(
-        tmp_path,
+        folder,
         database_url,
         # The worker signs the logout tokens, so it needs the issuer too.
         ISSUER=url,
@@ -88,23 +94,30 @@ def stack(tmp_path, database_url):
         LOGOUT_RETRY_DELAY=str(RETRY_DELAY),
         LOGOUT_TIMEOUT="2",
     )
-    collected_static(tmp_path)
+    collected_static(folder)
     manage(env, "rotatekeys")
-    create_user(env, "alice", PASSWORD, email="alice@example.com")
+    manage(
+        env,
+        "shell",
+        "-v0",
+        "-c",
+        f"from accounts.models import User\nfor name in {USERS!r}: "
+        f"User.objects.create_user(username=name, password={PASSWORD!r}, email=name + '@example.com')",
+    )
     # The worker exactly as `make run` and the systemd unit start it.
     with (
-        gunicorn_node(env, tmp_path / "gunicorn.log", workers=2, port=port),
-        task_worker(env, tmp_path / "worker.log"),
+        gunicorn_node(env, folder / "gunicorn.log", workers=2, port=port),
+        task_worker(env, folder / "worker.log"),
     ):
         yield Stack(url, env)
 
 
-def sign_in(stack: Stack, browser: Browser, client: E2EClient) -> dict:
+def sign_in(stack: Stack, browser: Browser, client: E2EClient, username: str) -> dict:
     """Sign in (if needed) and run the code flow with PKCE; return the token response."""
     request = authorization_request(f"{stack.url}/o/authorize/", client, scope="openid email")
     page = browser.get(request.url)
     if not page.is_redirect:
-        page = browser.log_in(page, password=PASSWORD)
+        page = browser.log_in(page, username=username, password=PASSWORD)
     assert page.is_redirect, page.text[:500]
     code = query_of(page.headers["Location"])["code"]
     return redeem_code(f"{stack.url}/o/token/", client, code, request.verifier)
@@ -116,7 +129,7 @@ def test_logout_reaches_each_app_once_even_when_its_receiver_was_down(stack):
     first = stack.create_client("First app", receiver.url)
     second = stack.create_client("Second app", receiver.url)
     browser = Browser(stack.url)
-    tokens = [sign_in(stack, browser, first), sign_in(stack, browser, second)]
+    tokens = [sign_in(stack, browser, first, "alice"), sign_in(stack, browser, second, "alice")]
     sid = claims_of(tokens[0]["id_token"])["sid"]
 
     started = time.monotonic()
@@ -149,7 +162,7 @@ def test_logout_reaches_each_app_once_even_when_its_receiver_was_down(stack):
         assert claims["sid"] == sid
         audiences.add(claims["aud"])
     assert audiences == {first.client_id, second.client_id}
-    states = stack.deliveries()
+    states = stack.deliveries("First app", "Second app")
     assert [d["state"] for d in states] == ["delivered", "delivered"]
     assert any(d["attempts"] > 1 for d in states)  # delivered on a retry, after a failed try
 
@@ -159,8 +172,8 @@ def test_sign_out_everywhere_else_tells_only_the_other_sessions_apps(stack):
     try:
         app = stack.create_client("Everywhere app", receiver.url)
         laptop, phone = Browser(stack.url), Browser(stack.url)
-        laptop_tokens = sign_in(stack, laptop, app)
-        phone_tokens = sign_in(stack, phone, app)
+        laptop_tokens = sign_in(stack, laptop, app, "bob")
+        phone_tokens = sign_in(stack, phone, app, "bob")
         home = laptop.get(f"{stack.url}/accounts/")
         assert "Where you" in home.text and home.text.count("Everywhere app") == 2
         form = form_on(home, "/accounts/sessions/end/")
@@ -189,7 +202,7 @@ def test_delivery_to_an_app_that_stays_down_ends_failed(stack):
     closed = f"http://127.0.0.1:{free_port()}/backchannel-logout"
     app = stack.create_client("Down app", closed)
     browser = Browser(stack.url)
-    sign_in(stack, browser, app)
+    sign_in(stack, browser, app, "carol")
     home = browser.get(f"{stack.url}/accounts/")
     form = form_on(home, "/accounts/logout/")
     started = time.monotonic()
@@ -199,7 +212,7 @@ def test_delivery_to_an_app_that_stays_down_ends_failed(stack):
     assert time.monotonic() - started < 2
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        (delivery,) = stack.deliveries()
+        (delivery,) = stack.deliveries("Down app")
         if delivery["state"] != "pending":
             break
         time.sleep(0.5)

@@ -116,11 +116,12 @@ def test_admin_pages_of_every_model_answer_and_every_link_works(staff, every_mod
             pages[url] = response.content.decode()
 
     visit("/admin/")
+    # Whom the admin asks about permissions: the staff member of every page below.
+    request = staff.get("/admin/").wsgi_request
     for model, model_admin in admin.site._registry.items():
         info = (model._meta.app_label, model._meta.model_name)
         assert model._default_manager.exists(), f"seed a {model._meta.label} for this walk"
         visit(reverse("admin:{}_{}_changelist".format(*info)))
-        request = staff.get("/admin/").wsgi_request
         if model_admin.has_add_permission(request):
             visit(reverse("admin:{}_{}_add".format(*info)))
         obj = model._default_manager.order_by("pk").first()
