@@ -206,14 +206,18 @@ SERVERS_UNDER_TEST = (
 )
 
 
-def wait_until_serving(base: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    """Wait until ``base`` answers discovery; fail with the log's end if the server exits or hangs."""
+def wait_until_serving(base: str, server: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    """Wait until ``base`` answers discovery; fail with the log's end if the server exits or hangs.
+
+    A loaded machine (both suites, the image test and the checks at once) can take a minute to
+    start a node, and its first answer, which loads what the first request needs, seconds.
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
-            requests.get(base + "/.well-known/openid-configuration", timeout=2, allow_redirects=False)
+            requests.get(base + "/.well-known/openid-configuration", timeout=10, allow_redirects=False)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}") from None
             time.sleep(0.1)

@@ -104,12 +104,12 @@ def running(command: list[str], *, cwd: Path, env: dict[str, str], url: str) -> 
     with log.open("ab") as output:
         process = subprocess.Popen(command, cwd=cwd, env={**BASE_ENV, **env}, stdout=output, stderr=output)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded machine takes a while to start a framework
         while True:
             try:
-                requests.get(url, timeout=2, allow_redirects=False)
+                requests.get(url, timeout=10, allow_redirects=False)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"{command[0]} did not start: {log.read_text()[-3000:]}") from None
                 time.sleep(0.1)

@@ -159,10 +159,10 @@ def wait_ready(base: str, name: str, timeout: float = 300) -> requests.Response:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            response = requests.get(base + "/readyz", timeout=3)
+            response = requests.get(base + "/readyz", timeout=10)
             if response.status_code == 200:
                 return response
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         state = podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
         if state != "running" or time.monotonic() > deadline:

@@ -60,11 +60,11 @@ def answers(url: str) -> bool:
     """Return whether ``url`` answers 200 now; a refused or dropped connection is a no."""
     try:
         return requests.get(url, timeout=10).status_code == 200
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return False
 
 
-def wait_for(condition, timeout: float = 60) -> None:
+def wait_for(condition, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "the server did not get there in time"
