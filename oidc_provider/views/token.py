@@ -11,9 +11,16 @@ from oauth2_provider.signals import app_authorized
 from oauth2_provider.views import RevokeTokenView as DotRevokeTokenView
 from oauth2_provider.views import TokenView as DotTokenView
 
+from ..client_credentials import client_credentials_response
 from ..cors import cors_endpoint
-from ..models import GrantType
-from ..rate_limits import identify_client, identity_loaded, request_refused_for, too_many_requests
+from ..models import Client, GrantType
+from ..rate_limits import (
+    ClientIdentity,
+    identify_client,
+    identity_loaded,
+    request_refused_for,
+    too_many_requests,
+)
 
 
 def client_challenge(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -66,6 +73,8 @@ class TokenView(DotTokenView):
                 # (oidc_provider/device.py). DOT's own branch looks the code up in clear, for
                 # any client, and answers a missing device_code with a 500.
                 response = self.authorization_flow_token_response(request)
+            elif machine and (client := self._authenticated_client(request, identity)) is not None:
+                response = self.client_credentials_token_response(request, client)
             else:
                 response = super().post(request, *args, **kwargs)
         if response.status_code >= 400:
@@ -75,6 +84,24 @@ class TokenView(DotTokenView):
             response["Cache-Control"] = "no-store"
             response["Pragma"] = "no-cache"
         return client_challenge(request, response)
+
+    def _authenticated_client(self, request: HttpRequest, identity: ClientIdentity) -> Client | None:
+        """Return the client a client_credentials request authenticated as, if it goes the direct way.
+
+        The client must have authenticated (by secret or assertion, RFC 6749 §2.3) rather than only
+        named itself; any other request, one with a query string (which oauthlib refuses) and any
+        request while something listens to ``app_authorized`` go through oauthlib's grant.
+        """
+        if not identity.accepted or identity.credentials is None or identity.client is None:
+            return None
+        if request.META.get("QUERY_STRING") or app_authorized.has_listeners(self):
+            return None
+        return identity.client
+
+    @method_decorator(sensitive_post_parameters("password", "client_secret"))
+    def client_credentials_token_response(self, request: HttpRequest, client: Client) -> HttpResponse:
+        # RFC 6749 §4.4 without oauthlib's token endpoint (oidc_provider/client_credentials.py).
+        return client_credentials_response(request, client)
 
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
     def authorization_flow_token_response(
