@@ -21,6 +21,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.models import set_token_value
 from oauth2_provider.oauth2_validators import is_valid_resource_uri
 from oauthlib.oauth2.rfc6749 import errors
@@ -37,6 +38,8 @@ from .scopes import available_scopes, default_scopes
 HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+# Decorated once, not per request as a method decorator is; the secret stays out of error reports.
+@sensitive_post_parameters("password", "client_secret")
 def client_credentials_response(request: HttpRequest, client: Client) -> HttpResponse:
     """Answer a client_credentials token request of ``client``, which authenticated for it."""
     try:
@@ -85,12 +88,13 @@ def _token_issue(request: HttpRequest, client: Client) -> dict[str, Any]:
     # The row the validator's _create_access_token writes for this grant: no user, no ID token,
     # no sign-in, a family of its own; one prepared INSERT, atomic on its own (no transaction).
     access_token = AccessToken(
-        user=None,
+        user_id=None,
         scope=scope,
         expires=timezone.now() + timedelta(seconds=lifetime),
-        id_token=None,
-        application=client,
-        source_refresh_token=None,
+        id_token_id=None,
+        # By key: the client is not read again, and Django skips its per-object router checks.
+        application_id=client.pk,
+        source_refresh_token_id=None,
         resource=target.resources,
         token_family=uuid.uuid4(),
         act=None,

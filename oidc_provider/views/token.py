@@ -22,6 +22,9 @@ from ..rate_limits import (
     too_many_requests,
 )
 
+# The grant types served (RFC 6749 §5.2), as a set: Django's choices build the list anew per read.
+GRANT_TYPES = frozenset(GrantType.values)
+
 
 def client_challenge(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     """Give a 401 the client authentication challenge RFC 6749 §5.2 asks for.
@@ -47,7 +50,7 @@ class TokenView(DotTokenView):
         grant_type = request.POST.get("grant_type")
         if not grant_type:
             return self._error("invalid_request", "grant_type is required.")
-        if grant_type not in GrantType.values:
+        if grant_type not in GRANT_TYPES:
             # RFC 6749 §5.2: only the advertised grants reach oauthlib. This keeps out the
             # password grant, which oauthlib checks the user's password for *before* asking
             # whether the client may use it (a password oracle that skips login throttling).
@@ -74,7 +77,8 @@ class TokenView(DotTokenView):
                 # any client, and answers a missing device_code with a 500.
                 response = self.authorization_flow_token_response(request)
             elif machine and (client := self._authenticated_client(request, identity)) is not None:
-                response = self.client_credentials_token_response(request, client)
+                # RFC 6749 §4.4 without oauthlib's token endpoint (oidc_provider/client_credentials.py).
+                response = client_credentials_response(request, client)
             else:
                 response = super().post(request, *args, **kwargs)
         if response.status_code >= 400:
@@ -97,11 +101,6 @@ class TokenView(DotTokenView):
         if request.META.get("QUERY_STRING") or app_authorized.has_listeners(self):
             return None
         return identity.client
-
-    @method_decorator(sensitive_post_parameters("password", "client_secret"))
-    def client_credentials_token_response(self, request: HttpRequest, client: Client) -> HttpResponse:
-        # RFC 6749 §4.4 without oauthlib's token endpoint (oidc_provider/client_credentials.py).
-        return client_credentials_response(request, client)
 
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
     def authorization_flow_token_response(
