@@ -9,10 +9,13 @@ before ``exp``, which is why access tokens are short-lived.
 import secrets
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import UNICODE_ASCII_CHARACTER_SET, Request
+
+from accounts.models import User
 
 from . import keys
 from .apis import role_claims, token_api
@@ -24,6 +27,15 @@ from .subjects import subject_for
 # oauthlib's opaque tokens: 30 characters of [A-Za-z0-9], about 178 bits.
 TOKEN_LENGTH = 30
 _ACCEPTED_BYTE_BELOW = 256 - 256 % len(UNICODE_ASCII_CHARACTER_SET)
+# Each accepted byte's character (the byte modulo the alphabet's size), and the bytes skipped:
+# bytes.translate maps and drops them in C, without a Python step per character.
+_CHARACTER_OF_BYTE = bytes(
+    ord(UNICODE_ASCII_CHARACTER_SET[byte % len(UNICODE_ASCII_CHARACTER_SET)])
+    if byte < _ACCEPTED_BYTE_BELOW
+    else 0
+    for byte in range(256)
+)
+_SKIPPED_BYTES = bytes(range(_ACCEPTED_BYTE_BELOW, 256))
 
 
 def random_token(request: Request | None = None, refresh_token: bool = False) -> str:
@@ -33,15 +45,10 @@ def random_token(request: Request | None = None, refresh_token: bool = False) ->
     once per token rather than once per character (oauthlib's ``SystemRandom.choice``). Bytes at
     or above the largest multiple of the alphabet's size are skipped, so no character is likelier.
     """
-    characters = UNICODE_ASCII_CHARACTER_SET
-    token = ""
+    token = b""
     while len(token) < TOKEN_LENGTH:
-        token += "".join(
-            characters[byte % len(characters)]
-            for byte in secrets.token_bytes(TOKEN_LENGTH + 8)
-            if byte < _ACCEPTED_BYTE_BELOW
-        )
-    return token[:TOKEN_LENGTH]
+        token += secrets.token_bytes(TOKEN_LENGTH + 8).translate(_CHARACTER_OF_BYTE, _SKIPPED_BYTES)
+    return token[:TOKEN_LENGTH].decode("ascii")
 
 
 def generate_access_token(request: Request, refresh_token: bool = False) -> str:
@@ -62,25 +69,75 @@ def generate_access_token(request: Request, refresh_token: bool = False) -> str:
         # An exchanged token never outlives the token it was exchanged for (token_exchange.py).
         lifetime = int(getattr(request, "expires_in", None) or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
         request.expires_in = min(lifetime, ceiling)  # type: ignore[attr-defined]
-    token_format = api.format if api is not None else client.access_token_format
-    if token_format != Client.AccessTokenFormat.JWT:
+    if not _jwt_format(client, api):
         return random_token(request)
-    # RFC 9068 §2.1: RS256 unless the API (or client) chose another of the published key algorithms.
-    algorithm = api.algorithm if api is not None else client.access_token_algorithm
     claims = jwt_access_token_claims(request, client=client, api=api)
-    return keys.sign(claims, algorithm=algorithm, typ="at+jwt")
+    return keys.sign(claims, algorithm=_jwt_algorithm(client, api), typ="at+jwt")
+
+
+def client_credentials_access_token(
+    *, client: Client, api: Api | None, scopes: list[str], resources: list[str]
+) -> tuple[str, int]:
+    """Return a new access token for the client_credentials grant, and its lifetime in seconds.
+
+    What ``generate_access_token`` makes for the same client, API, scopes and resources in
+    oauthlib's token request (RFC 6749 §4.4.3): the API's lifetime, else the configured one; a
+    JWT (RFC 9068) whose subject is the client, else an opaque token.
+    """
+    lifetime = (api.lifetime if api is not None else None) or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    if not _jwt_format(client, api):
+        return random_token(), lifetime
+    claims = access_token_claims(
+        client=client, api=api, user=None, resources=resources, lifetime=lifetime, scopes=scopes
+    )
+    return keys.sign(claims, algorithm=_jwt_algorithm(client, api), typ="at+jwt"), lifetime
+
+
+def _jwt_format(client: Client, api: Api | None) -> bool:
+    """Return whether a token of ``client`` (for ``api``) is a JWT: the API's choice, else the client's."""
+    token_format = api.format if api is not None else client.access_token_format
+    return token_format == Client.AccessTokenFormat.JWT
+
+
+def _jwt_algorithm(client: Client, api: Api | None) -> str:
+    # RFC 9068 §2.1: RS256 unless the API (or client) chose another of the published key algorithms.
+    return api.algorithm if api is not None else client.access_token_algorithm
 
 
 def jwt_access_token_claims(request: Request, *, client: Client, api: Api | None = None) -> dict[str, Any]:
     """Return the RFC 9068 §2.2 claims for the token being issued to ``client`` (for ``api``)."""
-    now = int(time.time())
     user = getattr(request, "user", None)
     if user is not None and not getattr(user, "pk", None):
         user = None
-    resources = requested_resources(request)
+    state = state_of(request)
+    return access_token_claims(
+        client=client,
+        api=api,
+        user=user,
+        resources=requested_resources(request),
+        lifetime=int(getattr(request, "expires_in", None) or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS),
+        scopes=request.scopes or [],
+        auth_context=state.auth_context,
+        act=state.act,
+    )
+
+
+def access_token_claims(
+    *,
+    client: Client,
+    api: Api | None,
+    user: User | None,
+    resources: list[str],
+    lifetime: int,
+    scopes: list[str],
+    auth_context: Mapping[str, Any] | None = None,
+    act: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the RFC 9068 §2.2 claims of a token of ``client`` (for ``api``) living ``lifetime`` seconds."""
+    now = int(time.time())
     claims: dict[str, Any] = {
         "iss": oauth2_settings.OIDC_ISS_ENDPOINT,
-        "exp": now + int(getattr(request, "expires_in", None) or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS),
+        "exp": now + lifetime,
         "iat": now,
         "jti": str(uuid.uuid4()),
         # RFC 8707: the audience is the requested resource; otherwise the client itself.
@@ -88,13 +145,12 @@ def jwt_access_token_claims(request: Request, *, client: Client, api: Api | None
         # RFC 9068 §2.2: with no end user the subject is the client.
         "sub": subject_for(user, client) if user is not None else client.client_id,
         "client_id": client.client_id,
-        "scope": " ".join(request.scopes or []),
+        "scope": " ".join(scopes),
     }
-    state = state_of(request)
-    claims.update(auth_context_claims(state.auth_context))
-    if state.act is not None:
+    claims.update(auth_context_claims(auth_context or {}))
+    if act is not None:
         # RFC 8693 §4.1: who acts for the subject (the exchanging client, earlier actors nested).
-        claims["act"] = state.act
+        claims["act"] = act
     if api is not None and user is not None:
         # The identity claims staff configured the API to receive (docs/apis.md): released to
         # it whatever the scopes, and the consent page says so. RFC 9068 §2.2.3.1 lists them.

@@ -86,9 +86,18 @@ _MACHINE_CLIENT_BY_CLIENT_ID = PreparedLookup(
     Client, lambda client_id: Client.objects.only(*MACHINE_CLIENT_FIELDS).filter(client_id=client_id)
 )
 # Every token request's INSERT, compiled once per connection (ground/prepared_queries.py).
-_ACCESS_TOKEN_INSERT = PreparedInsert(AccessToken)
+ACCESS_TOKEN_INSERT = PreparedInsert(AccessToken)
 
 USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access", "groups"}
+
+
+def user_scopes_asked(scopes: list[str]) -> bool:
+    """Return whether ``scopes`` name a user scope (identity scopes staff defined too).
+
+    A client_credentials token has no user, so they mean nothing there (RFC 6749 §4.4.2).
+    """
+    return bool(USER_SCOPES.union(identity_scopes()).intersection(scopes))
+
 
 if TYPE_CHECKING:
 
@@ -315,7 +324,7 @@ class PorchlightValidator(_OAuth2Validator):
         if request.grant_type != GrantType.CLIENT_CREDENTIALS:
             # Authorization requests are matched to their API by the view (authorization.py).
             return True
-        if USER_SCOPES.union(identity_scopes()).intersection(scopes):
+        if user_scopes_asked(scopes):
             return False
         # One token, one API (apis.py): the resource asked for, or the API of the scopes.
         request.resource = self._api_target(client, scopes, requested_resources(request), request)
@@ -635,7 +644,7 @@ class PorchlightValidator(_OAuth2Validator):
             **auth_context_fields(state_of(request).auth_context),
         )
         set_token_value(access_token, token["access_token"])
-        _ACCESS_TOKEN_INSERT.save(access_token)
+        ACCESS_TOKEN_INSERT.save(access_token)
         return access_token
 
     def _create_refresh_token(

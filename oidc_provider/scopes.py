@@ -21,6 +21,36 @@ def public_scopes() -> list[str]:
     return [*PUBLIC_SCOPES, *(scope for scope in identity_scopes() if scope not in SCOPE_DESCRIPTIONS)]
 
 
+def available_scopes(application: Client, asked: list[str] | None) -> list[str]:
+    """Return the scopes ``application`` may have, of the API scopes only those of ``asked``.
+
+    ``asked`` None: every API scope the client is allowed (a listing, not a request).
+    """
+    scopes = public_scopes()
+    if not getattr(application, "release_groups", False):
+        # Group names go only to clients staff allowed them; asking anyway is invalid_scope
+        # (RFC 6749 §4.1.2.1, §5.2).
+        scopes.remove("groups")
+    # The API scopes staff allowed this client (apis.py); any other is invalid_scope. A
+    # request that asks for none needs no lookup (the token endpoint's hottest path).
+    wanted = None if asked is None else api_scope_names(asked)
+    if wanted == []:
+        return scopes
+    return scopes + allowed_api_scopes(application, None, wanted)
+
+
+def default_scopes(application: Client | None, grant_type: str | None) -> list[str]:
+    """Return the scopes a request of ``grant_type`` gets when it asks for none (RFC 6749 §3.3)."""
+    # Grant the minimum. A token with no user (the client_credentials grant) gets no user scope
+    # at all, whatever else the client may do.
+    if grant_type == GrantType.CLIENT_CREDENTIALS:
+        return []
+    user_grants = {GrantType.AUTHORIZATION_CODE, GrantType.DEVICE_CODE}
+    if application is not None and not user_grants.intersection(application.grant_types or []):
+        return []
+    return ["openid"]
+
+
 class PorchlightScopes(BaseScopes):
     def get_all_scopes(self) -> dict[str, str]:
         return {
@@ -34,27 +64,10 @@ class PorchlightScopes(BaseScopes):
     ) -> list[str]:
         if application is None:
             return public_scopes()
-        scopes = public_scopes()
-        if not getattr(application, "release_groups", False):
-            # Group names go only to clients staff allowed them; asking anyway is invalid_scope
-            # (RFC 6749 §4.1.2.1, §5.2).
-            scopes.remove("groups")
-        # The API scopes staff allowed this client (apis.py); any other is invalid_scope. A
-        # request that asks for none needs no lookup (the token endpoint's hottest path).
         asked = getattr(request, "scopes", None) if request is not None else None
-        wanted = None if asked is None else api_scope_names(asked)
-        if wanted == []:
-            return scopes
-        return scopes + allowed_api_scopes(application, None, wanted)
+        return available_scopes(application, asked)
 
     def get_default_scopes(
         self, application: Client | None = None, request: Request | None = None, *args: Any, **kwargs: Any
     ) -> list[str]:
-        # RFC 6749 §3.3: without scope, grant the minimum. A token with no user (the
-        # client_credentials grant) gets no user scope at all, whatever else the client may do.
-        if getattr(request, "grant_type", None) == "client_credentials":
-            return []
-        user_grants = {GrantType.AUTHORIZATION_CODE, GrantType.DEVICE_CODE}
-        if application is not None and not user_grants.intersection(application.grant_types or []):
-            return []
-        return ["openid"]
+        return default_scopes(application, getattr(request, "grant_type", None))

@@ -11,9 +11,19 @@ from oauth2_provider.signals import app_authorized
 from oauth2_provider.views import RevokeTokenView as DotRevokeTokenView
 from oauth2_provider.views import TokenView as DotTokenView
 
+from ..client_credentials import client_credentials_response
 from ..cors import cors_endpoint
-from ..models import GrantType
-from ..rate_limits import identify_client, identity_loaded, request_refused_for, too_many_requests
+from ..models import Client, GrantType
+from ..rate_limits import (
+    ClientIdentity,
+    identify_client,
+    identity_loaded,
+    request_refused_for,
+    too_many_requests,
+)
+
+# The grant types served (RFC 6749 §5.2), as a set: Django's choices build the list anew per read.
+GRANT_TYPES = frozenset(GrantType.values)
 
 
 def client_challenge(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -40,7 +50,7 @@ class TokenView(DotTokenView):
         grant_type = request.POST.get("grant_type")
         if not grant_type:
             return self._error("invalid_request", "grant_type is required.")
-        if grant_type not in GrantType.values:
+        if grant_type not in GRANT_TYPES:
             # RFC 6749 §5.2: only the advertised grants reach oauthlib. This keeps out the
             # password grant, which oauthlib checks the user's password for *before* asking
             # whether the client may use it (a password oracle that skips login throttling).
@@ -66,6 +76,9 @@ class TokenView(DotTokenView):
                 # (oidc_provider/device.py). DOT's own branch looks the code up in clear, for
                 # any client, and answers a missing device_code with a 500.
                 response = self.authorization_flow_token_response(request)
+            elif machine and (client := self._authenticated_client(request, identity)) is not None:
+                # RFC 6749 §4.4 without oauthlib's token endpoint (oidc_provider/client_credentials.py).
+                response = client_credentials_response(request, client)
             else:
                 response = super().post(request, *args, **kwargs)
         if response.status_code >= 400:
@@ -75,6 +88,19 @@ class TokenView(DotTokenView):
             response["Cache-Control"] = "no-store"
             response["Pragma"] = "no-cache"
         return client_challenge(request, response)
+
+    def _authenticated_client(self, request: HttpRequest, identity: ClientIdentity) -> Client | None:
+        """Return the client a client_credentials request authenticated as, if it goes the direct way.
+
+        The client must have authenticated (by secret or assertion, RFC 6749 §2.3) rather than only
+        named itself; any other request, one with a query string (which oauthlib refuses) and any
+        request while something listens to ``app_authorized`` go through oauthlib's grant.
+        """
+        if not identity.accepted or identity.credentials is None or identity.client is None:
+            return None
+        if request.META.get("QUERY_STRING") or app_authorized.has_listeners(self):
+            return None
+        return identity.client
 
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
     def authorization_flow_token_response(

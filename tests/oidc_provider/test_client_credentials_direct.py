@@ -1,0 +1,196 @@
+"""client_credentials answered directly gives what oauthlib's token endpoint gave, field by field.
+
+The token view answers an authenticated client's client_credentials request itself
+(oidc_provider/client_credentials.py). While something listens to DOT's ``app_authorized``
+signal, which only DOT's own token response sends, the view takes oauthlib's and DOT's path as
+before. Each request below is sent both ways and the responses, the stored rows and the JWT
+claims are compared.
+"""
+
+import base64
+import hashlib
+import json
+
+import pytest
+from oauth2_provider.signals import app_authorized
+
+from oidc_provider.apis import api_save, client_scopes_change
+from oidc_provider.models import AccessToken, Api, Client, IdentityScope
+from tests.conftest import RegisteredClient, basic_auth
+
+TOKEN = "/o/token/"
+ORDERS = "https://orders.example.com/"
+BILLING = "https://billing.example.com/api"
+# Differ between any two tokens, however they were made.
+PER_TOKEN_COLUMNS = {"id", "token", "token_checksum", "created", "updated", "expires", "token_family"}
+PER_TOKEN_CLAIMS = {"jti", "iat", "exp"}
+
+
+@pytest.fixture
+def apis(db) -> None:
+    api_save(
+        api=Api(identifier=ORDERS, name="Orders"),
+        scopes={"read:orders": "See orders", "write:orders": "Place orders"},
+        created=True,
+    )
+    api_save(
+        api=Api(identifier=BILLING, name="Billing", lifetime=120, format=Client.AccessTokenFormat.OPAQUE),
+        scopes={"read:invoices": "See invoices"},
+        created=True,
+    )
+    IdentityScope.objects.create(name="badge", description="Your badge number")
+
+
+@pytest.fixture
+def machines(make_client, signing_keys, apis) -> dict[str, RegisteredClient]:
+    made = {
+        "jwt": make_client(name="JWT job", redirect_uris=[], grant_types=["client_credentials"]),
+        "opaque": make_client(
+            name="Opaque job",
+            redirect_uris=[],
+            grant_types=["client_credentials"],
+            access_token_format=Client.AccessTokenFormat.OPAQUE,
+        ),
+        "es256": make_client(
+            name="ES256 job",
+            redirect_uris=[],
+            grant_types=["client_credentials"],
+            access_token_algorithm="ES256",
+        ),
+        "web": make_client(name="Web app"),
+    }
+    for registered in made.values():
+        client_scopes_change(client=registered.model, allow=["read:orders", "read:invoices"])
+    return made
+
+
+def answer(http, registered: RegisteredClient, body: dict, *, through_oauthlib: bool) -> dict:
+    """Send one token request; return what the client observes and the row it was given, if any."""
+    sent = []
+
+    def listener(sender, request, token, **kwargs):
+        sent.append(token)
+
+    if through_oauthlib:
+        app_authorized.connect(listener)
+    try:
+        response = http.post(
+            TOKEN,
+            {"grant_type": "client_credentials", **body},
+            HTTP_AUTHORIZATION=basic_auth(registered.client_id, registered.client_secret or ""),
+        )
+    finally:
+        app_authorized.disconnect(listener)
+    # The listener hears DOT's own answer, and only that: proof of which path answered.
+    assert bool(sent) == (through_oauthlib and response.status_code == 200)
+    payload = response.json()
+    row, claims = None, None
+    if response.status_code == 200:
+        value = payload.pop("access_token")
+        found = AccessToken.objects.get(token_checksum=_sum(value))
+        row = {
+            field.attname: getattr(found, field.attname)
+            for field in AccessToken._meta.concrete_fields
+            if field.attname not in PER_TOKEN_COLUMNS
+        }
+        assert found.token_family is not None
+        assert abs((found.expires - found.created).total_seconds() - payload["expires_in"]) < 5
+        if value.count(".") == 2:
+            header, body_part = (json.loads(_b64(part)) for part in value.split(".")[:2])
+            claims = {"header": header, **{k: v for k, v in body_part.items() if k not in PER_TOKEN_CLAIMS}}
+        else:
+            claims = {"opaque": len(value)}
+    headers = {
+        name: response.get(name)
+        for name in ("Content-Type", "Cache-Control", "Pragma", "WWW-Authenticate", "Retry-After")
+    }
+    return {"status": response.status_code, "headers": headers, "json": payload, "row": row, "claims": claims}
+
+
+def _sum(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _b64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+CASES = [
+    ("jwt", {}),
+    ("opaque", {}),
+    ("es256", {}),
+    ("jwt", {"scope": "read:orders"}),
+    ("jwt", {"scope": "read:orders", "resource": ORDERS}),
+    ("jwt", {"scope": "read:invoices"}),
+    ("opaque", {"scope": "read:invoices", "state": "s1"}),
+    ("jwt", {"resource": "https://plain.example.com/"}),
+    ("jwt", {"resource": BILLING}),
+    ("jwt", {"scope": ""}),
+    ("jwt", {"scope": "openid"}),
+    ("jwt", {"scope": "badge", "state": "xyz"}),
+    ("jwt", {"scope": "groups"}),
+    ("jwt", {"scope": "write:orders"}),
+    ("jwt", {"scope": "no:such"}),
+    ("jwt", {"scope": "read:orders read:invoices"}),
+    ("jwt", {"scope": "read:orders", "resource": BILLING, "state": "abc"}),
+    ("jwt", {"scope": "read:orders", "resource": "https://unknown.example.com/"}),
+    ("jwt", {"resource": "not a uri", "state": "s2"}),
+    ("opaque", {"resource": "urn:example:thing"}),
+    ("jwt", {"resource": ""}),
+    ("web", {}),
+    ("web", {"scope": "read:orders", "state": "s3"}),
+]
+
+
+@pytest.mark.parametrize(("which", "body"), CASES)
+def test_client_credentials_direct_answer_is_oauthlibs(client, machines, which, body):
+    registered = machines[which]
+    direct = answer(client, registered, body, through_oauthlib=False)
+    oauthlib = answer(client, registered, body, through_oauthlib=True)
+    assert direct == oauthlib
+    assert direct["headers"]["Content-Type"] == "application/json"
+    assert direct["headers"]["Cache-Control"] == "no-store"
+    assert direct["headers"]["Pragma"] == "no-cache"
+
+
+def test_client_credentials_direct_answer_with_repeated_resources_is_oauthlibs(client, machines):
+    # RFC 8707 §2: resource may repeat; both paths see every value.
+    registered = machines["jwt"]
+    results = []
+    for through_oauthlib in (False, True):
+        sent: list = []
+
+        def listener(sender, request, token, _sent=sent, **kwargs):
+            _sent.append(token)
+
+        if through_oauthlib:
+            app_authorized.connect(listener)
+        try:
+            response = client.post(
+                TOKEN,
+                f"grant_type=client_credentials&resource={ORDERS}&resource={BILLING}",
+                content_type="application/x-www-form-urlencoded",
+                HTTP_AUTHORIZATION=basic_auth(registered.client_id, registered.client_secret or ""),
+            )
+        finally:
+            app_authorized.disconnect(listener)
+        response_answer = (response.status_code, response.json(), response["Cache-Control"])
+        if response.status_code == 200:
+            row = AccessToken.objects.get(token_checksum=_sum(response.json()["access_token"]))
+            response_answer = (response.status_code, row.resource, response.json()["scope"])
+        results.append(response_answer)
+    assert results[0] == results[1]
+
+
+def test_client_credentials_wrong_secret_is_refused_as_before(client, machines):
+    # A client that did not authenticate never reaches the direct answer: oauthlib refuses it.
+    registered = machines["jwt"]
+    response = client.post(
+        TOKEN,
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic_auth(registered.client_id, "wrong"),
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert response["WWW-Authenticate"].startswith("Basic")
+    assert not AccessToken.objects.exists()
