@@ -15,6 +15,7 @@ wrapper, the lean path is what Django's test client exercises too, so every prot
 """
 
 from collections.abc import Callable
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
@@ -97,5 +98,8 @@ class ProtocolPathMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if request.path_info in self.paths:
-            return self.protocol.get_response(request)
+            # The chain itself: the handler this middleware runs in has set the URLconf, and will
+            # add the request's closing and log an error response, as get_response would again.
+            # (A synchronous chain: load_middleware builds only that.)
+            return cast(HttpResponseBase, self.protocol._middleware_chain(request))
         return self.get_response(request)

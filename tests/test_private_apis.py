@@ -19,9 +19,12 @@ from django.contrib.auth.hashers import BasePasswordHasher, make_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.handlers.base import BaseHandler
 from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 
 # get_related_populators: a private helper of Django's ModelIterable, absent from django-stubs.
 from django.db.models.query import ModelIterable, QuerySet, get_related_populators  # type: ignore[attr-defined]
+from django.db.models.query_utils import DeferredAttribute
 from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler
 from django.forms.models import BaseModelForm
 from django.http import HttpResponse
@@ -256,6 +259,29 @@ def test_private_apis_django_model_insert_internals():
         "self.pre_save_val(",
         "self.prepare_value(",
     )
+
+
+def test_private_apis_django_model_from_db_and_init():
+    # ground.rows builds a loaded row's object as Model.from_db and Model.__init__ do: the state
+    # from_db sets, the signals __init__ sends, each selected column set through its descriptor
+    # (tests/ground/test_rows.py compares the objects themselves).
+    assert_uses(
+        Model.from_db, "Model.from_db", "cls(*values)", "new._state.adding = False", "new._state.db = db"
+    )
+    assert_uses(
+        Model.__init__,
+        "Model.__init__",
+        "pre_init.send(",
+        "self._state = ModelState()",
+        "_setattr(self, field.attname, val)",
+        "post_init.send(",
+    )
+    assert (ModelState.adding, ModelState.db) == (True, None), changed(DJANGO, "ModelState", "its defaults")
+    for descriptor in (DeferredAttribute, ForeignKeyDeferredAttribute):
+        assert "instance.__dict__" in source(descriptor), changed(
+            DJANGO, descriptor.__name__, "it no longer keeps the value in the instance's __dict__"
+        )
+    assert not hasattr(DeferredAttribute, "__set__"), changed(DJANGO, "DeferredAttribute", "it has __set__")
 
 
 def test_private_apis_django_handler_resolve_request():
