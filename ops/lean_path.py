@@ -7,7 +7,8 @@ but cost CPU on every request (DESIGN: "Protocol endpoints run lean").
 
 ``ProtocolPathMiddleware`` is the first entry of ``settings.MIDDLEWARE``. For a protocol path it
 hands the request to a second handler whose chain is ``settings.PROTOCOL_MIDDLEWARE``: every
-entry of ``MIDDLEWARE`` except ``BROWSER_MIDDLEWARE``. So cheap middleware that every response
+entry of ``MIDDLEWARE`` except ``BROWSER_MIDDLEWARE`` (Django's security and frame headers from
+their equivalents in ``ops/headers.py``, ``PROTOCOL_EQUIVALENTS``). So cheap middleware that every response
 needs (request ids, metrics, security headers, the malformed-input guard) is added to
 ``MIDDLEWARE`` as usual and runs on both paths; only middleware that needs a session or a
 signed-in user goes into ``BROWSER_MIDDLEWARE`` as well. Being a middleware rather than a WSGI

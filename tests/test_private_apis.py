@@ -28,6 +28,7 @@ from django.db.models.query_utils import DeferredAttribute
 from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler
 from django.forms.models import BaseModelForm
 from django.http import HttpResponse
+from django.http.response import ResponseHeaders
 from django.test import RequestFactory
 from django.utils.log import log_response
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -282,6 +283,24 @@ def test_private_apis_django_model_from_db_and_init():
             DJANGO, descriptor.__name__, "it no longer keeps the value in the instance's __dict__"
         )
     assert not hasattr(DeferredAttribute, "__set__"), changed(DJANGO, "DeferredAttribute", "it has __set__")
+
+
+def test_private_apis_django_response_headers_store():
+    # ops.headers adds headers checked and encoded once straight into ResponseHeaders._store.
+    assert "self._store[key.lower()] = (key, value)" in source(ResponseHeaders.__setitem__), changed(
+        DJANGO, "ResponseHeaders.__setitem__", "how it stores a header"
+    )
+    headers = ResponseHeaders({"Content-Type": "text/plain"})
+    assert headers._store == {"content-type": ("Content-Type", "text/plain")}, changed(
+        DJANGO, "ResponseHeaders._store", "what it holds"
+    )
+    headers._store["x-frame-options"] = ("X-Frame-Options", "DENY")
+    assert headers["x-frame-options"] == "DENY" and "X-Frame-Options" in headers, changed(
+        DJANGO, "ResponseHeaders._store", "a header stored there is not read back"
+    )
+    assert ("X-Frame-Options", "DENY") in HttpResponse(headers=headers).items(), changed(
+        DJANGO, "ResponseHeaders._store", "a header stored there is not sent"
+    )
 
 
 def test_private_apis_django_handler_resolve_request():
