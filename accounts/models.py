@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ground.rows import row_object
+
 # The MFA devices live with the rest of MFA; importing them here makes them accounts models.
 from .mfa.models import RecoveryCode, RecoveryCodeDevice, TOTPAuthenticator  # noqa: F401
 from .signup.models import SignUp  # noqa: F401
@@ -71,8 +73,8 @@ class User(AbstractUser):
     # The subject as loaded from the database, which save() refuses to change (from_db sets it).
     _loaded_subject: str | None
     # Whether the subject is one drawn for this new account (not given, nor loaded): only such a
-    # subject is drawn again when it is taken (save()).
-    _subject_drawn: bool
+    # subject is drawn again when it is taken (save()). Set by __init__ for a new account only.
+    _subject_drawn = False
 
     # django-stubs declares no Meta on Django's abstract models; AbstractUser has one at runtime.
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
@@ -91,13 +93,17 @@ class User(AbstractUser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Rows from the database come positionally (from_db); a subject given by name (importusers)
-        # is kept, and a taken one fails on the unique constraint rather than being replaced.
-        self._subject_drawn = not args and "subject" not in kwargs
+        # Rows from the database come positionally (Model.from_db) or without __init__ at all
+        # (row_object, below); a subject given by name (importusers) is kept, and a taken one
+        # fails on the unique constraint rather than being replaced.
+        if not args and "subject" not in kwargs:
+            self._subject_drawn = True
 
     @classmethod
     def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Self:
-        instance = super().from_db(db, field_names, values)
+        # Built without Model.__init__'s loop per column (ground/rows.py): UserInfo loads the
+        # user for its claims with every request.
+        instance = row_object(cls, db, field_names, values)
         instance._loaded_subject = instance.__dict__.get("subject")
         return instance
 

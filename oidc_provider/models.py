@@ -8,7 +8,7 @@ context survives the code exchange and every refresh (docs/design.md, "Authentic
 
 import re
 from collections.abc import Collection
-from typing import Any, TypeAlias
+from typing import Any, Self, TypeAlias
 
 from django.conf import settings
 from django.contrib.auth.hashers import identify_hasher
@@ -32,6 +32,7 @@ from oauth2_provider.settings import oauth2_settings
 from accounts.attributes import Kind
 from ground.outbound import uri_refusal
 from ground.rates import Rate, parse_rate
+from ground.rows import row_object
 
 from .hashers import client_secret_problem
 from .jwk_sets import HMAC_ALGORITHMS, SIGNING_ALGORITHMS, JwkSetError, jwk_set_parse
@@ -333,6 +334,12 @@ class Client(AbstractApplication):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         verbose_name = _("app")
         verbose_name_plural = _("apps")
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Self:
+        # Built without Model.__init__'s loop per column (ground/rows.py): every protocol request
+        # loads its client.
+        return row_object(cls, db, field_names, values)
 
     def natural_key(self) -> tuple[str]:
         return (self.client_id,)
@@ -719,6 +726,12 @@ class AccessToken(AuthContextFields, AbstractAccessToken):
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Self:
+        # Built without Model.__init__'s loop per column (ground/rows.py): UserInfo and
+        # introspection load one per request.
+        return row_object(cls, db, field_names, values)
 
     @property
     def scopes(self) -> dict[str, str]:

@@ -7,7 +7,8 @@ but cost CPU on every request (DESIGN: "Protocol endpoints run lean").
 
 ``ProtocolPathMiddleware`` is the first entry of ``settings.MIDDLEWARE``. For a protocol path it
 hands the request to a second handler whose chain is ``settings.PROTOCOL_MIDDLEWARE``: every
-entry of ``MIDDLEWARE`` except ``BROWSER_MIDDLEWARE``. So cheap middleware that every response
+entry of ``MIDDLEWARE`` except ``BROWSER_MIDDLEWARE`` (Django's security and frame headers from
+their equivalents in ``ops/headers.py``, ``PROTOCOL_EQUIVALENTS``). So cheap middleware that every response
 needs (request ids, metrics, security headers, the malformed-input guard) is added to
 ``MIDDLEWARE`` as usual and runs on both paths; only middleware that needs a session or a
 signed-in user goes into ``BROWSER_MIDDLEWARE`` as well. Being a middleware rather than a WSGI
@@ -15,6 +16,7 @@ wrapper, the lean path is what Django's test client exercises too, so every prot
 """
 
 from collections.abc import Callable
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
@@ -97,5 +99,8 @@ class ProtocolPathMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if request.path_info in self.paths:
-            return self.protocol.get_response(request)
+            # The chain itself: the handler this middleware runs in has set the URLconf, and will
+            # add the request's closing and log an error response, as get_response would again.
+            # (A synchronous chain: load_middleware builds only that.)
+            return cast(HttpResponseBase, self.protocol._middleware_chain(request))
         return self.get_response(request)

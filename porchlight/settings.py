@@ -189,8 +189,17 @@ BROWSER_MIDDLEWARE = {
     "accounts.languages.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 }
+# On the protocol paths, Django's security and frame headers come from the same middleware with
+# the headers encoded once per process (ops/headers.py); pages keep Django's own, which its
+# deployment checks look for by name.
+PROTOCOL_EQUIVALENTS = {
+    "django.middleware.security.SecurityMiddleware": "ops.headers.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware": "ops.headers.FrameOptionsMiddleware",
+}
 PROTOCOL_MIDDLEWARE = [
-    name for name in MIDDLEWARE if name not in BROWSER_MIDDLEWARE and name != MIDDLEWARE[0]
+    PROTOCOL_EQUIVALENTS.get(name, name)
+    for name in MIDDLEWARE
+    if name not in BROWSER_MIDDLEWARE and name != MIDDLEWARE[0]
 ]
 
 ROOT_URLCONF = "porchlight.urls"

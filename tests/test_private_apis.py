@@ -19,12 +19,16 @@ from django.contrib.auth.hashers import BasePasswordHasher, make_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.handlers.base import BaseHandler
 from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 
 # get_related_populators: a private helper of Django's ModelIterable, absent from django-stubs.
 from django.db.models.query import ModelIterable, QuerySet, get_related_populators  # type: ignore[attr-defined]
+from django.db.models.query_utils import DeferredAttribute
 from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler
 from django.forms.models import BaseModelForm
 from django.http import HttpResponse
+from django.http.response import ResponseHeaders
 from django.test import RequestFactory
 from django.utils.log import log_response
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -255,6 +259,47 @@ def test_private_apis_django_model_insert_internals():
         "self.returning_fields",
         "self.pre_save_val(",
         "self.prepare_value(",
+    )
+
+
+def test_private_apis_django_model_from_db_and_init():
+    # ground.rows builds a loaded row's object as Model.from_db and Model.__init__ do: the state
+    # from_db sets, the signals __init__ sends, each selected column set through its descriptor
+    # (tests/ground/test_rows.py compares the objects themselves).
+    assert_uses(
+        Model.from_db, "Model.from_db", "cls(*values)", "new._state.adding = False", "new._state.db = db"
+    )
+    assert_uses(
+        Model.__init__,
+        "Model.__init__",
+        "pre_init.send(",
+        "self._state = ModelState()",
+        "_setattr(self, field.attname, val)",
+        "post_init.send(",
+    )
+    assert (ModelState.adding, ModelState.db) == (True, None), changed(DJANGO, "ModelState", "its defaults")
+    for descriptor in (DeferredAttribute, ForeignKeyDeferredAttribute):
+        assert "instance.__dict__" in source(descriptor), changed(
+            DJANGO, descriptor.__name__, "it no longer keeps the value in the instance's __dict__"
+        )
+    assert not hasattr(DeferredAttribute, "__set__"), changed(DJANGO, "DeferredAttribute", "it has __set__")
+
+
+def test_private_apis_django_response_headers_store():
+    # ops.headers adds headers checked and encoded once straight into ResponseHeaders._store.
+    assert "self._store[key.lower()] = (key, value)" in source(ResponseHeaders.__setitem__), changed(
+        DJANGO, "ResponseHeaders.__setitem__", "how it stores a header"
+    )
+    headers = ResponseHeaders({"Content-Type": "text/plain"})
+    assert headers._store == {"content-type": ("Content-Type", "text/plain")}, changed(
+        DJANGO, "ResponseHeaders._store", "what it holds"
+    )
+    headers._store["x-frame-options"] = ("X-Frame-Options", "DENY")
+    assert headers["x-frame-options"] == "DENY" and "X-Frame-Options" in headers, changed(
+        DJANGO, "ResponseHeaders._store", "a header stored there is not read back"
+    )
+    assert ("X-Frame-Options", "DENY") in HttpResponse(headers=headers).items(), changed(
+        DJANGO, "ResponseHeaders._store", "a header stored there is not sent"
     )
 
 

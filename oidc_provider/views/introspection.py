@@ -5,11 +5,11 @@ Only the client a token was issued to, or a client registered as allowed to intr
 told ``active: false`` (RFC 7662 §2.2, §4). DOT lets any client introspect any token.
 """
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.decorators import method_decorator
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views.mixins import OAuthLibMixin
@@ -29,9 +29,13 @@ def invalid_client() -> JsonResponse:
     return response
 
 
-@method_decorator(csrf_exempt, name="dispatch")
 class IntrospectionView(OAuthLibMixin, View):
     http_method_names = ["post", "options"]
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
+        # Decorated once, here: method_decorator on dispatch would decorate anew per request.
+        return csrf_exempt(super().as_view(**initkwargs))
 
     def post(self, request: HttpRequest) -> HttpResponse:
         # Only the client's authentication and introspection settings are read (rate_limits.py).

@@ -5,8 +5,10 @@ rules DOT's ``validate_bearer_token`` applies, in its order and with its error d
 without building an oauthlib request for a decision that is one row.
 """
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.decorators import method_decorator
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -59,9 +61,14 @@ def token_error(request: HttpRequest, token: AccessToken | None) -> dict[str, st
     return None
 
 
-@method_decorator(csrf_exempt, name="dispatch")
-@method_decorator(cors_endpoint(methods="GET, POST"), name="dispatch")
 class UserInfoView(View):
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
+        # Decorated once, here: method_decorator on dispatch would apply both decorators anew
+        # to every request (docs/performance.md).
+        view = super().as_view(**initkwargs)
+        return csrf_exempt(cors_endpoint(methods="GET, POST")(view))
+
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._respond(request)
 

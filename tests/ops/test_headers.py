@@ -9,11 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.http import HttpResponse
+from django.test import Client
+from django.test.utils import override_settings
 
 from ops.headers import CSPMiddleware
 
 ROOT = Path(__file__).resolve().parents[2]
+FORM = "application/x-www-form-urlencoded"
 
 
 def directives(header: str) -> dict[str, list[str]]:
@@ -145,3 +149,72 @@ def test_check_deploy_with_production_configuration_reports_no_warnings(tmp_path
 
     assert done.returncode == 0, done.stderr + done.stdout
     assert "no issues" in done.stdout
+
+
+# Porchlight's header middleware and the middleware it stands for (ops/headers.py).
+STOCK_MIDDLEWARE = {
+    "ops.headers.SecurityMiddleware": "django.middleware.security.SecurityMiddleware",
+    "ops.headers.CSPMiddleware": "csp.middleware.CSPMiddleware",
+    "ops.headers.FrameOptionsMiddleware": "django.middleware.clickjacking.XFrameOptionsMiddleware",
+}
+
+
+# Different for every request: its id, and a page's Expires (the time it was answered).
+UNSTABLE = {"X-Request-ID", "Expires"}
+
+
+def answers(requests) -> list[tuple[int, dict[str, str]]]:
+    """Send ``requests`` through a new handler; return each status and headers (not the id)."""
+    client = Client()
+    seen = []
+    for method, path, options in requests:
+        response = getattr(client, method)(path, **options)
+        headers: dict = {name: value for name, value in response.headers.items() if name not in UNSTABLE}
+        for name in ("Content-Security-Policy", "Content-Security-Policy-Report-Only"):
+            if name in headers:
+                # django-csp's own order of the directives varies from one response to the next.
+                headers[name] = directives(headers[name])
+        seen.append((response.status_code, headers))
+    return seen
+
+
+@pytest.mark.parametrize(
+    "configuration",
+    [
+        {},
+        {"SECURE_HSTS_SECONDS": 600, "SECURE_HSTS_INCLUDE_SUBDOMAINS": True, "SECURE_HSTS_PRELOAD": True},
+        {"SECURE_SSL_REDIRECT": True},
+        {"SECURE_REFERRER_POLICY": "no-referrer, strict-origin", "X_FRAME_OPTIONS": "sameorigin"},
+    ],
+)
+def test_headers_are_those_of_djangos_own_middleware(signing_keys, rp, settings, configuration):
+    # Protocol answers (lean path) and pages, plain and secure: the same headers as Django's
+    # SecurityMiddleware and XFrameOptionsMiddleware and django-csp's middleware give.
+    for name, value in configuration.items():
+        setattr(settings, name, value)
+    requests = []
+    for secure in (False, True):
+        requests += [
+            ("get", "/.well-known/openid-configuration", {"secure": secure}),
+            ("get", "/o/userinfo/", {"secure": secure}),
+            ("get", "/o/userinfo/", {"secure": secure, "HTTP_AUTHORIZATION": "Bearer nothing"}),
+            ("post", "/o/introspect/", {"secure": secure, "data": {"token": "x"}}),
+            ("post", "/o/token/", {"secure": secure, "data": {"grant_type": "client_credentials"}}),
+            # The malformed-input guard answers before the inner middleware.
+            ("post", "/o/token/", {"secure": secure, "data": "a=%zz", "content_type": FORM}),
+            ("get", "/accounts/login/", {"secure": secure}),
+            ("get", "/accounts/logged-out/", {"secure": secure}),
+            ("get", "/no/such/page/", {"secure": secure}),
+        ]
+    ours = answers(requests)
+    stock = {
+        name: [STOCK_MIDDLEWARE.get(path, path) for path in getattr(settings, name)]
+        for name in ("MIDDLEWARE", "PROTOCOL_MIDDLEWARE")
+    }
+    with override_settings(**stock):
+        theirs = answers(requests)
+    for request, mine, django in zip(requests, ours, theirs, strict=True):
+        assert mine == django, request
+    if configuration.get("SECURE_HSTS_SECONDS"):
+        assert "Strict-Transport-Security" in ours[-1][1]
+        assert "Strict-Transport-Security" not in ours[0][1]
