@@ -30,7 +30,7 @@ from oauthlib.oauth2.rfc6749.utils import scope_to_list
 from . import apis
 from .access_tokens import client_credentials_access_token
 from .models import AccessToken, Client, GrantType
-from .oauth2_validators import ACCESS_TOKEN_INSERT, user_scopes_asked
+from .oauth2_validators import ACCESS_TOKEN_INSERT, invalid_resource_indicator, user_scopes_asked
 from .request_state import auth_context_fields
 from .scopes import available_scopes, default_scopes
 
@@ -72,14 +72,7 @@ def _token_issue(request: HttpRequest, client: Client) -> dict[str, Any]:
     for resource in target.resources:
         # RFC 8707 §2: an absolute URI with a scheme and host (DOT's check and description).
         if not is_valid_resource_uri(resource):
-            raise errors.CustomOAuth2Error(
-                error="invalid_target",
-                description=(
-                    f"The resource '{resource}' is not a valid resource indicator: "
-                    "it must be an absolute URI with a scheme and host."
-                ),
-                state=state,
-            )
+            raise invalid_resource_indicator(resource, state=state)
     api = target.api if target.api is not None else apis.token_api(target.resources)
     value, lifetime = client_credentials_access_token(
         client=client, api=api, scopes=scopes, resources=target.resources

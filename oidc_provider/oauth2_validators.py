@@ -91,6 +91,19 @@ ACCESS_TOKEN_INSERT = PreparedInsert(AccessToken)
 USER_SCOPES = {"openid", "profile", "email", "phone", "address", "offline_access", "groups"}
 
 
+def invalid_resource_indicator(resource: str, **context: Any) -> errors.CustomOAuth2Error:
+    """RFC 8707 §2's invalid_target for a ``resource`` that is not an absolute URI with a scheme
+    and host (DOT's check and description); ``context`` is oauthlib's ``request`` or ``state``."""
+    return errors.CustomOAuth2Error(
+        error="invalid_target",
+        description=(
+            f"The resource '{resource}' is not a valid resource indicator: "
+            "it must be an absolute URI with a scheme and host."
+        ),
+        **context,
+    )
+
+
 def user_scopes_asked(scopes: list[str]) -> bool:
     """Return whether ``scopes`` name a user scope (identity scopes staff defined too).
 
@@ -469,14 +482,7 @@ class PorchlightValidator(_OAuth2Validator):
             # RFC 8707 §2: what was granted must still be valid resource indicators (as DOT says).
             for resource in granted:
                 if not is_valid_resource_uri(resource):
-                    raise errors.CustomOAuth2Error(
-                        error="invalid_target",
-                        description=(
-                            f"The resource '{resource}' is not a valid resource indicator: "
-                            "it must be an absolute URI with a scheme and host."
-                        ),
-                        request=request,
-                    )
+                    raise invalid_resource_indicator(resource, request=request)
             request.resource = granted
         return None
 
