@@ -63,13 +63,30 @@ def test_switcher_on_every_page_for_people_not_signed_in(browser):
     assert 'action="/i18n/setlang/"' in browser.get("/accounts/password/reset/").content.decode()
 
 
-def test_error_pages_have_no_switcher_and_set_no_cookie(db):
+def test_error_pages_people_see_carry_the_switcher(db, browser):
     from django.test import Client
 
-    # Error pages answer any path, protocol ones included: no form there, so no CSRF cookie.
     page = Client().get("/no-such-page/", headers={"accept-language": "de"})
     assert page.status_code == 404 and lang_of(page) == "de"
+    assert 'action="/i18n/setlang/"' in page.content.decode() and "csrftoken" in page.cookies
+    # Chosen there, the language holds on the next page.
+    switched = browser.get("/no-such-page/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', switched.content.decode()).group(1)
+    browser.post("/i18n/setlang/", {"language": "fr", "next": "/no-such-page/", "csrfmiddlewaretoken": token})
+    assert lang_of(browser.get("/accounts/login/")) == "fr"
+
+
+@pytest.mark.parametrize(
+    "path", ["/.well-known/openid-configuration/extra", "/o/no-such-endpoint/", "/readyz/extra"]
+)
+def test_error_answers_on_machine_endpoints_have_no_switcher_and_set_no_cookie(db, path):
+    from django.test import Client
+
+    # The switcher's form would set a CSRF cookie on an answer caches keep for every visitor.
+    page = Client().get(path, headers={"accept-language": "de"})
+    assert page.status_code == 404
     assert 'action="/i18n/setlang/"' not in page.content.decode() and "csrftoken" not in page.cookies
+    assert "Set-Cookie" not in page
 
 
 def test_switcher_choice_outranks_accept_language(browser):
