@@ -10,6 +10,8 @@ claims are compared.
 import base64
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from oauth2_provider.signals import app_authorized
@@ -64,23 +66,31 @@ def machines(make_client, signing_keys, apis) -> dict[str, RegisteredClient]:
     return made
 
 
-def answer(http, registered: RegisteredClient, body: dict, *, through_oauthlib: bool) -> dict:
-    """Send one token request; return what the client observes and the row it was given, if any."""
-    sent = []
+@contextmanager
+def oauthlib_path(on: bool) -> Iterator[list]:
+    """While ``on``, a receiver of ``app_authorized`` sends token requests through oauthlib's path;
+    yields the tokens it heard (DOT's own answer sends it, the direct one never does)."""
+    sent: list = []
 
     def listener(sender, request, token, **kwargs):
         sent.append(token)
 
-    if through_oauthlib:
+    if on:
         app_authorized.connect(listener)
     try:
+        yield sent
+    finally:
+        app_authorized.disconnect(listener)
+
+
+def answer(http, registered: RegisteredClient, body: dict, *, through_oauthlib: bool) -> dict:
+    """Send one token request; return what the client observes and the row it was given, if any."""
+    with oauthlib_path(through_oauthlib) as sent:
         response = http.post(
             TOKEN,
             {"grant_type": "client_credentials", **body},
             HTTP_AUTHORIZATION=basic_auth(registered.client_id, registered.client_secret or ""),
         )
-    finally:
-        app_authorized.disconnect(listener)
     # The listener hears DOT's own answer, and only that: proof of which path answered.
     assert bool(sent) == (through_oauthlib and response.status_code == 200)
     payload = response.json()
@@ -158,22 +168,14 @@ def test_client_credentials_direct_answer_with_repeated_resources_is_oauthlibs(c
     registered = machines["jwt"]
     results = []
     for through_oauthlib in (False, True):
-        sent: list = []
-
-        def listener(sender, request, token, _sent=sent, **kwargs):
-            _sent.append(token)
-
-        if through_oauthlib:
-            app_authorized.connect(listener)
-        try:
+        with oauthlib_path(through_oauthlib) as sent:
             response = client.post(
                 TOKEN,
                 f"grant_type=client_credentials&resource={ORDERS}&resource={BILLING}",
                 content_type="application/x-www-form-urlencoded",
                 HTTP_AUTHORIZATION=basic_auth(registered.client_id, registered.client_secret or ""),
             )
-        finally:
-            app_authorized.disconnect(listener)
+        assert bool(sent) == (through_oauthlib and response.status_code == 200)
         response_answer = (response.status_code, response.json(), response["Cache-Control"])
         if response.status_code == 200:
             row = AccessToken.objects.get(token_checksum=_sum(response.json()["access_token"]))
