@@ -7,6 +7,7 @@ stops at the first redirect that leaves the provider.
 
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -383,6 +384,20 @@ def chromium_sign_in(page: Page, *, username: str = "alice", password: str = PAS
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: urlsplit(url).path != "/accounts/login/")
+
+
+def copied(page: Page, button: str) -> str:
+    """Press the copy button named ``button``; return what reached the clipboard.
+
+    The page writes the clipboard after the click has returned (static/porchlight/copy.js), so
+    the clipboard is emptied first and read until the text arrives.
+    """
+    page.evaluate("navigator.clipboard.writeText('')")
+    page.get_by_role("button", name=button, exact=True).click()
+    deadline = time.monotonic() + 15
+    while not (text := page.evaluate("navigator.clipboard.readText()")) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    return text
 
 
 def chromium_sign_out(page: Page) -> None:

@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     authorization_request,
     chromium_context,
     chromium_sign_in,
+    copied,
     query_of,
     redeem_code,
     rp_page,
@@ -59,10 +60,9 @@ def staff_signs_in(page: Page, issuer: str) -> None:
     expect(page.get_by_role("heading", name="Manage apps, people and keys")).to_be_visible()
 
 
-def copied(page: Page, label: str) -> str:
+def copied_setting(page: Page, label: str) -> str:
     """Press the panel's copy button for ``label`` and return what reached the clipboard."""
-    page.get_by_role("button", name=f"Copy {label}", exact=True).click()
-    return page.evaluate("navigator.clipboard.readText()")
+    return copied(page, f"Copy {label}")
 
 
 def test_browser_admin_registers_a_web_app_whose_copied_settings_complete_a_code_flow(
@@ -83,11 +83,12 @@ def test_browser_admin_registers_a_web_app_whose_copied_settings_complete_a_code
     expect(page.get_by_role("heading", name="Team wiki is ready")).to_be_visible()
     expect(page.get_by_role("alert")).to_contain_text("Copy the client secret now")
     settings = {
-        label: copied(page, label) for label in ("issuer", "client id", "client secret", "redirect uri")
+        label: copied_setting(page, label)
+        for label in ("issuer", "client id", "client secret", "redirect uri")
     }
     assert settings["issuer"] == issuer
     assert settings["redirect uri"] == REDIRECT_URI
-    everything = copied(page, "all settings")
+    everything = copied_setting(page, "all settings")
     assert f"OIDC_CLIENT_SECRET={settings['client secret']}" in everything.splitlines()
 
     # The developer configures their app with what was copied: discovery from the issuer, then
