@@ -59,6 +59,9 @@ class _Compiled:
     init_list: list[str]
     fields: slice
     populators: list[_Populator]
+    # How many columns the statement selects, and which of them is the row's primary key.
+    width: int
+    pk: int
 
 
 def statement_cursor(connection: BaseDatabaseWrapper) -> Any:
@@ -80,10 +83,7 @@ class PreparedLookup(Generic[_M]):
         """Return the row the lookup finds for ``value``, or None."""
         alias = router.db_for_read(self.model)
         connection = connections[alias]
-        compiled: _Compiled | None = getattr(self.local, alias, None)
-        if compiled is None or compiled.connection is not connection:
-            compiled = self._compile(alias)
-            setattr(self.local, alias, compiled)
+        compiled = self.compiled(alias)
         params = list(compiled.params)
         params[compiled.position] = value
         with statement_cursor(connection) as cursor:
@@ -93,6 +93,18 @@ class PreparedLookup(Generic[_M]):
             return None
         if compiled.converters:
             row = next(compiled.compiler.apply_converters([row], compiled.converters))
+        return self.built(compiled, alias, row)
+
+    def compiled(self, alias: str) -> _Compiled:
+        """Return what this lookup compiled for ``alias``'s connection (compiling it now if need be)."""
+        compiled: _Compiled | None = getattr(self.local, alias, None)
+        if compiled is None or compiled.connection is not connections[alias]:
+            compiled = self._compile(alias)
+            setattr(self.local, alias, compiled)
+        return compiled
+
+    def built(self, compiled: _Compiled, alias: str, row: Sequence[Any]) -> _M:
+        """Return the object of one converted row of this lookup's columns, as ModelIterable builds it."""
         obj = self.model.from_db(alias, compiled.init_list, row[compiled.fields])
         for populator in compiled.populators:
             populator.populate(row, obj)
@@ -108,7 +120,7 @@ class PreparedLookup(Generic[_M]):
         compiler = queryset[:1].query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         select, klass_info = compiler.select, compiler.klass_info
-        if params.count(PLACEHOLDER) != 1 or compiler.annotation_col_map:
+        if params.count(PLACEHOLDER) != 1 or compiler.annotation_col_map or compiler.has_extra_select:
             raise ValueError(f"{self.model.__name__}: a prepared lookup takes one value and no annotations")
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         return _Compiled(
@@ -121,7 +133,79 @@ class PreparedLookup(Generic[_M]):
             init_list=[column[0].target.attname for column in select[start:end]],
             fields=slice(start, end),
             populators=get_related_populators(klass_info, select, alias),
+            width=compiler.col_count,
+            pk=start + [column[0].target for column in select[start:end]].index(self.model._meta.pk),
         )
+
+
+_N = TypeVar("_N", bound=Model)
+
+
+@dataclass(frozen=True)
+class _CompiledPair:
+    connection: BaseDatabaseWrapper
+    sql: str
+    converters: dict[int, tuple[list[Callable[..., Any]], Expression]]
+
+
+class PreparedPair(Generic[_M, _N]):
+    """Two one-row lookups by two unrelated values in one statement, one round trip.
+
+    ``find(value, other)`` returns ``first``'s row for ``value`` with ``second``'s for ``other``
+    beside it (None when ``second`` finds none), or None when ``first`` finds no row (``second``
+    is then not read). The statement selects each lookup's own statement as a subquery, the
+    second left-joined to the first on nothing, so each keeps its index and its columns; on
+    PostgreSQL it is prepared once per connection too (``statement_cursor``).
+    """
+
+    def __init__(self, first: PreparedLookup[_M], second: PreparedLookup[_N]):
+        self.first = first
+        self.second = second
+        self.local = threading.local()
+
+    def find(self, value: str, other: str) -> tuple[_M, _N | None] | None:
+        """Return the first lookup's row for ``value`` with the second's for ``other``, or None."""
+        alias = router.db_for_read(self.first.model)
+        if router.db_for_read(self.second.model) != alias:
+            # Rows on two databases: one statement cannot read both.
+            found = self.first.first(value)
+            return None if found is None else (found, self.second.first(other))
+        connection = connections[alias]
+        first, second = self.first.compiled(alias), self.second.compiled(alias)
+        pair: _CompiledPair | None = getattr(self.local, alias, None)
+        if pair is None or pair.connection is not connection:
+            pair = self._compile(first, second)
+            setattr(self.local, alias, pair)
+        params = list(first.params)
+        params[first.position] = value
+        other_params = list(second.params)
+        other_params[second.position] = other
+        with statement_cursor(connection) as cursor:
+            cursor.execute(pair.sql, params + other_params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        if pair.converters:
+            row = next(first.compiler.apply_converters([row], pair.converters))
+        found = self.first.built(first, alias, row[: first.width])
+        rest = row[first.width :]
+        # Left-joined: the second lookup's columns are NULL, its key too, when it found no row.
+        return found, None if rest[second.pk] is None else self.second.built(second, alias, rest)
+
+    @staticmethod
+    def _compile(first: _Compiled, second: _Compiled) -> _CompiledPair:
+        quote = first.connection.ops.quote_name
+        # Both statements are Django's compiled SQL; every value stays a parameter.
+        sql = (
+            f"SELECT * FROM ({first.sql}) AS {quote('first_row')} "  # noqa: S608
+            f"LEFT JOIN ({second.sql}) AS {quote('second_row')} ON 1 = 1"
+        )
+        # The second's converters, at its columns' places in the joined row.
+        converters = {
+            **first.converters,
+            **{first.width + place: converter for place, converter in second.converters.items()},
+        }
+        return _CompiledPair(connection=first.connection, sql=sql, converters=converters)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ from ground.client_address import client_ip
 from ground.prepared_queries import statement_cursor
 from ground.rates import Rate
 
-from .models import Client, ClientRequestCount
+from .models import AccessToken, Client, ClientRequestCount
 from .request_state import state_of
 
 Endpoint = Literal["token", "introspection", "revocation", "userinfo", "device_authorization"]
@@ -287,25 +287,41 @@ def request_refused_for(
     return unauthenticated_request_refused(request=request, client_id=identity.client_id, endpoint=endpoint)
 
 
-_MACHINE: ContextVar[bool] = ContextVar("porchlight_machine_client_lookup", default=False)
+@dataclass
+class MachineLookup:
+    """How a machine request reads its client: introspection's and client_credentials'.
 
-
-def machine_lookup() -> bool:
-    """Return whether the client being authenticated is read for a machine request only.
-
-    Introspection and client_credentials read only the client's authentication, grant and token
-    settings (``oauth2_validators.MACHINE_CLIENT_FIELDS``), not its browser-flow columns.
+    They read only the client's authentication, grant and token settings
+    (``oauth2_validators.MACHINE_CLIENT_FIELDS``), not its browser-flow columns. Introspection
+    names the access token it asks about (``access_token_checksum``), which the validator reads in
+    the client's statement, before the client is authenticated, and leaves in ``access_token``:
+    the view shows it only to a caller that authenticated and may see it (RFC 7662 §2.1, §4).
     """
+
+    access_token_checksum: str | None = None
+    # Set when the client's statement read the token too (None: no such access token).
+    access_token_read: bool = False
+    access_token: AccessToken | None = None
+
+
+_MACHINE: ContextVar[MachineLookup | None] = ContextVar("porchlight_machine_client_lookup", default=None)
+
+
+def machine_lookup() -> MachineLookup | None:
+    """Return how the client being authenticated is read, when it is for a machine request."""
     return _MACHINE.get()
 
 
-def identify_client(core: Any, request: HttpRequest, *, machine: bool = False) -> ClientIdentity:
+def identify_client(
+    core: Any, request: HttpRequest, *, machine: bool | MachineLookup = False
+) -> ClientIdentity:
     """Authenticate the client of ``request`` as oauthlib's token and revocation endpoints do.
 
     ``core`` is DOT's ``OAuthLibCore`` (a view's ``get_oauthlib_core()``); the oauthlib request is
     the one DOT would build, from its public parts, with the query re-encoded so it always parses,
     and of the headers only the one client authentication reads (RFC 6749 §2.3.1 Basic): DOT
-    would copy, and oauthlib decode, every header and the whole WSGI environment.
+    would copy, and oauthlib decode, every header and the whole WSGI environment. ``machine``:
+    the client is read for a machine request (``MachineLookup``; True for one that reads nothing else).
     """
     query = urlencode([(key, request.GET[key]) for key in request.GET])
     uri = f"{request.path}?{query}" if query else request.path
@@ -317,7 +333,8 @@ def identify_client(core: Any, request: HttpRequest, *, machine: bool = False) -
     oauth_request = Request(uri, "POST", urlencode(core.extract_body(request)), headers)
     validator = core.server.request_validator
     authenticating = False
-    machine_token = _MACHINE.set(machine)
+    lookup = machine if isinstance(machine, MachineLookup) else MachineLookup() if machine else None
+    machine_token = _MACHINE.set(lookup)
     try:
         authenticating = validator.client_authentication_required(oauth_request)
         if authenticating:

@@ -88,7 +88,7 @@ INTROSPECTED_TOKEN_FIELDS = ("expires", "scope", "resource", "created", "auth_ti
 INTROSPECTED_CLIENT_FIELDS = ("client_id", "redirect_uris", "subject_type", "sector_identifier_uri")
 INTROSPECTED_USER_FIELDS = ("username", "is_active", "subject")
 
-_INTROSPECTED_ACCESS_TOKEN = PreparedLookup(
+INTROSPECTED_ACCESS_TOKEN = PreparedLookup(
     AccessToken,
     lambda checksum: (
         AccessToken.objects.select_related("user", "application")
@@ -137,7 +137,7 @@ def access_token_introspected(*, value: str) -> AccessToken | None:
     One indexed SELECT (by checksum) of the token's, its user's and its client's columns that
     ``access_token_claims`` and ``token_usable`` use.
     """
-    return _INTROSPECTED_ACCESS_TOKEN.first(token_checksum(value))
+    return INTROSPECTED_ACCESS_TOKEN.first(token_checksum(value))
 
 
 def access_token_claims(token: AccessToken) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from ground.checksums import token_checksum
 
 from ..models import Client, RefreshToken
-from ..rate_limits import identify_client, request_refused_for, too_many_requests
+from ..rate_limits import MachineLookup, identify_client, request_refused_for, too_many_requests
 from ..tokens import access_token_claims, access_token_introspected, refresh_token_claims, token_usable
 
 INACTIVE = {"active": False}
@@ -38,8 +38,11 @@ class IntrospectionView(OAuthLibMixin, View):
         return csrf_exempt(super().as_view(**initkwargs))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        # Only the client's authentication and introspection settings are read (rate_limits.py).
-        identity = identify_client(self.get_oauthlib_core(), request, machine=True)
+        token = request.POST.get("token")
+        # Only the client's authentication and introspection settings are read (rate_limits.py),
+        # and the access token asked about in the same statement.
+        read = MachineLookup(access_token_checksum=token_checksum(token) if token else None)
+        identity = identify_client(self.get_oauthlib_core(), request, machine=read)
         # RFC 7662 §2.1: the caller must authenticate, which a public client cannot do.
         client = identity.client if identity.accepted and self._confidential(identity.client) else None
         refusal = request_refused_for(
@@ -51,7 +54,6 @@ class IntrospectionView(OAuthLibMixin, View):
             return too_many_requests(refusal)
         if client is None:
             return invalid_client()
-        token = request.POST.get("token")
         if not token:
             return JsonResponse(
                 {"error": "invalid_request", "error_description": "token is required."}, status=400
@@ -61,7 +63,7 @@ class IntrospectionView(OAuthLibMixin, View):
         if hint == "refresh_token":
             lookups.reverse()
         for lookup in lookups:
-            data = lookup(token, client)
+            data = lookup(token, client, read)
             if data is not None:
                 return self._no_store(JsonResponse(data))
         return self._no_store(JsonResponse(INACTIVE))
@@ -74,15 +76,16 @@ class IntrospectionView(OAuthLibMixin, View):
     def _may_see(token_client_id: int | None, client: Client) -> bool:
         return client.may_introspect or token_client_id == client.pk
 
-    def _access_token(self, value: str, client: Client) -> dict[str, Any] | None:
-        token = access_token_introspected(value=value)
+    def _access_token(self, value: str, client: Client, read: MachineLookup) -> dict[str, Any] | None:
+        # Read with the client already, unless the client was found another way.
+        token = read.access_token if read.access_token_read else access_token_introspected(value=value)
         if token is None:
             return None
         if not self._may_see(token.application_id, client) or not token.is_valid() or not token_usable(token):
             return INACTIVE
         return access_token_claims(token)
 
-    def _refresh_token(self, value: str, client: Client) -> dict[str, Any] | None:
+    def _refresh_token(self, value: str, client: Client, read: MachineLookup) -> dict[str, Any] | None:
         checksum = token_checksum(value)
         token = (
             RefreshToken.objects.select_related("user", "application", "access_token")
