@@ -17,7 +17,8 @@ at the least. It prints figures and judges none; it fails only when something br
 
 Reduced runs: BENCH_DATABASES=SQLite,PostgreSQL, BENCH_ENDPOINTS=discovery,token,pg_insert,
 BENCH_CONNECTIONS=16,64, BENCH_SECONDS=8. PORCHLIGHT_WORKER_CLASS / PORCHLIGHT_WORKERS /
-PORCHLIGHT_THREADS pass through to gunicorn and Granian as in production.
+PORCHLIGHT_THREADS pass through to gunicorn and Granian as in production. BENCH_FLOOR_SPIN_MS=0.6
+runs PostgreSQL's floors at about the provider's pace (bench/floor_pg.py).
 
 ``GROWTH=1`` seeds each database with 100,000 users, 1,000,000 expired access tokens and
 200,000 revoked refresh tokens first (bulk inserts, bench/seed.py), and at the end runs
@@ -683,10 +684,11 @@ def bench_floor(server: str, name: str = "floor") -> Iterator[Row]:
 # PostgreSQL's floors (bench/floor_pg.py), each a path of one WSGI callable: what the provider's
 # statements cost PostgreSQL on their own. Named in BENCH_ENDPOINTS like the workloads; every one
 # runs when BENCH_ENDPOINTS is unset, on PostgreSQL only, at the highest load only (the targets'
-# load): 4 rows of BENCH_SECONDS + 2 s per server.
+# load): 5 rows of BENCH_SECONDS + 2 s per server.
 PG_FLOORS = {
     "pg_select": "one SELECT (the client by client_id)",
     "pg_insert": "the client's SELECT and the access token's INSERT",
+    "pg_insert_bare": "the same INSERT into a table with its primary key only",
     "pg_2selects": "two SELECTs (the client, the token by checksum)",
     "pg_join": "one SELECT of the client joined to the token",
 }
@@ -712,6 +714,10 @@ def create_floor_tables(url: str) -> None:
     )
     for (definition,) in keys:
         statements_query(url, f"ALTER TABLE bench_floor_accesstoken ADD {definition}")
+    # pg_insert_bare: the same columns, defaults and identity, the primary key and nothing else.
+    bare = "bench_floor_accesstoken_bare"
+    statements_query(url, f"CREATE TABLE {bare} (LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY)")
+    statements_query(url, f"ALTER TABLE {bare} ADD PRIMARY KEY (id)")
 
 
 def pg_floor_env(env: dict[str, str], credentials: dict) -> dict[str, str]:

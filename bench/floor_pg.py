@@ -15,6 +15,9 @@ provider's PostgreSQL figures are from what its statements cost on their own. Th
   (bench.py makes it with ``CREATE TABLE … (LIKE oidc_provider_accesstoken INCLUDING ALL)`` and
   the same foreign keys, so the same columns, indexes, partial indexes and checks), with the
   values of an opaque client_credentials token: what that grant must at least send.
+- ``/pg_insert_bare``: the same, into a table of the same columns with its primary key only (no
+  other index, no foreign key): what an INSERT and its commit cost before the table's indexes and
+  checks, to tell the two apart.
 - ``/pg_2selects``: the client's SELECT, then the access token's by its checksum (what
   introspection sends today: the client that asks, then the token).
 - ``/pg_join``: one SELECT of the client joined to the token (introspection in one statement).
@@ -22,12 +25,18 @@ provider's PostgreSQL figures are from what its statements cost on their own. Th
 The keys come from the environment (BENCH_FLOOR_CLIENT_ID, BENCH_FLOOR_TOKEN_CHECKSUM: the
 seeded opaque-token client and the user's access token), the database from DATABASE_URL. Each
 answer is a small JSON document; a key not found answers 404, so bench.py's check fails loudly.
+
+``BENCH_FLOOR_SPIN_MS`` (unset: 0) makes each request also burn that much CPU in Python before
+its statements, so that the floor runs at about the provider's pace (requests/s): PostgreSQL's
+CPU per statement is not the same at every pace (a backend woken for each statement costs more
+than one that finds the next waiting), and this tells that effect from the statements' own cost.
 """
 
 import hashlib
 import json
 import os
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,8 +46,10 @@ from psycopg.types.json import Jsonb
 
 CLIENT_ID = os.environ.get("BENCH_FLOOR_CLIENT_ID", "")
 TOKEN_CHECKSUM = os.environ.get("BENCH_FLOOR_TOKEN_CHECKSUM", "")
-# The copy of oidc_provider_accesstoken that bench.py creates for the INSERT floor.
+# The copies of oidc_provider_accesstoken that bench.py creates for the INSERT floors: whole, and
+# with its primary key only.
 INSERT_TABLE = "bench_floor_accesstoken"
+BARE_TABLE = "bench_floor_accesstoken_bare"
 
 CLIENT_SQL = (
     "SELECT id, client_secret, hash_client_secret, grant_types, access_token_format, rate_limit "
@@ -56,12 +67,13 @@ JOIN_SQL = (
 )
 # Every column but the identity, as Django's INSERT of a new row names them, with RETURNING.
 INSERT_SQL = (
-    f"INSERT INTO {INSERT_TABLE} (token, token_checksum, expires, scope, resource, created, "
+    "INSERT INTO {} (token, token_checksum, expires, scope, resource, created, "
     "updated, auth_time, amr, acr, session_id, user_id, application_id, id_token_id, "
     "source_refresh_token_id, token_family, claims, act) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
 )
 
+SPIN_SECONDS = float(os.environ.get("BENCH_FLOOR_SPIN_MS", "0")) / 1000
 HEADERS = [("Content-Type", "application/json")]
 _local = threading.local()
 
@@ -84,7 +96,7 @@ def select() -> dict[str, Any] | None:
     return None if client is None else {"client": client[0]}
 
 
-def insert() -> dict[str, Any] | None:
+def insert(table: str = INSERT_TABLE) -> dict[str, Any] | None:
     client = one(CLIENT_SQL, (CLIENT_ID,))
     if client is None:
         return None
@@ -112,8 +124,12 @@ def insert() -> dict[str, Any] | None:
         Jsonb({}),
         None,
     )
-    row = one(INSERT_SQL, params)
+    row = one(INSERT_SQL.format(table), params)
     return None if row is None else {"token": row[0]}
+
+
+def insert_bare() -> dict[str, Any] | None:
+    return insert(BARE_TABLE)
 
 
 def two_selects() -> dict[str, Any] | None:
@@ -127,12 +143,23 @@ def join() -> dict[str, Any] | None:
     return None if row is None or row[4] is None else {"active": True, "client": row[0]}
 
 
-ROUTES = {"/pg_select": select, "/pg_insert": insert, "/pg_2selects": two_selects, "/pg_join": join}
+ROUTES = {
+    "/pg_select": select,
+    "/pg_insert": insert,
+    "/pg_insert_bare": insert_bare,
+    "/pg_2selects": two_selects,
+    "/pg_join": join,
+}
 
 
 def application(environ, start_response):
     """Run the statements of the floor the path names; answer a small JSON document."""
     route = ROUTES.get(environ.get("PATH_INFO", ""))
+    if SPIN_SECONDS:
+        # The thread's own CPU clock: the burn is CPU spent, however the machine schedules it.
+        end = time.thread_time() + SPIN_SECONDS
+        while time.thread_time() < end:
+            pass
     document = route() if route is not None else None
     if document is None:
         start_response("404 Not Found", [("Content-Length", "0")])
