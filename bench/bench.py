@@ -56,6 +56,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT))
 
+import floor_pg  # noqa: E402 - bench/floor_pg.py, beside this script: its tables
 from cpu import tree_cpu_by_process, tree_cpu_seconds  # noqa: E402 - bench/cpu.py, beside this script
 
 from tests import pg_cluster  # noqa: E402 - its install check and postgres user
@@ -697,29 +698,6 @@ PG_FLOOR_APP = "bench.floor_pg:application"
 PG_FLOOR_OF = {"userinfo": "pg_select", "introspection": "pg_2selects", "token_opaque": "pg_insert"}
 
 
-def create_floor_tables(url: str) -> None:
-    """Copy the migrated access token table for pg_insert: columns, indexes, checks and foreign keys.
-
-    ``LIKE … INCLUDING ALL`` copies the columns with their identity, defaults, checks and every
-    index (migration 0024's partial ones as they are); the foreign keys it leaves out are added
-    as PostgreSQL itself describes them (``pg_get_constraintdef``: the same columns, targets and
-    DEFERRABLE INITIALLY DEFERRED), so an INSERT does the same index writes and checks.
-    """
-    table = "oidc_provider_accesstoken"
-    statements_query(url, f"CREATE TABLE bench_floor_accesstoken (LIKE {table} INCLUDING ALL)")
-    keys = statements_query(
-        url,
-        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-        f"WHERE conrelid = '{table}'::regclass AND contype = 'f'",
-    )
-    for (definition,) in keys:
-        statements_query(url, f"ALTER TABLE bench_floor_accesstoken ADD {definition}")
-    # pg_insert_bare: the same columns, defaults and identity, the primary key and nothing else.
-    bare = "bench_floor_accesstoken_bare"
-    statements_query(url, f"CREATE TABLE {bare} (LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY)")
-    statements_query(url, f"ALTER TABLE {bare} ADD PRIMARY KEY (id)")
-
-
 def pg_floor_env(env: dict[str, str], credentials: dict) -> dict[str, str]:
     """Return ``env`` with the keys bench/floor_pg.py looks up: the opaque client, the user's token."""
     authorization = base64.b64decode(credentials["opaque_auth"].removeprefix("Basic ")).decode()
@@ -851,7 +829,8 @@ def bench_database(name: str) -> Iterator[Row]:
         credentials = json.loads(seeded.stdout)
         endpoints = [e for e in endpoints_for(credentials) if not ENDPOINTS or e.name in ENDPOINTS]
         if database.url:
-            create_floor_tables(database.url)
+            url = database.url
+            floor_pg.create_tables(lambda sql: statements_query(url, sql))
         base_url = f"http://127.0.0.1:{port}"
         for index, server in enumerate(SERVERS):
             log_path = root / f"{server}.log"
@@ -1041,7 +1020,7 @@ def print_pg_floors(rows: list[Row]) -> None:
         f"\nPostgreSQL's floors at {top} connections (bench/floor_pg.py: psycopg alone, a kept "
         "connection per worker, prepared statements, autocommit), CPU ms/request:"
     )
-    header = "{:<18} {:<12} {:>10} {:>8}  {}"
+    header = "{:<18} {:<14} {:>10} {:>8}  {}"
     print(header.format("server", "floor", "server ms", "db ms", "statements"))
     for (server, name), row in floors.items():
         print(
@@ -1050,7 +1029,7 @@ def print_pg_floors(rows: list[Row]) -> None:
             )
         )
     print("\nThe provider's PostgreSQL CPU against the floor that sends the same statements:")
-    header = "{:<18} {:<14} {:>8} {:<12} {:>8} {:>8}  {}"
+    header = "{:<18} {:<14} {:>8} {:<14} {:>8} {:>8}  {}"
     print(header.format("server", "endpoint", "db ms", "floor", "db ms", "above", "target"))
     for row in at_top:
         floor_name = PG_FLOOR_OF.get(row.endpoint, "")

@@ -12,8 +12,8 @@ provider's PostgreSQL figures are from what its statements cost on their own. Th
 - ``/pg_select``: one indexed single-row SELECT by a unique text key (the client by its
   ``client_id``, as client authentication reads it).
 - ``/pg_insert``: that SELECT, then one single-row INSERT into a copy of the access token table
-  (bench.py makes it with ``CREATE TABLE … (LIKE oidc_provider_accesstoken INCLUDING ALL)`` and
-  the same foreign keys, so the same columns, indexes, partial indexes and checks), with the
+  (``create_tables``: ``CREATE TABLE … (LIKE oidc_provider_accesstoken INCLUDING ALL)`` and the
+  same foreign keys, so the same columns, indexes, partial indexes and checks), with the
   values of an opaque client_credentials token: what that grant must at least send.
 - ``/pg_insert_bare``: the same, into a table of the same columns with its primary key only (no
   other index, no foreign key): what an INSERT and its commit cost before the table's indexes and
@@ -38,6 +38,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,7 +47,7 @@ from psycopg.types.json import Jsonb
 
 CLIENT_ID = os.environ.get("BENCH_FLOOR_CLIENT_ID", "")
 TOKEN_CHECKSUM = os.environ.get("BENCH_FLOOR_TOKEN_CHECKSUM", "")
-# The copies of oidc_provider_accesstoken that bench.py creates for the INSERT floors: whole, and
+# The copies of oidc_provider_accesstoken that create_tables makes for the INSERT floors: whole, and
 # with its primary key only.
 INSERT_TABLE = "bench_floor_accesstoken"
 BARE_TABLE = "bench_floor_accesstoken_bare"
@@ -78,12 +79,41 @@ HEADERS = [("Content-Type", "application/json")]
 _local = threading.local()
 
 
+def create_tables(execute: Callable[[str], Any]) -> None:
+    """Copy the migrated access token table for the INSERT floors, with ``execute(sql)``.
+
+    ``LIKE … INCLUDING ALL`` copies the columns with their identity, defaults, checks and every
+    index (migration 0024's partial ones as they are); the foreign keys it leaves out are added
+    as PostgreSQL itself describes them (``pg_get_constraintdef``: the same columns, targets and
+    DEFERRABLE INITIALLY DEFERRED), so an INSERT does the same index writes and checks. The bare
+    copy has the same columns, defaults and identity, the primary key and nothing else.
+    """
+    table = "oidc_provider_accesstoken"
+    execute(f"CREATE TABLE {INSERT_TABLE} (LIKE {table} INCLUDING ALL)")
+    keys = execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+        f"WHERE conrelid = '{table}'::regclass AND contype = 'f'"
+    )
+    for (definition,) in keys:
+        execute(f"ALTER TABLE {INSERT_TABLE} ADD {definition}")
+    execute(f"CREATE TABLE {BARE_TABLE} (LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY)")
+    execute(f"ALTER TABLE {BARE_TABLE} ADD PRIMARY KEY (id)")
+
+
 def connection() -> psycopg.Connection[Any]:
     """Return this thread's kept connection, opened on first use (after the server forked)."""
     kept = getattr(_local, "connection", None)
     if kept is None or kept.closed:
         kept = _local.connection = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
     return kept
+
+
+def close() -> None:
+    """Close this thread's kept connection, if it has one."""
+    kept = getattr(_local, "connection", None)
+    if kept is not None:
+        kept.close()
+        _local.connection = None
 
 
 def one(sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
