@@ -7,13 +7,18 @@ prepares a throwaway database (bench/seed.py), starts gunicorn as production doe
 and UserInfo with wrk at 16 and 64 connections. For every row it prints requests/s, p50/p99
 and the CPU milliseconds per request spent by gunicorn (master and workers) and by PostgreSQL
 (postmaster and backends), read from /proc (bench/cpu.py). Then it prints the ID token signing
-cost per algorithm on one core (bench/signing.py). It prints figures and judges none; it fails
-only when something breaks. ``PROFILE=token`` (or another endpoint) prints where the time of
-one endpoint goes instead (bench/hotspots.py).
+cost per algorithm on one core (bench/signing.py). On PostgreSQL, after each server's rows of the
+provider, the same server serves PostgreSQL's floors (bench/floor_pg.py: one SELECT; a SELECT
+and the access token's INSERT; two SELECTs; one joined SELECT, with psycopg alone) on the same
+cluster at the highest load, so each run shows what the provider's statements cost PostgreSQL
+at the least. It prints figures and judges none; it fails only when something breaks.
+``PROFILE=token`` (or another endpoint) prints where the time of one endpoint goes instead
+(bench/hotspots.py).
 
-Reduced runs: BENCH_DATABASES=SQLite,PostgreSQL, BENCH_ENDPOINTS=discovery,token,
+Reduced runs: BENCH_DATABASES=SQLite,PostgreSQL, BENCH_ENDPOINTS=discovery,token,pg_insert,
 BENCH_CONNECTIONS=16,64, BENCH_SECONDS=8. PORCHLIGHT_WORKER_CLASS / PORCHLIGHT_WORKERS /
-PORCHLIGHT_THREADS pass through to gunicorn and Granian as in production.
+PORCHLIGHT_THREADS pass through to gunicorn and Granian as in production. BENCH_FLOOR_SPIN_MS=0.6
+runs PostgreSQL's floors at about the provider's pace (bench/floor_pg.py).
 
 ``GROWTH=1`` seeds each database with 100,000 users, 1,000,000 expired access tokens and
 200,000 revoked refresh tokens first (bulk inserts, bench/seed.py), and at the end runs
@@ -25,6 +30,7 @@ directory is removed, on success, error, Ctrl-C or SIGTERM alike.
 """
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -43,14 +49,15 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 from urllib.request import HTTPRedirectHandler, ProxyHandler, Request, build_opener
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT))
 
-from cpu import tree_cpu_seconds  # noqa: E402 - bench/cpu.py, beside this script
+import floor_pg  # noqa: E402 - bench/floor_pg.py, beside this script: its tables
+from cpu import tree_cpu_by_process, tree_cpu_seconds  # noqa: E402 - bench/cpu.py, beside this script
 
 from tests import pg_cluster  # noqa: E402 - its install check and postgres user
 
@@ -129,6 +136,8 @@ class Row:
     requests: int = 0
     # BENCH_STATEMENTS=1: what PostgreSQL ran during the row (STATEMENTS_SQL's rows).
     statements: tuple[tuple, ...] = ()
+    # BENCH_STATEMENTS=1: PostgreSQL's CPU ms per request by kind of process (postgres_processes).
+    database_processes: tuple[tuple[str, float], ...] = ()
 
     @property
     def failed(self) -> int:
@@ -272,6 +281,36 @@ def print_statements(statements: list[tuple], requests: int) -> None:
         if count >= requests / 100:
             per = f"{count / requests:5.2f} x plan {plan / count:.3f} exec {execute / count:.3f}"
             print(f"    {per}  {query[:100]}")
+
+
+def print_processes(processes: Sequence[tuple[str, float]]) -> None:
+    """Print where PostgreSQL's CPU went during one row, per kind of process, ms per request."""
+    print("    PostgreSQL CPU ms/request by process: " + ", ".join(f"{k} {v:.3f}" for k, v in processes))
+
+
+def postgres_process_kind(pid: int, title: str, postmaster: int) -> str:
+    """Name the kind of PostgreSQL process ``title`` (its ps title) is, for the CPU breakdown."""
+    if pid == postmaster:
+        # Its own CPU and that of the children it reaped during the row: autovacuum workers,
+        # above all, which come and go (cpu.py counts an exited child through its parent).
+        return "postmaster+exited"
+    kind = title.removeprefix("postgres: ").strip()
+    for known in ("autovacuum", "walwriter", "checkpointer", "background writer", "logical replication"):
+        if kind.startswith(known):
+            return known
+    return "backends"  # a client's connection: "user database host(port) state"
+
+
+def postgres_processes(
+    before: dict, after: dict, postmaster: int, requests: int
+) -> tuple[tuple[str, float], ...]:
+    """Return PostgreSQL's CPU ms per request by kind of process, from two tree_cpu_by_process()."""
+    kinds: dict[str, float] = {}
+    for pid, (title, seconds) in after.items():
+        kind = postgres_process_kind(pid, title, postmaster)
+        spent = seconds - before.get(pid, ("", 0.0))[1]
+        kinds[kind] = kinds.get(kind, 0.0) + spent * 1000 / requests
+    return tuple(sorted(kinds.items(), key=lambda item: -item[1]))
 
 
 def stop_postgres(data: Path) -> None:
@@ -580,6 +619,7 @@ def measure(
     wrk(base_url, endpoint, connections, WARM_UP_SECONDS, pool_share(endpoint, 4 * runs_left))
     if STATEMENTS and database.url:
         statements_query(database.url, "SELECT pg_stat_statements_reset()")
+    processes_before = tree_cpu_by_process(database.server_pid) if STATEMENTS and database.server_pid else {}
     server_before = tree_cpu_seconds(server.pid)
     database_before = tree_cpu_seconds(database.server_pid) if database.server_pid else None
     result = wrk(base_url, endpoint, connections, MEASURE_SECONDS, pool_share(endpoint, runs_left))
@@ -588,6 +628,16 @@ def measure(
         tree_cpu_seconds(database.server_pid) - database_before
         if database.server_pid and database_before is not None
         else None
+    )
+    processes = (
+        postgres_processes(
+            processes_before,
+            tree_cpu_by_process(database.server_pid),
+            database.server_pid,
+            max(result["requests"], 1),
+        )
+        if STATEMENTS and database.server_pid
+        else ()
     )
     requests = max(result["requests"], 1)
     statements = statements_query(database.url, STATEMENTS_SQL) if STATEMENTS and database.url else []
@@ -606,6 +656,7 @@ def measure(
         expected_status=endpoint.status,
         requests=requests,
         statements=tuple(statements),
+        database_processes=processes,
     )
 
 
@@ -629,6 +680,52 @@ def bench_floor(server: str, name: str = "floor") -> Iterator[Row]:
             yield measure(
                 Database("none", None), process, base_url, endpoint, connections, server_name=server
             )
+
+
+# PostgreSQL's floors (bench/floor_pg.py), each a path of one WSGI callable: what the provider's
+# statements cost PostgreSQL on their own. Named in BENCH_ENDPOINTS like the workloads; every one
+# runs when BENCH_ENDPOINTS is unset, on PostgreSQL only, at the highest load only (the targets'
+# load): 5 rows of BENCH_SECONDS + 2 s per server.
+PG_FLOORS = {
+    "pg_select": "one SELECT (the client by client_id)",
+    "pg_insert": "the client's SELECT and the access token's INSERT",
+    "pg_insert_bare": "the same INSERT into a table with its primary key only",
+    "pg_2selects": "two SELECTs (the client, the token by checksum)",
+    "pg_join": "one SELECT of the client joined to the token",
+}
+PG_FLOOR_APP = "bench.floor_pg:application"
+# The provider's endpoints with a PostgreSQL target, and the floor that sends their statements:
+# introspection reads the client, then the token (pg_join is its shape in one statement).
+PG_FLOOR_OF = {"userinfo": "pg_select", "introspection": "pg_2selects", "token_opaque": "pg_insert"}
+
+
+def pg_floor_env(env: dict[str, str], credentials: dict) -> dict[str, str]:
+    """Return ``env`` with the keys bench/floor_pg.py looks up: the opaque client, the user's token."""
+    authorization = base64.b64decode(credentials["opaque_auth"].removeprefix("Basic ")).decode()
+    # RFC 6749 §2.3.1: the client_id is form-encoded before the Basic pair is made (seed.py).
+    client_id = unquote(authorization.partition(":")[0])
+    checksum = hashlib.sha256(credentials["access_token"].encode()).hexdigest()  # ground/checksums.py
+    return {**env, "BENCH_FLOOR_CLIENT_ID": client_id, "BENCH_FLOOR_TOKEN_CHECKSUM": checksum}
+
+
+def bench_pg_floors(database: Database, server: str, env: dict[str, str], log_path: Path) -> Iterator[Row]:
+    """Serve bench/floor_pg.py under ``server`` on ``database`` and load each floor selected."""
+    names = [name for name in PG_FLOORS if not ENDPOINTS or name in ENDPOINTS]
+    if not names:
+        return
+    port = int(env["PORCHLIGHT_BIND"].rpartition(":")[2])
+    base_url = f"http://127.0.0.1:{port}"
+    with provider(env, log_path, server, PG_FLOOR_APP) as process:
+        wait_until_answering(process, base_url, log_path, "/pg_select")
+        endpoints = [
+            Endpoint(name, f"/{name}", answers=lambda body: "client" in body or "token" in body)
+            for name in names
+        ]
+        check_answers(base_url, endpoints)
+        for endpoint in endpoints:
+            yield measure(database, process, base_url, endpoint, max(CONNECTIONS), server_name=server)
+        if process.poll() is not None:
+            raise BenchError(f"the PostgreSQL floor exited during the run:\n{tail(log_path.read_text())}")
 
 
 # node-oidc-provider's paths for the workloads both serve (bench/node/server.mjs).
@@ -730,9 +827,11 @@ def bench_database(name: str) -> Iterator[Row]:
         seeded = run(
             [PYTHON, str(BENCH_DIR / "seed.py")], what=f"preparing {name}", timeout=SEED_TIMEOUT, env=seed_env
         )
-        endpoints = [
-            e for e in endpoints_for(json.loads(seeded.stdout)) if not ENDPOINTS or e.name in ENDPOINTS
-        ]
+        credentials = json.loads(seeded.stdout)
+        endpoints = [e for e in endpoints_for(credentials) if not ENDPOINTS or e.name in ENDPOINTS]
+        if database.url:
+            url = database.url
+            floor_pg.create_tables(lambda sql: statements_query(url, sql))
         base_url = f"http://127.0.0.1:{port}"
         for index, server in enumerate(SERVERS):
             log_path = root / f"{server}.log"
@@ -753,6 +852,10 @@ def bench_database(name: str) -> Iterator[Row]:
                     yield from prune_under_load(database, process, base_url, env, token, server)
                 if process.poll() is not None:
                     raise BenchError(f"{server} exited during the run:\n{tail(log_path.read_text())}")
+            if database.url:
+                # The same server, cluster and load, right after the provider has stopped.
+                floor_log = root / f"{server}-floor-pg.log"
+                yield from bench_pg_floors(database, server, pg_floor_env(env, credentials), floor_log)
 
 
 def prune_under_load(
@@ -844,7 +947,7 @@ def print_comparison(rows: list[Row]) -> None:
     )
     header = "{:<11} {:<18} {:>10} {:>8} {:>7}  {:<22} {:>15} {:>15} {:>10}"
     for endpoint in dict.fromkeys(row.endpoint for row in rows if row.server != NODE_NAME):
-        if endpoint in FLOORS:
+        if endpoint in FLOORS or endpoint in PG_FLOORS:
             continue
         print(f"\n{endpoint}")
         print(
@@ -905,6 +1008,51 @@ def print_comparison(rows: list[Row]) -> None:
                     f"{row.requests_per_second:.0f}",
                 )
             )
+
+
+def print_pg_floors(rows: list[Row]) -> None:
+    """PostgreSQL's floors beside the provider's PostgreSQL CPU, per server, at the highest load."""
+    top = max(CONNECTIONS)
+    at_top = [row for row in rows if row.database == "PostgreSQL" and row.connections == top]
+    floors = {(row.server, row.endpoint): row for row in at_top if row.endpoint in PG_FLOORS}
+    if not floors:
+        return
+    print(
+        f"\nPostgreSQL's floors at {top} connections (bench/floor_pg.py: psycopg alone, a kept "
+        "connection per worker, prepared statements, autocommit), CPU ms/request:"
+    )
+    header = "{:<18} {:<14} {:>10} {:>8}  {}"
+    print(header.format("server", "floor", "server ms", "db ms", "statements"))
+    for (server, name), row in floors.items():
+        print(
+            header.format(
+                server, name, f"{row.server_cpu_ms:.3f}", f"{row.database_cpu_ms or 0:.3f}", PG_FLOORS[name]
+            )
+        )
+    print("\nThe provider's PostgreSQL CPU against the floor that sends the same statements:")
+    header = "{:<18} {:<14} {:>8} {:<14} {:>8} {:>8}  {}"
+    print(header.format("server", "endpoint", "db ms", "floor", "db ms", "above", "target"))
+    for row in at_top:
+        floor_name = PG_FLOOR_OF.get(row.endpoint, "")
+        floor = floors.get((row.server, floor_name))
+        if floor is None or row.database_cpu_ms is None or floor.database_cpu_ms is None:
+            continue
+        target = DATABASE_CPU_TARGETS[row.endpoint]
+        judged = met(row.database_cpu_ms, target) + (
+            "; the floor itself is above it" if floor.database_cpu_ms > target else ""
+        )
+        above = row.database_cpu_ms - floor.database_cpu_ms
+        print(
+            header.format(
+                row.server,
+                row.endpoint,
+                f"{row.database_cpu_ms:.3f}",
+                floor_name,
+                f"{floor.database_cpu_ms:.3f}",
+                f"{above:+.3f}",
+                judged,
+            )
+        )
 
 
 def gunicorn_setup() -> str:
@@ -1011,9 +1159,12 @@ def main() -> int:
         for database in DATABASES:
             for row in bench_database(database):
                 rows.append(row)
-                print_row(row, floor)
+                # A PostgreSQL floor's share of the bare callable's requests/s says nothing.
+                print_row(row, {} if row.endpoint in PG_FLOORS else floor)
                 if row.statements:
                     print_statements(list(row.statements), row.requests)
+                if row.database_processes:
+                    print_processes(row.database_processes)
         rates = signing_rates()
     except BenchError as error:
         print(f"\nbench: FAILED: {error}", file=sys.stderr)
@@ -1022,6 +1173,7 @@ def main() -> int:
         print("\nbench: interrupted; servers stopped and temporary files removed", file=sys.stderr)
         return 130
     print_comparison(rows)
+    print_pg_floors(rows)
     print("\nID token signing on one core (oidc_provider.keys.sign):")
     for algorithm, rate in rates.items():
         print(f"  {algorithm:<6} {rate:>9.0f} signatures/s")

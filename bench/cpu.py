@@ -25,8 +25,8 @@ def _stat(pid: int) -> tuple[int, int] | None:
     return parent, utime + stime + cutime + cstime
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """Return the CPU seconds spent so far by ``root`` and all its descendants."""
+def _tree(root: int) -> dict[int, int]:
+    """Return the CPU ticks (reaped children included) of ``root`` and each live descendant."""
     stats = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -36,10 +36,28 @@ def tree_cpu_seconds(root: int) -> float:
     children: dict[int, list[int]] = {}
     for pid, (parent, _) in stats.items():
         children.setdefault(parent, []).append(pid)
-    total, pending = 0, [root]
+    ticks, pending = {}, [root]
     while pending:
         pid = pending.pop()
         if pid in stats:
-            total += stats[pid][1]
+            ticks[pid] = stats[pid][1]
         pending.extend(children.get(pid, []))
-    return total / TICKS_PER_SECOND
+    return ticks
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """Return the CPU seconds spent so far by ``root`` and all its descendants."""
+    return sum(_tree(root).values()) / TICKS_PER_SECOND
+
+
+def _title(pid: int) -> str:
+    """Return the process's command line as ps shows it (PostgreSQL's processes set it)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def tree_cpu_by_process(root: int) -> dict[int, tuple[str, float]]:
+    """Return each process of ``root``'s tree: its title and CPU seconds so far (as above)."""
+    return {pid: (_title(pid), ticks / TICKS_PER_SECOND) for pid, ticks in _tree(root).items()}
