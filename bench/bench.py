@@ -695,8 +695,8 @@ PG_FLOORS = {
 }
 PG_FLOOR_APP = "bench.floor_pg:application"
 # The provider's endpoints with a PostgreSQL target, and the floor that sends their statements:
-# introspection reads the client, then the token (pg_join is its shape in one statement).
-PG_FLOOR_OF = {"userinfo": "pg_select", "introspection": "pg_2selects", "token_opaque": "pg_insert"}
+# introspection reads the client and the token in one statement (pg_2selects: the two apart).
+PG_FLOOR_OF = {"userinfo": "pg_select", "introspection": "pg_join", "token_opaque": "pg_insert"}
 
 
 def pg_floor_env(env: dict[str, str], credentials: dict) -> dict[str, str]:
