@@ -5,8 +5,9 @@ each (``ResponseHeaders.__setitem__``: two conversions per header) behind a ``Mi
 layer each. Here each header is checked and encoded once per process, as Django would, and
 added to a response that does not have it yet (``headers_default``); ``SecurityMiddleware`` and
 ``FrameOptionsMiddleware`` are Django's with that change, and all four are plain callables
-(docs/performance.md, "What keeps the protocol endpoints cheap"). ``tests/ops/test_headers.py``
-compares their headers with those Django's and django-csp's own middleware give.
+(docs/performance.md, "What keeps the protocol endpoints cheap"). ``CommonMiddleware`` is
+Django's too, as a plain call, for the same chain. ``tests/ops/test_headers.py`` compares their
+headers with those Django's and django-csp's own middleware give.
 """
 
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.response import ResponseHeaders
 from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.middleware.security import SecurityMiddleware as DjangoSecurityMiddleware
 
 # What a view or decorator sets on a response to give it a policy of its own (django-csp 4).
@@ -170,4 +172,32 @@ class CSPMiddleware(DjangoCSPMiddleware):
         # As django-csp: a nonce asked for after the header was written could not be in it.
         # (An attribute django-csp adds to the request; HttpRequest does not declare it.)
         request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
+        return response
+
+
+class CommonMiddleware(DjangoCommonMiddleware):
+    """Django's CommonMiddleware as a plain call, its Content-Length stored without conversion.
+
+    The same refusals (``DISALLOWED_USER_AGENTS``, a Host not in ``ALLOWED_HOSTS``), redirects
+    (``PREPEND_WWW``, ``APPEND_SLASH`` on a 404) and ``Content-Length``; only without
+    ``MiddlewareMixin``'s layer (synchronous: ``async_capable`` is False).
+    """
+
+    async_capable = False
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.process_request(request) or cast(HttpResponseBase, self.get_response(request))
+        return self.process_response(request, response)
+
+    # django-stubs narrows Django's to HttpResponse; any response passes through here.
+    def process_response(  # type: ignore[override]
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if response.status_code == 404 or response.streaming:
+            return super().process_response(request, response)  # type: ignore[arg-type]
+        store: dict[str, tuple[str, str]] = response.headers._store  # type: ignore[attr-defined]
+        if "content-length" not in store:
+            # What ``response.headers["Content-Length"] = str(len(content))`` stores: digits need
+            # no conversion.
+            store["content-length"] = ("Content-Length", str(len(response.content)))  # type: ignore[attr-defined]
         return response

@@ -24,7 +24,6 @@ database instead of through every signal and connection lookup; anything else co
 test's receiver, runserver's autoreloader) gets the signals sent as Django sends them.
 """
 
-import contextlib
 import functools
 import weakref
 from collections.abc import Callable, Iterable
@@ -208,9 +207,10 @@ class RequestSignals:
         # HttpResponseBase's own attributes, which django-stubs leaves out as private.
         closers = response._resource_closers  # type: ignore[attr-defined]
         for closer in closers:
-            # As Django: every closer runs, whatever one raises.
-            with contextlib.suppress(Exception):
+            try:  # noqa: SIM105 - as Django: every closer runs, whatever one raises
                 closer()
+            except Exception:  # noqa: BLE001, S110
+                pass
         closers.clear()
         response.closed = True  # type: ignore[attr-defined]
         self.finished(response._handler_class)  # type: ignore[attr-defined]
@@ -274,7 +274,8 @@ class LeanWSGIHandler(WSGIHandler):
         response.close = functools.partial(signals.close, response)  # type: ignore[method-assign]
         status = "%d %s" % (response.status_code, response.reason_phrase)  # noqa: UP031 - as Django
         response_headers = [
-            *response.items(),
+            # response.items(): the pairs ResponseHeaders keeps, without its Mapping iteration.
+            *response.headers._store.values(),  # type: ignore[attr-defined]
             *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values()),
         ]
         start_response(status, response_headers)

@@ -312,6 +312,10 @@ def test_private_apis_django_response_headers_store():
     assert ("X-Frame-Options", "DENY") in HttpResponse(headers=headers).items(), changed(
         DJANGO, "ResponseHeaders._store", "a header stored there is not sent"
     )
+    response = HttpResponse(headers={"X-Frame-Options": "DENY", "Content-Length": "0"})
+    assert list(response.items()) == list(response.headers._store.values()), changed(
+        DJANGO, "ResponseHeaders._store", "response.items() is no longer its pairs"
+    )
 
 
 def test_private_apis_django_handler_resolve_request():

@@ -8,7 +8,9 @@ anything else listens, done by hand (kept connections closed exactly when Django
 """
 
 import logging
+import os
 import time
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -16,6 +18,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
 
+from ops.request_log import new_request_id
 from porchlight.wsgi import Handler, Request, django_application
 from tests.conftest import authorize, basic_auth, exchange
 from tests.ops.test_documents import call, environ, without_request_id
@@ -141,3 +144,19 @@ def test_lean_wsgi_closes_a_kept_connection_when_django_would(transactional_db):
         # Once its age is up, the end of the request closes it (SQLite's in-memory test database
         # is never closed, by either handler).
         assert not kept_after(django_application, age_up=True)
+
+
+def test_lean_wsgi_request_ids_are_uuid4_hex(monkeypatch):
+    # new_request_id sets the bits uuid.uuid4 sets: from the same random bytes, the same id.
+    drawn: list[bytes] = []
+    real = os.urandom
+
+    def urandom(size: int) -> bytes:
+        drawn.append(real(size))
+        return drawn[-1]
+
+    monkeypatch.setattr(os, "urandom", urandom)
+    for _ in range(200):
+        made = new_request_id()
+        assert made == uuid.UUID(bytes=drawn[-1], version=4).hex
+        assert uuid.UUID(made).version == 4
