@@ -43,7 +43,7 @@ from django.dispatch import Signal
 # _make_id: how Django's Signal keys a receiver's sender; absent from django-stubs.
 from django.dispatch.dispatcher import _make_id  # type: ignore[attr-defined]
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import URLResolver, get_resolver, reverse, set_script_prefix, set_urlconf
+from django.urls import URLResolver, get_resolver, get_script_prefix, reverse, set_script_prefix, set_urlconf
 from django.urls.resolvers import ResolverMatch
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
@@ -254,7 +254,13 @@ class LeanWSGIHandler(WSGIHandler):
             return super().__call__(environ, start_response)
         # WSGIHandler.__call__, with BaseHandler.get_response's steps around the lean chain
         # instead of the main chain's (whose first middleware would hand over to it).
-        set_script_prefix(get_script_name(environ))
+        prefix = get_script_name(environ)
+        if not prefix.endswith("/"):
+            prefix += "/"  # as set_script_prefix
+        if prefix != get_script_prefix():
+            # The same value, kept in an asgiref Local, is not written again (a write copies the
+            # Local's storage): get_script_prefix(), its one reader, returns the same either way.
+            set_script_prefix(prefix)
         signals = self.signals
         signals.started(self.__class__, environ)
         request = self.request_class(environ)

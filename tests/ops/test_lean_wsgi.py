@@ -17,6 +17,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
+from django.urls import get_script_prefix
 
 from ops.request_log import new_request_id
 from porchlight.wsgi import Handler, Request, django_application
@@ -160,3 +161,14 @@ def test_lean_wsgi_request_ids_are_uuid4_hex(monkeypatch):
         made = new_request_id()
         assert made == uuid.UUID(bytes=drawn[-1], version=4).hex
         assert uuid.UUID(made).version == 4
+
+
+def test_lean_wsgi_sets_the_script_prefix_as_django_does(db, signing_keys, kept_test_connection):
+    # Behind a proxy that mounts Porchlight under a path, URLs the views build carry it.
+    django = DjangoHandler()
+    for script_name in ("/idp", "", "/idp/", ""):
+        request = environ("/.well-known/openid-configuration", SCRIPT_NAME=script_name)
+        answer = call(django_application, dict(request))
+        assert get_script_prefix() == script_name.rstrip("/") + "/"
+        expected = call(django, dict(request))
+        assert answer[0] == expected[0] and answer[2] == expected[2]
