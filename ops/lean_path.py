@@ -204,6 +204,10 @@ class RequestSignals:
 
     def close(self, response: HttpResponseBase) -> None:
         """Close ``response`` as ``HttpResponseBase.close`` does, ending with ``finished``."""
+        # The handler set this method on the response: dropped, the response no longer refers to
+        # itself, and is freed once the server lets it go rather than by the cycle collector.
+        # (Closed again, it closes as Django's own does.)
+        vars(response).pop("close", None)
         # HttpResponseBase's own attributes, which django-stubs leaves out as private.
         closers = response._resource_closers  # type: ignore[attr-defined]
         for closer in closers:

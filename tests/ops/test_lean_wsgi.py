@@ -7,10 +7,12 @@ paths to the same chain), and the request signals are checked: sent as Django se
 anything else listens, done by hand (kept connections closed exactly when Django would) otherwise.
 """
 
+import gc
 import logging
 import os
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 
 import pytest
@@ -172,3 +174,18 @@ def test_lean_wsgi_sets_the_script_prefix_as_django_does(db, signing_keys, kept_
         assert get_script_prefix() == script_name.rstrip("/") + "/"
         expected = call(django, dict(request))
         assert answer[0] == expected[0] and answer[2] == expected[2]
+
+
+def test_lean_wsgi_answer_is_freed_once_closed(db, kept_test_connection):
+    # Nothing the handler adds makes the answer refer to itself: it goes when the server drops
+    # it, not at the next run of the cycle collector.
+    gc.disable()
+    try:
+        result = django_application(environ("/o/userinfo/"), lambda *args: None)
+        answer = weakref.ref(result)
+        b"".join(result)
+        result.close()
+        del result
+        assert answer() is None
+    finally:
+        gc.enable()
