@@ -27,7 +27,6 @@ POST's 405), goes to Django as before.
 """
 
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,7 @@ from oidc_provider.keys import KeySet, key_set_held
 from oidc_provider.views.cacheable import FRESHNESS, Freshness
 
 from .metrics import LATENCY, REQUESTS
-from .request_log import ACCEPTABLE_ID, HEADER
+from .request_log import ACCEPTABLE_ID, HEADER, new_request_id
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -114,7 +113,7 @@ class PublishedDocuments:
         if entry is None:
             return self._through_django(environ, start_response, variant, paths[path])
         offered = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = offered if ACCEPTABLE_ID.fullmatch(offered) else uuid.uuid4().hex
+        request_id = offered if ACCEPTABLE_ID.fullmatch(offered) else new_request_id()
         start_response(entry.status, [*entry.headers, (HEADER, request_id)])
         entry.timing.observe(time.perf_counter() - started)
         entry.count.inc()

@@ -5,8 +5,9 @@ each (``ResponseHeaders.__setitem__``: two conversions per header) behind a ``Mi
 layer each. Here each header is checked and encoded once per process, as Django would, and
 added to a response that does not have it yet (``headers_default``); ``SecurityMiddleware`` and
 ``FrameOptionsMiddleware`` are Django's with that change, and all four are plain callables
-(docs/performance.md, "What keeps the protocol endpoints cheap"). ``tests/ops/test_headers.py``
-compares their headers with those Django's and django-csp's own middleware give.
+(docs/performance.md, "What keeps the protocol endpoints cheap"). ``CommonMiddleware`` is
+Django's too, as a plain call, for the same chain. ``tests/ops/test_headers.py`` compares their
+headers with those Django's and django-csp's own middleware give.
 """
 
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.response import ResponseHeaders
 from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.middleware.security import SecurityMiddleware as DjangoSecurityMiddleware
 
 # What a view or decorator sets on a response to give it a policy of its own (django-csp 4).
@@ -33,6 +35,8 @@ PER_RESPONSE_POLICY = (
     "_csp_replace_ro",
     "_csp_exempt_ro",
 )
+
+_POLICY_NAMES = frozenset(PER_RESPONSE_POLICY)
 
 # Headers as Django's ResponseHeaders keeps them: (lower-cased name, (name, value)).
 Fixed = tuple[tuple[str, tuple[str, str]], ...]
@@ -151,6 +155,19 @@ class CSPMiddleware(DjangoCSPMiddleware):
         self.fixed = not any(policy.get("EXCLUDE_URL_PREFIXES") for policy in policies)
         built = {HEADER: build_policy(), HEADER_REPORT_ONLY: build_policy(report_only=True)}
         self.policy_headers = fixed_headers({name: value for name, value in built.items() if value})
+        self._declared: dict[type, bool] = {}
+
+    def _own_policy(self, response: HttpResponseBase) -> bool:
+        """``any(hasattr(response, name) for name in PER_RESPONSE_POLICY)``, without eight lookups."""
+        # django-csp's decorators set the attributes on the response; a response class could
+        # declare one itself, which is judged once per class.
+        if not _POLICY_NAMES.isdisjoint(vars(response)):
+            return True
+        cls = type(response)
+        declared = self._declared.get(cls)
+        if declared is None:
+            declared = self._declared[cls] = any(hasattr(cls, name) for name in PER_RESPONSE_POLICY)
+        return declared
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         # MiddlewareMixin's steps, as a plain call: django-csp's process_request (the lazy nonce).
@@ -161,7 +178,7 @@ class CSPMiddleware(DjangoCSPMiddleware):
         if (
             not self.fixed
             or getattr(request, "_csp_nonce", None) is not None
-            or any(hasattr(response, name) for name in PER_RESPONSE_POLICY)
+            or self._own_policy(response)
             # django-csp leaves Django's debug pages alone.
             or (settings.DEBUG and response.status_code in (404, 500))
         ):
@@ -170,4 +187,32 @@ class CSPMiddleware(DjangoCSPMiddleware):
         # As django-csp: a nonce asked for after the header was written could not be in it.
         # (An attribute django-csp adds to the request; HttpRequest does not declare it.)
         request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
+        return response
+
+
+class CommonMiddleware(DjangoCommonMiddleware):
+    """Django's CommonMiddleware as a plain call, its Content-Length stored without conversion.
+
+    The same refusals (``DISALLOWED_USER_AGENTS``, a Host not in ``ALLOWED_HOSTS``), redirects
+    (``PREPEND_WWW``, ``APPEND_SLASH`` on a 404) and ``Content-Length``; only without
+    ``MiddlewareMixin``'s layer (synchronous: ``async_capable`` is False).
+    """
+
+    async_capable = False
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.process_request(request) or cast(HttpResponseBase, self.get_response(request))
+        return self.process_response(request, response)
+
+    # django-stubs narrows Django's to HttpResponse; any response passes through here.
+    def process_response(  # type: ignore[override]
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if response.status_code == 404 or response.streaming:
+            return super().process_response(request, response)  # type: ignore[arg-type]
+        store: dict[str, tuple[str, str]] = response.headers._store  # type: ignore[attr-defined]
+        if "content-length" not in store:
+            # What ``response.headers["Content-Length"] = str(len(content))`` stores: digits need
+            # no conversion.
+            store["content-length"] = ("Content-Length", str(len(response.content)))  # type: ignore[attr-defined]
         return response

@@ -118,7 +118,10 @@ def _has_nul(request: HttpRequest) -> bool:
     RFC 6749 Appendix A allows no control characters in any parameter, and PostgreSQL cannot
     compare text with NUL in it: psycopg raises DataError (not the ValueError DOT expects), a 500.
     """
-    sources = [request.GET, request.POST] if request.method == "POST" else [request.GET]
+    # An empty query string has no parameters: its QueryDict is not built here for nothing.
+    sources = [request.GET] if request.META.get("QUERY_STRING") else []
+    if request.method == "POST":
+        sources.append(request.POST)
     for params in sources:
         for key, values in params.lists():
             if "\x00" in key or any("\x00" in value for value in values):

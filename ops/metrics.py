@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
@@ -80,13 +81,25 @@ class RequestMetricsMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        # The metrics' children per (endpoint, status), as ops/documents.py keeps them: labels()
+        # checks and converts its arguments and takes a lock on every call. Both are bounded
+        # (view names, status codes).
+        self.children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response = self.get_response(request)
         endpoint = _endpoint(request)
-        LATENCY.labels(endpoint).observe(time.perf_counter() - started)
-        REQUESTS.labels(endpoint, str(response.status_code)).inc()
+        status = response.status_code
+        children = self.children.get((endpoint, status))
+        if children is None:
+            children = self.children[(endpoint, status)] = (
+                LATENCY.labels(endpoint),
+                REQUESTS.labels(endpoint, str(status)),
+            )
+        timing, count = children
+        timing.observe(time.perf_counter() - started)
+        count.inc()
         if endpoint == TOKEN_VIEW and response.status_code == 200:
             # The token view has parsed the form already; reading it again costs nothing.
             # Only the grant types the token endpoint serves (it refuses others) become labels.

@@ -9,8 +9,8 @@ not logged and secret-carrying paths are redacted (ops/log_redaction.py).
 import contextvars
 import json
 import logging
+import os
 import re
-import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponseBase
@@ -23,6 +23,18 @@ ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._\-]{8,128}")
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
+def new_request_id() -> str:
+    """Return ``uuid.uuid4().hex``: 16 random bytes, version 4 and the RFC 9562 variant, in hex.
+
+    The same bits ``uuid.UUID(bytes=..., version=4)`` sets, without building the object.
+    """
+    value = int.from_bytes(os.urandom(16), "big")
+    # RFC 9562 §4.1 (variant 10xx) and §5.4 (version 4), as uuid.UUID.__init__ sets them.
+    value = (value & ~(0xC000 << 48)) | (0x8000 << 48)
+    value = (value & ~(0xF000 << 64)) | (4 << 76)
+    return f"{value:032x}"
+
+
 class RequestIdMiddleware:
     """Take the proxy's ``X-Request-ID`` or make one; expose it to logs and return it."""
 
@@ -31,7 +43,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         offered = request.META.get("HTTP_X_REQUEST_ID", "")
-        request_id = offered if ACCEPTABLE_ID.fullmatch(offered) else uuid.uuid4().hex
+        request_id = offered if ACCEPTABLE_ID.fullmatch(offered) else new_request_id()
         # For code that has the request at hand; HttpRequest does not declare the attribute.
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)

@@ -190,11 +190,12 @@ BROWSER_MIDDLEWARE = {
     "django.contrib.messages.middleware.MessageMiddleware",
 }
 # On the protocol paths, Django's security and frame headers come from the same middleware with
-# the headers encoded once per process (ops/headers.py); pages keep Django's own, which its
-# deployment checks look for by name.
+# the headers encoded once per process, and CommonMiddleware's steps as a plain call
+# (ops/headers.py); pages keep Django's own, which its deployment checks look for by name.
 PROTOCOL_EQUIVALENTS = {
     "django.middleware.security.SecurityMiddleware": "ops.headers.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware": "ops.headers.FrameOptionsMiddleware",
+    "django.middleware.common.CommonMiddleware": "ops.headers.CommonMiddleware",
 }
 PROTOCOL_MIDDLEWARE = [
     PROTOCOL_EQUIVALENTS.get(name, name)

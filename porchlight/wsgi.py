@@ -4,9 +4,10 @@ import gc
 import os
 
 import django
-from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
+from django.core.handlers.wsgi import WSGIRequest
 from django.db import connections
 
+from ops.lean_path import LeanWSGIHandler
 from ops.malformed_requests import CONTENT_TYPE_ERROR
 from ops.wsgi_environ import RequestEnviron
 
@@ -29,8 +30,11 @@ class Request(WSGIRequest):
             super().__init__({**environ, "CONTENT_TYPE": media_type, CONTENT_TYPE_ERROR: True})
 
 
-class Handler(WSGIHandler):
-    """Django's WSGI handler, building each request with ``Request``."""
+class Handler(LeanWSGIHandler):
+    """Django's WSGI handler, building each request with ``Request``.
+
+    Protocol paths go straight down the lean middleware chain (ops/lean_path.py).
+    """
 
     request_class = Request
 

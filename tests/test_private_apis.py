@@ -8,6 +8,7 @@ names the library and version: read the entry in docs/private-apis.md before upg
 
 import inspect
 import logging
+import weakref
 
 import csp
 import django
@@ -17,7 +18,13 @@ from csp import decorators as csp_decorators
 from csp.middleware import CSPMiddleware
 from django.contrib.auth.hashers import BasePasswordHasher, make_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
-from django.core.handlers.base import BaseHandler
+from django.core.cache import close_caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.handlers.base import BaseHandler, reset_urlconf
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, reset_queries
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
@@ -26,10 +33,14 @@ from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttrib
 from django.db.models.query import ModelIterable, QuerySet, get_related_populators  # type: ignore[attr-defined]
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler
+
+# _make_id: how Django's Signal keys a receiver's sender; absent from django-stubs.
+from django.dispatch.dispatcher import _make_id  # type: ignore[attr-defined]
 from django.forms.models import BaseModelForm
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.http.response import ResponseHeaders
 from django.test import RequestFactory
+from django.utils.connection import BaseConnectionHandler as ConnectionHandler
 from django.utils.log import log_response
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request
@@ -301,6 +312,10 @@ def test_private_apis_django_response_headers_store():
     assert ("X-Frame-Options", "DENY") in HttpResponse(headers=headers).items(), changed(
         DJANGO, "ResponseHeaders._store", "a header stored there is not sent"
     )
+    response = HttpResponse(headers={"X-Frame-Options": "DENY", "Content-Length": "0"})
+    assert list(response.items()) == list(response.headers._store.values()), changed(
+        DJANGO, "ResponseHeaders._store", "response.items() is no longer its pairs"
+    )
 
 
 def test_private_apis_django_handler_resolve_request():
@@ -314,6 +329,86 @@ def test_private_apis_django_handler_resolve_request():
     assert "request.resolver_match = " in source(BaseHandler.resolve_request), changed(
         DJANGO, "BaseHandler.resolve_request", "it no longer sets request.resolver_match"
     )
+
+
+def test_private_apis_django_wsgi_request_cycle():
+    # LeanWSGIHandler does for a protocol path what WSGIHandler.__call__ and get_response do.
+    assert_uses(
+        WSGIHandler.__call__,
+        "WSGIHandler.__call__",
+        "set_script_prefix(get_script_name(environ))",
+        "signals.request_started.send(sender=self.__class__, environ=environ)",
+        "request = self.request_class(environ)",
+        "response = self.get_response(request)",
+        "response._handler_class = self.__class__",
+        '"%d %s" % (response.status_code, response.reason_phrase)',
+        "*response.items(),",
+        'c.output(header="")) for c in response.cookies.values()',
+        "start_response(status, response_headers)",
+        'environ["wsgi.file_wrapper"]',
+        "response.file_to_stream.close = response.close",
+    )
+    assert_uses(
+        BaseHandler.get_response,
+        "BaseHandler.get_response",
+        "set_urlconf(settings.ROOT_URLCONF)",
+        "response._resource_closers.append(request.close)",
+        "if response.status_code >= 400:",
+        "log_response(",
+    )
+    # The response's close: every closer, then request_finished with the handler as sender.
+    assert_uses(
+        HttpResponseBase.close,
+        "HttpResponseBase.close",
+        "for closer in self._resource_closers:",
+        "self._resource_closers.clear()",
+        "self.closed = True",
+        "signals.request_finished.send(sender=self._handler_class)",
+    )
+
+
+def test_private_apis_django_request_signal_receivers():
+    # RequestSignals does the work of Django's own receivers while only they are connected.
+    def receivers(signal) -> set:
+        return {receiver() for _, receiver, _ in signal.receivers}
+
+    assert receivers(request_started) == {reset_queries, close_old_connections}, changed(
+        DJANGO, "request_started", "its receivers"
+    )
+    assert receivers(request_finished) == {close_old_connections, close_caches, reset_urlconf}, changed(
+        DJANGO, "request_finished", "its receivers"
+    )
+    for (_, sender), receiver, is_async in request_started.receivers:
+        assert sender == _make_id(None) and isinstance(receiver, weakref.ref) and is_async is False, changed(
+            DJANGO, "Signal.receivers", "how a receiver is kept"
+        )
+    assert_uses(
+        reset_queries, "reset_queries", "connections.all(initialized_only=True)", "queries_log.clear()"
+    )
+    assert_uses(
+        close_old_connections,
+        "close_old_connections",
+        "connections.all(initialized_only=True)",
+        "conn.close_if_unusable_or_obsolete()",
+    )
+    assert_uses(close_caches, "close_caches", "caches.close_all()")
+    assert_uses(reset_urlconf, "reset_urlconf", "set_urlconf(None)")
+    # Connections are kept per thread in an asgiref Local, under their alias.
+    assert_uses(
+        ConnectionHandler.all,
+        "ConnectionHandler.all",
+        "for alias in self",
+        "hasattr(self._connections, alias)",
+    )
+    assert_uses(
+        ConnectionHandler.__getitem__, "ConnectionHandler.__getitem__", "getattr(self._connections, alias)"
+    )
+    # A backend that does not override BaseCache.close has nothing to close at a request's end.
+    assert LocMemCache.close is BaseCache.close, changed(DJANGO, "LocMemCache.close", "it closes something")
+    assert [line.strip() for line in source(BaseCache.close).splitlines()[1:] if line.strip()] == [
+        '"""Close the cache connection"""',
+        "pass",
+    ], changed(DJANGO, "BaseCache.close", "it does something")
 
 
 @pytest.mark.parametrize(

@@ -156,6 +156,7 @@ STOCK_MIDDLEWARE = {
     "ops.headers.SecurityMiddleware": "django.middleware.security.SecurityMiddleware",
     "ops.headers.CSPMiddleware": "csp.middleware.CSPMiddleware",
     "ops.headers.FrameOptionsMiddleware": "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ops.headers.CommonMiddleware": "django.middleware.common.CommonMiddleware",
 }
 
 
