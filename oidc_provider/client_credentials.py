@@ -78,7 +78,8 @@ def _token_issue(request: HttpRequest, client: Client) -> dict[str, Any]:
         raise errors.UnauthorizedClientError(state=state)
     # RFC 6749 §3.3: without scope, the default (none for this grant); words split as oauthlib does.
     scopes = scope_to_list(request.POST.get("scope")) or default_scopes(client, GrantType.CLIENT_CREDENTIALS)
-    if not set(scopes).issubset(available_scopes(client, scopes)) or user_scopes_asked(scopes):
+    # No scope asked (the usual machine request) is a subset of any and names no user scope.
+    if scopes and (not set(scopes).issubset(available_scopes(client, scopes)) or user_scopes_asked(scopes)):
         raise errors.InvalidScopeError(state=state)
     # One token, one API (apis.py): the resource asked for (RFC 8707 §2), or the API of the scopes.
     try:
