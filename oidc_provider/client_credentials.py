@@ -65,8 +65,10 @@ def client_credentials_response(request: HttpRequest, client: Client) -> HttpRes
         body, status, headers = json.dumps(_token_issue(request, client)), 200, HEADERS
     except errors.OAuth2Error as error:
         body, status, headers = error.json, error.status_code, {**HEADERS, **error.headers}
-    # The headers given whole: HttpResponse would otherwise make its text/html Content-Type first.
-    return HttpResponse(content=body, status=status, headers=headers)
+    # The headers given whole (HttpResponse would otherwise make its text/html Content-Type
+    # first), the body as bytes: JSON's ASCII, which HttpResponse would encode after looking the
+    # charset up in the Content-Type and the settings.
+    return HttpResponse(content=body.encode(), status=status, headers=headers)
 
 
 def _token_issue(request: HttpRequest, client: Client) -> dict[str, Any]:
