@@ -16,11 +16,14 @@ token, which Django's ``Model.save()`` compiled anew for every token (and Postgr
 anew). It does what ``save()`` does for a new row of a model without parents (each field's
 ``pre_save`` and database value, the related objects' checks, the primary key read back with
 ``RETURNING``) and nothing for what such a row never needs; a model with ``pre_save`` or
-``post_save`` receivers, or a row that already has its primary key, goes through ``save()``.
+``post_save`` receivers, or a row that already has its primary key, goes through ``save()``. For
+rows a caller knows column by column (a client_credentials token), ``insert`` takes the values
+without a model object: no ``Model.__init__``, no ``pre_save``, and the columns every such row
+has alike (``fixed``) prepared for the database once per connection instead of once per row.
 """
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -214,14 +217,57 @@ class _CompiledInsert:
     sql: str
     fields: list[Field[Any, Any]]
     returning: list[Field[Any, Any]]
+    # For insert(): the parameters with each fixed column's database value in place, and where
+    # each other column's value goes.
+    fixed_params: tuple[Any, ...]
+    variable: tuple[tuple[int, Field[Any, Any]], ...]
 
 
 class PreparedInsert(Generic[_M]):
-    """Insert new ``model`` rows as ``Model.save()`` does, with the SQL compiled once per connection."""
+    """Insert new ``model`` rows as ``Model.save()`` does, with the SQL compiled once per connection.
 
-    def __init__(self, model: type[_M]):
+    ``fixed`` names columns (by attname) that every row ``insert`` writes has alike, with their
+    values; ``save`` ignores it.
+    """
+
+    def __init__(self, model: type[_M], *, fixed: Mapping[str, Any] | None = None):
         self.model = model
+        self.fixed = dict(fixed or {})
         self.local = threading.local()
+
+    def insert(self, values: Mapping[str, Any]) -> Any:
+        """Insert a new row of the ``fixed`` columns and ``values`` (every other column but the key).
+
+        Return its primary key. The values are what the row stores, as ``save()`` would have them
+        after each field's ``pre_save``: the caller gives the time of an ``auto_now`` column, a
+        checksum column's checksum. Each goes through its field's ``get_db_prep_save`` as in
+        ``save()``. While the model has ``pre_save`` or ``post_save`` receivers, the object is
+        built and saved by ``save()`` so that they run.
+        """
+        model = self.model
+        if pre_save.has_listeners(model) or post_save.has_listeners(model):
+            obj = model(**self.fixed, **values)
+            obj.save()
+            return obj.pk
+        alias = router.db_for_write(model)
+        connection = connections[alias]
+        compiled = self._compiled(alias, connection)
+        if len(values) != len(compiled.variable):
+            raise ValueError(f"{model.__name__}: insert takes every column but the fixed ones and the key")
+        params = list(compiled.fixed_params)
+        for position, field in compiled.variable:
+            params[position] = field.get_db_prep_save(values[field.attname], connection=connection)
+        with transaction.mark_for_rollback_on_error(alias), statement_cursor(connection) as cursor:
+            cursor.execute(compiled.sql, params)
+            row = cursor.fetchone()
+        return row[0]
+
+    def _compiled(self, alias: str, connection: BaseDatabaseWrapper) -> _CompiledInsert:
+        compiled: _CompiledInsert | None = getattr(self.local, alias, None)
+        if compiled is None or compiled.connection is not connection:
+            compiled = self._compile(alias)
+            setattr(self.local, alias, compiled)
+        return compiled
 
     def save(self, obj: _M) -> None:
         """Insert ``obj``, a new row, and set its primary key (``Model.save()``, without compiling)."""
@@ -231,10 +277,7 @@ class PreparedInsert(Generic[_M]):
             return
         alias = router.db_for_write(model, instance=obj)
         connection = connections[alias]
-        compiled: _CompiledInsert | None = getattr(self.local, alias, None)
-        if compiled is None or compiled.connection is not connection:
-            compiled = self._compile(alias)
-            setattr(self.local, alias, compiled)
+        compiled = self._compiled(alias, connection)
         # As Model.save(): related objects must be saved, and their keys are read from them.
         obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
         values = []
@@ -276,6 +319,22 @@ class PreparedInsert(Generic[_M]):
         [(sql, params)] = compiler.as_sql()
         if len(params) != len(fields):
             raise ValueError(f"{self.model.__name__}: a prepared insert takes one parameter per field")
+        unknown = set(self.fixed) - {field.attname for field in fields}
+        if unknown:
+            raise ValueError(f"{self.model.__name__}: no column to fix among {sorted(unknown)}")
+        fixed_params = [
+            field.get_db_prep_save(self.fixed[field.attname], connection=connection)
+            if field.attname in self.fixed
+            else None
+            for field in fields
+        ]
         return _CompiledInsert(
-            connection=connection, sql=sql, fields=fields, returning=list(meta.db_returning_fields)
+            connection=connection,
+            sql=sql,
+            fields=fields,
+            returning=list(meta.db_returning_fields),
+            fixed_params=tuple(fixed_params),
+            variable=tuple(
+                (position, field) for position, field in enumerate(fields) if field.attname not in self.fixed
+            ),
         )

@@ -42,10 +42,13 @@ from django.http.response import ResponseHeaders
 from django.test import RequestFactory
 from django.utils.connection import BaseConnectionHandler as ConnectionHandler
 from django.utils.log import log_response
+from django.views import View
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.views import TokenView as DotTokenView
 from oauthlib.common import Request
 
 from oidc_provider.models import AccessToken
+from oidc_provider.views import TokenView
 
 DOT = f"django-oauth-toolkit {oauth2_provider.__version__}"
 DJANGO = f"Django {django.get_version()}"
@@ -271,6 +274,22 @@ def test_private_apis_django_model_insert_internals():
         "self.pre_save_val(",
         "self.prepare_value(",
     )
+
+
+def test_private_apis_dot_token_view_dispatch_is_views_under_two_decorators():
+    # Porchlight's TokenView takes View.dispatch and applies DOT's decorators once, in as_view.
+    dispatch, layers = DotTokenView.dispatch, 0
+    while hasattr(dispatch, "__wrapped__"):
+        dispatch, layers = dispatch.__wrapped__, layers + 1
+    assert dispatch is View.dispatch and layers == 2, changed(
+        DOT, "TokenView.dispatch", "it is no longer View.dispatch under two method decorators"
+    )
+    marks = {name: value for name, value in vars(DotTokenView.dispatch).items() if name != "__wrapped__"}
+    assert marks == {"csrf_exempt": True, "login_required": False}, changed(
+        DOT, "TokenView.dispatch", f"its decorators now mark it {marks}"
+    )
+    view = TokenView.as_view()
+    assert (view.csrf_exempt, view.login_required) == (True, False)  # type: ignore[attr-defined]
 
 
 def test_private_apis_django_model_from_db_and_init():

@@ -1,11 +1,15 @@
 """The token endpoint (RFC 6749 §3.2) and revocation (RFC 7009): DOT's, with Porchlight's gates."""
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
+from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.signals import app_authorized
 from oauth2_provider.views import RevokeTokenView as DotRevokeTokenView
@@ -38,9 +42,19 @@ def client_challenge(request: HttpRequest, response: HttpResponse) -> HttpRespon
     return response
 
 
-# Browser apps redeem codes, refresh and revoke cross-origin; their errors must be readable too.
-@method_decorator(cors_endpoint(methods="POST"), name="dispatch")
 class TokenView(DotTokenView):
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
+        # Decorated once, here: DOT decorates dispatch with csrf_exempt and login_not_required by
+        # method_decorator, which decorates anew for every request, and so did the CORS decorator
+        # (docs/performance.md). Browser apps redeem codes, refresh and revoke cross-origin;
+        # their errors must be readable too.
+        view = super().as_view(**initkwargs)
+        return csrf_exempt(login_not_required(cors_endpoint(methods="POST")(view)))
+
+    # View's own, without DOT's per-request decoration (as_view above applies it once).
+    dispatch = View.dispatch
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # RFC 6749 §3.2: parameters must not repeat (RFC 8707 §2 lets resource). DOT keeps the
         # last value and oauthlib never sees the repetition, so it is refused here.

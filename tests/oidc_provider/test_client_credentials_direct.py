@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from django.db.models.signals import pre_save
 from oauth2_provider.signals import app_authorized
 
 from oidc_provider.apis import api_save, client_scopes_change
@@ -103,6 +104,8 @@ def answer(http, registered: RegisteredClient, body: dict, *, through_oauthlib: 
             for field in AccessToken._meta.concrete_fields
             if field.attname not in PER_TOKEN_COLUMNS
         }
+        # The token column: blank when DOT's RFC 9700 storage setting keeps it out, else the token.
+        row["token"] = "(the token)" if found.token == value else found.token
         assert found.token_family is not None
         assert abs((found.expires - found.created).total_seconds() - payload["expires_in"]) < 5
         if value.count(".") == 2:
@@ -161,6 +164,43 @@ def test_client_credentials_direct_answer_is_oauthlibs(client, machines, which, 
     assert direct["headers"]["Content-Type"] == "application/json"
     assert direct["headers"]["Cache-Control"] == "no-store"
     assert direct["headers"]["Pragma"] == "no-cache"
+
+
+def test_client_credentials_direct_row_with_the_token_stored_in_clear_is_oauthlibs(
+    client, machines, settings
+):
+    # DOT's COMPLIANT_BCP_RFC9700_TOKEN_STORAGE off: both paths store the token itself.
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": False}
+    for which, body in (("opaque", {}), ("jwt", {"scope": "read:orders", "resource": ORDERS})):
+        direct = answer(client, machines[which], body, through_oauthlib=False)
+        oauthlib = answer(client, machines[which], body, through_oauthlib=True)
+        assert direct == oauthlib
+        assert direct["row"]["token"] == "(the token)"
+
+
+def test_client_credentials_direct_row_is_oauthlibs_and_heard_by_pre_save_receivers(client, machines):
+    # With a pre_save receiver for access tokens the direct path saves the row through the model,
+    # so the receiver hears each token both ways, and the row is the same.
+    heard: list[AccessToken] = []
+
+    def receiver(sender, instance, **kwargs):
+        heard.append(instance)
+
+    pre_save.connect(receiver, sender=AccessToken)
+    try:
+        for which, body in (("opaque", {}), ("jwt", {"scope": "read:invoices"})):
+            direct = answer(client, machines[which], body, through_oauthlib=False)
+            oauthlib = answer(client, machines[which], body, through_oauthlib=True)
+            assert direct == oauthlib
+    finally:
+        pre_save.disconnect(receiver, sender=AccessToken)
+    assert len(heard) == 4
+    assert [token.application_id for token in heard] == [
+        machines["opaque"].model.pk,
+        machines["opaque"].model.pk,
+        machines["jwt"].model.pk,
+        machines["jwt"].model.pk,
+    ]
 
 
 def test_client_credentials_direct_answer_with_repeated_resources_is_oauthlibs(client, machines):
