@@ -67,6 +67,27 @@ class _Compiled:
     pk: int
 
 
+class _PerConnection(Protocol):
+    @property
+    def connection(self) -> BaseDatabaseWrapper: ...
+
+
+_C = TypeVar("_C", bound=_PerConnection)
+
+
+def per_connection(local: threading.local, alias: str, compile_for: Callable[[], _C]) -> _C:
+    """Return what ``compile_for`` made for this thread's ``alias`` connection, made once per connection.
+
+    Django's connections are per thread (gthread workers), so is what is compiled for them; a
+    connection replaced (closed and opened again) is the same wrapper, and keeps it.
+    """
+    compiled: _C | None = getattr(local, alias, None)
+    if compiled is None or compiled.connection is not connections[alias]:
+        compiled = compile_for()
+        setattr(local, alias, compiled)
+    return compiled
+
+
 def statement_cursor(connection: BaseDatabaseWrapper) -> Any:
     """Return a cursor for one of the hot statements: prepared on PostgreSQL (ground/postgresql)."""
     prepared_cursor = getattr(connection, "prepared_cursor", None)
@@ -100,11 +121,7 @@ class PreparedLookup(Generic[_M]):
 
     def compiled(self, alias: str) -> _Compiled:
         """Return what this lookup compiled for ``alias``'s connection (compiling it now if need be)."""
-        compiled: _Compiled | None = getattr(self.local, alias, None)
-        if compiled is None or compiled.connection is not connections[alias]:
-            compiled = self._compile(alias)
-            setattr(self.local, alias, compiled)
-        return compiled
+        return per_connection(self.local, alias, lambda: self._compile(alias))
 
     def built(self, compiled: _Compiled, alias: str, row: Sequence[Any]) -> _M:
         """Return the object of one converted row of this lookup's columns, as ModelIterable builds it."""
@@ -175,10 +192,7 @@ class PreparedPair(Generic[_M, _N]):
             return None if found is None else (found, self.second.first(other))
         connection = connections[alias]
         first, second = self.first.compiled(alias), self.second.compiled(alias)
-        pair: _CompiledPair | None = getattr(self.local, alias, None)
-        if pair is None or pair.connection is not connection:
-            pair = self._compile(first, second)
-            setattr(self.local, alias, pair)
+        pair = per_connection(self.local, alias, lambda: self._compile(first, second))
         params = list(first.params)
         params[first.position] = value
         other_params = list(second.params)
@@ -251,7 +265,7 @@ class PreparedInsert(Generic[_M]):
             return obj.pk
         alias = router.db_for_write(model)
         connection = connections[alias]
-        compiled = self._compiled(alias, connection)
+        compiled = per_connection(self.local, alias, lambda: self._compile(alias))
         if len(values) != len(compiled.variable):
             raise ValueError(f"{model.__name__}: insert takes every column but the fixed ones and the key")
         params = list(compiled.fixed_params)
@@ -262,13 +276,6 @@ class PreparedInsert(Generic[_M]):
             row = cursor.fetchone()
         return row[0]
 
-    def _compiled(self, alias: str, connection: BaseDatabaseWrapper) -> _CompiledInsert:
-        compiled: _CompiledInsert | None = getattr(self.local, alias, None)
-        if compiled is None or compiled.connection is not connection:
-            compiled = self._compile(alias)
-            setattr(self.local, alias, compiled)
-        return compiled
-
     def save(self, obj: _M) -> None:
         """Insert ``obj``, a new row, and set its primary key (``Model.save()``, without compiling)."""
         model = self.model
@@ -277,7 +284,7 @@ class PreparedInsert(Generic[_M]):
             return
         alias = router.db_for_write(model, instance=obj)
         connection = connections[alias]
-        compiled = self._compiled(alias, connection)
+        compiled = per_connection(self.local, alias, lambda: self._compile(alias))
         # As Model.save(): related objects must be saved, and their keys are read from them.
         obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
         values = []

@@ -56,6 +56,17 @@ def headers_default(response: HttpResponseBase, fixed: Fixed) -> None:
             store[lower] = pair
 
 
+class PlainCall:
+    """``MiddlewareMixin``'s steps (``process_request``, the view, ``process_response``) as a plain
+    call, without its layer per request (synchronous only: ``async_capable`` is False)."""
+
+    async_capable = False
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.process_request(request) or cast(HttpResponseBase, self.get_response(request))  # type: ignore[attr-defined]
+        return self.process_response(request, response)  # type: ignore[attr-defined]
+
+
 class _Probe:
     """Stands for a request where Django's SecurityMiddleware asks whether it is secure."""
 
@@ -66,14 +77,12 @@ class _Probe:
         return self.secure
 
 
-class SecurityMiddleware(DjangoSecurityMiddleware):
+class SecurityMiddleware(PlainCall, DjangoSecurityMiddleware):
     """Django's SecurityMiddleware: the same redirect, with its headers encoded once.
 
     Its response headers depend only on whether the request is secure (HSTS on secure requests),
     so they are taken once, for each, from Django's own ``process_response`` on a blank response.
     """
-
-    async_capable = False
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         super().__init__(get_response)
@@ -87,11 +96,6 @@ class SecurityMiddleware(DjangoSecurityMiddleware):
         before = set(blank.headers)
         added = super().process_response(_Probe(secure), blank)  # type: ignore[arg-type]
         return fixed_headers({name: value for name, value in added.headers.items() if name not in before})
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        # MiddlewareMixin's steps, as a plain call (synchronous: async_capable is False).
-        response = self.process_request(request) or cast(HttpResponseBase, self.get_response(request))
-        return self.process_response(request, response)
 
     # django-stubs narrows Django's to HttpResponse; any response passes through here.
     def process_response(  # type: ignore[override]
@@ -190,19 +194,13 @@ class CSPMiddleware(DjangoCSPMiddleware):
         return response
 
 
-class CommonMiddleware(DjangoCommonMiddleware):
+class CommonMiddleware(PlainCall, DjangoCommonMiddleware):
     """Django's CommonMiddleware as a plain call, its Content-Length stored without conversion.
 
     The same refusals (``DISALLOWED_USER_AGENTS``, a Host not in ``ALLOWED_HOSTS``), redirects
     (``PREPEND_WWW``, ``APPEND_SLASH`` on a 404) and ``Content-Length``; only without
     ``MiddlewareMixin``'s layer (synchronous: ``async_capable`` is False).
     """
-
-    async_capable = False
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        response = self.process_request(request) or cast(HttpResponseBase, self.get_response(request))
-        return self.process_response(request, response)
 
     # django-stubs narrows Django's to HttpResponse; any response passes through here.
     def process_response(  # type: ignore[override]
