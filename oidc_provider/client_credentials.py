@@ -14,7 +14,6 @@ Only a client that authenticated here comes this way (the view decides); any oth
 through oauthlib as before, whose ``invalid_client`` answer this would only repeat.
 """
 
-import hashlib
 import json
 import uuid
 from datetime import timedelta
@@ -28,6 +27,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.oauth2.rfc6749.utils import scope_to_list
 
+from ground.checksums import token_checksum
 from ground.prepared_queries import PreparedInsert
 
 from . import apis
@@ -104,7 +104,7 @@ def _token_issue(request: HttpRequest, client: Client) -> dict[str, Any]:
             # What DOT's set_token_value and TokenChecksumField store: with its RFC 9700 storage
             # setting the token itself is left out, and it is found by its SHA-256 checksum.
             "token": "" if oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE else value,
-            "token_checksum": hashlib.sha256(value.encode()).hexdigest(),
+            "token_checksum": token_checksum(value),
             # By key: the client is not read again.
             "application_id": client.pk,
             "expires": now + timedelta(seconds=lifetime),
