@@ -337,6 +337,28 @@ def test_private_apis_django_response_headers_store():
     )
 
 
+def test_private_apis_django_postgresql_timestamptz_loader():
+    # ground.postgresql reads timestamptz as Django's loader does, parsed in C: the zone replaced,
+    # on the template Django builds for a connection, and the loader's zone read per cursor.
+    from django.db.backends.postgresql import base as postgresql
+    from django.db.backends.postgresql import psycopg_any
+
+    assert parameters(psycopg_any.get_adapters_template) == ["use_tz", "timezone"], changed(
+        DJANGO, "psycopg_any.get_adapters_template", "its signature"
+    )
+    assert_uses(psycopg_any.BaseTzLoader.load, "BaseTzLoader.load", "res.replace(tzinfo=self.timezone)")
+    assert_uses(
+        postgresql.DatabaseWrapper.get_connection_params,
+        "DatabaseWrapper.get_connection_params",
+        'conn_params["context"] = get_adapters_template(',
+    )
+    assert_uses(
+        postgresql.DatabaseWrapper.create_cursor,
+        "DatabaseWrapper.create_cursor",
+        "if self.timezone != tzloader.timezone:",
+    )
+
+
 def test_private_apis_django_handler_resolve_request():
     # The lean path resolves each protocol path once; Django's handler resolves through this method.
     assert parameters(BaseHandler.resolve_request) == ["self", "request"], changed(

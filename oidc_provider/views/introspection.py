@@ -9,24 +9,27 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views.mixins import OAuthLibMixin
 
 from ground.checksums import token_checksum
+from ground.json_answers import json_answer
 
 from ..models import Client, RefreshToken
 from ..rate_limits import MachineLookup, identify_client, request_refused_for, too_many_requests
 from ..tokens import access_token_claims, access_token_introspected, refresh_token_claims, token_usable
 
 INACTIVE = {"active": False}
+# What a token is and whom it names: no cache keeps the answer.
+NO_STORE = {"Cache-Control": "no-store"}
 
 
-def invalid_client() -> JsonResponse:
-    response = JsonResponse({"error": "invalid_client"}, status=401)
-    response["WWW-Authenticate"] = 'Basic realm="introspection"'
-    return response
+def invalid_client() -> HttpResponse:
+    return json_answer(
+        {"error": "invalid_client"}, status=401, headers={"WWW-Authenticate": 'Basic realm="introspection"'}
+    )
 
 
 class IntrospectionView(OAuthLibMixin, View):
@@ -55,7 +58,7 @@ class IntrospectionView(OAuthLibMixin, View):
         if client is None:
             return invalid_client()
         if not token:
-            return JsonResponse(
+            return json_answer(
                 {"error": "invalid_request", "error_description": "token is required."}, status=400
             )
         hint = request.POST.get("token_type_hint")
@@ -65,8 +68,8 @@ class IntrospectionView(OAuthLibMixin, View):
         for lookup in lookups:
             data = lookup(token, client, read)
             if data is not None:
-                return self._no_store(JsonResponse(data))
-        return self._no_store(JsonResponse(INACTIVE))
+                return json_answer(data, headers=NO_STORE)
+        return json_answer(INACTIVE, headers=NO_STORE)
 
     @staticmethod
     def _confidential(client: Client | None) -> bool:
@@ -97,8 +100,3 @@ class IntrospectionView(OAuthLibMixin, View):
         if not self._may_see(token.application_id, client) or not token_usable(token):
             return INACTIVE
         return refresh_token_claims(token) or INACTIVE
-
-    @staticmethod
-    def _no_store(response: HttpResponse) -> HttpResponse:
-        response["Cache-Control"] = "no-store"
-        return response

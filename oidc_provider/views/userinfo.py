@@ -8,10 +8,12 @@ without building an oauthlib request for a decision that is one row.
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+
+from ground.json_answers import json_answer
 
 from ..claims import userinfo_claims
 from ..cors import allow_origin, cors_endpoint
@@ -106,14 +108,14 @@ class UserInfoView(View):
             body = userinfo_jwt(claims, client=token.application)
             response = HttpResponse(body, content_type=USERINFO_JWT)
         else:
-            response = JsonResponse(claims)
+            response = json_answer(claims)
         return allow_origin(request, response, token.application)
 
     @staticmethod
     def _error(request: HttpRequest, detail: dict[str, str]) -> HttpResponse:
         # RFC 6750 §3.1: insufficient_scope is 403, invalid_token 401, invalid_request 400.
         status = {"insufficient_scope": 403, "invalid_request": 400}.get(detail["error"], 401)
-        response = JsonResponse(detail, status=status)
+        response = json_answer(detail, status=status)
         # RFC 6750 §3: a request with no credentials gets a bare challenge.
         has_token = "HTTP_AUTHORIZATION" in request.META or "access_token" in request.POST
         error = detail["error"]
