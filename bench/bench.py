@@ -692,11 +692,13 @@ PG_FLOORS = {
     "pg_insert_bare": "the same INSERT into a table with its primary key only",
     "pg_2selects": "two SELECTs (the client, the token by checksum)",
     "pg_join": "one SELECT of the client joined to the token",
+    "pg_userinfo": "UserInfo's own statement (the token, its user and client)",
+    "pg_introspection": "introspection's own statement (the client, the token)",
 }
 PG_FLOOR_APP = "bench.floor_pg:application"
 # The provider's endpoints with a PostgreSQL target, and the floor that sends their statements:
-# introspection reads the client and the token in one statement (pg_2selects: the two apart).
-PG_FLOOR_OF = {"userinfo": "pg_select", "introspection": "pg_join", "token_opaque": "pg_insert"}
+# UserInfo's and introspection's own (pg_select, pg_join: the same with fewer columns and joins).
+PG_FLOOR_OF = {"userinfo": "pg_userinfo", "introspection": "pg_introspection", "token_opaque": "pg_insert"}
 
 
 def pg_floor_env(env: dict[str, str], credentials: dict) -> dict[str, str]:
@@ -705,7 +707,12 @@ def pg_floor_env(env: dict[str, str], credentials: dict) -> dict[str, str]:
     # RFC 6749 §2.3.1: the client_id is form-encoded before the Basic pair is made (seed.py).
     client_id = unquote(authorization.partition(":")[0])
     checksum = hashlib.sha256(credentials["access_token"].encode()).hexdigest()  # ground/checksums.py
-    return {**env, "BENCH_FLOOR_CLIENT_ID": client_id, "BENCH_FLOOR_TOKEN_CHECKSUM": checksum}
+    return {
+        **env,
+        "BENCH_FLOOR_CLIENT_ID": client_id,
+        "BENCH_FLOOR_TOKEN_CHECKSUM": checksum,
+        "BENCH_FLOOR_STATEMENTS": json.dumps(credentials["statements"]),
+    }
 
 
 def bench_pg_floors(database: Database, server: str, env: dict[str, str], log_path: Path) -> Iterator[Row]:

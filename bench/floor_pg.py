@@ -21,9 +21,14 @@ provider's PostgreSQL figures are from what its statements cost on their own. Th
 - ``/pg_2selects``: the client's SELECT, then the access token's by its checksum (what
   introspection sends today: the client that asks, then the token).
 - ``/pg_join``: one SELECT of the client joined to the token (introspection in one statement).
+- ``/pg_userinfo``, ``/pg_introspection``: the very statement the provider sends for that
+  endpoint, as Django compiled it (bench/seed.py, ``provider_statements``: the columns, joins and
+  parameters the provider's prepared lookups use), so that the provider's PostgreSQL CPU is
+  compared with its own statement's, not only with a narrower one.
 
 The keys come from the environment (BENCH_FLOOR_CLIENT_ID, BENCH_FLOOR_TOKEN_CHECKSUM: the
-seeded opaque-token client and the user's access token), the database from DATABASE_URL. Each
+seeded opaque-token client and the user's access token; BENCH_FLOOR_STATEMENTS: the provider's
+statements and their parameters as JSON), the database from DATABASE_URL. Each
 answer is a small JSON document; a key not found answers 404, so bench.py's check fails loudly.
 
 ``BENCH_FLOOR_SPIN_MS`` (unset: 0) makes each request also burn that much CPU in Python before
@@ -47,6 +52,8 @@ from psycopg.types.json import Jsonb
 
 CLIENT_ID = os.environ.get("BENCH_FLOOR_CLIENT_ID", "")
 TOKEN_CHECKSUM = os.environ.get("BENCH_FLOOR_TOKEN_CHECKSUM", "")
+# {path name: [SQL, parameters]}: what the provider sends (bench/seed.py, provider_statements).
+PROVIDER_STATEMENTS: dict[str, list[Any]] = json.loads(os.environ.get("BENCH_FLOOR_STATEMENTS", "{}"))
 # The copies of oidc_provider_accesstoken that create_tables makes for the INSERT floors: whole, and
 # with its primary key only.
 INSERT_TABLE = "bench_floor_accesstoken"
@@ -173,12 +180,20 @@ def join() -> dict[str, Any] | None:
     return None if row is None or row[4] is None else {"active": True, "client": row[0]}
 
 
+def provider_statement(name: str) -> dict[str, Any] | None:
+    sql, params = PROVIDER_STATEMENTS[name]
+    row = one(sql, tuple(params))
+    return None if row is None else {"token": row[0]}
+
+
 ROUTES = {
     "/pg_select": select,
     "/pg_insert": insert,
     "/pg_insert_bare": insert_bare,
     "/pg_2selects": two_selects,
     "/pg_join": join,
+    "/pg_userinfo": lambda: provider_statement("pg_userinfo"),
+    "/pg_introspection": lambda: provider_statement("pg_introspection"),
 }
 
 

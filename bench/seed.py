@@ -39,6 +39,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import router
 from django.test import Client as BrowserClient
 from django.utils import timezone
 from oauth2_provider.models import set_token_value
@@ -46,8 +47,10 @@ from oauth2_provider.settings import oauth2_settings
 
 from ground.checksums import token_checksum
 from oidc_provider.models import AccessToken, Algorithm, Client, Grant, GrantType, RefreshToken
+from oidc_provider.oauth2_validators import MACHINE_CLIENT_WITH_ACCESS_TOKEN
 from oidc_provider.rotation import keys_rotate
 from oidc_provider.services import client_create
+from oidc_provider.tokens import PRESENTED_ACCESS_TOKEN
 
 _Token = TypeVar("_Token", AccessToken, RefreshToken)
 
@@ -232,6 +235,7 @@ def seed() -> dict[str, str | list[str]]:
     host = urlsplit(os.environ["PORCHLIGHT_ISSUER"]).netloc
     tokens = user_tokens(client_id=relying_party.client_id, secret=rp_secret, host=host)
     return {
+        "statements": provider_statements(tokens["access_token"], relying_party.client_id),
         "access_token": tokens["access_token"],
         "relying_party_auth": basic_auth(relying_party.client_id, rp_secret),
         "machine_auth": basic_auth(machine.client_id, machine_secret),
@@ -243,6 +247,22 @@ def seed() -> dict[str, str | list[str]]:
         "code_verifier": VERIFIER,
         "codes": code_pool(client=relying_party, count=POOL),
         "refresh_tokens": refresh_pool(client=relying_party, value=tokens["refresh_token"], count=POOL),
+    }
+
+
+def provider_statements(access_token: str, client_id: str) -> dict[str, tuple[str, list[str | int]]]:
+    """Return the SQL and parameters UserInfo and introspection send for ``access_token``.
+
+    bench/floor_pg.py runs them alone (``pg_userinfo``, ``pg_introspection``): PostgreSQL's floor
+    for the provider's own statements, as Django compiles them for this database.
+    """
+    alias = router.db_for_read(AccessToken)
+    userinfo = PRESENTED_ACCESS_TOKEN.compiled(alias)
+    checksum = token_checksum(access_token)
+    return {
+        "pg_userinfo": (userinfo.sql, userinfo.params_for(checksum)),
+        # The relying party introspects its own token (bench.py's introspection workload).
+        "pg_introspection": MACHINE_CLIENT_WITH_ACCESS_TOKEN.statement(client_id, checksum, alias=alias),
     }
 
 

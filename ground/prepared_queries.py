@@ -66,6 +66,12 @@ class _Compiled:
     width: int
     pk: int
 
+    def params_for(self, value: str) -> list[str | int]:
+        """Return the statement's parameters for looking ``value`` up."""
+        params = list(self.params)
+        params[self.position] = value
+        return params
+
 
 class _PerConnection(Protocol):
     @property
@@ -108,8 +114,7 @@ class PreparedLookup(Generic[_M]):
         alias = router.db_for_read(self.model)
         connection = connections[alias]
         compiled = self.compiled(alias)
-        params = list(compiled.params)
-        params[compiled.position] = value
+        params = compiled.params_for(value)
         with statement_cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             row = cursor.fetchone()
@@ -192,13 +197,9 @@ class PreparedPair(Generic[_M, _N]):
             return None if found is None else (found, self.second.first(other))
         connection = connections[alias]
         first, second = self.first.compiled(alias), self.second.compiled(alias)
-        pair = per_connection(self.local, alias, lambda: self._compile(first, second))
-        params = list(first.params)
-        params[first.position] = value
-        other_params = list(second.params)
-        other_params[second.position] = other
+        pair = self._compiled(alias, first, second)
         with statement_cursor(connection) as cursor:
-            cursor.execute(pair.sql, params + other_params)
+            cursor.execute(pair.sql, first.params_for(value) + second.params_for(other))
             row = cursor.fetchone()
         if row is None:
             return None
@@ -208,6 +209,14 @@ class PreparedPair(Generic[_M, _N]):
         rest = row[first.width :]
         # Left-joined: the second lookup's columns are NULL, its key too, when it found no row.
         return found, None if rest[second.pk] is None else self.second.built(second, alias, rest)
+
+    def statement(self, value: str, other: str, *, alias: str) -> tuple[str, list[str | int]]:
+        """Return the SQL and parameters ``find(value, other)`` runs on ``alias`` in one statement."""
+        first, second = self.first.compiled(alias), self.second.compiled(alias)
+        return self._compiled(alias, first, second).sql, first.params_for(value) + second.params_for(other)
+
+    def _compiled(self, alias: str, first: _Compiled, second: _Compiled) -> _CompiledPair:
+        return per_connection(self.local, alias, lambda: self._compile(first, second))
 
     @staticmethod
     def _compile(first: _Compiled, second: _Compiled) -> _CompiledPair:

@@ -86,7 +86,7 @@ _MACHINE_CLIENT_BY_CLIENT_ID = PreparedLookup(
     Client, lambda client_id: Client.objects.only(*MACHINE_CLIENT_FIELDS).filter(client_id=client_id)
 )
 # Introspection's caller and the access token it asks about, in one statement.
-_MACHINE_CLIENT_WITH_ACCESS_TOKEN = PreparedPair(_MACHINE_CLIENT_BY_CLIENT_ID, INTROSPECTED_ACCESS_TOKEN)
+MACHINE_CLIENT_WITH_ACCESS_TOKEN = PreparedPair(_MACHINE_CLIENT_BY_CLIENT_ID, INTROSPECTED_ACCESS_TOKEN)
 # Every token request's INSERT, compiled once per connection (ground/prepared_queries.py).
 ACCESS_TOKEN_INSERT = PreparedInsert(AccessToken)
 
@@ -220,7 +220,7 @@ class PorchlightValidator(_OAuth2Validator):
             return _MACHINE_CLIENT_BY_CLIENT_ID.first(client_id)
         # Introspection: the token it asks about, read in the client's statement (one round trip
         # instead of two); the view shows it only once this client has authenticated.
-        found = _MACHINE_CLIENT_WITH_ACCESS_TOKEN.find(client_id, machine.access_token_checksum)
+        found = MACHINE_CLIENT_WITH_ACCESS_TOKEN.find(client_id, machine.access_token_checksum)
         if found is None:
             return None
         client, machine.access_token = found

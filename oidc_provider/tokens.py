@@ -71,7 +71,7 @@ def _presented_only() -> list[str]:
     ]
 
 
-_PRESENTED_ACCESS_TOKEN = PreparedLookup(
+PRESENTED_ACCESS_TOKEN = PreparedLookup(
     AccessToken,
     lambda checksum: (
         AccessToken.objects.select_related("user", "application")
@@ -128,7 +128,7 @@ def access_token_presented(*, value: str) -> AccessToken | None:
 
     One indexed SELECT (by checksum) of the token's, its user's and its client's columns they use.
     """
-    return _PRESENTED_ACCESS_TOKEN.first(token_checksum(value))
+    return PRESENTED_ACCESS_TOKEN.first(token_checksum(value))
 
 
 def access_token_introspected(*, value: str) -> AccessToken | None:

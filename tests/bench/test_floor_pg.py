@@ -13,22 +13,23 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from psycopg.conninfo import make_conninfo
 
-from tests.conftest import basic_auth
+from tests.conftest import authorize, basic_auth, exchange
 
 
-def load_floor():
-    """Load bench/floor_pg.py by its path: bench/ is a folder of scripts, not a package."""
-    path = Path(__file__).resolve().parents[2] / "bench" / "floor_pg.py"
-    spec = importlib.util.spec_from_file_location("bench_floor_pg", path)
+def load_script(name: str):
+    """Load bench/``name``.py by its path: bench/ is a folder of scripts, not a package."""
+    path = Path(__file__).resolve().parents[2] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-floor_pg = load_floor()
+floor_pg = load_script("floor_pg")
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -135,3 +136,23 @@ def test_a_floor_whose_key_is_not_found_answers_404(floor, monkeypatch):
     monkeypatch.setattr(floor_pg, "CLIENT_ID", "no-such-client")
     for path in ("/pg_select", "/pg_insert", "/nowhere"):
         assert call(path)[0] == "404 Not Found"
+
+
+def test_the_provider_statement_floors_send_what_userinfo_and_introspection_send(
+    floor, rp, logged_in, client, monkeypatch
+):
+    access = exchange(client, rp, authorize(logged_in, rp)).json()["access_token"]
+    # As bench.py hands them over: seed.py's statements, through JSON.
+    statements = json.loads(json.dumps(load_script("seed").provider_statements(access, rp.client_id)))
+    monkeypatch.setattr(floor_pg, "PROVIDER_STATEMENTS", statements)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 200
+        auth = basic_auth(rp.client_id, rp.client_secret)
+        assert client.post("/o/introspect/", {"token": access}, HTTP_AUTHORIZATION=auth).json()["active"]
+    sent = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("SELECT")]
+    floors = [statements["pg_userinfo"], statements["pg_introspection"]]
+    assert sent == [connection.ops.compose_sql(sql, params) for sql, params in floors]
+    for path in ("/pg_userinfo", "/pg_introspection"):
+        status, document = call(path)
+        assert status == "200 OK"
+        assert isinstance(document["token"], int)
