@@ -8,7 +8,7 @@ UserInfo or both as the definition says. A claim the claims request parameter as
 (OIDC Core 1.0 §5.5, requested_claims.py) is released where it was asked for.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from django.utils.translation import gettext
@@ -77,37 +77,65 @@ def _address(user: User) -> dict[str, str] | None:
     return parts or None
 
 
-def _all_claims(user: User, wanted: list[str]) -> dict[str, Any]:
-    # The public sub; each output puts the one its client knows the user by (OIDC Core 1.0 §8,
-    # subjects.py) in its place.
-    claims: dict[str, Any] = {
-        "sub": user.subject,
-        # OIDC Core 1.0 §5.1: the full name "including all name parts".
-        "name": " ".join(filter(None, (user.first_name, user.middle_name, user.last_name))) or None,
-        "given_name": user.first_name or None,
-        "family_name": user.last_name or None,
-        "middle_name": user.middle_name or None,
-        "nickname": user.nickname or None,
-        "preferred_username": user.preferred_username or user.get_username(),
-        "profile": user.profile or None,
-        "picture": user.picture or None,
-        "website": user.website or None,
-        "gender": user.gender or None,
-        "birthdate": user.birthdate.isoformat() if user.birthdate else None,
-        "zoneinfo": user.zoneinfo or None,
-        "locale": user.locale or None,
-        # OIDC Core 1.0 §5.1: updated_at is seconds since the epoch.
-        "updated_at": int(user.updated_at.timestamp()) if user.updated_at else None,
-        "email": user.email or None,
-        "email_verified": bool(user.email_verified) if user.email else None,
-        "address": _address(user),
-        "phone_number": user.phone_number or None,
-        "phone_number_verified": bool(user.phone_number_verified) if user.phone_number else None,
-    }
+def _full_name(user: User) -> str | None:
+    # OIDC Core 1.0 §5.1: the full name "including all name parts".
+    return " ".join(filter(None, (user.first_name, user.middle_name, user.last_name))) or None
+
+
+# Each standard claim's value for a user (None: the user has none). The public sub; each output
+# puts the one its client knows the user by (OIDC Core 1.0 §8, subjects.py) in its place.
+_CLAIM_VALUE: dict[str, Callable[[User], Any]] = {
+    "sub": lambda user: user.subject,
+    "name": _full_name,
+    "given_name": lambda user: user.first_name or None,
+    "family_name": lambda user: user.last_name or None,
+    "middle_name": lambda user: user.middle_name or None,
+    "nickname": lambda user: user.nickname or None,
+    "preferred_username": lambda user: user.preferred_username or user.get_username(),
+    "profile": lambda user: user.profile or None,
+    "picture": lambda user: user.picture or None,
+    "website": lambda user: user.website or None,
+    "gender": lambda user: user.gender or None,
+    "birthdate": lambda user: user.birthdate.isoformat() if user.birthdate else None,
+    "zoneinfo": lambda user: user.zoneinfo or None,
+    "locale": lambda user: user.locale or None,
+    # OIDC Core 1.0 §5.1: updated_at is seconds since the epoch.
+    "updated_at": lambda user: int(user.updated_at.timestamp()) if user.updated_at else None,
+    "email": lambda user: user.email or None,
+    "email_verified": lambda user: bool(user.email_verified) if user.email else None,
+    "address": _address,
+    "phone_number": lambda user: user.phone_number or None,
+    "phone_number_verified": lambda user: bool(user.phone_number_verified) if user.phone_number else None,
+}
+
+
+def _standard_claims(user: User, wanted: list[str]) -> dict[str, Any]:
+    # Only the claims wanted: each reads only its own fields.
+    claims = {name: _CLAIM_VALUE[name](user) for name in wanted if name in _CLAIM_VALUE}
     if "groups" in wanted:
         # Only when asked for: it costs a query. An empty list says "in no group".
         claims["groups"] = sorted(user.groups.values_list("name", flat=True))
     return claims
+
+
+# The claims of scopes few tokens carry, with the fields they read: UserInfo's lookup leaves those
+# fields out (tokens.py), and claim_values reads them in one query when a claim asks for them.
+SELDOM_CLAIM_FIELDS: dict[str, tuple[str, ...]] = {
+    "address": tuple(field for field, claim in FIELD_CLAIMS.items() if claim == "address"),
+    "phone_number": ("phone_number", "phone_number_verified"),
+    "phone_number_verified": ("phone_number", "phone_number_verified"),
+}
+
+
+def _read_seldom_fields(user: User, wanted: list[str]) -> None:
+    asked = SELDOM_CLAIM_FIELDS.keys() & wanted
+    if not asked:
+        return
+    loaded = vars(user)
+    unread = {field for claim in asked for field in SELDOM_CLAIM_FIELDS[claim] if field not in loaded}
+    if unread:
+        # One query for all of them, not one per field as deferred fields load on their own.
+        user.refresh_from_db(fields=sorted(unread))
 
 
 def claim_values(user: User, names: Iterable[str]) -> dict[str, Any]:
@@ -119,7 +147,8 @@ def claim_values(user: User, names: Iterable[str]) -> dict[str, Any]:
     wanted = list(dict.fromkeys(names))
     if not wanted:
         return {}
-    values = _all_claims(user, wanted)
+    _read_seldom_fields(user, wanted)
+    values = _standard_claims(user, wanted)
     custom = [claim.as_attribute() for claim in custom_claims() if claim.name in wanted]
     values.update(attribute_values(custom, user.attributes or {}))
     return {claim: values[claim] for claim in wanted if values.get(claim) is not None}

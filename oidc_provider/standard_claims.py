@@ -33,7 +33,7 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "groups": ("groups",),
 }
 
-# The user field each claim is built from (_all_claims), for the profile page's "Seen by".
+# The user field each claim is built from (claims._CLAIM_VALUE), for the profile page's "Seen by".
 FIELD_CLAIMS: dict[str, str] = {
     "first_name": "given_name",
     "middle_name": "middle_name",

@@ -144,7 +144,24 @@ def test_query_counts_userinfo(client, tokens):
     # The token with its user and client in one indexed SELECT of the columns UserInfo reads
     # (no column read later with a query of its own), then the budget's upsert; no transaction.
     assert statements(queries) == ["SELECT", "INSERT"]
-    assert selected_columns(queries.captured_queries[0]["sql"]) == 50
+    assert selected_columns(queries.captured_queries[0]["sql"]) == 37
+
+
+def test_query_counts_userinfo_with_address_and_phone(busy, rp, logged_in, client, user):
+    user.address_locality, user.address_country = "Utrecht", "NL"
+    user.phone_number, user.phone_number_verified = "+31 30 123 4567", True
+    user.save()
+    scope = "openid profile address phone"
+    access = exchange(client, rp, authorize(logged_in, rp, scope=scope)).json()["access_token"]
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access}")
+    claims = response.json()
+    assert claims["address"] == {"locality": "Utrecht", "country": "NL"}
+    assert (claims["phone_number"], claims["phone_number_verified"]) == ("+31 30 123 4567", True)
+    # The token's row leaves the address and phone columns out: they come in one SELECT of their
+    # own, not one per column.
+    assert statements(queries) == ["SELECT", "INSERT", "SELECT"]
+    assert selected_columns(queries.captured_queries[2]["sql"]) == 1 + 8
 
 
 def test_query_counts_introspection_of_access_token(rp, client, tokens):
