@@ -78,7 +78,8 @@ class UserInfoView(View):
         return self._respond(request)
 
     def _respond(self, request: HttpRequest) -> HttpResponse:
-        if "access_token" in request.GET:
+        # (An empty query string has nothing to parse: most requests never build request.GET.)
+        if request.META.get("QUERY_STRING") and "access_token" in request.GET:
             # RFC 9700 §4.3.2, RFC 6750 §2.3: tokens in URLs leak into logs and Referer headers.
             detail = {
                 "error": "invalid_request",
