@@ -81,14 +81,22 @@ class _PerConnection(Protocol):
 _C = TypeVar("_C", bound=_PerConnection)
 
 
-def per_connection(local: threading.local, alias: str, compile_for: Callable[[], _C]) -> _C:
+def per_connection(
+    local: threading.local,
+    alias: str,
+    compile_for: Callable[[], _C],
+    connection: BaseDatabaseWrapper | None = None,
+) -> _C:
     """Return what ``compile_for`` made for this thread's ``alias`` connection, made once per connection.
 
     Django's connections are per thread (gthread workers), so is what is compiled for them; a
-    connection replaced (closed and opened again) is the same wrapper, and keeps it.
+    connection replaced (closed and opened again) is the same wrapper, and keeps it. A caller
+    that holds ``connections[alias]`` already passes it as ``connection``.
     """
     compiled: _C | None = getattr(local, alias, None)
-    if compiled is None or compiled.connection is not connections[alias]:
+    if connection is None:
+        connection = connections[alias]
+    if compiled is None or compiled.connection is not connection:
         compiled = compile_for()
         setattr(local, alias, compiled)
     return compiled
@@ -113,7 +121,7 @@ class PreparedLookup(Generic[_M]):
         """Return the row the lookup finds for ``value``, or None."""
         alias = router.db_for_read(self.model)
         connection = connections[alias]
-        compiled = self.compiled(alias)
+        compiled = self.compiled(alias, connection)
         params = compiled.params_for(value)
         with statement_cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
@@ -124,9 +132,9 @@ class PreparedLookup(Generic[_M]):
             row = next(compiled.compiler.apply_converters([row], compiled.converters))
         return self.built(compiled, alias, row)
 
-    def compiled(self, alias: str) -> _Compiled:
+    def compiled(self, alias: str, connection: BaseDatabaseWrapper | None = None) -> _Compiled:
         """Return what this lookup compiled for ``alias``'s connection (compiling it now if need be)."""
-        return per_connection(self.local, alias, lambda: self._compile(alias))
+        return per_connection(self.local, alias, lambda: self._compile(alias), connection)
 
     def built(self, compiled: _Compiled, alias: str, row: Sequence[Any]) -> _M:
         """Return the object of one converted row of this lookup's columns, as ModelIterable builds it."""

@@ -150,7 +150,6 @@ def lease_size(rate: Rate) -> int:
 @dataclass
 class _Lease:
     rate: Rate
-    alias: str
     expires: int  # the window's end, epoch ms
     left: int  # requests counted in the database and not yet served by this process
 
@@ -162,17 +161,11 @@ _leases_lock = threading.Lock()
 _counting_locks = [threading.Lock() for _ in range(64)]
 
 
-def _leased(key: str, rate: Rate, now_ms: int, alias: str) -> int | None:
+def _leased(key: str, rate: Rate, now_ms: int) -> int | None:
     """Serve one request from this process's lease for ``key``; return the window's end, or None."""
     with _leases_lock:
         lease = _leases.get(key)
-        if (
-            lease is None
-            or lease.left <= 0
-            or lease.expires <= now_ms
-            or lease.rate != rate
-            or lease.alias != alias
-        ):
+        if lease is None or lease.left <= 0 or lease.expires <= now_ms or lease.rate != rate:
             return None
         lease.left -= 1
         return lease.expires
@@ -198,20 +191,19 @@ def _database_count(key: str, rate: Rate, now_ms: int) -> tuple[int, int]:
     size = lease_size(rate)
     if size == 1:
         return _upsert(key, 1, rate, now_ms)
-    alias = connection.alias
     # Reported as the last request within the budget: never refused.
-    if (expires := _leased(key, rate, now_ms, alias)) is not None:
+    if (expires := _leased(key, rate, now_ms)) is not None:
         return rate.requests, expires
     with _counting_locks[hash(key) % len(_counting_locks)]:
         # Another thread may have counted a lease while this one waited.
-        if (expires := _leased(key, rate, now_ms, alias)) is not None:
+        if (expires := _leased(key, rate, now_ms)) is not None:
             return rate.requests, expires
         count, expires = _upsert(key, size, rate, now_ms)
         # This process's share: the counts after the ones before ours, as far as the budget reaches.
         served = min(count, rate.requests) - (count - size)
         with _leases_lock:
             if served > 1:
-                _leases[key] = _Lease(rate=rate, alias=alias, expires=expires, left=served - 1)
+                _leases[key] = _Lease(rate=rate, expires=expires, left=served - 1)
             else:
                 _leases.pop(key, None)
     # The first of this process's share is this request's.
