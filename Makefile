@@ -146,10 +146,15 @@ DEPLOY_CHECK_ENV := PORCHLIGHT_ISSUER=https://id.example.com PORCHLIGHT_DEBUG=fa
 	PORCHLIGHT_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	PORCHLIGHT_KEY_ENCRYPTION_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')"
 
+# mypy keeps its cache outside the tree, as the image build keeps its base (IMAGE_CACHE): on a fresh
+# clone a cold check costs about 43 s of CPU, taken from the suites running beside it, a warm one 2 s;
+# mypy checks again every module whose file or dependencies changed. MYPY_CACHE= checks from cold.
+MYPY_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/porchlight/mypy
+
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy .
+	$(VENV)/bin/mypy $(if $(MYPY_CACHE),--cache-dir "$(MYPY_CACHE)") .
 	@# The layers, and no import cycles in any package ([tool.importlinter] in pyproject.toml).
 	$(VENV)/bin/lint-imports
 	$(DEPLOY_CHECK_ENV) $(PY) manage.py check --deploy --fail-level WARNING

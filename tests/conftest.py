@@ -324,6 +324,26 @@ def key_pool() -> KeyPool:
     return KeyPool()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _rsa_private_keys_checked_once() -> Iterator[None]:
+    # Each test starts with an empty key cache, so the first signature of every test decrypts its
+    # RSA key from the database again, and cryptography checks the key's numbers each time it is
+    # loaded: 60 ms of CPU per 2048-bit key, hundreds of times per run with the pool's same keys.
+    # A key with the same numbers is checked once per process; any other key is checked as loaded.
+    checked: dict[tuple, Any] = {}
+    load = jwk.JWK._rsa_pri  # type: ignore[attr-defined]  # jwcrypto's loader of an RSA private key
+
+    def rsa_private(self: jwk.JWK) -> Any:
+        numbers = tuple(self.get(name) for name in ("n", "e", "d", "p", "q", "dp", "dq", "qi"))
+        if numbers not in checked:
+            checked[numbers] = load(self)
+        return checked[numbers]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jwk.JWK, "_rsa_pri", rsa_private)
+        yield
+
+
 @pytest.fixture
 def signing_keys(db, key_pool):
     """Active keys for every algorithm (rotations the test runs itself generate new ones)."""

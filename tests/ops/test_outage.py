@@ -13,6 +13,7 @@ from tests.cluster import (
     free_port,
     gunicorn_node,
     manage,
+    migrated_postgres,
     node_environment,
     postgres_cluster,
 )
@@ -38,7 +39,7 @@ def assert_json_unavailable(response: requests.Response) -> None:
 def test_database_outage_answers_503_and_recovers(tmp_path):
     with postgres_cluster() as cluster:
         env = node_environment(tmp_path, cluster.url, ISSUER="http://127.0.0.1:8000")
-        manage(env, "migrate", "-v0")
+        migrated_postgres(env)
         collected_static(tmp_path)
         manage(env, "rotatekeys", "-v0")
         client = json.loads(
