@@ -132,10 +132,16 @@ def _read_seldom_fields(user: User, wanted: list[str]) -> None:
     if not asked:
         return
     loaded = vars(user)
-    unread = {field for claim in asked for field in SELDOM_CLAIM_FIELDS[claim] if field not in loaded}
-    if unread:
-        # One query for all of them, not one per field as deferred fields load on their own.
-        user.refresh_from_db(fields=sorted(unread))
+    unread = sorted({field for claim in asked for field in SELDOM_CLAIM_FIELDS[claim] if field not in loaded})
+    if not unread:
+        return
+    # One query for all of them, not one per field as deferred fields load on their own.
+    row = User.objects.filter(pk=user.pk).values(*unread).first()
+    if row is None:
+        # An account deleted since its token was read (by staff, a moment ago): none of them.
+        row = {field.attname: field.get_default() for field in User._meta.concrete_fields}
+    for field in unread:
+        setattr(user, field, row[field])
 
 
 def claim_values(user: User, names: Iterable[str]) -> dict[str, Any]:

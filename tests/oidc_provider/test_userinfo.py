@@ -2,7 +2,9 @@
 
 import pytest
 
+from accounts.models import User
 from oidc_provider.models import AccessToken
+from oidc_provider.views import userinfo as userinfo_view
 from tests.conftest import authorize, exchange, validate_id_token
 
 USERINFO = "/o/userinfo/"
@@ -253,3 +255,21 @@ def test_userinfo_error_readable_by_registered_origin(make_client, client, signi
         "/o/userinfo/", HTTP_AUTHORIZATION="Bearer nope", HTTP_ORIGIN="https://evil.example.com"
     )
     assert "Access-Control-Allow-Origin" not in other
+
+
+def test_userinfo_for_an_account_deleted_after_its_token_was_read(rp, logged_in, client, user, monkeypatch):
+    # Staff delete the account between the token's SELECT and the address's: no address, no error.
+    user.address_locality = "Utrecht"
+    user.save()
+    access = exchange(client, rp, authorize(logged_in, rp, scope="openid address")).json()["access_token"]
+    found = userinfo_view.access_token_presented
+
+    def then_deleted(*, value):
+        token = found(value=value)
+        User.objects.filter(pk=token.user.pk).delete()
+        return token
+
+    monkeypatch.setattr(userinfo_view, "access_token_presented", then_deleted)
+    response = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access}")
+    assert response.status_code == 200
+    assert "address" not in response.json()
