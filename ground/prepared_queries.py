@@ -204,10 +204,9 @@ class PreparedPair(Generic[_M, _N]):
             found = self.first.first(value)
             return None if found is None else (found, self.second.first(other))
         connection = connections[alias]
-        first, second = self.first.compiled(alias), self.second.compiled(alias)
-        pair = self._compiled(alias, first, second)
+        first, second, pair, params = self._statement(alias, value, other)
         with statement_cursor(connection) as cursor:
-            cursor.execute(pair.sql, first.params_for(value) + second.params_for(other))
+            cursor.execute(pair.sql, params)
             row = cursor.fetchone()
         if row is None:
             return None
@@ -220,11 +219,15 @@ class PreparedPair(Generic[_M, _N]):
 
     def statement(self, value: str, other: str, *, alias: str) -> tuple[str, list[str | int]]:
         """Return the SQL and parameters ``find(value, other)`` runs on ``alias`` in one statement."""
-        first, second = self.first.compiled(alias), self.second.compiled(alias)
-        return self._compiled(alias, first, second).sql, first.params_for(value) + second.params_for(other)
+        _, _, pair, params = self._statement(alias, value, other)
+        return pair.sql, params
 
-    def _compiled(self, alias: str, first: _Compiled, second: _Compiled) -> _CompiledPair:
-        return per_connection(self.local, alias, lambda: self._compile(first, second))
+    def _statement(
+        self, alias: str, value: str, other: str
+    ) -> tuple[_Compiled, _Compiled, _CompiledPair, list[str | int]]:
+        first, second = self.first.compiled(alias), self.second.compiled(alias)
+        pair = per_connection(self.local, alias, lambda: self._compile(first, second))
+        return first, second, pair, first.params_for(value) + second.params_for(other)
 
     @staticmethod
     def _compile(first: _Compiled, second: _Compiled) -> _CompiledPair:

@@ -125,6 +125,8 @@ def _adapters_template(use_tz: bool, zone: tzinfo | None) -> adapt.AdaptersMap:
 
 class DatabaseWrapper(base.DatabaseWrapper):
     ops_class = DatabaseOperations
+    # The psycopg connection and time zone the kept cursor was made for, and the cursor.
+    _kept_cursor: tuple[Any, tzinfo | None, _PreparingCursor] | None = None
 
     def get_connection_params(self) -> dict[str, Any]:
         params: dict[str, Any] = super().get_connection_params()
@@ -157,7 +159,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.close_if_health_check_failed()
         self.ensure_connection()
         zone = self.timezone
-        kept = vars(self).get("_kept_cursor")
+        kept = self._kept_cursor
         if kept is None or kept[0] is not self.connection or kept[1] != zone:
             cursor = self._preparing_cursor(zone)
             cursor.kept = True
