@@ -171,3 +171,56 @@ def test_browser_passkey_buttons_say_why_they_are_missing_on_an_ip_address(conte
     reason.get_by_role("link").click()
     expect(page.get_by_role("button", name="Use a passkey")).to_be_visible()
     expect(page.locator(".passkey-unusable")).to_have_count(0)
+
+
+@pytest.fixture
+def handover_path(rp_client) -> str:
+    from django.urls import reverse
+
+    from oidc_provider.models import Client
+
+    client = Client.objects.get(client_id=rp_client.client_id)
+    return reverse("admin:oidc_provider_client_handover", args=[client.pk])
+
+
+@pytest.fixture
+def german_context(issuer, root, handover_path) -> Iterator[BrowserContext]:
+    """A German Chromium that may use the clipboard, as ``context`` is in English."""
+    with chromium_context(locale="de-DE") as context:
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=issuer)
+        yield context
+
+
+def test_browser_admin_copy_buttons_answer_in_the_staff_members_language(
+    german_context, issuer, handover_path, rp_client
+):
+    page = german_context.new_page()
+    page.goto(f"{issuer}/admin/")
+    page.get_by_label("Benutzername").fill("root")
+    page.get_by_label("Passwort").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_url(lambda url: urlsplit(url).path == "/admin/")
+    page.goto(f"{issuer}{handover_path}")
+    # Its name says what it copies (the label, lower case, in the sentence); its text is short.
+    client_id = page.get_by_role("button", name="client-id kopieren", exact=True)
+    expect(client_id).to_have_text("Kopieren")
+    # "Kopiert" shows for two seconds: every text the button shows is recorded, so a slow
+    # machine cannot miss it.
+    client_id.evaluate(
+        """button => {
+            window.shown = [];
+            new MutationObserver(() => window.shown.push(button.textContent))
+                .observe(button, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+    assert copied(page, "client-id kopieren") == rp_client.client_id
+    expect(client_id).to_have_text("Kopieren")  # and back, a moment later
+    assert page.evaluate("window.shown") == ["Kopiert", "Kopieren"]
+
+    # Where the page has no Clipboard API (an insecure origin), the text is selected for the
+    # person to copy, and the button says how.
+    page.add_init_script("Object.defineProperty(Navigator.prototype, 'clipboard', {get: () => undefined})")
+    page.reload()
+    client_id.click()
+    expect(client_id).to_have_text("Drücken Sie Strg+C")
+    assert page.evaluate("getSelection().toString()") == rp_client.client_id
